@@ -1,0 +1,115 @@
+"""The store on SQLite and PostgreSQL: migrations match the tables, constraints hold, runs record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from yecai.store import services
+from yecai.store.db import Store, migrate
+from yecai.store.tables import Base, Document, Posting, PostingLine, Record, Run
+
+
+def test_migrations_match_the_tables(store: Store) -> None:
+    with store.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+    assert {"records", "documents", "postings", "posting_lines", "bindings", "runs", "stream_states"} <= set(
+        inspect(store.engine).get_table_names()
+    )
+
+
+def test_migrate_is_idempotent(store: Store) -> None:
+    migrate(store.engine)
+    migrate(store.engine)
+
+
+def test_same_record_content_is_stored_once(store: Store) -> None:
+    row = {"connection": "pm", "stream": "s", "source_key": "k", "content_hash": "h", "payload": "{}"}
+    with store.transaction() as session:
+        session.add(Record(**row))
+    with pytest.raises(IntegrityError), store.transaction() as session:
+        session.add(Record(**row))
+    with store.transaction() as session:
+        session.add(Record(**{**row, "content_hash": "h2"}))  # a changed row is a new record
+        assert len(session.scalars(select(Record)).all()) == 2
+
+
+def test_a_document_is_bound_once_per_rule_set(store: Store) -> None:
+    with store.transaction() as session:
+        record = Record(connection="pm", stream="s", source_key="k", content_hash="h", payload="{}")
+        session.add(record)
+        session.flush()
+        doc = Document(
+            record_id=record.id, connection="pm", kind="cost_record", source_key="k", version="h", data="{}"
+        )
+        session.add(doc)
+        postings = [
+            Posting(
+                posting_key=f"key{i}",
+                connection="kd",
+                rule_set="r",
+                form_id="GL_VOUCHER",
+                group_key="g",
+                business_date=dt.date(2026, 10, 5),
+                debit_total=Decimal("1.00"),
+                credit_total=Decimal("1.00"),
+                payload="{}",
+                attempts=0,
+            )
+            for i in range(2)
+        ]
+        session.add_all(postings)
+        session.flush()
+        session.add(
+            PostingLine(
+                posting_id=postings[0].id, document_id=doc.id, rule_set="r", line_no=1, amount=Decimal("1.00")
+            )
+        )
+        ids = (postings[1].id, doc.id)
+    with pytest.raises(IntegrityError), store.transaction() as session:
+        session.add(
+            PostingLine(
+                posting_id=ids[0], document_id=ids[1], rule_set="r", line_no=1, amount=Decimal("1.00")
+            )
+        )
+
+
+def test_money_columns_keep_cents(store: Store) -> None:
+    with store.transaction() as session:
+        session.add(
+            Posting(
+                posting_key="money",
+                connection="kd",
+                rule_set="r",
+                form_id="GL_VOUCHER",
+                group_key="g",
+                business_date=dt.date(2026, 10, 5),
+                debit_total=Decimal("1234567890123.45"),
+                credit_total=Decimal("0.10"),
+                payload="{}",
+                attempts=0,
+            )
+        )
+    with store.transaction() as session:
+        posting = session.scalars(select(Posting)).one()
+        assert posting.debit_total == Decimal("1234567890123.45")
+        assert posting.credit_total == Decimal("0.10")
+
+
+def test_runs_are_recorded(store: Store) -> None:
+    run_id = services.start_run(store, kind="cost_sync", connection="pm")
+    services.finish_run(store, run_id=run_id, status="succeeded", counts={"posted": 3})
+    with store.transaction() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        assert (run.status, run.counts["posted"]) == ("succeeded", 3)
+        assert run.finished_at is not None
+    with pytest.raises(LookupError):
+        services.finish_run(store, run_id=run_id + 99, status="x", counts={})

@@ -1,0 +1,1 @@
+"""Command line (Typer + Rich): thin commands that call services."""

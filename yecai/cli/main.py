@@ -1,0 +1,28 @@
+"""The `yecai` command: demo, sandboxes and (later) sync, rules, serve and worker.
+
+Commands stay thin: they parse options, call service functions and render results with Rich.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from yecai.cli.demo import demo_command
+from yecai.cli.sandbox_kingdee import kingdee_command
+from yecai.cli.sandbox_pm import pm_command
+
+app = typer.Typer(
+    name="yecai",
+    help="业财一体化集成中枢 · integration hub: construction project management → Kingdee K/3 Cloud",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sandbox_app = typer.Typer(help="内置沙箱 · built-in sandboxes (Kingdee K/3 Cloud WebAPI, PM system)")
+app.add_typer(sandbox_app, name="sandbox")
+sandbox_app.command("kingdee")(kingdee_command)
+sandbox_app.command("pm")(pm_command)
+app.command("demo")(demo_command)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""One small package per source system; each declares streams and field mappings only."""

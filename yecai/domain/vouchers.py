@@ -1,0 +1,65 @@
+"""Vouchers as yecai plans them, before any Kingdee payload exists.
+
+A `Voucher` is the neutral result of applying a rule set to documents: dated, balanced lines with
+accounts and dimensions, and for each line the documents whose amounts it carries (traceability).
+It refuses to exist unbalanced: books balance to the cent before anything is sent (invariant 3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from yecai.domain.money import ZERO, is_money, money_sum
+
+
+class UnbalancedVoucherError(ValueError):
+    """Debit and credit of a planned voucher differ; a rule is wrong, never the data."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherLine:
+    """One entry line: an amount on the debit or the credit side of one account."""
+
+    account: str
+    debit: Decimal
+    credit: Decimal
+    explanation: str
+    dimensions: tuple[tuple[str, str], ...] = ()
+    document_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        for side in (self.debit, self.credit):
+            if not is_money(side):
+                raise ValueError(f"line amount {side} on {self.account} is not rounded to the cent")
+        if (self.debit != ZERO) == (self.credit != ZERO):
+            raise ValueError(f"line on {self.account} must carry exactly one of debit and credit")
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    """A planned GL voucher: identity (posting key), date, summary and balanced lines."""
+
+    posting_key: str
+    group_key: str
+    date: dt.date
+    summary: str
+    lines: tuple[VoucherLine, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not self.lines:
+            raise ValueError(f"voucher {self.group_key} has no lines")
+        if self.debit_total != self.credit_total:
+            raise UnbalancedVoucherError(
+                f"凭证 {self.group_key} 借贷不平：借 {self.debit_total} 贷 {self.credit_total} / "
+                f"voucher {self.group_key} does not balance: debit {self.debit_total} credit {self.credit_total}"
+            )
+
+    @property
+    def debit_total(self) -> Decimal:
+        return money_sum(line.debit for line in self.lines)
+
+    @property
+    def credit_total(self) -> Decimal:
+        return money_sum(line.credit for line in self.lines)

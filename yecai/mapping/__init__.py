@@ -1,0 +1,1 @@
+"""Mapping tables and rule sets → planned vouchers. Pure functions: no database, no network."""

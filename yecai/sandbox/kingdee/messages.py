@@ -1,0 +1,111 @@
+"""Every text sandbox.kingdee puts in front of a client, in one table.
+
+Texts marked `verbatim` were seen on real K/3 Cloud servers (protocol reference §4.2, §5, §6.6);
+texts marked `inferred` are this sandbox's plausible wording for cases where the real text is not
+public (unbalanced voucher, closed period, missing base data, …). When a live tenant shows the real
+wording, correct the row here — nothing else in the sandbox spells these texts out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Source = Literal["verbatim", "inferred"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageText:
+    """One message: its `str.format` template, the MsgCode it travels with, and where it comes from."""
+
+    template: str
+    msg_code: int
+    source: Source
+
+
+MESSAGES: dict[str, MessageText] = {
+    # --- authentication (§4.2) -------------------------------------------------------------------
+    "session_lost": MessageText("会话信息已丢失，请重新登录", 1, "verbatim"),
+    "thirty_passport": MessageText("Fail to verify thirty passport", 0, "verbatim"),
+    # --- transport (§2.6, §3.5) ------------------------------------------------------------------
+    "show_err_title": MessageText("金蝶温馨提示: 应用服务器发生错误，请联系系统管理员检修！", 0, "verbatim"),
+    "bare_array_body": MessageText(
+        "Additional text found in JSON string after finishing deserializing object.", 0, "verbatim"
+    ),
+    "invalid_json_body": MessageText(
+        "Unexpected character encountered while parsing value. Path '', line 1, position {position}.",
+        0,
+        "inferred",
+    ),
+    "unknown_service": MessageText("未找到服务“{service}”，请检查服务名称是否正确。", 0, "inferred"),
+    "service_not_emulated": MessageText("沙箱暂不支持服务“{service}”。", 0, "inferred"),
+    "internal_error": MessageText("服务器内部错误：{detail}", 0, "inferred"),
+    # --- query errors (§5.4, §6.6) ---------------------------------------------------------------
+    "form_not_exist": MessageText("标识为“{form_id}”的业务对象不存在，或者被删除", 4, "verbatim"),
+    "field_not_exist": MessageText("元数据中标识为{key}的字段不存在", 9, "verbatim"),
+    "field_keys_empty": MessageText("data 数据包中的参数 FieldKeys 的值不能为空", 8, "verbatim"),
+    "filter_error": MessageText("GetRealExpress error...{detail}", 4, "verbatim"),
+    "form_id_empty": MessageText("data 数据包中的参数 FormId 的值不能为空", 5, "inferred"),
+    "formid_empty": MessageText("参数 formid 的值不能为空", 5, "inferred"),
+    "data_invalid": MessageText("参数 data 的值格式不正确，应为 JSON 对象", 8, "inferred"),
+    "limit_too_large": MessageText("data 数据包中的参数 Limit 的值不能大于10000", 8, "inferred"),
+    "parameter_invalid": MessageText("data 数据包中的参数 {name} 的值“{value}”格式不正确", 8, "inferred"),
+    "order_error": MessageText("排序字段“{detail}”格式不正确", 4, "inferred"),
+    # --- save errors (§5.2, §5.4) ----------------------------------------------------------------
+    "duplicate_number": MessageText(
+        "违反字段唯一性要求：编码唯一。[{number}]在当前系统中已经被使用。", 11, "verbatim"
+    ),
+    "model_missing": MessageText("data 数据包中的参数 Model 的值不能为空", 8, "inferred"),
+    "model_not_object": MessageText("data 数据包中的参数 Model 格式不正确，应为 JSON 对象", 8, "inferred"),
+    "entry_prefix": MessageText("第{row}行分录：", 0, "inferred"),
+    "field_required": MessageText("{where}字段[{caption}]是必录字段。", 11, "inferred"),
+    "value_invalid": MessageText("{where}字段[{caption}]的值“{value}”格式不正确。", 8, "inferred"),
+    "base_data_not_found": MessageText("{where}字段[{caption}]的值[{value}]在系统中不存在。", 11, "inferred"),
+    "base_data_forbidden": MessageText("{where}字段[{caption}]的值[{value}]已被禁用。", 11, "inferred"),
+    "base_data_unaudited": MessageText(
+        "{where}字段[{caption}]的值[{value}]未审核，不能引用。", 11, "inferred"
+    ),
+    "record_not_found": MessageText("内码为{id}的{form_name}不存在，或者已被删除。", 10, "inferred"),
+    "record_audited": MessageText("单据编号为“{number}”的{form_name}已经审核，不允许修改。", 11, "inferred"),
+    "account_parent_missing": MessageText("科目[{number}]的上级科目[{parent}]不存在。", 11, "inferred"),
+    # --- GL_VOUCHER validations (§5.4, §11: real wording not public) -----------------------------
+    "voucher_no_entries": MessageText("凭证分录不能为空。", 11, "inferred"),
+    "voucher_unbalanced": MessageText(
+        "凭证借贷不平衡：借方合计{debit}，贷方合计{credit}，差额{difference}。", 11, "inferred"
+    ),
+    "account_not_leaf": MessageText(
+        "{where}科目[{number} {name}]不是明细科目，只能使用明细科目录入凭证。", 11, "inferred"
+    ),
+    "dimension_required": MessageText(
+        "{where}科目[{number} {name}]的核算维度“{dimension}”是必录项。", 11, "inferred"
+    ),
+    "dimension_not_found": MessageText(
+        "{where}核算维度“{caption}”的值[{value}]在系统中不存在。", 11, "inferred"
+    ),
+    "dimension_forbidden": MessageText("{where}核算维度“{caption}”的值[{value}]已被禁用。", 11, "inferred"),
+    "amount_precision": MessageText(
+        "{where}{caption}{amount}的小数位数超过币别[{currency}]的金额精度（{precision}位）。", 11, "inferred"
+    ),
+    "line_without_amount": MessageText("{where}借方金额和贷方金额不能同时为零。", 11, "inferred"),
+    "line_both_sides": MessageText("{where}借方金额和贷方金额不能同时有值。", 11, "inferred"),
+    "period_closed": MessageText(
+        "账簿[{book}]的{year}年第{period}期已结账，不能在该期间新增或修改凭证。", 11, "inferred"
+    ),
+    "period_before_start": MessageText(
+        "凭证日期{date}早于账簿[{book}]的启用期间（{year}年第{period}期）。", 11, "inferred"
+    ),
+    # --- ExcuteOperation (§6.8) -------------------------------------------------------------------
+    "operation_not_supported": MessageText("业务对象“{form_id}”不支持操作“{operation}”。", 4, "inferred"),
+    "operation_nothing_selected": MessageText("没有找到需要{operation}的数据。", 10, "inferred"),
+    "operation_done": MessageText("{operation}成功！", 0, "inferred"),
+}
+
+
+def text(message_key: str, /, **values: Any) -> str:
+    """The message `message_key` with its placeholders filled in."""
+    return MESSAGES[message_key].template.format(**values)
+
+
+def code(message_key: str) -> int:
+    """The MsgCode the message `message_key` travels with."""
+    return MESSAGES[message_key].msg_code

@@ -1,0 +1,294 @@
+"""Durable state of one sandbox data centre: SQLite (WAL) underneath, an in-memory mirror on top.
+
+Every write goes through a `Transaction` that commits to SQLite first and only then updates the
+mirror, so a failed write leaves no trace and readers never see half a bill. One re-entrant lock
+serialises all operations: uvicorn runs handlers in a thread pool and numbering must stay gap-free.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from yecai.jsonutil import dumps, loads
+from yecai.sandbox.kingdee.forms import Field, Form, FormRegistry
+from yecai.sandbox.kingdee.values import format_datetime, parse_datetime_text
+
+RecordId = int | str
+
+FIRST_ID = 100001  # internal ids (内码) of real tenants start around 100000
+HEX_ID_BASE = 0x5FD715F4880000  # assistant data ids are 14 hex digits on real tenants
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    form_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (form_id, id)
+);
+CREATE TABLE IF NOT EXISTS flex_details (id INTEGER PRIMARY KEY, signature TEXT NOT NULL UNIQUE);
+"""
+
+
+@dataclass(slots=True)
+class Record:
+    """One bill or base-data item: header values and entry rows, keyed by upper-cased field key.
+
+    Reference fields hold the referenced internal id; flex fields (FDetailID) hold
+    `{"id": <combination id>, "dims": {FLEXKEY: id}}` or None.
+    """
+
+    form_id: str
+    id: RecordId
+    values: dict[str, Any]
+    entries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def copy(self) -> Record:
+        return Record(
+            self.form_id,
+            self.id,
+            dict(self.values),
+            {key: [dict(row) for row in rows] for key, rows in self.entries.items()},
+        )
+
+
+def number_key(number: str) -> str:
+    """Numbers are unique case-insensitively, as under SQL Server's CI collation."""
+    return number.strip().casefold()
+
+
+class Store:
+    """All records of one data centre. Use `with store.lock:` around read-decide-write sequences."""
+
+    def __init__(self, path: Path, registry: FormRegistry) -> None:
+        self.path = path
+        self.registry = registry
+        self.lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._records: dict[str, dict[RecordId, Record]] = {}
+        self._numbers: dict[str, dict[tuple[Any, ...], RecordId]] = {}
+        self._counters: dict[str, int] = {}
+        self._flex: dict[str, int] = {}
+        self._meta: dict[str, Any] = {}
+        self._load()
+
+    # --- loading ----------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        for key, value in self._conn.execute("SELECT key, value FROM meta"):
+            self._meta[key] = json.loads(value)
+        for name, value in self._conn.execute("SELECT name, value FROM counters"):
+            self._counters[name] = value
+        for flex_id, signature in self._conn.execute("SELECT id, signature FROM flex_details"):
+            self._flex[signature] = flex_id
+        for form_id, record_id, body in self._conn.execute(
+            "SELECT form_id, id, body FROM records ORDER BY rowid"
+        ):
+            form = self.registry.get(form_id)
+            if form is None:
+                continue
+            record = _decode(form, record_id, loads(body))
+            self._remember(form, record)
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        return self._meta.get(key, default)
+
+    def records(self, form: Form) -> list[Record]:
+        return list(self._records.get(form.form_id.upper(), {}).values())
+
+    def get(self, form: Form, record_id: RecordId) -> Record | None:
+        return self._records.get(form.form_id.upper(), {}).get(record_id)
+
+    def find_number(self, form: Form, number: str, scope: tuple[Any, ...] = ()) -> RecordId | None:
+        """The record holding `number` within `scope` (values of the form's `unique_within` keys)."""
+        return self._numbers.get(form.form_id.upper(), {}).get((*scope, number_key(number)))
+
+    def counter(self, name: str) -> int:
+        return self._counters.get(name, 0)
+
+    def flex_signature_id(self, signature: str) -> int | None:
+        return self._flex.get(signature)
+
+    def _remember(self, form: Form, record: Record) -> None:
+        by_id = self._records.setdefault(form.form_id.upper(), {})
+        numbers = self._numbers.setdefault(form.form_id.upper(), {})
+        old = by_id.get(record.id)
+        if old is not None and form.number:
+            numbers.pop(
+                (*scope_of(form, old), number_key(str(old.values.get(form.number.upper(), "")))), None
+            )
+        by_id[record.id] = record
+        if form.number:
+            number = str(record.values.get(form.number.upper(), "") or "")
+            if number.strip():
+                numbers[(*scope_of(form, record), number_key(number))] = record.id
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Collect writes; commit them to SQLite and then to memory when the block ends cleanly."""
+        with self.lock:
+            tx = Transaction(self)
+            yield tx
+            tx.commit()
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database file (before the file is moved or copied)."""
+        with self.lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with self.lock:
+            self._conn.close()
+
+
+def scope_of(form: Form, record: Record) -> tuple[Any, ...]:
+    return tuple(record.values.get(key.upper()) for key in form.unique_within)
+
+
+class Transaction:
+    """Pending writes of one logical operation (one BatchSave package, one seed step, …)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._records: dict[tuple[str, RecordId], tuple[Form, Record]] = {}
+        self._counters: dict[str, int] = {}
+        self._flex: dict[str, int] = {}
+        self._meta: dict[str, Any] = {}
+
+    def next_value(self, name: str, first: int = FIRST_ID) -> int:
+        """The next value of counter `name` (first value `first`), consumed only if we commit."""
+        current = self._counters.get(name, self.store.counter(name))
+        value = max(current + 1, first)
+        self._counters[name] = value
+        return value
+
+    def new_id(self, form: Form) -> RecordId:
+        value = self.next_value(f"id:{form.form_id.upper()}")
+        return format(HEX_ID_BASE + value, "014x") if form.id_kind == "hex" else value
+
+    def flex_id(self, dims: dict[str, RecordId]) -> int:
+        """The id of a dimension combination (T_BD_FLEXITEMDETAILV): one per distinct combination."""
+        signature = json.dumps(sorted(dims.items()), ensure_ascii=False)
+        existing = self._flex.get(signature) or self.store.flex_signature_id(signature)
+        if existing is not None:
+            return existing
+        flex_id = self.next_value("flex")
+        self._flex[signature] = flex_id
+        return flex_id
+
+    def get(self, form: Form, record_id: RecordId) -> Record | None:
+        """A record as this transaction will leave it (pending write first, then the store)."""
+        pending = self._records.get((form.form_id.upper(), record_id))
+        return pending[1] if pending else self.store.get(form, record_id)
+
+    def put(self, form: Form, record: Record) -> None:
+        self._records[(form.form_id.upper(), record.id)] = (form, record)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._meta[key] = value
+
+    def commit(self) -> None:
+        conn = self.store._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for key, value in self._meta.items():
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES(?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(value, ensure_ascii=False)),
+                )
+            for name, value in self._counters.items():
+                conn.execute(
+                    "INSERT INTO counters(name, value) VALUES(?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (name, value),
+                )
+            for signature, flex_id in self._flex.items():
+                conn.execute("INSERT INTO flex_details(id, signature) VALUES(?, ?)", (flex_id, signature))
+            for form, record in self._records.values():
+                conn.execute(
+                    "INSERT INTO records(form_id, id, body) VALUES(?, ?, ?) "
+                    "ON CONFLICT(form_id, id) DO UPDATE SET body = excluded.body",
+                    (form.form_id.upper(), str(record.id), dumps(_encode(form, record))),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        store = self.store
+        store._meta.update(self._meta)
+        store._counters.update(self._counters)
+        store._flex.update(self._flex)
+        for form, record in self._records.values():
+            store._remember(form, record)
+
+
+# --- (de)serialisation of records -----------------------------------------------------------------
+
+
+def _encode_value(field: Field, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    return value
+
+
+def _decode_value(field: Field, value: Any) -> Any:
+    if value is None:
+        return None
+    if field.kind in ("date", "datetime"):
+        return parse_datetime_text(value)
+    if field.kind == "decimal":
+        return value if isinstance(value, Decimal) else Decimal(value)
+    return value
+
+
+def _encode(form: Form, record: Record) -> dict[str, Any]:
+    header = {
+        key: _encode_value(form.fields[key], value)
+        for key, value in record.values.items()
+        if key in form.fields
+    }
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for entity_key, rows in record.entries.items():
+        entity = form.entities[entity_key]
+        entries[entity_key] = [
+            {k: (_encode_value(entity.fields[k], v) if k in entity.fields else v) for k, v in row.items()}
+            for row in rows
+        ]
+    return {"values": header, "entries": entries}
+
+
+def _decode(form: Form, raw_id: str, body: dict[str, Any]) -> Record:
+    record_id: RecordId = int(raw_id) if form.id_kind == "int" else raw_id
+    values = {
+        key: _decode_value(form.fields[key], value)
+        for key, value in body.get("values", {}).items()
+        if key in form.fields
+    }
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for entity_key, rows in body.get("entries", {}).items():
+        entity = form.entities.get(entity_key)
+        if entity is None:
+            continue
+        entries[entity_key] = [
+            {k: (_decode_value(entity.fields[k], v) if k in entity.fields else v) for k, v in row.items()}
+            for row in rows
+        ]
+    return Record(form.form_id, record_id, values, entries)

@@ -1,0 +1,177 @@
+"""The tables: runs, stream state, staged records, documents, postings and bindings.
+
+Records are what arrived, untouched (one row per distinct content of a source key); documents are
+their validated canonical form; postings are the writes to Kingdee with their full trail; posting
+lines tie every document amount to exactly one voucher line (traceability); bindings tie source
+keys to Kingdee ids for base data and vouchers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Deterministic constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(18, 2)
+# SQLite has no BIGINT autoincrement; INTEGER PRIMARY KEY is its 64-bit rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Run(Base):
+    """One execution of a sync, import, posting or report, with counts and its outcome."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    connection: Mapped[str | None] = mapped_column(String(80))
+    stream: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class StreamState(Base):
+    """The cursor of one stream of one connection; moves only with the records it covers."""
+
+    __tablename__ = "stream_states"
+    connection: Mapped[str] = mapped_column(String(80), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(80), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class Record(Base):
+    """A staged raw record exactly as received; a changed source row is a new record."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("connection", "stream", "source_key", "content_hash"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(80))
+    stream: Mapped[str] = mapped_column(String(80))
+    source_key: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON text, decimals exact
+    cursor_value: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="staged")  # staged | valid | invalid
+    issues: Mapped[list | None] = mapped_column(JSON)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+Index("ix_records_status", Record.connection, Record.stream, Record.status)
+
+
+class Document(Base):
+    """A validated canonical document (CostRecord, Project, …) built from one record."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("connection", "kind", "source_key", "version"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+    connection: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(40))
+    source_key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(64))  # content hash of the record it came from
+    project_code: Mapped[str | None] = mapped_column(String(80))
+    business_date: Mapped[dt.date | None] = mapped_column(Date)
+    category: Mapped[str | None] = mapped_column(String(40))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    data: Mapped[str] = mapped_column(Text)  # canonical JSON of the document
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+Index("ix_documents_kind", Document.connection, Document.kind, Document.project_code)
+
+
+class Posting(Base):
+    """One write to Kingdee: key stored before sending, state machine, full request/response."""
+
+    __tablename__ = "postings"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    posting_key: Mapped[str] = mapped_column(String(64), unique=True)
+    connection: Mapped[str] = mapped_column(String(80))  # the Kingdee connection written to
+    rule_set: Mapped[str] = mapped_column(String(80))
+    form_id: Mapped[str] = mapped_column(String(60))
+    group_key: Mapped[str] = mapped_column(String(200))
+    business_date: Mapped[dt.date] = mapped_column(Date)
+    # planned → sending → posted | failed; sending/uncertain are looked up in Kingdee before resending
+    state: Mapped[str] = mapped_column(String(20), default="planned")
+    debit_total: Mapped[Decimal] = mapped_column(Money)
+    credit_total: Mapped[Decimal] = mapped_column(Money)
+    payload: Mapped[str] = mapped_column(Text)  # the Model sent (canonical JSON)
+    response: Mapped[str | None] = mapped_column(Text)  # Kingdee's answer for this package
+    kingdee_id: Mapped[str | None] = mapped_column(String(40))
+    kingdee_number: Mapped[str | None] = mapped_column(String(80))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_action: Mapped[str | None] = mapped_column(String(20))
+    error_fault: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    lines: Mapped[list[PostingLine]] = relationship(back_populates="posting", order_by="PostingLine.id")
+
+
+Index("ix_postings_state", Posting.connection, Posting.state)
+
+
+class PostingLine(Base):
+    """Ties one document amount to one line of one posting: each amount is posted once per rule set."""
+
+    __tablename__ = "posting_lines"
+    __table_args__ = (UniqueConstraint("document_id", "rule_set"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    rule_set: Mapped[str] = mapped_column(String(80))
+    line_no: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    posting: Mapped[Posting] = relationship(back_populates="lines")
+
+
+class Binding(Base):
+    """Source key ↔ Kingdee id/number, for base data (projects → 项目 dimension) and documents."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (UniqueConstraint("connection", "kind", "source_key"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(40))
+    source_key: Mapped[str] = mapped_column(String(200))
+    form_id: Mapped[str] = mapped_column(String(60))
+    kingdee_id: Mapped[str | None] = mapped_column(String(40))
+    kingdee_number: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

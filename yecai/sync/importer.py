@@ -1,0 +1,269 @@
+"""Importer: pull a stream into staged records, then validate records into documents.
+
+Nothing lost (invariant 1): a page's records are stored in one transaction, and the stream's
+cursor only ever advances inside the transaction that stores the records it covers. A record is
+identified by (connection, stream, source key, content hash): re-reading a row (look-back window,
+retries, a re-run) stores nothing new, while a changed row becomes a new record beside the old.
+Validation never blocks good rows: each bad record keeps its issues and the rest proceed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yecai import jsonutil
+from yecai.domain.documents import CostRecord, Issue, Project, validate
+from yecai.sources.connector import Connector, StreamBinding
+from yecai.sources.rest import Page, RestStream, parse_cursor
+from yecai.store.db import Store
+from yecai.store.tables import Document, Record, StreamState
+
+DOCUMENT_MODELS: dict[str, type[BaseModel]] = {"project": Project, "cost_record": CostRecord}
+
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class PullResult:
+    stream: str
+    fetched: int = 0
+    new: int = 0
+    unchanged: int = 0
+    cursor: str | None = None
+
+
+@dataclass(slots=True)
+class ValidateResult:
+    stream: str
+    valid: int = 0
+    invalid: int = 0
+    issues: list[tuple[str, list[Issue]]] = field(default_factory=list)  # (source key, issues)
+
+
+def _cursor_of(item: dict[str, Any], stream: RestStream) -> tuple[dt.datetime, str] | None:
+    if not stream.cursor_field:
+        return None
+    raw = item.get(stream.cursor_field)
+    if not isinstance(raw, str):
+        return None
+    try:
+        return parse_cursor(raw), raw
+    except ValueError:
+        return None
+
+
+def _source_key(item: dict[str, Any], stream: RestStream, digest: str) -> str:
+    value = item.get(stream.primary_key)
+    # A row without its key is still kept (never lost); validation will reject it by name.
+    return str(value) if value not in (None, "") else f"<no {stream.primary_key}>:{digest[:16]}"
+
+
+def _save_cursor(session: Session, connection: str, stream: str, cursor: str) -> None:
+    state = session.get(StreamState, (connection, stream))
+    if state is None:
+        session.add(StreamState(connection=connection, stream=stream, cursor=cursor))
+    elif state.cursor is None or parse_cursor(cursor) > parse_cursor(state.cursor):
+        state.cursor = cursor
+
+
+def read_cursor(store: Store, connection: str, stream: str) -> str | None:
+    with store.transaction() as session:
+        state = session.get(StreamState, (connection, stream))
+        return state.cursor if state else None
+
+
+def _store_page(
+    store: Store,
+    *,
+    connection: str,
+    stream: RestStream,
+    items: list[dict[str, Any]],
+    cursor: str | None,
+    run_id: int | None,
+    result: PullResult,
+) -> None:
+    rows: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for item in items:
+        # The canonical text is both what is stored and what is hashed: one serialisation.
+        text = jsonutil.dumps(item, canonical=True)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        found = _cursor_of(item, stream)
+        rows[(_source_key(item, stream, digest), digest)] = (text, found[1] if found else None)
+    with store.transaction() as session:
+        keys = {key for key, _ in rows}
+        existing: set[tuple[str, str]] = set()
+        for chunk in _chunks(sorted(keys), 500):
+            existing.update(
+                session.execute(
+                    select(Record.source_key, Record.content_hash).where(
+                        Record.connection == connection,
+                        Record.stream == stream.name,
+                        Record.source_key.in_(chunk),
+                    )
+                )
+            )
+        for (key, digest), (text, cursor_value) in rows.items():
+            if (key, digest) in existing:
+                result.unchanged += 1
+                continue
+            session.add(
+                Record(
+                    connection=connection,
+                    stream=stream.name,
+                    source_key=key,
+                    content_hash=digest,
+                    payload=text,
+                    cursor_value=cursor_value,
+                    run_id=run_id,
+                )
+            )
+            result.new += 1
+        if cursor is not None:
+            _save_cursor(session, connection, stream.name, cursor)
+            result.cursor = cursor
+
+
+def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def pull(
+    store: Store,
+    connector: Connector,
+    stream_name: str,
+    *,
+    connection: str,
+    run_id: int | None = None,
+    progress: Progress | None = None,
+) -> PullResult:
+    """Read one stream from its cursor (minus the look-back window) to the end."""
+    binding: StreamBinding = connector.streams[stream_name]
+    stream = binding.stream
+    result = PullResult(stream=stream_name)
+    cursor = read_cursor(store, connection, stream_name)
+    since = (parse_cursor(cursor) - stream.look_back).isoformat() if cursor else None
+    newest: tuple[dt.datetime, str] | None = None
+
+    def commit(page: Page, final: bool) -> None:
+        # An unordered stream's cursor may only move once every page has been stored.
+        moves = newest is not None and (final or stream.ordered_by_cursor)
+        _store_page(
+            store,
+            connection=connection,
+            stream=stream,
+            items=page.items,
+            cursor=newest[1] if (moves and newest) else None,
+            run_id=run_id,
+            result=result,
+        )
+        if progress:
+            progress(len(page.items))
+
+    source = connector.source()
+    try:
+        pending: Page | None = None
+        for page in source.pages(stream, since):
+            # One page of look-ahead: a page is committed once the next one has arrived, so the
+            # cursor stored with it never covers rows that are not yet stored, and the final page
+            # carries the cursor of an unordered stream in its own transaction.
+            if pending is not None:
+                commit(pending, final=False)
+            for item in page.items:
+                found = _cursor_of(item, stream)
+                if found and (newest is None or found[0] > newest[0]):
+                    newest = found
+            result.fetched += len(page.items)
+            pending = page
+        if pending is not None:
+            commit(pending, final=True)
+    finally:
+        source.close()
+    return result
+
+
+def _document_columns(kind: str, model: BaseModel) -> dict[str, Any]:
+    if isinstance(model, CostRecord):
+        return {
+            "project_code": model.project_code,
+            "business_date": model.business_date,
+            "category": model.category.value,
+            "amount": model.amount,
+        }
+    if isinstance(model, Project):
+        return {"project_code": model.code}
+    return {}
+
+
+def validate_staged(
+    store: Store, connector: Connector, stream_name: str, *, connection: str, batch: int = 1000
+) -> ValidateResult:
+    """Turn every staged record of the stream into a document, or mark it invalid with issues."""
+    binding = connector.streams[stream_name]
+    model = DOCUMENT_MODELS[binding.document_kind]
+    result = ValidateResult(stream=stream_name)
+    last_id = 0
+    while True:
+        with store.transaction() as session:
+            records = list(
+                session.scalars(
+                    select(Record)
+                    .where(
+                        Record.connection == connection,
+                        Record.stream == stream_name,
+                        Record.status == "staged",
+                        Record.id > last_id,
+                    )
+                    .order_by(Record.id)
+                    .limit(batch)
+                )
+            )
+            if not records:
+                return result
+            # One query for the batch's existing documents instead of one per record.
+            known = set(
+                session.execute(
+                    select(Document.source_key, Document.version).where(
+                        Document.connection == connection,
+                        Document.kind == binding.document_kind,
+                        Document.source_key.in_({r.source_key for r in records}),
+                    )
+                ).all()
+            )
+            for record in records:
+                last_id = record.id
+                item = jsonutil.loads(record.payload)
+                document, issues = validate(model, binding.to_document(item))
+                if document is None:
+                    record.status = "invalid"
+                    record.issues = [
+                        {"field": i.field, "value": i.value, "zh": i.zh, "en": i.en} for i in issues
+                    ]
+                    result.invalid += 1
+                    result.issues.append((record.source_key, issues))
+                    continue
+                record.status = "valid"
+                record.issues = None
+                result.valid += 1
+                if (record.source_key, record.content_hash) in known:
+                    continue
+                known.add((record.source_key, record.content_hash))
+                session.add(
+                    Document(
+                        record_id=record.id,
+                        connection=connection,
+                        kind=binding.document_kind,
+                        source_key=record.source_key,
+                        version=record.content_hash,
+                        data=jsonutil.dumps(document.model_dump()),
+                        **_document_columns(binding.document_kind, document),
+                    )
+                )

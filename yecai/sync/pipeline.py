@@ -1,0 +1,146 @@
+"""The cost pipeline as one service call: pull → validate → bind projects → plan → post → check.
+
+This is the nightly job of reference case 1 (actual costs of every project into Kingdee cost
+ledgers) and what `yecai demo` runs. Each step is its own unit of work and commits as it goes, so
+a crash at any point resumes correctly on the next run: records are deduplicated by content,
+postings are keyed, and unknown write outcomes are looked up before anything is resent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from yecai.kingdee.client import KingdeeClient
+from yecai.mapping.rules import MappingTable, RuleSet
+from yecai.sources.connector import Connector
+from yecai.store import services
+from yecai.store.db import Store
+from yecai.sync import binder, exporter, importer, reconciler
+
+Step = Callable[[str, int | None], Callable[[int], None] | None]
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What a run has done so far; also what a failed run reports."""
+
+    pulls: list[importer.PullResult] = field(default_factory=list)
+    validations: list[importer.ValidateResult] = field(default_factory=list)
+    projects: binder.BindResult | None = None
+    plan: exporter.PlanResult | None = None
+    send: exporter.SendResult | None = None
+    check: reconciler.PostingCheck | None = None
+
+    def counts(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for pull in self.pulls:
+            out[f"pull.{pull.stream}"] = {
+                "fetched": pull.fetched,
+                "new": pull.new,
+                "unchanged": pull.unchanged,
+            }
+        for validation in self.validations:
+            out[f"validate.{validation.stream}"] = {"valid": validation.valid, "invalid": validation.invalid}
+        if self.plan:
+            out["plan"] = {
+                "documents": self.plan.documents,
+                "planned": self.plan.planned,
+                "unmapped": len(self.plan.unmapped),
+                "changed_after_posting": len(self.plan.changed_after_posting),
+            }
+        if self.send:
+            out["send"] = {k: v for k, v in asdict(self.send).items() if k != "errors"}
+        if self.check:
+            out["check"] = {
+                "vouchers": self.check.vouchers,
+                "missing": len(self.check.missing),
+                "duplicated": len(self.check.duplicated),
+                "amount_mismatch": len(self.check.amount_mismatch),
+                "unknown": len(self.check.unknown),
+            }
+        return out
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """A completed run of the cost pipeline."""
+
+    run_id: int
+    pulls: list[importer.PullResult]
+    validations: list[importer.ValidateResult]
+    projects: binder.BindResult
+    plan: exporter.PlanResult
+    send: exporter.SendResult
+    check: reconciler.PostingCheck
+
+
+def run_cost_sync(
+    store: Store,
+    connector: Connector,
+    client: KingdeeClient,
+    *,
+    rules: RuleSet,
+    mapping: MappingTable,
+    source_connection: str,
+    kingdee_connection: str,
+    batch_size: int = 50,
+    max_attempts: int = 3,
+    step: Step | None = None,
+) -> SyncReport:
+    """Run the whole pipeline once; `step(name, total)` may return a progress callback."""
+
+    def progress(name: str, total: int | None) -> Callable[[int], None] | None:
+        return step(name, total) if step else None
+
+    run_id = services.start_run(store, kind="cost_sync", connection=source_connection)
+    report = _Progress()
+    try:
+        for stream in ("projects", "cost_records"):
+            report.pulls.append(
+                importer.pull(
+                    store,
+                    connector,
+                    stream,
+                    connection=source_connection,
+                    run_id=run_id,
+                    progress=progress(f"pull:{stream}", None),
+                )
+            )
+            report.validations.append(
+                importer.validate_staged(store, connector, stream, connection=source_connection)
+            )
+        report.projects = binder.bind_projects(
+            store,
+            client,
+            rules=rules,
+            mapping=mapping,
+            source_connection=source_connection,
+            kingdee_connection=kingdee_connection,
+        )
+        report.plan = exporter.plan_postings(
+            store,
+            rules=rules,
+            mapping=mapping,
+            source_connection=source_connection,
+            kingdee_connection=kingdee_connection,
+            kingdee_projects=report.projects.numbers,
+        )
+        pending = exporter.posting_counts(store, kingdee_connection).get("planned", 0)
+        report.send = exporter.send_postings(
+            store,
+            client,
+            kingdee_connection=kingdee_connection,
+            batch_size=batch_size,
+            max_attempts=max_attempts,
+            progress=progress("post", pending),
+        )
+        report.check = reconciler.check_postings(store, client, kingdee_connection=kingdee_connection)
+    except Exception as exc:
+        services.finish_run(store, run_id=run_id, status="failed", counts=report.counts(), message=str(exc))
+        raise
+    check, send, plan, projects = report.check, report.send, report.plan, report.projects
+    assert check is not None and send is not None and plan is not None and projects is not None
+    status = "succeeded" if check.clean and not send.failed else "attention"
+    services.finish_run(store, run_id=run_id, status=status, counts=report.counts())
+    return SyncReport(run_id, report.pulls, report.validations, projects, plan, send, check)

@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# bench/ joins the checked paths once it exists
+CODE   := yecai tests $(wildcard bench)
 
 .PHONY: demo test lint fmt install clean
 
@@ -19,16 +21,16 @@ demo: $(STAMP)
 	$(BIN)/yecai demo
 
 test: $(STAMP)
-	$(BIN)/ruff check yecai tests bench
-	$(BIN)/ruff format --check yecai tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check yecai tests bench
+	$(BIN)/ruff check $(CODE)
 
 fmt: $(STAMP)
-	$(BIN)/ruff format yecai tests bench
-	$(BIN)/ruff check --fix yecai tests bench
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info .yecai-demo

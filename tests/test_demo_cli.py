@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
+import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from yecai.cli.main import app
+from yecai.demo import run_demo
 from yecai.domain.money import money_sum
 from yecai.sandbox.pm.data import generate
+from yecai.store.db import open_store
+from yecai.store.tables import Posting
 
 
 def row(output: str, label: str) -> str:
@@ -38,3 +44,21 @@ def test_demo_twice(tmp_path: Path) -> None:
     assert row(second.output, "金蝶中的凭证 vouchers in Kingdee") == vouchers
     assert "未重复过账" in second.output
     assert "nothing posted twice" in second.output
+
+
+def test_demo_on_postgresql_with_settings_from_the_environment(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YECAI_DATABASE_URL", pg_url)
+    monkeypatch.setenv("YECAI_KINGDEE_BATCH_SIZE", "7")
+    result = run_demo(workdir=tmp_path / "demo", projects=2)
+    assert result.ok
+    vouchers = result.report.check.vouchers
+    assert result.report.send.calls == math.ceil(vouchers / 7)
+    assert not (tmp_path / "demo" / "yecai.sqlite").exists()
+    store = open_store(pg_url)
+    try:
+        with store.transaction() as session:
+            assert session.scalar(select(func.count()).select_from(Posting)) == vouchers
+    finally:
+        store.close()

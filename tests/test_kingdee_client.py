@@ -169,7 +169,7 @@ def test_batch_save_partial_success_is_split_by_dindex() -> None:
     assert packages[2].number == "PZ3"
 
 
-def test_throttling_applies_to_every_package() -> None:
+def test_throttling_refuses_the_whole_call() -> None:
     throttled = {
         "Result": {
             "ResponseStatus": {
@@ -182,9 +182,31 @@ def test_throttling_applies_to_every_package() -> None:
             }
         }
     }
-    with client_with(Recorder(throttled)) as client:
-        packages = client.batch_save("GL_VOUCHER", [{}, {}]).packages
-    assert [p.outcome.action if p.outcome else None for p in packages] == [Action.RETRY, Action.RETRY]
+    with client_with(Recorder(throttled)) as client, pytest.raises(KingdeeError) as caught:
+        client.batch_save("GL_VOUCHER", [{}, {}])
+    assert caught.value.action is Action.RETRY
+    assert caught.value.msg_code == 14
+
+
+def test_unblamed_package_of_a_failed_batch_is_uncertain() -> None:
+    rolled_back = {
+        "Result": {
+            "ResponseStatus": {
+                "ErrorCode": 500,
+                "IsSuccess": False,
+                "Errors": [{"FieldName": "FACCOUNTID", "Message": "科目[9999]在系统中不存在。", "DIndex": 1}],
+                "SuccessEntitys": [],
+                "SuccessMessages": [],
+                "MsgCode": 11,
+            }
+        }
+    }
+    with client_with(Recorder(rolled_back)) as client:
+        first, second = client.batch_save("GL_VOUCHER", [{}, {}]).packages
+    assert first.outcome is not None
+    assert first.outcome.action is Action.UNCERTAIN
+    assert second.outcome is not None
+    assert second.outcome.action is Action.FAIL
 
 
 def test_write_timeout_is_uncertain_and_never_repeated() -> None:
@@ -237,10 +259,10 @@ def test_session_lost_with_a_stale_sid_logs_in_again_once() -> None:
 
 
 def test_bad_credentials_fail_as_configuration() -> None:
-    with client_with(Recorder(SESSION_LOST)) as client:
-        package = client.save("GL_VOUCHER", {}).packages[0]
-    assert package.outcome is not None
-    assert (package.outcome.action, package.outcome.fault) == (Action.FAIL, Fault.CONFIGURATION)
+    with client_with(Recorder(SESSION_LOST)) as client, pytest.raises(KingdeeError) as caught:
+        client.save("GL_VOUCHER", {})
+    assert (caught.value.action, caught.value.fault) == (Action.FAIL, Fault.CONFIGURATION)
+    assert "AppSecret" in caught.value.zh
 
 
 def test_wrong_data_centre() -> None:

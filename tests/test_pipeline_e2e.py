@@ -20,7 +20,7 @@ from sqlalchemy import select
 from yecai.connectors.pm_sandbox import PmSandboxConnector
 from yecai.demo import identity_of
 from yecai.domain.money import money_sum
-from yecai.kingdee.client import KingdeeClient
+from yecai.kingdee.client import KingdeeClient, KingdeeError
 from yecai.mapping.rules import CategoryRule, MappingTable, RuleSet, default_mapping, default_rule_set
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
@@ -30,18 +30,30 @@ from yecai.store.db import Store
 from yecai.store.tables import Posting
 from yecai.sync.pipeline import run_cost_sync
 
+THROTTLED = (
+    '{"Result":{"ResponseStatus":{"ErrorCode":500,"IsSuccess":false,"Errors":[{"FieldName":null,'
+    '"Message":"调用过于频繁","DIndex":0}],"SuccessEntitys":[],"SuccessMessages":[],"MsgCode":14}}}'
+)
+
 
 class FaultyTransport(httpx.BaseTransport):
     """Forwards to the real sandbox, then loses or replaces chosen answers of chosen services.
 
     `drop_after` loses the answer after Kingdee has processed the call (commit-then-drop);
-    `fail_before` returns an HTML error page without forwarding (nothing reached Kingdee).
+    `fail_before` returns an HTML error page without forwarding (nothing reached Kingdee);
+    `throttle` answers MsgCode 14 without forwarding.
     """
 
-    def __init__(self, drop_after: set[int] | None = None, fail_before: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        drop_after: set[int] | None = None,
+        fail_before: set[int] | None = None,
+        throttle: set[int] | None = None,
+    ) -> None:
         self._inner = httpx.HTTPTransport()
         self.drop_after = drop_after or set()
         self.fail_before = fail_before or set()
+        self.throttle = throttle or set()
         self.batch_saves = 0
         self._lock = threading.Lock()
 
@@ -55,6 +67,8 @@ class FaultyTransport(httpx.BaseTransport):
                 number = self.batch_saves
             if number in self.fail_before:
                 return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>", request=request)
+            if number in self.throttle:
+                return httpx.Response(200, text=THROTTLED, request=request)
             response = self._inner.handle_request(request)
             response.read()
             if number in self.drop_after:
@@ -106,6 +120,7 @@ def sync(
         source_connection="pm",
         kingdee_connection="kd",
         batch_size=batch_size,
+        backoff=0.01,
     )
 
 
@@ -200,3 +215,25 @@ def test_kingdee_refusal_fails_the_posting_with_the_reason(store: Store, systems
     assert failed
     assert all(p.error_fault == "configuration" and "明细科目" in (p.error_message or "") for p in failed)
     assert report.check.clean  # what was posted is consistent; nothing half-written
+
+
+def test_throttling_backs_off_without_charging_attempts(store: Store, systems: Systems) -> None:
+    transport = FaultyTransport(throttle={1, 2, 3})
+    with systems.client(transport) as client:
+        report = sync(store, systems, client)
+    assert report.check.clean
+    assert report.send.retried == 30
+    assert report.send.failed == 0
+    with store.transaction() as session:
+        assert {p.attempts for p in session.scalars(select(Posting))} == {1}
+
+
+def test_endless_throttling_ends_the_run_and_keeps_postings_planned(store: Store, systems: Systems) -> None:
+    transport = FaultyTransport(throttle=set(range(1, 100)))
+    with systems.client(transport) as client, pytest.raises(KingdeeError) as caught:
+        sync(store, systems, client)
+    assert caught.value.msg_code == 14
+    with store.transaction() as session:
+        postings = session.scalars(select(Posting)).all()
+    assert {(p.state, p.attempts) for p in postings} == {("planned", 0)}
+    assert transport.batch_saves == 7  # the first refusal and six more with backoff

@@ -22,6 +22,7 @@ from yecai.mapping.rules import default_mapping, default_rule_set
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.server import start_sandbox as start_pm
+from yecai.settings import Settings
 from yecai.store import services
 from yecai.store.db import open_store
 from yecai.sync.pipeline import Step, SyncReport, run_cost_sync
@@ -81,8 +82,9 @@ def run_demo(
     step: Step | None = None,
     on_started: Callable[[str, str], None] | None = None,
 ) -> DemoResult:
+    settings = Settings()
     workdir.mkdir(parents=True, exist_ok=True)
-    store = open_store(f"sqlite:///{(workdir / 'yecai.sqlite').resolve()}")
+    store = open_store(settings.store_url(workdir))
     pm_server, dataset = start_pm(projects=projects, months=months, seed=seed)
     kd_server, credentials = start_kingdee(workdir / "kingdee")
     try:
@@ -90,7 +92,10 @@ def run_demo(
             on_started(pm_server.base_url, str(credentials["server_url"]))
         connector = PmSandboxConnector(pm_server.base_url, DEFAULT_TOKEN, connection=SOURCE)
         with KingdeeClient(
-            str(credentials["server_url"]), identity_of(credentials), connection=KINGDEE
+            str(credentials["server_url"]),
+            identity_of(credentials),
+            connection=KINGDEE,
+            timeout=settings.http_timeout(),
         ) as client:
             report = run_cost_sync(
                 store,
@@ -100,6 +105,8 @@ def run_demo(
                 mapping=default_mapping(),
                 source_connection=SOURCE,
                 kingdee_connection=KINGDEE,
+                batch_size=settings.kingdee_batch_size,
+                max_attempts=settings.kingdee_max_attempts,
                 step=step,
             )
         counts = services.record_counts(store, connection=SOURCE, stream="cost_records")

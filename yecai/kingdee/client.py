@@ -21,7 +21,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from yecai import jsonutil
 from yecai.errors import Action, Context, YecaiError
-from yecai.kingdee.responses import Outcome, interpret, transport_outcome
+from yecai.kingdee.responses import CALL_LEVEL_CODES, NOT_CONFIRMED, Outcome, interpret, transport_outcome
 from yecai.kingdee.signing import Identity, signed_headers
 
 SERVICE_PREFIX = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService."
@@ -264,18 +264,28 @@ class KingdeeClient:
             return packages
         msg_code = status.get("MsgCode")
         errors = _messages(status.get("Errors"))
+        if msg_code in CALL_LEVEL_CODES:
+            # Refused before any package ran (session, permission, throttling …): one error for all.
+            text = "；".join(m.message for m in errors)
+            raise KingdeeError(
+                interpret(msg_code, text),
+                text,
+                msg_code=msg_code,
+                context=Context(connection=self.connection, form_id=form_id),
+            )
         by_index: dict[int, list[Message]] = {}
         for message in errors:
             by_index.setdefault(message.index, []).append(message)
-        all_text = "；".join(m.message for m in errors)
         for package in packages:
-            if package.id is not None and package.index not in by_index:
-                continue  # this package was saved although others failed
             own = by_index.get(package.index)
-            text = "；".join(m.message for m in own) if own else all_text
-            package.errors = own or errors
-            package.msg_code = msg_code
-            package.outcome = interpret(msg_code, text)
+            if own:
+                package.errors = own
+                package.msg_code = msg_code
+                package.outcome = interpret(msg_code, "；".join(m.message for m in own))
+            elif package.id is None:
+                # Neither saved nor blamed: depending on the server the batch was rolled back or
+                # this package was never reached — only a lookup can tell.
+                package.outcome = NOT_CONFIRMED
         return packages
 
     # -- reads ---------------------------------------------------------------------------------

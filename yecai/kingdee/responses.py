@@ -88,6 +88,19 @@ TABLE: tuple[Row, ...] = (
 # fmt: on
 
 
+# MsgCodes that refuse a whole call before any data package is processed; the others (9, 10, 11,
+# 12, 13) are reported per package (DIndex) and may leave the rest of a batch saved.
+CALL_LEVEL_CODES = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 14, 15})
+
+# A package of a failed batch with neither a success entity nor an error of its own.
+NOT_CONFIRMED = Outcome(
+    Action.UNCERTAIN,
+    Fault.REMOTE,
+    "批量保存中该数据包既未确认成功也未报错：先按过账键在金蝶中查询",
+    "package neither confirmed nor refused in a failed batch: look it up by its posting key first",
+)
+
+
 def interpret(msg_code: int | None, message: str) -> Outcome:
     """The outcome for a business failure reported in `ResponseStatus`."""
     for row in TABLE:

@@ -165,12 +165,10 @@ def plan_postings(
     return result
 
 
-def _set_state(store: Store, ids: Iterable[int], state: str, *, count_attempt: bool = False) -> None:
+def _set_state(store: Store, ids: Iterable[int], state: str) -> None:
     with store.transaction() as session:
         for posting in session.scalars(select(Posting).where(Posting.id.in_(list(ids)))):
             posting.state = state
-            if count_attempt:
-                posting.attempts += 1
 
 
 def resolve_unknown(
@@ -245,12 +243,21 @@ def send_postings(
     max_attempts: int = 3,
     progress: Progress | None = None,
     options: dict[str, object] | None = None,
+    max_refusals: int = 6,
+    backoff: float = 0.5,
 ) -> SendResult:
-    """Send every planned posting of the connection; settle unknown outcomes first."""
+    """Send every planned posting of the connection; settle unknown outcomes first.
+
+    A posting is charged an attempt only when a BatchSave that carried it could have reached
+    Kingdee's validation; after `max_attempts` it fails. Whole-call refusals (throttling, an
+    unreachable server) back off exponentially from `backoff` seconds up to 30 s and end the run
+    after `max_refusals` in a row.
+    """
     result = SendResult()
     save_options = {"IsVerifyBaseDataField": True, "IsDeleteEntry": True, **(options or {})}
     resolve_unknown(store, client, kingdee_connection=kingdee_connection, result=result)
     delay = 0.0
+    refusals = 0  # consecutive call-level refusals; the run gives up after max_refusals
     while True:
         with store.transaction() as session:
             batch = list(
@@ -263,6 +270,9 @@ def send_postings(
                     )
                     .order_by(Posting.id)
                     .limit(batch_size)
+                    # Two senders on PostgreSQL never take the same postings (SQLite serialises
+                    # writers anyway and ignores the clause).
+                    .with_for_update(skip_locked=True)
                 )
             )
             for posting in batch:
@@ -281,20 +291,18 @@ def send_postings(
             if exc.action == Action.UNCERTAIN:
                 _set_state(store, ids, "uncertain")
                 resolve_unknown(store, client, kingdee_connection=kingdee_connection, result=result)
-                delay = 0.5
+                delay = backoff
                 continue
-            if exc.action == Action.RETRY:
-                _set_state(store, ids, "planned")
+            # Refused before anything ran (throttled, unreachable, credentials …): the postings
+            # go back to planned without using up an attempt — it was nobody's data.
+            _release(store, ids)
+            if exc.action == Action.RETRY and refusals < max_refusals:
+                refusals += 1
                 result.retried += len(ids)
-                delay = min(max(delay * 2, 0.5), 10.0)
+                delay = min(backoff * 2**refusals, 30.0)
                 continue
-            # A call-level refusal (credentials, permissions, licence) is nobody's data: the
-            # postings go back to planned without using up an attempt, and the run stops.
-            with store.transaction() as session:
-                for posting in session.scalars(select(Posting).where(Posting.id.in_(ids))):
-                    posting.state = "planned"
-                    posting.attempts -= 1
             raise
+        refusals = 0
         result.sent += len(batch)
         delay = 0.0
         with store.transaction() as session:
@@ -302,13 +310,20 @@ def send_postings(
             for posting_id, package in zip(ids, answer.packages, strict=True):
                 _apply_package(fresh[posting_id], package, max_attempts, result)
                 if not package.ok and package.outcome and package.outcome.action == Action.RETRY:
-                    delay = 0.5
+                    delay = backoff
         if any(not p.ok and p.outcome and p.outcome.action == Action.UNCERTAIN for p in answer.packages):
             resolve_unknown(store, client, kingdee_connection=kingdee_connection, result=result)
         if progress:
             progress(len(batch))
     _fail_exhausted(store, kingdee_connection, max_attempts, result)
     return result
+
+
+def _release(store: Store, ids: list[int]) -> None:
+    with store.transaction() as session:
+        for posting in session.scalars(select(Posting).where(Posting.id.in_(ids))):
+            posting.state = "planned"
+            posting.attempts -= 1
 
 
 def _fail_exhausted(store: Store, kingdee_connection: str, max_attempts: int, result: SendResult) -> None:

@@ -86,6 +86,7 @@ def run_cost_sync(
     kingdee_connection: str,
     batch_size: int = 50,
     max_attempts: int = 3,
+    backoff: float = 0.5,
     step: Step | None = None,
 ) -> SyncReport:
     """Run the whole pipeline once; `step(name, total)` may return a progress callback."""
@@ -133,6 +134,7 @@ def run_cost_sync(
             kingdee_connection=kingdee_connection,
             batch_size=batch_size,
             max_attempts=max_attempts,
+            backoff=backoff,
             progress=progress("post", pending),
         )
         report.check = reconciler.check_postings(store, client, kingdee_connection=kingdee_connection)

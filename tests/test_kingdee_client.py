@@ -15,6 +15,7 @@ import pytest
 
 from yecai.errors import Action, Fault
 from yecai.kingdee import signing
+from yecai.kingdee.auth import app_secret_login, login_sign, password_login, sign_login
 from yecai.kingdee.client import KingdeeClient, KingdeeError
 from yecai.kingdee.responses import TABLE, interpret
 
@@ -290,3 +291,181 @@ def test_every_msgcode_has_an_outcome_in_both_languages() -> None:
     assert interpret(13, "").action is Action.RETRY
     assert interpret(14, "").action is Action.RETRY
     assert interpret(11, "凭证借贷方不平衡").fault is Fault.CONFIGURATION
+
+
+LOGIN_OK = {
+    "Message": None,
+    "MessageCode": "CheckPasswordPolicy",
+    "LoginResultType": 1,
+    "Context": {
+        "UserLocale": "zh-CN",
+        "DBid": "66a0c0ffee0001",
+        "UserName": "yecai_api",
+        "SessionId": "aspnet-1",
+    },
+    "KDSVCSessionId": "kd-sid-1",
+    "IsSuccessByAPI": True,
+}
+LOGIN_BAD = {"LoginResultType": -1, "Message": "用户名或密码错误", "Context": None, "KDSVCSessionId": None}
+
+
+def login_response(body: dict, sid: str | None) -> httpx.Response:
+    headers = {"set-cookie": f"kdservice-sessionid={sid}; path=/"} if sid else {}
+    return httpx.Response(200, text=json.dumps(body, ensure_ascii=False), headers=headers)
+
+
+def test_password_login_then_session_reuse_and_relogin() -> None:
+    recorder = Recorder(
+        login_response(LOGIN_OK, "sid-1"),
+        SAVE_OK,
+        SAVE_OK,
+        SESSION_LOST,
+        login_response(LOGIN_OK, "sid-2"),
+        SAVE_OK,
+    )
+    auth = password_login("66a0c0ffee0001", "yecai_api", "s3cret")
+    with KingdeeClient(URL, auth=auth, transport=httpx.MockTransport(recorder)) as client:
+        for _ in range(3):
+            assert client.save("GL_VOUCHER", {}).ok
+    paths = [r.url.path.rsplit("/", 1)[-1] for r in recorder.requests]
+    assert paths == [
+        "Kingdee.BOS.WebApi.ServicesStub.AuthService.ValidateUser.common.kdsvc",
+        "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save.common.kdsvc",
+        "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save.common.kdsvc",
+        "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save.common.kdsvc",
+        "Kingdee.BOS.WebApi.ServicesStub.AuthService.ValidateUser.common.kdsvc",
+        "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save.common.kdsvc",
+    ]
+    assert json.loads(recorder.requests[0].content) == {
+        "acctID": "66a0c0ffee0001",
+        "username": "yecai_api",
+        "password": "s3cret",
+        "lcid": 2052,
+    }
+    assert recorder.requests[1].headers["kdservice-sessionid"] == "sid-1"
+    assert recorder.requests[3].headers["kdservice-sessionid"] == "sid-1"
+    assert recorder.requests[5].headers["kdservice-sessionid"] == "sid-2"
+    assert "X-Kd-Signature" not in recorder.requests[1].headers  # no signing in this mode
+
+
+def test_refused_login_is_a_configuration_error_and_sends_nothing_else() -> None:
+    recorder = Recorder(login_response(LOGIN_BAD, None))
+    with KingdeeClient(
+        URL, auth=password_login("a", "u", "wrong"), transport=httpx.MockTransport(recorder)
+    ) as client, pytest.raises(KingdeeError) as caught:
+        client.save("GL_VOUCHER", {})
+    assert (caught.value.action, caught.value.fault) == (Action.FAIL, Fault.CONFIGURATION)
+    assert "用户名或密码错误" in caught.value.detail
+    assert len(recorder.requests) == 1
+
+
+def test_session_id_from_the_login_body_when_no_cookie() -> None:
+    recorder = Recorder(login_response(LOGIN_OK, None), SAVE_OK)
+    with KingdeeClient(
+        URL, auth=app_secret_login(IDENTITY), transport=httpx.MockTransport(recorder)
+    ) as client:
+        client.save("GL_VOUCHER", {})
+    assert recorder.requests[1].headers["kdservice-sessionid"] == "kd-sid-1"
+    assert json.loads(recorder.requests[0].content)["appSecret"] == IDENTITY.app_secret
+
+
+def test_sign_login_never_sends_the_secret() -> None:
+    recorder = Recorder(login_response(LOGIN_OK, "sid"), SAVE_OK)
+    with KingdeeClient(URL, auth=sign_login(IDENTITY), transport=httpx.MockTransport(recorder)) as client:
+        client.save("GL_VOUCHER", {})
+    body = json.loads(recorder.requests[0].content)
+    assert IDENTITY.app_secret not in recorder.requests[0].content.decode()
+    values = [IDENTITY.acct_id, IDENTITY.user_name, IDENTITY.app_id, IDENTITY.app_secret, body["timestamp"]]
+    assert body["sign"] == login_sign(values)
+
+
+def test_login_sign_reference_vectors() -> None:
+    values = [
+        "100001_422C1/iIyuH4R+Ws526A2/yLyrX6RrOs",
+        "1700000000",
+        "5f0000000000aa",
+        "api_user",
+        "fedcba9876543210fedcba9876543210",
+    ]
+    assert login_sign(values) == "f3a0e06271168440fdde7afe856e16e3d558c8404446af1953075c64b304537d"
+    assert login_sign(values, "sha1") == "7e1af0b5b1f026b8da249a40bb37ee23a809923b"
+
+
+def test_async_batch_save_polls_until_complete() -> None:
+    running = {"TaskId": "t-1", "Status": 1, "Result": None}
+    done = {"TaskId": "t-1", "Status": 2, "Result": SAVE_OK}
+    recorder = Recorder(running, running, done)
+    client = KingdeeClient(URL, IDENTITY, transport=httpx.MockTransport(recorder), poll_interval=0)
+    with client:
+        result = client.batch_save("GL_VOUCHER", [{}], async_mode=True)
+    assert result.ok
+    assert result.packages[0].number == "MBCGRK-2023051500004"
+    first = json.loads(recorder.requests[0].content)
+    assert (first["beginmethod"], first["querymethod"]) == ("BeginQueryImpl", "QueryAsyncResult")
+    poll = json.loads(recorder.requests[1].content)
+    assert recorder.requests[1].url.path.endswith("DynamicFormService.QueryAsyncResult.common.kdsvc")
+    assert json.loads(poll["queryInfo"]) == {"TaskId": "t-1", "Cancelled": False}
+
+
+def test_view_success_and_not_found_shapes() -> None:
+    found = {
+        "Result": {
+            "ResponseStatus": None,
+            "Result": {"Id": 100001, "Number": "GL00000001", "DocumentStatus": "A"},
+        }
+    }
+    missing = {
+        "Result": {
+            "ResponseStatus": {
+                "ErrorCode": 500,
+                "IsSuccess": False,
+                "Errors": [{"FieldName": None, "Message": "单据不存在", "DIndex": 0}],
+                "SuccessEntitys": [],
+                "SuccessMessages": [],
+                "MsgCode": 10,
+            }
+        }
+    }
+    with client_with(Recorder(found, missing)) as client:
+        assert client.view("GL_VOUCHER", number="GL00000001")["DocumentStatus"] == "A"
+        with pytest.raises(KingdeeError) as caught:
+            client.view("GL_VOUCHER", id=42)
+    assert caught.value.msg_code == 10
+
+
+def test_selection_needs_numbers_or_ids() -> None:
+    with client_with(Recorder()) as client:
+        with pytest.raises(ValueError, match="numbers or ids"):
+            client.audit("GL_VOUCHER")
+        with pytest.raises(ValueError, match="numbers or ids"):
+            client.audit("GL_VOUCHER", numbers=["a"], ids=[1])
+
+
+def test_audit_of_several_bills_is_split_per_bill() -> None:
+    answer = {
+        "Result": {
+            "ResponseStatus": {
+                "ErrorCode": 500,
+                "IsSuccess": False,
+                "Errors": [
+                    {"FieldName": None, "Message": "单据编号为“AR2”的应收单，单据已经审核！", "DIndex": 1}
+                ],
+                "SuccessEntitys": [{"Id": 1, "Number": "AR1", "DIndex": 0}],
+                "SuccessMessages": [
+                    {"FieldName": None, "Message": "单据编号为“AR1”的应收单，审核成功！", "DIndex": 0}
+                ],
+                "MsgCode": 11,
+            }
+        }
+    }
+    recorder = Recorder(answer)
+    with client_with(recorder) as client:
+        result = client.audit("AR_receivable", numbers=["AR1", "AR2"])
+    assert result.packages[0].ok
+    assert result.packages[1].outcome is not None
+    assert result.packages[1].outcome.action is Action.SKIP  # already audited: nothing to do
+    assert result.messages == ["单据编号为“AR1”的应收单，审核成功！"]
+    assert json.loads(recorder.requests[0].content) == {
+        "formid": "AR_receivable",
+        "data": {"Numbers": ["AR1", "AR2"]},
+    }

@@ -24,6 +24,7 @@ from yecai.sandbox.kingdee.datadir import (
     recorded_server_url,
     server_url_for,
 )
+from yecai.sandbox.kingdee.faults import FaultSettings
 
 
 def kingdee_command(
@@ -33,6 +34,32 @@ def kingdee_command(
     print_credentials: bool = typer.Option(
         False, "--print-credentials", help="Print SDK credentials as one JSON object and exit."
     ),
+    latency_ms: float = typer.Option(0.0, "--latency-ms", min=0, help="延迟 added to every call (ms)."),
+    per_record_ms: float = typer.Option(
+        0.0, "--per-record-ms", min=0, help="延迟 per data package saved or row returned (ms)."
+    ),
+    fail_rate: float = typer.Option(
+        0.0, "--fail-rate", min=0, max=1, help="Share of calls answered HTTP 500 (HTML)."
+    ),
+    timeout_rate: float = typer.Option(
+        0.0, "--timeout-rate", min=0, max=1, help="Share of calls that hang --hang-seconds, then still run."
+    ),
+    hang_seconds: float = typer.Option(
+        30.0, "--hang-seconds", min=0, help="How long a timed-out call hangs."
+    ),
+    drop_after_commit_rate: float = typer.Option(
+        0.0, "--drop-after-commit-rate", min=0, max=1, help="Share of writes committed whose answer is lost."
+    ),
+    throttle_rate: float = typer.Option(
+        0.0, "--throttle-rate", min=0, max=1, help="Share of calls refused with MsgCode 14 (调用限制)."
+    ),
+    session_loss_every: int = typer.Option(
+        0, "--session-loss-every", min=0, help="Drop every session before every N-th call (0 = never)."
+    ),
+    max_concurrency: int = typer.Option(
+        0, "--max-concurrency", min=0, help="Calls handled at once; more wait in a queue (0 = no limit)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the fault draws (repeatable runs)."),
 ) -> None:
     """金蝶云星空 WebAPI 沙箱 · serve the K/3 Cloud WebAPI emulator."""
     if print_credentials:
@@ -42,20 +69,34 @@ def kingdee_command(
             server_url = recorded_server_url(data_dir) or server_url_for(DEFAULT_HOST, DEFAULT_PORT)
         typer.echo(json.dumps(credentials(data_dir, server_url), ensure_ascii=False))
         return
-    _serve(host or DEFAULT_HOST, port or DEFAULT_PORT, data_dir)
+    faults = FaultSettings(
+        latency_ms=latency_ms,
+        per_record_ms=per_record_ms,
+        fail_rate=fail_rate,
+        timeout_rate=timeout_rate,
+        hang_seconds=hang_seconds,
+        drop_after_commit_rate=drop_after_commit_rate,
+        throttle_rate=throttle_rate,
+        session_loss_every=session_loss_every,
+        max_concurrency=max_concurrency,
+        seed=seed,
+    )
+    _serve(host or DEFAULT_HOST, port or DEFAULT_PORT, data_dir, faults)
 
 
-def _serve(host: str, port: int, data_dir: Path) -> None:
+def _serve(host: str, port: int, data_dir: Path, faults: FaultSettings) -> None:
     from yecai.sandbox.kingdee.app import create_app
     from yecai.sandbox.serving import serve_forever
 
     console = Console(stderr=True)
     ensure_data_dir(data_dir)
-    app = create_app(data_dir)
+    app = create_app(data_dir, faults=faults)
     server_url = server_url_for(host, port)
     record_server_url(data_dir, server_url)
     console.print(f"[bold]sandbox.kingdee[/] serving {server_url} (data: {data_dir})")
     console.print("credentials: yecai sandbox kingdee --print-credentials --data-dir " + str(data_dir))
+    site = server_url.removesuffix("K3Cloud/")
+    console.print(f"web page: {site}  ·  faults: {faults.as_dict()}  ·  change them: POST {site}admin/faults")
     try:
         serve_forever(app, host, port)
     finally:

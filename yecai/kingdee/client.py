@@ -1,160 +1,58 @@
 """KingdeeClient: one method per K/3 Cloud WebAPI operation, over httpx.
 
-Protocol only (the OCA lesson): sign, send, parse, interpret — no store, no business rules. TLS
-verification is on and timeouts are explicit. Authentication is an httpx auth flow that signs
-every request like the official SDK and, when Kingdee says the session is lost (MsgCode 1, which
-means the request was not processed), signs again without the stale session and resends once.
-Reads are retried with backoff; writes are never repeated here: a write whose outcome is unknown
-raises `KingdeeError` with action UNCERTAIN so the exporter can look it up by its posting key.
-Thread-safe: one client may serve many worker threads.
+Protocol only (the OCA lesson): authenticate, send, parse, interpret — no store, no business
+rules. TLS verification is on and timeouts are explicit. Authentication is an httpx auth flow
+(`auth.py`: signed headers by default, or a password / AppSecret / sign login) that logs in again
+when Kingdee says the session is lost. Reads (queries, View, reports, metadata) are retried with
+backoff; writes are never repeated here: a write whose outcome is unknown raises `KingdeeError`
+with action UNCERTAIN so the caller can look it up by its key. Thread-safe: one client may serve
+many worker threads.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from yecai import jsonutil
-from yecai.errors import Action, Context, YecaiError
-from yecai.kingdee.responses import CALL_LEVEL_CODES, NOT_CONFIRMED, Outcome, interpret, transport_outcome
-from yecai.kingdee.signing import Identity, signed_headers
+from yecai.errors import Action, Context
+from yecai.kingdee.auth import AUTH_SERVICE, LoginAuth, SignedHeaderAuth
+from yecai.kingdee.responses import transport_outcome
+from yecai.kingdee.results import (
+    KingdeeError,
+    Message,
+    PackageResult,
+    SaveResult,
+    packages_of,
+    raise_for_status,
+    status_of,
+)
+from yecai.kingdee.signing import Identity
+
+__all__ = ["KingdeeClient", "KingdeeError", "Message", "PackageResult", "SaveResult"]
 
 SERVICE_PREFIX = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService."
-SESSION_COOKIE = "kdservice-sessionid"
+DATA_CENTRE_LIST = "Kingdee.BOS.ServiceFacade.ServicesStub.Account.AccountService.GetDataCenterList"
 QUERY_LIMIT = 10000  # Kingdee refuses a larger Limit on ExecuteBillQuery
-
-
-class KingdeeError(YecaiError):
-    """A Kingdee call failed; `action` says whether to retry, fail, skip or look the write up."""
-
-    def __init__(
-        self,
-        outcome: Outcome,
-        detail: str = "",
-        *,
-        msg_code: int | None = None,
-        context: Context | None = None,
-    ) -> None:
-        zh = outcome.zh + (f"：{detail}" if detail else "")
-        en = outcome.en + (f": {detail}" if detail else "")
-        super().__init__(zh, en, outcome.action, outcome.fault, context or Context())
-        self.msg_code = msg_code
-        self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    field_name: str | None
-    message: str
-    index: int
-
-
-@dataclass(slots=True)
-class PackageResult:
-    """The outcome of one data package (DIndex) of a Save or BatchSave."""
-
-    index: int
-    id: str | None = None
-    number: str | None = None
-    errors: list[Message] = field(default_factory=list)
-    outcome: Outcome | None = None  # None when the package succeeded
-    msg_code: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome is None
-
-    def describe(self) -> str:
-        return "；".join(m.message for m in self.errors)
-
-
-@dataclass(slots=True)
-class SaveResult:
-    packages: list[PackageResult]
-    raw: Any
-
-
-class _SignedHeaderAuth(httpx.Auth):
-    """Signs like the official SDK and keeps the Kingdee session (SID) for all threads."""
-
-    requires_response_body = True
-
-    def __init__(self, identity: Identity) -> None:
-        self._identity = identity
-        self._sid: str | None = None
-        self._lock = threading.Lock()
-
-    def _sign(self, request: httpx.Request, sid: str | None) -> None:
-        for name, value in signed_headers(self._identity, str(request.url)).items():
-            request.headers[name] = value
-        if sid:
-            request.headers[SESSION_COOKIE] = sid
-        elif SESSION_COOKIE in request.headers:
-            del request.headers[SESSION_COOKIE]
-
-    def _remember(self, response: httpx.Response) -> None:
-        sid = response.cookies.get(SESSION_COOKIE)
-        if sid:
-            with self._lock:
-                self._sid = sid
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        with self._lock:
-            sid = self._sid
-        self._sign(request, sid)
-        response = yield request
-        self._remember(response)
-        if sid and _session_lost(response):
-            # The stale SID was refused before anything ran; a fresh signature is a new login.
-            with self._lock:
-                if self._sid == sid:
-                    self._sid = None
-            request.headers.pop("cookie", None)
-            self._sign(request, None)
-            response = yield request
-            self._remember(response)
-
-
-def _session_lost(response: httpx.Response) -> bool:
-    if response.status_code != 200 or b'"MsgCode":1' not in response.content.replace(b" ", b""):
-        return False
-    try:
-        status = _status_of(jsonutil.loads(response.content))
-    except ValueError:
-        return False
-    return status is not None and status.get("MsgCode") == 1 and not status.get("IsSuccess")
-
-
-def _status_of(body: Any) -> dict[str, Any] | None:
-    """ResponseStatus from an envelope, also when wrapped in [[…]] (ExecuteBillQuery errors)."""
-    while isinstance(body, list) and len(body) == 1:
-        body = body[0]
-    if isinstance(body, dict):
-        result = body.get("Result")
-        if isinstance(result, dict):
-            status = result.get("ResponseStatus")
-            if isinstance(status, dict):
-                return status
-    return None
-
-
-def _messages(items: Any) -> list[Message]:
-    out = []
-    for item in items or []:
-        if isinstance(item, dict):
-            out.append(
-                Message(item.get("FieldName"), str(item.get("Message") or ""), int(item.get("DIndex") or 0))
-            )
-    return out
+ASYNC_COMPLETE = 2  # QueryAsyncResult Status: 0 pending, 1 running, 2 complete
 
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, KingdeeError) and exc.action == Action.RETRY
+
+
+def _selection(numbers: Sequence[str] | None, ids: Sequence[str | int] | None) -> tuple[dict[str, Any], int]:
+    """Bills chosen by number or by internal id (Kingdee takes ids as one comma string)."""
+    if bool(numbers) == bool(ids):
+        raise ValueError("give either numbers or ids")
+    if numbers:
+        return {"Numbers": list(numbers)}, len(numbers)
+    assert ids is not None
+    return {"Ids": ",".join(str(i) for i in ids)}, len(ids)
 
 
 class KingdeeClient:
@@ -163,20 +61,27 @@ class KingdeeClient:
     def __init__(
         self,
         server_url: str,
-        identity: Identity,
+        identity: Identity | None = None,
         *,
+        auth: httpx.Auth | None = None,
         timeout: httpx.Timeout | None = None,
         verify: bool = True,
         transport: httpx.BaseTransport | None = None,
         read_attempts: int = 3,
+        poll_interval: float = 1.0,
         connection: str | None = None,
     ) -> None:
+        if auth is None:
+            if identity is None:
+                raise ValueError("give an identity (signed headers) or an auth flow")
+            auth = SignedHeaderAuth(identity)
         self.server_url = server_url if server_url.endswith("/") else server_url + "/"
-        self.identity = identity
+        self.auth = auth
         self.connection = connection
         self._read_attempts = read_attempts
+        self._poll_interval = poll_interval
         self._http = httpx.Client(
-            auth=_SignedHeaderAuth(identity),
+            auth=auth,
             timeout=timeout or httpx.Timeout(120.0, connect=10.0),
             verify=verify,
             transport=transport,
@@ -192,15 +97,20 @@ class KingdeeClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def _context(self, form_id: str | None) -> Context:
+        return Context(connection=self.connection, form_id=form_id)
+
     # -- transport ---------------------------------------------------------------------------
 
     def call(self, service: str, body: dict[str, Any], *, write: bool, form_id: str | None = None) -> Any:
         """POST one service; returns the parsed JSON answer or raises KingdeeError."""
         name = service if "." in service else SERVICE_PREFIX + service
         url = f"{self.server_url}{name}.common.kdsvc"
-        context = Context(connection=self.connection, form_id=form_id)
+        context = self._context(form_id)
         try:
             response = self._http.post(url, content=jsonutil.dumps(body).encode("utf-8"))
+        except KingdeeError:
+            raise  # a login inside the auth flow was refused
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise KingdeeError(transport_outcome("connect", write=write), str(exc), context=context) from exc
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
@@ -232,63 +142,191 @@ class KingdeeClient:
         )
         return retrying(self.call, service, body, write=False, form_id=form_id)
 
-    # -- writes --------------------------------------------------------------------------------
+    def _write(
+        self, service: str, form_id: str, data: dict[str, Any], count: int, **extra: Any
+    ) -> SaveResult:
+        raw = self.call(service, {"formid": form_id, "data": data, **extra}, write=True, form_id=form_id)
+        return packages_of(raw, count, self._context(form_id))
+
+    # -- saving --------------------------------------------------------------------------------
 
     def save(self, form_id: str, model: dict[str, Any], **options: Any) -> SaveResult:
-        """Save one bill (never retried here; see the module docstring)."""
-        raw = self.call(
-            "Save", {"formid": form_id, "data": {**options, "Model": model}}, write=True, form_id=form_id
-        )
-        return SaveResult(self._packages(raw, 1, form_id), raw)
+        """Save (保存) one bill: insert, or update when the model carries its internal id.
 
-    def batch_save(self, form_id: str, models: Sequence[dict[str, Any]], **options: Any) -> SaveResult:
-        """Save several bills in one call; the answer is split per package (DIndex)."""
+        `options` are Kingdee's own keys: NeedUpDateFields, NeedReturnFields, IsDeleteEntry,
+        IsAutoSubmitAndAudit, IsVerifyBaseDataField, ValidateRepeatJson, … Never retried here.
+        """
+        return self._write("Save", form_id, {**options, "Model": model}, 1)
+
+    def batch_save(
+        self, form_id: str, models: Sequence[dict[str, Any]], *, async_mode: bool = False, **options: Any
+    ) -> SaveResult:
+        """BatchSave (批量保存): one package per model, outcomes split by DIndex.
+
+        `async_mode` uses Kingdee's query mode (BeginQueryImpl, then QueryAsyncResult polls) for
+        batches that outlive an HTTP timeout; the polls are reads and are retried.
+        """
         data = {**options, "Model": list(models)}
-        raw = self.call("BatchSave", {"formid": form_id, "data": data}, write=True, form_id=form_id)
-        return SaveResult(self._packages(raw, len(models), form_id), raw)
+        if not async_mode:
+            return self._write("BatchSave", form_id, data, len(models))
+        begin = {
+            "formid": form_id,
+            "data": data,
+            "beginmethod": "BeginQueryImpl",
+            "querymethod": "QueryAsyncResult",
+        }
+        raw = self._wait_for(self.call("BatchSave", begin, write=True, form_id=form_id), form_id)
+        return packages_of(raw, len(models), self._context(form_id))
 
-    def _packages(self, raw: Any, count: int, form_id: str) -> list[PackageResult]:
-        status = _status_of(raw)
-        if status is None:
-            outcome = transport_outcome("malformed", write=True)
-            raise KingdeeError(
-                outcome, str(raw)[:200], context=Context(connection=self.connection, form_id=form_id)
-            )
-        packages = [PackageResult(index=i) for i in range(count)]
-        for entity in status.get("SuccessEntitys") or []:
-            index = int(entity.get("DIndex") or 0)
-            if 0 <= index < count:
-                packages[index].id = None if entity.get("Id") is None else str(entity.get("Id"))
-                packages[index].number = entity.get("Number")
-        if status.get("IsSuccess"):
-            return packages
-        msg_code = status.get("MsgCode")
-        errors = _messages(status.get("Errors"))
-        if msg_code in CALL_LEVEL_CODES:
-            # Refused before any package ran (session, permission, throttling …): one error for all.
-            text = "；".join(m.message for m in errors)
-            raise KingdeeError(
-                interpret(msg_code, text),
-                text,
-                msg_code=msg_code,
-                context=Context(connection=self.connection, form_id=form_id),
-            )
-        by_index: dict[int, list[Message]] = {}
-        for message in errors:
-            by_index.setdefault(message.index, []).append(message)
-        for package in packages:
-            own = by_index.get(package.index)
-            if own:
-                package.errors = own
-                package.msg_code = msg_code
-                package.outcome = interpret(msg_code, "；".join(m.message for m in own))
-            elif package.id is None:
-                # Neither saved nor blamed: depending on the server the batch was rolled back or
-                # this package was never reached — only a lookup can tell.
-                package.outcome = NOT_CONFIRMED
-        return packages
+    def _wait_for(self, answer: Any, form_id: str) -> Any:
+        while isinstance(answer, dict) and answer.get("Status") != ASYNC_COMPLETE:
+            task = answer.get("TaskId")
+            if not task:
+                raise KingdeeError(transport_outcome("malformed", write=True), str(answer)[:200])
+            time.sleep(self._poll_interval)
+            info = jsonutil.dumps({"TaskId": task, "Cancelled": False})
+            answer = self._read("QueryAsyncResult", {"queryInfo": info}, form_id)
+        if not isinstance(answer, dict):
+            raise KingdeeError(transport_outcome("malformed", write=True), str(answer)[:200])
+        return answer.get("Result")
+
+    def draft(self, form_id: str, model: dict[str, Any], **options: Any) -> SaveResult:
+        """Draft (暂存): stored without validation and without a bill number."""
+        return self._write("Draft", form_id, {**options, "Model": model}, 1)
+
+    # -- status operations -------------------------------------------------------------------------
+
+    def _select(
+        self,
+        service: str,
+        form_id: str,
+        numbers: Sequence[str] | None,
+        ids: Sequence[str | int] | None,
+        options: dict[str, Any],
+    ) -> SaveResult:
+        selection, count = _selection(numbers, ids)
+        return self._write(service, form_id, {**options, **selection}, count)
+
+    def submit(
+        self,
+        form_id: str,
+        *,
+        numbers: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None,
+        **options: Any,
+    ) -> SaveResult:
+        """Submit (提交): A/D → B; starts the workflow where one is configured."""
+        return self._select("Submit", form_id, numbers, ids, options)
+
+    def audit(
+        self,
+        form_id: str,
+        *,
+        numbers: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None,
+        **options: Any,
+    ) -> SaveResult:
+        """Audit (审核): B → C."""
+        return self._select("Audit", form_id, numbers, ids, options)
+
+    def unaudit(
+        self,
+        form_id: str,
+        *,
+        numbers: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None,
+        **options: Any,
+    ) -> SaveResult:
+        """UnAudit (反审核): C → D."""
+        return self._select("UnAudit", form_id, numbers, ids, options)
+
+    def delete(
+        self,
+        form_id: str,
+        *,
+        numbers: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None,
+        **options: Any,
+    ) -> SaveResult:
+        """Delete (删除): only bills in Z, A or D."""
+        return self._select("Delete", form_id, numbers, ids, options)
+
+    def excute_operation(
+        self,
+        form_id: str,
+        op_number: str,
+        *,
+        numbers: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None,
+        **options: Any,
+    ) -> SaveResult:
+        """ExcuteOperation (spelled as Kingdee spells it): Forbid, Enable, CloseBill, …"""
+        selection, count = _selection(numbers, ids)
+        return self._write("ExcuteOperation", form_id, {**options, **selection}, count, opNumber=op_number)
+
+    def forbid(self, form_id: str, numbers: Sequence[str]) -> SaveResult:
+        """Forbid (禁用) base data: forbidden values can no longer be referenced."""
+        return self.excute_operation(form_id, "Forbid", numbers=numbers)
+
+    def enable(self, form_id: str, numbers: Sequence[str]) -> SaveResult:
+        """Enable (反禁用) base data."""
+        return self.excute_operation(form_id, "Enable", numbers=numbers)
+
+    def allocate(
+        self,
+        form_id: str,
+        pk_ids: Sequence[str | int],
+        org_ids: Sequence[str | int],
+        *,
+        auto_submit_and_audit: bool = False,
+    ) -> SaveResult:
+        """Allocate (分配) base data to other organisations."""
+        data = {
+            "PkIds": ",".join(str(i) for i in pk_ids),
+            "TOrgIds": ",".join(str(i) for i in org_ids),
+            "IsAutoSubmitAndAudit": auto_submit_and_audit,
+        }
+        return self._write("Allocate", form_id, data, len(pk_ids))
+
+    def cancel_allocate(
+        self, form_id: str, pk_ids: Sequence[str | int], org_ids: Sequence[str | int]
+    ) -> SaveResult:
+        """CancelAllocate (取消分配)."""
+        data = {"PkIds": ",".join(str(i) for i in pk_ids), "TOrgIds": ",".join(str(i) for i in org_ids)}
+        return self._write("CancelAllocate", form_id, data, len(pk_ids))
 
     # -- reads ---------------------------------------------------------------------------------
+
+    def view(self, form_id: str, *, number: str | None = None, id: str | int | None = None) -> dict[str, Any]:
+        """View (查看) one bill, serialised by Kingdee's property names."""
+        if (number is None) == (id is None):
+            raise ValueError("give either number or id")
+        data: dict[str, Any] = {"Number": number} if number is not None else {"Id": str(id)}
+        raw = self._read("View", {"formid": form_id, "data": data}, form_id)
+        raise_for_status(status_of(raw), self._context(form_id))
+        result = raw.get("Result", {}).get("Result") if isinstance(raw, dict) else None
+        if not isinstance(result, dict):
+            raise KingdeeError(transport_outcome("malformed", write=False), str(raw)[:200])
+        return result
+
+    def _query_data(
+        self,
+        form_id: str,
+        field_keys: Sequence[str],
+        filter_string: str,
+        order: str,
+        start_row: int,
+        limit: int,
+    ) -> dict[str, Any]:
+        return {
+            "FormId": form_id,
+            "FieldKeys": ",".join(field_keys),
+            "FilterString": filter_string,
+            "OrderString": order,
+            "TopRowCount": 0,
+            "StartRow": start_row,
+            "Limit": min(limit, QUERY_LIMIT),
+        }
 
     def execute_bill_query(
         self,
@@ -300,29 +338,34 @@ class KingdeeClient:
         start_row: int = 0,
         limit: int = 2000,
     ) -> list[list[Any]]:
-        """One page of ExecuteBillQuery: rows of values in `field_keys` order."""
-        data = {
-            "FormId": form_id,
-            "FieldKeys": ",".join(field_keys),
-            "FilterString": filter_string,
-            "OrderString": order,
-            "TopRowCount": 0,
-            "StartRow": start_row,
-            "Limit": min(limit, QUERY_LIMIT),
-        }
+        """One page of ExecuteBillQuery (单据查询): rows of values in `field_keys` order."""
+        data = self._query_data(form_id, field_keys, filter_string, order, start_row, limit)
         raw = self._read("ExecuteBillQuery", {"data": data}, form_id)
-        status = _status_of(raw)
-        if status is not None and not status.get("IsSuccess", True):
-            text = "；".join(m.message for m in _messages(status.get("Errors")))
-            raise KingdeeError(
-                interpret(status.get("MsgCode"), text),
-                text,
-                msg_code=status.get("MsgCode"),
-                context=Context(connection=self.connection, form_id=form_id),
-            )
+        raise_for_status(status_of(raw), self._context(form_id))
         if not isinstance(raw, list):
             raise KingdeeError(transport_outcome("malformed", write=False), str(raw)[:200])
         return raw
+
+    def bill_query(
+        self,
+        form_id: str,
+        field_keys: Sequence[str],
+        filter_string: str = "",
+        *,
+        order: str = "",
+        start_row: int = 0,
+        limit: int = 2000,
+    ) -> list[dict[str, Any]]:
+        """One page of BillQuery: rows as objects keyed by field key."""
+        data = self._query_data(form_id, field_keys, filter_string, order, start_row, limit)
+        raw = self._read("BillQuery", {"data": data}, form_id)
+        if isinstance(raw, list):
+            for item in raw:
+                raise_for_status(status_of(item), self._context(form_id))
+            if all(isinstance(item, dict) for item in raw):
+                return raw
+        raise_for_status(status_of(raw), self._context(form_id))
+        raise KingdeeError(transport_outcome("malformed", write=False), str(raw)[:200])
 
     def query_all(
         self,
@@ -343,3 +386,88 @@ class KingdeeClient:
             if len(rows) < page_size:
                 return
             start += page_size
+
+    def get_sys_report_data(
+        self,
+        form_id: str,
+        model: dict[str, Any],
+        field_keys: Sequence[str],
+        *,
+        start_row: int = 0,
+        limit: int = 2000,
+        scheme_id: str = "",
+    ) -> list[dict[str, Any]]:
+        """GetSysReportData (账表): rows of a simple report such as GL_RPT_AccountBalance."""
+        data = {
+            "FieldKeys": ",".join(field_keys),
+            "SchemeId": scheme_id,
+            "StartRow": start_row,
+            "Limit": min(limit, QUERY_LIMIT),
+            "IsVerifyBaseDataField": True,
+            "Model": model,
+        }
+        raw = self._read("GetSysReportData", {"formid": form_id, "data": data}, form_id)
+        raise_for_status(status_of(raw), self._context(form_id))
+        result = raw.get("Result") if isinstance(raw, dict) else None
+        if not isinstance(result, dict) or not result.get("IsSuccess", False):
+            raise KingdeeError(transport_outcome("malformed", write=False), str(raw)[:200])
+        return list(result.get("Rows") or [])
+
+    def account_balance(
+        self,
+        book: str,
+        year: int,
+        period_from: int,
+        period_to: int | None = None,
+        *,
+        currency: str = "PRE001",
+        field_keys: Sequence[str] = (
+            "FBALANCEID",
+            "FBALANCENAME",
+            "FBEGINDEBIT",
+            "FBEGINCREDIT",
+            "FDEBIT",
+            "FCREDIT",
+            "FENDDEBIT",
+            "FENDCREDIT",
+        ),
+    ) -> list[dict[str, Any]]:
+        """科目余额表 (GL_RPT_AccountBalance) of one book over a range of periods of one year."""
+        model = {
+            "FACCTBOOKID": {"FNumber": book},
+            "FCURRENCY": {"FNumber": currency},
+            "FSTARTYEAR": year,
+            "FSTARTPERIOD": period_from,
+            "FENDYEAR": year,
+            "FENDPERIOD": period_to or period_from,
+        }
+        rows: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            page = self.get_sys_report_data("GL_RPT_AccountBalance", model, field_keys, start_row=start)
+            rows.extend(page)
+            if len(page) < 2000:
+                return rows
+            start += 2000
+
+    def query_business_info(self, form_id: str) -> dict[str, Any]:
+        """QueryBusinessInfo (元数据查询): the form's entities and fields, e.g. its FDETAILID__ keys."""
+        raw = self._read("QueryBusinessInfo", {"data": {"FormId": form_id}}, form_id)
+        raise_for_status(status_of(raw), self._context(form_id))
+        result = raw.get("Result") if isinstance(raw, dict) else None
+        if not isinstance(result, dict):
+            raise KingdeeError(transport_outcome("malformed", write=False), str(raw)[:200])
+        return result
+
+    def get_data_centers(self) -> list[dict[str, Any]]:
+        """AccountService.GetDataCenterList: the data centres (账套) of the site."""
+        raw = self._read(DATA_CENTRE_LIST, {})
+        if not isinstance(raw, list):
+            raise KingdeeError(transport_outcome("malformed", write=False), str(raw)[:200])
+        return raw
+
+    def logout(self) -> None:
+        """AuthService.Logout: end the session (a login flow logs in again on the next call)."""
+        self.call(AUTH_SERVICE + "Logout", {}, write=False)
+        if isinstance(self.auth, LoginAuth | SignedHeaderAuth):
+            self.auth.session.forget(self.auth.session.get()[0])

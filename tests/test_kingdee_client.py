@@ -350,9 +350,12 @@ def test_password_login_then_session_reuse_and_relogin() -> None:
 
 def test_refused_login_is_a_configuration_error_and_sends_nothing_else() -> None:
     recorder = Recorder(login_response(LOGIN_BAD, None))
-    with KingdeeClient(
-        URL, auth=password_login("a", "u", "wrong"), transport=httpx.MockTransport(recorder)
-    ) as client, pytest.raises(KingdeeError) as caught:
+    with (
+        KingdeeClient(
+            URL, auth=password_login("a", "u", "wrong"), transport=httpx.MockTransport(recorder)
+        ) as client,
+        pytest.raises(KingdeeError) as caught,
+    ):
         client.save("GL_VOUCHER", {})
     assert (caught.value.action, caught.value.fault) == (Action.FAIL, Fault.CONFIGURATION)
     assert "用户名或密码错误" in caught.value.detail

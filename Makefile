@@ -29,8 +29,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)
 
 fmt: $(STAMP)
-	$(BIN)/ruff format $(CODE)
 	$(BIN)/ruff check --fix $(CODE)
+	$(BIN)/ruff format $(CODE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info .yecai-demo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from k3cloud_webapi_sdk.main import K3CloudApiSdk
@@ -101,3 +102,49 @@ def session_lost_text() -> str:
         '{"Result":{"ResponseStatus":{"ErrorCode":500,"IsSuccess":false,"Errors":[{"FieldName":null,'
         '"Message":"会话信息已丢失，请重新登录","DIndex":0}],"SuccessEntitys":[],"SuccessMessages":[],"MsgCode":1}}}'
     )
+
+
+class FakeClock:
+    """A settable `SandboxSettings.clock`: time moves only when a test says so."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2025, 3, 31, 9, 0, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def pay_apply(amount: Any = "1200.50", supplier: str = "GYS0001", **header: Any) -> dict[str, Any]:
+    """A 付款申请单 Model to a supplier, one line."""
+    return {
+        "FDATE": "2025-03-10",
+        "FCONTACTUNITTYPE": "BD_Supplier",
+        "FCONTACTUNIT": {"FNumber": supplier},
+        "FPAYAPPLYENTRY": [
+            {
+                "FCOSTID": {"FNumber": "FYXM01"},
+                "FSETTLETYPEID": {"FNumber": "JSFS04_SYS"},
+                "FPAYPURPOSEID": {"FNumber": "SFKYT01_SYS"},
+                "FAPPLYAMOUNTFOR": amount,
+            }
+        ],
+        **header,
+    }
+
+
+def payable(
+    amount: Any = "1130.00", supplier: str = "GYS0002", rate: Any = 13, **header: Any
+) -> dict[str, Any]:
+    """An 应付单 Model (费用), one detail line with the gross amount and a tax rate."""
+    return {
+        "FDATE": "2025-03-12",
+        "FSUPPLIERID": {"FNumber": supplier},
+        "FBUSINESSTYPE": "FY",
+        "FEntityDetail": [
+            {"FCOSTID": {"FNumber": "FYXM02"}, "FALLAMOUNTFOR_D": amount, "FEntryTaxRate": rate}
+        ],
+        **header,
+    }

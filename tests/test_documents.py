@@ -6,8 +6,26 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from yecai.domain.documents import CostCategory, CostRecord, Project, validate
+from yecai.domain.documents import (
+    DOCUMENT_TYPES,
+    Attendance,
+    BoqItem,
+    BudgetLine,
+    Contract,
+    CostCategory,
+    CostRecord,
+    Invoice,
+    PaymentRequest,
+    PaymentStatus,
+    ProgressReport,
+    Project,
+    Worker,
+    validate,
+)
+from yecai.domain.identifiers import luhn_check_digit
 
 GOOD = {
     "source_key": "CB-1",
@@ -75,3 +93,219 @@ def test_project_contract_value_is_decimal() -> None:
     assert issues == []
     assert project is not None
     assert project.contract_value == Decimal("123456789.12")
+
+
+# --- the rest of the canonical model ------------------------------------------------------------
+
+WORKER = {
+    "id_number": "11010519491231002X",
+    "name": "张三",
+    "project_code": "XM2026001",
+    "team": "钢筋班",
+    "bank_card": "6222 0200 0000 0000 001",
+    "day_rate": "380.00",
+}
+INVOICE = {
+    "invoice_no": "12345678",
+    "direction": "in",
+    "invoice_type": "special",
+    "issue_date": "2026-10-08",
+    "seller_name": "江苏恒固建材有限公司",
+    "seller_tax_id": "91350100M000100Y43",
+    "buyer_name": "业财演示建设集团有限公司",
+    "amount": "10000.00",
+    "tax_rate": "0.13",
+    "tax_amount": "1300.00",
+    "total": "11300.00",
+}
+
+
+def test_worker_card_failing_luhn_is_a_warning_not_an_error() -> None:
+    worker, issues = validate(Worker, WORKER)
+    assert issues == []
+    assert worker is not None
+    assert worker.bank_card == "6222020000000000001"
+    warnings = worker.warnings()
+    assert [w.field for w in warnings] == ["bank_card"]
+    assert "Luhn" in warnings[0].zh
+    good_card = "6222020000000000" + luhn_check_digit("6222020000000000")
+    other, _ = validate(Worker, {**WORKER, "bank_card": good_card})
+    assert other is not None
+    assert other.warnings() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "zh_part"),
+    [
+        ({"id_number": "110105194912310021"}, "id_number", "身份证号码无效"),
+        ({"bank_card": "62-22"}, "bank_card", "12 到 30 位数字"),
+        ({"name": ""}, "name", "不能为空"),
+        ({"entry_date": "2026-10-05", "exit_date": "2026-10-01"}, "exit_date", "早于"),
+    ],
+)
+def test_bad_workers(change: dict, field: str, zh_part: str) -> None:
+    worker, issues = validate(Worker, {**WORKER, **change})
+    assert worker is None
+    assert [i.field for i in issues] == [field]
+    assert zh_part in issues[0].zh
+
+
+def test_unregistered_worker_is_warned() -> None:
+    worker, _ = validate(Worker, {**WORKER, "bank_card": None, "registered": False})
+    assert worker is not None
+    assert [w.field for w in worker.warnings()] == ["registered"]
+
+
+def test_invoice_arithmetic_and_deductible_tax() -> None:
+    invoice, issues = validate(Invoice, INVOICE)
+    assert issues == []
+    assert invoice is not None
+    assert invoice.deductible_tax == Decimal("1300.00")
+    ordinary, _ = validate(Invoice, {**INVOICE, "invoice_type": "ordinary"})
+    assert ordinary is not None
+    assert ordinary.deductible_tax == Decimal("0.00")
+    issued, _ = validate(Invoice, {**INVOICE, "direction": "out"})
+    assert issued is not None
+    assert issued.deductible_tax == Decimal("0.00")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"total": "11300.01"}, "total"),
+        ({"tax_amount": "1200.00", "total": "11200.00"}, "tax_amount"),
+        ({"invoice_no": "1234"}, "invoice_no"),
+        ({"seller_tax_id": "91350100M000100Y44"}, "seller_tax_id"),
+        ({"invoice_type": "专票"}, "invoice_type"),
+    ],
+)
+def test_bad_invoices(change: dict, field: str) -> None:
+    invoice, issues = validate(Invoice, {**INVOICE, **change})
+    assert invoice is None
+    assert issues[0].field == field
+
+
+def test_invoice_tax_tolerates_line_rounding() -> None:
+    invoice, issues = validate(Invoice, {**INVOICE, "tax_amount": "1300.03", "total": "11300.03"})
+    assert issues == []
+    assert invoice is not None
+
+
+def test_attendance_limits() -> None:
+    base = {
+        "source_key": "A1",
+        "project_code": "XM1",
+        "id_number": "11010519491231002X",
+        "work_date": "2026-10-05",
+    }
+    ok, issues = validate(Attendance, {**base, "days": "0.5", "check_in": "07:30", "check_out": "17:30"})
+    assert issues == []
+    assert ok is not None
+    for change, field in [
+        ({"days": "1.5"}, "days"),
+        ({"overtime_hours": "13"}, "overtime_hours"),
+        ({"check_in": "18:00", "check_out": "07:00"}, "check_out"),
+    ]:
+        bad, issues = validate(Attendance, {**base, **change})
+        assert bad is None
+        assert issues[0].field == field
+
+
+def test_payment_request_and_contract() -> None:
+    request = {
+        "request_no": "FK-1",
+        "project_code": "XM1",
+        "payee_name": "某劳务公司",
+        "amount": "5000.00",
+        "request_date": "2026-10-05",
+    }
+    ok, issues = validate(PaymentRequest, request)
+    assert issues == []
+    assert ok is not None
+    assert ok.status is PaymentStatus.SUBMITTED
+    bad, issues = validate(PaymentRequest, {**request, "amount": "-1.00"})
+    assert bad is None
+    assert issues[0].field == "amount"
+    contract = {
+        "contract_no": "HT-1",
+        "project_code": "XM1",
+        "contract_kind": "subcontract",
+        "name": "劳务分包合同",
+        "counterparty": "某劳务公司",
+        "amount": "1000000.00",
+        "retention_rate": "0.03",
+    }
+    ok_contract, issues = validate(Contract, contract)
+    assert issues == []
+    assert ok_contract is not None
+    assert ok_contract.key == "HT-1"
+
+
+def test_boq_progress_and_budget() -> None:
+    boq = {
+        "source_key": "B1",
+        "project_code": "XM1",
+        "code": "010101003001",
+        "name": "挖基础土方",
+        "unit": "m3",
+        "quantity": "120.5",
+        "unit_price": "35.20",
+        "amount": "4241.60",
+    }
+    ok, issues = validate(BoqItem, boq)
+    assert issues == []
+    assert ok is not None
+    bad, issues = validate(BoqItem, {**boq, "code": "0101"})
+    assert bad is None
+    assert "12 位数字" in issues[0].zh
+    progress = {
+        "source_key": "P1",
+        "project_code": "XM1",
+        "period": "2026-10",
+        "report_date": "2026-10-31",
+        "percent_complete": "25.5",
+        "measured": [{"boq_code": "010101003001", "quantity": "10"}],
+    }
+    report, issues = validate(ProgressReport, progress)
+    assert issues == []
+    assert report is not None
+    assert report.measured[0].quantity == Decimal("10")
+    for change, field in [
+        ({"period": "2026-13"}, "period"),
+        ({"percent_complete": "101"}, "percent_complete"),
+    ]:
+        bad_report, issues = validate(ProgressReport, {**progress, **change})
+        assert bad_report is None
+        assert issues[0].field == field
+    line, issues = validate(
+        BudgetLine, {"source_key": "L1", "project_code": "XM1", "category": "subcontract", "amount": "1.00"}
+    )
+    assert issues == []
+    assert line is not None
+
+
+def test_every_document_type_is_registered_with_a_key() -> None:
+    assert set(DOCUMENT_TYPES) == {
+        "project",
+        "boq_item",
+        "budget_line",
+        "contract",
+        "cost_record",
+        "progress_report",
+        "payment_request",
+        "invoice",
+        "worker",
+        "attendance",
+    }
+
+
+@given(st.decimals(allow_nan=True, allow_infinity=True) | st.text(max_size=30) | st.integers() | st.floats())
+def test_any_amount_gets_an_answer_never_an_exception(value: object) -> None:
+    record, issues = validate(CostRecord, {**GOOD, "amount": value, "quantity": None, "unit_price": None})
+    assert (record is None) != (issues == [])
+
+
+def test_absurd_amounts_are_named() -> None:
+    record, issues = validate(CostRecord, {**GOOD, "amount": "1e26", "quantity": None})
+    assert record is None
+    assert "过大" in issues[0].zh

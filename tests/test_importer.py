@@ -163,10 +163,16 @@ def test_pull_from_sandbox_pm_keeps_money_exact(store: Store) -> None:
     with store.transaction() as session:
         amounts = dict(
             session.execute(
-                select(Document.source_key, Document.amount).where(Document.kind == "cost_record")
+                select(Document.source_key, Document.amount).where(
+                    Document.kind == "cost_record", Document.deleted.is_(False)
+                )
             ).all()
         )
-        raw = session.scalars(select(Record.payload).where(Record.stream == "cost_records").limit(1)).one()
-    assert amounts == {r.record_id: r.amount for r in dataset.cost_records}
+        tombstones = session.scalar(select(func.count()).where(Document.deleted.is_(True))) or 0
+        raw = session.scalars(
+            select(Record.payload).where(Record.stream == "cost_records", Record.status == "valid").limit(1)
+        ).one()
+    assert amounts == {r.record_id: r.amount for r in dataset.all_cost_records}
     assert isinstance(jsonutil.loads(raw)["amount"], Decimal)
-    assert count(store, Record) == len(dataset.cost_records) + len(dataset.projects)
+    # every live record once, every deletion as its tombstone, nothing else
+    assert count(store, Record) == len(dataset.all_cost_records) + tombstones + len(dataset.projects)

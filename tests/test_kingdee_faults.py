@@ -20,6 +20,7 @@ import httpx
 import pytest
 from k3cloud_webapi_sdk.main import K3CloudApiSdk
 
+from tests.sandbox_kingdee_support import pay_apply
 from yecai.demo import identity_of
 from yecai.errors import Action
 from yecai.kingdee.client import KingdeeClient, KingdeeError
@@ -254,3 +255,29 @@ def test_web_page_lists_vouchers(site: Site) -> None:
     assert "GL_VOUCHER" in overview
     assert "BD_Account" in overview
     assert httpx.get(f"{site.base}/forms/NO_SUCH").status_code == 404
+
+
+def test_admin_locks_and_periods(site: Site) -> None:
+    with site.client() as client:
+        number = client.save("CN_PAYAPPLY", pay_apply("10.00")).packages[0].number
+        assert number
+        assert (
+            httpx.post(
+                f"{site.base}/admin/locks", json={"form_id": "CN_PAYAPPLY", "number": number}
+            ).status_code
+            == 200
+        )
+        assert client.submit("CN_PAYAPPLY", numbers=[number]).packages[0].msg_code == 13
+        assert httpx.delete(f"{site.base}/admin/locks/CN_PAYAPPLY/{number}").json() == {"unlocked": True}
+        assert client.submit("CN_PAYAPPLY", numbers=[number]).ok
+        assert (
+            httpx.post(f"{site.base}/admin/periods/close", json={"year": 2026, "period": 10}).status_code
+            == 200
+        )
+        assert not client.save("GL_VOUCHER", voucher("1.00", "T-CLOSED")).ok
+        assert (
+            httpx.post(f"{site.base}/admin/periods/open", json={"year": 2026, "period": 10}).status_code
+            == 200
+        )
+        assert client.save("GL_VOUCHER", voucher("1.00", "T-OPEN")).ok
+    assert httpx.post(f"{site.base}/admin/locks", json={"number": "x"}).status_code == 400

@@ -90,7 +90,11 @@ def test_unmapped_projects_and_categories_are_held_back() -> None:
         cost(2, "XM9", "labour", 5, "2.00"),
         cost(3, "XM1", "subcontract", 5, "3.00"),
     ]
-    plan = plan_cost_vouchers(costs, default_rule_set(), mapping, connection="kd")
+    rules = default_rule_set()
+    without_subcontract = {k: v for k, v in rules.categories.items() if k is not CostCategory.SUBCONTRACT}
+    plan = plan_cost_vouchers(
+        costs, rules.model_copy(update={"categories": without_subcontract}), mapping, connection="kd"
+    )
     assert [(u.kind, u.value, u.document_ids) for u in plan.unmapped] == [
         ("category", "subcontract", (3,)),
         ("project", "XM9", (2,)),

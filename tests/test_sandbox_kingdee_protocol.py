@@ -109,7 +109,7 @@ def test_unknown_service_is_a_response_error(sandbox: KingdeeSandbox) -> None:
 
 
 def test_a_known_but_not_emulated_service_says_so(sandbox: KingdeeSandbox) -> None:
-    reply = signed_call(sandbox, DYNAMIC_FORM + "Audit", {"formid": "GL_VOUCHER", "data": {}})
+    reply = signed_call(sandbox, DYNAMIC_FORM + "Push", {"formid": "GL_VOUCHER", "data": {}})
     assert reply.text.startswith("response_error:")
     assert "沙箱暂不支持" in reply.text
 

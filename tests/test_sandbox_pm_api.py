@@ -17,13 +17,22 @@ from hypothesis import strategies as st
 from yecai.jsonutil import dumps
 from yecai.sandbox.pm import (
     DEFAULT_TOKEN,
+    Attendance,
+    BoqItem,
+    BudgetLine,
+    Contract,
     CostCategory,
     CostRecord,
     Dataset,
+    Invoice,
+    PaymentRequest,
+    ProgressReport,
     Project,
     ProjectStatus,
+    Worker,
     start_sandbox,
 )
+from yecai.sandbox.pm.models import DIRECT_CATEGORIES
 from yecai.sandbox.pm.paging import page_of
 
 CHINA = timezone(timedelta(hours=8))
@@ -168,7 +177,12 @@ def test_totals_over_http_equal_the_dataset_totals(client: httpx.Client, dataset
     totals: dict[str, Decimal] = {}
     for item in items:
         totals[item["category"]] = totals.get(item["category"], Decimal(0)) + item["amount"]
-    assert totals == {category.value: value for category, value in dataset.totals_by_category().items()}
+    # without a category filter the endpoint answers the three daily direct categories, as it always did
+    expected = dataset.totals_by_category()
+    assert totals == {category.value: expected[category] for category in DIRECT_CATEGORIES}
+    everything = crawl(client, "/api/v1/cost-records", page_size=500, category="all")
+    assert len(everything) == len(dataset.all_cost_records)
+    assert sum((item["amount"] for item in everything), Decimal(0)) == dataset.total_amount()
 
 
 # --- pagination -------------------------------------------------------------------------------
@@ -346,6 +360,9 @@ def test_openapi_document_is_served(sandbox: tuple[str, Dataset]) -> None:
         "project_code",
         "business_date_from",
         "business_date_to",
+        "category",
+        "contract_no",
+        "include_deleted",
     }
     assert parameters["page_size"]["schema"]["maximum"] == 500
     assert operation["security"] == [{"HTTPBearer": []}]
@@ -355,15 +372,60 @@ def test_openapi_document_is_served(sandbox: tuple[str, Dataset]) -> None:
     assert "swagger" in docs.text.lower()
 
 
-@pytest.mark.parametrize(("schema", "record"), [("ProjectOut", Project), ("CostRecordOut", CostRecord)])
+@pytest.mark.parametrize(
+    ("schema", "record"),
+    [
+        ("ProjectOut", Project),
+        ("CostRecordOut", CostRecord),
+        ("BoqItemOut", BoqItem),
+        ("BudgetLineOut", BudgetLine),
+        ("ContractOut", Contract),
+        ("ProgressReportOut", ProgressReport),
+        ("PaymentRequestOut", PaymentRequest),
+        ("InvoiceOut", Invoice),
+        ("WorkerOut", Worker),
+        ("AttendanceOut", Attendance),
+    ],
+)
 def test_openapi_schemas_match_the_records(sandbox: tuple[str, Dataset], schema: str, record: type) -> None:
     properties = httpx.get(f"{sandbox[0]}/openapi.json").json()["components"]["schemas"][schema]["properties"]
     assert list(properties) == [f.name for f in dataclasses.fields(record)]
-    money = ["contract_amount"] if record is Project else ["quantity", "unit_price", "amount", "tax_rate"]
+    money = {
+        Project: ["contract_amount"],
+        CostRecord: ["quantity", "unit_price", "amount", "tax_rate"],
+        Invoice: ["amount", "tax_rate", "tax_amount", "total_amount"],
+        Worker: ["day_rate"],
+        Attendance: ["days", "overtime_hours"],
+    }.get(record, ["amount"] if "amount" in properties else [])
     for name in money:
-        assert properties[name]["type"] == "number"
+        assert properties[name]["type"] == "number", name
     if record is Project:
         assert properties["status"]["enum"] == [status.value for status in ProjectStatus]
-    else:
+    if record is CostRecord:
         assert properties["category"]["enum"] == [category.value for category in CostCategory]
         assert properties["category_name"]["enum"] == [category.chinese for category in CostCategory]
+
+
+@pytest.mark.parametrize(
+    ("path", "paging"),
+    [
+        ("/api/v1/projects", {"page", "page_size"}),
+        ("/api/v1/contracts", {"page", "page_size"}),
+        ("/api/v1/progress-reports", {"page", "page_size"}),
+        ("/api/v1/boq-items", {"offset", "limit"}),
+        ("/api/v1/budget-lines", {"offset", "limit"}),
+        ("/api/v1/payment-requests", {"offset", "limit"}),
+        ("/api/v1/workers", {"offset", "limit"}),
+        ("/api/v1/invoices", {"cursor", "page_size"}),
+        ("/api/v1/attendance", {"cursor", "page_size"}),
+    ],
+)
+def test_openapi_documents_each_endpoints_pagination(
+    sandbox: tuple[str, Dataset], path: str, paging: set[str]
+) -> None:
+    operation = httpx.get(f"{sandbox[0]}/openapi.json").json()["paths"][path]["get"]
+    names = {p["name"] for p in operation["parameters"]}
+    assert paging <= names
+    assert {"updated_since", "include_deleted"} <= names
+    assert ("project_code" in names) == (path != "/api/v1/projects")
+    assert not ({"page", "offset", "cursor"} - paging) & names  # one style per endpoint

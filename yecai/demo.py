@@ -37,6 +37,7 @@ class DemoResult:
     source_total: Decimal
     staged_records: int
     invalid_records: int
+    deleted_records: int  # tombstones: records deleted in the source after they were created
     report: SyncReport
 
     @property
@@ -111,10 +112,11 @@ def run_demo(
             )
         counts = services.record_counts(store, connection=SOURCE, stream="cost_records")
         return DemoResult(
-            source_records=len(dataset.cost_records),
-            source_total=money_sum(r.amount for r in dataset.cost_records),
+            source_records=len(dataset.all_cost_records),
+            source_total=money_sum(r.amount for r in dataset.all_cost_records),
             staged_records=sum(counts.values()),
             invalid_records=counts.get("invalid", 0),
+            deleted_records=counts.get("deleted", 0),
             report=report,
         )
     finally:

@@ -35,6 +35,7 @@ def _summary(result: DemoResult) -> Table:
     table.add_column("数值 value", justify="right")
     table.add_row("源系统成本记录 source records", f"{result.source_records:,}")
     table.add_row("已暂存记录 staged records", f"{result.staged_records:,}")
+    table.add_row("其中源系统已删除 of which deleted in the source", f"{result.deleted_records:,}")
     table.add_row("无效记录 invalid records", f"{result.invalid_records:,}")
     table.add_row("本次新计划凭证 vouchers planned this run", f"{plan.planned:,}")
     table.add_row("本次过账 vouchers posted this run", f"{send.posted + send.found_after_unknown:,}")

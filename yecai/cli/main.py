@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from yecai.cli.demo import demo_command
+from yecai.cli.import_file import column_templates_app, import_command
 from yecai.cli.sandbox_kingdee import kingdee_command
 from yecai.cli.sandbox_pm import pm_command
 
@@ -22,6 +23,8 @@ app.add_typer(sandbox_app, name="sandbox")
 sandbox_app.command("kingdee")(kingdee_command)
 sandbox_app.command("pm")(pm_command)
 app.command("demo")(demo_command)
+app.command("import")(import_command)
+app.add_typer(column_templates_app, name="column-templates")
 
 
 if __name__ == "__main__":

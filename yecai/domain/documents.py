@@ -1,8 +1,9 @@
 """Canonical business documents that staged records validate into.
 
 A connector maps its system's field names onto these models; validation here is the same for every
-source. Each problem becomes an `Issue` naming the field and the offending value, in Chinese first
-and English second, so that a bad row can be reported precisely while the good rows proceed.
+source (REST pull, webhook, file import, site agent). Each problem becomes an `Issue` naming the
+field and the offending value, in Chinese first and English second, so that a bad row can be
+reported precisely while the good rows proceed. Money and quantities are `Decimal`, never float.
 """
 
 from __future__ import annotations
@@ -11,12 +12,25 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from yecai.domain.identifiers import boq_code_valid, id_number_problem, luhn_valid, uscc_problem
 from yecai.domain.money import MoneyError, is_money, parse_decimal, round_money
+
+# Invoices round tax per line; the header tax may differ from amount × rate by a few cents.
+INVOICE_TAX_TOLERANCE = Decimal("0.05")
 
 
 class CostCategory(StrEnum):
@@ -40,6 +54,41 @@ CATEGORY_NAMES_ZH: dict[CostCategory, str] = {
 }
 
 
+class AccountingStandard(StrEnum):
+    CAS = "cas"  # 企业会计准则 (CAS 14: 合同履约成本 / 合同结算)
+    SMALL = "small"  # 小企业会计准则 (工程施工 / 工程结算)
+
+
+class BoqEdition(StrEnum):
+    GB50500_2013 = "GB50500-2013"
+    GBT50500_2024 = "GB/T50500-2024"  # from 2025-09-01
+
+
+class ContractKind(StrEnum):
+    INCOME = "income"  # 施工总承包/收入合同 with the owner
+    SUBCONTRACT = "subcontract"  # 专业分包 / 劳务分包
+    PURCHASE = "purchase"  # 材料采购
+    LEASE = "lease"  # 机械/周转材料租赁
+
+
+class InvoiceDirection(StrEnum):
+    IN = "in"  # 进项 (received)
+    OUT = "out"  # 销项 (issued)
+
+
+class InvoiceType(StrEnum):
+    SPECIAL = "special"  # 增值税专用发票: input VAT deductible
+    ORDINARY = "ordinary"  # 增值税普通发票: VAT goes into cost
+
+
+class PaymentStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAID = "paid"
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     """One validation problem: which field, which value, what is wrong (中文 / English)."""
@@ -53,14 +102,20 @@ class Issue:
         return f"{self.zh} / {self.en}"
 
 
+def _problem(field: str, value: object, zh: str, en: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        "yecai",
+        "{en}",
+        {"field": field, "value": str(value), "zh": f"字段 {field}：{zh}", "en": f"field {field}: {en}"},
+    )
+
+
 def _decimal(value: object, info: ValidationInfo) -> Decimal:
     field = info.field_name or "value"
     try:
         return parse_decimal(value, field=field)
     except MoneyError as exc:
-        raise PydanticCustomError(
-            "yecai_number", "{en}", {"field": field, "zh": exc.zh, "en": exc.en}
-        ) from None
+        raise PydanticCustomError("yecai", "{en}", {"field": field, "zh": exc.zh, "en": exc.en}) from None
 
 
 def _optional_decimal(value: object, info: ValidationInfo) -> Decimal | None:
@@ -69,95 +124,476 @@ def _optional_decimal(value: object, info: ValidationInfo) -> Decimal | None:
     return _decimal(value, info)
 
 
+def _money(value: object, info: ValidationInfo) -> Decimal:
+    amount = _decimal(value, info)
+    if not is_money(amount):
+        field = info.field_name or "amount"
+        raise _problem(
+            field, amount, f"金额 {amount} 超过两位小数", f"{amount} has more than two decimal places"
+        )
+    return amount
+
+
+def _optional_money(value: object, info: ValidationInfo) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _money(value, info)
+
+
+def _rate(value: object, info: ValidationInfo) -> Decimal | None:
+    rate = _optional_decimal(value, info)
+    if rate is not None and not (Decimal(0) <= rate < 1):
+        field = info.field_name or "rate"
+        raise _problem(field, rate, f"税率 {rate} 不在 0 到 1 之间", f"{rate} is not between 0 and 1")
+    return rate
+
+
+def _text_or_none(value: object) -> object:
+    # Spreadsheets and forms send "" for an empty optional cell.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 Amount = Annotated[Decimal, BeforeValidator(_decimal)]
 OptionalAmount = Annotated[Decimal | None, BeforeValidator(_optional_decimal)]
+Money = Annotated[Decimal, BeforeValidator(_money)]
+OptionalMoney = Annotated[Decimal | None, BeforeValidator(_optional_money)]
+Rate = Annotated[Decimal | None, BeforeValidator(_rate)]
+OptionalText = Annotated[str | None, BeforeValidator(_text_or_none)]
+OptionalDate = Annotated[dt.date | None, BeforeValidator(_text_or_none)]
+Code = Annotated[str, Field(min_length=1, max_length=80)]
 
 
 class _Document(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
+    kind: ClassVar[str] = "document"
+    key_field: ClassVar[str] = "source_key"
+
+    @property
+    def key(self) -> str:
+        return str(getattr(self, self.key_field))
+
+    def warnings(self) -> list[Issue]:
+        """Doubts that do not stop the document (e.g. a card number failing Luhn)."""
+        return []
+
+
+def _nonzero(amount: Decimal, field: str) -> None:
+    if amount == 0:
+        raise _problem(field, amount, "金额为零，无需记账", "amount is zero, nothing to post")
+
+
+def _check_product(quantity: Decimal | None, price: Decimal | None, amount: Decimal, what: str) -> None:
+    if quantity is None or price is None:
+        return
+    expected = round_money(quantity * price)
+    # One cent of tolerance: exports round quantity and price separately.
+    if abs(expected - amount) > Decimal("0.01"):
+        raise _problem(
+            "amount",
+            amount,
+            f"{what} {amount} 与 数量×单价 {expected} 不符",
+            f"{amount} differs from quantity × unit price {expected}",
+        )
+
+
+def _check_period(start: dt.date | None, end: dt.date | None, start_field: str, end_field: str) -> None:
+    if start and end and end < start:
+        raise _problem(
+            end_field,
+            end,
+            f"结束日期 {end} 早于 {start_field} {start}",
+            f"{end} is before {start_field} {start}",
+        )
+
 
 class Project(_Document):
     """A construction project (工程项目) as the PM system knows it."""
 
+    kind: ClassVar[str] = "project"
+    key_field: ClassVar[str] = "code"
+
+    code: Code
+    name: str = Field(min_length=1)
+    org_code: OptionalText = None  # 核算组织 / 分公司
+    department: OptionalText = None  # 项目部 / cost centre
+    manager: OptionalText = None
+    customer: OptionalText = None
+    location: OptionalText = None
+    contract_value: OptionalMoney = None
+    accounting_standard: AccountingStandard = AccountingStandard.CAS
+    boq_edition: BoqEdition | None = None
+    start_date: OptionalDate = None
+    end_date: OptionalDate = None
+    status: OptionalText = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> Project:
+        _check_period(self.start_date, self.end_date, "start_date", "end_date")
+        return self
+
+
+class BoqItem(_Document):
+    """One 工程量清单 item (GB 50500): 12-digit code, quantity and 综合单价."""
+
+    kind: ClassVar[str] = "boq_item"
+
+    source_key: Code
+    project_code: Code
     code: str
-    name: str
-    department: str | None = None
-    manager: str | None = None
-    customer: str | None = None
-    location: str | None = None
-    contract_value: OptionalAmount = None
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
-    status: str | None = None
+    name: str = Field(min_length=1)
+    unit: str = Field(min_length=1)
+    quantity: Amount
+    unit_price: Amount  # 综合单价 (labour + material + machinery + management fee + profit)
+    amount: Money
+    features: OptionalText = None  # 项目特征描述
+    edition: BoqEdition | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not boq_code_valid(value):
+            raise _problem(
+                "code",
+                value,
+                "清单编码应为 12 位数字（或补充编码如 01B001）",
+                "must be 12 digits (or a supplementary code like 01B001)",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _product(self) -> BoqItem:
+        _check_product(self.quantity, self.unit_price, self.amount, "合价")
+        return self
+
+
+class BudgetLine(_Document):
+    """Target cost (目标成本/预算) of one project by cost category, optionally per BOQ item."""
+
+    kind: ClassVar[str] = "budget_line"
+
+    source_key: Code
+    project_code: Code
+    category: CostCategory
+    amount: Money
+    boq_code: OptionalText = None
+    version: OptionalText = None  # 预算版本 (original / 调整1 …)
+    description: str = ""
+
+
+class Contract(_Document):
+    """A contract: income (with the owner), subcontract, purchase or lease."""
+
+    kind: ClassVar[str] = "contract"
+    key_field: ClassVar[str] = "contract_no"
+
+    contract_no: Code
+    project_code: Code
+    contract_kind: ContractKind
+    name: str = Field(min_length=1)
+    counterparty: str = Field(min_length=1)
+    counterparty_tax_id: OptionalText = None
+    amount: Money  # 含税合同额
+    tax_rate: Rate = None
+    retention_rate: Rate = None  # 质保金比例 (≤ 3 % by 建质〔2017〕138号)
+    signed_date: OptionalDate = None
+    start_date: OptionalDate = None
+    end_date: OptionalDate = None
+
+    @field_validator("counterparty_tax_id")
+    @classmethod
+    def _tax_id(cls, value: str | None) -> str | None:
+        if value is not None and (problem := uscc_problem(value)):
+            raise _problem("counterparty_tax_id", value, "统一社会信用代码无效", problem)
+        return value
+
+    @model_validator(mode="after")
+    def _dates(self) -> Contract:
+        _check_period(self.start_date, self.end_date, "start_date", "end_date")
+        return self
 
 
 class CostRecord(_Document):
     """One actual cost (实际成本) booked against a project: labour, material, machinery, …"""
 
-    source_key: str
-    project_code: str
+    kind: ClassVar[str] = "cost_record"
+
+    source_key: Code
+    project_code: Code
     category: CostCategory
     business_date: dt.date
     description: str = ""
     quantity: OptionalAmount = None
-    unit: str | None = None
+    unit: OptionalText = None
     unit_price: OptionalAmount = None
-    amount: Amount
-    tax_rate: OptionalAmount = None
-    supplier_name: str | None = None
+    amount: Money  # excluding VAT
+    tax_rate: Rate = None
+    supplier_name: OptionalText = None
+    contract_no: OptionalText = None
+    invoice_no: OptionalText = None  # the invoice this cost is backed by, when known
 
     @model_validator(mode="after")
     def _check_amounts(self) -> CostRecord:
-        if not is_money(self.amount):
-            raise PydanticCustomError(
-                "yecai_precision",
-                "{en}",
-                {
-                    "field": "amount",
-                    "value": str(self.amount),
-                    "zh": f"字段 amount：金额 {self.amount} 超过两位小数",
-                    "en": f"field amount: {self.amount} has more than two decimal places",
-                },
+        _nonzero(self.amount, "amount")
+        _check_product(self.quantity, self.unit_price, self.amount, "金额")
+        return self
+
+
+class MeasuredQuantity(BaseModel):
+    """One BOQ item measured in a progress report (计量)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    boq_code: str
+    quantity: Amount
+
+
+class ProgressReport(_Document):
+    """Progress of a project in a period: percent complete and the owner valuation (计量)."""
+
+    kind: ClassVar[str] = "progress_report"
+
+    source_key: Code
+    project_code: Code
+    period: str  # YYYY-MM
+    report_date: dt.date
+    percent_complete: Amount  # 0–100, cumulative
+    valuation_amount: OptionalMoney = None  # 本期计量金额 (ex-VAT)
+    approved: bool = False  # confirmed by the owner / supervisor
+    measured: tuple[MeasuredQuantity, ...] = ()
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str) -> str:
+        try:
+            dt.date.fromisoformat(value + "-01")
+        except ValueError:
+            raise _problem("period", value, "期间应为 YYYY-MM", "must be YYYY-MM") from None
+        return value
+
+    @field_validator("percent_complete")
+    @classmethod
+    def _percent(cls, value: Decimal) -> Decimal:
+        if not Decimal(0) <= value <= Decimal(100):
+            raise _problem(
+                "percent_complete", value, "完工百分比应在 0 到 100 之间", "must be between 0 and 100"
             )
-        if self.amount == 0:
-            raise PydanticCustomError(
-                "yecai_zero",
-                "{en}",
-                {
-                    "field": "amount",
-                    "value": "0",
-                    "zh": "字段 amount：金额为零，无需记账",
-                    "en": "field amount: amount is zero, nothing to post",
-                },
+        return value
+
+
+class PaymentRequest(_Document):
+    """A payment request (付款申请) to a supplier or subcontractor; becomes CN_PAYAPPLY."""
+
+    kind: ClassVar[str] = "payment_request"
+    key_field: ClassVar[str] = "request_no"
+
+    request_no: Code
+    project_code: Code
+    contract_no: OptionalText = None
+    payee_name: str = Field(min_length=1)
+    payee_account: OptionalText = None
+    payee_bank: OptionalText = None
+    amount: Money
+    purpose: str = ""  # 付款用途 (进度款, 材料款, 劳务费 …)
+    request_date: dt.date
+    expected_pay_date: OptionalDate = None
+    status: PaymentStatus = PaymentStatus.SUBMITTED
+
+    @model_validator(mode="after")
+    def _check(self) -> PaymentRequest:
+        if self.amount <= 0:
+            raise _problem("amount", self.amount, "申请付款金额必须大于零", "must be greater than zero")
+        _check_period(self.request_date, self.expected_pay_date, "request_date", "expected_pay_date")
+        return self
+
+
+class Invoice(_Document):
+    """A VAT invoice received (进项) or issued (销项): 专票 or 普票."""
+
+    kind: ClassVar[str] = "invoice"
+    key_field: ClassVar[str] = "invoice_no"
+
+    invoice_no: Code  # 8 digits (paper) or 20 digits (全电/数电)
+    invoice_code: OptionalText = None  # 10 or 12 digits on paper invoices
+    direction: InvoiceDirection
+    invoice_type: InvoiceType
+    issue_date: dt.date
+    project_code: OptionalText = None
+    seller_name: str = Field(min_length=1)
+    seller_tax_id: OptionalText = None
+    buyer_name: str = Field(min_length=1)
+    buyer_tax_id: OptionalText = None
+    amount: Money  # 金额 (ex-VAT)
+    tax_rate: Rate = None
+    tax_amount: Money  # 税额
+    total: Money  # 价税合计
+    contract_no: OptionalText = None
+
+    @field_validator("invoice_no")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        if not (value.isdigit() and len(value) in (8, 20)):
+            raise _problem("invoice_no", value, "发票号码应为 8 位或 20 位数字", "must be 8 or 20 digits")
+        return value
+
+    @field_validator("seller_tax_id", "buyer_tax_id")
+    @classmethod
+    def _tax_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and (problem := uscc_problem(value)):
+            raise _problem(info.field_name or "tax_id", value, "统一社会信用代码无效", problem)
+        return value
+
+    @model_validator(mode="after")
+    def _sums(self) -> Invoice:
+        if self.amount + self.tax_amount != self.total:
+            raise _problem(
+                "total",
+                self.total,
+                f"价税合计 {self.total} 不等于 金额 {self.amount} + 税额 {self.tax_amount}",
+                f"{self.total} is not amount {self.amount} + tax {self.tax_amount}",
             )
-        if self.tax_rate is not None and not (Decimal(0) <= self.tax_rate < 1):
-            raise PydanticCustomError(
-                "yecai_rate",
-                "{en}",
-                {
-                    "field": "tax_rate",
-                    "value": str(self.tax_rate),
-                    "zh": f"字段 tax_rate：税率 {self.tax_rate} 不在 0 到 1 之间",
-                    "en": f"field tax_rate: {self.tax_rate} is not between 0 and 1",
-                },
-            )
-        if self.quantity is not None and self.unit_price is not None:
-            expected = round_money(self.quantity * self.unit_price)
-            # One cent of tolerance: exports round quantity and price separately.
-            if abs(expected - self.amount) > Decimal("0.01"):
-                raise PydanticCustomError(
-                    "yecai_product",
-                    "{en}",
-                    {
-                        "field": "amount",
-                        "value": str(self.amount),
-                        "zh": f"字段 amount：金额 {self.amount} 与 数量×单价 {expected} 不符",
-                        "en": f"field amount: {self.amount} differs from quantity × unit price {expected}",
-                    },
+        if self.tax_rate is not None:
+            expected = round_money(self.amount * self.tax_rate)
+            if abs(expected - self.tax_amount) > INVOICE_TAX_TOLERANCE:
+                raise _problem(
+                    "tax_amount",
+                    self.tax_amount,
+                    f"税额 {self.tax_amount} 与 金额×税率 {expected} 相差超过 {INVOICE_TAX_TOLERANCE}",
+                    f"{self.tax_amount} differs from amount × rate {expected} by more than {INVOICE_TAX_TOLERANCE}",
                 )
         return self
 
+    @property
+    def deductible_tax(self) -> Decimal:
+        """Input VAT that may be deducted: a received 专票's tax; otherwise none (it goes into cost)."""
+        if self.direction is InvoiceDirection.IN and self.invoice_type is InvoiceType.SPECIAL:
+            return self.tax_amount
+        return Decimal("0.00")
+
+
+class Worker(_Document):
+    """A worker registered under the real-name system (实名制): ID number and own bank card."""
+
+    kind: ClassVar[str] = "worker"
+    key_field: ClassVar[str] = "id_number"
+
+    id_number: str
+    name: str = Field(min_length=1)
+    project_code: OptionalText = None
+    team: OptionalText = None  # 班组
+    employer: OptionalText = None  # 劳务分包单位 (the direct employer, §30 of 条例)
+    trade: OptionalText = None  # 工种
+    phone: OptionalText = None
+    bank_card: OptionalText = None
+    bank_name: OptionalText = None
+    day_rate: OptionalMoney = None  # 日工资标准
+    registered: bool = True  # real-name registration done before work (条例 §28)
+    entry_date: OptionalDate = None
+    exit_date: OptionalDate = None
+
+    @field_validator("id_number")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        value = value.upper()
+        if problem := id_number_problem(value):
+            raise _problem("id_number", value, "身份证号码无效", problem)
+        return value
+
+    @field_validator("bank_card")
+    @classmethod
+    def _card(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = value.replace(" ", "")
+        if not digits.isdigit() or not 12 <= len(digits) <= 30:
+            raise _problem("bank_card", value, "银行卡号应为 12 到 30 位数字", "must be 12 to 30 digits")
+        return digits
+
+    @model_validator(mode="after")
+    def _dates(self) -> Worker:
+        _check_period(self.entry_date, self.exit_date, "entry_date", "exit_date")
+        return self
+
+    def warnings(self) -> list[Issue]:
+        out = []
+        if self.bank_card and not luhn_valid(self.bank_card):
+            out.append(
+                Issue(
+                    "bank_card",
+                    self.bank_card,
+                    "字段 bank_card：银行卡号未通过 Luhn 校验（存折或对公账户可能如此），请核对",
+                    "field bank_card: the card number fails the Luhn check (passbooks and corporate accounts may); please verify",
+                )
+            )
+        if not self.registered:
+            out.append(
+                Issue(
+                    "registered",
+                    "false",
+                    "字段 registered：该工人尚未完成实名制登记，不得安排上岗",
+                    "field registered: the worker is not registered under the real-name system and may not work",
+                )
+            )
+        return out
+
+
+class Attendance(_Document):
+    """One worker's attendance on one day at one project (考勤)."""
+
+    kind: ClassVar[str] = "attendance"
+
+    source_key: Code
+    project_code: Code
+    id_number: str
+    worker_name: OptionalText = None
+    work_date: dt.date
+    days: Amount = Decimal(1)  # 工日: 1, 0.5 …
+    overtime_hours: Amount = Decimal(0)
+    check_in: dt.time | None = None
+    check_out: dt.time | None = None
+    team: OptionalText = None
+
+    @field_validator("id_number")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        value = value.upper()
+        if problem := id_number_problem(value):
+            raise _problem("id_number", value, "身份证号码无效", problem)
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Attendance:
+        if not Decimal(0) < self.days <= Decimal(1):
+            raise _problem("days", self.days, "工日应大于 0 且不超过 1", "must be more than 0 and at most 1")
+        if not Decimal(0) <= self.overtime_hours <= Decimal(12):
+            raise _problem(
+                "overtime_hours", self.overtime_hours, "加班小时应在 0 到 12 之间", "must be between 0 and 12"
+            )
+        if self.check_in and self.check_out and self.check_out <= self.check_in:
+            raise _problem(
+                "check_out",
+                self.check_out,
+                f"下班时间早于上班时间 {self.check_in}",
+                f"is not after check_in {self.check_in}",
+            )
+        return self
+
+
+DOCUMENT_TYPES: dict[str, type[_Document]] = {
+    model.kind: model
+    for model in (
+        Project,
+        BoqItem,
+        BudgetLine,
+        Contract,
+        CostRecord,
+        ProgressReport,
+        PaymentRequest,
+        Invoice,
+        Worker,
+        Attendance,
+    )
+}
 
 _MESSAGES: dict[str, tuple[str, str]] = {
     "missing": ("缺少必填字段 {field}", "required field {field} is missing"),
@@ -165,13 +601,23 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "字段 {field} 不是有效日期：{value}",
         "field {field} is not a valid date: {value}",
     ),
+    "date_from_datetime_inexact": (
+        "字段 {field} 不是有效日期：{value}",
+        "field {field} is not a valid date: {value}",
+    ),
     "date_parsing": ("字段 {field} 不是有效日期：{value}", "field {field} is not a valid date: {value}"),
     "date_type": ("字段 {field} 不是有效日期：{value}", "field {field} is not a valid date: {value}"),
+    "time_parsing": ("字段 {field} 不是有效时间：{value}", "field {field} is not a valid time: {value}"),
+    "time_type": ("字段 {field} 不是有效时间：{value}", "field {field} is not a valid time: {value}"),
     "enum": (
         "字段 {field} 的取值 {value} 不在允许范围内",
         "field {field} has a value {value} that is not allowed",
     ),
     "string_type": ("字段 {field} 应为文本：{value}", "field {field} must be text: {value}"),
+    "string_too_short": ("字段 {field} 不能为空", "field {field} must not be empty"),
+    "string_too_long": ("字段 {field} 过长：{value}", "field {field} is too long: {value}"),
+    "bool_parsing": ("字段 {field} 应为是/否：{value}", "field {field} must be true or false: {value}"),
+    "bool_type": ("字段 {field} 应为是/否：{value}", "field {field} must be true or false: {value}"),
 }
 
 DocumentT = TypeVar("DocumentT", bound=_Document)
@@ -181,7 +627,8 @@ def _issues(error: ValidationError) -> list[Issue]:
     issues: list[Issue] = []
     for item in error.errors():
         ctx = item.get("ctx") or {}
-        field = str(ctx.get("field") or ".".join(str(p) for p in item["loc"]) or "-")
+        loc = ".".join(str(p) for p in item["loc"])
+        field = str(ctx.get("field") or loc or "-")
         raw = item.get("input")
         value = str(ctx.get("value", "" if isinstance(raw, dict) else raw))
         if "zh" in ctx:

@@ -12,6 +12,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+# Beyond any construction ledger, and within the store's NUMERIC(18, 2) and Decimal's default
+# 28-digit context, so rounding a parsed value can never overflow.
+LIMIT = Decimal("1e15")
 
 
 class MoneyError(ValueError):
@@ -57,6 +60,11 @@ def parse_decimal(value: object, *, field: str = "amount") -> Decimal:
         )
     if not result.is_finite():
         raise MoneyError(f"字段 {field} 不是有限数：{value!r}", f"field {field} is not finite: {value!r}")
+    if abs(result) >= LIMIT:
+        raise MoneyError(
+            f"字段 {field} 的数值 {value!r} 过大（上限 {LIMIT:,.0f}）",
+            f"field {field} value {value!r} is too large (limit {LIMIT:,.0f})",
+        )
     return result
 
 

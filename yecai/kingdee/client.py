@@ -397,7 +397,7 @@ class KingdeeClient:
         limit: int = 2000,
         scheme_id: str = "",
     ) -> list[dict[str, Any]]:
-        """GetSysReportData (账表): rows of a simple report such as GL_RPT_AccountBalance."""
+        """GetSysReportData (账表): rows of a simple report such as GL_RPT_AccountBalance, keyed by field."""
         data = {
             "FieldKeys": ",".join(field_keys),
             "SchemeId": scheme_id,
@@ -411,7 +411,11 @@ class KingdeeClient:
         result = raw.get("Result") if isinstance(raw, dict) else None
         if not isinstance(result, dict) or not result.get("IsSuccess", False):
             raise KingdeeError(transport_outcome("malformed", write=False), str(raw)[:200])
-        return list(result.get("Rows") or [])
+        # Rows come as arrays in FieldKeys order (as ExecuteBillQuery); some versions send objects.
+        return [
+            row if isinstance(row, dict) else dict(zip(field_keys, row, strict=False))
+            for row in result.get("Rows") or []
+        ]
 
     def account_balance(
         self,

@@ -20,9 +20,7 @@ class ServerThread:
     """A uvicorn server in a daemon thread; use as a context manager or call start()/stop()."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
+        self._sock = listening_socket(host, port)
         self.host = host
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
@@ -62,6 +60,25 @@ class ServerThread:
         self.stop()
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket with Nagle's algorithm off.
+
+    Accepted connections inherit TCP_NODELAY on Linux; without it a response written in several
+    pieces waits for the client's delayed ACK — about 40 ms per keep-alive request.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
+
+
 def serve_forever(app: Any, host: str, port: int) -> None:
     """Serve in the foreground until interrupted (the `yecai sandbox …` commands)."""
-    uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+    sock = listening_socket(host, port)
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off")).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it handled; stopping on it is the normal end
+    finally:
+        sock.close()

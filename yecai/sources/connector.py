@@ -17,10 +17,25 @@ ToDocument = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
+class Partition:
+    """Read a stream once per value of a parent stream's field (e.g. once per project).
+
+    Each partition keeps its own cursor, so a project added later is read from its beginning.
+    """
+
+    param: str  # query parameter carrying the value, e.g. project_code
+    parent: str  # stream whose records supply the values, e.g. projects
+    key: str  # field of the parent's records, e.g. project_code
+
+
+@dataclass(frozen=True, slots=True)
 class StreamBinding:
     stream: RestStream
     document_kind: str  # "project" | "cost_record" | …
     to_document: ToDocument
+    # Tells a deletion (tombstone) from a live record; deletions become tombstone documents.
+    is_deleted: Callable[[dict[str, Any]], bool] | None = None
+    partition: Partition | None = None
 
 
 class Connector(Protocol):

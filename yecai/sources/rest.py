@@ -2,7 +2,7 @@
 
 A `RestStream` names a path, where the records sit in the JSON answer, the primary key, the cursor
 field and the pagination style. `RestSource` does the HTTP: one httpx client with explicit
-timeouts and TLS verification, bearer-token auth, and retries with backoff for what is safe to
+timeouts and TLS verification, pluggable auth (`auth.py`: bearer, API key, HMAC), and retries with backoff for what is safe to
 repeat (GETs after connection errors, timeouts, 429 and 5xx). Bodies are parsed with exact
 decimals. Business-level refusals (`code` ≠ 0, 4xx) are raised as SourceError with the reason.
 """
@@ -19,21 +19,12 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from yecai import jsonutil
 from yecai.errors import Action, Context, Fault, YecaiError
+from yecai.sources.auth import BearerAuth
+from yecai.sources.paging import PageNumberPagination, Pagination, dig
 
 
 class SourceError(YecaiError):
     """A source system call failed; `action` says whether the pull will be retried."""
-
-
-@dataclass(frozen=True, slots=True)
-class PageNumberPagination:
-    """`?page=1&page_size=100` with a `has_more` flag (or a short page) marking the end."""
-
-    page_param: str = "page"
-    size_param: str = "page_size"
-    page_size: int = 100
-    first_page: int = 1
-    has_more_path: tuple[str, ...] = ("data", "has_more")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +37,7 @@ class RestStream:
     cursor_field: str | None = None
     cursor_param: str = "updated_since"
     records_path: tuple[str, ...] = ("data", "items")
-    pagination: PageNumberPagination = field(default_factory=PageNumberPagination)
+    pagination: Pagination = field(default_factory=PageNumberPagination)
     params: tuple[tuple[str, str], ...] = ()
     # Rows committed late in the source (long transactions, clock skew) carry cursor values
     # slightly older than the newest seen; re-reading a window behind the cursor catches them,
@@ -72,14 +63,6 @@ def parse_cursor(value: str) -> dt.datetime:
     return parsed
 
 
-def _dig(body: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(body, dict):
-            return None
-        body = body.get(key)
-    return body
-
-
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, SourceError) and exc.action == Action.RETRY
 
@@ -91,6 +74,7 @@ class RestSource:
         self,
         base_url: str,
         *,
+        auth: httpx.Auth | None = None,
         token: str | None = None,
         connection: str = "pm",
         timeout: httpx.Timeout | None = None,
@@ -99,13 +83,14 @@ class RestSource:
         attempts: int = 3,
     ) -> None:
         headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        if auth is None and token:
+            auth = BearerAuth(token)
         self.connection = connection
         self._attempts = attempts
         self._http = httpx.Client(
             base_url=base_url,
             headers=headers,
+            auth=auth,
             timeout=timeout or httpx.Timeout(60.0, connect=10.0),
             verify=verify,
             transport=transport,
@@ -176,18 +161,19 @@ class RestSource:
             )
         return body
 
-    def pages(self, stream: RestStream, since: str | None = None) -> Iterator[Page]:
-        """Every page of `stream`, from `since` (already look-back adjusted) onwards."""
-        pagination = stream.pagination
-        params: dict[str, Any] = dict(stream.params)
+    def pages(
+        self, stream: RestStream, since: str | None = None, extra: dict[str, Any] | None = None
+    ) -> Iterator[Page]:
+        """Every page of `stream` from `since` (already look-back adjusted); `extra` adds filters."""
+        base: dict[str, Any] = {**dict(stream.params), **(extra or {})}
         if since and stream.cursor_field:
-            params[stream.cursor_param] = since
-        number = pagination.first_page
-        while True:
-            params[pagination.page_param] = number
-            params[pagination.size_param] = pagination.page_size
+            base[stream.cursor_param] = since
+        params: dict[str, Any] | None = {**base, **stream.pagination.start()}
+        number = 0
+        while params is not None:
+            number += 1
             body = self.get(stream.path, params, stream.name)
-            items = _dig(body, stream.records_path)
+            items = dig(body, stream.records_path)
             if not isinstance(items, list):
                 raise SourceError(
                     f"数据源应答中找不到记录列表 {'.'.join(stream.records_path)}",
@@ -196,9 +182,5 @@ class RestSource:
                     Fault.CONFIGURATION,
                     Context(connection=self.connection, stream=stream.name),
                 )
-            flag = _dig(body, pagination.has_more_path)
-            has_more = bool(flag) if flag is not None else len(items) >= pagination.page_size
-            yield Page(number, items, has_more)
-            if not has_more or not items:
-                return
-            number += 1
+            params = stream.pagination.advance(params, body, items)
+            yield Page(number, items, params is not None)

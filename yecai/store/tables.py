@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -109,6 +111,9 @@ class Document(Base):
     business_date: Mapped[dt.date | None] = mapped_column(Date)
     category: Mapped[str | None] = mapped_column(String(40))
     amount: Mapped[Decimal | None] = mapped_column(Money)
+    # A deletion in the source is a document version of its own (a tombstone), so the history
+    # stays whole and what was posted can be reversed by policy.
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     data: Mapped[str] = mapped_column(Text)  # canonical JSON of the document
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -175,3 +180,7 @@ class Binding(Base):
     kingdee_id: Mapped[str | None] = mapped_column(String(40))
     kingdee_number: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+import yecai.store.file_tables  # noqa: E402
+import yecai.store.webhook_tables  # noqa: E402, F401  (same metadata: the event log)

@@ -57,7 +57,10 @@ def bind_projects(
             .where(Document.connection == source_connection, Document.kind == "project")
             .order_by(Document.id)
         )
-        projects = {d.source_key: Project.model_validate(jsonutil.loads(d.data)) for d in docs}
+        latest = {d.source_key: d for d in docs}  # ascending ids: the newest version wins
+        projects = {
+            key: Project.model_validate(jsonutil.loads(d.data)) for key, d in latest.items() if not d.deleted
+        }
     existing = kingdee_project_values(client, rules)
     wanted: dict[str, Project] = {}
     for code, project in sorted(projects.items()):

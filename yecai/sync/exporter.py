@@ -43,6 +43,7 @@ class PlanResult:
     already_planned: int = 0  # postings that existed with the same key
     already_bound: int = 0  # source keys whose current version is already posted
     changed_after_posting: list[str] = field(default_factory=list)  # source keys held back
+    deleted_after_posting: list[str] = field(default_factory=list)  # held for reversal by policy
     unmapped: list[Unmapped] = field(default_factory=list)
     zero_groups: list[str] = field(default_factory=list)
 
@@ -102,12 +103,19 @@ def plan_postings(
         names = {
             key: Project.model_validate(jsonutil.loads(doc.data)).name
             for key, doc in _latest_documents(session, source_connection, "project").items()
+            if not doc.deleted
         }
         latest = _latest_documents(session, source_connection, rules.document)
         bound = _bound(session, source_connection, rules.document, rules.name)
         costs: list[PlannableCost] = []
         amounts: dict[int, Decimal] = {}
         for key, doc in latest.items():
+            if doc.deleted:
+                # Deleted in the source: nothing to post; if it was posted, a reversal is due
+                # (by policy, a later capability) — held and reported, never silently dropped.
+                if key in bound:
+                    result.deleted_after_posting.append(key)
+                continue
             if key in bound:
                 if doc.id in bound[key]:
                     result.already_bound += 1

@@ -20,13 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yecai import jsonutil
-from yecai.domain.documents import CostRecord, Issue, Project, validate
-from yecai.sources.connector import Connector, StreamBinding
-from yecai.sources.rest import Page, RestStream, parse_cursor
+from yecai.domain.documents import DOCUMENT_TYPES, Issue, Project, validate
+from yecai.sources.connector import Connector, Partition, StreamBinding
+from yecai.sources.rest import Page, RestSource, RestStream, parse_cursor
 from yecai.store.db import Store
 from yecai.store.tables import Document, Record, StreamState
-
-DOCUMENT_MODELS: dict[str, type[BaseModel]] = {"project": Project, "cost_record": CostRecord}
 
 Progress = Callable[[int], None]
 
@@ -45,6 +43,7 @@ class ValidateResult:
     stream: str
     valid: int = 0
     invalid: int = 0
+    deleted: int = 0
     issues: list[tuple[str, list[Issue]]] = field(default_factory=list)  # (source key, issues)
 
 
@@ -80,60 +79,104 @@ def read_cursor(store: Store, connection: str, stream: str) -> str | None:
         return state.cursor if state else None
 
 
-def _store_page(
-    store: Store,
+def stage_items(
+    session: Session,
     *,
     connection: str,
     stream: RestStream,
     items: list[dict[str, Any]],
-    cursor: str | None,
-    run_id: int | None,
-    result: PullResult,
-) -> None:
+    run_id: int | None = None,
+) -> list[tuple[Record | None, str, str]]:
+    """Stage `items` in the caller's transaction; per item (new Record or None if unchanged, key, hash).
+
+    Shared by pulls, webhooks and the site agent, so every way in deduplicates the same way.
+    """
     rows: dict[tuple[str, str], tuple[str, str | None]] = {}
+    order: list[tuple[str, str]] = []
     for item in items:
         # The canonical text is both what is stored and what is hashed: one serialisation.
         text = jsonutil.dumps(item, canonical=True)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         found = _cursor_of(item, stream)
-        rows[(_source_key(item, stream, digest), digest)] = (text, found[1] if found else None)
+        key = (_source_key(item, stream, digest), digest)
+        rows[key] = (text, found[1] if found else None)
+        order.append(key)
+    existing: set[tuple[str, str]] = set()
+    for chunk in _chunks(sorted({key for key, _ in rows}), 500):
+        existing.update(
+            (key, digest)
+            for key, digest in session.execute(
+                select(Record.source_key, Record.content_hash).where(
+                    Record.connection == connection,
+                    Record.stream == stream.name,
+                    Record.source_key.in_(chunk),
+                )
+            )
+        )
+    created: dict[tuple[str, str], Record] = {}
+    for (key, digest), (text, cursor_value) in rows.items():
+        if (key, digest) in existing:
+            continue
+        record = Record(
+            connection=connection,
+            stream=stream.name,
+            source_key=key,
+            content_hash=digest,
+            payload=text,
+            cursor_value=cursor_value,
+            run_id=run_id,
+        )
+        session.add(record)
+        created[(key, digest)] = record
+    # An item repeated inside one batch is new once and unchanged after that.
+    seen: set[tuple[str, str]] = set()
+    out: list[tuple[Record | None, str, str]] = []
+    for key in order:
+        out.append((created.get(key) if key not in seen else None, key[0], key[1]))
+        seen.add(key)
+    return out
+
+
+def _store_page(
+    store: Store,
+    *,
+    connection: str,
+    stream: RestStream,
+    state_key: str,
+    items: list[dict[str, Any]],
+    cursor: str | None,
+    run_id: int | None,
+    result: PullResult,
+) -> None:
     with store.transaction() as session:
-        keys = {key for key, _ in rows}
-        existing: set[tuple[str, str]] = set()
-        for chunk in _chunks(sorted(keys), 500):
-            existing.update(
-                session.execute(
-                    select(Record.source_key, Record.content_hash).where(
-                        Record.connection == connection,
-                        Record.stream == stream.name,
-                        Record.source_key.in_(chunk),
-                    )
-                )
-            )
-        for (key, digest), (text, cursor_value) in rows.items():
-            if (key, digest) in existing:
+        for record, _key, _digest in stage_items(
+            session, connection=connection, stream=stream, items=items, run_id=run_id
+        ):
+            if record is None:
                 result.unchanged += 1
-                continue
-            session.add(
-                Record(
-                    connection=connection,
-                    stream=stream.name,
-                    source_key=key,
-                    content_hash=digest,
-                    payload=text,
-                    cursor_value=cursor_value,
-                    run_id=run_id,
-                )
-            )
-            result.new += 1
+            else:
+                result.new += 1
         if cursor is not None:
-            _save_cursor(session, connection, stream.name, cursor)
+            _save_cursor(session, connection, state_key, cursor)
             result.cursor = cursor
 
 
 def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def partition_values(store: Store, connection: str, partition: Partition) -> list[str]:
+    """Distinct values of the parent stream's key field among its staged records, sorted."""
+    values: set[str] = set()
+    with store.transaction() as session:
+        for payload in session.scalars(
+            select(Record.payload).where(Record.connection == connection, Record.stream == partition.parent)
+        ):
+            value = jsonutil.loads(payload).get(partition.key)
+            if value not in (None, ""):
+                values.add(str(value))
+    return sorted(values)
 
 
 def pull(
@@ -145,11 +188,41 @@ def pull(
     run_id: int | None = None,
     progress: Progress | None = None,
 ) -> PullResult:
-    """Read one stream from its cursor (minus the look-back window) to the end."""
+    """Read one stream from its cursor (minus the look-back window) to the end.
+
+    A partitioned stream is read once per partition value, each with its own cursor.
+    """
     binding: StreamBinding = connector.streams[stream_name]
-    stream = binding.stream
     result = PullResult(stream=stream_name)
-    cursor = read_cursor(store, connection, stream_name)
+    source = connector.source()
+    try:
+        if binding.partition is None:
+            _pull_one(store, source, binding.stream, connection, stream_name, None, run_id, progress, result)
+        else:
+            part = binding.partition
+            for value in partition_values(store, connection, part):
+                state_key = f"{stream_name}[{value}]"
+                extra = {part.param: value}
+                _pull_one(
+                    store, source, binding.stream, connection, state_key, extra, run_id, progress, result
+                )
+    finally:
+        source.close()
+    return result
+
+
+def _pull_one(
+    store: Store,
+    source: RestSource,
+    stream: RestStream,
+    connection: str,
+    state_key: str,
+    extra: dict[str, Any] | None,
+    run_id: int | None,
+    progress: Progress | None,
+    result: PullResult,
+) -> None:
+    cursor = read_cursor(store, connection, state_key)
     since = (parse_cursor(cursor) - stream.look_back).isoformat() if cursor else None
     newest: tuple[dt.datetime, str] | None = None
 
@@ -160,6 +233,7 @@ def pull(
             store,
             connection=connection,
             stream=stream,
+            state_key=state_key,
             items=page.items,
             cursor=newest[1] if (moves and newest) else None,
             run_id=run_id,
@@ -168,39 +242,39 @@ def pull(
         if progress:
             progress(len(page.items))
 
-    source = connector.source()
-    try:
-        pending: Page | None = None
-        for page in source.pages(stream, since):
-            # One page of look-ahead: a page is committed once the next one has arrived, so the
-            # cursor stored with it never covers rows that are not yet stored, and the final page
-            # carries the cursor of an unordered stream in its own transaction.
-            if pending is not None:
-                commit(pending, final=False)
-            for item in page.items:
-                found = _cursor_of(item, stream)
-                if found and (newest is None or found[0] > newest[0]):
-                    newest = found
-            result.fetched += len(page.items)
-            pending = page
+    pending: Page | None = None
+    for page in source.pages(stream, since, extra):
+        # One page of look-ahead: a page is committed once the next one has arrived, so the
+        # cursor stored with it never covers rows that are not yet stored, and the final page
+        # carries the cursor of an unordered stream in its own transaction.
         if pending is not None:
-            commit(pending, final=True)
-    finally:
-        source.close()
-    return result
+            commit(pending, final=False)
+        for item in page.items:
+            found = _cursor_of(item, stream)
+            if found and (newest is None or found[0] > newest[0]):
+                newest = found
+        result.fetched += len(page.items)
+        pending = page
+    if pending is not None:
+        commit(pending, final=True)
 
 
-def _document_columns(kind: str, model: BaseModel) -> dict[str, Any]:
-    if isinstance(model, CostRecord):
-        return {
-            "project_code": model.project_code,
-            "business_date": model.business_date,
-            "category": model.category.value,
-            "amount": model.amount,
-        }
-    if isinstance(model, Project):
-        return {"project_code": model.code}
-    return {}
+# Date that places a document in time, by document kind (what reports and periods look at).
+_DATE_FIELDS = ("business_date", "work_date", "issue_date", "request_date", "report_date", "signed_date")
+
+
+def document_columns(document: BaseModel) -> dict[str, Any]:
+    """The indexed columns of a document row: project, date, category and amount when it has them."""
+    project = document.code if isinstance(document, Project) else getattr(document, "project_code", None)
+    date = next((getattr(document, f) for f in _DATE_FIELDS if getattr(document, f, None)), None)
+    category = getattr(document, "category", None)
+    amount = getattr(document, "amount", None)
+    return {
+        "project_code": project,
+        "business_date": date,
+        "category": category.value if category is not None else None,
+        "amount": amount,
+    }
 
 
 def validate_staged(
@@ -208,7 +282,7 @@ def validate_staged(
 ) -> ValidateResult:
     """Turn every staged record of the stream into a document, or mark it invalid with issues."""
     binding = connector.streams[stream_name]
-    model = DOCUMENT_MODELS[binding.document_kind]
+    model = DOCUMENT_TYPES[binding.document_kind]
     result = ValidateResult(stream=stream_name)
     last_id = 0
     while True:
@@ -241,6 +315,23 @@ def validate_staged(
             for record in records:
                 last_id = record.id
                 item = jsonutil.loads(record.payload)
+                if binding.is_deleted is not None and binding.is_deleted(item):
+                    record.status = "deleted"
+                    result.deleted += 1
+                    if (record.source_key, record.content_hash) not in known:
+                        known.add((record.source_key, record.content_hash))
+                        session.add(
+                            Document(
+                                record_id=record.id,
+                                connection=connection,
+                                kind=binding.document_kind,
+                                source_key=record.source_key,
+                                version=record.content_hash,
+                                deleted=True,
+                                data=jsonutil.dumps({"deleted": True}),
+                            )
+                        )
+                    continue
                 document, issues = validate(model, binding.to_document(item))
                 if document is None:
                     record.status = "invalid"
@@ -264,6 +355,6 @@ def validate_staged(
                         source_key=record.source_key,
                         version=record.content_hash,
                         data=jsonutil.dumps(document.model_dump()),
-                        **_document_columns(binding.document_kind, document),
+                        **document_columns(document),
                     )
                 )

@@ -48,6 +48,7 @@ class _Progress:
                 "planned": self.plan.planned,
                 "unmapped": len(self.plan.unmapped),
                 "changed_after_posting": len(self.plan.changed_after_posting),
+                "deleted_after_posting": len(self.plan.deleted_after_posting),
             }
         if self.send:
             out["send"] = {k: v for k, v in asdict(self.send).items() if k != "errors"}
@@ -87,9 +88,14 @@ def run_cost_sync(
     batch_size: int = 50,
     max_attempts: int = 3,
     backoff: float = 0.5,
+    streams: tuple[str, ...] = ("projects", "cost_records"),
     step: Step | None = None,
 ) -> SyncReport:
-    """Run the whole pipeline once; `step(name, total)` may return a progress callback."""
+    """Run the whole pipeline once; `step(name, total)` may return a progress callback.
+
+    `streams` are pulled in order before posting; projects must come first (they bind the 项目
+    dimension). Other streams may be added to keep their records current in the same run.
+    """
 
     def progress(name: str, total: int | None) -> Callable[[int], None] | None:
         return step(name, total) if step else None
@@ -97,7 +103,7 @@ def run_cost_sync(
     run_id = services.start_run(store, kind="cost_sync", connection=source_connection)
     report = _Progress()
     try:
-        for stream in ("projects", "cost_records"):
+        for stream in streams:
             report.pulls.append(
                 importer.pull(
                     store,

@@ -1,92 +1,31 @@
-"""sandbox.pm streams (projects, cost records) and their mapping onto canonical documents.
+"""sandbox.pm as a generic REST connector: the YAML file beside this module, plus its secrets.
 
-Both endpoints page by number, filter by `updated_since` and return rows in ascending
-`updated_at` order, so the cursor may advance page by page.
+Kept as a named entry point so the demo and tests need only the server URL and token; everything
+else — streams, paging, field mappings, webhook events — is in `connector.yaml`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
 
 import httpx
 
-from yecai.sources.connector import StreamBinding
-from yecai.sources.rest import PageNumberPagination, RestSource, RestStream
+from yecai.connectors.generic_rest import GenericRestConnector, load_connector
 
-PAGE = PageNumberPagination(page_size=500)
-
-PROJECTS = RestStream(
-    name="projects",
-    path="/api/v1/projects",
-    primary_key="project_code",
-    cursor_field="updated_at",
-    pagination=PAGE,
-)
-COST_RECORDS = RestStream(
-    name="cost_records",
-    path="/api/v1/cost-records",
-    primary_key="record_id",
-    cursor_field="updated_at",
-    pagination=PAGE,
-)
+SPEC = Path(__file__).with_name("connector.yaml")
+DEFAULT_WEBHOOK_SECRET = "yecai-pm-webhook"  # sandbox.pm's default; a real system's comes from its settings
 
 
-def project_document(item: dict[str, Any]) -> dict[str, Any]:
-    place = "".join(str(item.get(k) or "") for k in ("province", "city", "district"))
-    return {
-        "code": item.get("project_code"),
-        "name": item.get("project_name"),
-        "department": item.get("department_name"),
-        "manager": item.get("manager_name"),
-        "customer": item.get("customer_name"),
-        "location": place or None,
-        "contract_value": item.get("contract_amount"),
-        "start_date": item.get("start_date"),
-        "end_date": item.get("end_date"),
-        "status": item.get("status"),
-    }
-
-
-def cost_record_document(item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "source_key": item.get("record_id"),
-        "project_code": item.get("project_code"),
-        "category": item.get("category"),
-        "business_date": item.get("business_date"),
-        "description": item.get("description") or "",
-        "quantity": item.get("quantity"),
-        "unit": item.get("unit"),
-        "unit_price": item.get("unit_price"),
-        "amount": item.get("amount"),
-        "tax_rate": item.get("tax_rate"),
-        "supplier_name": item.get("supplier_name"),
-    }
-
-
-class PmSandboxConnector:
-    """Pulls projects and cost records from a sandbox.pm server."""
-
-    name = "pm_sandbox"
-    streams: Mapping[str, StreamBinding] = {
-        "projects": StreamBinding(PROJECTS, "project", project_document),
-        "cost_records": StreamBinding(COST_RECORDS, "cost_record", cost_record_document),
-    }
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        connection: str = "pm",
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.base_url = base_url
-        self.token = token
-        self.connection = connection
-        self._transport = transport
-
-    def source(self) -> RestSource:
-        return RestSource(
-            self.base_url, token=self.token, connection=self.connection, transport=self._transport
-        )
+def PmSandboxConnector(  # named like the class it stands for
+    base_url: str,
+    token: str,
+    *,
+    connection: str = "pm",
+    webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+    transport: httpx.BaseTransport | None = None,
+) -> GenericRestConnector:
+    """The sandbox.pm connector for a server at `base_url` with `token`."""
+    secrets = {"PM_SANDBOX_TOKEN": token, "PM_WEBHOOK_SECRET": webhook_secret}
+    return load_connector(
+        SPEC, secrets=secrets, connection=connection, base_url=base_url, transport=transport
+    )

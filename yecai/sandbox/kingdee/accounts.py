@@ -1,13 +1,14 @@
 """BD_Account's own rules: the chart of accounts is a tree spelled by its numbers.
 
 `2221.01.01` is a child of `2221.01`; only accounts without children are 明细科目 (leaves), and
-only leaves may be posted to. Parent, level, full name and the leaf flag are derived on Save, and
-adding a child turns its parent into a non-leaf in the same transaction.
+only leaves may be posted to. Parent, level, full name and the leaf flag are derived on Save;
+adding a child turns its parent into a non-leaf in the same transaction, deleting its last child
+turns it back into a leaf.
 """
 
 from __future__ import annotations
 
-from yecai.sandbox.kingdee.drafts import Draft, SaveContext
+from yecai.sandbox.kingdee.drafts import BaseHook, Draft, SaveContext
 from yecai.sandbox.kingdee.store import Record, Transaction, number_key
 
 FULL_NAME_SEPARATOR = "_"  # K/3 Cloud joins the names of the levels with "_" in 全名
@@ -18,7 +19,7 @@ def parent_number(number: str) -> str | None:
     return head if dot else None
 
 
-class AccountHook:
+class AccountHook(BaseHook):
     """Derives FParentID, FLevel, FFullName and FIsDetail of BD_Account."""
 
     def validate(self, ctx: SaveContext, draft: Draft) -> None:
@@ -47,9 +48,6 @@ class AccountHook:
             if r.id != draft.record_id
         )
 
-    def assign(self, ctx: SaveContext, tx: Transaction, draft: Draft) -> None:
-        return None
-
     def after_put(self, ctx: SaveContext, tx: Transaction, record: Record) -> None:
         form = ctx.form("BD_Account")
         parent_id = record.values.get("FPARENTID")
@@ -57,4 +55,18 @@ class AccountHook:
         if parent is not None and parent.values.get("FISDETAIL"):
             updated = parent.copy()
             updated.values["FISDETAIL"] = False
+            tx.put(form, updated)
+
+    def after_delete(self, ctx: SaveContext, tx: Transaction, record: Record) -> None:
+        form = ctx.form("BD_Account")
+        parent_id = record.values.get("FPARENTID")
+        parent = tx.get(form, parent_id) if parent_id else None
+        if parent is None:
+            return
+        siblings = [
+            r for r in ctx.store.records(form) if r.values.get("FPARENTID") == parent.id and r.id != record.id
+        ]
+        if not siblings and not parent.values.get("FISDETAIL"):
+            updated = parent.copy()
+            updated.values["FISDETAIL"] = True
             tx.put(form, updated)

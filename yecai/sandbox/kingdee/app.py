@@ -201,6 +201,30 @@ def _admin_routes(app: FastAPI, sandbox: KingdeeSandbox, injector: FaultInjector
             {"closed": {"year": body["year"], "period": body["period"], "book": body.get("book")}}
         )
 
+    @app.post("/admin/periods/open")
+    async def open_period(request: Request) -> JSONResponse:
+        body = await _json_object(request)
+        try:
+            sandbox.open_period(int(body["year"]), int(body["period"]), body.get("book"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HTTPException(400, f"need year and period (and optionally book): {exc}") from None
+        return JSONResponse(
+            {"opened": {"year": body["year"], "period": body["period"], "book": body.get("book")}}
+        )
+
+    @app.post("/admin/locks")
+    async def lock(request: Request) -> JSONResponse:
+        body = await _json_object(request)
+        try:
+            sandbox.lock(str(body["form_id"]), str(body["number"]), float(body.get("seconds", 60)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HTTPException(400, f"need form_id, number (and optionally seconds): {exc}") from None
+        return JSONResponse({"locked": {"form_id": body["form_id"], "number": body["number"]}})
+
+    @app.delete("/admin/locks/{form_id}/{number}")
+    async def unlock(form_id: str, number: str) -> JSONResponse:
+        return JSONResponse({"unlocked": sandbox.unlock(form_id, number)})
+
     @app.get("/admin/calls")
     async def calls() -> JSONResponse:
         return JSONResponse(

@@ -4,6 +4,7 @@ SID first: a request carrying a live `kdservice-sessionid` (header or cookie) is
 looking at its signatures. Otherwise both `X-Api-Signature` (over the path as the SDK encodes it)
 and `X-Kd-Signature` are verified and `X-Kd-Appdata` decoded; a wrong data-centre id is a transport
 failure, any other mismatch the MsgCode 1 "会话信息已丢失" answer. No timestamp window, no nonce check.
+Sessions opened by an AuthService login (logins.py) live in the same table and idle out alike.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Credentials:
     app_secret: str
     lcid: int
     org_num: int | str
+    password: str = ""  # the integration user's password, for ValidateUser
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class Session:
     caller: Caller
     created: float
     last_seen: float
+    how: str = "signature"  # "signature", or the AuthService method that opened it
+    aspnet_id: str = ""
 
 
 class SessionTable:
@@ -84,12 +88,25 @@ class SessionTable:
             session.last_seen = now
             return session
 
-    def create(self, caller: Caller) -> Session:
+    def create(self, caller: Caller, how: str = "signature") -> Session:
         now = self._clock()
-        session = Session(str(uuid.uuid4()), caller, now, now)
+        session = Session(str(uuid.uuid4()), caller, now, now, how, aspnet_session_id())
         with self._lock:
             self._sessions[session.sid] = session
         return session
+
+    def drop(self, sid: str | None) -> bool:
+        """End one session (Logout); whether there was one."""
+        with self._lock:
+            return self._sessions.pop(sid or "", None) is not None
+
+    def drop_user(self, user_name: str, keep: str | None = None) -> int:
+        """End every session of a user but `keep` (ValidateUser2's isKickOff); how many ended."""
+        with self._lock:
+            gone = [s for s, v in self._sessions.items() if v.caller.user_name == user_name and s != keep]
+            for sid in gone:
+                del self._sessions[sid]
+        return len(gone)
 
     def drop_all(self) -> int:
         """Forget every session (a server restart or app-pool recycle); returns how many there were."""
@@ -125,10 +142,17 @@ def session_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def session_cookies(sid: str) -> list[str]:
+def aspnet_session_id() -> str:
+    """24 characters of ASP.NET's session-id alphabet, as `Context.SessionId` shows (§4.4)."""
+    return "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz012345") for _ in range(24))
+
+
+def session_cookies(sid: str, aspnet: str | None = None) -> list[str]:
     """Set-Cookie values: no `expires=` (its comma breaks the SDK's cookie split, §2.5)."""
-    aspnet = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz012345") for _ in range(24))
-    return [f"{SESSION_COOKIE}={sid}; path=/", f"{ASPNET_COOKIE}={aspnet}; path=/; HttpOnly"]
+    return [
+        f"{SESSION_COOKIE}={sid}; path=/",
+        f"{ASPNET_COOKIE}={aspnet or aspnet_session_id()}; path=/; HttpOnly",
+    ]
 
 
 def decode_app_data(encoded: str) -> Caller | None:

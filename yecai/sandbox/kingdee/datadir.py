@@ -1,14 +1,16 @@
 """A sandbox data directory: the SQLite database, the app credentials and the last served URL.
 
 A fresh directory is seeded atomically (built under a temporary name, then renamed), so a crash
-during the first start never leaves a half-seeded data centre. Credentials are minted once with
-`signing.mint_app()` and kept in `credentials.json`; everything persists across restarts.
+during the first start never leaves a half-seeded data centre. Credentials are minted once —
+AppId/AppSecret with `signing.mint_app()`, the integration user's password for ValidateUser — and
+kept in `credentials.json`; everything persists across restarts.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -78,21 +80,30 @@ def _org_number(value: Any) -> int | str:
 def _ensure_credentials(data_dir: Path, seed: dict[str, Any]) -> None:
     path = data_dir / CREDENTIALS_FILE
     if path.exists():
-        return
-    centre = seed["data_centre"]
-    app_id, _client_secret, app_secret = signing.mint_app()
-    record = {
-        "acct_id": str(centre["acct_id"]),
-        "user_name": str(centre["user_name"]),
-        "app_id": app_id,
-        "app_secret": app_secret,
-        "lcid": int(centre.get("lcid", 2052)),
-        "org_num": _org_number(centre.get("org_num", 0)),
-    }
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("password"):
+            return
+        record["password"] = _mint_password()  # a data directory from before password logins
+    else:
+        centre = seed["data_centre"]
+        app_id, _client_secret, app_secret = signing.mint_app()
+        record = {
+            "acct_id": str(centre["acct_id"]),
+            "user_name": str(centre["user_name"]),
+            "app_id": app_id,
+            "app_secret": app_secret,
+            "lcid": int(centre.get("lcid", 2052)),
+            "org_num": _org_number(centre.get("org_num", 0)),
+            "password": _mint_password(),
+        }
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
     temporary.chmod(0o600)
     os.replace(temporary, path)
+
+
+def _mint_password() -> str:
+    return secrets.token_urlsafe(12)
 
 
 def load_credentials(data_dir: Path) -> Credentials:
@@ -104,6 +115,7 @@ def load_credentials(data_dir: Path) -> Credentials:
         app_secret=raw["app_secret"],
         lcid=int(raw["lcid"]),
         org_num=raw["org_num"],
+        password=str(raw.get("password", "")),
     )
 
 
@@ -130,6 +142,15 @@ def credentials(data_dir: Path, server_url: str) -> dict[str, Any]:
         "lcid": creds.lcid,
         "org_num": creds.org_num,
     }
+
+
+def password_credentials(data_dir: Path, server_url: str | None = None) -> dict[str, Any]:
+    """What a password login (AuthService.ValidateUser) needs: acct id, user, password, lcid."""
+    ensure_data_dir(data_dir)
+    creds = load_credentials(data_dir)
+    found: dict[str, Any] = {} if server_url is None else {"server_url": server_url}
+    found.update(acct_id=creds.acct_id, user_name=creds.user_name, password=creds.password, lcid=creds.lcid)
+    return found
 
 
 def server_url_for(host: str, port: int) -> str:

@@ -22,13 +22,19 @@ class Problem:
     msg_code: int
     field_name: str | None = None
     index: int = 0
+    key: str = ""  # the messages.py key, so callers can tell kinds of problems apart
 
     @classmethod
     def of(cls, message_key: str, field_name: str | None = None, index: int = 0, /, **values: Any) -> Problem:
-        return cls(messages.text(message_key, **values), messages.code(message_key), field_name, index)
+        return cls(
+            messages.text(message_key, **values), messages.code(message_key), field_name, index, message_key
+        )
 
     def at(self, index: int) -> Problem:
-        return Problem(self.message, self.msg_code, self.field_name, index)
+        return Problem(self.message, self.msg_code, self.field_name, index, self.key)
+
+    def on(self, field_name: str | None) -> Problem:
+        return Problem(self.message, self.msg_code, field_name, self.index, self.key)
 
     def as_error(self) -> dict[str, Any]:
         return {"FieldName": self.field_name, "Message": self.message, "DIndex": self.index}
@@ -74,6 +80,19 @@ def bill_query_failure(problem: Problem) -> list[Any]:
 
 def success_entity(record_id: int | str, number: str, index: int) -> dict[str, Any]:
     return {"Id": record_id, "Number": number, "DIndex": index}
+
+
+def success_message(message: str, index: int) -> dict[str, Any]:
+    return {"FieldName": None, "Message": message, "DIndex": index}
+
+
+def status_result(
+    problems: list[Problem],
+    successes: list[dict[str, Any]] | None = None,
+    success_messages: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`{"Result":{"ResponseStatus":{…}}}` — the answer of Submit, Audit, Delete, Forbid, …"""
+    return {"Result": {"ResponseStatus": response_status(problems, successes, success_messages)}}
 
 
 def exception_json(message: str, class_name: str = "Kingdee.BOS.KDException") -> str:

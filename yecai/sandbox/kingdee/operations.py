@@ -1,84 +1,67 @@
-"""Save, BatchSave and the Forbid/Enable operation, generic over the form metadata.
+"""Save, BatchSave and Draft (暂存), generic over the form metadata.
 
-Each data package is parsed against the form, checked (required fields, references, unique
-number, the form's hook), and only then given ids and numbers and written in its own transaction —
-so a BatchSave can succeed for some packages and fail for others (matched by DIndex, §6.2), and a
-refused package never consumes a voucher number.
+Each data package is parsed against the form, checked (required fields, references, allocation to
+the bill's organisation, unique number, the form's hook), and only then given ids and numbers and
+written in its own transaction — so a BatchSave can succeed for some packages and fail for others
+(matched by DIndex, §6.2), and a refused package never consumes a voucher number. Draft keeps only
+the structural checks and writes status Z without a number; IsAutoSubmitAndAudit runs the saved
+bill through Submit and Audit (lifecycle.py), and a failed audit leaves the saved bill in place.
 """
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any
 
-from yecai.sandbox.kingdee import messages, query
-from yecai.sandbox.kingdee.accounts import AccountHook
-from yecai.sandbox.kingdee.drafts import Draft, FormHook, SaveContext, SaveOptions, entry_where
+from yecai import jsonutil
+from yecai.sandbox.kingdee import allocation, lifecycle, params, query
+from yecai.sandbox.kingdee.drafts import Draft, SaveContext, SaveOptions, entry_where, number_label
 from yecai.sandbox.kingdee.envelopes import Problem, response_status, success_entity
 from yecai.sandbox.kingdee.forms import Entity, Field, Form
-from yecai.sandbox.kingdee.references import resolve_flex, resolve_reference, shown
+from yecai.sandbox.kingdee.hooks import hook_of
+from yecai.sandbox.kingdee.numbering import next_number
+from yecai.sandbox.kingdee.params import ParameterProblem
+from yecai.sandbox.kingdee.references import (
+    Lookup,
+    as_id,
+    find_record,
+    resolve_flex,
+    resolve_reference,
+    shown,
+)
 from yecai.sandbox.kingdee.store import Record, RecordId, scope_of
-from yecai.sandbox.kingdee.values import default_value, is_empty, parse_scalar, to_bool
-from yecai.sandbox.kingdee.vouchers import VoucherHook
+from yecai.sandbox.kingdee.values import default_value, format_datetime, is_empty, parse_scalar
 
-HOOKS: dict[str, FormHook] = {"voucher": VoucherHook(), "account": AccountHook()}
+__all__ = ["ParameterProblem", "batch_save", "save", "save_one", "save_options"]
 
-
-class ParameterProblem(Exception):
-    """The `data` package itself is unusable (MsgCode 8 family)."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.message)
-        self.problem = problem
-
-
-def _flag(data: dict[str, Any], name: str, default: bool) -> bool:
-    raw = _get(data, name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return to_bool(raw)
-    except ValueError as exc:
-        raise ParameterProblem(Problem.of("parameter_invalid", name=name, value=shown(raw))) from exc
+# Problems a Draft does not report: 暂存 keeps what it can and leaves unresolvable references empty.
+_DRAFT_TOLERATED = {
+    "base_data_not_found",
+    "base_data_forbidden",
+    "base_data_unaudited",
+    "dimension_not_found",
+    "dimension_forbidden",
+}
 
 
-def _keys(data: dict[str, Any], name: str) -> tuple[str, ...]:
-    raw = _get(data, name)
-    if raw is None or raw == "":
-        return ()
-    if isinstance(raw, str):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-        return tuple(item.strip() for item in raw if item.strip())
-    raise ParameterProblem(Problem.of("parameter_invalid", name=name, value=shown(raw)))
-
-
-def _get(data: dict[str, Any], name: str) -> Any:
-    """Parameter names are matched case-insensitively [INF, §3.1]."""
-    lowered = name.lower()
-    return next((value for key, value in data.items() if str(key).lower() == lowered), None)
-
-
-def save_options(data: dict[str, Any]) -> SaveOptions:
-    batch_count = _get(data, "BatchCount")
+def save_options(data: dict[str, Any], *, draft: bool = False) -> SaveOptions:
+    batch_count = params.get(data, "BatchCount")
     if batch_count not in (None, ""):
-        try:
-            int(str(batch_count))
-        except ValueError as exc:
-            raise ParameterProblem(
-                Problem.of("parameter_invalid", name="BatchCount", value=shown(batch_count))
-            ) from exc
+        params.integer(data, "BatchCount")
     return SaveOptions(
-        need_update_fields=_keys(data, "NeedUpDateFields"),
-        need_return_fields=_keys(data, "NeedReturnFields"),
-        is_delete_entry=_flag(data, "IsDeleteEntry", True),
-        verify_base_data=_flag(data, "IsVerifyBaseDataField", False),
-        auto_audit=_flag(data, "IsAutoSubmitAndAudit", False),
+        need_update_fields=params.keys(data, "NeedUpDateFields"),
+        need_return_fields=params.keys(data, "NeedReturnFields"),
+        is_delete_entry=params.flag(data, "IsDeleteEntry", True),
+        verify_base_data=params.flag(data, "IsVerifyBaseDataField", False),
+        auto_audit=params.flag(data, "IsAutoSubmitAndAudit", False) and not draft,
+        validate_repeat_json=params.flag(data, "ValidateRepeatJson", False),
+        draft=draft,
     )
 
 
 def model_of(data: dict[str, Any]) -> Any:
-    model = _get(data, "Model")
+    model = params.get(data, "Model")
     if model is None or model == "" or model == []:
         raise ParameterProblem(Problem.of("model_missing"))
     return model
@@ -87,9 +70,12 @@ def model_of(data: dict[str, Any]) -> Any:
 # --- parsing one package --------------------------------------------------------------------------
 
 
-def _value(ctx: SaveContext, field: Field, raw: Any, where: str, index: int) -> tuple[Any, list[Problem]]:
+def _value(
+    ctx: SaveContext, form: Form, field: Field, raw: Any, where: str, index: int
+) -> tuple[Any, list[Problem]]:
     if field.kind == "ref":
-        record_id, problem = resolve_reference(ctx, field, raw, where, index)
+        scope = {field.form_scope: form.form_id} if field.form_scope else None
+        record_id, problem = resolve_reference(ctx, field, raw, where, index, scope=scope)
         return record_id, [problem] if problem else []
     if field.kind == "flex":
         return resolve_flex(ctx, field, raw, where, index)
@@ -101,6 +87,17 @@ def _value(ctx: SaveContext, field: Field, raw: Any, where: str, index: int) -> 
                 "value_invalid", field.key, index, where=where, caption=field.caption, value=shown(raw)
             )
         ]
+
+
+def _polymorphic(
+    ctx: SaveContext, field: Field, raw: Any, type_value: Any, where: str, index: int
+) -> tuple[Any, list[Problem]]:
+    """A 多类别基础资料 value: the target form is whatever its type field holds."""
+    target = ctx.registry.get(str(type_value or ""))
+    if target is None:
+        return None, []  # the type field's own required / value check reports it
+    record_id, problem = resolve_reference(ctx, field, raw, where, index, target=target)
+    return record_id, [problem] if problem else []
 
 
 def _defaults(fields: dict[str, Field]) -> dict[str, Any]:
@@ -129,6 +126,8 @@ def _parse_entries(
             continue
         given_id = next((v for k, v in item.items() if str(k).upper() == pk), None)
         matched = by_id.get(_int_or_none(given_id))
+        if matched is None and entity.single and existing_rows:
+            matched = existing_rows[0]  # a 子单据头 has one row, whatever id the client sends
         row = dict(matched) if matched else {pk: None, **_defaults(entity.fields)}
         if matched:
             used.add(matched[pk])
@@ -142,14 +141,14 @@ def _parse_entries(
                 continue
             if field.system or (update_only is not None and matched and upper not in update_only):
                 continue
-            parsed, problems = _value(ctx, field, value, where, draft.index)
+            parsed, problems = _value(ctx, draft.form, field, value, where, draft.index)
             draft.problems.extend(problems)
             row[upper] = parsed
         rows.append(row)
-    if not ctx.options.is_delete_entry:
+    if not ctx.options.is_delete_entry or entity.single:
         kept = [row for row in existing_rows if row.get(pk) not in used]
         rows = kept + rows
-    return rows
+    return rows[:1] if entity.single else rows
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -158,6 +157,38 @@ def _int_or_none(value: Any) -> int | None:
     except (ArithmeticError, ValueError):
         return None
     return number or None
+
+
+def _update_set(form: Form, keys: tuple[str, ...]) -> set[str]:
+    """NeedUpDateFields as upper-case keys; `FEntity.FQty` and a bare entry key also open FEntity."""
+    chosen: set[str] = set()
+    for key in keys:
+        head, dot, rest = key.upper().partition(".")
+        entity = form.entity(head) if dot else None
+        if entity is not None:
+            chosen.update((entity.key.upper(), rest))
+            continue
+        chosen.add(head)
+        entry = form.entry_field(head)
+        if entry is not None:
+            chosen.add(entry[0].key.upper())
+    return chosen
+
+
+def _edit_refusal(ctx: SaveContext, form: Form, existing: Record) -> Problem | None:
+    """Why an existing record cannot be saved (or drafted) again, if it cannot."""
+    label = number_label(form, existing)
+    conflict = lifecycle.lock_conflict(ctx, form, existing)
+    if conflict is not None:
+        return conflict
+    status = existing.values.get("FDOCUMENTSTATUS")
+    if status == "C":
+        return Problem.of("record_audited", form.number, number=label, form_name=form.name)
+    if status == "B":
+        return Problem.of("record_submitted", form.number, number=label, form_name=form.name)
+    if ctx.options.draft and form.has_document_status and status != "Z":
+        return Problem.of("draft_not_allowed", form.number, number=label, form_name=form.name)
+    return None
 
 
 def parse_package(ctx: SaveContext, form: Form, model: Any, index: int) -> Draft:
@@ -172,9 +203,9 @@ def parse_package(ctx: SaveContext, form: Form, model: Any, index: int) -> Draft
         if existing is None:
             draft.problem("record_not_found", form.pk, id=shown(pk_raw), form_name=form.name)
             return draft
-        if existing.values.get("FDOCUMENTSTATUS") == "C":
-            number = existing.values.get(form.number.upper(), "") if form.number else existing.id
-            draft.problem("record_audited", form.number, number=number, form_name=form.name)
+        refusal = _edit_refusal(ctx, form, existing)
+        if refusal is not None:
+            draft.problems.append(refusal.at(index))
             return draft
         draft.existing = existing
         draft.values = dict(existing.values)
@@ -182,11 +213,9 @@ def parse_package(ctx: SaveContext, form: Form, model: Any, index: int) -> Draft
     else:
         draft.values = _defaults(form.fields)
         draft.entries = {key: [] for key in form.entities}
-    update_only = (
-        {key.upper() for key in ctx.options.need_update_fields}
-        if draft.existing and ctx.options.need_update_fields
-        else None
-    )
+    need_update = ctx.options.need_update_fields
+    update_only = _update_set(form, need_update) if draft.existing and need_update else None
+    deferred: list[tuple[Field, Any]] = []
     for key, raw in model.items():
         upper = str(key).upper()
         if upper == form.pk.upper():
@@ -202,39 +231,97 @@ def parse_package(ctx: SaveContext, form: Form, model: Any, index: int) -> Draft
             continue
         if field.system or (update_only is not None and upper not in update_only):
             continue
-        parsed, problems = _value(ctx, field, raw, "", index)
+        if field.polymorphic:
+            deferred.append((field, raw))  # its type field may come later in the Model
+            continue
+        parsed, problems = _value(ctx, form, field, raw, "", index)
         draft.problems.extend(problems)
         draft.values[upper] = parsed
+    for field, raw in deferred:
+        type_value = draft.values.get((field.type_field or "").upper())
+        parsed, problems = _polymorphic(ctx, field, raw, type_value, "", index)
+        draft.problems.extend(problems)
+        draft.values[field.key.upper()] = parsed
+    complete_defaults(ctx, draft)
+    if ctx.options.draft:
+        draft.problems = [p for p in draft.problems if p.key not in _DRAFT_TOLERATED]
     return draft
 
 
 def _existing(ctx: SaveContext, form: Form, raw: Any) -> Record | None:
-    record_id: RecordId | None = str(raw).strip().lower() if form.id_kind == "hex" else _int_or_none(raw)
+    record_id = as_id(form, raw)
     return ctx.store.get(form, record_id) if record_id is not None else None
 
 
-def check_package(ctx: SaveContext, draft: Draft) -> None:
-    """Required fields, unique number and the form's own rules."""
+# --- defaults filled after parsing ----------------------------------------------------------------
+
+
+def complete_defaults(ctx: SaveContext, draft: Draft) -> None:
+    """Fill empty fields whose default is a reference or depends on other values (`@org`, `=FDATE`).
+
+    A 子单据头 that the Model left out gets its one row here, so its required fields default too.
+    """
     form = draft.form
     for key, field in form.fields.items():
-        missing = field.required and not field.system and is_empty(field, draft.values.get(key))
-        if missing and not _already_reported(draft, field.key):
-            draft.problem("field_required", field.key, where="", caption=field.caption)
-    for entity_key, rows in draft.entries.items():
-        entity = form.entities[entity_key]
-        for position, row in enumerate(rows, start=1):
+        if _wants_default(field, draft.values.get(key)):
+            draft.values[key] = _default_for(ctx, form, field, draft.values)
+    for entity_key, entity in form.entities.items():
+        rows = draft.entries.setdefault(entity_key, [])
+        if entity.single and not rows:
+            rows.append({entity.pk.upper(): None, **_defaults(entity.fields)})
+        for row in rows:
             for key, field in entity.fields.items():
-                if (
-                    field.required
-                    and is_empty(field, row.get(key))
-                    and not _already_reported(draft, field.key)
-                ):
-                    draft.problem(
-                        "field_required", field.key, where=entry_where(position), caption=field.caption
-                    )
-    hook = HOOKS.get(form.hook or "")
-    if hook is not None:
-        hook.validate(ctx, draft)
+                if _wants_default(field, row.get(key)):
+                    row[key] = _default_for(ctx, form, field, draft.values)
+
+
+def _wants_default(field: Field, value: Any) -> bool:
+    """Empty, and the default is not a plain literal already placed at creation (or is a status a
+    client blanked out with `""`, as doc templates do)."""
+    special = field.dynamic_default or field.kind in ("ref", "status")
+    return field.default is not None and special and is_empty(field, value)
+
+
+def _default_for(ctx: SaveContext, form: Form, field: Field, header: dict[str, Any]) -> Any:
+    token = str(field.default)
+    if not field.dynamic_default and field.kind != "ref":
+        return default_value(field)
+    if token.startswith("="):
+        return header.get(token[1:].upper())
+    if token == "@org":
+        number = ctx.store.meta("org_num")
+        return (
+            ctx.store.find_number(ctx.form("ORG_Organizations"), str(number)) if number is not None else None
+        )
+    if token == "@currency":
+        books = ctx.store.records(ctx.form("BD_AccountBook"))
+        return books[0].values.get("FCURRENCYID") if books else None
+    if token == "@billtype":
+        types = [
+            r
+            for r in ctx.store.records(ctx.form("BOS_BillType"))
+            if str(r.values.get("FBILLFORMID", "")).upper() == form.form_id.upper()
+        ]
+        chosen = next((r for r in types if r.values.get("FISDEFAULT")), types[0] if types else None)
+        return chosen.id if chosen is not None else None
+    target = ctx.form(field.form or "")
+    record = find_record(ctx, target, Lookup(target.number or "FNumber", token))
+    return record.id if record is not None else None
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+def check_package(ctx: SaveContext, draft: Draft) -> None:
+    """Required fields, the form's rules, allocation to the bill's organisation, unique number.
+
+    A Draft only keeps the number unique (the one index that must never hold two records).
+    """
+    form = draft.form
+    if not ctx.options.draft:
+        _check_required(draft)
+        hook_of(form).validate(ctx, draft)
+        allocation.check_references(ctx, draft)
     if form.number:
         number = str(draft.values.get(form.number.upper()) or "").strip()
         if number:
@@ -244,14 +331,53 @@ def check_package(ctx: SaveContext, draft: Draft) -> None:
                 draft.problem("duplicate_number", form.number, number=number)
 
 
+def _check_required(draft: Draft) -> None:
+    form = draft.form
+    for key, field in form.fields.items():
+        missing = field.required and not field.system and is_empty(field, draft.values.get(key))
+        if missing and not _already_reported(draft, field.key):
+            draft.problem("field_required", field.key, where="", caption=field.caption)
+    for entity_key, rows in draft.entries.items():
+        entity = form.entities[entity_key]
+        for position, row in enumerate(rows, start=1):
+            where = "" if entity.single else entry_where(position)
+            for key, field in entity.fields.items():
+                if (
+                    field.required
+                    and is_empty(field, row.get(key))
+                    and not _already_reported(draft, field.key)
+                ):
+                    draft.problem("field_required", field.key, where=where, caption=field.caption)
+
+
 def _already_reported(draft: Draft, field_key: str) -> bool:
     return any(p.field_name == field_key for p in draft.problems)
 
 
-def write_package(ctx: SaveContext, draft: Draft) -> Record:
+def _digest(form: Form, model: Any) -> str:
+    """The identity of a JSON package for ValidateRepeatJson: canonical JSON, SHA-256."""
+    text = jsonutil.dumps({"form": form.form_id.upper(), "model": model}, canonical=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _repeat_problem(ctx: SaveContext, form: Form, digest: str, index: int) -> Problem | None:
+    earlier = ctx.store.saved_package(form, digest)
+    if earlier is None:
+        return None
+    record_id, saved_at = earlier
+    record = ctx.store.get(form, int(record_id) if form.id_kind == "int" else record_id)
+    number = number_label(form, record) if record is not None else record_id
+    return Problem.of("repeat_json", None, index, saved_at=saved_at, form_name=form.name, number=number)
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def write_package(ctx: SaveContext, draft: Draft, digest: str | None = None) -> Record:
     """Give a valid draft its ids and numbers and commit it."""
     form = draft.form
-    hook = HOOKS.get(form.hook or "")
+    hook = hook_of(form)
+    drafting = ctx.options.draft
     with ctx.store.transaction() as tx:
         record_id = draft.existing.id if draft.existing else tx.new_id(form)
         for entity_key, rows in draft.entries.items():
@@ -264,38 +390,62 @@ def write_package(ctx: SaveContext, draft: Draft) -> Record:
                     if field.kind == "flex" and row.get(key):
                         row[key] = {"id": tx.flex_id(row[key]["dims"]), "dims": row[key]["dims"]}
         values = draft.values
-        if hook is not None:
+        if not drafting:
             hook.assign(ctx, tx, draft)
-        if draft.existing is None:
-            if "FCREATEDATE" in form.fields:
-                values["FCREATEDATE"] = ctx.now
-            for org_key in ("FCREATEORGID", "FUSEORGID"):
-                if org_key in form.fields and not values.get(org_key):
-                    values[org_key] = _default_org(ctx)
-        if "FMODIFYDATE" in form.fields:
-            values["FMODIFYDATE"] = ctx.now
-        if form.has_document_status and (ctx.options.auto_audit or not values.get("FDOCUMENTSTATUS")):
-            values["FDOCUMENTSTATUS"] = "C" if ctx.options.auto_audit else "A"
+            number_key = form.number.upper() if form.number else None
+            if number_key and form.number_format and not str(values.get(number_key) or "").strip():
+                values[number_key] = next_number(ctx.store, tx, form)
+        _stamp(ctx, form, draft, record_id)
         record = Record(form.form_id, record_id, values, draft.entries)
         tx.put(form, record)
-        if hook is not None:
+        if not drafting:
             hook.after_put(ctx, tx, record)
+        if digest is not None:
+            tx.remember_package(form, digest, record_id, format_datetime(ctx.now))
     return record
 
 
-def _default_org(ctx: SaveContext) -> RecordId | None:
-    org_form = ctx.form("ORG_Organizations")
-    number = ctx.store.meta("org_num")
-    return ctx.store.find_number(org_form, str(number)) if number is not None else None
+def _stamp(ctx: SaveContext, form: Form, draft: Draft, record_id: RecordId) -> None:
+    """Who and when, the master id of shareable base data, and the document status."""
+    values = draft.values
+    if draft.existing is None:
+        for key, value in (("FCREATEDATE", ctx.now), ("FCREATORID", ctx.user), ("FMASTERID", record_id)):
+            if key in form.fields and not values.get(key):
+                values[key] = value
+    for key, value in (("FMODIFYDATE", ctx.now), ("FMODIFIERID", ctx.user)):
+        if key in form.fields:
+            values[key] = value
+    if form.has_document_status:
+        if ctx.options.draft:
+            values["FDOCUMENTSTATUS"] = "Z"
+        elif values.get("FDOCUMENTSTATUS") in (None, "", "Z"):
+            values["FDOCUMENTSTATUS"] = "A"
 
 
 def save_one(ctx: SaveContext, form: Form, model: Any, index: int) -> tuple[Record | None, list[Problem]]:
+    """Save (or draft) one package; with IsAutoSubmitAndAudit also submit and audit it.
+
+    Returns the written record (or None) and the problems; both are set when the bill was saved
+    but its automatic submit/audit was refused — the bill stays saved, as on a real server.
+    """
+    digest = _digest(form, model)
+    if ctx.options.validate_repeat_json:
+        repeat = _repeat_problem(ctx, form, digest, index)
+        if repeat is not None:
+            return None, [repeat]
     draft = parse_package(ctx, form, model, index)
     if not draft.problems:
         check_package(ctx, draft)
     if draft.problems:
         return None, draft.problems
-    return write_package(ctx, draft), []
+    record = write_package(ctx, draft, None if ctx.options.draft else digest)
+    if not ctx.options.auto_audit or not form.has_document_status:
+        return record, []
+    for operation in ("Submit", "Audit"):
+        record, problem = lifecycle.apply(ctx, form, record, lifecycle.TRANSITIONS[operation])
+        if problem is not None:
+            return record, [problem.at(index)]
+    return record, []
 
 
 def number_of(form: Form, record: Record) -> str:
@@ -327,7 +477,7 @@ def return_data(ctx: SaveContext, form: Form, record: Record) -> dict[str, Any]:
 
 
 def save(ctx: SaveContext, form: Form, data: dict[str, Any]) -> dict[str, Any]:
-    """The Save service: one Model object (§6.1)."""
+    """The Save (and Draft) service: one Model object (§6.1, §6.3)."""
     model = model_of(data)
     if isinstance(model, list):
         raise ParameterProblem(Problem.of("model_not_object"))
@@ -336,7 +486,7 @@ def save(ctx: SaveContext, form: Form, data: dict[str, Any]) -> dict[str, Any]:
         if record is None:
             return {"Result": {"ResponseStatus": response_status(problems)}}
         number = number_of(form, record)
-        status = response_status([], [success_entity(record.id, number, 0)])
+        status = response_status(problems, [success_entity(record.id, number, 0)])
         return {
             "Result": {
                 "ResponseStatus": status,
@@ -357,56 +507,9 @@ def batch_save(ctx: SaveContext, form: Form, data: dict[str, Any]) -> dict[str, 
     with ctx.store.lock:
         for index, package in enumerate(packages):
             record, package_problems = save_one(ctx, form, package, index)
+            problems.extend(package_problems)
             if record is None:
-                problems.extend(package_problems)
                 continue
             successes.append(success_entity(record.id, number_of(form, record), index))
             returned.append(return_data(ctx, form, record))
     return {"Result": {"ResponseStatus": response_status(problems, successes), "NeedReturnData": returned}}
-
-
-def forbid_or_enable(ctx: SaveContext, form: Form, operation: str, data: dict[str, Any]) -> dict[str, Any]:
-    """ExcuteOperation Forbid/Enable (禁用/反禁用) on base data, by Numbers or Ids (§6.8, §7.5)."""
-    if not form.has_forbid_status:
-        return {
-            "Result": {
-                "ResponseStatus": response_status(
-                    [Problem.of("operation_not_supported", form_id=form.form_id, operation=operation)]
-                )
-            }
-        }
-    status = "B" if operation.lower() == "forbid" else "A"
-    numbers = _get(data, "Numbers") or []
-    ids = _get(data, "Ids") or ""
-    if isinstance(numbers, str):
-        numbers = [numbers]
-    id_texts = [part.strip() for part in str(ids).split(",") if part.strip()]
-    successes: list[dict[str, Any]] = []
-    with ctx.store.lock:
-        targets: list[Record] = []
-        for number in numbers:
-            found = [
-                r for r in ctx.store.records(form) if number_of(form, r).casefold() == str(number).casefold()
-            ]
-            targets.extend(found)
-        for text in id_texts:
-            record = _existing(ctx, form, text)
-            if record is not None:
-                targets.append(record)
-        seen: set[RecordId] = set()
-        for index, record in enumerate(targets):
-            if record.id in seen:
-                continue
-            seen.add(record.id)
-            updated = record.copy()
-            updated.values["FFORBIDSTATUS"] = status
-            if "FMODIFYDATE" in form.fields:
-                updated.values["FMODIFYDATE"] = ctx.now
-            with ctx.store.transaction() as tx:
-                tx.put(form, updated)
-            successes.append(success_entity(record.id, number_of(form, record), index))
-    if not successes:
-        problem = Problem.of("operation_nothing_selected", operation=operation)
-        return {"Result": {"ResponseStatus": response_status([problem])}}
-    done = {"FieldName": None, "Message": messages.text("operation_done", operation=operation), "DIndex": 0}
-    return {"Result": {"ResponseStatus": response_status([], successes, [done])}}

@@ -1,9 +1,10 @@
 """ExecuteBillQuery and BillQuery (§6.6): field keys, filters, ordering and paging over a form.
 
 Field keys are resolved against the metadata: header keys, the PK, entry keys (bare or as
-`<Entity>_<Key>`), dotted reference paths (`FACCOUNTID.FNumber`, `FDetailID.FF100001.FDataValue`).
-Using any entry field turns the result into one row per entry line (header values repeat), as the
-server's SQL join does; bills without entries still give one row (left join).
+`<Entity>_<Key>`), dotted reference paths (`FACCOUNTID.FNumber`, `FDetailID.FF100001.FDataValue`,
+`FCONTACTUNIT.FName` through a polymorphic reference). Using any entry field turns the result into
+one row per entry line (header values repeat), as the server's SQL join does; bills without entries
+still give one row (left join). Fields of a 子单据头 (one-row entity) read like header fields.
 """
 
 from __future__ import annotations
@@ -44,13 +45,16 @@ class QueryProblem(Exception):
 class Hop:
     """One step along a dotted key.
 
-    A dimension hop picks one dimension's value id out of an FDetailID combination; any other hop
+    A dimension hop picks one dimension's value id out of an FDetailID combination; a polymorphic
+    hop finds its form in the header field `type_key` and reads `field_key` there; any other hop
     follows a reference id into `form` and reads `field` there (None: the target's own id).
     """
 
-    form: Form
+    form: Form | None
     field: Field | None
     dimension: Dimension | None = None
+    type_key: str | None = None
+    field_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -64,18 +68,23 @@ class Accessor:
     hops: list[Hop] = dataclass_field(default_factory=list)
     # What a bare reference prints when nothing is referenced: 0, or "" for text ids.
     empty_reference: int | str | None = None
+    # The 子单据头 a header-like field lives in (read from its one row, no join).
+    single: Entity | None = None
 
     def value(self, store: Store, record: Record, row: dict[str, Any] | None) -> Any:
         """The typed value (datetime, Decimal, id, …) or None when a join finds nothing."""
         if self.base == "pk":
             return record.id
-        if self.entity is not None:
+        entity = self.entity or self.single
+        if self.single is not None:
+            row = (record.entries.get(self.single.key.upper()) or [None])[0]
+        if entity is not None:
             if row is None:
                 return None
             if self.base == "entry_pk":
-                return row.get(self.entity.pk.upper())
+                return row.get(entity.pk.upper())
             if self.base == "entry_seq":
-                return row.get(self.entity.seq.upper())
+                return row.get(entity.seq.upper())
             current: Any = row.get(self.field.key.upper()) if self.field else None
         else:
             current = record.values.get(self.field.key.upper()) if self.field else None
@@ -83,9 +92,19 @@ class Accessor:
             if hop.dimension is not None:
                 current = (current or {}).get("dims", {}).get(hop.dimension.key.upper())
                 continue
-            target = store.get(hop.form, current) if current not in (None, 0, "") else None
+            form = (
+                store.registry.get(str(record.values.get(hop.type_key) or "")) if hop.type_key else hop.form
+            )
+            if form is None or current in (None, 0, ""):
+                return None
+            target = store.get(form, current)
             if target is None:
                 return None
+            if hop.type_key is not None:
+                wanted = form.field(hop.field_key or "")
+                is_pk = (hop.field_key or "").upper() == form.pk.upper()
+                current = target.id if is_pk else (target.values.get(wanted.key.upper()) if wanted else None)
+                continue
             current = target.id if hop.field is None else target.values.get(hop.field.key.upper())
         return current
 
@@ -124,19 +143,25 @@ def _base_accessor(form: Form, key: str, first: str) -> Accessor:
         return Accessor(key, None, "field", header_field)
     entry = form.entry_field(first)
     if entry is not None:
-        return Accessor(key, entry[0], "field", entry[1])
+        return _entry_accessor(key, entry[0], "field", entry[1])
     split = _split_entity_key(form, first)
     if split is None:
         raise UnknownField(first)
     entity, rest = split
     if rest.upper() == entity.pk.upper():
-        return Accessor(key, entity, "entry_pk", None)
+        return _entry_accessor(key, entity, "entry_pk", None)
     if rest.upper() in (entity.seq.upper(), *_ENTRY_SEQ_ALIASES):
-        return Accessor(key, entity, "entry_seq", None)
+        return _entry_accessor(key, entity, "entry_seq", None)
     entity_field = entity.field(rest)
     if entity_field is None:
         raise UnknownField(first)
-    return Accessor(key, entity, "field", entity_field)
+    return _entry_accessor(key, entity, "field", entity_field)
+
+
+def _entry_accessor(key: str, entity: Entity, base: str, field: Field | None) -> Accessor:
+    if entity.single:
+        return Accessor(key, None, base, field, single=entity)
+    return Accessor(key, entity, base, field)
 
 
 def resolve_key(registry: FormRegistry, form: Form, key: str) -> Accessor:
@@ -154,9 +179,21 @@ def resolve_key(registry: FormRegistry, form: Form, key: str) -> Accessor:
     current = accessor.field
     pointing: Form | None = None
     flex = current is not None and current.kind == "flex"
-    if current is not None and current.kind == "ref":
+    polymorphic = current is not None and current.polymorphic
+    if current is not None and current.kind == "ref" and not polymorphic:
         pointing = registry.get(current.form or "")
     for segment in segments[1:]:
+        if polymorphic and current is not None:
+            targets = [registry.get(name) for name in current.forms]
+            if not any(
+                t is not None and (t.field(segment) or segment.upper() == t.pk.upper()) for t in targets
+            ):
+                raise UnknownField(first)
+            accessor.hops.append(
+                Hop(None, None, type_key=(current.type_field or "").upper(), field_key=segment)
+            )
+            polymorphic = False
+            continue
         if flex:
             dimension = registry.dimension(segment)
             pointing = registry.get(dimension.form) if dimension else None
@@ -180,7 +217,7 @@ def resolve_key(registry: FormRegistry, form: Form, key: str) -> Accessor:
             raise UnknownField(first)
     if pointing is not None:
         accessor.empty_reference = "" if pointing.id_kind == "hex" else 0
-    elif flex:
+    elif flex or polymorphic:
         accessor.empty_reference = 0
     return accessor
 

@@ -61,21 +61,27 @@ def reference_lookup(target: Form, raw: Any) -> Lookup | None:
 
 
 def find_record(
-    ctx: SaveContext, target: Form, lookup: Lookup, scope: dict[str, RecordId] | None = None
+    ctx: SaveContext, target: Form, lookup: Lookup, scope: dict[str, Any] | None = None
 ) -> Record | None:
     """The target record the lookup names, within `scope` (header key → required value)."""
     store = ctx.store
     key = lookup.key.upper()
     if key in (target.pk.upper(), "ID"):
-        record_id = _as_id(target, lookup.value)
+        record_id = as_id(target, lookup.value)
         record = store.get(target, record_id) if record_id is not None else None
         return record if record is not None and _in_scope(record, scope) else None
     if target.number and key == target.number.upper():
         upper_scope = {k.upper(): v for k, v in (scope or {}).items()}
-        wanted = tuple(upper_scope.get(k.upper()) for k in target.unique_within)
-        if scope is not None or not target.unique_within:
+        if target.unique_within and all(k.upper() in upper_scope for k in target.unique_within):
+            wanted = tuple(upper_scope[k.upper()] for k in target.unique_within)
             found = store.find_number(target, shown(lookup.value), wanted)
-            return store.get(target, found) if found is not None else None
+            record = store.get(target, found) if found is not None else None
+            return record if record is not None and _in_scope(record, scope) else None
+        for holder in store.holders(target, shown(lookup.value)):
+            record = store.get(target, holder)
+            if record is not None and _in_scope(record, scope):
+                return record
+        return None
     field = target.field(lookup.key)
     if field is None or field.kind in ("ref", "flex"):
         return None
@@ -87,7 +93,8 @@ def find_record(
     return None
 
 
-def _as_id(target: Form, value: Any) -> RecordId | None:
+def as_id(target: Form, value: Any) -> RecordId | None:
+    """An internal id as the form keys its records (int, or 14 hex digits for assistant data)."""
     if target.id_kind == "hex":
         return str(value).strip().lower()
     try:
@@ -96,8 +103,14 @@ def _as_id(target: Form, value: Any) -> RecordId | None:
         return None
 
 
-def _in_scope(record: Record, scope: dict[str, RecordId] | None) -> bool:
-    return all(record.values.get(key.upper()) == value for key, value in (scope or {}).items())
+def _in_scope(record: Record, scope: dict[str, Any] | None) -> bool:
+    return all(_same_value(record.values.get(key.upper()), value) for key, value in (scope or {}).items())
+
+
+def _same_value(held: Any, wanted: Any) -> bool:
+    if isinstance(held, str) and isinstance(wanted, str):
+        return held.casefold() == wanted.casefold()
+    return bool(held == wanted)
 
 
 def resolve_reference(
@@ -108,15 +121,18 @@ def resolve_reference(
     index: int,
     *,
     strict: bool = False,
-    scope: dict[str, RecordId] | None = None,
+    scope: dict[str, Any] | None = None,
     message_prefix: str = "base_data",
+    target: Form | None = None,
 ) -> tuple[RecordId | None, Problem | None]:
     """(internal id, None) for a resolvable or empty reference, else (None, problem).
 
-    Forbidden targets are refused when `strict` or when the client asked IsVerifyBaseDataField
-    (§6.1: "forbidden = not found"); unaudited ones when the sandbox is set to require audit.
+    Forbidden targets are refused (§6.1: "forbidden = not found") when `strict`, when the client
+    asked IsVerifyBaseDataField, or always under `SandboxSettings.refuse_forbidden_references`;
+    unaudited ones when the sandbox is set to require audit. `target` overrides the field's form
+    (polymorphic references).
     """
-    target = ctx.form(field.form or "")
+    target = target or ctx.form(field.form or "")
     try:
         lookup = reference_lookup(target, raw)
     except ValueError:
@@ -129,7 +145,8 @@ def resolve_reference(
     values = {"where": where, "caption": field.caption, "value": shown(lookup.value)}
     if record is None:
         return None, Problem.of(f"{message_prefix}_not_found", field.key, index, **values)
-    if record.values.get("FFORBIDSTATUS") == "B" and (strict or ctx.options.verify_base_data):
+    refuse_forbidden = strict or ctx.options.verify_base_data or ctx.settings.refuse_forbidden_references
+    if record.values.get("FFORBIDSTATUS") == "B" and refuse_forbidden:
         return None, Problem.of(f"{message_prefix}_forbidden", field.key, index, **values)
     if (
         ctx.settings.require_audited_base_data
@@ -140,7 +157,7 @@ def resolve_reference(
     return record.id, None
 
 
-def dimension_scope(ctx: SaveContext, dimension: Dimension) -> dict[str, RecordId] | None:
+def dimension_scope(ctx: SaveContext, dimension: Dimension) -> dict[str, Any] | None:
     """Assistant-data dimensions only accept values of their own category (e.g. XM01 项目)."""
     if not dimension.category:
         return None
@@ -187,7 +204,7 @@ def resolve_flex(
             message_prefix="dimension",
         )
         if problem is not None:
-            problems.append(Problem(problem.message, problem.msg_code, field.key, index))
+            problems.append(problem.on(field.key).at(index))
         elif record_id is not None:
             dims[dimension.key.upper()] = record_id
     return ({"id": None, "dims": dims} if dims else None), problems

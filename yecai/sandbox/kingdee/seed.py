@@ -1,8 +1,9 @@
 """Filling a fresh data centre from `seed.yaml`.
 
-The seed is replayed through the same Save engine clients use (with audit on), so seeded base data
-looks exactly like base data created over the API: ids from the same counters, accounts with
-parent / level / leaf flag derived from their numbers, dimensions wired through BD_FLEXITEMPROPERTY.
+The seed is replayed through the same Save engine clients use (with IsAutoSubmitAndAudit, by the
+integration user), so seeded base data looks exactly like base data created over the API: ids from
+the same counters, accounts with parent / level / leaf flag derived from their numbers, dimensions
+wired through BD_FLEXITEMPROPERTY, creator and auditor set.
 """
 
 from __future__ import annotations
@@ -54,8 +55,13 @@ def normalise_period(item: Any) -> dict[str, Any]:
 
 def _plan(seed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(form id, Model) pairs in dependency order."""
-    org = {"FNumber": str(seed["data_centre"]["org_num"])}
-    steps: list[tuple[str, dict[str, Any]]] = []
+    centre = seed["data_centre"]
+    org = {"FNumber": str(centre["org_num"])}
+    user = {
+        "FUserAccount": str(centre["user_name"]),
+        "FName": str(centre.get("user_display_name", centre["user_name"])),
+    }
+    steps: list[tuple[str, dict[str, Any]]] = [("SEC_User", user)]
     for item in seed.get("organisations") or []:
         steps.append(("ORG_Organizations", {"FNumber": str(item["number"]), "FName": item["name"]}))
     for item in seed.get("currencies") or []:
@@ -77,6 +83,14 @@ def _plan(seed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             "FSTARTPERIOD": item.get("start_period", 0),
         }
         steps.append(("BD_AccountBook", model))
+    for item in seed.get("bill_types") or []:
+        model = {
+            "FNumber": item["number"],
+            "FName": item["name"],
+            "FBillFormID": item["form"],
+            "FIsDefault": bool(item.get("default", False)),
+        }
+        steps.append(("BOS_BillType", model))
     for item in seed.get("assistant_categories") or []:
         steps.append(("BOS_ASSISTANTDATA", {"FNumber": item["number"], "FName": item["name"]}))
     for key, item in (seed.get("dimensions") or {}).items():
@@ -91,6 +105,9 @@ def _plan(seed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         ("departments", "BD_Department"),
         ("suppliers", "BD_Supplier"),
         ("customers", "BD_Customer"),
+        ("expense_items", "BD_Expense"),
+        ("settle_types", "BD_SETTLETYPE"),
+        ("pay_purposes", "CN_RECPAYPURPOSE"),
     ):
         for item in seed.get(section) or []:
             steps.append((form_id, {"FNumber": item["number"], "FName": item["name"]}))
@@ -101,6 +118,9 @@ def _plan(seed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             "FStaffNumber": item.get("staff_number", item["number"]),
         }
         steps.append(("BD_Empinfo", model))
+    for item in seed.get("bank_accounts") or []:
+        model = {"FNumber": str(item["number"]), "FName": item["name"], "FOpenBankName": item.get("bank", "")}
+        steps.append(("CN_BANKACNT", model))
     for item in seed.get("assistant_data") or []:
         model = {"FId": {"FNumber": item["category"]}, "FNumber": item["number"], "FDataValue": item["value"]}
         steps.append(("BOS_ASSISTANTDATA_DETAIL", model))
@@ -135,6 +155,8 @@ def apply_seed(store: Store, registry: FormRegistry, settings: SandboxSettings, 
         if form is None:
             raise SeedError(f"unknown form {form_id}")
         record, problems = save_one(ctx, form, model, 0)
-        if record is None:
+        if record is None or problems:
             details = "; ".join(p.message for p in problems)
             raise SeedError(f"{form_id} {model.get('FNumber')}: {details}")
+        if form_id == "SEC_User" and model["FUserAccount"] == str(centre["user_name"]):
+            ctx.user, ctx.user_name = record.id, model["FUserAccount"]

@@ -1,9 +1,10 @@
 """The sandbox itself, framework-free: one HTTP request in, one HTTP reply out.
 
 `KingdeeSandbox.handle` routes `/K3Cloud/<Service>.common.kdsvc`, parses the body, applies the
-SID-first authentication rule and calls the service. Business outcomes are always HTTP 200 JSON;
-an unknown service is a `response_error:` text; a wrong data centre is a non-200 reply. A journal
-keeps what the server saw (service, session in/out, how the caller was authenticated).
+SID-first authentication rule and calls the service (handlers.py). Business outcomes are always
+HTTP 200 JSON; an unknown service is a `response_error:` text; a wrong data centre is a non-200
+reply. A journal keeps what the server saw (service, session in/out, how the caller got in). The
+administration methods (close/open a period, lock a bill, drop sessions) are for tests and demos.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from yecai import jsonutil
-from yecai.sandbox.kingdee import auth, envelopes, messages, operations, protocol, query
+from yecai.sandbox.kingdee import auth, envelopes, handlers, logins, messages, protocol
 from yecai.sandbox.kingdee.datadir import load_credentials, open_store
 from yecai.sandbox.kingdee.drafts import SaveContext, SaveOptions
-from yecai.sandbox.kingdee.envelopes import Problem
+from yecai.sandbox.kingdee.netctrl import Lock, NetworkControl
 from yecai.sandbox.kingdee.seed import normalise_period
 from yecai.sandbox.kingdee.settings import SandboxSettings
 
@@ -30,7 +32,7 @@ TEXT_TYPE = "text/plain; charset=utf-8"
 DYNAMIC_FORM = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService."
 AUTH_SERVICE = "Kingdee.BOS.WebApi.ServicesStub.AuthService."
 DATA_CENTRE_LIST = "Kingdee.BOS.ServiceFacade.ServicesStub.Account.AccountService.GetDataCenterList"
-PRODUCT_VERSION = "9.0.553.10"  # what GetDataCenterList reports as Version [INF]
+PRODUCT_VERSION = logins.PRODUCT_VERSION  # what GetDataCenterList reports as Version [INF]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,8 @@ class CallRecord:
     service: str
     session_in: str | None
     session_out: str | None
-    auth: str  # "session" | "signature" | "public" | "refused" | "wrong_data_centre" | "-"
+    # "session" | "signature" | "public" | "login" | "logout" | "refused" | "wrong_data_centre" | "-"
+    auth: str
     status: int
 
 
@@ -71,9 +74,21 @@ class Admission:
     session_out: str | None = None
     cookies: list[str] = field(default_factory=list)
     refusal: WireReply | None = None
+    caller: auth.Caller | None = None
 
 
-Handler = Callable[["KingdeeSandbox", protocol.Arguments], Any]
+@dataclass(slots=True)
+class Call:
+    """One admitted request as a handler sees it; a login sets the session and cookies it opens."""
+
+    sid_in: str | None
+    caller: auth.Caller | None
+    how: str
+    session_out: str | None = None
+    cookies: list[str] = field(default_factory=list)
+
+
+Handler = Callable[["KingdeeSandbox", protocol.Arguments, Call], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +109,9 @@ class KingdeeSandbox:
         self.settings = settings or SandboxSettings()
         self.store, self.registry = open_store(data_dir, self.settings, seed_file)
         self.credentials = load_credentials(data_dir)
-        self.sessions = auth.SessionTable(self.settings.session_idle_seconds)
+        clock = self.settings.clock
+        self.sessions = auth.SessionTable(self.settings.session_idle_seconds, lambda: clock().timestamp())
+        self.locks = NetworkControl(clock)
         self.journal: deque[CallRecord] = deque(maxlen=self.settings.journal_size)
         self._journal_lock = threading.Lock()
         self._tasks: dict[str, list[Any]] = {}
@@ -111,6 +128,37 @@ class KingdeeSandbox:
         with self.store.transaction() as tx:
             tx.set_meta("closed_periods", [*self.store.meta("closed_periods", []), item])
 
+    def open_period(self, year: int, period: int, book: str | None = None) -> None:
+        """Reopen (反结账) a period: for one book, or for every book when `book` is None."""
+        kept: list[dict[str, Any]] = []
+        books = [str(r.values.get("FNUMBER", "")) for r in self.store.records(self._form("BD_AccountBook"))]
+        for item in self.store.meta("closed_periods", []):
+            if (int(item["year"]), int(item["period"])) != (year, period):
+                kept.append(item)
+            elif book is not None and item.get("book") is None:
+                # "closed for every book": keep it closed for the other books.
+                kept += [{"book": b, "year": year, "period": period} for b in books if b != str(book)]
+            elif book is not None and item.get("book") != str(book):
+                kept.append(item)
+        with self.store.transaction() as tx:
+            tx.set_meta("closed_periods", kept)
+
+    def lock(self, form_id: str, number: str, seconds: float) -> None:
+        """Hold the network-control lock (网控) on a bill, as a user editing it in the web client
+        would; operations on it answer MsgCode 13 until the lock expires (sandbox clock)."""
+        form = self._form(form_id)
+        record_id = self.store.find_number(form, number)
+        if record_id is None:
+            raise KeyError(f"{form_id} has no record numbered {number!r}")
+        until = self.settings.clock() + timedelta(seconds=seconds)
+        self.locks.acquire(form.form_id, record_id, Lock("Administrator", "修改", until))
+
+    def unlock(self, form_id: str, number: str) -> bool:
+        """Release a lock taken with `lock`; whether there was one."""
+        form = self._form(form_id)
+        record_id = self.store.find_number(form, number)
+        return record_id is not None and self.locks.release(form.form_id, record_id)
+
     def drop_sessions(self) -> int:
         """Lose every session, as an app-pool recycle does; signed clients log in again silently."""
         return self.sessions.drop_all()
@@ -118,6 +166,12 @@ class KingdeeSandbox:
     def calls(self) -> list[CallRecord]:
         with self._journal_lock:
             return list(self.journal)
+
+    def _form(self, form_id: str) -> Any:
+        form = self.registry.get(form_id)
+        if form is None:
+            raise KeyError(f"no form {form_id}")
+        return form
 
     # --- the WebAPI ----------------------------------------------------------------------------
 
@@ -140,28 +194,29 @@ class KingdeeSandbox:
         admission = self._admit(spec, request, sid_in)
         if admission.refusal is not None:
             return self._journal(spec.name, sid_in, admission.session_out, admission.how, admission.refusal)
-        how, session_out, cookies = admission.how, admission.session_out, admission.cookies
+        call = Call(sid_in, admission.caller, admission.how, admission.session_out, list(admission.cookies))
         args = protocol.arguments(body, spec.parameters)
         try:
-            result = spec.handler(self, args)
+            result = spec.handler(self, args, call)
         except Exception as exc:  # a sandbox bug must still answer the way the server fails
             text = envelopes.response_error(
                 messages.text("internal_error", detail=f"{type(exc).__name__}: {exc}")
             )
             return self._journal(
-                spec.name, sid_in, session_out, how, WireReply(200, text, TEXT_TYPE, cookies)
+                spec.name, sid_in, call.session_out, call.how, WireReply(200, text, TEXT_TYPE, call.cookies)
             )
         if args.query_mode:
             result = self._begin_task(result)
-        reply = WireReply(200, jsonutil.dumps(result), JSON_TYPE, cookies)
-        return self._journal(spec.name, sid_in, session_out, how, reply)
+        reply = WireReply(200, jsonutil.dumps(result), JSON_TYPE, call.cookies)
+        return self._journal(spec.name, sid_in, call.session_out, call.how, reply)
 
     def _admit(self, spec: ServiceSpec, request: WireRequest, sid_in: str | None) -> Admission:
         """SID first; otherwise verify the signed headers and open a session (§4.2)."""
         if spec.public:
             return Admission("public")
-        if self.sessions.get(sid_in) is not None:
-            return Admission("session")
+        session = self.sessions.get(sid_in)
+        if session is not None:
+            return Admission("session", caller=session.caller)
         verdict, caller = auth.verify_signed_headers(
             request.headers, request.url, self.credentials, self.settings.accepted_lcids
         )
@@ -175,7 +230,9 @@ class KingdeeSandbox:
             refusal = WireReply(200, text, JSON_TYPE, auth.session_cookies(shell))
             return Admission("refused", session_out=shell, refusal=refusal)
         session = self.sessions.create(caller)
-        return Admission("signature", session.sid, auth.session_cookies(session.sid))
+        return Admission(
+            "signature", session.sid, auth.session_cookies(session.sid, session.aspnet_id), caller=caller
+        )
 
     def _journal(
         self, service: str, session_in: str | None, session_out: str | None, how: str, reply: WireReply
@@ -185,9 +242,21 @@ class KingdeeSandbox:
             self.journal.append(record)
         return reply
 
-    def _save_context(self, data: dict[str, Any]) -> SaveContext:
-        options = operations.save_options(data)
-        return SaveContext(self.store, self.registry, self.settings, options, self.settings.clock())
+    def context(self, call: Call | None = None, options: SaveOptions | None = None) -> SaveContext:
+        """What the engines need for one call: store, metadata, settings, the caller as a user."""
+        user_name = call.caller.user_name if call is not None and call.caller is not None else ""
+        user_form = self.registry.get("SEC_User")
+        user = self.store.find_number(user_form, user_name) if user_form is not None and user_name else None
+        return SaveContext(
+            self.store,
+            self.registry,
+            self.settings,
+            options or SaveOptions(),
+            self.settings.clock(),
+            user,
+            user_name,
+            self.locks,
+        )
 
     # --- async query mode (§2.7) --------------------------------------------------------------
 
@@ -228,88 +297,6 @@ def _task_info(task_id: str, status: int, result: Any, faulted: bool = False) ->
     }
 
 
-# --- service handlers ---------------------------------------------------------------------------
-
-
-def _form_and_data(sandbox: KingdeeSandbox, args: protocol.Arguments) -> tuple[Any, Any]:
-    """(form, data) for form services, or (None, failure envelope)."""
-    form_id = protocol.text_argument(args.get("formid")).strip()
-    if not form_id:
-        return None, envelopes.failure(Problem.of("formid_empty"))
-    form = sandbox.registry.get(form_id)
-    if form is None:
-        return None, envelopes.failure(Problem.of("form_not_exist", form_id=form_id))
-    data = args.get("data")
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        return None, envelopes.failure(Problem.of("data_invalid"))
-    return form, data
-
-
-def _save(sandbox: KingdeeSandbox, args: protocol.Arguments, batch: bool) -> Any:
-    form, data = _form_and_data(sandbox, args)
-    if form is None:
-        return data
-    try:
-        ctx = sandbox._save_context(data)
-        return operations.batch_save(ctx, form, data) if batch else operations.save(ctx, form, data)
-    except operations.ParameterProblem as exc:
-        return envelopes.failure(exc.problem)
-
-
-def _query(sandbox: KingdeeSandbox, args: protocol.Arguments, as_objects: bool) -> Any:
-    data = args.get("data")
-    if not isinstance(data, dict):
-        data = {}
-    try:
-        if as_objects:
-            return query.bill_query(sandbox.store, sandbox.registry, data)
-        return query.execute_bill_query(sandbox.store, sandbox.registry, data)
-    except query.QueryProblem as exc:
-        wrap = envelopes.bill_query_failure if as_objects else envelopes.query_failure
-        return wrap(exc.problem)
-
-
-def _operation(sandbox: KingdeeSandbox, args: protocol.Arguments) -> Any:
-    form, data = _form_and_data(sandbox, args)
-    if form is None:
-        return data
-    operation = protocol.text_argument(args.get("opnumber")).strip()
-    if operation.lower() in ("forbid", "enable"):
-        ctx = SaveContext(
-            sandbox.store,
-            sandbox.registry,
-            sandbox.settings,
-            SaveOptions(),
-            sandbox.settings.clock(),
-        )
-        return operations.forbid_or_enable(
-            ctx, form, "Forbid" if operation.lower() == "forbid" else "Enable", data
-        )
-    return envelopes.failure(Problem.of("operation_not_supported", form_id=form.form_id, operation=operation))
-
-
-def _poll(sandbox: KingdeeSandbox, args: protocol.Arguments) -> Any:
-    info = args.get("queryinfo")
-    task_id = str(info.get("TaskId", "")) if isinstance(info, dict) else ""
-    return sandbox.poll_task(task_id)
-
-
-def _data_centres(sandbox: KingdeeSandbox, args: protocol.Arguments) -> Any:
-    centre = sandbox.store.meta("seed", {}).get("data_centre", {})
-    return [
-        {
-            "Id": sandbox.credentials.acct_id,
-            "Number": str(centre.get("number", "")),
-            "Name": str(centre.get("name", "")),
-            "Version": PRODUCT_VERSION,
-            "GDCID": "",
-            "AuthenticationMethods": 1,
-        }
-    ]
-
-
 def _spec(
     name: str, parameters: tuple[str, ...], handler: Handler | None, public: bool = False
 ) -> ServiceSpec:
@@ -317,20 +304,10 @@ def _spec(
 
 
 _FORM_DATA = ("formid", "data")
+_STATUS_OPERATIONS = ("Submit", "Audit", "UnAudit", "Delete", "CancelAssign")
 _NOT_EMULATED = [
-    "Draft",
-    "Submit",
-    "Audit",
-    "UnAudit",
-    "Delete",
-    "View",
     "Push",
-    "Allocate",
-    "CancelAllocate",
-    "CancelAssign",
     "SwitchOrg",
-    "GetSysReportData",
-    "QueryBusinessInfo",
     "QueryGroupInfo",
     "GroupSave",
     "GroupDelete",
@@ -345,26 +322,33 @@ _NOT_EMULATED = [
     "SaveData",
     "GroupSubmit",
 ]
-_AUTH_METHODS = [
-    "ValidateUser",
-    "ValidateUser2",
-    "LoginByAppSecret",
-    "LoginBySign",
-    "LoginBySimplePassport",
-    "LoginByMobileCard",
-    "ValidateUserEnDeCode",
-    "Logout",
-]
+_AUTH_NOT_EMULATED = ["LoginBySimplePassport", "LoginByMobileCard", "ValidateUserEnDeCode"]
 
 _SPECS: list[ServiceSpec] = [
-    _spec(DYNAMIC_FORM + "Save", _FORM_DATA, lambda s, a: _save(s, a, batch=False)),
-    _spec(DYNAMIC_FORM + "BatchSave", _FORM_DATA, lambda s, a: _save(s, a, batch=True)),
-    _spec(DYNAMIC_FORM + "ExecuteBillQuery", ("data",), lambda s, a: _query(s, a, as_objects=False)),
-    _spec(DYNAMIC_FORM + "BillQuery", ("data",), lambda s, a: _query(s, a, as_objects=True)),
-    _spec(DYNAMIC_FORM + "ExcuteOperation", ("formid", "opNumber", "data"), _operation),
-    _spec(DYNAMIC_FORM + "QueryAsyncResult", ("queryInfo",), _poll),
-    _spec(DATA_CENTRE_LIST, (), _data_centres, public=True),
+    _spec(DYNAMIC_FORM + "Save", _FORM_DATA, partial(handlers.save, batch=False, draft=False)),
+    _spec(DYNAMIC_FORM + "BatchSave", _FORM_DATA, partial(handlers.save, batch=True, draft=False)),
+    _spec(DYNAMIC_FORM + "Draft", _FORM_DATA, partial(handlers.save, batch=False, draft=True)),
+    *(
+        _spec(DYNAMIC_FORM + name, _FORM_DATA, partial(handlers.status, operation=name))
+        for name in _STATUS_OPERATIONS
+    ),
+    _spec(DYNAMIC_FORM + "View", _FORM_DATA, handlers.view),
+    _spec(DYNAMIC_FORM + "ExcuteOperation", ("formid", "opNumber", "data"), handlers.execute_operation),
+    _spec(DYNAMIC_FORM + "Allocate", _FORM_DATA, partial(handlers.allocate, cancel=False)),
+    _spec(DYNAMIC_FORM + "CancelAllocate", _FORM_DATA, partial(handlers.allocate, cancel=True)),
+    _spec(DYNAMIC_FORM + "GetSysReportData", _FORM_DATA, handlers.report),
+    _spec(DYNAMIC_FORM + "QueryBusinessInfo", ("data",), handlers.business_info),
+    _spec(DYNAMIC_FORM + "ExecuteBillQuery", ("data",), partial(handlers.bill_query, as_objects=False)),
+    _spec(DYNAMIC_FORM + "BillQuery", ("data",), partial(handlers.bill_query, as_objects=True)),
+    _spec(DYNAMIC_FORM + "QueryAsyncResult", ("queryInfo",), handlers.poll),
+    _spec(DATA_CENTRE_LIST, (), handlers.data_centres, public=True),
+    *(
+        _spec(AUTH_SERVICE + name, parameters, partial(handlers.login, method=name), public=True)
+        for name, parameters in logins.PARAMETERS.items()
+        if name != "Logout"
+    ),
+    _spec(AUTH_SERVICE + "Logout", (), handlers.logout, public=True),
     *(_spec(DYNAMIC_FORM + name, _FORM_DATA, None) for name in _NOT_EMULATED),
-    *(_spec(AUTH_SERVICE + name, (), None, public=True) for name in _AUTH_METHODS),
+    *(_spec(AUTH_SERVICE + name, (), None, public=True) for name in _AUTH_NOT_EMULATED),
 ]
 SERVICES: dict[str, ServiceSpec] = {spec.name.lower(): spec for spec in _SPECS}

@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (form_id, id)
 );
 CREATE TABLE IF NOT EXISTS flex_details (id INTEGER PRIMARY KEY, signature TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS saved_packages (
+    form_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (form_id, digest)
+);
 """
 
 
@@ -80,6 +87,9 @@ class Store:
         self._conn.executescript(_SCHEMA)
         self._records: dict[str, dict[RecordId, Record]] = {}
         self._numbers: dict[str, dict[tuple[Any, ...], RecordId]] = {}
+        # number → every holder, for forms whose numbers repeat across scopes (allocated copies).
+        self._holders: dict[str, dict[str, list[RecordId]]] = {}
+        self._packages: dict[tuple[str, str], tuple[str, str]] = {}
         self._counters: dict[str, int] = {}
         self._flex: dict[str, int] = {}
         self._meta: dict[str, Any] = {}
@@ -94,6 +104,10 @@ class Store:
             self._counters[name] = value
         for flex_id, signature in self._conn.execute("SELECT id, signature FROM flex_details"):
             self._flex[signature] = flex_id
+        for form_id, digest, record_id, saved_at in self._conn.execute(
+            "SELECT form_id, digest, record_id, saved_at FROM saved_packages"
+        ):
+            self._packages[(form_id, digest)] = (record_id, saved_at)
         for form_id, record_id, body in self._conn.execute(
             "SELECT form_id, id, body FROM records ORDER BY rowid"
         ):
@@ -114,9 +128,23 @@ class Store:
     def get(self, form: Form, record_id: RecordId) -> Record | None:
         return self._records.get(form.form_id.upper(), {}).get(record_id)
 
-    def find_number(self, form: Form, number: str, scope: tuple[Any, ...] = ()) -> RecordId | None:
-        """The record holding `number` within `scope` (values of the form's `unique_within` keys)."""
-        return self._numbers.get(form.form_id.upper(), {}).get((*scope, number_key(number)))
+    def find_number(self, form: Form, number: str, scope: tuple[Any, ...] | None = None) -> RecordId | None:
+        """The record holding `number` within `scope` (values of the form's `unique_within` keys).
+
+        Without a scope: the first record ever given that number (the master of allocated copies).
+        """
+        if scope is None and form.unique_within:
+            holders = self._holders.get(form.form_id.upper(), {}).get(number_key(number))
+            return holders[0] if holders else None
+        return self._numbers.get(form.form_id.upper(), {}).get((*(scope or ()), number_key(number)))
+
+    def holders(self, form: Form, number: str) -> list[RecordId]:
+        """Every record bearing `number` (one per scope), oldest first."""
+        return list(self._holders.get(form.form_id.upper(), {}).get(number_key(number), []))
+
+    def saved_package(self, form: Form, digest: str) -> tuple[str, str] | None:
+        """(record id, saved at) of an earlier Save of exactly this JSON package (ValidateRepeatJson)."""
+        return self._packages.get((form.form_id.upper(), digest))
 
     def counter(self, name: str) -> int:
         return self._counters.get(name, 0)
@@ -126,17 +154,34 @@ class Store:
 
     def _remember(self, form: Form, record: Record) -> None:
         by_id = self._records.setdefault(form.form_id.upper(), {})
-        numbers = self._numbers.setdefault(form.form_id.upper(), {})
         old = by_id.get(record.id)
-        if old is not None and form.number:
-            numbers.pop(
-                (*scope_of(form, old), number_key(str(old.values.get(form.number.upper(), "")))), None
-            )
+        if old is not None:
+            self._unindex(form, old)
         by_id[record.id] = record
         if form.number:
             number = str(record.values.get(form.number.upper(), "") or "")
             if number.strip():
-                numbers[(*scope_of(form, record), number_key(number))] = record.id
+                key = number_key(number)
+                self._numbers.setdefault(form.form_id.upper(), {})[(*scope_of(form, record), key)] = record.id
+                holders = self._holders.setdefault(form.form_id.upper(), {}).setdefault(key, [])
+                holders.append(record.id)
+                holders.sort(key=_id_order)
+
+    def _unindex(self, form: Form, record: Record) -> None:
+        if not form.number:
+            return
+        key = number_key(str(record.values.get(form.number.upper(), "") or ""))
+        numbers = self._numbers.get(form.form_id.upper(), {})
+        if numbers.get((*scope_of(form, record), key)) == record.id:
+            del numbers[(*scope_of(form, record), key)]
+        holders = self._holders.get(form.form_id.upper(), {}).get(key)
+        if holders and record.id in holders:
+            holders.remove(record.id)
+
+    def _forget(self, form: Form, record_id: RecordId) -> None:
+        record = self._records.get(form.form_id.upper(), {}).pop(record_id, None)
+        if record is not None:
+            self._unindex(form, record)
 
     # --- writes -----------------------------------------------------------------------------------
 
@@ -158,6 +203,10 @@ class Store:
             self._conn.close()
 
 
+def _id_order(record_id: RecordId) -> tuple[int, Any]:
+    return (0, record_id) if isinstance(record_id, int) else (1, str(record_id))
+
+
 def scope_of(form: Form, record: Record) -> tuple[Any, ...]:
     return tuple(record.values.get(key.upper()) for key in form.unique_within)
 
@@ -168,9 +217,11 @@ class Transaction:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._records: dict[tuple[str, RecordId], tuple[Form, Record]] = {}
+        self._deleted: dict[tuple[str, RecordId], Form] = {}
         self._counters: dict[str, int] = {}
         self._flex: dict[str, int] = {}
         self._meta: dict[str, Any] = {}
+        self._packages: dict[tuple[str, str], tuple[str, str]] = {}
 
     def next_value(self, name: str, first: int = FIRST_ID) -> int:
         """The next value of counter `name` (first value `first`), consumed only if we commit."""
@@ -195,11 +246,21 @@ class Transaction:
 
     def get(self, form: Form, record_id: RecordId) -> Record | None:
         """A record as this transaction will leave it (pending write first, then the store)."""
+        if (form.form_id.upper(), record_id) in self._deleted:
+            return None
         pending = self._records.get((form.form_id.upper(), record_id))
         return pending[1] if pending else self.store.get(form, record_id)
 
     def put(self, form: Form, record: Record) -> None:
+        self._deleted.pop((form.form_id.upper(), record.id), None)
         self._records[(form.form_id.upper(), record.id)] = (form, record)
+
+    def delete(self, form: Form, record_id: RecordId) -> None:
+        self._records.pop((form.form_id.upper(), record_id), None)
+        self._deleted[(form.form_id.upper(), record_id)] = form
+
+    def remember_package(self, form: Form, digest: str, record_id: RecordId, saved_at: str) -> None:
+        self._packages[(form.form_id.upper(), digest)] = (str(record_id), saved_at)
 
     def set_meta(self, key: str, value: Any) -> None:
         self._meta[key] = value
@@ -228,6 +289,15 @@ class Transaction:
                     "ON CONFLICT(form_id, id) DO UPDATE SET body = excluded.body",
                     (form.form_id.upper(), str(record.id), dumps(_encode(form, record))),
                 )
+            for (form_id, record_id), _form in self._deleted.items():
+                conn.execute("DELETE FROM records WHERE form_id = ? AND id = ?", (form_id, str(record_id)))
+            for (form_id, digest), (record_id, saved_at) in self._packages.items():
+                conn.execute(
+                    "INSERT INTO saved_packages(form_id, digest, record_id, saved_at) VALUES(?, ?, ?, ?) "
+                    "ON CONFLICT(form_id, digest) DO UPDATE SET record_id = excluded.record_id, "
+                    "saved_at = excluded.saved_at",
+                    (form_id, digest, record_id, saved_at),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -238,6 +308,9 @@ class Transaction:
         store._flex.update(self._flex)
         for form, record in self._records.values():
             store._remember(form, record)
+        for (_form_id, record_id), form in self._deleted.items():
+            store._forget(form, record_id)
+        store._packages.update(self._packages)
 
 
 # --- (de)serialisation of records -----------------------------------------------------------------

@@ -113,9 +113,12 @@ def parse_scalar(field: Field, raw: Any) -> Any:
         return False if raw is None else to_bool(raw)
     if kind == "status":
         value = "" if raw is None else str(raw).strip()
-        if field.values and value.upper() not in {v.upper() for v in field.values}:
+        if not field.values or value == "":
+            return value.upper()
+        declared = {v.upper(): v for v in field.values}
+        if value.upper() not in declared:
             raise ValueError("unknown status")
-        return value.upper()
+        return declared[value.upper()]  # the metadata's spelling (BD_Supplier, not BD_SUPPLIER)
     raise ValueError(f"{kind} is not a scalar kind")
 
 
@@ -128,8 +131,8 @@ def _plain(raw: Any) -> str:
 
 
 def default_value(field: Field) -> Any:
-    """What a field holds when the Model does not mention it."""
-    if field.default is not None:
+    """What a field holds when the Model does not mention it (dynamic defaults come later)."""
+    if field.default is not None and not field.dynamic_default:
         return parse_scalar(field, field.default) if field.kind not in ("ref", "flex") else None
     return {
         "text": "",
@@ -148,6 +151,6 @@ def is_empty(field: Field, value: Any) -> bool:
         return value.strip() == ""
     if field.kind in ("int", "decimal"):
         return value == 0
-    if field.kind == "ref":
+    if field.kind in ("ref", "status"):
         return value in (0, "")
     return False

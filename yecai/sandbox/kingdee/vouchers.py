@@ -2,8 +2,9 @@
 
 Checks (all MsgCode 11, wording in messages.py): lines on leaf, enabled accounts; the dimensions
 each account requires; amounts within the currency's precision; debit or credit on every line;
-debits equal credits to the cent; an open period of the account book. Numbering: 凭证号 runs
-gap-free per book × year × period × 凭证字; FBillNo comes from VOUCHER_BILLNO_FORMAT.
+debits equal credits to the cent; an open period of the account book — for saving and for every
+status operation. Numbering: 凭证号 runs gap-free per book × year × period × 凭证字; FBillNo comes
+from the form's `number_format` (numbering.py).
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ from decimal import Decimal
 from typing import Any
 
 from yecai.jsonutil import decimal_text
-from yecai.sandbox.kingdee.drafts import Draft, SaveContext, entry_where
-from yecai.sandbox.kingdee.forms import Form
+from yecai.sandbox.kingdee.drafts import BaseHook, Draft, SaveContext, decimal_places, entry_where
+from yecai.sandbox.kingdee.envelopes import Problem
 from yecai.sandbox.kingdee.store import Record, RecordId, Transaction
 
-# FBillNo of a voucher when the client does not give one. The real format is tenant configuration
-# (编码规则) and not public; this one is inferred [INF] and only has to be unique per data centre.
-VOUCHER_BILLNO_FORMAT = "GL{seq:08d}"
 # The rate type a line gets when it names none (the standard 固定汇率 of a fresh tenant).
 DEFAULT_RATE_TYPE = "HLTX01_SYS"
 REQUIRED_INPUT_TYPE = "1"  # BD_Account.FEntity.FInputType: 1 必录, 0 可选 [INF]
 
 _AMOUNT_KEYS = ("FDEBIT", "FCREDIT", "FAMOUNTFOR")
+
+
+# Status operations a closed period forbids on its vouchers (结账后凭证不能再审核、反审核、删除).
+_PERIOD_BOUND_OPERATIONS = frozenset({"Submit", "Audit", "UnAudit", "Delete", "CancelAssign"})
 
 
 def closed(ctx: SaveContext, book_number: str, year: int, period: int) -> bool:
@@ -36,12 +38,7 @@ def closed(ctx: SaveContext, book_number: str, year: int, period: int) -> bool:
     return False
 
 
-def _decimals(value: Decimal) -> int:
-    exponent = value.normalize().as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
-
-
-class VoucherHook:
+class VoucherHook(BaseHook):
     """Validation, derived values and numbering of GL_VOUCHER."""
 
     def validate(self, ctx: SaveContext, draft: Draft) -> None:
@@ -75,19 +72,11 @@ class VoucherHook:
             if currency is not None and currency.id == base_currency:
                 precision = digits
             currency_no = str(currency.values.get("FNUMBER", "")) if currency else ""
+            entry_fields = draft.form.entities["FENTITY"].fields
             for key in _AMOUNT_KEYS:
-                amount = row.get(key) or Decimal(0)
-                if _decimals(amount) > digits:
-                    field = ctx.form("GL_VOUCHER").entities["FENTITY"].fields[key]
-                    draft.problem(
-                        "amount_precision",
-                        field.key,
-                        where=where,
-                        caption=field.caption,
-                        amount=decimal_text(amount),
-                        currency=currency_no,
-                        precision=digits,
-                    )
+                draft.check_precision(
+                    entry_fields[key], row.get(key) or Decimal(0), where, currency_no, digits
+                )
             debit, credit = row.get("FDEBIT") or Decimal(0), row.get("FCREDIT") or Decimal(0)
             if debit == 0 and credit == 0:
                 draft.problem("line_without_amount", "FDEBIT", where=where)
@@ -182,36 +171,52 @@ class VoucherHook:
             rate = Decimal(1)
             row["FEXCHANGERATE"] = rate
         amount = debit if debit != 0 else credit
-        row["FAMOUNT"] = amount.quantize(quantum) if _decimals(amount) <= digits else amount
+        row["FAMOUNT"] = amount.quantize(quantum) if decimal_places(amount) <= digits else amount
         row["FDC"] = 1 if debit != 0 else -1
         for key in ("FDEBIT", "FCREDIT"):
             value = row.get(key) or Decimal(0)
-            row[key] = value.quantize(quantum) if _decimals(value) <= digits else value
+            row[key] = value.quantize(quantum) if decimal_places(value) <= digits else value
         amount_for = row.get("FAMOUNTFOR") or Decimal(0)
         if amount_for == 0:
             amount_for = amount / rate
-        row["FAMOUNTFOR"] = amount_for.quantize(quantum) if _decimals(amount_for) <= digits else amount_for
+        row["FAMOUNTFOR"] = (
+            amount_for.quantize(quantum) if decimal_places(amount_for) <= digits else amount_for
+        )
 
     def assign(self, ctx: SaveContext, tx: Transaction, draft: Draft) -> None:
         values, existing = draft.values, draft.existing
         bucket = (values["FACCOUNTBOOKID"], values["FYEAR"], values["FPERIOD"], values["FVOUCHERGROUPID"])
-        if existing is None or _bucket(existing) != bucket:
+        numbered = existing is not None and str(existing.values.get("FVOUCHERGROUPNO") or "").strip()
+        if not numbered or _bucket(existing) != bucket:
             counter = "voucherno:{}:{}:{}:{}".format(*bucket)
             values["FVOUCHERGROUPNO"] = str(tx.next_value(counter, first=1))
-        if not str(values.get("FBILLNO") or "").strip():
-            values["FBILLNO"] = _next_bill_no(ctx.form("GL_VOUCHER"), ctx, tx)
 
-    def after_put(self, ctx: SaveContext, tx: Transaction, record: Record) -> None:
-        return None
+    def check_operation(
+        self, ctx: SaveContext, record: Record, operation: str, caption: str
+    ) -> list[Problem]:
+        problems: list[Problem] = []
+        book_id, year, period = (record.values.get(k) for k in ("FACCOUNTBOOKID", "FYEAR", "FPERIOD"))
+        book = ctx.store.get(ctx.form("BD_AccountBook"), book_id) if book_id else None
+        if (
+            operation in _PERIOD_BOUND_OPERATIONS
+            and book is not None
+            and year
+            and closed(ctx, str(book.values.get("FNUMBER", "")), year, period)
+        ):
+            problems.append(
+                Problem.of("voucher_period_closed_op", "FDate", year=year, period=period, operation=caption)
+            )
+        creator = record.values.get("FCREATORID")
+        if (
+            operation == "Audit"
+            and not ctx.settings.voucher_creator_may_audit
+            and creator
+            and creator == ctx.user
+        ):
+            problems.append(Problem.of("voucher_self_audit", "FCHECKERID"))
+        return problems
 
 
-def _bucket(record: Record) -> tuple[Any, ...]:
-    v = record.values
+def _bucket(record: Record | None) -> tuple[Any, ...]:
+    v = record.values if record is not None else {}
     return (v.get("FACCOUNTBOOKID"), v.get("FYEAR"), v.get("FPERIOD"), v.get("FVOUCHERGROUPID"))
-
-
-def _next_bill_no(form: Form, ctx: SaveContext, tx: Transaction) -> str:
-    while True:
-        candidate = VOUCHER_BILLNO_FORMAT.format(seq=tx.next_value("billno:GL_VOUCHER", first=1))
-        if ctx.store.find_number(form, candidate) is None:
-            return candidate

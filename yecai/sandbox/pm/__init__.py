@@ -1,26 +1,59 @@
 """sandbox.pm — a reference construction project-management system, shipped as product.
 
-Deterministic Chinese construction data (projects; daily 人工费 / 材料费 / 机械使用费 cost records)
-served over a Bearer-protected REST API with OpenAPI docs, and also available as Python objects
-so tests, the demo and benchmarks can compute expected totals without HTTP. See docs/sandbox-pm.md.
+Deterministic Chinese construction data (projects, BOQ, budgets, contracts, six cost categories,
+progress, payments, invoices, real-name workers and attendance) as a timeline served as of a
+simulated clock: REST with OpenAPI, signed webhooks, Excel/CSV exports. See docs/sandbox-pm.md.
 """
 
 from __future__ import annotations
 
 from yecai.sandbox.pm.app import DEFAULT_TOKEN, build_app, create_app
+from yecai.sandbox.pm.auth import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, AuthMode, sign
 from yecai.sandbox.pm.data import generate
-from yecai.sandbox.pm.models import CostCategory, CostRecord, Dataset, Project, ProjectStatus
-from yecai.sandbox.pm.server import start_sandbox
+from yecai.sandbox.pm.exports import write_big_cost_ledger, write_exports
+from yecai.sandbox.pm.models import CostCategory, CostRecord, Dataset, Project, ProjectStatus, Snapshot
+from yecai.sandbox.pm.records import (
+    Attendance,
+    BoqItem,
+    BudgetLine,
+    Contract,
+    Defect,
+    Invoice,
+    PaymentRequest,
+    ProgressReport,
+    Worker,
+)
+from yecai.sandbox.pm.server import SandboxServer, start_sandbox
+from yecai.sandbox.pm.webhooks import WebhookSettings, event_signature
 
 __all__ = [
+    "DEFAULT_APP_KEY",
+    "DEFAULT_APP_SECRET",
     "DEFAULT_TOKEN",
+    "Attendance",
+    "AuthMode",
+    "BoqItem",
+    "BudgetLine",
+    "Contract",
     "CostCategory",
     "CostRecord",
     "Dataset",
+    "Defect",
+    "Invoice",
+    "PaymentRequest",
+    "ProgressReport",
     "Project",
     "ProjectStatus",
+    "SandboxServer",
+    "Snapshot",
+    "WebhookSettings",
+    "Worker",
     "build_app",
     "create_app",
+    "event_signature",
     "generate",
+    "sign",
     "start_sandbox",
+    "write_big_cost_ledger",
+    "write_exports",
 ]

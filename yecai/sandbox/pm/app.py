@@ -1,37 +1,44 @@
-"""The sandbox.pm web application: data generated once, served over a Bearer-protected REST API.
+"""The sandbox.pm web application: a data set served as of a simulated clock, over REST.
 
 `create_app` generates a Dataset and returns the FastAPI app; `build_app` serves one you already
 have (the start helper uses it so that callers get the very Dataset being served). Everything
 answers JSON: successes in the {"code": 0, "message": "ok", "data": …} envelope, failures as
-{"code": …, "message": "中文 / English"}. /healthz, /docs and /openapi.json need no token.
+{"code": …, "message": "中文 / English"}. /healthz, /docs and /openapi.json need no credentials.
 """
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from yecai.sandbox.pm.admin import admin_router
+from yecai.sandbox.pm.auth import DEFAULT_TOKEN, AuthConfig, AuthMode
 from yecai.sandbox.pm.data import generate
-from yecai.sandbox.pm.errors import ApiError, bilingual, invalid_token
-from yecai.sandbox.pm.models import Dataset
+from yecai.sandbox.pm.errors import ApiError, bilingual
+from yecai.sandbox.pm.models import DIRECT_CATEGORIES, Dataset
 from yecai.sandbox.pm.params import explain_validation
 from yecai.sandbox.pm.routes import api_router
+from yecai.sandbox.pm.runtime import PmRuntime, ServerOptions
 from yecai.sandbox.pm.serialise import DecimalJSONResponse
 
-DEFAULT_TOKEN = "yecai-pm-sandbox"
+__all__ = ["DEFAULT_TOKEN", "build_app", "create_app"]
 
 _DESCRIPTION = """\
 参考工程项目管理系统（沙箱）· a reference construction project-management system, shipped with yecai.
 
-Deterministic data (projects, daily 人工费 / 材料费 / 机械使用费 cost records) generated from a seed.
-Authenticate with `Authorization: Bearer <token>`. Money and quantities are JSON numbers with exact
-decimal text: parse them with `json.loads(text, parse_float=Decimal)`.
+Deterministic data generated from a seed: projects, BOQ, budgets, contracts, cost records of six
+categories, monthly progress and valuations, payment requests, invoices in and out, real-name
+workers and their daily attendance — a timeline shown as of the server's simulated clock
+(`/admin/clock`). Pagination varies by endpoint (page number, offset, cursor). Authenticate with
+`Authorization: Bearer <token>` or an HMAC signature (X-App-Key, X-Timestamp, X-Nonce, X-Sign), as
+the server was started. Money and quantities are JSON numbers with exact decimal text: parse them
+with `json.loads(text, parse_float=Decimal)`. See docs/sandbox-pm.md.
 """
 
 
@@ -41,50 +48,135 @@ def create_app(
     seed: int = 42,
     start_month: str = "2026-10",
     token: str = DEFAULT_TOKEN,
+    *,
+    bad_rate: float = 0.0,
+    options: ServerOptions | None = None,
 ) -> FastAPI:
     """Generate the data set (once) and return the app that serves it."""
-    return build_app(generate(projects=projects, months=months, seed=seed, start_month=start_month), token)
+    dataset = generate(
+        projects=projects, months=months, seed=seed, start_month=start_month, bad_rate=bad_rate
+    )
+    return build_app(dataset, token, options=options)
 
 
-def build_app(dataset: Dataset, token: str = DEFAULT_TOKEN) -> FastAPI:
-    """The app serving `dataset`; requests to /api/v1 must carry `Authorization: Bearer <token>`."""
-    if not token:
-        raise ValueError("token must not be empty: the sandbox always asks for a Bearer token")
-    app = FastAPI(title="yecai sandbox.pm · 参考工程项目管理系统", version="1", description=_DESCRIPTION)
+def build_app(
+    dataset: Dataset, token: str = DEFAULT_TOKEN, *, options: ServerOptions | None = None
+) -> FastAPI:
+    """The app serving `dataset`. Without `options`, requests need `Authorization: Bearer <token>`.
+
+    With `options`, its `auth` decides (and `token` is ignored); `app.state.runtime` is the live
+    state (clock, webhooks) — start and stop its background parts with the server.
+    """
+    if options is None:
+        if not token:
+            raise ValueError("token must not be empty: the sandbox always asks for a Bearer token")
+        options = ServerOptions(auth=AuthConfig(token=token))
+    runtime = PmRuntime(dataset, options)
+    app = FastAPI(title="yecai sandbox.pm · 参考工程项目管理系统", version="2", description=_DESCRIPTION)
     app.state.dataset = dataset
-    expected = token.encode("utf-8")
-    bearer = HTTPBearer(auto_error=False, description=f"The sandbox token (default `{DEFAULT_TOKEN}`)")
+    app.state.runtime = runtime
+    require = _auth_dependency(runtime)
+    app.include_router(api_router(runtime), dependencies=[Depends(require)])
+    app.include_router(admin_router(runtime), dependencies=[Depends(require)])
 
-    # The default-value form, not Annotated: `bearer` is local, and string annotations (PEP 563)
-    # are resolved against module globals.
-    def require_token(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> None:
-        # compare_digest: the sandbox is often exposed on a LAN, so no timing hints about the token
-        if credentials is None or not secrets.compare_digest(
-            credentials.credentials.encode("utf-8"), expected
-        ):
-            raise invalid_token()
-
-    app.include_router(api_router(dataset), dependencies=[Depends(require_token)])
-
-    @app.get("/healthz", tags=["health"], summary="存活检查 · liveness, no token needed")
+    @app.get("/healthz", tags=["health"], summary="存活检查 · liveness, no credentials needed")
     def healthz() -> dict[str, Any]:
+        now = runtime.now()
         return {
             "status": "ok",
             "service": "yecai sandbox.pm",
             "seed": dataset.seed,
             "start_month": dataset.start_month,
             "months": dataset.months,
-            "projects": len(dataset.projects),
-            "cost_records": len(dataset.cost_records),
+            "now": now.isoformat(),
+            "auth": runtime.options.auth.mode.value,
+            "projects": len(runtime.listing("project").rows(now)),
+            "cost_records": sum(
+                1 for r in runtime.listing("cost_record").rows(now) if r.category in DIRECT_CATEGORIES
+            ),
         }
 
     _install_error_handlers(app)
     return app
 
 
+def _auth_dependency(runtime: PmRuntime) -> Callable[..., None]:
+    """The dependency that checks credentials; its declared headers document the scheme in OpenAPI."""
+    authenticator = runtime.auth
+    mode = runtime.options.auth.mode
+    bearer = HTTPBearer(auto_error=False, description=f"The sandbox token (default `{DEFAULT_TOKEN}`)")
+    app_key = APIKeyHeader(
+        name="X-App-Key", scheme_name="X-App-Key", auto_error=False, description="HMAC: the app key"
+    )
+    stamp = APIKeyHeader(
+        name="X-Timestamp",
+        scheme_name="X-Timestamp",
+        auto_error=False,
+        description="HMAC: Unix seconds, ±300 s",
+    )
+    nonce = APIKeyHeader(
+        name="X-Nonce", scheme_name="X-Nonce", auto_error=False, description="HMAC: 8–64 [A-Za-z0-9_-], once"
+    )
+    signature = APIKeyHeader(
+        name="X-Sign",
+        scheme_name="X-Sign",
+        auto_error=False,
+        description="HMAC: hex HMAC-SHA256(secret, METHOD\\nPATH\\nSORTED_QUERY\\nTIMESTAMP\\nNONCE)",
+    )
+
+    def check(request: Request) -> None:
+        headers = {name: value for name, value in request.headers.items()}
+        authenticator.check(
+            request.method,
+            request.url.path,
+            request.scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            request.headers.get("authorization"),
+        )
+
+    # The default-value form, not Annotated: the security objects are local, and string
+    # annotations (PEP 563) are resolved against module globals.
+    if mode is AuthMode.BEARER:
+
+        def require_bearer(
+            request: Request, _token: HTTPAuthorizationCredentials | None = Security(bearer)
+        ) -> None:
+            check(request)
+
+        return require_bearer
+    if mode is AuthMode.HMAC:
+
+        def require_signature(
+            request: Request,
+            _key: str | None = Security(app_key),
+            _stamp: str | None = Security(stamp),
+            _nonce: str | None = Security(nonce),
+            _sign: str | None = Security(signature),
+        ) -> None:
+            check(request)
+
+        return require_signature
+
+    def require_either(
+        request: Request,
+        _token: HTTPAuthorizationCredentials | None = Security(bearer),
+        _key: str | None = Security(app_key),
+        _stamp: str | None = Security(stamp),
+        _nonce: str | None = Security(nonce),
+        _sign: str | None = Security(signature),
+    ) -> None:
+        check(request)
+
+    return require_either
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: ApiError) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = (
+            {"WWW-Authenticate": "Bearer" if exc.code == 40101 else "HMAC-SHA256"}
+            if exc.status_code == 401
+            else None
+        )
         return DecimalJSONResponse(exc.body(), exc.status_code, headers)
 
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -13,8 +13,14 @@ from typing import Any
 CODES: dict[int, tuple[int, str]] = {
     40001: (400, "invalid request parameter"),
     40101: (401, "missing, invalid or expired token"),
+    40102: (401, "HMAC signature does not match"),
+    40103: (401, "timestamp outside the allowed window"),
+    40104: (401, "nonce already used"),
+    40105: (401, "unknown app key"),
+    40106: (401, "signature headers missing or malformed"),
     40401: (404, "no such resource"),
     40501: (405, "method not allowed"),
+    40901: (409, "the simulated clock cannot go back"),
     50001: (500, "internal error"),
 }
 
@@ -56,3 +62,7 @@ def invalid_parameter(chinese: str, english: str) -> ApiError:
 
 def invalid_token() -> ApiError:
     return ApiError(40101, INVALID_TOKEN_MESSAGE)
+
+
+def not_found(chinese: str, english: str) -> ApiError:
+    return ApiError(40401, bilingual(chinese, english))

@@ -264,3 +264,109 @@ def supplier_name(rng: random.Random, kind: str, city: City) -> str:
     """A supplier of the given kind; labour companies come from the crews' home provinces."""
     home = rng.choice(LABOUR_HOME_PROVINCES) if kind == "labour" else city.name
     return f"{home}{rng.choice(TRADE_NAMES)}{rng.choice(SUPPLIER_SUFFIXES[kind])}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The contractor itself (总承包方): the buyer on received invoices, the seller on issued ones.
+
+CONTRACTOR_NAME = "华建恒信建设集团有限公司"
+
+# Administrative-division codes (GB/T 2260) of the cities above, for 统一社会信用代码 and invoices.
+CITY_CODES: dict[str, str] = {
+    "苏州": "320500", "南京": "320100", "无锡": "320200", "杭州": "330100", "宁波": "330200",
+    "合肥": "340100", "芜湖": "340200", "上海": "310100", "济南": "370100", "青岛": "370200",
+    "天津": "120100", "武汉": "420100", "长沙": "430100", "郑州": "410100", "成都": "510100",
+    "重庆": "500100", "广州": "440100", "深圳": "440300", "佛山": "440600", "厦门": "350200",
+    "西安": "610100",
+}  # fmt: skip
+
+# Counties that send many site workers, by home province (codes as printed in ID numbers, which
+# keep the code of the year of issue even after a county became a district).
+HOME_COUNTIES: dict[str, tuple[str, ...]] = {
+    "河南": ("411323", "411722", "412726", "411526", "410526"),
+    "四川": ("511621", "513030", "510923", "511123", "513722"),
+    "安徽": ("341221", "341225", "341322", "341222"),
+    "湖南": ("430524", "431224", "430921"),
+    "江西": ("360732", "361127", "360730"),
+    "重庆": ("500235", "500236", "500238"),
+    "湖北": ("421125", "421127", "420983"),
+    "江苏": ("320923", "321323", "320724"),
+    "贵州": ("520221", "522423", "522121"),
+}  # fmt: skip
+
+# Given names written with characters outside GBK (GB18030 only): real rosters have a few, and
+# they are what breaks a GBK-only export. U+4DAE and U+2C35A.
+RARE_GIVEN: tuple[str, ...] = ("䶮", "𬭚", "子䶮", "晓𬭚")
+
+
+def worker_name(rng: random.Random, rare_share: float = 0.005) -> str:
+    """A site worker's name; about one in two hundred has a character that GBK cannot encode."""
+    if rng.random() < rare_share:
+        return rng.choices(SURNAMES, SURNAME_WEIGHTS)[0] + rng.choice(RARE_GIVEN)
+    return person(rng)
+
+
+# Workers' own debit cards (UnionPay BINs of the banks that serve their home counties).
+WORKER_BANKS: tuple[tuple[str, str], ...] = (
+    ("中国农业银行", "622848"),
+    ("中国建设银行", "621700"),
+    ("中国工商银行", "622202"),
+    ("中国邮政储蓄银行", "621799"),
+    ("中国银行", "621661"),
+    ("农村商业银行", "621449"),
+)
+WORKER_BANK_WEIGHTS: tuple[int, ...] = (30, 20, 15, 20, 5, 10)
+
+# Companies' settlement banks; branches are named after the company's city.
+COMPANY_BANKS: tuple[tuple[str, str, int], ...] = (  # name, account prefix, account length
+    ("中国建设银行股份有限公司", "3205", 20),
+    ("中国工商银行股份有限公司", "1102", 19),
+    ("中国农业银行股份有限公司", "1055", 19),
+    ("中国银行股份有限公司", "4598", 12),
+    ("招商银行股份有限公司", "5129", 15),
+    ("交通银行股份有限公司", "3250", 21),
+)
+
+# 工种 of the people in each crew (班组) of catalog.TRADES.
+CREW_TRADES: dict[str, str] = {
+    "钢筋班组": "钢筋工",
+    "木工班组": "木工",
+    "混凝土班组": "混凝土工",
+    "砌筑班组": "砌筑工",
+    "架子工班组": "架子工",
+    "水电安装班组": "水电工",
+    "抹灰班组": "抹灰工",
+    "防水班组": "防水工",
+    "土方班组": "普工",
+    "普工班组": "普工",
+    "管道班组": "管道工",
+    "路面班组": "筑路工",
+}
+
+# Professional subcontracts (专业分包) by kind of works, with the suffix of the subcontractor.
+SPECIALIST_WORKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "building": (
+        ("钢结构工程", "钢结构工程有限公司"),
+        ("幕墙工程", "幕墙装饰工程有限公司"),
+        ("消防工程", "消防工程有限公司"),
+        ("电梯安装工程", "电梯工程有限公司"),
+        ("智能化工程", "智能科技有限公司"),
+        ("桩基工程", "基础工程有限公司"),
+    ),
+    "civil": (
+        ("交通标志标线工程", "交通设施工程有限公司"),
+        ("路灯照明工程", "照明工程有限公司"),
+        ("绿化工程", "园林绿化工程有限公司"),
+        ("桩基工程", "基础工程有限公司"),
+        ("预应力张拉工程", "预应力工程有限公司"),
+    ),
+}
+
+
+def specialist_name(rng: random.Random, suffix: str, city: City) -> str:
+    return f"{city.name}{rng.choice(TRADE_NAMES)}{suffix}"
+
+
+def company_in(rng: random.Random, city: City, suffix: str) -> str:
+    """A local company with the given business suffix (检测, 物流, 办公用品 …)."""
+    return f"{city.name}{rng.choice(TRADE_NAMES)}{suffix}"

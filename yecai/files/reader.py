@@ -1,0 +1,425 @@
+"""Open an export file and hand out its sheets as lazily iterated rows of cells.
+
+xlsx/xlsm/xls/ods go through python-calamine; CSV/TSV/TXT through the csv module after the
+encoding and the delimiter are detected; the "xls" that many Chinese systems export as an HTML
+table is read as what it is. The format is decided by the bytes, not the name. Every way a file
+can be unreadable (missing, a directory, an Excel lock file, a wrong type, corrupt, password-
+protected, empty) becomes a `FileProblem` with a message in Chinese and English.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import python_calamine
+
+from yecai.files import xlsx_stream
+from yecai.files.encoding import Detected, detect_encoding
+from yecai.files.problems import FileProblem
+from yecai.files.raw import Merge, RawRow
+
+EXCEL_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".ods", ".et"}
+TEXT_EXTENSIONS = {".csv", ".txt", ".tsv"}
+EXTENSIONS = EXCEL_EXTENSIONS | TEXT_EXTENSIONS
+DELIMITERS = (",", "\t", ";", "|")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+@dataclass(slots=True)
+class Note:
+    """A file-level remark worth telling the user (mislabelled type, file open in Excel …)."""
+
+    zh: str
+    en: str
+
+    def __str__(self) -> str:
+        return f"{self.zh} / {self.en}"
+
+
+@dataclass(slots=True)
+class Sheet:
+    """One sheet of an opened file: name, merged ranges and a one-shot row iterator."""
+
+    name: str
+    merged: list[Merge]
+    col_offset: int  # absolute column of cells[0] (calamine starts rows at the first used column)
+    rows: Iterator[RawRow]
+
+
+@dataclass(slots=True)
+class OpenedFile:
+    path: Path
+    file_format: str  # xlsx | xls | ods | csv | html
+    encoding: Detected | None = None
+    delimiter: str | None = None
+    notes: list[Note] = field(default_factory=list)
+    _workbook: Any = None
+    _stream: xlsx_stream.StreamedWorkbook | None = None  # for sheets too large to load whole
+    _sheet_names: list[str] = field(default_factory=list)
+    _text_rows: Iterator[RawRow] | None = None
+    _text_merged: list[Merge] = field(default_factory=list)
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return list(self._sheet_names)
+
+    def sheet(self, name: str) -> Sheet:
+        if self._workbook is None:
+            assert self._text_rows is not None
+            return Sheet(name, list(self._text_merged), 0, self._text_rows)
+        stream = self._stream
+        if stream is not None and name in stream.sheets and stream.size(name) > xlsx_stream.STREAM_BYTES:
+            return Sheet(name, stream.merged(name), 0, stream.rows(name))
+        try:
+            data = self._workbook.get_sheet_by_name(name)
+        except python_calamine.CalamineError as exc:
+            raise _corrupt(self.path, exc) from None
+        start = data.start
+        merged = list(data.merged_cell_ranges or [])
+        return Sheet(name, merged, start[1] if start else 0, _calamine_rows(data))
+
+    def close(self) -> None:
+        if self._workbook is not None:
+            self._workbook.close()
+            self._workbook = None
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def _calamine_rows(data: Any) -> Iterator[RawRow]:
+    # python-calamine pads the rows above the first used one, so the index is the Excel row.
+    for index, cells in enumerate(data.iter_rows()):
+        yield RawRow(index + 1, [None if cell == "" else cell for cell in cells])
+
+
+def _problem(code: str, path: Path, zh: str, en: str) -> FileProblem:
+    return FileProblem(code, zh, en, path=str(path))
+
+
+def _corrupt(path: Path, exc: Exception) -> FileProblem:
+    return _problem(
+        "corrupt",
+        path,
+        f"文件 {path.name} 已损坏或不是有效的 Excel 工作簿（{exc}）；请重新导出",
+        f"{path.name} is damaged or not a valid Excel workbook ({exc}); export it again",
+    )
+
+
+def check_path(path: Path) -> None:
+    """Refuse what cannot be an export file before reading a byte of it."""
+    name = path.name
+    if not path.exists():
+        hint = ""
+        if path.parent.exists():
+            similar = sorted(p.name for p in path.parent.glob(f"*{path.suffix}"))[:5]
+            hint = "、".join(similar)
+        raise _problem(
+            "missing",
+            path,
+            f"找不到文件 {path}" + (f"；同目录下有：{hint}" if hint else "，请检查路径和文件名"),
+            f"file {path} does not exist"
+            + (f"; that folder has: {hint}" if hint else "; check the path and name"),
+        )
+    if path.is_dir():
+        raise _problem(
+            "directory",
+            path,
+            f"{path} 是文件夹，不是文件；请指定其中的一个导出文件",
+            f"{path} is a folder, not a file; name one export file inside it",
+        )
+    if name.startswith("~$"):
+        raise _problem(
+            "owner_file",
+            path,
+            f"{name} 是 Excel 打开文件时生成的临时锁文件，不是数据；请导入 {name[2:]} 本身",
+            f"{name} is the lock file Excel creates while a workbook is open, not data; import the workbook itself",
+        )
+    if path.suffix.lower() not in EXTENSIONS:
+        raise _problem(
+            "extension",
+            path,
+            f"不支持的文件类型 {path.suffix or '（无扩展名）'}：{name}；支持 xlsx、xls、ods、csv、txt",
+            f"unsupported file type {path.suffix or '(no extension)'}: {name}; use xlsx, xls, ods, csv or txt",
+        )
+    try:
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise _problem(
+            "unreadable",
+            path,
+            f"无法读取文件 {name}：{exc.strerror}（可能没有权限或被占用）",
+            f"cannot read {name}: {exc.strerror} (no permission, or the file is in use)",
+        ) from None
+    if size == 0:
+        raise _problem("empty_file", path, f"文件 {name} 是空的（0 字节）", f"{name} is empty (0 bytes)")
+
+
+def owner_note(path: Path) -> Note | None:
+    """Excel's `~$name` next to the file means someone has it open, maybe editing right now."""
+    for candidate in (path.with_name("~$" + path.name), path.with_name("~$" + path.name[2:])):
+        if candidate.exists() and candidate != path:
+            who = ""
+            try:
+                raw = candidate.read_bytes()
+                length = raw[0]
+                who = raw[1 : 1 + length].decode("gb18030", errors="replace").strip()
+            except (OSError, IndexError):
+                pass
+            by = f"（{who}）" if who else ""
+            return Note(
+                f"文件 {path.name} 正被他人在 Excel 中打开{by}，可能还在编辑；导入的是此刻保存的内容",
+                f"{path.name} is open in Excel{f' by {who}' if who else ''} and may still be being edited; "
+                "the content saved right now is what is imported",
+            )
+    return None
+
+
+def sniff_format(path: Path) -> str:
+    """xlsx (a zip), ole (xls, or an encrypted workbook), html, or text — from the first bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    if head.startswith(OLE_MAGIC):
+        return "ole"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<html", b"<!doctype html", b"<table", b"<?xml")) or b"<table" in text[:1024]:
+        return "html"
+    return "text"
+
+
+def _encrypted(path: Path) -> bool:
+    # A password-protected xlsx is an OLE container holding an "EncryptedPackage" stream.
+    with path.open("rb") as handle:
+        tail = b""
+        while chunk := handle.read(1 << 20):
+            if ENCRYPTED in tail + chunk:
+                return True
+            tail = chunk[-len(ENCRYPTED) :]
+    return False
+
+
+def _password(path: Path) -> FileProblem:
+    return _problem(
+        "password",
+        path,
+        f"工作簿 {path.name} 设有打开密码，无法读取；请在 Excel 中取消密码（文件 → 信息 → 保护工作簿）后另存再导入",
+        f"{path.name} is password-protected and cannot be read; remove the password in Excel "
+        "(File → Info → Protect Workbook), save, and import again",
+    )
+
+
+def open_file(path: Path) -> OpenedFile:
+    """Open an export for reading; raises FileProblem when nothing of it can be read."""
+    check_path(path)
+    kind = sniff_format(path)
+    suffix = path.suffix.lower()
+    opened: OpenedFile
+    if kind in ("zip", "ole"):
+        if kind == "ole" and _encrypted(path):
+            raise _password(path)
+        opened = _open_workbook(path, kind)
+    elif kind == "html":
+        opened = _open_html(path)
+    else:
+        opened = _open_text(path)
+    if suffix in EXCEL_EXTENSIONS and opened.file_format in ("csv", "html"):
+        opened.notes.append(
+            Note(
+                f"文件扩展名为 {suffix}，但内容是{'网页表格' if kind == 'html' else '文本'}，已按实际内容读取",
+                f"the file is named {suffix} but holds {'an HTML table' if kind == 'html' else 'text'}; "
+                "it was read as what it is",
+            )
+        )
+    elif suffix in TEXT_EXTENSIONS and kind in ("zip", "ole"):
+        opened.notes.append(
+            Note(
+                f"文件扩展名为 {suffix}，但内容是 Excel 工作簿，已按工作簿读取",
+                f"the file is named {suffix} but is an Excel workbook; it was read as one",
+            )
+        )
+    note = owner_note(path)
+    if note:
+        opened.notes.append(note)
+    return opened
+
+
+def _open_workbook(path: Path, kind: str) -> OpenedFile:
+    suffix = path.suffix.lower()
+    try:
+        if (kind == "zip" and suffix in (".xlsx", ".xlsm", ".ods")) or (kind == "ole" and suffix == ".xls"):
+            workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        else:
+            # Name and content disagree: let calamine decide by the content.
+            with path.open("rb") as handle:
+                workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(handle.read()))
+    except python_calamine.PasswordError:
+        raise _password(path) from None
+    except (python_calamine.CalamineError, OSError, ValueError) as exc:
+        raise _corrupt(path, exc) from None
+    file_format = "xls" if kind == "ole" else ("ods" if suffix == ".ods" else "xlsx")
+    names = [
+        meta.name
+        for meta in workbook.sheets_metadata
+        if meta.visible == python_calamine.SheetVisibleEnum.Visible
+        and meta.typ == python_calamine.SheetTypeEnum.WorkSheet
+    ] or list(workbook.sheet_names)
+    stream = None
+    if kind == "zip" and suffix in (".xlsx", ".xlsm"):
+        try:
+            stream = xlsx_stream.StreamedWorkbook(str(path))
+        except (xlsx_stream.NotStreamable, zipfile.BadZipFile, OSError):
+            stream = None  # calamine reads it; only memory use differs
+    return OpenedFile(path, file_format, _workbook=workbook, _stream=stream, _sheet_names=names)
+
+
+def detect_delimiter(lines: list[str]) -> str:
+    """The delimiter that makes the most splits on lines of one common width (`,` if none splits)."""
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter) if len(row) > 1]
+        if not widths:
+            continue
+        common = max(set(widths), key=lambda w: (widths.count(w), w))
+        # splits made on lines of the usual width: a stray | in a text cell makes few
+        score = ((common - 1) * widths.count(common), common)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _text_lines(path: Path, codec: str) -> Iterator[str]:
+    with path.open("r", encoding=codec, newline="") as handle:
+        for line in handle:
+            # NUL bytes appear in damaged exports; they carry nothing and upset the csv module.
+            yield line.replace("\x00", "") if "\x00" in line else line
+
+
+def _csv_rows(path: Path, codec: str, delimiter: str) -> Iterator[RawRow]:
+    reader = csv.reader(_text_lines(path, codec), delimiter=delimiter)
+    number = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            number = reader.line_num
+            yield RawRow(
+                number,
+                [],
+                (f"第 {number} 行无法按 CSV 解析：{exc}", f"line {number} is not valid CSV: {exc}"),
+            )
+            continue
+        # line_num counts physical lines: a quoted field with line breaks spans several
+        number = reader.line_num
+        yield RawRow(number, [cell if cell.strip() else None for cell in cells])
+
+
+def _open_text(path: Path) -> OpenedFile:
+    detected = detect_encoding(path)
+    sample = list(itertools.islice(_text_lines(path, detected.codec), 50))
+    if not any(line.strip() for line in sample):
+        raise _problem("empty", path, f"文件 {path.name} 没有任何内容", f"{path.name} has no content")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else detect_delimiter(sample)
+    return OpenedFile(
+        path,
+        "csv",
+        encoding=detected,
+        delimiter=delimiter,
+        _sheet_names=[path.stem],
+        _text_rows=_csv_rows(path, detected.codec, delimiter),
+    )
+
+
+class _TableParser(HTMLParser):
+    """Rows of the first <table> of an HTML page, with colspan/rowspan kept as merged ranges."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str | None]] = []
+        self.merged: list[Merge] = []
+        self._cell: list[str] | None = None
+        self._span = (1, 1)
+        self._depth = 0
+        self._covered: dict[tuple[int, int], bool] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._depth += 1
+        elif tag == "tr" and self._depth == 1:
+            self.rows.append([])
+        elif tag in ("td", "th") and self._depth == 1 and self.rows:
+            values = dict(attrs)
+            self._span = (_span(values.get("rowspan")), _span(values.get("colspan")))
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._depth -= 1
+        elif tag in ("td", "th") and self._cell is not None:
+            row = len(self.rows) - 1
+            cells = self.rows[-1]
+            while self._covered.get((row, len(cells))):
+                cells.append(None)
+            col = len(cells)
+            text = "".join(self._cell).strip()
+            cells.append(text or None)
+            rows, cols = self._span
+            for extra in range(1, cols):
+                cells.append(None)
+                self._covered[(row, col + extra)] = True
+            for down in range(1, rows):
+                for across in range(cols):
+                    self._covered[(row + down, col + across)] = True
+            if rows > 1 or cols > 1:
+                self.merged.append(((row, col), (row + rows - 1, col + cols - 1)))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _span(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 1000))
+    except ValueError:
+        return 1
+
+
+def _open_html(path: Path) -> OpenedFile:
+    detected = detect_encoding(path)
+    parser = _TableParser()
+    try:
+        parser.feed(path.read_text(encoding=detected.codec))
+        parser.close()
+    except (ValueError, AssertionError) as exc:  # html.parser gives up on some broken markup
+        raise _corrupt(path, exc) from None
+    if not parser.rows:
+        raise _problem("empty", path, f"文件 {path.name} 中没有表格", f"{path.name} holds no table to import")
+    rows = [RawRow(index + 1, list(cells)) for index, cells in enumerate(parser.rows)]
+    return OpenedFile(
+        path,
+        "html",
+        encoding=detected,
+        _sheet_names=[path.stem],
+        _text_rows=iter(rows),
+        _text_merged=parser.merged,
+    )

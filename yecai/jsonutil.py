@@ -4,7 +4,7 @@ Money arrives as JSON numbers; parsing them as binary floats would silently chan
 every JSON read in yecai uses `loads` (numbers with a fraction or exponent → Decimal; NaN and
 Infinity refused) and every write uses `dumps`, which prints Decimals digit for digit as plain
 JSON numbers and refuses floats. `dumps(canonical=True)` sorts keys so that equal content always
-hashes the same (record content hash). Dates become ISO 8601 strings, dataclasses objects.
+hashes the same (record content hash). Dates and times become ISO 8601 strings, dataclasses objects.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _write(value: Any, canonical: bool, out: list[str]) -> None:
         out.append(decimal_text(value))
     elif isinstance(value, float):
         raise TypeError(f"binary float {value!r} in a payload; money and quantities must be Decimal")
-    elif isinstance(value, dt.datetime | dt.date):
+    elif isinstance(value, dt.datetime | dt.date | dt.time):
         out.append(f'"{value.isoformat()}"')
     elif isinstance(value, Mapping):
         _write_object(((str(key), item) for key, item in value.items()), canonical, out)

@@ -281,3 +281,36 @@ def test_admin_locks_and_periods(site: Site) -> None:
         )
         assert client.save("GL_VOUCHER", voucher("1.00", "T-OPEN")).ok
     assert httpx.post(f"{site.base}/admin/locks", json={"number": "x"}).status_code == 400
+
+
+def test_one_client_is_safe_across_threads_under_session_loss(site: Site) -> None:
+    site.set_faults(session_loss_every=3, max_concurrency=3)
+    errors: list[BaseException] = []
+    with site.client() as client:
+
+        def work(worker: int) -> None:
+            try:
+                for n in range(5):
+                    result = client.batch_save(
+                        "GL_VOUCHER", [voucher(f"{worker + 1}.{n:02d}", f"T-PAR-{worker}-{n}")]
+                    )
+                    assert result.ok
+                    client.execute_bill_query("BD_Account", ["FNumber"], "FNumber = '1001'")
+            except BaseException as exc:  # collected and re-raised in the test thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    site.set_faults(session_loss_every=0)
+    for worker in range(8):
+        for n in range(5):
+            assert (
+                len(site.vouchers_with(f"T-PAR-{worker}-{n} "))
+                + len(site.vouchers_with(f"T-PAR-{worker}-{n}"))
+                >= 2
+            )
+    assert site.counts()["sessions_lost"] > 5

@@ -12,13 +12,15 @@ from yecai.domain.documents import CostCategory, CostRecord
 from yecai.domain.vouchers import UnbalancedVoucherError, Voucher, VoucherLine
 from yecai.errors import ConfigurationError
 from yecai.kingdee.vouchers import VoucherTarget, voucher_model
-from yecai.mapping.planner import PlannableCost, key_token, plan_cost_vouchers
-from yecai.mapping.rules import MappingTable, default_mapping, default_rule_set, load_rule_set
+from yecai.mapping import planner
+from yecai.mapping.plan import Plan, PlannableDocument, PlanningContext, key_token
+from yecai.mapping.rules import MappingTable, RuleSet, default_mapping, default_rule_set, load_rule_set
+from yecai.mapping.rules import MappingTable as _Mapping
 
 
 def cost(
     doc_id: int, project: str, category: str, day: int, amount: str, key: str | None = None
-) -> PlannableCost:
+) -> PlannableDocument:
     record = CostRecord(
         source_key=key or f"CB-{doc_id}",
         project_code=project,
@@ -26,7 +28,20 @@ def cost(
         business_date=dt.date(2026, 10, day),
         amount=Decimal(amount),
     )
-    return PlannableCost(doc_id, f"v{doc_id}", record)
+    return PlannableDocument(doc_id, f"v{doc_id}", record)
+
+
+def plan_cost_vouchers(
+    costs: list[PlannableDocument],
+    rules: RuleSet,
+    mapping: _Mapping,
+    *,
+    connection: str,
+    kingdee_projects: set[str] | None = None,
+) -> Plan:
+    return planner.plan(
+        costs, rules, mapping, PlanningContext(connection=connection, kingdee_projects=kingdee_projects)
+    )
 
 
 def test_aggregates_by_project_category_day() -> None:

@@ -22,8 +22,30 @@ DEFAULTS = Path(__file__).parent / "defaults"
 
 
 class Aggregation(StrEnum):
-    PER_DOCUMENT = "per_document"
-    PROJECT_CATEGORY_DAY = "project_category_day"
+    PER_DOCUMENT = "per_document"  # one voucher or bill per source document
+    PROJECT_CATEGORY_DAY = "project_category_day"  # cost ledgers: a voucher per project × category × day
+    PROJECT_DAY = "project_day"
+    PROJECT_PERIOD = "project_period"  # month-end entries per project (revenue, allocation, VAT)
+    PERIOD = "period"  # one voucher per accounting period
+
+
+class Event(StrEnum):
+    """The business event a rule set posts; each has a planner in `yecai.mapping.events`."""
+
+    COST = "cost"  # 实际成本归集 (labour, material, machinery, subcontract, other direct, indirect)
+    INDIRECT_ALLOCATION = "indirect_allocation"  # 间接费用月末分配
+    PURCHASE_INVOICE = "purchase_invoice"  # 进项发票: 专票 input VAT deductible, 普票 into cost
+    VALUATION = "valuation"  # 业主计量/开票: 应收账款 / 合同结算—价款结算 / 销项税额, retention kept back
+    REVENUE = "revenue"  # 投入法确认收入与成本结转
+    PREPAID_VAT = "prepaid_vat"  # 跨区域预缴增值税
+    RETENTION = "retention"  # 质保金到期转应收 / 收回
+    PAYMENT_REQUEST = "payment_request"  # 付款申请 → CN_PAYAPPLY
+    PAYMENT = "payment"  # 付款 → 凭证
+
+
+class PeriodPolicy(StrEnum):
+    NEXT_OPEN = "next_open"  # a date in a closed period posts on the first day of the next open one
+    HOLD = "hold"  # held with a clear message until someone reopens the period or decides
 
 
 class _Config(BaseModel):
@@ -49,31 +71,69 @@ class CategoryRule(_Config):
     credit_dimensions: tuple[str, ...] = ("project",)
 
 
+# Fields a 摘要 template may use; planners fill what their event knows and leave the rest empty.
+SUMMARY_FIELDS = (
+    "project_code",
+    "project_name",
+    "category_name",
+    "date",
+    "period",
+    "count",
+    "document_no",
+    "counterparty",
+    "contract_no",
+    "amount",
+    "description",
+)
+
+
+def format_summary(template: str, **values: object) -> str:
+    """The 摘要 for a template; unknown-to-this-event fields are empty, never an error."""
+    return template.format(**{name: values.get(name, "") for name in SUMMARY_FIELDS}).strip()
+
+
 class RuleSet(_Config):
-    """Posting rules for cost records (实际成本归集)."""
+    """Posting rules for one business event: which documents make which voucher or bill.
+
+    Account numbers are configuration (`accounts` by role, `categories` for costs); the logic of
+    each event — which lines, which amounts — is a tested planner in `yecai.mapping.events`.
+    """
 
     name: str
     version: int = 1
+    event: Event = Event.COST
     document: str = "cost_record"
     form_id: str = "GL_VOUCHER"
     kingdee: KingdeeTarget
     aggregation: Aggregation = Aggregation.PROJECT_CATEGORY_DAY
     summary: str = Field(
         "{project_code} {category_name} {date} 成本归集 {count}笔",
-        description="voucher line explanation (摘要); fields: project_code, project_name, category_name, date, count",
+        description="voucher line explanation (摘要); fields depend on the event (see docs/rules.md)",
     )
-    categories: dict[CostCategory, CategoryRule]
+    categories: dict[CostCategory, CategoryRule] = Field(default_factory=dict)
+    accounts: dict[str, str] = Field(default_factory=dict, description="account number by role, per event")
+    dimensions: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="dimensions (project, department, supplier, customer) by account role",
+    )
+    filter: dict[str, Any] = Field(default_factory=dict, description="document field → required value(s)")
+    options: dict[str, Any] = Field(default_factory=dict, description="event-specific knobs")
     create_missing_projects: bool = Field(
         False, description="create 项目 dimension values missing in Kingdee instead of reporting them"
     )
+    approval: bool = Field(False, description="planned postings wait for an accountant's approval")
+    period_policy: PeriodPolicy = PeriodPolicy.HOLD
+    submit: bool = Field(False, description="Submit after Save (bills; vouchers by tenant practice)")
+    audit: bool = Field(False, description="Audit after Submit")
 
     @field_validator("summary")
     @classmethod
     def _summary_fields(cls, value: str) -> str:
         try:
-            value.format(project_code="", project_name="", category_name="", date="", count=0)
+            value.format(**dict.fromkeys(SUMMARY_FIELDS, ""))
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"summary template uses an unknown field: {exc}") from None
+            known = ", ".join(SUMMARY_FIELDS)
+            raise ValueError(f"summary template uses an unknown field: {exc} (known: {known})") from None
         return value
 
 

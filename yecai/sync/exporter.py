@@ -22,11 +22,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yecai import jsonutil
-from yecai.domain.documents import CostRecord, Project
+from yecai.domain.bills import Bill
+from yecai.domain.documents import DOCUMENT_TYPES, Project
 from yecai.errors import Action
 from yecai.kingdee.client import KingdeeClient, KingdeeError, PackageResult
 from yecai.kingdee.vouchers import FORM_ID, VoucherTarget, find_by_tokens, voucher_model
-from yecai.mapping.planner import PlannableCost, Unmapped, key_token, plan_cost_vouchers
+from yecai.mapping import planner
+from yecai.mapping.plan import Held, PlannableDocument, Planned, PlanningContext, Unmapped, key_token
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine
@@ -45,6 +47,7 @@ class PlanResult:
     changed_after_posting: list[str] = field(default_factory=list)  # source keys held back
     deleted_after_posting: list[str] = field(default_factory=list)  # held for reversal by policy
     unmapped: list[Unmapped] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
     zero_groups: list[str] = field(default_factory=list)
 
 
@@ -87,6 +90,22 @@ def _bound(session: Session, connection: str, kind: str, rule_set: str) -> dict[
     return bound
 
 
+def _amount_of(model: object) -> Decimal:
+    amount = getattr(model, "amount", None)
+    return amount if isinstance(amount, Decimal) else Decimal("0.00")
+
+
+def _documents_of(planned: Planned) -> list[tuple[int, int]]:
+    """(document id, line number) for each document a planned posting carries, first line wins."""
+    if isinstance(planned, Bill):
+        return [(doc_id, 1) for doc_id in dict.fromkeys(planned.document_ids)]
+    seen: dict[int, int] = {}
+    for number, line in enumerate(planned.lines, start=1):
+        for doc_id in line.document_ids:
+            seen.setdefault(doc_id, number)
+    return list(seen.items())
+
+
 def plan_postings(
     store: Store,
     *,
@@ -95,24 +114,37 @@ def plan_postings(
     source_connection: str,
     kingdee_connection: str,
     kingdee_projects: set[str] | None = None,
+    related: tuple[str, ...] = (),
 ) -> PlanResult:
-    """Store planned postings for every cost document not yet posted (idempotent)."""
+    """Store planned postings for every document of the rule set not yet posted (idempotent).
+
+    `related` names document kinds the rule set's planner consults (e.g. contracts).
+    """
     result = PlanResult()
     target = target_of(rules)
+    model_of = DOCUMENT_TYPES[rules.document]
     with store.transaction() as session:
         names = {
             key: Project.model_validate(jsonutil.loads(doc.data)).name
             for key, doc in _latest_documents(session, source_connection, "project").items()
             if not doc.deleted
         }
+        related_models = {
+            kind: [
+                DOCUMENT_TYPES[kind].model_validate(jsonutil.loads(doc.data))
+                for doc in _latest_documents(session, source_connection, kind).values()
+                if not doc.deleted
+            ]
+            for kind in related
+        }
         latest = _latest_documents(session, source_connection, rules.document)
         bound = _bound(session, source_connection, rules.document, rules.name)
-        costs: list[PlannableCost] = []
+        documents: list[PlannableDocument] = []
         amounts: dict[int, Decimal] = {}
         for key, doc in latest.items():
             if doc.deleted:
                 # Deleted in the source: nothing to post; if it was posted, a reversal is due
-                # (by policy, a later capability) — held and reported, never silently dropped.
+                # by policy — held and reported, never silently dropped.
                 if key in bound:
                     result.deleted_after_posting.append(key)
                 continue
@@ -120,25 +152,25 @@ def plan_postings(
                 if doc.id in bound[key]:
                     result.already_bound += 1
                 else:
-                    # Corrections (update / 红字冲销) are a later capability; until then a source
-                    # change after posting is held and reported, never posted a second time.
+                    # A source change after posting is a correction (update or 红字冲销 by policy),
+                    # never a second posting of the same amount.
                     result.changed_after_posting.append(key)
                 continue
-            record = CostRecord.model_validate(jsonutil.loads(doc.data))
-            costs.append(PlannableCost(doc.id, doc.version, record))
-            amounts[doc.id] = record.amount
-        result.documents = len(costs)
-        plan = plan_cost_vouchers(
-            costs,
-            rules,
-            mapping,
+            model = model_of.model_validate(jsonutil.loads(doc.data))
+            documents.append(PlannableDocument(doc.id, doc.version, model))
+            amounts[doc.id] = _amount_of(model)
+        result.documents = len(documents)
+        context = PlanningContext(
             connection=kingdee_connection,
             project_names=names,
             kingdee_projects=kingdee_projects,
+            related=related_models,
         )
+        plan = planner.plan(documents, rules, mapping, context)
         result.unmapped = plan.unmapped
+        result.held = plan.held
         result.zero_groups = plan.zero_groups
-        keys = [v.posting_key for v in plan.vouchers]
+        keys = [p.posting_key for p in plan.postings]
         existing: set[str] = set()
         for start in range(0, len(keys), 500):
             existing.update(
@@ -146,27 +178,32 @@ def plan_postings(
                     select(Posting.posting_key).where(Posting.posting_key.in_(keys[start : start + 500]))
                 )
             )
-        for voucher in plan.vouchers:
-            if voucher.posting_key in existing:
+        for planned in plan.postings:
+            if planned.posting_key in existing:
                 result.already_planned += 1
                 continue
+            if isinstance(planned, Bill):
+                form_id, payload = planned.form_id, planned.model()
+                debit = credit = planned.amount
+            else:
+                form_id, payload = rules.form_id, voucher_model(planned, target)
+                debit, credit = planned.debit_total, planned.credit_total
             posting = Posting(
-                posting_key=voucher.posting_key,
+                posting_key=planned.posting_key,
                 connection=kingdee_connection,
                 rule_set=rules.name,
-                form_id=rules.form_id,
-                group_key=voucher.group_key,
-                business_date=voucher.date,
-                state="planned",
-                debit_total=voucher.debit_total,
-                credit_total=voucher.credit_total,
-                payload=jsonutil.dumps(voucher_model(voucher, target)),
+                form_id=form_id,
+                group_key=planned.group_key,
+                business_date=planned.date,
+                state="awaiting_approval" if rules.approval else "planned",
+                debit_total=debit,
+                credit_total=credit,
+                payload=jsonutil.dumps(payload),
                 attempts=0,
             )
-            debit_line = voucher.lines[0]
             posting.lines = [
-                PostingLine(document_id=doc_id, rule_set=rules.name, line_no=1, amount=amounts[doc_id])
-                for doc_id in debit_line.document_ids
+                PostingLine(document_id=doc_id, rule_set=rules.name, line_no=line_no, amount=amounts[doc_id])
+                for doc_id, line_no in _documents_of(planned)
             ]
             session.add(posting)
             result.planned += 1

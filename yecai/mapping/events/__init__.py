@@ -1,0 +1,1 @@
+"""One planner per business event (`yecai.mapping.rules.Event`); pure functions, hand-checked tests."""

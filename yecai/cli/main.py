@@ -11,6 +11,7 @@ from yecai.cli.demo import demo_command
 from yecai.cli.import_file import column_templates_app, import_command
 from yecai.cli.sandbox_kingdee import kingdee_command
 from yecai.cli.sandbox_pm import pm_command
+from yecai.cli.sync import connections_app, sync_command
 
 app = typer.Typer(
     name="yecai",
@@ -25,6 +26,8 @@ sandbox_app.command("pm")(pm_command)
 app.command("demo")(demo_command)
 app.command("import")(import_command)
 app.add_typer(column_templates_app, name="column-templates")
+app.command("sync")(sync_command)
+app.add_typer(connections_app, name="connections")
 
 
 if __name__ == "__main__":

@@ -183,4 +183,5 @@ class Binding(Base):
 
 
 import yecai.store.file_tables  # noqa: E402
+import yecai.store.secret_tables  # noqa: E402  (same metadata: encrypted secrets)
 import yecai.store.webhook_tables  # noqa: E402, F401  (same metadata: the event log)

@@ -63,6 +63,22 @@ class SendResult:
     errors: list[str] = field(default_factory=list)
 
 
+def merge_plans(plans: list[PlanResult]) -> PlanResult:
+    """Several rule sets' plan results added up."""
+    total = PlanResult()
+    for plan in plans:
+        total.documents += plan.documents
+        total.planned += plan.planned
+        total.already_planned += plan.already_planned
+        total.already_bound += plan.already_bound
+        total.changed_after_posting += plan.changed_after_posting
+        total.deleted_after_posting += plan.deleted_after_posting
+        total.unmapped += plan.unmapped
+        total.held += plan.held
+        total.zero_groups += plan.zero_groups
+    return total
+
+
 def target_of(rules: RuleSet) -> VoucherTarget:
     k = rules.kingdee
     return VoucherTarget(k.account_book, k.voucher_group, k.currency, k.rate_type)

@@ -186,25 +186,38 @@ def pull(
     *,
     connection: str,
     run_id: int | None = None,
+    since: str | None = None,
     progress: Progress | None = None,
 ) -> PullResult:
     """Read one stream from its cursor (minus the look-back window) to the end.
 
-    A partitioned stream is read once per partition value, each with its own cursor.
+    A partitioned stream is read once per partition value, each with its own cursor. `since`
+    (an ISO date or datetime) re-reads from that moment instead; cursors only ever move forward.
     """
     binding: StreamBinding = connector.streams[stream_name]
     result = PullResult(stream=stream_name)
     source = connector.source()
     try:
         if binding.partition is None:
-            _pull_one(store, source, binding.stream, connection, stream_name, None, run_id, progress, result)
+            _pull_one(
+                store, source, binding.stream, connection, stream_name, None, run_id, progress, result, since
+            )
         else:
             part = binding.partition
             for value in partition_values(store, connection, part):
                 state_key = f"{stream_name}[{value}]"
                 extra = {part.param: value}
                 _pull_one(
-                    store, source, binding.stream, connection, state_key, extra, run_id, progress, result
+                    store,
+                    source,
+                    binding.stream,
+                    connection,
+                    state_key,
+                    extra,
+                    run_id,
+                    progress,
+                    result,
+                    since,
                 )
     finally:
         source.close()
@@ -221,9 +234,14 @@ def _pull_one(
     run_id: int | None,
     progress: Progress | None,
     result: PullResult,
+    since_override: str | None = None,
 ) -> None:
     cursor = read_cursor(store, connection, state_key)
     since = (parse_cursor(cursor) - stream.look_back).isoformat() if cursor else None
+    if since_override:
+        since = parse_cursor(
+            since_override if "T" in since_override else since_override + "T00:00:00"
+        ).isoformat()
     newest: tuple[dt.datetime, str] | None = None
 
     def commit(page: Page, final: bool) -> None:

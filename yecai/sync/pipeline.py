@@ -8,7 +8,7 @@ postings are keyed, and unknown write outcomes are looked up before anything is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from yecai.kingdee.client import KingdeeClient
@@ -28,7 +28,7 @@ class _Progress:
     pulls: list[importer.PullResult] = field(default_factory=list)
     validations: list[importer.ValidateResult] = field(default_factory=list)
     projects: binder.BindResult | None = None
-    plan: exporter.PlanResult | None = None
+    plans: dict[str, exporter.PlanResult] = field(default_factory=dict)
     send: exporter.SendResult | None = None
     check: reconciler.PostingCheck | None = None
 
@@ -42,13 +42,14 @@ class _Progress:
             }
         for validation in self.validations:
             out[f"validate.{validation.stream}"] = {"valid": validation.valid, "invalid": validation.invalid}
-        if self.plan:
-            out["plan"] = {
-                "documents": self.plan.documents,
-                "planned": self.plan.planned,
-                "unmapped": len(self.plan.unmapped),
-                "changed_after_posting": len(self.plan.changed_after_posting),
-                "deleted_after_posting": len(self.plan.deleted_after_posting),
+        for name, plan in self.plans.items():
+            out[f"plan.{name}"] = {
+                "documents": plan.documents,
+                "planned": plan.planned,
+                "unmapped": len(plan.unmapped),
+                "held": len(plan.held),
+                "changed_after_posting": len(plan.changed_after_posting),
+                "deleted_after_posting": len(plan.deleted_after_posting),
             }
         if self.send:
             out["send"] = {k: v for k, v in asdict(self.send).items() if k != "errors"}
@@ -65,15 +66,108 @@ class _Progress:
 
 @dataclass(slots=True)
 class SyncReport:
-    """A completed run of the cost pipeline."""
+    """A completed run of a sync job: pulls, validations, project binding, plans, send, check."""
 
     run_id: int
     pulls: list[importer.PullResult]
     validations: list[importer.ValidateResult]
     projects: binder.BindResult
-    plan: exporter.PlanResult
+    plans: dict[str, exporter.PlanResult]
     send: exporter.SendResult
     check: reconciler.PostingCheck
+
+    @property
+    def plan(self) -> exporter.PlanResult:
+        """All rule sets' plans added up (what a summary shows)."""
+        return exporter.merge_plans(list(self.plans.values()))
+
+
+def run_sync_job(
+    store: Store,
+    connector: Connector,
+    client: KingdeeClient,
+    *,
+    rule_sets: Sequence[RuleSet],
+    mapping: MappingTable,
+    source_connection: str,
+    kingdee_connection: str,
+    streams: Sequence[str] = ("projects", "cost_records"),
+    related: Sequence[str] = (),
+    since: str | None = None,
+    batch_size: int = 50,
+    max_attempts: int = 3,
+    backoff: float = 0.5,
+    step: Step | None = None,
+    kind: str = "sync",
+) -> SyncReport:
+    """Run a sync job once; `step(name, total)` may return a progress callback.
+
+    `streams` are pulled in order (projects first: they bind the 项目 dimension); `since`
+    re-reads the source from that moment instead of the stored cursors. Every rule set plans
+    from the documents, then everything planned for the Kingdee connection is sent, and what
+    Kingdee holds is checked against what yecai posted.
+    """
+    if not rule_sets:
+        raise ValueError("a sync job needs at least one rule set")
+
+    def progress(name: str, total: int | None) -> Callable[[int], None] | None:
+        return step(name, total) if step else None
+
+    run_id = services.start_run(store, kind=kind, connection=source_connection)
+    report = _Progress()
+    try:
+        for stream in streams:
+            report.pulls.append(
+                importer.pull(
+                    store,
+                    connector,
+                    stream,
+                    connection=source_connection,
+                    run_id=run_id,
+                    since=since,
+                    progress=progress(f"pull:{stream}", None),
+                )
+            )
+            report.validations.append(
+                importer.validate_staged(store, connector, stream, connection=source_connection)
+            )
+        report.projects = binder.bind_projects(
+            store,
+            client,
+            rules=rule_sets[0],
+            mapping=mapping,
+            source_connection=source_connection,
+            kingdee_connection=kingdee_connection,
+        )
+        for rules in rule_sets:
+            report.plans[rules.name] = exporter.plan_postings(
+                store,
+                rules=rules,
+                mapping=mapping,
+                source_connection=source_connection,
+                kingdee_connection=kingdee_connection,
+                kingdee_projects=report.projects.numbers,
+                related=tuple(related),
+            )
+        pending = exporter.posting_counts(store, kingdee_connection).get("planned", 0)
+        report.send = exporter.send_postings(
+            store,
+            client,
+            kingdee_connection=kingdee_connection,
+            batch_size=batch_size,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            progress=progress("post", pending),
+        )
+        report.check = reconciler.check_postings(store, client, kingdee_connection=kingdee_connection)
+    except Exception as exc:
+        services.finish_run(store, run_id=run_id, status="failed", counts=report.counts(), message=str(exc))
+        raise
+    check, send, projects = report.check, report.send, report.projects
+    assert check is not None and send is not None and projects is not None
+    status = "succeeded" if check.clean and not send.failed else "attention"
+    services.finish_run(store, run_id=run_id, status=status, counts=report.counts())
+    return SyncReport(run_id, report.pulls, report.validations, projects, report.plans, send, check)
 
 
 def run_cost_sync(
@@ -91,64 +185,19 @@ def run_cost_sync(
     streams: tuple[str, ...] = ("projects", "cost_records"),
     step: Step | None = None,
 ) -> SyncReport:
-    """Run the whole pipeline once; `step(name, total)` may return a progress callback.
-
-    `streams` are pulled in order before posting; projects must come first (they bind the 项目
-    dimension). Other streams may be added to keep their records current in the same run.
-    """
-
-    def progress(name: str, total: int | None) -> Callable[[int], None] | None:
-        return step(name, total) if step else None
-
-    run_id = services.start_run(store, kind="cost_sync", connection=source_connection)
-    report = _Progress()
-    try:
-        for stream in streams:
-            report.pulls.append(
-                importer.pull(
-                    store,
-                    connector,
-                    stream,
-                    connection=source_connection,
-                    run_id=run_id,
-                    progress=progress(f"pull:{stream}", None),
-                )
-            )
-            report.validations.append(
-                importer.validate_staged(store, connector, stream, connection=source_connection)
-            )
-        report.projects = binder.bind_projects(
-            store,
-            client,
-            rules=rules,
-            mapping=mapping,
-            source_connection=source_connection,
-            kingdee_connection=kingdee_connection,
-        )
-        report.plan = exporter.plan_postings(
-            store,
-            rules=rules,
-            mapping=mapping,
-            source_connection=source_connection,
-            kingdee_connection=kingdee_connection,
-            kingdee_projects=report.projects.numbers,
-        )
-        pending = exporter.posting_counts(store, kingdee_connection).get("planned", 0)
-        report.send = exporter.send_postings(
-            store,
-            client,
-            kingdee_connection=kingdee_connection,
-            batch_size=batch_size,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            progress=progress("post", pending),
-        )
-        report.check = reconciler.check_postings(store, client, kingdee_connection=kingdee_connection)
-    except Exception as exc:
-        services.finish_run(store, run_id=run_id, status="failed", counts=report.counts(), message=str(exc))
-        raise
-    check, send, plan, projects = report.check, report.send, report.plan, report.projects
-    assert check is not None and send is not None and plan is not None and projects is not None
-    status = "succeeded" if check.clean and not send.failed else "attention"
-    services.finish_run(store, run_id=run_id, status=status, counts=report.counts())
-    return SyncReport(run_id, report.pulls, report.validations, projects, plan, send, check)
+    """The nightly cost job of reference case 1: one cost rule set (what `yecai demo` runs)."""
+    return run_sync_job(
+        store,
+        connector,
+        client,
+        rule_sets=[rules],
+        mapping=mapping,
+        source_connection=source_connection,
+        kingdee_connection=kingdee_connection,
+        streams=streams,
+        batch_size=batch_size,
+        max_attempts=max_attempts,
+        backoff=backoff,
+        step=step,
+        kind="cost_sync",
+    )

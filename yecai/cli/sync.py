@@ -1,0 +1,153 @@
+"""`yecai sync` and `yecai connections`: run a workspace's sync jobs now; manage connection secrets.
+
+`yecai sync [--connection NAME] [--job NAME] [--since DATE]` runs the jobs (all, or those touching
+a connection) once, in the foreground, with progress bars and a summary per job; it exits 1 when a
+job failed or Kingdee does not match what yecai posted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from yecai.cli.context import fail, opened
+from yecai.errors import YecaiError
+from yecai.sync.pipeline import SyncReport
+from yecai.sync.service import jobs_for, run_sync
+from yecai.workspace import KingdeeConnection, SourceConnection
+
+connections_app = typer.Typer(help="连接 · connections: list them, store their secrets encrypted")
+
+
+def _summary(name: str, report: SyncReport) -> Table:
+    table = Table(title=f"同步 sync · {name} · run {report.run_id}")
+    table.add_column("项目 item")
+    table.add_column("数值 value", justify="right")
+    for pull in report.pulls:
+        table.add_row(f"拉取 pulled {pull.stream}", f"{pull.fetched:,} (新 new {pull.new:,})")
+    invalid = sum(v.invalid for v in report.validations)
+    table.add_row("无效记录 invalid records", f"{invalid:,}")
+    for rule_set, plan in report.plans.items():
+        table.add_row(f"计划 planned · {rule_set}", f"{plan.planned:,}")
+        if plan.unmapped:
+            table.add_row(f"未映射 unmapped · {rule_set}", f"{len(plan.unmapped):,}")
+        if plan.held:
+            table.add_row(f"暂缓 held · {rule_set}", f"{sum(len(h.document_ids) for h in plan.held):,}")
+    table.add_row("过账 posted", f"{report.send.posted + report.send.found_after_unknown:,}")
+    table.add_row("失败 failed", f"{report.send.failed:,}")
+    check = report.check
+    table.add_row("金蝶凭证 vouchers in Kingdee", f"{check.vouchers:,}")
+    table.add_row("缺失 / 重复 missing / duplicated", f"{len(check.missing)} / {len(check.duplicated)}")
+    return table
+
+
+def sync_command(
+    connection: str | None = typer.Option(
+        None, "--connection", help="只运行涉及该连接的作业 · jobs touching this connection"
+    ),
+    job: str | None = typer.Option(None, "--job", help="只运行该作业 · just this job"),
+    since: str | None = typer.Option(
+        None, "--since", help="从该日期重新读取 · re-read the source from DATE (YYYY-MM-DD)"
+    ),
+    workspace: Path | None = typer.Option(
+        None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)"
+    ),
+    database_url: str | None = typer.Option(None, "--database-url", help="存储 · store URL"),
+) -> None:
+    """同步 · run the workspace's sync jobs now."""
+    console = Console()
+    with opened(database_url) as ctx:
+        try:
+            space = ctx.workspace(workspace)
+        except YecaiError as exc:
+            raise fail(console, exc) from None
+        names = [job] if job else jobs_for(space, connection)
+        unknown = [n for n in names if n not in space.syncs]
+        if unknown or not names:
+            raise fail(
+                console,
+                YecaiError(
+                    f"没有可运行的同步作业：{unknown or '-'}", f"no sync job to run: {unknown or '-'}"
+                ),
+            )
+        ok = True
+        for name in names:
+            with Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as bar:
+
+                def step(label: str, total: int | None, job_name: str = name) -> Callable[[int], None]:
+                    task = bar.add_task(f"{job_name} · {label}", total=total)
+                    return lambda n: bar.advance(task, n)
+
+                try:
+                    report = run_sync(ctx.store, space, name, secrets=ctx.secrets, since=since, step=step)
+                except YecaiError as exc:
+                    console.print(f"[red]{name}: {exc}[/red]")
+                    ok = False
+                    continue
+            console.print(_summary(name, report))
+            ok = ok and report.check.clean and not report.send.failed
+    if not ok:
+        raise typer.Exit(1)
+
+
+@connections_app.command("list")
+def list_connections(
+    workspace: Path | None = typer.Option(None, "--workspace"),
+    database_url: str | None = typer.Option(None, "--database-url"),
+) -> None:
+    """列出连接 · list connections and which secrets are stored (never their values)."""
+    console = Console()
+    with opened(database_url) as ctx:
+        try:
+            space = ctx.workspace(workspace)
+        except YecaiError as exc:
+            raise fail(console, exc) from None
+        table = Table(title="连接 connections")
+        for column in ("名称 name", "类型 kind", "地址 address", "已存密钥 stored secrets"):
+            table.add_column(column)
+        for name, c in space.connections.items():
+            address = c.server_url if isinstance(c, KingdeeConnection) else (c.base_url or c.connector)
+            kind = "kingdee" if isinstance(c, KingdeeConnection) else "source"
+            assert isinstance(c, KingdeeConnection | SourceConnection)
+            table.add_row(name, kind, address, ", ".join(ctx.secrets.names(name)) or "-")
+        console.print(table)
+
+
+@connections_app.command("set-secret")
+def set_secret(
+    connection: str = typer.Argument(..., help="连接名 · connection name"),
+    name: str = typer.Argument(..., help="密钥名 · secret name, as in ${NAME}"),
+    value: str = typer.Option(
+        ..., "--value", prompt=True, hide_input=True, help="密钥值 · the value (prompted, hidden)"
+    ),
+    database_url: str | None = typer.Option(None, "--database-url"),
+) -> None:
+    """保存密钥（加密） · store a connection secret, encrypted at rest."""
+    with opened(database_url) as ctx:
+        ctx.secrets.set(connection, name, value)
+    Console().print(f"已加密保存 stored (encrypted): {connection}.{name}")
+
+
+@connections_app.command("delete-secret")
+def delete_secret(
+    connection: str = typer.Argument(...),
+    name: str = typer.Argument(...),
+    database_url: str | None = typer.Option(None, "--database-url"),
+) -> None:
+    """删除密钥 · delete a stored secret."""
+    with opened(database_url) as ctx:
+        found = ctx.secrets.delete(connection, name)
+    Console().print("已删除 deleted" if found else "不存在 not found")
+    if not found:
+        raise typer.Exit(1)

@@ -1,0 +1,93 @@
+"""Secrets at rest: connection secrets encrypted with Fernet in the store, never in plain text.
+
+The key comes from `YECAI_SECRET_KEY` (a Fernet key) or a key file created with owner-only
+permissions beside the embedded store. Secrets are resolved at the moment a connection is opened
+and never put into job arguments, logs or error messages; `redact` removes them from text.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select
+
+from yecai.errors import ConfigurationError
+from yecai.store.db import Store
+from yecai.store.secret_tables import ConnectionSecret
+
+KEY_ENV = "YECAI_SECRET_KEY"
+
+
+def load_key(workdir: Path) -> bytes:
+    """The Fernet key: from the environment, else the key file (created on first use, mode 0600)."""
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return env.encode("ascii")
+    path = workdir / "secret.key"
+    if not path.exists():
+        workdir.mkdir(parents=True, exist_ok=True)
+        key = Fernet.generate_key()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+        return key
+    return path.read_bytes().strip()
+
+
+class SecretBox:
+    """Encrypts and decrypts connection secrets held in the store."""
+
+    def __init__(self, store: Store, key: bytes) -> None:
+        self.store = store
+        self._fernet = Fernet(key)
+
+    def set(self, connection: str, name: str, value: str) -> None:
+        token = self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
+        with self.store.transaction() as session:
+            row = session.get(ConnectionSecret, (connection, name))
+            if row is None:
+                session.add(ConnectionSecret(connection=connection, name=name, ciphertext=token))
+            else:
+                row.ciphertext = token
+
+    def get(self, connection: str, name: str) -> str | None:
+        with self.store.transaction() as session:
+            row = session.get(ConnectionSecret, (connection, name))
+            token = row.ciphertext if row else None
+        if token is None:
+            return None
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            raise ConfigurationError(
+                f"连接 {connection} 的密钥 {name} 无法解密：加密密钥已更换？",
+                f"secret {name} of connection {connection} cannot be decrypted: was the key changed?",
+            ) from None
+
+    def delete(self, connection: str, name: str) -> bool:
+        with self.store.transaction() as session:
+            row = session.get(ConnectionSecret, (connection, name))
+            if row is None:
+                return False
+            session.delete(row)
+            return True
+
+    def names(self, connection: str) -> list[str]:
+        with self.store.transaction() as session:
+            return list(
+                session.scalars(
+                    select(ConnectionSecret.name)
+                    .where(ConnectionSecret.connection == connection)
+                    .order_by(ConnectionSecret.name)
+                )
+            )
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with every secret value replaced, for logs and error messages."""
+    for value in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text

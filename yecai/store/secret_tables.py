@@ -1,0 +1,22 @@
+"""Encrypted connection secrets: (connection, name) → Fernet ciphertext. Plain text never stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yecai.store.tables import Base
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ConnectionSecret(Base):
+    __tablename__ = "connection_secrets"
+    connection: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)

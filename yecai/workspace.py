@@ -1,0 +1,214 @@
+"""The workspace: connections and sync jobs, from `yecai.yaml`, with secrets resolved safely.
+
+A workspace file names the source systems and Kingdee data centres yecai connects (connections),
+and the sync jobs between them: which streams, which rule sets, which mapping table, when. Secret
+values are never written in the file: `${NAME}` refers to a secret stored encrypted for that
+connection (`yecai connections set-secret`) or, failing that, to an environment variable.
+Connections are opened here (connectors, Kingdee clients); nothing else reads the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+import httpx
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from yecai.connectors.generic_rest import GenericRestConnector, load_connector
+from yecai.errors import ConfigurationError
+from yecai.kingdee.auth import app_secret_login, password_login, sign_login
+from yecai.kingdee.client import KingdeeClient
+from yecai.kingdee.signing import Identity
+from yecai.mapping.rules import DEFAULTS, MappingTable, RuleSet, default_mapping, load_mapping, load_rule_set
+from yecai.secrets import SecretBox
+
+BUILTIN_CONNECTORS = {"pm_sandbox": Path(__file__).parent / "connectors" / "pm_sandbox" / "connector.yaml"}
+_PLACEHOLDER = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConnection(_Model):
+    """A source system read through a (generic REST) connector."""
+
+    kind: Literal["source"] = "source"
+    connector: str = Field(description="builtin name (pm_sandbox) or path to a connector YAML")
+    base_url: str | None = None
+    secrets: dict[str, str] = Field(default_factory=dict, description="connector placeholders → ${SECRET}")
+
+
+class KingdeeConnection(_Model):
+    """A Kingdee K/3 Cloud data centre (账套) and its integration user."""
+
+    kind: Literal["kingdee"] = "kingdee"
+    server_url: str
+    acct_id: str
+    user_name: str
+    auth: Literal["signed", "password", "app_secret", "sign"] = "signed"
+    app_id: str | None = None
+    app_secret: str | None = Field(None, description="${SECRET} reference")
+    password: str | None = Field(None, description="${SECRET} reference")
+    lcid: int = 2052
+    org_num: str = "0"
+    verify_tls: bool = True
+    timeout_seconds: float = Field(120, gt=0)
+    max_concurrency: int = Field(4, ge=1, description="calls at once to this data centre (all workers)")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> KingdeeConnection:
+        needs = {
+            "signed": ("app_id", "app_secret"),
+            "app_secret": ("app_id", "app_secret"),
+            "sign": ("app_id", "app_secret"),
+            "password": ("password",),
+        }[self.auth]
+        missing = [name for name in needs if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"auth {self.auth} needs {', '.join(missing)}")
+        return self
+
+
+Connection = Annotated[SourceConnection | KingdeeConnection, Field(discriminator="kind")]
+
+
+class Schedule(_Model):
+    cron: str = Field(
+        "0 2 * * *", description="minute hour day month weekday, Beijing time; nightly by default"
+    )
+    holidays: Literal["run", "skip", "next_workday"] = "run"
+
+
+class SyncJob(_Model):
+    """Pull streams from a source, post them by rule sets into a Kingdee connection."""
+
+    source: str
+    target: str
+    streams: tuple[str, ...] = ("projects", "cost_records")
+    rule_sets: tuple[str, ...] = ("cost_actuals",)
+    related: tuple[str, ...] = ()
+    mapping: str | None = None
+    schedule: Schedule | None = None
+    batch_size: int = Field(50, ge=1, le=500)
+    max_attempts: int = Field(3, ge=1)
+
+
+class Workspace(_Model):
+    connections: dict[str, Connection]
+    syncs: dict[str, SyncJob] = Field(default_factory=dict)
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _references(self) -> Workspace:
+        for name, job in self.syncs.items():
+            source = self.connections.get(job.source)
+            target = self.connections.get(job.target)
+            if not isinstance(source, SourceConnection):
+                raise ValueError(f"sync {name}: source {job.source!r} is not a source connection")
+            if not isinstance(target, KingdeeConnection):
+                raise ValueError(f"sync {name}: target {job.target!r} is not a kingdee connection")
+        return self
+
+    # --- opening connections ------------------------------------------------------------------
+
+    def resolve(self, connection: str, value: str | None, secrets: SecretBox | None) -> str | None:
+        """A `${NAME}` reference → the stored secret of the connection, else the environment."""
+        if value is None:
+            return None
+        match = _PLACEHOLDER.match(value)
+        if not match:
+            return value
+        name = match.group(1)
+        found = secrets.get(connection, name) if secrets else None
+        if found is None:
+            found = os.environ.get(name)
+        if found is None:
+            raise ConfigurationError(
+                f"连接 {connection} 缺少密钥 {name}：请用 yecai connections set-secret {connection} {name} 保存，或设置环境变量",
+                f"connection {connection} lacks secret {name}: store it with `yecai connections set-secret {connection} {name}` or set the environment variable",
+            )
+        return found
+
+    def source(
+        self, name: str, secrets: SecretBox | None, *, transport: httpx.BaseTransport | None = None
+    ) -> GenericRestConnector:
+        connection = self.connections[name]
+        assert isinstance(connection, SourceConnection)
+        path = BUILTIN_CONNECTORS.get(connection.connector) or self.base_dir / connection.connector
+        resolved = {
+            key: self.resolve(name, value, secrets) or "" for key, value in connection.secrets.items()
+        }
+        return load_connector(
+            path, secrets=resolved, connection=name, base_url=connection.base_url, transport=transport
+        )
+
+    def kingdee(
+        self, name: str, secrets: SecretBox | None, *, transport: httpx.BaseTransport | None = None
+    ) -> KingdeeClient:
+        c = self.connections[name]
+        assert isinstance(c, KingdeeConnection)
+        secret = self.resolve(name, c.app_secret, secrets)
+        timeout = httpx.Timeout(c.timeout_seconds, connect=min(10.0, c.timeout_seconds))
+        identity = (
+            Identity(c.acct_id, c.user_name, c.app_id or "", secret or "", c.lcid, c.org_num)
+            if c.app_id
+            else None
+        )
+        auth = None
+        if c.auth == "password":
+            auth = password_login(
+                c.acct_id, c.user_name, self.resolve(name, c.password, secrets) or "", c.lcid
+            )
+        elif c.auth == "app_secret" and identity:
+            auth = app_secret_login(identity)
+        elif c.auth == "sign" and identity:
+            auth = sign_login(identity)
+        return KingdeeClient(
+            c.server_url,
+            identity,
+            auth=auth,
+            timeout=timeout,
+            verify=c.verify_tls,
+            connection=name,
+            transport=transport,
+        )
+
+    def rule_sets(self, job: SyncJob) -> list[RuleSet]:
+        return [load_rule_set(self._find(name, DEFAULTS)) for name in job.rule_sets]
+
+    def mapping(self, job: SyncJob) -> MappingTable:
+        return load_mapping(self._find(job.mapping, DEFAULTS)) if job.mapping else default_mapping()
+
+    def _find(self, name: str, defaults: Path) -> Path:
+        builtin = defaults / f"{name}.yaml"
+        if builtin.exists() and "/" not in name and not name.endswith(".yaml"):
+            return builtin
+        return self.base_dir / name
+
+
+def parse_workspace(data: Mapping[str, object], base_dir: Path, origin: str = "yecai.yaml") -> Workspace:
+    try:
+        return Workspace.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(
+            f"工作区 {origin} 配置有误：{detail}", f"workspace {origin} is invalid: {detail}"
+        ) from None
+
+
+def load_workspace(path: Path) -> Workspace:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(
+            f"无法读取工作区文件 {path}：{exc}", f"cannot read workspace file {path}: {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"工作区文件 {path} 不是映射结构", f"workspace file {path} is not a mapping")
+    return parse_workspace(data, path.parent, str(path))

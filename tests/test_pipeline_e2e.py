@@ -7,6 +7,7 @@ produces: a response lost after Kingdee committed, an error page before it did, 
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from yecai import jsonutil
 from yecai.connectors.pm_sandbox import PmSandboxConnector
 from yecai.demo import identity_of
 from yecai.domain.money import money_sum
@@ -29,6 +31,7 @@ from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.store.db import Store
 from yecai.store.tables import Posting
 from yecai.sync.pipeline import run_cost_sync
+from yecai.sync.reconciler import check_postings
 
 THROTTLED = (
     '{"Result":{"ResponseStatus":{"ErrorCode":500,"IsSuccess":false,"Errors":[{"FieldName":null,'
@@ -181,7 +184,7 @@ def test_a_crash_mid_send_resumes_without_duplicates(store: Store, systems: Syst
         sync(store, systems, client)
     with store.transaction() as session:  # pretend a worker died right after its BatchSave
         for posting in session.scalars(select(Posting).limit(15)):
-            posting.state = "sending"
+            posting.state = "sent"
     with systems.client() as client:
         report = sync(store, systems, client)
     assert report.send.found_after_unknown == 15
@@ -237,3 +240,48 @@ def test_endless_throttling_ends_the_run_and_keeps_postings_planned(store: Store
         postings = session.scalars(select(Posting)).all()
     assert {(p.state, p.attempts) for p in postings} == {("planned", 0)}
     assert transport.batch_saves == 7  # the first refusal and six more with backoff
+
+
+@pytest.mark.parametrize("key_field", ["bill_no", "summary"])
+def test_a_nightly_run_checks_what_it_touched_by_key(store: Store, systems: Systems, key_field: str) -> None:
+    """The scoped read-back finds every touched posting by its key, and sees what went wrong."""
+    rules = default_rule_set()
+    rules = rules.model_copy(update={"kingdee": rules.kingdee.model_copy(update={"key_field": key_field})})
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    with systems.client() as client:
+        report = sync(store, systems, client, rules=rules)
+        assert report.check.clean, report.check
+        scoped = check_postings(store, client, kingdee_connection="kd", since=before)
+        assert scoped.clean, scoped
+        assert scoped.vouchers == report.send.posted > 0
+        source_total = money_sum(r.amount for r in systems.dataset.all_cost_records)
+        assert scoped.debit_total == scoped.credit_total == source_total
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+        assert check_postings(store, client, kingdee_connection="kd", since=later).vouchers == 0
+
+        # In Kingdee, someone deletes one yecai voucher and copies another by hand (its 摘要 too).
+        with store.transaction() as session:
+            first, second = session.scalars(select(Posting).order_by(Posting.id).limit(2)).all()
+            first_key, second_key, second_id = first.posting_key, second.posting_key, second.kingdee_id
+            copy = jsonutil.loads(first.payload)
+        client.delete("GL_VOUCHER", ids=[str(second_id)])
+        copy.pop("FVOUCHERID", None)
+        copy.pop("FBillNo", None)  # Kingdee would refuse a second FBillNo; the 摘要 token stays
+        client.save("GL_VOUCHER", copy)
+        touched = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+        with store.transaction() as session:
+            for posting in session.scalars(
+                select(Posting).where(Posting.posting_key.in_([first_key, second_key]))
+            ):
+                posting.note = "checked again tonight"  # bumps updated_at: this night's work
+        recheck = check_postings(store, client, kingdee_connection="kd", since=touched)
+        assert recheck.missing == [second_key]
+        full = check_postings(store, client, kingdee_connection="kd")
+        assert second_key in full.missing
+        assert any(first_key in d for d in full.duplicated), full
+        if key_field == "summary":
+            assert any(first_key in d for d in recheck.duplicated), recheck
+        else:
+            # Keyed by FBillNo, the copy (no key number) is a manual entry: the full check and the
+            # reconciliation see it by its token; the nightly check reads only the key numbers.
+            assert recheck.duplicated == []

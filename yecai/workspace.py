@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -149,7 +150,12 @@ class Workspace(_Model):
         )
 
     def kingdee(
-        self, name: str, secrets: SecretBox | None, *, transport: httpx.BaseTransport | None = None
+        self,
+        name: str,
+        secrets: SecretBox | None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        limiter: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> KingdeeClient:
         c = self.connections[name]
         assert isinstance(c, KingdeeConnection)
@@ -177,6 +183,7 @@ class Workspace(_Model):
             verify=c.verify_tls,
             connection=name,
             transport=transport,
+            limiter=limiter,
         )
 
     def rule_sets(self, job: SyncJob) -> list[RuleSet]:

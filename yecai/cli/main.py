@@ -1,4 +1,4 @@
-"""The `yecai` command: demo, sandboxes and (later) sync, rules, serve and worker.
+"""The `yecai` command: demo, sandboxes, import, sync, rules, mapping, postings, serve, worker, jobs.
 
 Commands stay thin: they parse options, call service functions and render results with Rich.
 """
@@ -9,8 +9,11 @@ import typer
 
 from yecai.cli.demo import demo_command
 from yecai.cli.import_file import column_templates_app, import_command
+from yecai.cli.postings import postings_app
+from yecai.cli.rules import mapping_app, rules_app
 from yecai.cli.sandbox_kingdee import kingdee_command
 from yecai.cli.sandbox_pm import pm_command
+from yecai.cli.serve import jobs_app, serve_command, worker_command
 from yecai.cli.sync import connections_app, sync_command
 
 app = typer.Typer(
@@ -28,6 +31,12 @@ app.command("import")(import_command)
 app.add_typer(column_templates_app, name="column-templates")
 app.command("sync")(sync_command)
 app.add_typer(connections_app, name="connections")
+app.add_typer(postings_app, name="postings")
+app.add_typer(rules_app, name="rules")
+app.add_typer(mapping_app, name="mapping")
+app.command("serve")(serve_command)
+app.command("worker")(worker_command)
+app.add_typer(jobs_app, name="jobs")
 
 
 if __name__ == "__main__":

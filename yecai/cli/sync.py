@@ -40,8 +40,9 @@ def _summary(name: str, report: SyncReport) -> Table:
             table.add_row(f"暂缓 held · {rule_set}", f"{sum(len(h.document_ids) for h in plan.held):,}")
     table.add_row("过账 posted", f"{report.send.posted + report.send.found_after_unknown:,}")
     table.add_row("失败 failed", f"{report.send.failed:,}")
+    table.add_row("待处理 still pending", f"{report.pending:,}")
     check = report.check
-    table.add_row("金蝶凭证 vouchers in Kingdee", f"{check.vouchers:,}")
+    table.add_row("核对凭证 vouchers checked in Kingdee", f"{check.vouchers:,}")
     table.add_row("缺失 / 重复 missing / duplicated", f"{len(check.missing)} / {len(check.duplicated)}")
     return table
 
@@ -96,7 +97,14 @@ def sync_command(
                     ok = False
                     continue
             console.print(_summary(name, report))
-            ok = ok and report.check.clean and not report.send.failed
+            for item in report.plan.unmapped[:20]:
+                console.print(f"[yellow]{name}: {item.zh} / {item.en}[/yellow]")
+            for held in report.plan.held[:20]:
+                console.print(f"[yellow]{name}: {held.zh} / {held.en}[/yellow]")
+            # Done means everything postable is in Kingdee: nothing failed, pending or unmapped.
+            # (Held documents wait for the business — an unapproved valuation — not for us.)
+            waiting = report.plan.unmapped
+            ok = ok and report.check.clean and not report.send.failed and report.pending == 0 and not waiting
     if not ok:
         raise typer.Exit(1)
 

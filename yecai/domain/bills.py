@@ -14,6 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 
+def bill_number(prefix: str, posting_key: str) -> str:
+    """A deterministic FBillNo from a posting key: Kingdee refuses a second document with it."""
+    return f"{prefix}{posting_key[:16].upper()}"
+
+
 @dataclass(frozen=True, slots=True)
 class Bill:
     """A planned bill: `header` and `entries` use Kingdee field keys; refs as {"FNumber": …}."""

@@ -12,7 +12,8 @@ many worker threads.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import httpx
@@ -70,6 +71,7 @@ class KingdeeClient:
         read_attempts: int = 3,
         poll_interval: float = 1.0,
         connection: str | None = None,
+        limiter: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         if auth is None:
             if identity is None:
@@ -79,6 +81,9 @@ class KingdeeClient:
         self.auth = auth
         self.connection = connection
         self._read_attempts = read_attempts
+        # Held around every HTTP call: the concurrency limit per data centre, shared by every
+        # thread and worker process that talks to it (provided by the jobs layer).
+        self._limiter = limiter
         self._poll_interval = poll_interval
         self._http = httpx.Client(
             auth=auth,
@@ -108,7 +113,8 @@ class KingdeeClient:
         url = f"{self.server_url}{name}.common.kdsvc"
         context = self._context(form_id)
         try:
-            response = self._http.post(url, content=jsonutil.dumps(body).encode("utf-8"))
+            with self._limiter() if self._limiter else nullcontext():
+                response = self._http.post(url, content=jsonutil.dumps(body).encode("utf-8"))
         except KingdeeError:
             raise  # a login inside the auth flow was refused
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -250,6 +256,17 @@ class KingdeeClient:
     ) -> SaveResult:
         """Delete (删除): only bills in Z, A or D."""
         return self._select("Delete", form_id, numbers, ids, options)
+
+    def cancel_assign(
+        self,
+        form_id: str,
+        *,
+        numbers: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None,
+        **options: Any,
+    ) -> SaveResult:
+        """CancelAssign (撤销): B → A, withdrawing a submission."""
+        return self._select("CancelAssign", form_id, numbers, ids, options)
 
     def excute_operation(
         self,

@@ -21,6 +21,8 @@ class Outcome:
     fault: Fault
     zh: str
     en: str
+    # a name for outcomes that callers handle specially (closed period → period policy, …)
+    tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +37,16 @@ class Row:
         return self.pattern is None or re.search(self.pattern, message) is not None
 
 
-def _row(code: int | None, pattern: str | None, action: Action, fault: Fault, zh: str, en: str) -> Row:
-    return Row(code, pattern, Outcome(action, fault, zh, en))
+def _row(
+    code: int | None,
+    pattern: str | None,
+    action: Action,
+    fault: Fault,
+    zh: str,
+    en: str,
+    tag: str | None = None,
+) -> Row:
+    return Row(code, pattern, Outcome(action, fault, zh, en, tag))
 
 
 A, F = Action, Fault
@@ -65,7 +75,8 @@ TABLE: tuple[Row, ...] = (
          "字段或值在金蝶中不存在：请检查规则集中的字段标识", "a field or value does not exist in Kingdee: check the field keys of the rule set"),
     _row(10, None, A.FAIL, F.DATA, "金蝶中未找到对应数据", "no matching data in Kingdee"),
     _row(11, r"违反字段唯一性要求|已经被使用", A.UNCERTAIN, F.REMOTE,
-         "编号已存在：先在金蝶中按过账键查找，确认是否已过账", "number already used: look the posting key up in Kingdee before anything else"),
+         "编号已存在：先在金蝶中按过账键查找，确认是否已过账", "number already used: look the posting key up in Kingdee before anything else",
+         "duplicate_number"),
     _row(11, r"借贷.*不平|借方.*贷方|不平衡", A.FAIL, F.CONFIGURATION,
          "凭证借贷不平衡：请检查过账规则", "voucher does not balance: check the posting rules"),
     _row(11, r"明细科目|非末级|末级科目", A.FAIL, F.CONFIGURATION,
@@ -75,14 +86,17 @@ TABLE: tuple[Row, ...] = (
     _row(11, r"核算维度|维度", A.FAIL, F.CONFIGURATION,
          "核算维度缺失或无效：请检查项目/部门等维度映射", "accounting dimension missing or invalid: check project/department mappings"),
     _row(11, r"结账|期间", A.FAIL, F.CONFIGURATION,
-         "会计期间已结账或未开启：请按策略改入下一开放期间或联系财务反结账", "accounting period closed or not open: post to the next open period by policy or ask finance to reopen"),
-    _row(11, r"单据已经审核", A.SKIP, F.REMOTE, "单据已审核，无需再审", "document already audited; nothing to do"),
+         "会计期间已结账或未开启：请按策略改入下一开放期间或联系财务反结账", "accounting period closed or not open: post to the next open period by policy or ask finance to reopen",
+         "closed_period"),
+    _row(11, r"单据已经审核", A.SKIP, F.REMOTE, "单据已审核，无需再审", "document already audited; nothing to do",
+         "already_audited"),
     _row(11, r"单据状态为.*不能", A.FAIL, F.REMOTE,
          "单据当前状态不允许该操作（例如已审核的单据需先反审核）",
          "the document's status does not allow this operation (an audited document must be unaudited first)"),
     _row(11, None, A.FAIL, F.DATA, "金蝶校验未通过", "Kingdee validation failed"),
     _row(12, None, A.FAIL, F.REMOTE, "单据当前状态不可操作", "the document's status does not allow this operation"),
-    _row(13, None, A.RETRY, F.TRANSIENT, "网控冲突（数据被其他操作锁定），稍后重试", "record locked by another operation; will retry"),
+    _row(13, None, A.RETRY, F.TRANSIENT, "网控冲突（数据被其他操作锁定），稍后重试", "record locked by another operation; will retry",
+         "locked"),
     _row(14, None, A.RETRY, F.TRANSIENT, "金蝶调用受限（限流），退避后重试", "Kingdee throttled the call; will back off and retry"),
     _row(15, None, A.FAIL, F.CONFIGURATION,
          "金蝶禁止管理员通过接口登录：请使用专用集成用户", "Kingdee forbids administrator logins over the API: use a dedicated integration user"),

@@ -1,22 +1,20 @@
-"""GL_VOUCHER payloads: build the Save model from a planned voucher, and find vouchers by key.
+"""GL_VOUCHER payloads: build the Save model of a planned voucher, with its key where it belongs.
 
-Field keys follow Kingdee's GL_VOUCHER template (protocol reference §7.1–§7.2). The posting key
-travels in every line's 摘要 (FEXPLANATION) as a token, which works on any tenant without a
-custom field; `find_by_tokens` is how the exporter asks Kingdee whether an uncertain write landed.
+Field keys follow Kingdee's GL_VOUCHER template (protocol reference §7.1–§7.2). Every line's 摘要
+carries the key token (traceability on any tenant); with `key_field` set to `bill_no` or a custom
+`F_…` field the key is also written there (see `yecai.kingdee.keys`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from yecai.domain.vouchers import Voucher
-from yecai.kingdee.client import KingdeeClient
+from yecai.kingdee.keys import BILL_NO, SUMMARY, field_key, key_value
 
 FORM_ID = "GL_VOUCHER"
-TOKENS_PER_QUERY = 40  # keeps the OR'ed filter well below URL/WAF size limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +23,7 @@ class VoucherTarget:
     voucher_group: str
     currency: str = "PRE001"
     rate_type: str = "HLTX01_SYS"
+    key_field: str = SUMMARY  # summary | bill_no | F_<ISV>_… (a tenant's custom field)
 
 
 def voucher_model(voucher: Voucher, target: VoucherTarget) -> dict[str, Any]:
@@ -48,34 +47,16 @@ def voucher_model(voucher: Voucher, target: VoucherTarget) -> dict[str, Any]:
             }
         )
         entries.append(entry)
-    return {
+    model: dict[str, Any] = {
         "FAccountBookID": {"FNumber": target.account_book},
         "FDate": voucher.date.isoformat(),
         "FVOUCHERGROUPID": {"FNumber": target.voucher_group},
         "FATTACHMENTS": 0,
-        "FEntity": entries,
     }
+    if target.key_field != SUMMARY:
+        model[field_key(target.key_field)] = key_value(target.key_field, voucher.posting_key)
+    model["FEntity"] = entries
+    return model
 
 
-@dataclass(frozen=True, slots=True)
-class FoundVoucher:
-    id: str
-    number: str
-    debit_total: Decimal
-    credit_total: Decimal
-
-
-def find_by_tokens(client: KingdeeClient, tokens: Iterable[str]) -> dict[str, FoundVoucher]:
-    """Vouchers whose 摘要 carries one of `tokens`, keyed by token (one query per 40 tokens)."""
-    wanted = list(dict.fromkeys(tokens))
-    found: dict[str, FoundVoucher] = {}
-    fields = ["FVOUCHERID", "FBillNo", "FEXPLANATION", "FDEBITTOTAL", "FCREDITTOTAL"]
-    for start in range(0, len(wanted), TOKENS_PER_QUERY):
-        chunk = wanted[start : start + TOKENS_PER_QUERY]
-        condition = " or ".join(f"FEXPLANATION like '%{token}%'" for token in chunk)
-        for row in client.query_all(FORM_ID, fields, condition):
-            explanation = str(row[2] or "")
-            for token in chunk:
-                if token in explanation and token not in found:
-                    found[token] = FoundVoucher(str(row[0]), str(row[1]), Decimal(row[3]), Decimal(row[4]))
-    return found
+__all__ = ["BILL_NO", "FORM_ID", "SUMMARY", "VoucherTarget", "voucher_model"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yecai.domain.bills import Bill
+from yecai.domain.bills import bill_number as bill_number  # planners name bills with it
 from yecai.domain.vouchers import Voucher
 from yecai.mapping.rules import MappingTable, RuleSet
 
@@ -43,6 +44,7 @@ UNMAPPED_LABELS = {
     "supplier": "供应商",
     "customer": "客户",
     "department": "部门",
+    "organisation": "组织",
     "worker": "员工",
     "account": "科目",
 }
@@ -110,10 +112,11 @@ Planner = Callable[[Sequence[PlannableDocument], RuleSet, MappingTable, Planning
 
 
 def key_token(posting_key: str) -> str:
-    """The marker written into Kingdee so a voucher can be found again by its key.
+    """The marker written into every voucher line's 摘要 so a posting can be found again by its key.
 
     No '[', '_' or '%' (LIKE wildcards on Kingdee's SQL Server) and no '<' (some deployments'
-    WAF blocks it), so `FEXPLANATION like '%#YC:<key>%'` finds exactly this posting.
+    WAF blocks it), so `FEXPLANATION like '%#YC:<key>%'` finds exactly this posting. (The same
+    rule as `yecai.kingdee.keys.key_token`; mapping may not import the Kingdee package.)
     """
     return f"#YC:{posting_key}"
 
@@ -126,11 +129,6 @@ def posting_key(connection: str, rule_set: str, group_key: str, members: Iterabl
 
 def member_keys(documents: Iterable[PlannableDocument]) -> list[str]:
     return [f"{d.source_key}@{d.version}" for d in documents]
-
-
-def bill_number(prefix: str, posting_key: str) -> str:
-    """A deterministic FBillNo: Kingdee refuses a second bill with it (违反字段唯一性要求)."""
-    return f"{prefix}{posting_key[:16].upper()}"
 
 
 def matches(model: Any, conditions: Mapping[str, Any]) -> bool:

@@ -1,9 +1,10 @@
 """Rule sets and mapping tables as typed models, loaded from YAML (safe load).
 
-A rule set says which documents make which voucher: accounts per cost category, dimensions,
-aggregation, summary template and the Kingdee book/voucher group to use. A mapping table unifies
-数据口径 between the systems (PM project code → Kingdee 项目 dimension number). Both are
-configuration, checked before anything is posted; account numbers are never hard-coded in code.
+A rule set says which documents make which voucher: accounts by role (and per cost category),
+dimensions, aggregation, summary template and the Kingdee book/voucher group to use. A mapping
+table (`tables.py`) unifies 数据口径 between the systems. Both are configuration, checked before
+anything is posted; account numbers are never hard-coded in code. One default rule set per event
+lives in `defaults/` and fits sandbox.kingdee's seeded chart.
 """
 
 from __future__ import annotations
@@ -15,10 +16,35 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from yecai.domain.documents import CostCategory
+from yecai.domain.documents import AccountingStandard, CostCategory
 from yecai.errors import ConfigurationError
+from yecai.mapping.tables import CostAccount, MappingTable, ProjectMapping, UnmappedPolicy
+
+__all__ = [
+    "DEFAULT_FILES",
+    "DIMENSIONS",
+    "Aggregation",
+    "CategoryRule",
+    "CostAccount",
+    "Event",
+    "KingdeeTarget",
+    "MappingTable",
+    "PeriodPolicy",
+    "ProjectMapping",
+    "RuleSet",
+    "UnmappedPolicy",
+    "default_mapping",
+    "default_rule_set",
+    "default_rule_sets",
+    "format_summary",
+    "load_mapping",
+    "load_rule_set",
+]
 
 DEFAULTS = Path(__file__).parent / "defaults"
+
+# The dimensions (核算维度) a rule may put on a line, by the name rule sets use.
+DIMENSIONS = ("project", "department", "supplier", "customer", "worker")
 
 
 class Aggregation(StrEnum):
@@ -62,6 +88,28 @@ class KingdeeTarget(_Config):
     )
     project_form: str = "BOS_ASSISTANTDATA_DETAIL"
     project_category: str | None = Field("XM01", description="assistant-data category of 项目 values")
+    # Flex keys of the other dimensions: Kingdee's standard 核算维度 slots (FFLEX4 供应商 …).
+    supplier_dimension: str = Field("FFLEX4", description="flex key of the 供应商 dimension (BD_Supplier)")
+    department_dimension: str = Field("FFLEX5", description="flex key of the 部门 dimension (BD_Department)")
+    customer_dimension: str = Field("FFLEX6", description="flex key of the 客户 dimension (BD_Customer)")
+    worker_dimension: str = Field("FFLEX7", description="flex key of the 员工 dimension (BD_Empinfo)")
+
+    def flex_key(self, dimension: str) -> str:
+        """The FDetailID flex key of a dimension named in a rule set (project, supplier, …)."""
+        keys = {
+            "project": self.project_dimension,
+            "department": self.department_dimension,
+            "supplier": self.supplier_dimension,
+            "customer": self.customer_dimension,
+            "worker": self.worker_dimension,
+        }
+        return keys[dimension]
+
+    key_field: str = Field(
+        "summary",
+        description="where a voucher's posting key is written besides the 摘要 token: summary (only there), "
+        "bill_no (a deterministic FBillNo, unique in Kingdee) or a custom F_<ISV>_ field",
+    )
 
 
 class CategoryRule(_Config):
@@ -69,6 +117,18 @@ class CategoryRule(_Config):
     credit: str = Field(description="account credited (e.g. 应付账款—应付劳务款)")
     debit_dimensions: tuple[str, ...] = ("project",)
     credit_dimensions: tuple[str, ...] = ("project",)
+
+    @field_validator("debit_dimensions", "credit_dimensions")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _known_dimensions(value)
+
+
+def _known_dimensions(value: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [name for name in value if name not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"unknown dimension {unknown[0]!r} (known: {', '.join(DIMENSIONS)})")
+    return value
 
 
 # Fields a 摘要 template may use; planners fill what their event knows and leave the rest empty.
@@ -110,11 +170,19 @@ class RuleSet(_Config):
         "{project_code} {category_name} {date} 成本归集 {count}笔",
         description="voucher line explanation (摘要); fields depend on the event (see docs/rules.md)",
     )
+    standard: AccountingStandard = Field(
+        AccountingStandard.CAS,
+        description="the accounting standard whose account numbers `categories` and `accounts` hold",
+    )
     categories: dict[CostCategory, CategoryRule] = Field(default_factory=dict)
     accounts: dict[str, str] = Field(default_factory=dict, description="account number by role, per event")
+    standard_accounts: dict[AccountingStandard, dict[str, str]] = Field(
+        default_factory=dict,
+        description="account number by role for projects on another standard (e.g. small: revenue 5001)",
+    )
     dimensions: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
-        description="dimensions (project, department, supplier, customer) by account role",
+        description="dimensions (project, department, supplier, customer, worker) by account role",
     )
     filter: dict[str, Any] = Field(default_factory=dict, description="document field → required value(s)")
     options: dict[str, Any] = Field(default_factory=dict, description="event-specific knobs")
@@ -136,29 +204,47 @@ class RuleSet(_Config):
             raise ValueError(f"summary template uses an unknown field: {exc} (known: {known})") from None
         return value
 
-
-class MappingTable(_Config):
-    """Value lookups between the PM system and Kingdee (数据口径统一)."""
-
-    projects: dict[str, str] = Field(
-        default_factory=dict, description="PM project code → Kingdee 项目 dimension number"
-    )
-    project_default: str = Field(
-        "same_code",
-        description="unmapped projects: 'same_code' uses the PM code as the Kingdee number; 'none' reports them",
-    )
-
-    @field_validator("project_default")
+    @field_validator("dimensions")
     @classmethod
-    def _default(cls, value: str) -> str:
-        if value not in {"same_code", "none"}:
-            raise ValueError("project_default must be 'same_code' or 'none'")
+    def _dimension_names(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for names in value.values():
+            _known_dimensions(names)
         return value
 
-    def project_number(self, code: str) -> str | None:
-        if code in self.projects:
-            return self.projects[code]
-        return code if self.project_default == "same_code" else None
+    def account(self, role: str, standard: AccountingStandard | None = None) -> str | None:
+        """The account of a role for a project on `standard` (None: the rule set's own standard).
+
+        A project on another standard takes `standard_accounts[standard][role]`; a role that
+        standard does not list falls back to `accounts` only when the standards agree, so a
+        小企业 project never silently lands on a CAS account.
+        """
+        chosen = standard or self.standard
+        override = self.standard_accounts.get(chosen, {})
+        if role in override:
+            return override[role]
+        if chosen is self.standard:
+            return self.accounts.get(role)
+        return None
+
+    def category_rule(
+        self, category: CostCategory, standard: AccountingStandard, mapping: MappingTable | None = None
+    ) -> CategoryRule | None:
+        """Accounts of a cost category for a project on `standard`: the mapping table first.
+
+        The mapping table's cost accounts (per standard) win; the rule set's own `categories` hold
+        for its own standard. Dimensions always come from the rule set.
+        """
+        own = self.categories.get(category)
+        mapped = mapping.cost_account(standard, category) if mapping is not None else None
+        if mapped is not None:
+            dims = own or CategoryRule(debit=mapped.debit, credit=mapped.credit)
+            return CategoryRule(
+                debit=mapped.debit,
+                credit=mapped.credit,
+                debit_dimensions=dims.debit_dimensions,
+                credit_dimensions=dims.credit_dimensions,
+            )
+        return own if standard is self.standard else None
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -197,8 +283,39 @@ def load_mapping(path: Path) -> MappingTable:
         raise _explain(path, exc) from None
 
 
-def default_rule_set() -> RuleSet:
-    return load_rule_set(DEFAULTS / "cost_actuals.yaml")
+# The default rule set of each event (retention has two: when due, and when received).
+DEFAULT_FILES: dict[str, str] = {
+    "cost_actuals": "cost_actuals.yaml",
+    "indirect_allocation": "indirect_allocation.yaml",
+    "purchase_invoice": "purchase_invoice.yaml",
+    "valuation": "valuation.yaml",
+    "revenue": "revenue.yaml",
+    "prepaid_vat": "prepaid_vat.yaml",
+    "retention_due": "retention_due.yaml",
+    "retention_received": "retention_received.yaml",
+    "payment_request": "payment_request.yaml",
+    "payment": "payment.yaml",
+}
+
+
+def default_rule_set(event: Event | str = Event.COST) -> RuleSet:
+    """The default rule set of an event (`Event` or a rule-set name of `DEFAULT_FILES`)."""
+    if isinstance(event, Event):
+        wanted = "cost_actuals" if event is Event.COST else event.value
+        if event is Event.RETENTION:
+            wanted = "retention_due"
+    else:
+        wanted = event
+    if wanted not in DEFAULT_FILES:
+        raise ConfigurationError(
+            f"没有名为 {wanted} 的默认规则集", f"there is no default rule set named {wanted}"
+        )
+    return load_rule_set(DEFAULTS / DEFAULT_FILES[wanted])
+
+
+def default_rule_sets() -> dict[str, RuleSet]:
+    """Every default rule set by name, in the order of `DEFAULT_FILES`."""
+    return {name: load_rule_set(DEFAULTS / file) for name, file in DEFAULT_FILES.items()}
 
 
 def default_mapping() -> MappingTable:

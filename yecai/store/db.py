@@ -50,10 +50,37 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Any constant: the advisory lock every yecai process takes while migrating PostgreSQL.
+_MIGRATION_LOCK = 0x79656361  # "yeca"
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    """Bring the schema to the newest revision (idempotent), all or nothing, one process at a time.
+
+    A process killed mid-migration (the chaos test kills workers at random, including while they
+    start) must leave the old schema, not half a new one: on PostgreSQL DDL is transactional and
+    an advisory lock keeps `serve` and workers starting together from migrating twice. Python's
+    sqlite3 runs CREATE TABLE outside any transaction it has not begun itself, so SQLite gets its
+    own connection in autocommit mode with an explicit BEGIN IMMEDIATE around the whole upgrade
+    (which also makes a second process wait, then find the schema current).
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    config = alembic_config(url)
+    if engine.dialect.name == "sqlite":
+        own = create_engine(url, connect_args={"check_same_thread": False, "isolation_level": None})
+        event.listen(own, "connect", _sqlite_pragmas)
+        try:
+            with own.connect() as connection:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                connection.commit()
+        finally:
+            own.dispose()
+        return
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

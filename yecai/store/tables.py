@@ -26,6 +26,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -141,6 +143,18 @@ class Posting(Base):
     kingdee_id: Mapped[str | None] = mapped_column(String(40))
     kingdee_number: Mapped[str | None] = mapped_column(String(80))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # posting | reversal (红字冲销 of `reverses_id`) | update (a not-yet-audited document rewritten)
+    kind: Mapped[str] = mapped_column(String(20), default="posting", server_default="posting")
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("postings.id"))
+    # where the key sits in Kingdee and its value there: summary token, FBillNo or a custom F_ field
+    key_field: Mapped[str] = mapped_column(String(60), default="summary", server_default="summary")
+    kingdee_key: Mapped[str | None] = mapped_column(String(80))
+    # Save → Submit → Audit: the last step done in Kingdee, and Kingdee's FDocumentStatus
+    step: Mapped[str | None] = mapped_column(String(20))
+    kingdee_status: Mapped[str | None] = mapped_column(String(2))
+    note: Mapped[str | None] = mapped_column(Text)  # why held, skipped, corrected …
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     error_action: Mapped[str | None] = mapped_column(String(20))
     error_fault: Mapped[str | None] = mapped_column(String(20))
     error_code: Mapped[int | None] = mapped_column(Integer)
@@ -154,16 +168,30 @@ Index("ix_postings_state", Posting.connection, Posting.state)
 
 
 class PostingLine(Base):
-    """Ties one document amount to one line of one posting: each amount is posted once per rule set."""
+    """Ties one document amount to one line of one posting: each amount is posted once per rule set.
+
+    A line stays when its posting is reversed or superseded (the trail) but becomes inactive, which
+    releases the document for its new posting; only active lines are unique per rule set.
+    """
 
     __tablename__ = "posting_lines"
-    __table_args__ = (UniqueConstraint("document_id", "rule_set"),)
+    __table_args__ = (
+        Index(
+            "uq_posting_lines_active",
+            "document_id",
+            "rule_set",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"))
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
     rule_set: Mapped[str] = mapped_column(String(80))
     line_no: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(Money)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     posting: Mapped[Posting] = relationship(back_populates="lines")
 
 
@@ -183,5 +211,6 @@ class Binding(Base):
 
 
 import yecai.store.file_tables  # noqa: E402
+import yecai.store.job_tables  # noqa: E402  (same metadata: job leases, dead letters, pauses)
 import yecai.store.secret_tables  # noqa: E402  (same metadata: encrypted secrets)
 import yecai.store.webhook_tables  # noqa: E402, F401  (same metadata: the event log)

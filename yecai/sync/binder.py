@@ -8,15 +8,19 @@ blindly sending it twice.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from yecai import jsonutil
 from yecai.domain.documents import Project
 from yecai.errors import Action
 from yecai.kingdee.client import KingdeeClient, KingdeeError
+from yecai.kingdee.keys import repr_sql
 from yecai.mapping.rules import MappingTable, RuleSet
+from yecai.mapping.tables import UnmappedPolicy
 from yecai.store.db import Store
 from yecai.store.tables import Binding, Document
 
@@ -129,3 +133,152 @@ def _create(client: KingdeeClient, rules: RuleSet, wanted: dict[str, Project], r
                 continue  # "number already used": it exists, the re-read will show it
             else:
                 result.failed.append(f"{number}: {package.describe()}")
+
+
+# --- suppliers and customers -----------------------------------------------------------------------
+
+PARTY_FORMS = {"supplier": "BD_Supplier", "customer": "BD_Customer"}
+
+
+@dataclass(slots=True)
+class PartyResult:
+    found: int = 0  # existing Kingdee base data bound by name
+    created: int = 0
+    failed: list[str] = field(default_factory=list)
+    numbers: dict[str, dict[str, str]] = field(default_factory=lambda: {"supplier": {}, "customer": {}})
+
+
+def _party_names(session: Session, connection: str) -> dict[str, set[str]]:
+    """Supplier and customer names the source's current documents mention."""
+    names: dict[str, set[str]] = {"supplier": set(), "customer": set()}
+    latest: dict[tuple[str, str], Document] = {}
+    for doc in session.scalars(
+        select(Document).where(Document.connection == connection).order_by(Document.id)
+    ):
+        latest[(doc.kind, doc.source_key)] = doc
+    for (kind, _key), doc in latest.items():
+        if doc.deleted:
+            continue
+        data = jsonutil.loads(doc.data)
+        if kind == "payment_request":
+            names["supplier"].add(data.get("payee_name"))
+        elif kind == "cost_record":
+            names["supplier"].add(data.get("supplier_name"))
+        elif kind == "contract":
+            role = "customer" if data.get("contract_kind") == "income" else "supplier"
+            names[role].add(data.get("counterparty"))
+        elif kind == "invoice":
+            if data.get("direction") == "in":
+                names["supplier"].add(data.get("seller_name"))
+            else:
+                names["customer"].add(data.get("buyer_name"))
+        elif kind == "project":
+            names["customer"].add(data.get("customer"))
+    return {
+        role: {n.strip() for n in found if isinstance(n, str) and n.strip()} for role, found in names.items()
+    }
+
+
+def party_number(name: str) -> str:
+    """A stable Kingdee number for a party yecai creates: "YC" + 8 hex of the name's hash."""
+    return "YC" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8].upper()
+
+
+def bind_parties(
+    store: Store,
+    client: KingdeeClient,
+    *,
+    mapping: MappingTable,
+    source_connection: str,
+    kingdee_connection: str,
+    organisation: str = "100",
+) -> PartyResult:
+    """Find or create in Kingdee every supplier and customer whose table policy is `create`.
+
+    A party is looked up by name first (it may exist under another number), else created with a
+    stable number; either way the binding is stored, so a run that dies between the create and the
+    binding finds the party by name next time instead of creating it twice.
+    """
+    result = PartyResult()
+    policies = {"supplier": mapping.supplier_default, "customer": mapping.customer_default}
+    tables = {"supplier": mapping.suppliers, "customer": mapping.customers}
+    with store.transaction() as session:
+        wanted = _party_names(session, source_connection)
+        bound = {
+            (b.kind, b.source_key): b.kingdee_number
+            for b in session.scalars(
+                select(Binding).where(
+                    Binding.connection == kingdee_connection, Binding.kind.in_(tuple(PARTY_FORMS))
+                )
+            )
+        }
+    for role, form_id in PARTY_FORMS.items():
+        if policies[role] is not UnmappedPolicy.CREATE:
+            continue
+        missing = sorted(n for n in wanted[role] if n not in tables[role] and (role, n) not in bound)
+        for name in sorted(wanted[role]):
+            if (role, name) in bound:
+                result.numbers[role][name] = bound[(role, name)]
+        if not missing:
+            continue
+        existing = _by_name(client, form_id, missing)
+        result.found += len(existing)
+        to_create = [name for name in missing if name not in existing]
+        for start in range(0, len(to_create), BATCH):
+            chunk = to_create[start : start + BATCH]
+            models = [
+                {
+                    "FNumber": party_number(name),
+                    "FName": name,
+                    "FCreateOrgId": {"FNumber": organisation},
+                    "FUseOrgId": {"FNumber": organisation},
+                }
+                for name in chunk
+            ]
+            try:
+                answer = client.batch_save(form_id, models, IsVerifyBaseDataField=True)
+            except KingdeeError as exc:
+                if exc.action in (Action.UNCERTAIN, Action.RETRY):
+                    continue  # settled by the lookup by name below (or the next run)
+                raise
+            for name, package in zip(chunk, answer.packages, strict=True):
+                if package.ok:
+                    result.created += 1
+                elif not (package.outcome and package.outcome.action == Action.UNCERTAIN):
+                    result.failed.append(f"{role} {name}: {package.describe()}")
+        existing = _by_name(client, form_id, missing)
+        with store.transaction() as session:
+            for name, number in existing.items():
+                session.add(
+                    Binding(
+                        connection=kingdee_connection,
+                        kind=role,
+                        source_key=name,
+                        form_id=form_id,
+                        kingdee_id=None,
+                        kingdee_number=number,
+                    )
+                )
+                result.numbers[role][name] = number
+    return result
+
+
+def _by_name(client: KingdeeClient, form_id: str, names: list[str]) -> dict[str, str]:
+    """Name → number of the base data Kingdee already has under those names."""
+    found: dict[str, str] = {}
+    for start in range(0, len(names), 40):
+        chunk = names[start : start + 40]
+        condition = "FName in (" + ",".join(repr_sql(n) for n in chunk) + ")"
+        for number, name in client.query_all(form_id, ["FNumber", "FName"], condition):
+            found.setdefault(str(name), str(number))
+    return found
+
+
+def with_parties(mapping: MappingTable, parties: PartyResult) -> MappingTable:
+    """The mapping table with the bound parties added (explicit rows in the table still win)."""
+    return mapping.model_copy(
+        update={
+            "suppliers": {**parties.numbers["supplier"], **mapping.suppliers},
+            "customers": {**parties.numbers["customer"], **mapping.customers},
+        }
+    )

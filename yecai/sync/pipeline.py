@@ -8,6 +8,7 @@ postings are keyed, and unknown write outcomes are looked up before anything is 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -16,7 +17,7 @@ from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.sources.connector import Connector
 from yecai.store import services
 from yecai.store.db import Store
-from yecai.sync import binder, exporter, importer, reconciler
+from yecai.sync import binder, corrections, exporter, importer, reconciler
 
 Step = Callable[[str, int | None], Callable[[int], None] | None]
 
@@ -28,7 +29,9 @@ class _Progress:
     pulls: list[importer.PullResult] = field(default_factory=list)
     validations: list[importer.ValidateResult] = field(default_factory=list)
     projects: binder.BindResult | None = None
+    parties: binder.PartyResult | None = None
     plans: dict[str, exporter.PlanResult] = field(default_factory=dict)
+    corrections: dict[str, corrections.CorrectionResult] = field(default_factory=dict)
     send: exporter.SendResult | None = None
     check: reconciler.PostingCheck | None = None
 
@@ -75,6 +78,9 @@ class SyncReport:
     plans: dict[str, exporter.PlanResult]
     send: exporter.SendResult
     check: reconciler.PostingCheck
+    corrections: dict[str, corrections.CorrectionResult] = field(default_factory=dict)
+    # postings of the connection still on their way (planned, sent, uncertain, saved) after the run
+    pending: int = 0
 
     @property
     def plan(self) -> exporter.PlanResult:
@@ -97,15 +103,18 @@ def run_sync_job(
     batch_size: int = 50,
     max_attempts: int = 3,
     backoff: float = 0.5,
+    settle_seconds: float | None = None,
     step: Step | None = None,
     kind: str = "sync",
+    full_check: bool = False,
 ) -> SyncReport:
     """Run a sync job once; `step(name, total)` may return a progress callback.
 
     `streams` are pulled in order (projects first: they bind the 项目 dimension); `since`
     re-reads the source from that moment instead of the stored cursors. Every rule set plans
     from the documents, then everything planned for the Kingdee connection is sent, and what
-    Kingdee holds is checked against what yecai posted.
+    Kingdee holds is checked against what yecai posted: the postings this run touched, or with
+    `full_check` every voucher yecai ever posted (what the demo shows as totals).
     """
     if not rule_sets:
         raise ValueError("a sync job needs at least one rule set")
@@ -113,6 +122,8 @@ def run_sync_job(
     def progress(name: str, total: int | None) -> Callable[[int], None] | None:
         return step(name, total) if step else None
 
+    # A second of slack: the store's clock and ours are the same, but its timestamps may be rounded.
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     run_id = services.start_run(store, kind=kind, connection=source_connection)
     report = _Progress()
     try:
@@ -139,27 +150,57 @@ def run_sync_job(
             source_connection=source_connection,
             kingdee_connection=kingdee_connection,
         )
+        report.parties = binder.bind_parties(
+            store,
+            client,
+            mapping=mapping,
+            source_connection=source_connection,
+            kingdee_connection=kingdee_connection,
+        )
+        mapping = binder.with_parties(mapping, report.parties)
         for rules in rule_sets:
-            report.plans[rules.name] = exporter.plan_postings(
+            report.corrections[rules.name] = corrections.plan_corrections(
                 store,
+                client,
                 rules=rules,
                 mapping=mapping,
                 source_connection=source_connection,
                 kingdee_connection=kingdee_connection,
-                kingdee_projects=report.projects.numbers,
-                related=tuple(related),
             )
-        pending = exporter.posting_counts(store, kingdee_connection).get("planned", 0)
-        report.send = exporter.send_postings(
-            store,
-            client,
-            kingdee_connection=kingdee_connection,
-            batch_size=batch_size,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            progress=progress("post", pending),
+        # Twice at most: corrections posted in the first round release documents whose current
+        # versions are then planned and sent in the second.
+        for _round in range(2):
+            for rules in rule_sets:
+                planned = exporter.plan_postings(
+                    store,
+                    rules=rules,
+                    mapping=mapping,
+                    source_connection=source_connection,
+                    kingdee_connection=kingdee_connection,
+                    kingdee_projects=report.projects.numbers,
+                    related=tuple(related),
+                )
+                report.plans[rules.name] = (
+                    exporter.merge_plans([report.plans[rules.name], planned]) if _round else planned
+                )
+            pending = exporter.posting_counts(store, kingdee_connection).get("planned", 0)
+            sent = exporter.send_postings(
+                store,
+                client,
+                kingdee_connection=kingdee_connection,
+                rule_sets={rules.name: rules for rules in rule_sets},
+                batch_size=batch_size,
+                max_attempts=max_attempts,
+                backoff=backoff,
+                settle_seconds=settle_seconds,
+                progress=progress("post", pending) if not _round else None,
+            )
+            report.send = exporter.merge_sends([report.send, sent]) if report.send else sent
+            if not corrections.finalize(store, kingdee_connection=kingdee_connection):
+                break
+        report.check = reconciler.check_postings(
+            store, client, kingdee_connection=kingdee_connection, since=None if full_check else started
         )
-        report.check = reconciler.check_postings(store, client, kingdee_connection=kingdee_connection)
     except Exception as exc:
         services.finish_run(store, run_id=run_id, status="failed", counts=report.counts(), message=str(exc))
         raise
@@ -167,7 +208,19 @@ def run_sync_job(
     assert check is not None and send is not None and projects is not None
     status = "succeeded" if check.clean and not send.failed else "attention"
     services.finish_run(store, run_id=run_id, status=status, counts=report.counts())
-    return SyncReport(run_id, report.pulls, report.validations, projects, report.plans, send, check)
+    counts = exporter.posting_counts(store, kingdee_connection)
+    pending = sum(counts.get(state, 0) for state in ("planned", "sent", "uncertain", "saved"))
+    return SyncReport(
+        run_id,
+        report.pulls,
+        report.validations,
+        projects,
+        report.plans,
+        send,
+        check,
+        report.corrections,
+        pending,
+    )
 
 
 def run_cost_sync(
@@ -184,6 +237,7 @@ def run_cost_sync(
     backoff: float = 0.5,
     streams: tuple[str, ...] = ("projects", "cost_records"),
     step: Step | None = None,
+    full_check: bool = True,
 ) -> SyncReport:
     """The nightly cost job of reference case 1: one cost rule set (what `yecai demo` runs)."""
     return run_sync_job(
@@ -200,4 +254,5 @@ def run_cost_sync(
         backoff=backoff,
         step=step,
         kind="cost_sync",
+        full_check=full_check,
     )

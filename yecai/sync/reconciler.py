@@ -1,15 +1,19 @@
 """Reconciler (first cut): compare what yecai posted with what Kingdee holds, voucher by voucher.
 
-Reads every voucher that carries a yecai key token back from Kingdee with ExecuteBillQuery and
-checks each posted posting appears exactly once with the same totals: anything missing,
-duplicated, different in amount or unknown to yecai is listed. The full source ↔ yecai ↔ Kingdee
-reconciliation by project × account × period builds on this.
+The full check reads every voucher that carries a yecai key token back from Kingdee with
+ExecuteBillQuery and checks each posted posting appears exactly once with the same totals:
+anything missing, duplicated, different in amount or unknown to yecai is listed. A nightly run
+checks only the postings it touched (`since`), looked up by their keys — so its cost follows the
+night's work, not the books' whole history. The full source ↔ yecai ↔ Kingdee reconciliation by
+project × account × period builds on this.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -17,6 +21,16 @@ from sqlalchemy import select
 
 from yecai.domain.money import ZERO
 from yecai.kingdee.client import KingdeeClient
+from yecai.kingdee.keys import (
+    BILL_NO,
+    SUMMARY,
+    Found,
+    chunk_size,
+    field_key,
+    find_by_keys,
+    key_value,
+    repr_sql,
+)
 from yecai.kingdee.vouchers import FORM_ID
 from yecai.store.db import Store
 from yecai.store.tables import Posting
@@ -62,9 +76,96 @@ def read_yecai_vouchers(client: KingdeeClient) -> dict[str, KingdeeVoucher]:
     return vouchers
 
 
-def check_postings(store: Store, client: KingdeeClient, *, kingdee_connection: str) -> PostingCheck:
+def _bills_in_kingdee(client: KingdeeClient, postings: list[Posting]) -> dict[tuple[str, str], Found]:
+    """(form, FBillNo) → the bill Kingdee holds, for every bill yecai posted."""
+    found: dict[tuple[str, str], Found] = {}
+    by_form: dict[str, list[str]] = defaultdict(list)
+    for posting in postings:
+        if posting.kingdee_key:
+            by_form[posting.form_id].append(posting.kingdee_key)
+    for form_id, numbers in by_form.items():
+        for number, hit in find_by_keys(
+            client, form_id, BILL_NO, numbers, pk="FID", amount_fields=()
+        ).items():
+            found[(form_id, number)] = hit
+    return found
+
+
+def _check_bill(check: PostingCheck, posting: Posting, bills: dict[tuple[str, str], Found]) -> None:
+    present = (posting.form_id, posting.kingdee_key or "") in bills
+    if posting.state in ("posted", "saved"):
+        check.posted += 1
+        if not present:
+            check.missing.append(posting.posting_key)
+    elif present and posting.state not in ("superseded", "deleted"):
+        check.unknown.append(f"{posting.posting_key} ({posting.state} in yecai, present in Kingdee)")
+
+
+def _touched_vouchers(client: KingdeeClient, postings: Iterable[Posting]) -> dict[str, KingdeeVoucher]:
+    """Kingdee voucher id → voucher, for the vouchers carrying the keys of these postings.
+
+    摘要 tokens are matched on entry rows (a voucher's totals are summed from its lines); a key in
+    FBillNo or a custom header field is matched on header rows with the voucher's own totals.
+    """
+    vouchers: dict[str, KingdeeVoucher] = {}
+    # key field → value → posting keys: an update rewrites its original's document in place, so
+    # both carry the same FBillNo (the original is then superseded and not expected on its own).
+    by_field: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for posting in postings:
+        value = posting.kingdee_key or key_value(posting.key_field, posting.posting_key)
+        by_field[posting.key_field][value].append(posting.posting_key)
+    for key_field, values in by_field.items():
+        wanted = list(values)
+        size = chunk_size(key_field)
+        for start in range(0, len(wanted), size):
+            chunk = wanted[start : start + size]
+            if key_field == SUMMARY:
+                condition = " or ".join(f"FEXPLANATION like '%{value}%'" for value in chunk)
+                fields = ["FVOUCHERID", "FBillNo", "FDEBIT", "FCREDIT", "FEXPLANATION"]
+                lines: dict[str, KingdeeVoucher] = {}
+                for row in client.query_all(FORM_ID, fields, condition):
+                    voucher = lines.setdefault(str(row[0]), KingdeeVoucher(str(row[0]), str(row[1])))
+                    voucher.debit += Decimal(row[2] or 0)
+                    voucher.credit += Decimal(row[3] or 0)
+                    voucher.keys.update(TOKEN.findall(str(row[4] or "")))
+                # Lines of one voucher may span queries; the first complete read of it wins.
+                for voucher_id, voucher in lines.items():
+                    vouchers.setdefault(voucher_id, voucher)
+                continue
+            key = field_key(key_field)
+            condition = f"{key} in ({','.join(repr_sql(v) for v in chunk)})"
+            fields = ["FVOUCHERID", "FBillNo", key, "FDEBITTOTAL", "FCREDITTOTAL"]
+            for row in client.query_all(FORM_ID, fields, condition):
+                if str(row[0]) in vouchers or str(row[2]) not in values:
+                    continue  # one row per entry on some tenants: the header totals count once
+                voucher = KingdeeVoucher(str(row[0]), str(row[1]), Decimal(row[3] or 0), Decimal(row[4] or 0))
+                voucher.keys.update(values[str(row[2])])
+                vouchers[voucher.id] = voucher
+    return vouchers
+
+
+def check_postings(
+    store: Store, client: KingdeeClient, *, kingdee_connection: str, since: dt.datetime | None = None
+) -> PostingCheck:
+    """Every posting yecai holds as done must be in Kingdee exactly once, with the same totals.
+
+    Vouchers are found by the key token in their 摘要 (a voucher in two copies shows up as a
+    duplicate) or their key field; bills by their deterministic bill number (which Kingdee keeps
+    unique). With `since`, only postings changed since then are checked, and vouchers Kingdee
+    holds that yecai does not know are left to the full check and the reconciliation.
+    """
     check = PostingCheck()
-    vouchers = read_yecai_vouchers(client)
+    with store.transaction() as session:
+        query = select(Posting).where(Posting.connection == kingdee_connection)
+        if since is not None:
+            query = query.where(Posting.updated_at >= since)
+        postings = {p.posting_key: p for p in session.scalars(query)}
+    if since is None:
+        vouchers = read_yecai_vouchers(client)
+    else:
+        vouchers = _touched_vouchers(
+            client, [p for p in postings.values() if p.form_id == FORM_ID and p.kind != "delete"]
+        )
     by_key: dict[str, list[KingdeeVoucher]] = defaultdict(list)
     for voucher in vouchers.values():
         check.vouchers += 1
@@ -72,15 +173,19 @@ def check_postings(store: Store, client: KingdeeClient, *, kingdee_connection: s
         check.credit_total += voucher.credit
         for key in voucher.keys:
             by_key[key].append(voucher)
-    with store.transaction() as session:
-        postings = {
-            p.posting_key: p
-            for p in session.scalars(select(Posting).where(Posting.connection == kingdee_connection))
-        }
+    bills = _bills_in_kingdee(
+        client, [p for p in postings.values() if p.form_id != FORM_ID and p.kind != "delete"]
+    )
     for key, posting in postings.items():
+        if posting.form_id != FORM_ID:
+            _check_bill(check, posting, bills)
+            continue
         found = by_key.get(key, [])
-        if posting.state != "posted":
-            if found:
+        # In Kingdee as yecai knows it: posted/saved documents, and reversed originals (they stay,
+        # beside their reversal). Superseded and deleted originals are gone (rewritten/removed).
+        in_kingdee = posting.state in ("posted", "saved", "reversed") and posting.kind != "delete"
+        if not in_kingdee:
+            if found and posting.state not in ("superseded",):
                 check.unknown.append(f"{key} ({posting.state} in yecai, present in Kingdee)")
             continue
         check.posted += 1
@@ -92,6 +197,7 @@ def check_postings(store: Store, client: KingdeeClient, *, kingdee_connection: s
             check.amount_mismatch.append(
                 f"{key}: yecai {posting.debit_total}/{posting.credit_total}, Kingdee {found[0].debit}/{found[0].credit}"
             )
-    for key in sorted(set(by_key) - set(postings)):
-        check.unknown.append(f"{key} (not in yecai)")
+    if since is None:
+        for key in sorted(set(by_key) - set(postings)):
+            check.unknown.append(f"{key} (not in yecai)")
     return check

@@ -7,6 +7,8 @@ with secrets decrypted at the last moment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import httpx
@@ -46,12 +48,16 @@ def run_sync(
     step: Step | None = None,
     transports: Transports | None = None,
     backoff: float = 0.5,
+    limiter: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> SyncReport:
-    """Run the sync job `name` of the workspace once."""
+    """Run the sync job `name` of the workspace once.
+
+    `limiter` is held around every call to the job's Kingdee data centre (its concurrency limit).
+    """
     job = workspace.syncs[name]
     routes = transports or Transports({})
     connector = workspace.source(job.source, secrets, transport=routes.get(job.source))
-    with workspace.kingdee(job.target, secrets, transport=routes.get(job.target)) as client:
+    with workspace.kingdee(job.target, secrets, transport=routes.get(job.target), limiter=limiter) as client:
         return run_sync_job(
             store,
             connector,
@@ -69,4 +75,3 @@ def run_sync(
             step=step,
             kind=f"sync:{name}",
         )
-

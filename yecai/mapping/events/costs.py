@@ -4,6 +4,8 @@ Documents are grouped by the rule set's aggregation (one voucher per project × 
 default); each group becomes one balanced voucher whose posting key is derived from the
 connection, the rule set, the group and the exact versions of its member documents — so late
 documents for an already-posted day make a new voucher instead of silently changing an old one.
+Accounts follow the project's accounting standard (CAS 合同履约成本 vs 小企业 工程施工); indirect
+costs (间接费用) are booked per project like any other, a pool project included (entry 8).
 """
 
 from __future__ import annotations
@@ -13,18 +15,12 @@ from collections.abc import Sequence
 
 from yecai.domain.documents import CATEGORY_NAMES_ZH, CostRecord
 from yecai.domain.money import ZERO, money_sum
-from yecai.domain.vouchers import Voucher, VoucherLine
-from yecai.mapping.plan import (
-    Plan,
-    PlannableDocument,
-    PlanningContext,
-    Unmapped,
-    key_token,
-    matches,
-    member_keys,
-    posting_key,
-)
+from yecai.mapping.events.common import Dims, Entry, Resolver
+from yecai.mapping.plan import Plan, PlannableDocument, PlanningContext, matches, member_keys, posting_key
 from yecai.mapping.rules import Aggregation, MappingTable, RuleSet, format_summary
+
+# Cost vouchers have no roles: each category's rule names its accounts and dimensions.
+ROLES: dict[str, tuple[str, ...]] = {}
 
 
 def _group_key(rules: RuleSet, record: CostRecord) -> str:
@@ -41,37 +37,53 @@ def _group_key(rules: RuleSet, record: CostRecord) -> str:
             return f"{record.project_code}|{record.category.value}|{record.business_date.isoformat()}"
 
 
+# A bucket is one Dr/Cr pair of a voucher: (project, debit account, debit dims, credit account, credit dims).
+Bucket = tuple[str, str, Dims, str, Dims]
+
+
 def plan_costs(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
-    """Group costs into balanced vouchers; report every unmapped project or category.
+    """Group costs into balanced vouchers; report every unmapped project, category or counterparty.
 
     A project mapped to a number Kingdee does not have (`ctx.kingdee_projects`) is reported too,
     instead of failing at Kingdee. Groups spanning projects (aggregation `period`) carry the
     project dimension line by line.
     """
     plan = Plan()
+    resolver = Resolver(rules, mapping, ctx, ROLES)
     groups: dict[str, list[PlannableDocument]] = defaultdict(list)
-    missing: dict[tuple[str, str], list[int]] = defaultdict(list)
+    buckets: dict[int, Bucket] = {}
     for document in documents:
         record: CostRecord = document.model
         if rules.filter and not matches(record, rules.filter):
             continue
-        if record.category not in rules.categories:
-            missing[("category", record.category.value)].append(document.document_id)
+        ids = [document.document_id]
+        standard = resolver.standard(record.project_code)
+        rule = resolver.category(record.category, standard, ids)
+        # Resolve everything even after a miss, so every unmapped value is reported at once.
+        project = resolver.project(record.project_code, ids)
+        if rule is None or project is None:
             continue
-        number = mapping.project_number(record.project_code)
-        if number is None or (ctx.kingdee_projects is not None and number not in ctx.kingdee_projects):
-            missing[("project", record.project_code)].append(document.document_id)
+        values = {"project": record.project_code, "supplier": record.supplier_name}
+        debit_dims = resolver.dims(rule.debit_dimensions, ids, **values)
+        credit_dims = resolver.dims(rule.credit_dimensions, ids, **values)
+        if debit_dims is None or credit_dims is None:
             continue
+        buckets[document.document_id] = (
+            record.project_code,
+            rule.debit,
+            debit_dims,
+            rule.credit,
+            credit_dims,
+        )
         groups[_group_key(rules, record)].append(document)
 
-    plan.unmapped = [Unmapped(kind, value, tuple(ids)) for (kind, value), ids in sorted(missing.items())]
-    for group_key in sorted(groups):
-        members = sorted(groups[group_key], key=lambda d: d.source_key)
+    plan.unmapped = resolver.unmapped()
+    for group in sorted(groups):
+        members = sorted(groups[group], key=lambda d: d.source_key)
         first: CostRecord = members[0].model
-        rule = rules.categories[first.category]
-        key = posting_key(ctx.connection, rules.name, group_key, member_keys(members))
+        key = posting_key(ctx.connection, rules.name, group, member_keys(members))
         summary = format_summary(
             rules.summary,
             project_code=first.project_code,
@@ -81,44 +93,24 @@ def plan_costs(
             period=f"{first.business_date:%Y-%m}",
             count=len(members),
         )
-        explanation = f"{summary} {key_token(key)}"
-        by_project: dict[str, list[PlannableDocument]] = defaultdict(list)
+        by_bucket: dict[Bucket, list[PlannableDocument]] = defaultdict(list)
         for member in members:
-            by_project[member.model.project_code].append(member)
-        lines: list[VoucherLine] = []
-        for project in sorted(by_project):
-            docs = by_project[project]
+            by_bucket[buckets[member.document_id]].append(member)
+        entry = Entry()
+        for bucket in sorted(by_bucket):
+            docs = by_bucket[bucket]
             total = money_sum(d.model.amount for d in docs)
             if total == ZERO:
                 continue
-            number = mapping.project_number(project)
-            assert number is not None  # filtered above
-            project_dim = ((rules.kingdee.project_dimension, number),)
+            _, debit, debit_dims, credit, credit_dims = bucket
             ids = tuple(d.document_id for d in docs)
             # A negative total (credit notes outweigh costs) stays on the same sides as a red-ink
             # (负数) amount, the Chinese convention for reductions, rather than swapping sides.
-            lines.append(
-                VoucherLine(
-                    rule.debit,
-                    total,
-                    ZERO,
-                    explanation,
-                    project_dim if "project" in rule.debit_dimensions else (),
-                    ids,
-                )
-            )
-            lines.append(
-                VoucherLine(
-                    rule.credit,
-                    ZERO,
-                    total,
-                    explanation,
-                    project_dim if "project" in rule.credit_dimensions else (),
-                    ids,
-                )
-            )
-        if not lines:
-            plan.zero_groups.append(group_key)
+            entry.dr(debit, total, debit_dims, ids)
+            entry.cr(credit, total, credit_dims, ids)
+        voucher = entry.voucher(key, group, first.business_date, summary)
+        if voucher is None:
+            plan.zero_groups.append(group)
             continue
-        plan.postings.append(Voucher(key, group_key, first.business_date, summary, tuple(lines)))
+        plan.postings.append(voucher)
     return plan

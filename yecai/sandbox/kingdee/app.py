@@ -11,6 +11,7 @@ changes faults and periods at runtime (for tests and demos; bind the sandbox to 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
@@ -85,6 +86,16 @@ def _reply_response(reply: WireReply) -> Response:
     for cookie in reply.set_cookies:
         response.headers.append("set-cookie", cookie)
     return response
+
+
+class _QuietLostAnswers(logging.Filter):
+    """uvicorn reports a deliberately dropped answer as an error; it is the fault we injected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietLostAnswers())
 
 
 class _LostAnswer(Response):

@@ -44,6 +44,7 @@ class FaultSettings:
     fail_rate: float = 0.0  # HTTP 500 HTML error page instead of handling the call
     timeout_rate: float = 0.0  # hang `hang_seconds`, then handle the call anyway (late commit)
     hang_seconds: float = 30.0
+    hang_writes_only: bool = False  # hang only writes: lookups answer at once (the worst case)
     drop_after_commit_rate: float = 0.0  # writes: handle (commit), then lose the answer
     throttle_rate: float = 0.0  # MsgCode 14 调用限制 instead of handling the call
     session_loss_every: int = 0  # every N-th call first drops every session (0 = never)
@@ -125,15 +126,15 @@ class FaultInjector:
             self.counts.calls += 1
             number = self.counts.calls
             draws = [self._random.random() for _ in range(4)]
+            is_write = service.rsplit(".", 1)[-1].lower() in WRITE_SERVICES
             lose = s.session_loss_every > 0 and number % s.session_loss_every == 0
             decision = Decision(
                 number=number,
                 lose_sessions=lose,
                 fail=draws[0] < s.fail_rate,
                 throttle=draws[1] < s.throttle_rate,
-                hang=draws[2] < s.timeout_rate,
-                drop_after_commit=service.rsplit(".", 1)[-1].lower() in WRITE_SERVICES
-                and draws[3] < s.drop_after_commit_rate,
+                hang=draws[2] < s.timeout_rate and (not s.hang_writes_only or is_write),
+                drop_after_commit=is_write and draws[3] < s.drop_after_commit_rate,
             )
             counts = self.counts
             counts.sessions_lost += lose

@@ -1,0 +1,78 @@
+"""`yecai serve` and `yecai worker` as services: the web app, the queue consumer and the scheduler.
+
+Embedded (`serve`): one process runs the web app (webhook endpoints of every source connection
+that defines webhooks, /healthz) in the foreground and the Huey consumer threads — which also run
+the scheduler — beside it; Ctrl-C stops the web server, then the consumer finishes its running
+jobs (up to a timeout) and the process exits. Distributed (`worker`): a Huey consumer on Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from yecai.connectors.generic_rest import GenericRestConnector
+from yecai.errors import YecaiError
+from yecai.jobs.queue import JobQueue
+from yecai.jobs.runner import Runtime
+from yecai.secrets import SecretBox
+from yecai.web.app import create_app
+from yecai.workspace import SourceConnection, Workspace
+
+log = logging.getLogger("yecai.jobs")
+
+SHUTDOWN_SECONDS = 30.0  # running jobs get this long to finish on Ctrl-C; the rest are taken over later
+
+
+def webhook_connectors(workspace: Workspace, secrets: SecretBox | None) -> dict[str, GenericRestConnector]:
+    """Connectors of the source connections that define webhooks (their secrets resolved)."""
+    found: dict[str, GenericRestConnector] = {}
+    for name, connection in workspace.connections.items():
+        if not isinstance(connection, SourceConnection):
+            continue
+        try:
+            connector = workspace.source(name, secrets)
+        except YecaiError as exc:
+            log.warning("连接 %s 的 webhook 未启用：%s / webhooks of %s not served", name, exc, name)
+            continue
+        if connector.spec.webhooks is not None:
+            found[name] = connector
+    return found
+
+
+def serve(runtime: Runtime, *, host: str, port: int, workers: int) -> None:
+    """Run the web app, the consumer threads and the scheduler until interrupted."""
+    queue = JobQueue(runtime)
+    connectors = webhook_connectors(runtime.workspace(), runtime.secrets)
+    app = create_app(runtime.store, connectors)
+    consumer = queue.consumer(workers=workers, embedded=True) if workers > 0 else None
+    if consumer is not None:
+        consumer.shutdown_timeout = SHUTDOWN_SECONDS
+        consumer.start()
+    log.info(
+        "yecai serve：http://%s:%s，webhook 连接 %s，队列 %s，%s 个执行线程 / webhooks %s, queue %s, %s workers",
+        host,
+        port,
+        ", ".join(connectors) or "-",
+        "redis" if runtime.distributed else "sqlite",
+        workers,
+        ", ".join(connectors) or "-",
+        "redis" if runtime.distributed else "sqlite",
+        workers,
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it handled once it has shut down
+    finally:
+        if consumer is not None:
+            log.info("正在停止执行线程 / stopping the consumer")
+            consumer.stop(graceful=True)
+
+
+def work(runtime: Runtime, *, workers: int) -> None:
+    """Consume the (Redis) queue until SIGINT (finish running jobs) or SIGTERM (stop now)."""
+    queue = JobQueue(runtime)
+    queue.consumer(workers=workers).run()

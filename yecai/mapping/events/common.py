@@ -1,0 +1,326 @@
+"""What every event planner shares: options parsing, value resolution, periods, lines, vouchers.
+
+`Resolver` looks up every value a document needs (项目 number, counterparty numbers, accounts
+by role, cost-category accounts per accounting standard) and remembers each one it could not map,
+so that a planner reports *all* unmapped values of a document at once and `checks.unmapped_values`
+can list them before anything is posted. `Entry` collects debit and credit lines and turns them
+into a balanced `Voucher` whose every line carries the posting key token.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from yecai.domain.documents import AccountingStandard, Contract, ContractKind, CostCategory, Project
+from yecai.domain.money import ZERO, round_money
+from yecai.domain.vouchers import Voucher, VoucherLine
+from yecai.errors import ConfigurationError
+from yecai.mapping.plan import PlanningContext, Unmapped, key_token
+from yecai.mapping.rules import Aggregation, CategoryRule, MappingTable, RuleSet
+
+Dims = tuple[tuple[str, str], ...]
+OptionsT = TypeVar("OptionsT", bound="EventOptions")
+
+
+class EventOptions(BaseModel):
+    """Base of each event's typed `options`: unknown keys are refused, so a typo never passes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_options(rules: RuleSet, model: type[OptionsT]) -> OptionsT:
+    """The rule set's `options` as the event's typed model, or a bilingual configuration error."""
+    try:
+        return model.model_validate(rules.options)
+    except ValidationError as exc:
+        detail = "; ".join(f"options.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(
+            f"规则集 {rules.name} 的 options 有误：{detail}",
+            f"rule set {rules.name} has invalid options: {detail}",
+        ) from None
+
+
+# -- periods -------------------------------------------------------------------------------------
+
+
+def period_of(day: dt.date) -> str:
+    """The accounting period (会计期间, calendar month) of a business date: YYYY-MM."""
+    return f"{day:%Y-%m}"
+
+
+def period_end(period: str) -> dt.date:
+    """The last day of a YYYY-MM period: the date month-end entries carry."""
+    year, month = int(period[:4]), int(period[5:7])
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def group_key(aggregation: Aggregation, *, document: str, project: str, day: dt.date, extra: str = "") -> str:
+    """The group a document falls into under the rule set's aggregation (deterministic text)."""
+    suffix = f"|{extra}" if extra else ""
+    match aggregation:
+        case Aggregation.PER_DOCUMENT:
+            return f"doc|{document}"
+        case Aggregation.PROJECT_PERIOD:
+            return f"{project}{suffix}|{period_of(day)}"
+        case Aggregation.PERIOD:
+            return f"*{suffix}|{period_of(day)}"
+        case _:  # project_day and project_category_day: per project (× extra) × day
+            return f"{project}{suffix}|{day.isoformat()}"
+
+
+def group_date(aggregation: Aggregation, day: dt.date) -> dt.date:
+    """The date a group's voucher carries: the day itself, or the period's end for period groups."""
+    if aggregation in (Aggregation.PROJECT_PERIOD, Aggregation.PERIOD):
+        return period_end(period_of(day))
+    return day
+
+
+# -- related documents ---------------------------------------------------------------------------
+
+
+def related(ctx: PlanningContext, kind: str) -> list[Any]:
+    """Models of another document kind the planner may consult (plain models or PlannableDocuments)."""
+    return [getattr(item, "model", item) for item in ctx.related.get(kind, ())]
+
+
+def contracts_by_number(ctx: PlanningContext) -> dict[str, Contract]:
+    return {c.contract_no: c for c in related(ctx, "contract") if isinstance(c, Contract)}
+
+
+def income_contracts(ctx: PlanningContext) -> dict[str, list[Contract]]:
+    """Income contracts (施工合同 with the owner) per project code, by contract number."""
+    out: dict[str, list[Contract]] = defaultdict(list)
+    for contract in sorted(contracts_by_number(ctx).values(), key=lambda c: c.contract_no):
+        if contract.contract_kind is ContractKind.INCOME:
+            out[contract.project_code].append(contract)
+    return out
+
+
+# Which cost category a contract kind's payables and invoices belong to (configurable per event).
+CONTRACT_CATEGORIES: dict[str, CostCategory] = {
+    ContractKind.PURCHASE.value: CostCategory.MATERIAL,
+    ContractKind.SUBCONTRACT.value: CostCategory.SUBCONTRACT,
+    ContractKind.LEASE.value: CostCategory.MACHINERY,
+}
+
+
+# -- resolution ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Resolver:
+    """Looks values up for one plan and remembers every value it could not map, per document."""
+
+    rules: RuleSet
+    mapping: MappingTable
+    ctx: PlanningContext
+    role_dimensions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    missing: dict[tuple[str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
+    failed: set[int] = field(default_factory=set)
+    _projects: dict[str, Project] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._projects = {p.code: p for p in related(self.ctx, "project") if isinstance(p, Project)}
+
+    def miss(self, kind: str, value: str, doc_ids: Iterable[int]) -> None:
+        ids = list(doc_ids)
+        self.missing[(kind, value)].update(ids)
+        self.failed.update(ids)
+
+    def ok(self, doc_ids: Iterable[int]) -> bool:
+        return not any(i in self.failed for i in doc_ids)
+
+    def unmapped(self) -> list[Unmapped]:
+        return [
+            Unmapped(kind, value, tuple(sorted(ids))) for (kind, value), ids in sorted(self.missing.items())
+        ]
+
+    # values
+
+    def project(self, code: str, doc_ids: Iterable[int]) -> str | None:
+        number = self.mapping.project_number(code)
+        if number is None or (
+            self.ctx.kingdee_projects is not None and number not in self.ctx.kingdee_projects
+        ):
+            self.miss("project", code, doc_ids)
+            return None
+        return number
+
+    def standard(self, code: str) -> AccountingStandard:
+        declared = self._projects.get(code)
+        return self.mapping.standard_of(code, declared.accounting_standard if declared else None)
+
+    def project_document(self, code: str) -> Project | None:
+        return self._projects.get(code)
+
+    def organisation(self, code: str, doc_ids: Iterable[int]) -> str | None:
+        number = self.mapping.organisation(code)
+        if number is None:
+            self.miss("organisation", code, doc_ids)
+        return number
+
+    def department(self, code: str, doc_ids: Iterable[int]) -> str | None:
+        number = self.mapping.department(code)
+        if number is None:
+            self.miss("department", code, doc_ids)
+        return number
+
+    def supplier(self, name: str | None, doc_ids: Iterable[int]) -> str | None:
+        number = self.mapping.supplier_number(name) if name else None
+        if number is None:
+            self.miss("supplier", name or "-", doc_ids)
+        return number
+
+    def customer(self, name: str | None, doc_ids: Iterable[int]) -> str | None:
+        number = self.mapping.customer_number(name) if name else None
+        if number is None:
+            self.miss("customer", name or "-", doc_ids)
+        return number
+
+    def worker(self, id_number: str | None, doc_ids: Iterable[int]) -> str | None:
+        number = self.mapping.worker_number(id_number) if id_number else None
+        if number is None:
+            self.miss("worker", id_number or "-", doc_ids)
+        return number
+
+    # accounts
+
+    def account(self, role: str, standard: AccountingStandard, doc_ids: Iterable[int]) -> str | None:
+        number = self.rules.account(role, standard)
+        if number is None:
+            label = role if standard is self.rules.standard else f"{standard.value}/{role}"
+            self.miss("account", label, doc_ids)
+        return number
+
+    def category(
+        self, category: CostCategory, standard: AccountingStandard, doc_ids: Iterable[int]
+    ) -> CategoryRule | None:
+        rule = self.rules.category_rule(category, standard, self.mapping)
+        if rule is None:
+            label = (
+                category.value if standard is self.rules.standard else f"{standard.value}/{category.value}"
+            )
+            self.miss("category", label, doc_ids)
+        return rule
+
+    # dimensions
+
+    def dimensions_of(self, role: str) -> tuple[str, ...]:
+        return self.rules.dimensions.get(role, self.role_dimensions.get(role, ()))
+
+    def dims(
+        self,
+        names: Sequence[str],
+        doc_ids: Sequence[int],
+        *,
+        project: str | None = None,
+        supplier: str | None = None,
+        customer: str | None = None,
+        worker: str | None = None,
+    ) -> Dims | None:
+        """FDetailID values for the named dimensions; None (and recorded) when one is unmapped."""
+        target = self.rules.kingdee
+        out: list[tuple[str, str]] = []
+        complete = True
+        for name in names:
+            value: str | None
+            match name:
+                case "project":
+                    value = self.project(project, doc_ids) if project else None
+                    if project is None:
+                        self.miss("project", "-", doc_ids)
+                case "department":
+                    value = self.department(project, doc_ids) if project else None
+                    if project is None:
+                        self.miss("department", "-", doc_ids)
+                case "supplier":
+                    value = self.supplier(supplier, doc_ids)
+                case "customer":
+                    value = self.customer(customer, doc_ids)
+                case "worker":
+                    value = self.worker(worker, doc_ids)
+                case _:
+                    raise ConfigurationError(
+                        f"规则集 {self.rules.name} 使用了未知的核算维度 {name}",
+                        f"rule set {self.rules.name} uses an unknown dimension {name}",
+                    )
+            if value is None:
+                complete = False
+            else:
+                out.append((target.flex_key(name), value))
+        return tuple(out) if complete else None
+
+    def role_dims(self, role: str, doc_ids: Sequence[int], **values: str | None) -> Dims | None:
+        return self.dims(self.dimensions_of(role), doc_ids, **values)
+
+
+# -- entries -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    account: str
+    debit: Decimal
+    credit: Decimal
+    dims: Dims
+    doc_ids: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class Entry:
+    """Debit and credit lines of one posting before it becomes a `Voucher`."""
+
+    lines: list[Line] = field(default_factory=list)
+
+    def dr(self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = ()) -> None:
+        self._add(account, amount, ZERO, dims, doc_ids)
+
+    def cr(self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = ()) -> None:
+        self._add(account, ZERO, amount, dims, doc_ids)
+
+    def _add(self, account: str, debit: Decimal, credit: Decimal, dims: Dims, doc_ids: Iterable[int]) -> None:
+        # Zero lines are dropped: Kingdee refuses a line with neither debit nor credit.
+        if debit == ZERO and credit == ZERO:
+            return
+        self.lines.append(Line(account, round_money(debit), round_money(credit), dims, tuple(doc_ids)))
+
+    def extend(self, other: Entry) -> None:
+        self.lines.extend(other.lines)
+
+    def merged(self) -> Entry:
+        """Lines on the same account, side and dimensions added up (an aggregated voucher stays short)."""
+        totals: dict[tuple[str, bool, Dims], tuple[Decimal, list[int]]] = {}
+        for line in self.lines:
+            debit_side = line.debit != ZERO
+            amount, ids = totals.get((line.account, debit_side, line.dims), (ZERO, []))
+            totals[(line.account, debit_side, line.dims)] = (
+                amount + (line.debit if debit_side else line.credit),
+                [*ids, *line.doc_ids],
+            )
+        out = Entry()
+        for (account, debit_side, dims), (amount, ids) in totals.items():
+            unique = tuple(dict.fromkeys(ids))
+            if debit_side:
+                out.dr(account, amount, dims, unique)
+            else:
+                out.cr(account, amount, dims, unique)
+        return out
+
+    def voucher(self, posting_key: str, group: str, date: dt.date, summary: str) -> Voucher | None:
+        """The balanced voucher (None when every line was zero); raises if a rule is unbalanced."""
+        if not self.lines:
+            return None
+        explanation = f"{summary} {key_token(posting_key)}".strip()
+        lines = tuple(
+            VoucherLine(line.account, line.debit, line.credit, explanation, line.dims, line.doc_ids)
+            for line in self.lines
+        )
+        return Voucher(posting_key, group, date, summary, lines)

@@ -1,0 +1,190 @@
+"""Mapping tables (映射表): the value lookups that unify 数据口径 between the PM system and Kingdee.
+
+One table per kind of value: project → 项目 number, organisation, department, cost centre and
+accounting standard; cost category → accounts per accounting standard (CAS vs 小企业会计准则);
+supplier / customer name → BD_Supplier / BD_Customer number; worker ID number → BD_Empinfo staff
+number. Each table says what happens to a value it lacks (report it, or — where sensible — use the
+same code or a default number). Pure data: loading lives in `rules.py`, Excel in `excel.py`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from yecai.domain.documents import AccountingStandard, CostCategory
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnmappedPolicy(StrEnum):
+    """What a table does with a value it has no row for."""
+
+    REPORT = "report"  # list it as unmapped; documents carrying it are held back
+    SAME_CODE = "same_code"  # the source value is the Kingdee number as it stands
+    DEFAULT = "default"  # one catch-all number (e.g. 零星供应商), given beside the policy
+    CREATE = "create"  # yecai creates the base data in Kingdee (found by name first) and binds it
+
+
+# Which policies make sense for which table; anything else is refused when the table loads.
+# A supplier's *name* is never a usable Kingdee number, so suppliers and customers may only fall
+# back to a catch-all number; ID numbers and project codes often are used as numbers as they stand.
+ALLOWED_POLICIES: dict[str, frozenset[UnmappedPolicy]] = {
+    "supplier": frozenset({UnmappedPolicy.REPORT, UnmappedPolicy.DEFAULT, UnmappedPolicy.CREATE}),
+    "customer": frozenset({UnmappedPolicy.REPORT, UnmappedPolicy.DEFAULT, UnmappedPolicy.CREATE}),
+    "worker": frozenset({UnmappedPolicy.REPORT, UnmappedPolicy.SAME_CODE}),
+}
+
+
+class ProjectMapping(_Config):
+    """One project's row: every field optional; an empty one follows the table's policy."""
+
+    number: str | None = Field(None, description="Kingdee 项目 dimension number")
+    org: str | None = Field(None, description="核算组织 number (ORG_Organizations)")
+    department: str | None = Field(None, description="部门 number (BD_Department)")
+    cost_centre: str | None = Field(None, description="成本中心 number")
+    accounting_standard: AccountingStandard | None = Field(
+        None, description="the project's standard when it differs from the Project document / default"
+    )
+
+
+class CostAccount(_Config):
+    """Accounts of one cost category under one accounting standard."""
+
+    debit: str = Field(description="cost account (合同履约成本—X under CAS, 工程施工—X under 小企业)")
+    credit: str = Field(description="counter account (应付账款—X, 其他应付款 …)")
+
+
+class MappingTable(_Config):
+    """Value lookups between the PM system and Kingdee (数据口径统一)."""
+
+    accounting_standard: AccountingStandard = Field(
+        AccountingStandard.CAS, description="the company's standard for projects that state none"
+    )
+    projects: dict[str, ProjectMapping] = Field(
+        default_factory=dict,
+        description="PM project code → row (a plain string is the 项目 number alone)",
+    )
+    project_default: str = Field(
+        "same_code",
+        description="unmapped 项目 numbers: 'same_code' uses the PM code; 'none' / 'report' reports them",
+    )
+    organisation_default: str | None = Field(
+        None, description="organisation of projects without one; empty → reported where a rule needs it"
+    )
+    department_default: str | None = Field(
+        None, description="department of projects without one; empty → reported where a rule needs it"
+    )
+    cost_accounts: dict[AccountingStandard, dict[CostCategory, CostAccount]] = Field(
+        default_factory=dict,
+        description="cost category → accounts, per accounting standard (overrides a rule set's categories)",
+    )
+    suppliers: dict[str, str] = Field(default_factory=dict, description="supplier name → BD_Supplier number")
+    supplier_default: UnmappedPolicy = UnmappedPolicy.REPORT
+    supplier_fallback: str | None = Field(None, description="catch-all supplier number for policy 'default'")
+    customers: dict[str, str] = Field(default_factory=dict, description="customer name → BD_Customer number")
+    customer_default: UnmappedPolicy = UnmappedPolicy.REPORT
+    customer_fallback: str | None = Field(None, description="catch-all customer number for policy 'default'")
+    workers: dict[str, str] = Field(
+        default_factory=dict, description="worker ID number → BD_Empinfo staff number"
+    )
+    worker_default: UnmappedPolicy = UnmappedPolicy.REPORT
+
+    @field_validator("projects", mode="before")
+    @classmethod
+    def _project_rows(cls, value: Any) -> Any:
+        # Older tables (and the simplest YAML) map a code straight to its 项目 number.
+        if isinstance(value, dict):
+            return {
+                str(code): {"number": str(row)} if isinstance(row, str | int) else row
+                for code, row in value.items()
+            }
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _worker_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        # ID numbers end in X as often as in x; one spelling keeps the lookup exact.
+        return {key.strip().upper(): number for key, number in value.items()}
+
+    @field_validator("project_default")
+    @classmethod
+    def _default(cls, value: str) -> str:
+        if value not in {"same_code", "none", "report"}:
+            raise ValueError("project_default must be 'same_code', 'none' or 'report'")
+        return value
+
+    @model_validator(mode="after")
+    def _policies(self) -> MappingTable:
+        for table, policy, fallback in (
+            ("supplier", self.supplier_default, self.supplier_fallback),
+            ("customer", self.customer_default, self.customer_fallback),
+            ("worker", self.worker_default, None),
+        ):
+            allowed = ALLOWED_POLICIES[table]
+            if policy not in allowed:
+                names = ", ".join(sorted(p.value for p in allowed))
+                raise ValueError(f"{table}_default may be {names}, not {policy.value}")
+            if policy is UnmappedPolicy.DEFAULT and not fallback:
+                raise ValueError(f"{table}_default 'default' needs {table}_fallback (the catch-all number)")
+        return self
+
+    # -- projects ---------------------------------------------------------------------------------
+
+    def project_row(self, code: str) -> ProjectMapping | None:
+        return self.projects.get(code)
+
+    def project_number(self, code: str) -> str | None:
+        """Kingdee 项目 number of a PM project code, or None when unmapped and reported."""
+        row = self.projects.get(code)
+        if row is not None and row.number:
+            return row.number
+        return code if self.project_default == "same_code" else None
+
+    def organisation(self, code: str) -> str | None:
+        row = self.projects.get(code)
+        return (row.org if row is not None and row.org else None) or self.organisation_default
+
+    def department(self, code: str) -> str | None:
+        row = self.projects.get(code)
+        return (row.department if row is not None and row.department else None) or self.department_default
+
+    def cost_centre(self, code: str) -> str | None:
+        row = self.projects.get(code)
+        return row.cost_centre if row is not None else None
+
+    def standard_of(self, code: str, declared: AccountingStandard | None = None) -> AccountingStandard:
+        """The project's accounting standard: this table's row, else the Project document, else the default."""
+        row = self.projects.get(code)
+        if row is not None and row.accounting_standard is not None:
+            return row.accounting_standard
+        return declared or self.accounting_standard
+
+    # -- accounts and counterparties -----------------------------------------------------------------
+
+    def cost_account(self, standard: AccountingStandard, category: CostCategory) -> CostAccount | None:
+        return self.cost_accounts.get(standard, {}).get(category)
+
+    def supplier_number(self, name: str) -> str | None:
+        return _lookup(self.suppliers, name, self.supplier_default, self.supplier_fallback)
+
+    def customer_number(self, name: str) -> str | None:
+        return _lookup(self.customers, name, self.customer_default, self.customer_fallback)
+
+    def worker_number(self, id_number: str) -> str | None:
+        return _lookup(self.workers, id_number.upper(), self.worker_default, None)
+
+
+def _lookup(table: dict[str, str], value: str, policy: UnmappedPolicy, fallback: str | None) -> str | None:
+    key = value.strip()
+    if key in table:
+        return table[key]
+    if policy is UnmappedPolicy.SAME_CODE:
+        return key
+    if policy is UnmappedPolicy.DEFAULT:
+        return fallback
+    return None

@@ -1,0 +1,135 @@
+"""Postings as a person handles them: list, approve (the approval gate), replay, skip with a reason.
+
+Service functions with keyword-only arguments, called by `yecai postings …` and (later) the
+console. A replay never resends blindly: a posting that may be in Kingdee is looked up by its key
+first (it goes back to `uncertain`), a compensated or never-saved one goes back to `planned`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from yecai.errors import YecaiError
+from yecai.store.db import Store
+from yecai.store.tables import Posting
+
+REPLAYABLE = ("failed", "dead", "held", "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRow:
+    id: int
+    posting_key: str
+    connection: str
+    rule_set: str
+    form_id: str
+    business_date: dt.date
+    state: str
+    debit_total: str
+    kingdee_number: str | None
+    attempts: int
+    message: str | None
+
+
+def list_postings(
+    store: Store, *, state: str | None = None, connection: str | None = None, limit: int = 200
+) -> list[PostingRow]:
+    wanted = "sent" if state == "sending" else state
+    with store.transaction() as session:
+        query = select(Posting).order_by(Posting.id.desc()).limit(limit)
+        if wanted:
+            query = query.where(Posting.state == wanted)
+        if connection:
+            query = query.where(Posting.connection == connection)
+        return [
+            PostingRow(
+                p.id,
+                p.posting_key,
+                p.connection,
+                p.rule_set,
+                p.form_id,
+                p.business_date,
+                p.state,
+                f"{p.debit_total:,.2f}",
+                p.kingdee_number,
+                p.attempts,
+                p.error_message or p.note,
+            )
+            for p in session.scalars(query)
+        ]
+
+
+def counts_by_state(store: Store, *, connection: str | None = None) -> dict[str, int]:
+    with store.transaction() as session:
+        query = select(Posting.state, func.count()).group_by(Posting.state)
+        if connection:
+            query = query.where(Posting.connection == connection)
+        return {state: count for state, count in session.execute(query)}
+
+
+def approve(
+    store: Store,
+    *,
+    who: str,
+    ids: Sequence[int] = (),
+    rule_set: str | None = None,
+    connection: str | None = None,
+) -> int:
+    """Release postings waiting at the approval gate; returns how many were approved."""
+    with store.transaction() as session:
+        query = select(Posting).where(Posting.state == "awaiting_approval")
+        if ids:
+            query = query.where(Posting.id.in_(list(ids)))
+        if rule_set:
+            query = query.where(Posting.rule_set == rule_set)
+        if connection:
+            query = query.where(Posting.connection == connection)
+        count = 0
+        for posting in session.scalars(query):
+            posting.state = "planned"
+            posting.approved_by = who
+            posting.approved_at = dt.datetime.now(dt.UTC)
+            count += 1
+        return count
+
+
+def _get(session: object, posting_id: int) -> Posting:
+    posting = session.get(Posting, posting_id)  # type: ignore[attr-defined]
+    if posting is None:
+        raise YecaiError(f"过账 {posting_id} 不存在", f"posting {posting_id} does not exist")
+    return posting
+
+
+def replay(store: Store, *, posting_id: int) -> str:
+    """Put a failed, dead, held or skipped posting back in the queue; returns its new state."""
+    with store.transaction() as session:
+        posting = _get(session, posting_id)
+        if posting.state not in REPLAYABLE:
+            raise YecaiError(
+                f"过账 {posting_id} 状态为 {posting.state}，不能重放（可重放：{', '.join(REPLAYABLE)}）",
+                f"posting {posting_id} is {posting.state}; only {', '.join(REPLAYABLE)} can be replayed",
+            )
+        # A document that may exist in Kingdee is looked up first, never resent blindly.
+        posting.state = "saved" if posting.kingdee_id else "uncertain" if posting.attempts else "planned"
+        posting.attempts = 0
+        posting.note = f"重放 replayed {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z"
+        return posting.state
+
+
+def skip(store: Store, *, posting_id: int, reason: str, who: str) -> None:
+    """Set a posting aside for good, with the reason (it can still be replayed later)."""
+    if not reason.strip():
+        raise YecaiError("跳过必须说明原因", "skipping needs a reason")
+    with store.transaction() as session:
+        posting = _get(session, posting_id)
+        if posting.state in ("posted", "saved", "sent", "uncertain"):
+            raise YecaiError(
+                f"过账 {posting_id} 已在金蝶中或结果未定（{posting.state}），不能跳过",
+                f"posting {posting_id} is in Kingdee or undecided ({posting.state}); it cannot be skipped",
+            )
+        posting.state = "skipped"
+        posting.note = f"{who}: {reason}"

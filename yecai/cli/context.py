@@ -29,6 +29,13 @@ class CommandContext:
     def workspace(self, path: Path | None = None) -> Workspace:
         return load_workspace(path or self.settings.workspace)
 
+    def workspace_or_exit(self, console: Console, path: Path | None = None) -> Workspace:
+        """The workspace, or its bilingual error printed and the command ended with exit 1."""
+        try:
+            return self.workspace(path)
+        except YecaiError as exc:
+            raise fail(console, exc) from None
+
 
 @contextmanager
 def opened(database_url: str | None = None) -> Iterator[CommandContext]:

@@ -11,20 +11,9 @@ from rich.table import Table
 from yecai.cli.context import fail, opened
 from yecai.errors import YecaiError
 from yecai.sync import postings as service
+from yecai.sync.exporter import STATES
 
 postings_app = typer.Typer(help="过账 · postings: list, approve, replay, skip")
-STATES = [
-    "awaiting_approval",
-    "planned",
-    "sent",
-    "uncertain",
-    "saved",
-    "posted",
-    "failed",
-    "dead",
-    "held",
-    "skipped",
-]
 
 
 @postings_app.command("list")

@@ -78,10 +78,7 @@ def check_command(
     console = Console()
     clean = True
     with opened(database_url) as ctx:
-        try:
-            space = ctx.workspace(workspace)
-        except YecaiError as exc:
-            raise fail(console, exc) from None
+        space = ctx.workspace_or_exit(console, workspace)
         names = [job] if job else jobs_for(space)
         for name in names:
             sync = space.syncs.get(name)

@@ -63,10 +63,7 @@ def sync_command(
     """同步 · run the workspace's sync jobs now."""
     console = Console()
     with opened(database_url) as ctx:
-        try:
-            space = ctx.workspace(workspace)
-        except YecaiError as exc:
-            raise fail(console, exc) from None
+        space = ctx.workspace_or_exit(console, workspace)
         names = [job] if job else jobs_for(space, connection)
         unknown = [n for n in names if n not in space.syncs]
         if unknown or not names:
@@ -117,10 +114,7 @@ def list_connections(
     """列出连接 · list connections and which secrets are stored (never their values)."""
     console = Console()
     with opened(database_url) as ctx:
-        try:
-            space = ctx.workspace(workspace)
-        except YecaiError as exc:
-            raise fail(console, exc) from None
+        space = ctx.workspace_or_exit(console, workspace)
         table = Table(title="连接 connections")
         for column in ("名称 name", "类型 kind", "地址 address", "已存密钥 stored secrets"):
             table.add_column(column)

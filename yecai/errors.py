@@ -73,3 +73,10 @@ class ConfigurationError(YecaiError):
 
     def __init__(self, zh: str, en: str, context: Context | None = None) -> None:
         super().__init__(zh, en, Action.FAIL, Fault.CONFIGURATION, context or Context())
+
+
+class DataError(YecaiError):
+    """What a person entered or a source sent is wrong: fix the data, then try again."""
+
+    def __init__(self, zh: str, en: str, context: Context | None = None) -> None:
+        super().__init__(zh, en, Action.FAIL, Fault.DATA, context or Context())

@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
 from yecai.errors import ConfigurationError
+from yecai.observability.redaction import register_secret
 from yecai.store.db import Store
 from yecai.store.secret_tables import ConnectionSecret
 
@@ -60,12 +61,14 @@ class SecretBox:
         if token is None:
             return None
         try:
-            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+            value = self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
             raise ConfigurationError(
                 f"连接 {connection} 的密钥 {name} 无法解密：加密密钥已更换？",
                 f"secret {name} of connection {connection} cannot be decrypted: was the key changed?",
             ) from None
+        register_secret(value)  # from now on no log line of this process carries it
+        return value
 
     def delete(self, connection: str, name: str) -> bool:
         with self.store.transaction() as session:

@@ -8,6 +8,7 @@ never to the environment of the process.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import httpx
 from pydantic import Field
@@ -25,10 +26,21 @@ class Settings(BaseSettings):
     queue_url: str | None = Field(
         None, description="redis://… for distributed workers; default: the embedded SQLite queue in workdir"
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="log lines of serve and worker: text for people, json for a log collector"
+    )
     http_connect_timeout: float = 10.0
     http_read_timeout: float = 120.0
     kingdee_batch_size: int = Field(50, ge=1, le=500, description="vouchers per BatchSave call")
     kingdee_max_attempts: int = Field(3, ge=1, description="attempts per posting before it fails")
+    # console and API sign-in (OWASP session guidance: idle and absolute timeouts, lock-out)
+    session_idle_minutes: int = Field(30, ge=1, description="a console session ends after this long idle")
+    session_max_hours: int = Field(12, ge=1, description="a console session ends this long after sign-in")
+    login_max_failures: int = Field(5, ge=1, description="failed sign-ins in a row before the account locks")
+    login_lock_minutes: int = Field(15, ge=1, description="how long a locked account stays locked")
+    cookie_secure: bool = Field(
+        False, description="mark the session cookie Secure (set true behind HTTPS; the demo runs on http)"
+    )
 
     def store_url(self, workdir: Path | None = None) -> str:
         directory = workdir or self.workdir

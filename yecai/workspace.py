@@ -1,10 +1,10 @@
 """The workspace: connections and sync jobs, from `yecai.yaml`, with secrets resolved safely.
 
-A workspace file names the source systems and Kingdee data centres yecai connects (connections),
-and the sync jobs between them: which streams, which rule sets, which mapping table, when. Secret
-values are never written in the file: `${NAME}` refers to a secret stored encrypted for that
-connection (`yecai connections set-secret`) or, failing that, to an environment variable.
-Connections are opened here (connectors, Kingdee clients); nothing else reads the file.
+A workspace file names the source systems, Kingdee data centres and alert channels yecai connects
+(connections), and the sync jobs between them: which streams, which rule sets, which mapping
+table, when. Secret values are never written in the file: `${NAME}` refers to a secret stored
+encrypted for that connection (`yecai connections set-secret`) or, failing that, to an environment
+variable. Connections are opened here (connectors, Kingdee clients); nothing else reads the file.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from yecai.kingdee.auth import app_secret_login, password_login, sign_login
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.signing import Identity
 from yecai.mapping.rules import DEFAULTS, MappingTable, RuleSet, default_mapping, load_mapping, load_rule_set
+from yecai.observability.redaction import register_secret
 from yecai.secrets import SecretBox
 
 BUILTIN_CONNECTORS = {"pm_sandbox": Path(__file__).parent / "connectors" / "pm_sandbox" / "connector.yaml"}
@@ -76,7 +77,57 @@ class KingdeeConnection(_Model):
         return self
 
 
-Connection = Annotated[SourceConnection | KingdeeConnection, Field(discriminator="kind")]
+class AlertConnection(_Model):
+    """An alert channel: a 钉钉, 飞书 or 企业微信 group robot, or email over SMTP (see docs/alerts.md)."""
+
+    kind: Literal["alert"] = "alert"
+    channel: Literal["dingtalk", "feishu", "wecom", "email"]
+    webhook_url: str | None = Field(
+        None, description="robot webhook; ${SECRET} reference (WeCom's key and DingTalk's token are in it)"
+    )
+    secret: str | None = Field(
+        None, description="${SECRET} reference: DingTalk 加签 / Feishu 签名校验 secret"
+    )
+    host: str | None = Field(None, description="SMTP server")
+    port: int | None = Field(None, ge=1, le=65535, description="default 587 starttls, 465 ssl, 25 plain")
+    security: Literal["starttls", "ssl", "plain"] = "starttls"
+    username: str | None = Field(None, description="SMTP login (omit when the server needs none)")
+    password: str | None = Field(None, description="${SECRET} reference")
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+    events: tuple[str, ...] = Field((), description="event names or prefixes (kingdee, job.dead); empty: all")
+    min_severity: Literal["info", "warning", "error", "critical"] = "info"
+    dedupe_minutes: int = Field(30, ge=0, description="the same problem is sent once in this window")
+    max_per_hour: int = Field(20, ge=1, description="messages (attempts) per hour to this channel at most")
+    language: Literal["zh", "en", "both"] = "both"
+    timeout_seconds: float = Field(10, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _fields(self) -> AlertConnection:
+        for name in ("secret", "password"):  # pure credentials: never written in the file
+            value = getattr(self, name)
+            if value is not None and not _PLACEHOLDER.match(value):
+                raise ValueError(f"{name} must be a ${{SECRET}} reference, not the value itself")
+        if self.channel == "email":
+            missing = [name for name in ("host", "sender") if not getattr(self, name)]
+            if not self.recipients:
+                missing.append("recipients")
+            if self.username and not self.password:
+                missing.append("password")
+            if missing:
+                raise ValueError(f"email channel needs {', '.join(missing)}")
+            return self
+        if not self.webhook_url:
+            raise ValueError(f"{self.channel} channel needs webhook_url")
+        # The WeCom key in the URL is the robot's only credential: it must not sit in the file.
+        if self.channel == "wecom" and not _PLACEHOLDER.match(self.webhook_url):
+            raise ValueError("wecom webhook_url carries the robot key: write it as a ${SECRET} reference")
+        if self.channel == "wecom" and self.secret:
+            raise ValueError("wecom robots have no signing secret; remove `secret`")
+        return self
+
+
+Connection = Annotated[SourceConnection | KingdeeConnection | AlertConnection, Field(discriminator="kind")]
 
 
 class Schedule(_Model):
@@ -134,6 +185,7 @@ class Workspace(_Model):
                 f"连接 {connection} 缺少密钥 {name}：请用 yecai connections set-secret {connection} {name} 保存，或设置环境变量",
                 f"connection {connection} lacks secret {name}: store it with `yecai connections set-secret {connection} {name}` or set the environment variable",
             )
+        register_secret(found)  # also when it came from the environment: never in a log line
         return found
 
     def source(

@@ -48,6 +48,26 @@ def _summary(result: DemoResult) -> Table:
     return table
 
 
+def _console_help(console: Console, result: DemoResult, workdir: Path) -> None:
+    table = Table(title="控制台用户 console users")
+    for column in ("用户 user", "角色 role", "密码 password", "项目 projects"):
+        table.add_column(column)
+    for user in result.users:
+        table.add_row(
+            user.username,
+            user.role.value,
+            user.password or "（已存在，未改）(exists, unchanged)",
+            ", ".join(user.projects) or "全部 all",
+        )
+    console.print(table)
+    if result.workspace is not None:
+        console.print(
+            "打开控制台 open the console on the demo data:\n"
+            f"  YECAI_WORKDIR={workdir} .venv/bin/yecai serve --workspace {result.workspace}\n"
+            "  → http://127.0.0.1:8000/  (API: /docs)"
+        )
+
+
 def demo_command(
     projects: int = typer.Option(50, "--projects", min=1, help="项目数 number of projects"),
     months: int = typer.Option(1, "--months", min=1, help="月数 months of cost data"),
@@ -94,6 +114,7 @@ def demo_command(
             f"再次运行：没有新的成本记录，未重复过账；{report.check.vouchers:,} 张凭证已在金蝶中。\n"
             f"Nothing new to post and nothing posted twice: {report.check.vouchers:,} vouchers are already in Kingdee."
         )
+    _console_help(console, result, workdir)
     if result.ok:
         console.print("[green]✓ 金蝶借贷合计与源系统一致 · Kingdee totals equal the source's[/green]")
         return

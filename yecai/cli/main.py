@@ -1,4 +1,5 @@
-"""The `yecai` command: demo, sandboxes, import, sync, rules, mapping, postings, serve, worker, jobs.
+"""The `yecai` command: demo, sandboxes, import, sync, rules, mapping, postings, serve, worker, jobs,
+alerts.
 
 Commands stay thin: they parse options, call service functions and render results with Rich.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from yecai.cli.alerts import alerts_app
 from yecai.cli.demo import demo_command
 from yecai.cli.import_file import column_templates_app, import_command
 from yecai.cli.postings import postings_app
@@ -15,6 +17,7 @@ from yecai.cli.sandbox_kingdee import kingdee_command
 from yecai.cli.sandbox_pm import pm_command
 from yecai.cli.serve import jobs_app, serve_command, worker_command
 from yecai.cli.sync import connections_app, sync_command
+from yecai.cli.users import users_app
 
 app = typer.Typer(
     name="yecai",
@@ -37,6 +40,8 @@ app.add_typer(mapping_app, name="mapping")
 app.command("serve")(serve_command)
 app.command("worker")(worker_command)
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(users_app, name="users")
+app.add_typer(alerts_app, name="alerts")
 
 
 if __name__ == "__main__":

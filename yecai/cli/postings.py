@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.errors import YecaiError
 from yecai.sync import postings as service
@@ -68,7 +69,9 @@ def approve_command(
 ) -> None:
     """审批放行 · release postings waiting at the approval gate."""
     with opened(database_url) as ctx:
-        count = service.approve(ctx.store, who=who, ids=ids or (), rule_set=rule_set, connection=connection)
+        count = service.approve(
+            ctx.store, who=who, ids=ids or (), rule_set=rule_set, connection=connection, by=cli_principal(who)
+        )
     Console().print(f"已审批 approved: {count}")
 
 
@@ -81,7 +84,7 @@ def replay_command(
     console = Console()
     with opened(database_url) as ctx:
         try:
-            state = service.replay(ctx.store, posting_id=posting_id)
+            state = service.replay(ctx.store, posting_id=posting_id, by=cli_principal(getpass.getuser()))
         except YecaiError as exc:
             raise fail(console, exc) from None
     console.print(f"已重放 replayed: {posting_id} → {state}（下次同步时处理 / sent by the next sync）")
@@ -98,7 +101,7 @@ def skip_command(
     console = Console()
     with opened(database_url) as ctx:
         try:
-            service.skip(ctx.store, posting_id=posting_id, reason=reason, who=who)
+            service.skip(ctx.store, posting_id=posting_id, reason=reason, who=who, by=cli_principal(who))
         except YecaiError as exc:
             raise fail(console, exc) from None
     console.print(f"已跳过 skipped: {posting_id}")

@@ -19,7 +19,7 @@ from yecai.cli.context import fail, opened
 from yecai.errors import YecaiError
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
 from yecai.mapping.rules import default_mapping, default_rule_sets, load_mapping
-from yecai.sync.rulecheck import RuleCheckReport, check_rules
+from yecai.sync.rulecheck import RuleCheckReport, check_job
 from yecai.sync.service import jobs_for
 
 rules_app = typer.Typer(help="过账规则 · posting rules: list them, check them against Kingdee")
@@ -81,16 +81,10 @@ def check_command(
         space = ctx.workspace_or_exit(console, workspace)
         names = [job] if job else jobs_for(space)
         for name in names:
-            sync = space.syncs.get(name)
-            if sync is None:
+            if name not in space.syncs:
                 raise fail(console, YecaiError(f"没有同步作业 {name}", f"no sync job {name}"))
             try:
-                rule_sets = space.rule_sets(sync)
-                mapping = space.mapping(sync)
-                with space.kingdee(sync.target, ctx.secrets) as client:
-                    report = check_rules(
-                        client, rule_sets, mapping, store=ctx.store, source_connection=sync.source
-                    )
+                report = check_job(ctx.store, space, ctx.secrets, name)
             except YecaiError as exc:
                 console.print(f"[red]{name}: {exc}[/red]")
                 clean = False

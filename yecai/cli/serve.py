@@ -19,16 +19,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.errors import YecaiError
-from yecai.jobs import deadletters, health
-from yecai.jobs.alerts import alerts
+from yecai.jobs import actions, deadletters
 from yecai.jobs.calendar import Coverage
 from yecai.jobs.overview import job_overview
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime, is_distributed, open_runtime
 from yecai.jobs.schedule import beijing
 from yecai.jobs.serving import serve, work
+from yecai.observability.logs import configure_logging
 from yecai.settings import Settings
 from yecai.workspace import Workspace
 
@@ -52,7 +53,8 @@ def _who(value: str | None) -> str:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # YECAI_LOG_FORMAT=json: one JSON object per line for a log collector; secrets redacted either way
+    configure_logging(logging.INFO, json=Settings().log_format == "json")
     # one line per HTTP request, URLs with their query strings: not what an operator's log is for
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -265,7 +267,9 @@ def replay(
     console = Console()
     with _runtime(console, workspace, database_url, queue_url) as runtime:
         try:
-            result = JobQueue(runtime).replay(letter_id, who=_who(who))
+            result = actions.replay_dead_letter(
+                JobQueue(runtime), runtime.store, letter_id, by=cli_principal(_who(who))
+            )
         except YecaiError as exc:
             raise fail(console, exc) from None
     console.print(f"{result.job}: {result.message}")
@@ -282,20 +286,13 @@ def skip(
 ) -> None:
     """跳过 · close a dead letter without replaying it, with a reason."""
     console = Console()
-    if not reason.strip():
-        raise fail(console, YecaiError("请写明跳过原因", "give a reason for skipping"))
     with opened(database_url) as ctx:
-        letter = deadletters.dead_letter(ctx.store, letter_id)
-        if letter is None:
-            raise fail(console, YecaiError(f"没有编号为 {letter_id} 的死信", f"no dead letter {letter_id}"))
-        if not deadletters.mark_skipped(ctx.store, letter_id, who=_who(who), reason=reason.strip()):
-            raise fail(
-                console,
-                YecaiError(
-                    f"死信 {letter_id} 已是 {letter.status}，不能跳过",
-                    f"dead letter {letter_id} is already {letter.status}; cannot skip it",
-                ),
+        try:
+            letter = actions.skip_dead_letter(
+                ctx.store, letter_id, reason=reason, by=cli_principal(_who(who))
             )
+        except YecaiError as exc:
+            raise fail(console, exc) from None
     console.print(f"已跳过 skipped: {letter_id} ({letter.job})")
 
 
@@ -311,14 +308,13 @@ def pause(
     console = Console()
     with _runtime(console, workspace, database_url, None) as runtime:
         space = _workspace(console, runtime)
-        if connection not in space.connections:
-            raise fail(console, YecaiError(f"没有连接 {connection}", f"no connection {connection}"))
-        person = _who(who)
-        if health.pause(runtime.store, connection, who=person, reason=reason):
-            alerts.emit("connection.paused", {"connection": connection, "by": person, "reason": reason})
-            console.print(f"已暂停 paused: {connection}")
-        else:
-            console.print(f"本已暂停 already paused: {connection}")
+        try:
+            changed = actions.pause_connection(
+                runtime.store, space, connection, reason=reason, by=cli_principal(_who(who))
+            )
+        except YecaiError as exc:
+            raise fail(console, exc) from None
+    console.print(f"已暂停 paused: {connection}" if changed else f"本已暂停 already paused: {connection}")
 
 
 @jobs_app.command("resume")
@@ -328,10 +324,6 @@ def resume(
     database_url: str | None = DATABASE,
 ) -> None:
     """恢复连接 · its jobs run again on schedule (or `yecai jobs run`); failures are counted afresh."""
-    console = Console()
     with opened(database_url) as ctx:
-        if health.resume(ctx.store, connection):
-            alerts.emit("connection.resumed", {"connection": connection, "by": _who(who)})
-            console.print(f"已恢复 resumed: {connection}")
-        else:
-            console.print(f"未暂停 not paused: {connection}")
+        changed = actions.resume_connection(ctx.store, connection, by=cli_principal(_who(who)))
+    Console().print(f"已恢复 resumed: {connection}" if changed else f"未暂停 not paused: {connection}")

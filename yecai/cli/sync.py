@@ -7,6 +7,7 @@ job failed or Kingdee does not match what yecai posted.
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.errors import YecaiError
+from yecai.sync import connections as connection_service
 from yecai.sync.pipeline import SyncReport
 from yecai.sync.service import jobs_for, run_sync
 from yecai.workspace import KingdeeConnection, SourceConnection
@@ -106,6 +109,13 @@ def sync_command(
         raise typer.Exit(1)
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 @connections_app.command("list")
 def list_connections(
     workspace: Path | None = typer.Option(None, "--workspace"),
@@ -119,10 +129,13 @@ def list_connections(
         for column in ("名称 name", "类型 kind", "地址 address", "已存密钥 stored secrets"):
             table.add_column(column)
         for name, c in space.connections.items():
-            address = c.server_url if isinstance(c, KingdeeConnection) else (c.base_url or c.connector)
-            kind = "kingdee" if isinstance(c, KingdeeConnection) else "source"
-            assert isinstance(c, KingdeeConnection | SourceConnection)
-            table.add_row(name, kind, address, ", ".join(ctx.secrets.names(name)) or "-")
+            if isinstance(c, KingdeeConnection):
+                address = c.server_url
+            elif isinstance(c, SourceConnection):
+                address = c.base_url or c.connector
+            else:  # an alert channel: its webhook URL is usually a secret reference itself
+                address = f"{c.channel} " + (c.webhook_url or f"{c.host}:{c.port or '-'}")
+            table.add_row(name, c.kind, address, ", ".join(ctx.secrets.names(name)) or "-")
         console.print(table)
 
 
@@ -136,9 +149,21 @@ def set_secret(
     database_url: str | None = typer.Option(None, "--database-url"),
 ) -> None:
     """保存密钥（加密） · store a connection secret, encrypted at rest."""
+    console = Console()
     with opened(database_url) as ctx:
-        ctx.secrets.set(connection, name, value)
-    Console().print(f"已加密保存 stored (encrypted): {connection}.{name}")
+        try:
+            connection_service.set_secret(
+                ctx.store,
+                ctx.secrets,
+                None,
+                connection=connection,
+                key=name,
+                value=value,
+                by=cli_principal(_os_user()),
+            )
+        except YecaiError as exc:
+            raise fail(console, exc) from None
+    console.print(f"已加密保存 stored (encrypted): {connection}.{name}")
 
 
 @connections_app.command("delete-secret")
@@ -149,7 +174,9 @@ def delete_secret(
 ) -> None:
     """删除密钥 · delete a stored secret."""
     with opened(database_url) as ctx:
-        found = ctx.secrets.delete(connection, name)
+        found = connection_service.delete_secret(
+            ctx.store, ctx.secrets, connection=connection, key=name, by=cli_principal(_os_user())
+        )
     Console().print("已删除 deleted" if found else "不存在 not found")
     if not found:
         raise typer.Exit(1)

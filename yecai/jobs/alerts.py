@@ -1,9 +1,10 @@
 """The alert hook: a small registry of callables `(event, payload) -> None` that jobs report to.
 
 Jobs emit events (a job moved to dead letters, a connection paused or resumed, a lease taken over,
-a run needing attention); every registered hook receives each one. The default hook logs; the
-alert channels of the next issue (钉钉, 飞书, 企业微信, email) register here. A failing hook is
-logged and never fails the job that reported. Payloads carry identifiers, never secrets.
+a run needing attention, Kingdee unreachable or refusing, a stalled run); every registered hook
+receives each one. The default hook logs; the alert channels (钉钉, 飞书, 企业微信, email — see
+`yecai.alerts`) register here. A failing hook is logged and never fails the job that reported.
+Payloads carry identifiers, never secrets.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ EVENTS: dict[str, tuple[str, str]] = {
     "lease.taken_over": ("作业执行进程失联，作业已被接管", "job's worker was lost; the job was taken over"),
     "connection.paused": ("连接已暂停", "connection paused"),
     "connection.resumed": ("连接已恢复", "connection resumed"),
+    "kingdee.disconnected": (
+        "无法连接金蝶或会话反复丢失",
+        "cannot reach Kingdee or keep a session with it",
+    ),
+    "kingdee.error": ("金蝶返回错误", "Kingdee reported an error"),
+    "run.failed": ("运行失败", "run failed"),
+    "run.stalled": ("运行停滞：执行进程的心跳已中断", "run stalled: its worker stopped sending heartbeats"),
+    "alert.test": ("测试告警", "test alert"),
 }
 
 

@@ -37,6 +37,11 @@ class JobSettings(BaseSettings):
     holidays_file: Path | None = Field(
         None, description="holiday override table (YAML); default holidays.yaml in the work directory"
     )
+    stall_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="a running job without a heartbeat this long raises run.stalled; default half the lease",
+    )
     workers: int = Field(2, ge=1, description="consumer threads of `yecai serve` and `yecai worker`")
     limit_wait_seconds: float = Field(
         600.0, gt=0, description="longest wait for a concurrency slot before the call fails (retry)"
@@ -44,3 +49,6 @@ class JobSettings(BaseSettings):
 
     def heartbeat(self) -> float:
         return self.heartbeat_seconds or self.lease_seconds / 6
+
+    def stall(self) -> float:
+        return self.stall_seconds or self.lease_seconds / 2

@@ -28,6 +28,7 @@ class Health:
     paused_by: str | None
     paused_reason: str | None
     last_error: str | None
+    last_success_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, row: ConnectionHealth) -> Health:
@@ -39,6 +40,7 @@ class Health:
             row.paused_by,
             row.paused_reason,
             row.last_error,
+            as_utc(row.last_success_at),
         )
 
 

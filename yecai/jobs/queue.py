@@ -24,6 +24,7 @@ from yecai.jobs import deadletters, health, leases, states
 from yecai.jobs._db import utcnow
 from yecai.jobs.runner import Runtime, abandon_runs, execute, is_distributed, lost_failure
 from yecai.jobs.schedule import due_run
+from yecai.jobs.stalls import check_stalled
 from yecai.settings import Settings
 from yecai.workspace import Workspace
 
@@ -64,6 +65,7 @@ class TickResult:
     coalesced: list[str] = field(default_factory=list)  # due, but already queued or running
     paused: list[str] = field(default_factory=list)  # due, but a connection is paused
     taken_over: list[str] = field(default_factory=list)
+    stalled: list[str] = field(default_factory=list)  # running, but silent past stall_seconds
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -260,8 +262,18 @@ class JobQueue:
     # --- scheduling -----------------------------------------------------------------------------
 
     def tick(self, now: dt.datetime | None = None) -> TickResult:
-        """Take over stale leases, then enqueue every scheduled run that became due (once each)."""
+        """Report stalled runs, take over stale leases, then enqueue every scheduled run that
+        became due (once each)."""
         result = TickResult()
+        try:
+            # Before the takeovers: a lease silent past stall_seconds is reported even when the
+            # takeover that follows (past lease_seconds) cannot happen. Heartbeats are wall-clock
+            # time, whatever moment `now` asks the schedules about.
+            result.stalled = check_stalled(
+                self.runtime.store, utcnow(), self.runtime.options.stall(), hooks=self.runtime.alerts
+            )
+        except Exception:
+            log.exception("检查停滞运行出错 / checking for stalled runs failed")
         try:
             space = self.runtime.workspace()
         except YecaiError as exc:

@@ -4,10 +4,12 @@ The worker opens workspace, store and secrets itself (a task carries only the jo
 heartbeat renews the lease; the limiter given to `run_sync` holds a data-centre slot around every
 Kingdee call and refuses to call once the lease may be lost (a fence). Failures are retried with
 backoff while attempts remain and waiting can help, else dead-lettered; they count towards pauses.
+Every failure, and every refusal by Kingdee, is reported to the alert hooks (see docs/alerts.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -27,10 +29,12 @@ from yecai.jobs.calendar import WorkCalendar, load_overrides
 from yecai.jobs.config import JobSettings
 from yecai.jobs.failures import JobFailure, backoff
 from yecai.jobs.limits import Limits
+from yecai.kingdee.results import KingdeeError
 from yecai.secrets import SecretBox, load_key
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
 from yecai.store.tables import Run
+from yecai.sync.refusals import kingdee_failures
 from yecai.sync.service import run_sync
 from yecai.workspace import KingdeeConnection, SyncJob, Workspace, load_workspace
 
@@ -233,6 +237,7 @@ def execute(runtime: Runtime, name: str, *, task_id: str, since: str | None = No
     target = workspace.connections[job.target]
     assert isinstance(target, KingdeeConnection)
     before = _last_run_id(store, name)
+    started = utcnow()
     options = runtime.options
     with Heartbeat(
         store, lease, holder, interval=options.heartbeat(), lease_seconds=options.lease_seconds
@@ -252,19 +257,16 @@ def execute(runtime: Runtime, name: str, *, task_id: str, since: str | None = No
                     "作业 %s 的租约已失去，本进程放弃 / job %s lost its lease; giving up here", name, name
                 )
                 return Outcome("lease_lost")
-            run_id = _last_run_id(store, name)
-            return _failed(
-                runtime,
-                job,
-                name,
-                lease,
-                holder,
-                JobFailure.of(exc, name),
-                run_id if run_id > before else None,
-            )
+            latest = _last_run_id(store, name)
+            run_id = latest if latest > before else None
+            failure = JobFailure.of(exc, name)
+            _report_failure(runtime, job, name, exc, failure, run_id, attempt=lease.attempts)
+            _report_refusals(runtime, job, name, run_id, started)
+            return _failed(runtime, job, name, lease, holder, failure, run_id)
 
     leases.release(store, name, task_id=task_id)
     health.record_success(store, [job.source, job.target])
+    _report_refusals(runtime, job, name, report.run_id, started)
     clean = report.check.clean and not report.send.failed
     status = "succeeded" if clean else "attention"
     message = None
@@ -280,6 +282,86 @@ def execute(runtime: Runtime, name: str, *, task_id: str, since: str | None = No
         )
     states.record_finish(store, name, outcome=status, run_id=report.run_id, message=message)
     return Outcome(status, run_id=report.run_id, message=message)
+
+
+def _report_failure(
+    runtime: Runtime,
+    job: SyncJob,
+    name: str,
+    exc: BaseException,
+    failure: JobFailure,
+    run_id: int | None,
+    *,
+    attempt: int,
+) -> None:
+    """Alerts for a run that raised: Kingdee out of reach or refusing the call, then the run."""
+    if isinstance(exc, KingdeeError):
+        # A sync job talks to one Kingdee connection; a refused login carries no connection name.
+        connection = exc.context.connection or job.target
+        if exc.disconnected:
+            runtime.alerts.emit(
+                "kingdee.disconnected",
+                {
+                    "connection": connection,
+                    "job": name,
+                    "run_id": run_id,
+                    "msg_code": exc.msg_code,
+                    "error_zh": exc.zh,
+                    "error_en": exc.en,
+                },
+            )
+        elif exc.msg_code is not None:
+            runtime.alerts.emit(
+                "kingdee.error",
+                {
+                    "connection": connection,
+                    "form": exc.context.form_id,
+                    "msg_code": exc.msg_code,
+                    "message": exc.detail or exc.zh,
+                    "job": name,
+                    "run_id": run_id,
+                    "action": str(exc.action),
+                    "fault": str(exc.fault),
+                },
+            )
+    runtime.alerts.emit(
+        "run.failed",
+        {
+            "job": name,
+            "run_id": run_id,
+            "connection": failure.connection,
+            "attempt": attempt,
+            "error_zh": failure.zh,
+            "error_en": failure.en,
+            "action": failure.action,
+            "fault": failure.fault,
+        },
+    )
+
+
+def _report_refusals(
+    runtime: Runtime, job: SyncJob, name: str, run_id: int | None, since: dt.datetime
+) -> None:
+    """One `kingdee.error` per form and MsgCode among the postings Kingdee refused during the run."""
+    try:
+        found = kingdee_failures(runtime.store, connection=job.target, since=since)
+    except Exception:
+        # Reporting must not turn a finished run into a failed one.
+        log.exception("无法读取作业 %s 的过账失败 / cannot read the failed postings of job %s", name, name)
+        return
+    for item in found:
+        runtime.alerts.emit(
+            "kingdee.error",
+            {
+                "connection": item.connection,
+                "form": item.form_id,
+                "msg_code": item.msg_code,
+                "postings": item.postings,
+                "message": item.message,
+                "job": name,
+                "run_id": run_id,
+            },
+        )
 
 
 def _failed(

@@ -4,6 +4,7 @@ Embedded (`serve`): one process runs the web app (webhook endpoints of every sou
 that defines webhooks, /healthz) in the foreground and the Huey consumer threads — which also run
 the scheduler — beside it; Ctrl-C stops the web server, then the consumer finishes its running
 jobs (up to a timeout) and the process exits. Distributed (`worker`): a Huey consumer on Redis.
+Both tell the workspace's alert channels what their jobs report.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 
 import uvicorn
 
+from yecai import alerts as alert_channels
 from yecai.connectors.generic_rest import GenericRestConnector
 from yecai.errors import YecaiError
 from yecai.jobs.queue import JobQueue
@@ -41,11 +43,18 @@ def webhook_connectors(workspace: Workspace, secrets: SecretBox | None) -> dict[
     return found
 
 
+def install_alerts(runtime: Runtime) -> None:
+    """Tell the workspace's alert channels (钉钉, 飞书, 企业微信, email) what this process's jobs
+    report; the channels are read from the workspace file at each event."""
+    alert_channels.install(runtime.alerts, runtime.store, runtime.settings.workspace, runtime.secrets)
+
+
 def serve(runtime: Runtime, *, host: str, port: int, workers: int) -> None:
     """Run the web app, the consumer threads and the scheduler until interrupted."""
+    install_alerts(runtime)
     queue = JobQueue(runtime)
     connectors = webhook_connectors(runtime.workspace(), runtime.secrets)
-    app = create_app(runtime.store, connectors)
+    app = create_app(runtime.store, connectors, runtime=runtime, queue=queue)
     consumer = queue.consumer(workers=workers, embedded=True) if workers > 0 else None
     if consumer is not None:
         consumer.shutdown_timeout = SHUTDOWN_SECONDS
@@ -61,7 +70,8 @@ def serve(runtime: Runtime, *, host: str, port: int, workers: int) -> None:
         "redis" if runtime.distributed else "sqlite",
         workers,
     )
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    # log_config=None: uvicorn's records go through the process's handler (text or JSON, redacted)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", log_config=None))
     try:
         server.run()
     except KeyboardInterrupt:
@@ -74,5 +84,6 @@ def serve(runtime: Runtime, *, host: str, port: int, workers: int) -> None:
 
 def work(runtime: Runtime, *, workers: int) -> None:
     """Consume the (Redis) queue until SIGINT (finish running jobs) or SIGTERM (stop now)."""
+    install_alerts(runtime)
     queue = JobQueue(runtime)
     queue.consumer(workers=workers).run()

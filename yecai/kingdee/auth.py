@@ -33,6 +33,7 @@ LOGIN_REFUSED = Outcome(
     Fault.CONFIGURATION,
     "金蝶登录失败：请核对账套ID、用户名和密码（或AppID/AppSecret）",
     "Kingdee refused the login: check data centre id, user name and password (or AppID/AppSecret)",
+    "login_refused",
 )
 
 

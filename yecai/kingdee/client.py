@@ -33,6 +33,7 @@ from yecai.kingdee.results import (
     status_of,
 )
 from yecai.kingdee.signing import Identity
+from yecai.observability.metrics import BUSINESS, KingdeeCallMeter
 
 __all__ = ["KingdeeClient", "KingdeeError", "Message", "PackageResult", "SaveResult"]
 
@@ -112,32 +113,46 @@ class KingdeeClient:
         name = service if "." in service else SERVICE_PREFIX + service
         url = f"{self.server_url}{name}.common.kdsvc"
         context = self._context(form_id)
+        # Every WebAPI call passes here: its latency and failure are measured once, in this place.
+        meter = KingdeeCallMeter(self.connection, name)
         try:
-            with self._limiter() if self._limiter else nullcontext():
+            # Timed inside the limiter: waiting for a data-centre slot is not Kingdee's latency.
+            with self._limiter() if self._limiter else nullcontext(), meter.timing():
                 response = self._http.post(url, content=jsonutil.dumps(body).encode("utf-8"))
         except KingdeeError:
+            meter.failed("login_refused")
             raise  # a login inside the auth flow was refused
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            meter.failed("connect")
             raise KingdeeError(transport_outcome("connect", write=write), str(exc), context=context) from exc
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            meter.failed("timeout" if isinstance(exc, httpx.TimeoutException) else "disconnect")
             raise KingdeeError(
                 transport_outcome("timeout", write=write), type(exc).__name__, context=context
             ) from exc
         text = response.text
         if response.status_code not in (200, 206):
             kind = "bad_data_centre" if "Fail to verify thirty passport" in text else "http_error"
+            meter.failed(kind if kind != "http_error" else f"http_{response.status_code // 100}xx")
             raise KingdeeError(
                 transport_outcome(kind, write=write), f"HTTP {response.status_code}", context=context
             )
         if text.startswith("response_error:"):
+            meter.failed("server_exception")
             detail = text[len("response_error:") :].strip()[:500]
             raise KingdeeError(transport_outcome("server_exception", write=write), detail, context=context)
         try:
-            return jsonutil.loads(text)
+            answer = jsonutil.loads(text)
         except ValueError as exc:
+            meter.failed("malformed")
             raise KingdeeError(
                 transport_outcome("malformed", write=write), text[:200], context=context
             ) from exc
+        status = status_of(answer)
+        if status is not None and not status.get("IsSuccess", True):
+            # Kingdee refused (whole call or some packages): counted by MsgCode, interpreted by callers.
+            meter.failed(BUSINESS, status.get("MsgCode"))
+        return answer
 
     def _read(self, service: str, body: dict[str, Any], form_id: str | None = None) -> Any:
         retrying = Retrying(

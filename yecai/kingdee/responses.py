@@ -56,7 +56,8 @@ A, F = Action, Fault
 TABLE: tuple[Row, ...] = (
     _row(1, None, A.FAIL, F.CONFIGURATION,
          "金蝶拒绝了身份验证（重新登录后仍失败）：请核对账套ID、集成用户、AppID 和 AppSecret，以及第三方系统登录授权是否启用",
-         "Kingdee refused authentication even after logging in again: check data centre id, integration user, AppID, AppSecret and that the third-party login authorisation is enabled"),
+         "Kingdee refused authentication even after logging in again: check data centre id, integration user, AppID, AppSecret and that the third-party login authorisation is enabled",
+         "session_lost"),
     _row(2, None, A.FAIL, F.CONFIGURATION,
          "集成用户没有该功能的操作权限，请在金蝶中为其授权",
          "the integration user lacks permission for this operation; grant it in Kingdee"),
@@ -135,16 +136,20 @@ TRANSPORT: dict[str, tuple[Outcome, Outcome]] = {
             F.TRANSIENT,
             "无法连接金蝶服务器，稍后重试",
             "cannot connect to the Kingdee server; will retry",
+            "unreachable",
         ),
         Outcome(
             A.RETRY,
             F.TRANSIENT,
             "无法连接金蝶服务器（请求未发出），稍后重试",
             "cannot connect to Kingdee (request not sent); will retry",
+            "unreachable",
         ),
     ),
     "timeout": (
-        Outcome(A.RETRY, F.TRANSIENT, "金蝶响应超时，稍后重试", "Kingdee timed out; will retry"),
+        Outcome(
+            A.RETRY, F.TRANSIENT, "金蝶响应超时，稍后重试", "Kingdee timed out; will retry", "unreachable"
+        ),
         Outcome(
             A.UNCERTAIN,
             F.TRANSIENT,
@@ -203,6 +208,12 @@ TRANSPORT: dict[str, tuple[Outcome, Outcome]] = {
         ),
     ),
 }
+
+
+# Tags of the outcomes that mean yecai lost contact with the data centre (server unreachable or
+# not answering reads, the session lost again right after a fresh login, the login refused): the
+# jobs layer reports these as `kingdee.disconnected` rather than as one more error code.
+DISCONNECTED_TAGS = frozenset({"unreachable", "session_lost", "login_refused"})
 
 
 def transport_outcome(kind: str, *, write: bool) -> Outcome:

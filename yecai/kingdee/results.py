@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yecai.errors import Context, YecaiError
-from yecai.kingdee.responses import CALL_LEVEL_CODES, NOT_CONFIRMED, Outcome, interpret, transport_outcome
+from yecai.kingdee.responses import (
+    CALL_LEVEL_CODES,
+    DISCONNECTED_TAGS,
+    NOT_CONFIRMED,
+    Outcome,
+    interpret,
+    transport_outcome,
+)
 
 
 class KingdeeError(YecaiError):
@@ -29,8 +36,14 @@ class KingdeeError(YecaiError):
         zh = outcome.zh + (f"：{detail}" if detail else "")
         en = outcome.en + (f": {detail}" if detail else "")
         super().__init__(zh, en, outcome.action, outcome.fault, context or Context())
+        self.outcome = outcome  # its tag lets callers tell a lost connection from a refusal
         self.msg_code = msg_code
         self.detail = detail
+
+    @property
+    def disconnected(self) -> bool:
+        """Contact with the data centre is lost (unreachable, session gone, login refused)."""
+        return self.outcome.tag in DISCONNECTED_TAGS
 
 
 @dataclass(frozen=True, slots=True)

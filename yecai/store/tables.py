@@ -210,6 +210,7 @@ class Binding(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+import yecai.store.auth_tables  # noqa: E402  (same metadata: users, sessions, tokens, audit, alerts)
 import yecai.store.file_tables  # noqa: E402
 import yecai.store.job_tables  # noqa: E402  (same metadata: job leases, dead letters, pauses)
 import yecai.store.secret_tables  # noqa: E402  (same metadata: encrypted secrets)

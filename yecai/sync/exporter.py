@@ -34,6 +34,7 @@ from yecai.mapping import planner
 from yecai.mapping.events.revenue import HISTORY_KEY
 from yecai.mapping.plan import Held, PlannableDocument, Planned, PlanningContext, Unmapped
 from yecai.mapping.rules import Event, MappingTable, PeriodPolicy, RuleSet
+from yecai.observability import metrics
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine
 from yecai.sync import lifecycle
@@ -582,6 +583,7 @@ def send_postings(
         except KingdeeError as exc:
             if exc.action == Action.UNCERTAIN:
                 _set_state(store, ids, "uncertain")
+                metrics.count_postings(kingdee_connection, "uncertain", len(ids))
                 unknown_streak += 1
                 resolve_unknown(
                     store,
@@ -604,6 +606,7 @@ def send_postings(
             # Refused before anything ran (throttled, unreachable, credentials …): the postings
             # go back to planned without using up an attempt — it was nobody's data.
             _release(store, ids)
+            metrics.count_postings(kingdee_connection, "refused", len(ids))
             if exc.action == Action.RETRY and refusals < max_refusals:
                 refusals += 1
                 result.retried += len(ids)
@@ -614,13 +617,19 @@ def send_postings(
         unknown_streak = 0
         result.sent += len(batch)
         delay = 0.0
+        outcomes: list[str] = []
         with store.transaction() as session:
             fresh = {p.id: p for p in session.scalars(select(Posting).where(Posting.id.in_(ids)))}
             for posting_id, package in zip(ids, answer.packages, strict=True):
                 posting = fresh[posting_id]
                 _apply_package(posting, package, _rules_for(posting, rule_sets), max_attempts, result)
+                # planned again: a retry (or re-dated into the next open period) in a later batch
+                outcomes.append("retry" if posting.state == "planned" else posting.state)
                 if not package.ok and package.outcome and package.outcome.action == Action.RETRY:
                     delay = backoff
+        # Counted once committed; the outcome is the state each posting took from Kingdee's answer.
+        for state in outcomes:
+            metrics.count_postings(kingdee_connection, state)
         if any(not p.ok and p.outcome and p.outcome.action == Action.UNCERTAIN for p in answer.packages):
             resolve_unknown(
                 store,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from yecai.auth import audit
+from yecai.auth.principal import Principal
 from yecai.errors import YecaiError
 from yecai.store.db import Store
 from yecai.store.tables import Posting
@@ -78,8 +80,11 @@ def approve(
     ids: Sequence[int] = (),
     rule_set: str | None = None,
     connection: str | None = None,
+    by: Principal | None = None,
 ) -> int:
-    """Release postings waiting at the approval gate; returns how many were approved."""
+    """Release postings waiting at the approval gate; returns how many were approved.
+
+    With `by`, each release is written to the audit log in the same transaction."""
     with store.transaction() as session:
         query = select(Posting).where(Posting.state == "awaiting_approval")
         if ids:
@@ -94,6 +99,16 @@ def approve(
             posting.approved_by = who
             posting.approved_at = dt.datetime.now(dt.UTC)
             count += 1
+            if by is not None:
+                audit.record(
+                    session,
+                    by,
+                    action="posting.approve",
+                    target_type="posting",
+                    target_id=posting.id,
+                    before={"state": "awaiting_approval"},
+                    after={"state": "planned", "approved_by": who},
+                )
         return count
 
 
@@ -104,10 +119,11 @@ def _get(session: object, posting_id: int) -> Posting:
     return posting
 
 
-def replay(store: Store, *, posting_id: int) -> str:
+def replay(store: Store, *, posting_id: int, by: Principal | None = None) -> str:
     """Put a failed, dead, held or skipped posting back in the queue; returns its new state."""
     with store.transaction() as session:
         posting = _get(session, posting_id)
+        before = {"state": posting.state, "attempts": posting.attempts, "note": posting.note}
         if posting.state not in REPLAYABLE:
             raise YecaiError(
                 f"过账 {posting_id} 状态为 {posting.state}，不能重放（可重放：{', '.join(REPLAYABLE)}）",
@@ -117,10 +133,20 @@ def replay(store: Store, *, posting_id: int) -> str:
         posting.state = "saved" if posting.kingdee_id else "uncertain" if posting.attempts else "planned"
         posting.attempts = 0
         posting.note = f"重放 replayed {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z"
+        if by is not None:
+            audit.record(
+                session,
+                by,
+                action="posting.replay",
+                target_type="posting",
+                target_id=posting.id,
+                before=before,
+                after={"state": posting.state, "attempts": 0, "note": posting.note},
+            )
         return posting.state
 
 
-def skip(store: Store, *, posting_id: int, reason: str, who: str) -> None:
+def skip(store: Store, *, posting_id: int, reason: str, who: str, by: Principal | None = None) -> None:
     """Set a posting aside for good, with the reason (it can still be replayed later)."""
     if not reason.strip():
         raise YecaiError("跳过必须说明原因", "skipping needs a reason")
@@ -131,5 +157,16 @@ def skip(store: Store, *, posting_id: int, reason: str, who: str) -> None:
                 f"过账 {posting_id} 已在金蝶中或结果未定（{posting.state}），不能跳过",
                 f"posting {posting_id} is in Kingdee or undecided ({posting.state}); it cannot be skipped",
             )
+        before = {"state": posting.state, "note": posting.note}
         posting.state = "skipped"
         posting.note = f"{who}: {reason}"
+        if by is not None:
+            audit.record(
+                session,
+                by,
+                action="posting.skip",
+                target_type="posting",
+                target_id=posting.id,
+                before=before,
+                after={"state": "skipped", "note": posting.note},
+            )

@@ -17,12 +17,15 @@ from sqlalchemy import select
 
 from yecai import jsonutil
 from yecai.domain.documents import DOCUMENT_TYPES, AccountingStandard, Project
+from yecai.errors import ConfigurationError
 from yecai.kingdee.client import KingdeeClient
 from yecai.mapping import checks
 from yecai.mapping.plan import PlannableDocument, Unmapped
 from yecai.mapping.rules import MappingTable, RuleSet
+from yecai.secrets import SecretBox
 from yecai.store.db import Store
 from yecai.store.tables import Document
+from yecai.workspace import Workspace
 
 _FLEX = re.compile(r"^FFLEX(\d+)$")
 
@@ -189,3 +192,15 @@ def check_rules(
     if documents:
         report.unmapped = checks.unmapped_values(documents, rule_sets, mapping)
     return report
+
+
+def check_job(store: Store, space: Workspace, secrets: SecretBox, job: str) -> RuleCheckReport:
+    """`yecai rules check` for one sync job of the workspace: its rule sets and mapping table against
+    the live chart of its Kingdee connection, and the values its pulled documents need."""
+    sync = space.syncs.get(job)
+    if sync is None:
+        raise ConfigurationError(f"没有同步作业 {job}", f"no sync job {job}")
+    rule_sets = space.rule_sets(sync)
+    mapping = space.mapping(sync)
+    with space.kingdee(sync.target, secrets) as client:
+        return check_rules(client, rule_sets, mapping, store=store, source_connection=sync.source)

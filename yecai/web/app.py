@@ -1,33 +1,87 @@
-"""The yecai web application: webhook endpoints per connection and health checks.
+"""The yecai web application: the JSON API, the console, webhook endpoints and health checks.
 
-Views are thin (the Dispatch lesson): each route parses the request and calls a service
-function; the webhook route answers 2xx only after `yecai.sync.webhooks.receive` has committed
-the event, so a sender's retry is the only way an event can arrive twice — and that is harmless.
+Views are thin (the Dispatch lesson): each route parses the request, passes its access rule and
+calls a service function. The webhook route answers 2xx only after `yecai.sync.webhooks.receive`
+has committed the event, so a sender's retry is the only way an event can arrive twice — and that
+is harmless. Every route must declare an access rule (`yecai.web.security`); the app refuses to
+start otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from yecai.connectors.generic_rest import GenericRestConnector
+from yecai.jobs.queue import JobQueue
+from yecai.jobs.runner import Runtime
+from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.sync.webhooks import receive
+from yecai.web.api import admin, browse, configure, operations, session
+from yecai.web.console import router as console
+from yecai.web.context import WebContext
+from yecai.web.monitoring import monitoring_router
+from yecai.web.security import PUBLIC, Forbidden, NotSignedIn, SecurityHeaders, WebAuth, allow, check_rules
 
 
-def create_app(store: Store, connectors: Mapping[str, GenericRestConnector]) -> FastAPI:
-    app = FastAPI(title="yecai", description="业财一体化集成中枢 · integration hub")
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/webhooks/")) and "text/html" in request.headers.get(
+        "accept", ""
+    )
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
-    @app.post("/webhooks/{connection}")
+def create_app(
+    store: Store,
+    connectors: Mapping[str, GenericRestConnector] | None = None,
+    *,
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    queue: JobQueue | None = None,
+) -> FastAPI:
+    settings = settings or (runtime.settings if runtime is not None else Settings())
+    hooks = dict(connectors or {})
+    app = FastAPI(
+        title="yecai",
+        description="业财一体化集成中枢 · the integration hub between construction project systems and Kingdee",
+        version="0.1.0",
+        docs_url=None,  # the console serves Swagger UI from vendored files (yecai.web.console.docs)
+        redoc_url=None,
+    )
+    app.state.ctx = WebContext(store=store, settings=settings, runtime=runtime, queue=queue)
+    app.state.auth = WebAuth(store=store, settings=settings)
+    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
+        if request.headers.get("hx-request"):  # htmx: send the whole page to the sign-in form
+            return Response(
+                status_code=401, headers={"HX-Redirect": f"/login?next={quote(request.url.path)}"}
+            )
+        if _wants_html(request):
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return JSONResponse(
+            {"detail": {"message_zh": "请先登录", "message_en": "sign in first"}},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        if _wants_html(request) or request.headers.get("hx-request"):
+            return await run_in_threadpool(console.forbidden_page, request, exc.zh, exc.en)
+        return JSONResponse({"detail": {"message_zh": exc.zh, "message_en": exc.en}}, status_code=403)
+
+    @app.post(
+        "/webhooks/{connection}", dependencies=[allow(PUBLIC)], summary="Webhook 接收 · receive an event"
+    )
     async def webhook(connection: str, request: Request) -> JSONResponse:
-        connector = connectors.get(connection)
+        # PUBLIC for our sign-in; the sender's HMAC signature is checked by `receive`
+        connector = hooks.get(connection)
         if connector is None:
             message = f"未知连接 {connection} / unknown connection {connection}"
             return JSONResponse({"outcome": "refused", "message": message}, status_code=404)
@@ -35,4 +89,9 @@ def create_app(store: Store, connectors: Mapping[str, GenericRestConnector]) -> 
         receipt = await run_in_threadpool(receive, store, connector, headers=dict(request.headers), body=body)
         return JSONResponse(receipt.as_json(), status_code=receipt.status)
 
+    app.include_router(monitoring_router(store, queue=queue))
+    for module in (session, browse, operations, configure, admin):
+        app.include_router(module.router)
+    console.install(app)
+    check_rules(app)
     return app

@@ -1,0 +1,158 @@
+"""Group robots: 钉钉 DingTalk custom robot, 飞书 Feishu/Lark custom bot, 企业微信 WeCom group robot.
+
+Each is one POST of a JSON message to its webhook URL over httpx — explicit timeouts, TLS
+verification on, an injectable transport for tests — signed as its platform requires, and each
+reads its platform's answer: DingTalk and WeCom say `errcode` 0, Feishu `code` 0 (older answers:
+`StatusCode` 0). Anything else is a refusal, raised with the platform's own code and message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from yecai.alerts.channels import AlertSendError, ChannelPolicy
+from yecai.alerts.messages import AlertText
+from yecai.alerts.signing import dingtalk_url, feishu_sign
+
+# WeCom caps a markdown message at 4096 bytes (UTF-8); DingTalk and Feishu allow more, but an
+# alert that long is unread anyway, so every robot keeps to the smallest limit.
+MAX_BYTES = 4000
+
+
+def _fit(text: str, limit: int = MAX_BYTES) -> str:
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
+
+
+class WebhookRobot:
+    """The HTTP half every robot shares; subclasses build the request and read the answer."""
+
+    platform: ClassVar[str] = "robot"
+    label: ClassVar[tuple[str, str]] = ("机器人", "robot")
+
+    def __init__(
+        self,
+        name: str,
+        policy: ChannelPolicy,
+        *,
+        webhook_url: str,
+        secret: str | None = None,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self._url = webhook_url
+        self._secret = secret or None
+        self._timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
+        self._transport = transport
+        self._clock = clock
+
+    def secret_values(self) -> list[str]:
+        # The whole URL and each credential inside it (DingTalk's access_token, WeCom's key), so
+        # that an error quoting a rewritten URL is still redacted. Short values are not tokens.
+        tokens = [value for _, value in parse_qsl(urlsplit(self._url).query) if len(value) >= 8]
+        return [self._url, *tokens, *([self._secret] if self._secret else [])]
+
+    def request(self, alert: AlertText) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def accepted(self, answer: dict[str, Any]) -> tuple[bool, object, str]:
+        """(ok, the platform's code, its message)."""
+        code = answer.get("errcode")
+        return code == 0, code, str(answer.get("errmsg") or "")
+
+    def send(self, alert: AlertText) -> None:
+        url, body = self.request(alert)
+        zh, en = self.label
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            with httpx.Client(timeout=self._timeout, verify=True, transport=self._transport) as client:
+                response = client.post(
+                    url, content=content, headers={"Content-Type": "application/json; charset=utf-8"}
+                )
+        except httpx.HTTPError as exc:
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+            raise AlertSendError(
+                f"{zh} {self.name} 无法送达：{detail}", f"{en} {self.name} unreachable: {detail}"
+            ) from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            detail = f"HTTP {response.status_code} {response.text[:200]}"
+            raise AlertSendError(
+                f"{zh} {self.name} 的应答无法识别：{detail}",
+                f"{en} {self.name} gave an unreadable answer: {detail}",
+            )
+        ok, code, message = self.accepted(answer)
+        if not ok or response.status_code != 200:
+            detail = f"HTTP {response.status_code}, code {code}: {message}"[:300]
+            raise AlertSendError(
+                f"{zh} {self.name} 拒绝了消息（{detail}）", f"{en} {self.name} refused the message ({detail})"
+            )
+
+
+class DingTalkRobot(WebhookRobot):
+    """钉钉自定义机器人: markdown message; with 加签, `timestamp` (ms) and `sign` in the query."""
+
+    platform = "dingtalk"
+    label = ("钉钉机器人", "DingTalk robot")
+
+    def request(self, alert: AlertText) -> tuple[str, dict[str, Any]]:
+        url = self._url
+        if self._secret:
+            url = dingtalk_url(url, self._secret, int(self._clock() * 1000))
+        body = {"msgtype": "markdown", "markdown": {"title": alert.title, "text": _fit(alert.markdown())}}
+        return url, body
+
+
+class FeishuRobot(WebhookRobot):
+    """飞书自定义机器人: a rich-text (post) message; with 签名校验, `timestamp` (s) and `sign` in the body."""
+
+    platform = "feishu"
+    label = ("飞书机器人", "Feishu bot")
+
+    def request(self, alert: AlertText) -> tuple[str, dict[str, Any]]:
+        locale = "en_us" if self.policy.language == "en" else "zh_cn"
+        paragraphs = [[{"tag": "text", "text": _fit(line, 1000)}] for line in alert.lines]
+        body: dict[str, Any] = {
+            "msg_type": "post",
+            "content": {"post": {locale: {"title": alert.title, "content": paragraphs}}},
+        }
+        if self._secret:
+            timestamp = int(self._clock())
+            # The documented examples send the timestamp as a string of seconds.
+            body = {"timestamp": str(timestamp), "sign": feishu_sign(self._secret, timestamp), **body}
+        return self._url, body
+
+    def secret_values(self) -> list[str]:
+        # Feishu's credential is the hook id, the last segment of the path.
+        hook = urlsplit(self._url).path.rstrip("/").rsplit("/", 1)[-1]
+        return [*super().secret_values(), *([hook] if len(hook) >= 8 else [])]
+
+    def accepted(self, answer: dict[str, Any]) -> tuple[bool, object, str]:
+        # Current answers: {"code": 0, "msg": "success"}; older ones: {"StatusCode": 0, …}.
+        code = answer["code"] if "code" in answer else answer.get("StatusCode")
+        message = answer.get("msg") or answer.get("StatusMessage") or ""
+        return code == 0, code, str(message)
+
+
+class WeComRobot(WebhookRobot):
+    """企业微信群机器人: markdown message; no signature — the key in the URL is the credential."""
+
+    platform = "wecom"
+    label = ("企业微信机器人", "WeCom robot")
+
+    def request(self, alert: AlertText) -> tuple[str, dict[str, Any]]:
+        return self._url, {"msgtype": "markdown", "markdown": {"content": _fit(alert.markdown())}}

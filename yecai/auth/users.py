@@ -1,0 +1,366 @@
+"""Users: create, change, sign in with lock-out, and the projects a project manager may see.
+
+Passwords are hashed with argon2id (argon2-cffi); a wrong password and an unknown user take the
+same time and give the same answer, so sign-in cannot be used to discover user names. After
+`login_max_failures` failures in a row an account locks for `login_lock_minutes`. Every change is
+written to the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from yecai.auth import audit
+from yecai.auth.principal import Principal
+from yecai.auth.roles import Role
+from yecai.errors import DataError
+from yecai.store.auth_tables import User, UserProject, WebSession
+from yecai.store.db import Store
+
+_hasher = PasswordHasher()
+# verified against when the user does not exist, so both paths cost one argon2 verification
+_DUMMY_HASH = _hasher.hash("yecai-no-such-user")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
+MIN_PASSWORD = 10
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: int
+    username: str
+    display_name: str | None
+    role: Role
+    projects: tuple[str, ...]
+    active: bool
+    locked_until: dt.datetime | None
+    failed_logins: int
+    language: str
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+
+    def principal(self, *, via: str = "api", ip: str | None = None) -> Principal:
+        limited = self.role == Role.PROJECT_MANAGER
+        return Principal(
+            username=self.username,
+            role=self.role,
+            projects=frozenset(self.projects) if limited else None,
+            via=via,
+            ip=ip,
+            user_id=self.id,
+        )
+
+    def audit_view(self) -> dict[str, object]:
+        return {
+            "username": self.username,
+            "display_name": self.display_name,
+            "role": str(self.role),
+            "projects": list(self.projects),
+            "active": self.active,
+            "language": self.language,
+        }
+
+
+def _view(session: Session, user: User) -> UserView:
+    projects = tuple(
+        session.scalars(
+            select(UserProject.project_code)
+            .where(UserProject.user_id == user.id)
+            .order_by(UserProject.project_code)
+        )
+    )
+    return UserView(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        projects=projects,
+        active=user.active,
+        locked_until=_aware(user.locked_until),
+        failed_logins=user.failed_logins,
+        language=user.language,
+        created_at=_aware(user.created_at) or _now(),
+        last_login_at=_aware(user.last_login_at),
+    )
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise DataError(
+            f"未知角色 {value}，可选：{names}", f"unknown role {value}; choose one of {names}"
+        ) from None
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise DataError(
+            f"密码至少 {MIN_PASSWORD} 个字符", f"a password needs at least {MIN_PASSWORD} characters"
+        )
+    if password.strip() != password or (password.lower() == password and password.isalpha()):
+        raise DataError(
+            "密码不能首尾有空格，也不能只有小写字母",
+            "a password may not start or end with spaces, nor be lowercase letters only",
+        )
+
+
+def new_password() -> str:
+    """A generated password (shown once): 16 URL-safe characters, about 96 bits."""
+    return secrets.token_urlsafe(12)
+
+
+def _projects(codes: Iterable[str]) -> list[str]:
+    cleaned = sorted({code.strip() for code in codes if code and code.strip()})
+    for code in cleaned:
+        if len(code) > 80:
+            raise DataError(f"项目编码过长：{code}", f"project code too long: {code}")
+    return cleaned
+
+
+def _find(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise DataError(f"没有用户 {username}", f"no user {username}")
+    return user
+
+
+def create_user(
+    store: Store,
+    *,
+    username: str,
+    role: str,
+    by: Principal,
+    password: str | None = None,
+    projects: Iterable[str] = (),
+    display_name: str | None = None,
+    language: str = "zh",
+) -> tuple[UserView, str]:
+    """Create a user; returns the view and the password (generated when none was given)."""
+    if not USERNAME.match(username):
+        raise DataError(
+            f"用户名 {username!r} 无效：2–64 个字母、数字或 _ . @ -",
+            f"invalid user name {username!r}: 2–64 letters, digits or _ . @ -",
+        )
+    chosen = _role(role)
+    secret = password if password is not None else new_password()
+    check_password(secret)
+    codes = _projects(projects)
+    with store.transaction() as session:
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise DataError(f"用户 {username} 已存在", f"user {username} already exists")
+        user = User(
+            username=username,
+            role=chosen.value,
+            password_hash=_hasher.hash(secret),
+            display_name=display_name,
+            language=language if language in ("zh", "en") else "zh",
+            failed_logins=0,
+            active=True,
+            password_changed_at=_now(),
+        )
+        session.add(user)
+        session.flush()
+        session.add_all(UserProject(user_id=user.id, project_code=code) for code in codes)
+        session.flush()
+        view = _view(session, user)
+        audit.record(
+            session, by, action="user.create", target_type="user", target_id=username, after=view.audit_view()
+        )
+    return view, secret
+
+
+def get_user(store: Store, username: str) -> UserView | None:
+    with store.sessions() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        return _view(session, user) if user else None
+
+
+def get_user_by_id(store: Store, user_id: int) -> UserView | None:
+    with store.sessions() as session:
+        user = session.get(User, user_id)
+        return _view(session, user) if user else None
+
+
+def list_users(store: Store) -> list[UserView]:
+    with store.sessions() as session:
+        return [_view(session, user) for user in session.scalars(select(User).order_by(User.username))]
+
+
+def update_user(
+    store: Store,
+    username: str,
+    *,
+    by: Principal,
+    role: str | None = None,
+    projects: Iterable[str] | None = None,
+    active: bool | None = None,
+    display_name: str | None = None,
+    language: str | None = None,
+) -> UserView:
+    with store.transaction() as session:
+        user = _find(session, username)
+        before = _view(session, user)
+        if role is not None:
+            user.role = _role(role).value
+        if display_name is not None:
+            user.display_name = display_name
+        if language in ("zh", "en"):
+            user.language = language
+        if active is not None:
+            user.active = active
+            if not active:
+                session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        if projects is not None:
+            session.execute(delete(UserProject).where(UserProject.user_id == user.id))
+            session.add_all(UserProject(user_id=user.id, project_code=code) for code in _projects(projects))
+        session.flush()
+        after = _view(session, user)
+        if before.role != after.role:
+            # a changed role takes effect now, not at the next sign-in
+            session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        audit.record(
+            session,
+            by,
+            action="user.update",
+            target_type="user",
+            target_id=username,
+            before=before.audit_view(),
+            after=after.audit_view(),
+        )
+        return after
+
+
+def set_password(store: Store, username: str, password: str, *, by: Principal) -> None:
+    """Change a password; every session of that user ends (a stolen cookie dies with the old password)."""
+    check_password(password)
+    with store.transaction() as session:
+        user = _find(session, username)
+        user.password_hash = _hasher.hash(password)
+        user.password_changed_at = _now()
+        user.failed_logins = 0
+        user.locked_until = None
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        audit.record(session, by, action="user.password", target_type="user", target_id=username)
+
+
+def unlock(store: Store, username: str, *, by: Principal) -> None:
+    with store.transaction() as session:
+        user = _find(session, username)
+        before = {"failed_logins": user.failed_logins, "locked_until": _aware(user.locked_until)}
+        user.failed_logins = 0
+        user.locked_until = None
+        audit.record(
+            session,
+            by,
+            action="user.unlock",
+            target_type="user",
+            target_id=username,
+            before=before,
+            after={"failed_logins": 0, "locked_until": None},
+        )
+
+
+class LoginOutcome(StrEnum):
+    OK = "ok"
+    BAD = "bad"  # unknown user or wrong password (indistinguishable on purpose)
+    LOCKED = "locked"
+    INACTIVE = "inactive"
+
+
+LOGIN_MESSAGES: dict[LoginOutcome, tuple[str, str]] = {
+    LoginOutcome.OK: ("登录成功", "signed in"),
+    LoginOutcome.BAD: ("用户名或密码错误", "wrong user name or password"),
+    LoginOutcome.LOCKED: (
+        "登录失败次数过多，账户已临时锁定，请稍后再试或联系管理员",
+        "too many failed sign-ins; the account is locked for a while — try later or ask an administrator",
+    ),
+    LoginOutcome.INACTIVE: ("账户已停用", "the account is disabled"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    outcome: LoginOutcome
+    user: UserView | None = None
+
+
+def authenticate(
+    store: Store,
+    username: str,
+    password: str,
+    *,
+    max_failures: int = 5,
+    lock_minutes: int = 15,
+    ip: str | None = None,
+    now: dt.datetime | None = None,
+) -> LoginResult:
+    moment = now or _now()
+    with store.transaction() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None or user.password_hash is None:
+            with contextlib.suppress(VerificationError):
+                _hasher.verify(_DUMMY_HASH, password)
+            return LoginResult(LoginOutcome.BAD)
+        locked_until = _aware(user.locked_until)
+        if locked_until is not None and locked_until > moment:
+            return LoginResult(LoginOutcome.LOCKED)
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            user.failed_logins = (user.failed_logins or 0) + 1
+            who = Principal(username=username, role=Role(user.role), projects=None, via="api", ip=ip)
+            if user.failed_logins >= max_failures:
+                user.locked_until = moment + dt.timedelta(minutes=lock_minutes)
+                user.failed_logins = 0
+                audit.record(
+                    session,
+                    who,
+                    action="user.locked",
+                    target_type="user",
+                    target_id=username,
+                    after={"locked_until": user.locked_until, "ip": ip},
+                )
+                return LoginResult(LoginOutcome.LOCKED)
+            return LoginResult(LoginOutcome.BAD)
+        if not user.active:
+            return LoginResult(LoginOutcome.INACTIVE)
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        user.last_login_at = moment
+        session.flush()
+        return LoginResult(LoginOutcome.OK, _view(session, user))
+
+
+def ensure_user(
+    store: Store, *, username: str, role: str, projects: Iterable[str] = (), by: Principal
+) -> tuple[UserView, str | None]:
+    """The demo's users: created with a fresh password if missing; existing ones are left alone."""
+    found = get_user(store, username)
+    if found is not None:
+        return found, None
+    return create_user(store, username=username, role=role, projects=projects, by=by)

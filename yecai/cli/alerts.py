@@ -1,0 +1,92 @@
+"""`yecai alerts test CHANNEL` and `yecai alerts list`: try an alert channel; see what was sent.
+
+`test` sends a test alert through one `kind: alert` connection of the workspace (whatever its
+event filter; the hourly limit still applies) and prints the outcome, exit 1 unless it was sent.
+`list` shows the newest deliveries — sent, failed, duplicate, rate-limited — with their errors.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from yecai.alerts import AlertDispatcher, open_channel, recent_deliveries
+from yecai.alerts.config import known_secrets
+from yecai.cli.context import fail, opened
+from yecai.errors import YecaiError
+from yecai.jobs.schedule import beijing
+
+alerts_app = typer.Typer(help="告警 · alerts: 钉钉, 飞书, 企业微信 robots and email")
+
+WORKSPACE = typer.Option(None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)")
+DATABASE = typer.Option(None, "--database-url", help="存储 · store URL")
+STATUS_STYLE = {"sent": "green", "failed": "red", "duplicate": "dim", "rate_limited": "yellow"}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@alerts_app.command("test")
+def test_channel(
+    channel: str = typer.Argument(..., help="告警通道（连接名）· alert channel (connection name)"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
+) -> None:
+    """发送测试告警 · send a test alert through a configured channel and print the outcome."""
+    console = Console()
+    with opened(database_url) as ctx:
+        space = ctx.workspace_or_exit(console, workspace)
+        try:
+            opened_channel = open_channel(space, channel, ctx.secrets)
+            secrets = known_secrets(space, ctx.secrets)
+        except YecaiError as exc:
+            raise fail(console, exc) from None
+        delivery = AlertDispatcher(ctx.store, [opened_channel], secrets=secrets).test(channel, who=_user())
+    if delivery is None:  # the store could not record it (logged)
+        raise fail(
+            console, YecaiError(f"无法记录告警通道 {channel} 的测试", f"cannot record the test of {channel}")
+        )
+    style = STATUS_STYLE.get(delivery.status, "white")
+    console.print(f"{channel} ({opened_channel.platform}): [{style}]{delivery.status}[/{style}]")
+    if delivery.error:
+        console.print(f"[red]{delivery.error}[/red]")
+    if delivery.status == "rate_limited":
+        console.print(
+            "[yellow]本小时发送次数已达上限（max_per_hour）/ the channel reached its hourly limit (max_per_hour)[/yellow]"
+        )
+    if delivery.status != "sent":
+        raise typer.Exit(1)
+
+
+@alerts_app.command("list")
+def list_deliveries(
+    channel: str | None = typer.Option(None, "--channel", help="只看该通道 · this channel only"),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help="条数 · how many"),
+    database_url: str | None = DATABASE,
+) -> None:
+    """最近的告警 · recent alert deliveries, newest first (北京时间 Beijing time)."""
+    console = Console()
+    with opened(database_url) as ctx:
+        rows = recent_deliveries(ctx.store, limit=limit, channel=channel)
+    table = Table(title="告警 alert deliveries（北京时间 Beijing time）")
+    for column in ("时间 at", "通道 channel", "事件 event", "状态 status", "标题 title", "错误 error"):
+        table.add_column(column)
+    for row in rows:
+        style = STATUS_STYLE.get(row.status, "white")
+        table.add_row(
+            beijing(row.at).strftime("%Y-%m-%d %H:%M:%S"),
+            row.channel,
+            row.event,
+            f"[{style}]{row.status}[/{style}]",
+            row.title,
+            row.error or "",
+        )
+    console.print(table)

@@ -1,0 +1,365 @@
+"""Traceability for people: projects, documents and postings, and the path between them both ways.
+
+record → document → posting → Kingdee voucher, and from a voucher number back to every source
+record behind it (invariant 4). Every function takes the caller (`Principal`) and narrows its
+query to the projects they may see; a row outside them is reported as absent, never as forbidden,
+so its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from yecai.auth.principal import Principal
+from yecai.jsonutil import loads
+from yecai.store.db import Store
+from yecai.store.tables import Document, Posting, PostingLine, Record
+
+STATES_OPEN = ("planned", "awaiting_approval", "sending", "sent", "uncertain", "saved")
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRow:
+    code: str
+    name: str | None
+    documents: int
+    cost_total: Decimal
+    postings: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    id: int
+    connection: str
+    kind: str
+    source_key: str
+    version: str
+    project_code: str | None
+    business_date: dt.date | None
+    category: str | None
+    amount: Decimal | None
+    deleted: bool
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PostingSummary:
+    id: int
+    posting_key: str
+    connection: str
+    rule_set: str
+    form_id: str
+    business_date: dt.date
+    state: str
+    kind: str
+    debit_total: Decimal
+    kingdee_number: str | None
+    attempts: int
+    error_fault: str | None
+    message: str | None
+    projects: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LineRow:
+    line_no: int
+    amount: Decimal
+    active: bool
+    rule_set: str
+    document: DocumentRow
+    posting_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDetail:
+    document: DocumentRow
+    data: dict[str, Any]
+    record_id: int
+    record_payload: dict[str, Any]
+    record_received_at: dt.datetime
+    versions: list[DocumentRow]
+    postings: list[PostingSummary]
+
+
+@dataclass(frozen=True, slots=True)
+class PostingDetail:
+    posting: PostingSummary
+    kingdee_id: str | None
+    key_field: str
+    kingdee_key: str | None
+    step: str | None
+    kingdee_status: str | None
+    reverses_id: int | None
+    reversed_by: list[int]
+    approved_by: str | None
+    error_code: int | None
+    error_action: str | None
+    payload: Any
+    response: Any
+    lines: list[LineRow] = field(default_factory=list)
+
+
+def _document_row(d: Document) -> DocumentRow:
+    return DocumentRow(
+        d.id,
+        d.connection,
+        d.kind,
+        d.source_key,
+        d.version,
+        d.project_code,
+        d.business_date,
+        d.category,
+        d.amount,
+        bool(d.deleted),
+        d.created_at,
+    )
+
+
+def _visible_posting(who: Principal) -> Any:
+    """Postings with at least one line of a visible project (everything for unlimited callers)."""
+    if who.projects is None:
+        return None
+    return exists(
+        select(PostingLine.id)
+        .join(Document, Document.id == PostingLine.document_id)
+        .where(PostingLine.posting_id == Posting.id, who.project_clause(Document.project_code))
+    )
+
+
+def _posting_projects(session: Session, ids: list[int]) -> dict[int, tuple[str, ...]]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(PostingLine.posting_id, Document.project_code)
+        .join(Document, Document.id == PostingLine.document_id)
+        .where(PostingLine.posting_id.in_(ids))
+        .distinct()
+    )
+    found: dict[int, set[str]] = {}
+    for posting_id, code in rows:
+        if code:
+            found.setdefault(posting_id, set()).add(code)
+    return {key: tuple(sorted(value)) for key, value in found.items()}
+
+
+def _summary(p: Posting, projects: tuple[str, ...]) -> PostingSummary:
+    return PostingSummary(
+        p.id,
+        p.posting_key,
+        p.connection,
+        p.rule_set,
+        p.form_id,
+        p.business_date,
+        p.state,
+        p.kind,
+        p.debit_total,
+        p.kingdee_number,
+        p.attempts,
+        p.error_fault,
+        p.error_message or p.note,
+        projects,
+    )
+
+
+def projects(store: Store, who: Principal) -> list[ProjectRow]:
+    """Every project code that has documents, with its name, cost total and postings."""
+    with store.sessions() as session:
+        visible = who.project_clause(Document.project_code)
+        counts = dict(
+            session.execute(
+                select(Document.project_code, func.count())
+                .where(Document.project_code.is_not(None), visible)
+                .group_by(Document.project_code)
+            ).all()
+        )
+        costs = dict(
+            session.execute(
+                select(Document.project_code, func.coalesce(func.sum(Document.amount), 0))
+                .where(Document.kind == "cost_record", Document.deleted.is_(False), visible)
+                .group_by(Document.project_code)
+            ).all()
+        )
+        posting_counts = dict(
+            session.execute(
+                select(Document.project_code, func.count(func.distinct(PostingLine.posting_id)))
+                .join(PostingLine, PostingLine.document_id == Document.id)
+                .where(visible)
+                .group_by(Document.project_code)
+            ).all()
+        )
+        names: dict[str, str] = {}
+        for row in session.scalars(
+            select(Document).where(Document.kind == "project", visible).order_by(Document.id)
+        ):
+            data = loads(row.data)
+            name = data.get("name") if isinstance(data, dict) else None
+            if row.project_code and name:
+                names[row.project_code] = str(name)  # the newest version wins
+        return [
+            ProjectRow(
+                code, names.get(code), counts[code], Decimal(costs.get(code, 0)), posting_counts.get(code, 0)
+            )
+            for code in sorted(counts)
+        ]
+
+
+def documents(
+    store: Store,
+    who: Principal,
+    *,
+    kind: str | None = None,
+    project: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[DocumentRow]:
+    query = (
+        select(Document)
+        .where(who.project_clause(Document.project_code))
+        .order_by(Document.id.desc())
+        .limit(max(1, min(limit, 1000)))
+        .offset(max(0, offset))
+    )
+    if kind:
+        query = query.where(Document.kind == kind)
+    if project:
+        query = query.where(Document.project_code == project)
+    with store.sessions() as session:
+        return [_document_row(d) for d in session.scalars(query)]
+
+
+def document_detail(store: Store, who: Principal, document_id: int) -> DocumentDetail | None:
+    with store.sessions() as session:
+        document = session.get(Document, document_id)
+        if document is None or not who.sees_project(document.project_code):
+            return None
+        record = session.get(Record, document.record_id)
+        assert record is not None  # a document is always built from a record (foreign key)
+        versions = [
+            _document_row(d)
+            for d in session.scalars(
+                select(Document)
+                .where(
+                    Document.connection == document.connection,
+                    Document.kind == document.kind,
+                    Document.source_key == document.source_key,
+                )
+                .order_by(Document.id)
+            )
+        ]
+        posting_ids = list(
+            session.scalars(
+                select(PostingLine.posting_id)
+                .where(PostingLine.document_id.in_([v.id for v in versions]))
+                .distinct()
+            )
+        )
+        projects_of = _posting_projects(session, posting_ids)
+        postings = [
+            _summary(p, projects_of.get(p.id, ()))
+            for p in session.scalars(select(Posting).where(Posting.id.in_(posting_ids)).order_by(Posting.id))
+        ]
+        data = loads(document.data)
+        payload = loads(record.payload)
+        return DocumentDetail(
+            _document_row(document),
+            data if isinstance(data, dict) else {"value": data},
+            record.id,
+            payload if isinstance(payload, dict) else {"value": payload},
+            record.received_at,
+            versions,
+            postings,
+        )
+
+
+def postings(
+    store: Store,
+    who: Principal,
+    *,
+    state: str | None = None,
+    connection: str | None = None,
+    project: str | None = None,
+    number: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[PostingSummary]:
+    query = select(Posting).order_by(Posting.id.desc()).limit(max(1, min(limit, 1000))).offset(max(0, offset))
+    visible = _visible_posting(who)
+    if visible is not None:
+        query = query.where(visible)
+    if state:
+        query = query.where(Posting.state == ("sent" if state == "sending" else state))
+    if connection:
+        query = query.where(Posting.connection == connection)
+    if number:
+        query = query.where(Posting.kingdee_number == number)
+    if project:
+        query = query.where(
+            exists(
+                select(PostingLine.id)
+                .join(Document, Document.id == PostingLine.document_id)
+                .where(PostingLine.posting_id == Posting.id, Document.project_code == project)
+            )
+        )
+    with store.sessions() as session:
+        rows = list(session.scalars(query))
+        projects_of = _posting_projects(session, [p.id for p in rows])
+        return [_summary(p, projects_of.get(p.id, ())) for p in rows]
+
+
+def posting_visible(store: Store, who: Principal, posting_id: int) -> bool:
+    """Whether the caller may see (and, with the right permission, act on) this posting."""
+    query = select(Posting.id).where(Posting.id == posting_id)
+    visible = _visible_posting(who)
+    if visible is not None:
+        query = query.where(visible)
+    with store.sessions() as session:
+        return session.scalar(query) is not None
+
+
+def posting_detail(store: Store, who: Principal, posting_id: int) -> PostingDetail | None:
+    if not posting_visible(store, who, posting_id):
+        return None
+    with store.sessions() as session:
+        p = session.get(Posting, posting_id)
+        assert p is not None
+        line_rows = session.execute(
+            select(PostingLine, Document)
+            .join(Document, Document.id == PostingLine.document_id)
+            .where(PostingLine.posting_id == p.id)
+            .order_by(PostingLine.line_no, PostingLine.id)
+        ).all()
+        lines = [
+            LineRow(line.line_no, line.amount, bool(line.active), line.rule_set, _document_row(doc), p.id)
+            for line, doc in line_rows
+            # a manager sees the lines of their own projects inside a shared (allocated) posting
+            if who.sees_project(doc.project_code)
+        ]
+        reversed_by = list(session.scalars(select(Posting.id).where(Posting.reverses_id == p.id)))
+        projects_of = _posting_projects(session, [p.id])
+        return PostingDetail(
+            _summary(p, projects_of.get(p.id, ())),
+            p.kingdee_id,
+            p.key_field,
+            p.kingdee_key,
+            p.step,
+            p.kingdee_status,
+            p.reverses_id,
+            reversed_by,
+            p.approved_by,
+            p.error_code,
+            p.error_action,
+            loads(p.payload) if p.payload else None,
+            loads(p.response) if p.response else None,
+            lines,
+        )
+
+
+def postings_of_voucher(store: Store, who: Principal, number: str) -> list[PostingSummary]:
+    """The way back: a Kingdee voucher or bill number → the postings (and so records) behind it."""
+    return postings(store, who, number=number, limit=50)

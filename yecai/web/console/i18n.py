@@ -1,0 +1,455 @@
+"""The console's words in Chinese and English: one table, Chinese first.
+
+Templates say `t("key")`; a key missing from the table is a programming error (a test reads every
+template for them). Data-driven words — posting states, roles, failure groups — go through
+`label(prefix, value)`, which falls back to the raw value. The language comes from the
+`yecai_lang` cookie (the switch in the header), else the user's own setting, else Chinese.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from yecai.auth.roles import ROLE_TITLES
+
+LANGUAGES = ("zh", "en")
+DEFAULT = "zh"
+COOKIE = "yecai_lang"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # frame
+    "brand": ("业财一体化", "integration hub"),
+    "switch_to": ("English", "中文"),
+    "sign_out": ("退出", "Sign out"),
+    "my_account": ("我的账户", "My account"),
+    "api_docs": ("API 文档", "API docs"),
+    "licences": ("第三方许可", "third-party licences"),
+    "voucher_search": ("金蝶凭证号反查", "Kingdee number → source"),
+    "search": ("查找", "Find"),
+    "filter": ("筛选", "Filter"),
+    "all": ("全部", "all"),
+    "none": ("无", "none"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "previous": ("上一页", "Previous"),
+    "next": ("下一页", "Next"),
+    "page": ("第 {n} 页", "page {n}"),
+    "older": ("更早", "Older"),
+    "newest": ("最新", "Newest"),
+    "actions": ("操作", "Actions"),
+    "save": ("保存", "Save"),
+    "delete": ("删除", "Delete"),
+    "edit": ("编辑", "Edit"),
+    "cancel": ("取消", "Cancel"),
+    "details": ("详情", "details"),
+    "empty": ("暂无数据", "nothing here"),
+    "company_wide_only": (
+        "此页为全公司范围的运维信息，仅对可查看全部项目的角色显示。",
+        "This page shows company-wide operations; it is shown to roles that see every project.",
+    ),
+    "back": ("返回", "Back"),
+    # nav
+    "nav.dashboard": ("仪表盘", "Dashboard"),
+    "nav.projects": ("项目", "Projects"),
+    "nav.postings": ("过账", "Postings"),
+    "nav.approvals": ("审批", "Approvals"),
+    "nav.dead_letters": ("死信", "Dead letters"),
+    "nav.jobs": ("作业", "Jobs"),
+    "nav.connections": ("连接", "Connections"),
+    "nav.mappings": ("映射表", "Mappings"),
+    "nav.alerts": ("告警", "Alerts"),
+    "nav.audit": ("审计日志", "Audit log"),
+    "nav.users": ("用户与角色", "Users & roles"),
+    # login
+    "login.title": ("登录", "Sign in"),
+    "login.username": ("用户名", "User name"),
+    "login.password": ("密码", "Password"),
+    "login.submit": ("登录", "Sign in"),
+    "login.expired": ("登录表单已过期，请重新提交", "the sign-in form expired; submit it again"),
+    "login.tagline": (
+        "工程项目管理系统 → 金蝶云星空：一次业务，一个来源，两套账",
+        "Construction project systems → Kingdee K/3 Cloud: one business event, one source, two sets of books",
+    ),
+    # errors
+    "error.forbidden": ("无权访问", "Not allowed"),
+    "error.not_found": ("未找到", "Not found"),
+    "error.not_found_text": (
+        "没有该对象，或您无权查看。",
+        "There is no such thing here, or it is not yours to see.",
+    ),
+    "error.to_dashboard": ("回到仪表盘", "Back to the dashboard"),
+    "error.no_workspace": ("无法读取工作区", "cannot read the workspace"),
+    # dashboard
+    "dash.title": ("仪表盘", "Dashboard"),
+    "dash.backlog": ("待处理过账", "Backlog"),
+    "dash.backlog_hint": (
+        "已计划、待审批、发送中、结果未定或已保存",
+        "planned, awaiting approval, sending, uncertain or saved",
+    ),
+    "dash.awaiting": ("待审批", "Awaiting approval"),
+    "dash.dead": ("死信", "Dead letters"),
+    "dash.invalid": ("无效记录", "Invalid records"),
+    "dash.documents": ("单据", "Documents"),
+    "dash.postings": ("过账总数", "Postings"),
+    "dash.failures": ("失败：该谁处理", "Failures, by what to do next"),
+    "dash.by_state": ("过账状态分布", "Postings by state"),
+    "dash.by_group": ("失败分组", "Failures by group"),
+    "dash.last_syncs": ("各连接最近同步", "Last sync per connection"),
+    "dash.runs": ("最近运行", "Recent runs"),
+    "dash.open_states": ("待处理明细", "Backlog by state"),
+    "dash.source.postings": ("过账", "postings"),
+    "dash.source.dead_letters": ("死信", "dead letters"),
+    "dash.source.records": ("无效记录", "invalid records"),
+    "dash.project_scope": ("仅显示您负责的项目", "showing your own projects only"),
+    # common columns
+    "col.id": ("编号", "ID"),
+    "col.code": ("项目编码", "Code"),
+    "col.name": ("名称", "Name"),
+    "col.kind": ("类型", "Kind"),
+    "col.connection": ("连接", "Connection"),
+    "col.status": ("状态", "Status"),
+    "col.state": ("状态", "State"),
+    "col.started": ("开始", "Started"),
+    "col.finished": ("结束", "Finished"),
+    "col.counts": ("计数", "Counts"),
+    "col.message": ("说明", "Message"),
+    "col.documents": ("单据数", "Documents"),
+    "col.cost_total": ("成本合计", "Cost total"),
+    "col.postings": ("过账数", "Postings"),
+    "col.source_key": ("源单号", "Source key"),
+    "col.version": ("版本", "Version"),
+    "col.project": ("项目", "Project"),
+    "col.date": ("业务日期", "Date"),
+    "col.category": ("类别", "Category"),
+    "col.amount": ("金额", "Amount"),
+    "col.deleted": ("源已删除", "Deleted in source"),
+    "col.received": ("接收时间", "Received"),
+    "col.posting_key": ("过账键", "Posting key"),
+    "col.rule_set": ("规则集", "Rule set"),
+    "col.form": ("金蝶单据", "Kingdee form"),
+    "col.debit_total": ("借方合计", "Debit total"),
+    "col.kingdee_number": ("金蝶编号", "Kingdee number"),
+    "col.kingdee_id": ("金蝶内码", "Kingdee id"),
+    "col.attempts": ("尝试次数", "Attempts"),
+    "col.line": ("行号", "Line"),
+    "col.active": ("有效", "Active"),
+    "col.document": ("单据", "Document"),
+    "col.job": ("作业", "Job"),
+    "col.failed_at": ("失败时间", "Failed at"),
+    "col.error": ("错误", "Error"),
+    "col.group": ("处理方", "What to do"),
+    "col.schedule": ("计划", "Schedule"),
+    "col.next_run": ("下次运行", "Next run"),
+    "col.last_run": ("上次运行", "Last run"),
+    "col.current": ("当前", "Now"),
+    "col.paused": ("暂停", "Paused"),
+    "col.address": ("地址", "Address"),
+    "col.secrets": ("已存密钥（仅名称）", "Stored secrets (names only)"),
+    "col.health": ("健康状况", "Health"),
+    "col.key": ("键", "Key"),
+    "col.value": ("值", "Value"),
+    "col.at": ("时间", "When"),
+    "col.actor": ("操作人", "Who"),
+    "col.action": ("动作", "Action"),
+    "col.target": ("对象", "Target"),
+    "col.change": ("变更", "Change"),
+    "col.via": ("途径", "Via"),
+    "col.username": ("用户名", "User name"),
+    "col.display_name": ("显示名", "Display name"),
+    "col.role": ("角色", "Role"),
+    "col.projects": ("项目", "Projects"),
+    "col.language": ("语言", "Language"),
+    "col.last_login": ("上次登录", "Last sign-in"),
+    "col.locked": ("锁定", "Locked"),
+    "col.token_name": ("令牌名称", "Token name"),
+    "col.prefix": ("前缀", "Prefix"),
+    "col.created": ("创建", "Created"),
+    "col.expires": ("到期", "Expires"),
+    "col.last_used": ("上次使用", "Last used"),
+    "col.revoked": ("已吊销", "Revoked"),
+    "col.event": ("事件", "Event"),
+    "col.title": ("标题", "Title"),
+    "col.platform": ("平台", "Platform"),
+    "col.events": ("订阅事件", "Events"),
+    "col.min_severity": ("最低级别", "Min severity"),
+    "col.dedupe": ("去重（分钟）", "De-dupe (min)"),
+    "col.per_hour": ("每小时上限", "Per hour"),
+    "col.recipients": ("收件人", "Recipients"),
+    "col.table": ("映射表", "Table"),
+    "col.needed_by": ("涉及单据", "Documents"),
+    "col.source": ("源系统", "Source"),
+    "col.target_kd": ("金蝶", "Kingdee"),
+    "col.mapping_file": ("映射文件", "Mapping file"),
+    # projects and documents
+    "projects.title": ("项目", "Projects"),
+    "project.title": ("项目 {code}", "Project {code}"),
+    "project.documents": ("单据", "Documents"),
+    "project.postings": ("过账", "Postings"),
+    "document.title": ("单据 {id}", "Document {id}"),
+    "document.record": ("原始记录", "Source record"),
+    "document.data": ("规范化单据", "Canonical document"),
+    "document.versions": ("版本", "Versions"),
+    "document.postings": ("相关过账", "Postings"),
+    "document.current": ("当前", "this one"),
+    # postings
+    "postings.title": ("过账", "Postings"),
+    "posting.title": ("过账 {id}", "Posting {id}"),
+    "posting.lines": ("过账行与来源单据", "Lines and their source documents"),
+    "posting.request": ("发送给金蝶的请求", "Request sent to Kingdee"),
+    "posting.response": ("金蝶的响应", "Kingdee's response"),
+    "posting.key_field": ("过账键所在字段", "Key field"),
+    "posting.kingdee_key": ("金蝶中的过账键", "Key in Kingdee"),
+    "posting.step": ("步骤", "Step"),
+    "posting.kingdee_status": ("金蝶单据状态", "Kingdee status"),
+    "posting.reverses": ("冲销的原过账", "Reverses"),
+    "posting.reversed_by": ("被以下过账冲销", "Reversed by"),
+    "posting.approved_by": ("审批人", "Approved by"),
+    "posting.error_code": ("错误码", "Error code"),
+    "posting.error_action": ("处理建议", "Advice"),
+    "posting.replay": ("重放", "Replay"),
+    "posting.skip": ("跳过", "Skip"),
+    "posting.skip_reason": ("跳过原因（必填）", "Reason for skipping (required)"),
+    "posting.replayed": (
+        "已重放，过账将按其键先在金蝶中查找",
+        "replayed: the posting is looked up in Kingdee by its key first",
+    ),
+    "posting.skipped": ("已跳过", "skipped"),
+    "posting.none": ("无", "none"),
+    "voucher.title": ("凭证 {number} 的来源", "Sources of {number}"),
+    "voucher.none": (
+        "没有金蝶编号为 {number} 的过账（或无权查看）",
+        "no posting with Kingdee number {number} (or not yours to see)",
+    ),
+    "voucher.placeholder": ("如 YC4A91…", "e.g. YC4A91…"),
+    # approvals
+    "approvals.title": ("审批队列", "Approval queue"),
+    "approvals.hint": (
+        "以下凭证在过账前需要财务放行。选中后批准，下次同步将发送到金蝶。",
+        "These vouchers wait for finance to release them; approved ones are sent at the next sync.",
+    ),
+    "approvals.approve": ("批准所选", "Approve selected"),
+    "approvals.select_all": ("全选", "Select all"),
+    "approvals.done": ("已批准 {n} 张", "{n} approved"),
+    "approvals.none_selected": ("请至少选择一张", "select at least one"),
+    # dead letters
+    "dead.title": ("死信", "Dead letters"),
+    "dead.hint": (
+        "多次重试仍失败的作业。修正原因后重放，或写明原因后跳过。",
+        "Jobs that failed for good. Fix the cause and replay, or skip with a reason.",
+    ),
+    "dead.replay": ("重放", "Replay"),
+    "dead.skip": ("跳过", "Skip"),
+    "dead.reason": ("跳过原因", "Reason"),
+    "dead.replayed": ("已重放：{message}", "replayed: {message}"),
+    "dead.skipped": ("已跳过", "skipped"),
+    "dead.by": ("{who} 于 {when}", "by {who} at {when}"),
+    # jobs
+    "jobs.title": ("作业与计划", "Jobs and schedules"),
+    "jobs.run_now": ("立即运行", "Run now"),
+    "jobs.manual": ("手动", "manual"),
+    "jobs.runs": ("最近运行", "Recent runs"),
+    "jobs.beijing": ("时间为北京时间", "times are Beijing time"),
+    # connections
+    "conn.title": ("连接", "Connections"),
+    "conn.test": ("测试连接", "Test connection"),
+    "conn.pause": ("暂停", "Pause"),
+    "conn.resume": ("恢复", "Resume"),
+    "conn.paused_by": ("已暂停：{reason}", "paused: {reason}"),
+    "conn.failures": ("连续失败 {n} 次", "{n} failures in a row"),
+    "conn.last_success": ("上次成功 {when}", "last success {when}"),
+    "conn.ok": ("正常", "ok"),
+    "conn.secret_form": (
+        "保存密钥（加密存储，保存后不再显示）",
+        "Store a secret (encrypted at rest; never shown again)",
+    ),
+    "conn.secret_key": ("密钥名", "Secret name"),
+    "conn.secret_value": ("密钥值", "Secret value"),
+    "conn.secret_saved": ("密钥已加密保存", "the secret is stored, encrypted"),
+    "conn.secret_deleted": ("密钥已删除", "the secret is deleted"),
+    "conn.secret_hint": (
+        "工作区文件中以 ${名称} 引用。",
+        "The workspace file refers to it as ${NAME}.",
+    ),
+    "conn.test_ok": ("连接正常（{seconds} 秒）", "works ({seconds} s)"),
+    "conn.test_failed": ("连接失败（{seconds} 秒）", "failed ({seconds} s)"),
+    # mappings
+    "map.title": ("映射表", "Mapping tables"),
+    "map.job_title": ("作业 {job} 的映射表", "Mapping table of job {job}"),
+    "map.builtin": (
+        "该作业使用内置映射表，不能在线编辑：先用 yecai mapping export 导出，再在 yecai.yaml 中设置 mapping。",
+        "This job uses the built-in table, which cannot be edited here: export it (yecai mapping export) and name the file as mapping: in yecai.yaml.",
+    ),
+    "map.settings": ("默认规则", "Defaults"),
+    "map.form": ("新增或修改一项", "Add or change an entry"),
+    "map.number": ("金蝶编码", "Kingdee number"),
+    "map.org": ("组织", "Organisation"),
+    "map.department": ("部门", "Department"),
+    "map.cost_centre": ("成本中心", "Cost centre"),
+    "map.standard": ("会计准则", "Accounting standard"),
+    "map.debit": ("借方科目", "Debit account"),
+    "map.credit": ("贷方科目", "Credit account"),
+    "map.key_hint": (
+        "项目编码、供应商/客户名称、身份证号；成本科目为 准则/类别，如 cas/labour",
+        "project code, supplier/customer name, ID number; cost accounts: standard/category, e.g. cas/labour",
+    ),
+    "map.saved": ("已保存 {table} / {key}", "saved {table} / {key}"),
+    "map.deleted": ("已删除 {table} / {key}", "deleted {table} / {key}"),
+    "map.unmapped": ("未映射的值", "Unmapped values"),
+    "map.unmapped_hint": (
+        "当前单据需要、映射表中尚没有的值；这些单据暂不过账。",
+        "Values the current documents need and the table lacks; those documents are held back.",
+    ),
+    "map.unmapped_none": ("没有未映射的值", "nothing unmapped"),
+    "map.map_it": ("去映射", "Map it"),
+    "map.loading": ("正在检查…", "checking…"),
+    "map.version": ("版本", "version"),
+    "map.table.projects": ("项目", "Projects"),
+    "map.table.suppliers": ("供应商", "Suppliers"),
+    "map.table.customers": ("客户", "Customers"),
+    "map.table.workers": ("员工", "Workers"),
+    "map.table.cost_accounts": ("成本科目", "Cost accounts"),
+    "map.project_scope": ("仅显示您负责项目的行", "showing the rows of your own projects only"),
+    # alerts
+    "alerts.title": ("告警", "Alerts"),
+    "alerts.channels": ("告警通道", "Channels"),
+    "alerts.channels_hint": (
+        "通道在 yecai.yaml 中配置（kind: alert），其密钥在“连接”页保存。",
+        "Channels are configured in yecai.yaml (kind: alert); their secrets are stored on the Connections page.",
+    ),
+    "alerts.deliveries": ("最近发送", "Recent deliveries"),
+    "alerts.no_channels": ("尚未配置告警通道", "no alert channel is configured"),
+    # audit
+    "audit.title": ("审计日志", "Audit log"),
+    "audit.scope": (
+        "您可查看本人的操作及所负责项目的记录。",
+        "You see your own actions and the entries of your projects.",
+    ),
+    "audit.action_prefix": ("动作（前缀）", "Action (prefix)"),
+    "audit.target_type": ("对象类型", "Target type"),
+    "audit.target_id": ("对象编号", "Target id"),
+    # users
+    "users.title": ("用户与角色", "Users and roles"),
+    "users.create": ("新建用户", "New user"),
+    "users.password_hint": ("留空则自动生成（只显示一次）", "leave empty to generate one (shown once)"),
+    "users.projects_hint": (
+        "项目编码，逗号分隔（项目经理只能看到这些项目）",
+        "project codes, comma-separated (a project manager sees only these)",
+    ),
+    "users.created": ("已创建用户 {username}", "user {username} created"),
+    "users.password_once": (
+        "初始密码（仅显示这一次，请转交本人并要求其修改）：",
+        "Initial password (shown this once; hand it over and ask them to change it):",
+    ),
+    "users.updated": ("已更新用户 {username}", "user {username} updated"),
+    "users.unlock": ("解锁", "Unlock"),
+    "users.unlocked": ("已解锁 {username}", "{username} unlocked"),
+    "users.disable": ("停用", "Disable"),
+    "users.enable": ("启用", "Enable"),
+    "users.reset_password": ("重置密码", "Reset password"),
+    "users.password_reset": (
+        "{username} 的新密码（仅显示这一次）：",
+        "New password of {username} (shown this once):",
+    ),
+    "users.active": ("启用", "active"),
+    "users.inactive": ("已停用", "disabled"),
+    "users.tokens": ("API 令牌", "API tokens"),
+    "users.token_create": ("新建令牌", "New token"),
+    "users.token_days": ("有效天数（空 = 不过期）", "Days valid (empty: no expiry)"),
+    "users.token_once": ("令牌（仅显示这一次，请立即保存）：", "Token (shown this once; store it now):"),
+    "users.revoke": ("吊销", "Revoke"),
+    "users.revoked": ("令牌已吊销", "token revoked"),
+    "users.roles": ("角色与权限", "Roles and permissions"),
+    # account
+    "account.title": ("我的账户", "My account"),
+    "account.password": ("修改密码", "Change password"),
+    "account.current": ("当前密码", "Current password"),
+    "account.new": ("新密码", "New password"),
+    "account.changed": ("密码已修改，请重新登录", "password changed; sign in again"),
+    "account.wrong": ("当前密码不正确", "the current password is wrong"),
+}
+
+# Words of data (states, roles, groups): `label("state", posting.state)`.
+LABELS: dict[str, tuple[str, str]] = {
+    "state.awaiting_approval": ("待审批", "awaiting approval"),
+    "state.planned": ("已计划", "planned"),
+    "state.sending": ("发送中", "sending"),
+    "state.sent": ("已发送", "sent"),
+    "state.uncertain": ("结果未定", "uncertain"),
+    "state.saved": ("已保存", "saved"),
+    "state.posted": ("已过账", "posted"),
+    "state.failed": ("失败", "failed"),
+    "state.dead": ("死信", "dead"),
+    "state.held": ("暂挂", "held"),
+    "state.skipped": ("已跳过", "skipped"),
+    "state.replayed": ("已重放", "replayed"),
+    "state.succeeded": ("成功", "succeeded"),
+    "state.running": ("运行中", "running"),
+    "state.attention": ("需关注", "needs attention"),
+    "state.queued": ("已排队", "queued"),
+    "state.sending_alert": ("发送中", "sending"),
+    "state.duplicate": ("重复已抑制", "duplicate"),
+    "state.rate_limited": ("超频已抑制", "rate limited"),
+    "group.configuration": ("需修正配置", "fix configuration"),
+    "group.data": ("需修正数据", "fix data"),
+    "group.retry": ("等待重试", "waiting to retry"),
+    "kind.source": ("源系统", "source"),
+    "kind.kingdee": ("金蝶数据中心", "Kingdee"),
+    "kind.alert": ("告警通道", "alert channel"),
+    "doc.project": ("项目", "project"),
+    "doc.cost_record": ("成本记录", "cost record"),
+    "doc.contract": ("合同", "contract"),
+    "doc.invoice": ("发票", "invoice"),
+    "doc.payment_request": ("付款申请", "payment request"),
+    "doc.progress_report": ("进度报告", "progress report"),
+    "doc.budget_line": ("预算行", "budget line"),
+    "doc.boq_item": ("清单项", "BOQ item"),
+    "doc.worker": ("工人", "worker"),
+    "doc.attendance": ("考勤", "attendance"),
+    "action.retry": ("等待重试", "retry"),
+    "action.fail": ("需人工处理", "fix and replay"),
+    "action.skip": ("跳过", "skip"),
+    "action.uncertain": ("先查金蝶", "look up first"),
+    "fault.configuration": ("配置", "configuration"),
+    "fault.data": ("数据", "data"),
+    "fault.remote": ("对方系统", "remote system"),
+    "fault.transient": ("临时故障", "transient"),
+    "unmapped.project": ("项目", "project"),
+    "unmapped.category": ("成本类别", "cost category"),
+    "unmapped.supplier": ("供应商", "supplier"),
+    "unmapped.customer": ("客户", "customer"),
+    "unmapped.department": ("部门", "department"),
+    "unmapped.organisation": ("组织", "organisation"),
+    "unmapped.worker": ("员工", "worker"),
+    "unmapped.account": ("科目", "account"),
+}
+
+
+LABELS.update({f"role.{role.value}": titles for role, titles in ROLE_TITLES.items()})
+
+
+def choose(cookie: str | None, preferred: str | None) -> str:
+    """The page language: the switch's cookie, else the user's setting, else Chinese."""
+    for candidate in (cookie, preferred):
+        if candidate in LANGUAGES:
+            return str(candidate)
+    return DEFAULT
+
+
+def translator(lang: str) -> Callable[..., str]:
+    index = 0 if lang == "zh" else 1
+
+    def t(message: str, /, **values: object) -> str:
+        text = MESSAGES[message][index]  # KeyError: a template names a key the table lacks
+        return text.format(**values) if values else text
+
+    return t
+
+
+def labeller(lang: str) -> Callable[[str, object], str]:
+    index = 0 if lang == "zh" else 1
+
+    def label(prefix: str, value: object) -> str:
+        found = LABELS.get(f"{prefix}.{value}")
+        return found[index] if found else str(value)
+
+    return label

@@ -291,3 +291,44 @@ def test_rules_check_reports_an_unreachable_kingdee(world: tuple[TestClient, Pla
     answer = client.post("/api/v1/rules/check?job=books", headers=bearer(planted, "integrator"))
     assert answer.status_code in (409, 422)  # a clear refusal, never a server error
     assert answer.json()["detail"]["message_en"]
+
+
+def test_column_templates_over_the_api(world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, store = world
+    integrator = bearer(planted, "integrator")
+    text = "- name: 项目部成本台账\n  kind: cost\n  columns: {金额: amount, 项目编号: project_code}\n"
+    loaded = client.put("/api/v1/column-templates", json={"yaml": text}, headers=integrator)
+    assert loaded.json() == {"loaded": ["项目部成本台账"]}, loaded.text
+    listed = client.get("/api/v1/column-templates", headers=bearer(planted, "pm1")).json()
+    assert [t["name"] for t in listed] == ["项目部成本台账"]
+    bad = client.put(
+        "/api/v1/column-templates", json={"yaml": "- name: x\n  kind: nonsense\n"}, headers=integrator
+    )
+    assert bad.status_code == 422
+    assert client.delete("/api/v1/column-templates/项目部成本台账", headers=integrator).status_code == 200
+    assert client.delete("/api/v1/column-templates/项目部成本台账", headers=integrator).status_code == 404
+    assert [e.action for e in audit.entries(store, SYSTEM, target_type="column_template")] == [
+        "template.delete",
+        "template.load",
+    ]
+
+
+def test_alert_test_send_is_recorded_api_and_console(world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, _ = world
+    sent = client.post("/api/v1/alerts/ops_robot/test", headers=bearer(planted, "integrator"))
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["status"] == "failed"  # nobody listens on port 9: recorded, not raised
+    assert sent.json()["error"]
+    unknown = client.post("/api/v1/alerts/nowhere/test", headers=bearer(planted, "integrator"))
+    assert unknown.status_code == 422
+    deliveries = client.get("/api/v1/alerts", headers=bearer(planted, "auditor")).json()
+    assert [(d["channel"], d["event"]) for d in deliveries] == [("ops_robot", "alert.test")]
+    assert client.get("/api/v1/alerts", headers=bearer(planted, "pm1")).json() == []
+    # the console's button: signed in with a cookie, so the CSRF token is required
+    login = client.post("/api/v1/session", json={"username": "integrator", "password": PASSWORD})
+    csrf = login.json()["csrf_token"]
+    assert client.post("/alerts/ops_robot/test").status_code == 403
+    page = client.post("/alerts/ops_robot/test", headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
+    assert page.status_code == 200
+    assert "ops_robot" in page.text
+    assert "failed" in page.text

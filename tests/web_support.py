@@ -18,6 +18,7 @@ from yecai.domain.documents import CostRecord
 from yecai.jobs.deadletters import bury
 from yecai.jobs.failures import JobFailure
 from yecai.mapping.rules import default_mapping
+from yecai.secrets import SecretBox, load_key
 from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine, Record
@@ -224,11 +225,21 @@ def plant(store: Store, workdir: Path) -> Planted:
                 "app_id": "1_x",
                 "app_secret": "${KD_SECRET}",
             },
+            # a robot nobody answers for (port 9: connection refused), to exercise the test send
+            "ops_robot": {
+                "kind": "alert",
+                "channel": "wecom",
+                "webhook_url": "${WECOM_URL}",
+                "timeout_seconds": 2,
+            },
         },
         "syncs": {"books": {"source": "pm", "target": "kd", "mapping": "mapping.yaml"}},
     }
     (workdir / "yecai.yaml").write_text(yaml.safe_dump(workspace, allow_unicode=True), encoding="utf-8")
     planted.settings = Settings(workspace=workdir / "yecai.yaml", workdir=workdir)
+    SecretBox(store, load_key(workdir)).set(
+        "ops_robot", "WECOM_URL", "http://127.0.0.1:9/cgi-bin/webhook/send?key=k"
+    )
     for username, (role, projects) in ROLE_USERS.items():
         users.create_user(
             store, username=username, role=role, projects=projects, password=PASSWORD, by=SYSTEM

@@ -13,15 +13,17 @@ from pathlib import Path
 import httpx
 
 from yecai.alerts.channels import AlertChannel, AlertSendError, ChannelPolicy
-from yecai.alerts.config import ChannelSet, WorkspaceChannels, open_channel, workspace_channels
+from yecai.alerts.config import ChannelSet, WorkspaceChannels, known_secrets, open_channel, workspace_channels
 from yecai.alerts.deliveries import Delivery, recent_deliveries
 from yecai.alerts.dispatcher import HOOK_NAME, AlertDispatcher
 from yecai.alerts.mail import EmailChannel
 from yecai.alerts.messages import AlertText, dedupe_key, render, severity_of
 from yecai.alerts.robots import DingTalkRobot, FeishuRobot, WeComRobot
+from yecai.errors import YecaiError
 from yecai.jobs.alerts import AlertHooks
 from yecai.secrets import SecretBox
 from yecai.store.db import Store
+from yecai.workspace import Workspace
 
 
 def install(
@@ -35,6 +37,18 @@ def install(
     """Register a dispatcher for the workspace's alert channels on `hooks` (what `yecai serve` and
     `yecai worker` do when they start)."""
     return AlertDispatcher(store, WorkspaceChannels(workspace, secrets, transport=transport)).register(hooks)
+
+
+def send_test(
+    store: Store, workspace: Workspace, secrets: SecretBox | None, channel: str, *, who: str
+) -> Delivery:
+    """Send a test alert through one configured channel (CLI, API and console all call this)."""
+    opened = open_channel(workspace, channel, secrets)
+    dispatcher = AlertDispatcher(store, [opened], secrets=known_secrets(workspace, secrets))
+    delivery = dispatcher.test(channel, who=who)
+    if delivery is None:  # the store could not record it (logged by the dispatcher)
+        raise YecaiError(f"无法记录告警通道 {channel} 的测试", f"cannot record the test of {channel}")
+    return delivery
 
 
 __all__ = [
@@ -56,6 +70,7 @@ __all__ = [
     "open_channel",
     "recent_deliveries",
     "render",
+    "send_test",
     "severity_of",
     "workspace_channels",
 ]

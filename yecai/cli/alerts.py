@@ -14,8 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from yecai.alerts import AlertDispatcher, open_channel, recent_deliveries
-from yecai.alerts.config import known_secrets
+from yecai.alerts import recent_deliveries, send_test
 from yecai.cli.context import fail, opened
 from yecai.errors import YecaiError
 from yecai.jobs.schedule import beijing
@@ -45,17 +44,12 @@ def test_channel(
     with opened(database_url) as ctx:
         space = ctx.workspace_or_exit(console, workspace)
         try:
-            opened_channel = open_channel(space, channel, ctx.secrets)
-            secrets = known_secrets(space, ctx.secrets)
+            delivery = send_test(ctx.store, space, ctx.secrets, channel, who=_user())
         except YecaiError as exc:
             raise fail(console, exc) from None
-        delivery = AlertDispatcher(ctx.store, [opened_channel], secrets=secrets).test(channel, who=_user())
-    if delivery is None:  # the store could not record it (logged)
-        raise fail(
-            console, YecaiError(f"无法记录告警通道 {channel} 的测试", f"cannot record the test of {channel}")
-        )
     style = STATUS_STYLE.get(delivery.status, "white")
-    console.print(f"{channel} ({opened_channel.platform}): [{style}]{delivery.status}[/{style}]")
+    platform = getattr(space.connections.get(channel), "channel", "?")
+    console.print(f"{channel} ({platform}): [{style}]{delivery.status}[/{style}]")
     if delivery.error:
         console.print(f"[red]{delivery.error}[/red]")
     if delivery.status == "rate_limited":

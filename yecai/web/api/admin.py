@@ -11,9 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from yecai.alerts.config import known_secrets, open_channel
-from yecai.alerts.deliveries import recent_deliveries
-from yecai.alerts.dispatcher import AlertDispatcher
+from yecai.alerts import recent_deliveries, send_test
 from yecai.auth import audit, sessions, users
 from yecai.auth.roles import Permission, Role
 from yecai.errors import YecaiError
@@ -204,17 +202,11 @@ async def alert_deliveries(
 async def alert_test(channel: str, request: Request, ctx: WebContext = Depends(context)) -> dict[str, object]:
     who = caller(request)
 
-    def send() -> object:
-        space = ctx.workspace()
-        opened = open_channel(space, channel, ctx.secrets)
-        return AlertDispatcher(ctx.store, [opened], secrets=known_secrets(space, ctx.secrets)).test(
-            channel, who=who.username
-        )
-
     try:
-        delivery = await run_in_threadpool(send)
+        space = ctx.workspace()
+        delivery = await run_in_threadpool(
+            lambda: send_test(ctx.store, space, ctx.secrets, channel, who=who.username)
+        )
     except YecaiError as exc:
         raise from_error(exc) from None
-    if delivery is None:
-        raise problem(503, f"无法记录告警通道 {channel} 的测试", f"cannot record the test of {channel}")
     return plain(delivery)

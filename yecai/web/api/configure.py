@@ -22,6 +22,7 @@ from yecai.auth import audit
 from yecai.auth.roles import Permission
 from yecai.errors import YecaiError
 from yecai.files.importer import import_file
+from yecai.files.mappings import MappingError, delete_mapping, import_mappings_yaml, list_mappings
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
 from yecai.mapping.rules import default_rule_sets
 from yecai.sync import connections as connection_service
@@ -40,6 +41,10 @@ MAX_UPLOAD = 200 * 1024 * 1024  # a year of a big project's ledger fits; a runaw
 
 class SecretValue(BaseModel):
     value: str = Field(min_length=1, max_length=10_000)
+
+
+class TemplatesYaml(BaseModel):
+    yaml: str = Field(min_length=1, max_length=1_000_000, description="yecai column-templates export 的 YAML")
 
 
 class MappingEntry(BaseModel):
@@ -338,3 +343,49 @@ async def mapping_import(
     except YecaiError as exc:
         raise from_error(exc) from None
     return plain(view)
+
+
+@router.get("/column-templates", dependencies=READ, summary="列映射模板 · saved column templates")
+async def column_templates(ctx: WebContext = Depends(context)) -> list[dict[str, object]]:
+    return [item.model_dump(mode="json") for item in await run_in_threadpool(list_mappings, ctx.store)]
+
+
+@router.put(
+    "/column-templates", dependencies=CONFIGURE, summary="保存列映射模板 · add or replace templates (YAML)"
+)
+async def load_column_templates(
+    body: TemplatesYaml, request: Request, ctx: WebContext = Depends(context)
+) -> dict[str, object]:
+    who = caller(request)
+    try:
+        names = await run_in_threadpool(import_mappings_yaml, ctx.store, body.yaml)
+    except MappingError as exc:
+        raise problem(422, exc.zh, exc.en) from None
+    await run_in_threadpool(
+        lambda: audit.log(
+            ctx.store,
+            who,
+            action="template.load",
+            target_type="column_template",
+            target_id=",".join(names)[:200],
+            after={"names": names},
+        )
+    )
+    return {"loaded": names}
+
+
+@router.delete(
+    "/column-templates/{name}", dependencies=CONFIGURE, summary="删除列映射模板 · delete a template"
+)
+async def delete_column_template(
+    name: str, request: Request, ctx: WebContext = Depends(context)
+) -> dict[str, object]:
+    who = caller(request)
+    if not await run_in_threadpool(delete_mapping, ctx.store, name):
+        raise not_found("列映射模板", "column template", name)
+    await run_in_threadpool(
+        lambda: audit.log(
+            ctx.store, who, action="template.delete", target_type="column_template", target_id=name
+        )
+    )
+    return {"deleted": name}

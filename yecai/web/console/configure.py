@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from yecai.alerts import recent_deliveries
+from yecai.alerts import recent_deliveries, send_test
 from yecai.auth.principal import Principal
 from yecai.auth.roles import Permission
 from yecai.errors import DataError, YecaiError
@@ -380,4 +380,22 @@ def alerts_page(request: Request, channel: str | None = Query(None, max_length=8
         deliveries = recent_deliveries(ctx.store, limit=100, channel=channel or None)
     return render(
         request, "alerts.html", channels=channels, deliveries=deliveries, channel=channel, notice=message
+    )
+
+
+@router.post("/alerts/{channel}/test", dependencies=CONFIGURE)
+def test_alert(request: Request, channel: str) -> Response:
+    """Send a test message through one channel; back to the alerts page with the outcome (PRG)."""
+    ctx = _ctx(request)
+    try:
+        delivery = send_test(ctx.store, ctx.workspace(), ctx.secrets, channel, who=caller(request).username)
+    except YecaiError as exc:
+        return render(request, "_notice.html", status=status_of(exc), notice=problem(exc))
+    ok = delivery.status == "sent"
+    return render(
+        request,
+        "_notice.html",
+        notice=notice(
+            "alerts.tested", ok=ok, channel=channel, status=delivery.status, error=delivery.error or ""
+        ),
     )

@@ -310,6 +310,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "map.table.cost_accounts": ("成本科目", "Cost accounts"),
     "map.project_scope": ("仅显示您负责项目的行", "showing the rows of your own projects only"),
     # alerts
+    "alerts.tested": (
+        "告警通道 {channel} 测试结果：{status} {error}",
+        "test of alert channel {channel}: {status} {error}",
+    ),
+    "alerts.test": ("发送测试", "Send a test"),
     "alerts.title": ("告警", "Alerts"),
     "alerts.channels": ("告警通道", "Channels"),
     "alerts.channels_hint": (

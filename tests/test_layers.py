@@ -64,6 +64,8 @@ FORBIDDEN["yecai.web"] = (
     "yecai.store.job_tables",
     "yecai.store.file_tables",
 )
+# reports are services: the web and the CLI call them, never the other way round
+FORBIDDEN["yecai.reports"] = ("yecai.web", "yecai.cli", "yecai.jobs")
 ALLOWED_IN_DOMAIN = ("yecai.domain",)
 
 

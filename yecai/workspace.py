@@ -147,13 +147,30 @@ class SyncJob(_Model):
     related: tuple[str, ...] = ()
     mapping: str | None = None
     schedule: Schedule | None = None
+    # Reconcile the target's current month (Beijing time) right after every queued run of the job:
+    # nightly when the job is scheduled nightly (docs/reconciliation.md).
+    reconcile: bool = False
     batch_size: int = Field(50, ge=1, le=500)
     max_attempts: int = Field(3, ge=1)
+
+
+class MonthlyReportSchedule(_Model):
+    """The monthly operating analysis written on a schedule: the previous month's, by default on
+    the 1st at 07:00 Beijing time, into `out` (relative to the workspace file)."""
+
+    job: str | None = Field(None, description="the sync job whose Kingdee books and rules define it")
+    schedule: Schedule = Schedule(cron="0 7 1 * *", holidays="run")
+    out: str = Field("reports", description="output folder, relative to the workspace file")
+
+
+class Reports(_Model):
+    monthly: MonthlyReportSchedule | None = None
 
 
 class Workspace(_Model):
     connections: dict[str, Connection]
     syncs: dict[str, SyncJob] = Field(default_factory=dict)
+    reports: Reports = Field(default_factory=Reports)
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")
@@ -165,6 +182,9 @@ class Workspace(_Model):
                 raise ValueError(f"sync {name}: source {job.source!r} is not a source connection")
             if not isinstance(target, KingdeeConnection):
                 raise ValueError(f"sync {name}: target {job.target!r} is not a kingdee connection")
+        monthly = self.reports.monthly
+        if monthly is not None and monthly.job is not None and monthly.job not in self.syncs:
+            raise ValueError(f"reports.monthly: job {monthly.job!r} is not a sync job")
         return self
 
     # --- opening connections ------------------------------------------------------------------

@@ -12,6 +12,8 @@ from yecai.cli.alerts import alerts_app
 from yecai.cli.demo import demo_command
 from yecai.cli.import_file import column_templates_app, import_command
 from yecai.cli.postings import postings_app
+from yecai.cli.reconcile import reconcile_command
+from yecai.cli.report import report_app
 from yecai.cli.rules import mapping_app, rules_app
 from yecai.cli.sandbox_kingdee import kingdee_command
 from yecai.cli.sandbox_pm import pm_command
@@ -33,6 +35,7 @@ app.command("demo")(demo_command)
 app.command("import")(import_command)
 app.add_typer(column_templates_app, name="column-templates")
 app.command("sync")(sync_command)
+app.command("reconcile")(reconcile_command)
 app.add_typer(connections_app, name="connections")
 app.add_typer(postings_app, name="postings")
 app.add_typer(rules_app, name="rules")
@@ -42,6 +45,7 @@ app.command("worker")(worker_command)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(report_app, name="report")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "run.failed": ("运行失败", "run failed"),
     "run.stalled": ("运行停滞：执行进程的心跳已中断", "run stalled: its worker stopped sending heartbeats"),
     "alert.test": ("测试告警", "test alert"),
+    "reconcile.differences": ("对账发现差异", "reconciliation found differences"),
 }
 
 

@@ -22,6 +22,7 @@ from huey.exceptions import RetryTask
 from yecai.errors import ConfigurationError, YecaiError
 from yecai.jobs import deadletters, health, leases, states
 from yecai.jobs._db import utcnow
+from yecai.jobs.reporting import REPORT_JOB, write_scheduled_monthly
 from yecai.jobs.runner import Runtime, abandon_runs, execute, is_distributed, lost_failure
 from yecai.jobs.schedule import due_run
 from yecai.jobs.stalls import check_stalled
@@ -31,6 +32,9 @@ from yecai.workspace import Workspace
 log = logging.getLogger("yecai.jobs")
 
 RUN_TASK = "yecai.run_sync_job"
+REPORT_TASK = "yecai.write_monthly_report"
+# a report that failed (Kingdee unreachable at 07:00) is tried again twice, 10 minutes apart
+REPORT_RETRIES, REPORT_RETRY_DELAY = 2, 600
 
 
 def make_huey(settings: Settings, queue_name: str = "yecai") -> Huey:
@@ -94,6 +98,9 @@ class JobQueue:
         self.runtime = runtime
         self.huey = huey or make_huey(runtime.settings, runtime.options.queue_name)
         self._run = self.huey.task(context=True, name=RUN_TASK)(self._run_task)
+        self._report = self.huey.task(
+            name=REPORT_TASK, retries=REPORT_RETRIES, retry_delay=REPORT_RETRY_DELAY
+        )(self._report_task)
 
     # --- the task -------------------------------------------------------------------------------
 
@@ -103,6 +110,9 @@ class JobQueue:
         if outcome.retry_in is not None:
             # Same task id, put on Huey's schedule: the lease (still ours, 'queued') waits for it.
             raise RetryTask(delay=outcome.retry_in)
+
+    def _report_task(self, moment: str) -> None:
+        write_scheduled_monthly(self.runtime, moment=dt.datetime.fromisoformat(moment))
 
     # --- enqueueing -----------------------------------------------------------------------------
 
@@ -304,7 +314,27 @@ class JobQueue:
                 log.warning("计划运行未排队：%s / scheduled run not queued: %s", queued.message, name)
             else:
                 result.coalesced.append(name)
+        self._tick_report(space, moment_now, result)
         return result
+
+    def _tick_report(self, space: Workspace, now: dt.datetime, result: TickResult) -> None:
+        """Queue the scheduled monthly report when its moment has come (once per moment)."""
+        monthly = space.reports.monthly
+        if monthly is None:
+            return
+        store = self.runtime.store
+        try:
+            start = states.schedule_start(store, REPORT_JOB, now=now)
+            due = due_run(monthly.schedule, start, now, self.runtime.calendar, job=REPORT_JOB)
+            if due is None or not states.claim_moment(store, REPORT_JOB, due):
+                return
+            self.huey.enqueue(self._report.s(due.isoformat()))
+        except YecaiError as exc:
+            log.error("调度月度经营分析失败 / scheduling the monthly report failed: %s", exc)
+            result.errors[REPORT_JOB] = str(exc)
+            return
+        result.enqueued[REPORT_JOB] = due
+        log.info("已按计划排队月度经营分析（%s）/ scheduled monthly report queued", due.isoformat())
 
     # --- consuming ------------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -251,6 +253,8 @@ def execute(runtime: Runtime, name: str, *, task_id: str, since: str | None = No
         )
         try:
             report = run_sync(store, workspace, name, secrets=runtime.secrets, since=since, limiter=limiter)
+            if job.reconcile:
+                _reconcile_after(runtime, workspace, name, limiter)
         except Exception as exc:
             if isinstance(exc, LeaseLost) or heartbeat.lost:
                 log.warning(
@@ -282,6 +286,40 @@ def execute(runtime: Runtime, name: str, *, task_id: str, since: str | None = No
         )
     states.record_finish(store, name, outcome=status, run_id=report.run_id, message=message)
     return Outcome(status, run_id=report.run_id, message=message)
+
+
+def _reconcile_after(
+    runtime: Runtime,
+    workspace: Workspace,
+    name: str,
+    limiter: Callable[[], AbstractContextManager[object]],
+) -> None:
+    """The job's reconciliation of this month, right after its sync, under the same lease.
+
+    Its differences raise `reconcile.differences`; a reconciliation that cannot run is logged and
+    alerted, but never fails (or retries) the sync that has already done its work.
+    """
+    # Imported here: the reconciliation service uses the alert hooks of this package (a cycle).
+    from yecai.reconcile.service import current_period, reconcile_job
+
+    try:
+        reconcile_job(
+            runtime.store,
+            workspace,
+            name,
+            secrets=runtime.secrets,
+            period=current_period(),
+            hooks=runtime.alerts,
+            limiter=limiter,
+        )
+    except Exception as exc:
+        if isinstance(exc, LeaseLost):
+            raise
+        log.exception("作业 %s 的对账失败 / the reconciliation of job %s failed", name, name)
+        runtime.alerts.emit(
+            "run.failed",
+            {"job": name, "kind": "reconcile", "error_zh": "对账未能完成", "error_en": str(exc)[:500]},
+        )
 
 
 def _report_failure(

@@ -457,6 +457,7 @@ class KingdeeClient:
         period_to: int | None = None,
         *,
         currency: str = "PRE001",
+        include_unposted: bool | None = None,
         field_keys: Sequence[str] = (
             "FBALANCEID",
             "FBALANCENAME",
@@ -468,8 +469,11 @@ class KingdeeClient:
             "FENDCREDIT",
         ),
     ) -> list[dict[str, Any]]:
-        """科目余额表 (GL_RPT_AccountBalance) of one book over a range of periods of one year."""
-        model = {
+        """科目余额表 (GL_RPT_AccountBalance) of one book over a range of periods of one year.
+
+        `include_unposted` sets FNOTPOSTVOUCHER (包括未过账凭证); None leaves the tenant's default.
+        """
+        model: dict[str, Any] = {
             "FACCTBOOKID": {"FNumber": book},
             "FCURRENCY": {"FNumber": currency},
             "FSTARTYEAR": year,
@@ -477,6 +481,8 @@ class KingdeeClient:
             "FENDYEAR": year,
             "FENDPERIOD": period_to or period_from,
         }
+        if include_unposted is not None:
+            model["FNOTPOSTVOUCHER"] = include_unposted
         rows: list[dict[str, Any]] = []
         start = 0
         while True:

@@ -213,5 +213,6 @@ class Binding(Base):
 import yecai.store.auth_tables  # noqa: E402  (same metadata: users, sessions, tokens, audit, alerts)
 import yecai.store.file_tables  # noqa: E402
 import yecai.store.job_tables  # noqa: E402  (same metadata: job leases, dead letters, pauses)
+import yecai.store.recon_tables  # noqa: E402  (same metadata: reconciliation differences)
 import yecai.store.secret_tables  # noqa: E402  (same metadata: encrypted secrets)
 import yecai.store.webhook_tables  # noqa: E402, F401  (same metadata: the event log)

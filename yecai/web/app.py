@@ -22,7 +22,7 @@ from yecai.jobs.runner import Runtime
 from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.sync.webhooks import receive
-from yecai.web.api import admin, browse, configure, operations, session
+from yecai.web.api import admin, browse, configure, operations, reconcile, reports, session
 from yecai.web.console import router as console
 from yecai.web.context import WebContext
 from yecai.web.monitoring import monitoring_router
@@ -90,7 +90,7 @@ def create_app(
         return JSONResponse(receipt.as_json(), status_code=receipt.status)
 
     app.include_router(monitoring_router(store, queue=queue))
-    for module in (session, browse, operations, configure, admin):
+    for module in (session, browse, operations, configure, admin, reports, reconcile):
         app.include_router(module.router)
     console.install(app)
     check_rules(app)

@@ -373,6 +373,57 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "account.wrong": ("当前密码不正确", "the current password is wrong"),
 }
 
+# reports: the project P&L page and the monthly operating analysis page
+MESSAGES.update(
+    {
+        "nav.reports": ("月度经营分析", "Monthly report"),
+        "report.period": ("期间", "Period"),
+        "report.show": ("查看", "Show"),
+        "report.export_xlsx": ("导出 Excel", "Export to Excel"),
+        "pnl.link": ("项目损益", "Project P&L"),
+        "pnl.title": ("项目损益 {code}", "P&L of project {code}"),
+        "pnl.contract_value": ("合同额", "Contract value"),
+        "pnl.revenue": ("累计收入", "Revenue to date"),
+        "pnl.cost": ("累计成本", "Cost to date"),
+        "pnl.cost_month": ("本月成本", "Cost this month"),
+        "pnl.month": ("本月", "this month"),
+        "pnl.margin": ("累计毛利", "Gross margin to date"),
+        "pnl.variance": ("成本偏差 %", "Cost variance %"),
+        "pnl.variance_amount": ("偏差额", "Variance"),
+        "pnl.complete": ("完工", "complete"),
+        "pnl.basis.progress": ("按进度", "by progress"),
+        "pnl.basis.time": ("按工期比例", "pro rata to time"),
+        "pnl.basis.full": ("全部预算", "whole budget"),
+        "pnl.basis.none": ("无预算", "no budget"),
+        "pnl.category": ("成本项目", "Cost category"),
+        "pnl.budget": ("目标成本", "Budget"),
+        "pnl.budget_to_date": ("至今预算", "Budget to date"),
+        "pnl.share": ("占比", "Share"),
+        "pnl.chart_categories": ("成本与预算（按成本项目）", "Cost against budget by category"),
+        "pnl.chart_trend": ("月度成本与收入", "Monthly cost and revenue"),
+        "pnl.chart_margin": ("收入、成本与毛利", "Revenue, cost and margin"),
+        "pnl.source": (
+            "收入与成本取自金蝶 {kingdee} 的凭证（同步作业 {job} 的科目）；预算与进度取自项目管理系统。",
+            "Revenue and cost as Kingdee {kingdee} holds them (the accounts of sync job {job}); "
+            "budget and progress from the PM system.",
+        ),
+        "monthly.title": ("月度经营分析", "Monthly operating analysis"),
+        "monthly.intro": (
+            "选择期间，一键生成 Excel（含原生图表）或 HTML 报告；数字实时读取自金蝶账簿。",
+            "Pick a period and generate the Excel workbook (native charts) or the HTML report in one "
+            "click; the figures are read from Kingdee's books at that moment.",
+        ),
+        "monthly.scope": ("报告只包含您负责的项目。", "The report covers your projects only."),
+        "monthly.xlsx": ("生成 Excel", "Generate Excel"),
+        "monthly.html": ("生成 HTML", "Generate HTML"),
+        "monthly.definitions": (
+            "口径：收入 = 主营业务收入贷方净额；成本 = 合同履约成本借方发生额；至今预算 = 目标成本 × 完工百分比；详见 docs/reports.md。",
+            "Definitions: revenue = net credit of 主营业务收入; cost = debits of 合同履约成本; budget to "
+            "date = budget × % complete; see docs/reports.md.",
+        ),
+    }
+)
+
 # Words of data (states, roles, groups): `label("state", posting.state)`.
 LABELS: dict[str, tuple[str, str]] = {
     "state.awaiting_approval": ("待审批", "awaiting approval"),
@@ -458,3 +509,41 @@ def labeller(lang: str) -> Callable[[str, object], str]:
         return found[index] if found else str(value)
 
     return label
+
+
+# reconciliation: the runs, one run's differences (the type names are labels: `label("recon", kind)`)
+MESSAGES.update(
+    {
+        "nav.reconciliations": ("对账", "Reconciliation"),
+        "recon.title": ("对账", "Reconciliation"),
+        "recon.intro": (
+            "源系统 ↔ 业财 ↔ 金蝶，按项目 × 科目 × 期间核对；每晚随同步作业运行，也可立即运行。",
+            "source ↔ yecai ↔ Kingdee per project × account × period; runs nightly with the sync job, or now.",
+        ),
+        "recon.run_title": ("对账 #{id}", "Reconciliation #{id}"),
+        "recon.run_now": ("立即对账", "Reconcile now"),
+        "recon.period": ("期间", "Period"),
+        "recon.kind": ("差异类型", "Difference type"),
+        "recon.count": ("数量", "Count"),
+        "recon.account": ("科目", "Account"),
+        "recon.source": ("源系统", "Source"),
+        "recon.yecai": ("业财", "yecai"),
+        "recon.kingdee": ("金蝶", "Kingdee"),
+        "recon.explanation": ("说明及处理", "Explanation and what to do"),
+        "recon.download": ("导出 Excel", "Export to Excel"),
+        "recon.balance_mismatch": (
+            "科目余额表与凭证查询不一致的科目 {n} 个：金蝶一侧的读数可能不完整，请检查后重新对账。",
+            "{n} account(s) differ between the account-balance report and the vouchers read: the Kingdee "
+            "side may be incomplete; check and reconcile again.",
+        ),
+    }
+)
+LABELS.update(
+    {
+        "recon.missing_in_kingdee": ("金蝶缺失", "missing in Kingdee"),
+        "recon.unknown_in_kingdee": ("金蝶有、业财无", "unknown to yecai"),
+        "recon.amount_mismatch": ("金额不符", "amount mismatch"),
+        "recon.changed_in_kingdee": ("金蝶被改动", "changed in Kingdee"),
+        "recon.source_changed": ("源系统已变更", "source changed"),
+    }
+)

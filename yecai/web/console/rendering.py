@@ -109,7 +109,9 @@ class NavItem:
 NAV = (
     NavItem("nav.dashboard", "/", Permission.READ),
     NavItem("nav.projects", "/projects", Permission.READ),
+    NavItem("nav.reports", "/reports/monthly", Permission.READ),
     NavItem("nav.postings", "/postings", Permission.READ),
+    NavItem("nav.reconciliations", "/reconciliations", Permission.READ),
     NavItem("nav.approvals", "/approvals", Permission.READ, company_wide=True),
     NavItem("nav.dead_letters", "/dead-letters", Permission.READ, company_wide=True),
     NavItem("nav.jobs", "/jobs", Permission.READ, company_wide=True),

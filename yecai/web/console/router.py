@@ -14,13 +14,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from yecai.web.console import admin, browse, configure, docs, login, operations
+from yecai.web.console import admin, browse, configure, docs, login, operations, reconcile, reports
 from yecai.web.console.rendering import Notice, error_page, render
 
 STATIC = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (login, browse, operations, configure, admin, docs):
+for module in (login, browse, operations, configure, admin, docs, reports, reconcile):
     router.include_router(module.router)
 
 

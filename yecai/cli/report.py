@@ -1,0 +1,115 @@
+"""`yecai report`: the monthly operating analysis and a project's P&L, from Kingdee's books.
+
+`yecai report monthly --period YYYY-MM --out DIR` writes exactly one .xlsx and one .html
+(monthly-YYYY-MM.*) and prints where; `yecai report pnl --project CODE [--period]` prints the
+project's P&L table. A bad period exits 2; Kingdee unreadable or bad configuration exits 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from yecai.auth.principal import cli_principal
+from yecai.cli.context import fail, opened
+from yecai.errors import YecaiError
+from yecai.reports import service
+from yecai.reports.periods import Period
+
+report_app = typer.Typer(help="报表 · reports: monthly operating analysis, project P&L", no_args_is_help=True)
+
+WORKSPACE = typer.Option(None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)")
+DATABASE = typer.Option(None, "--database-url", help="存储 · store URL")
+JOB = typer.Option(
+    None, "--job", help="同步作业（决定账套与科目）· sync job naming the data centre and accounts"
+)
+
+
+def _period(console: Console, text: str | None) -> Period:
+    try:
+        return Period.parse(text) if text else Period.of(dt.date.today()).previous()
+    except YecaiError as exc:
+        raise fail(console, exc, code=2) from None
+
+
+@report_app.command("monthly")
+def monthly_command(
+    period: str = typer.Option(..., "--period", help="期间 · period YYYY-MM"),
+    out: Path = typer.Option(..., "--out", help="输出目录 · output directory"),
+    job: str | None = JOB,
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
+) -> None:
+    """月度经营分析 · write the monthly operating analysis (.xlsx and .html)."""
+    console = Console()
+    chosen = _period(console, period)
+    with opened(database_url) as ctx:
+        space = ctx.workspace_or_exit(console, workspace)
+        try:
+            report = service.monthly(
+                ctx.store, space, period=chosen, who=cli_principal("cli"), secrets=ctx.secrets, job=job
+            )
+            written = service.write_monthly(report, out)
+        except YecaiError as exc:
+            raise fail(console, exc) from None
+    console.print(f"已生成 written: {written.xlsx}", soft_wrap=True)
+    console.print(f"已生成 written: {written.html}", soft_wrap=True)
+
+
+@report_app.command("pnl")
+def pnl_command(
+    project: str = typer.Option(..., "--project", help="项目编码 · project code"),
+    period: str | None = typer.Option(None, "--period", help="期间 · period YYYY-MM (default last month)"),
+    job: str | None = JOB,
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
+) -> None:
+    """项目损益 · print a project's P&L."""
+    console = Console()
+    chosen = _period(console, period)
+    with opened(database_url) as ctx:
+        space = ctx.workspace_or_exit(console, workspace)
+        try:
+            view = service.pnl(
+                ctx.store,
+                space,
+                code=project,
+                period=chosen,
+                who=cli_principal("cli"),
+                secrets=ctx.secrets,
+                job=job,
+            )
+        except YecaiError as exc:
+            raise fail(console, exc) from None
+    if view is None:
+        raise fail(console, YecaiError(f"没有项目 {project}", f"no project {project}"))
+    p = view.project
+    table = Table(title=f"项目损益 P&L · {p.code} {p.name} · {view.period}")
+    for title in (
+        "成本项目 category",
+        "目标成本 budget",
+        "至今预算 to date",
+        "本月 month",
+        "累计 cost",
+        "偏差 %",
+    ):
+        table.add_column(title, justify="left" if title.startswith("成本项目") else "right")
+    for r in view.rows:
+        table.add_row(
+            r.name,
+            f"{r.budget:,.2f}",
+            f"{r.budget_to_date:,.2f}",
+            f"{r.cost_period:,.2f}",
+            f"{r.cost_to_date:,.2f}",
+            "—" if r.variance_pct is None else f"{r.variance_pct}%",
+        )
+    console.print(table)
+    console.print(
+        f"合同额 contract {p.contract_value or 0:,.2f} · 累计收入 revenue {p.revenue_to_date:,.2f} · "
+        f"累计成本 cost {p.cost_to_date:,.2f} · 毛利 margin {p.margin_to_date:,.2f} "
+        f"({'—' if p.margin_pct is None else f'{p.margin_pct}%'})"
+    )

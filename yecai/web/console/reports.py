@@ -1,0 +1,88 @@
+"""Console pages for reports: a project's P&L with ECharts charts and its Excel export, and the
+monthly operating analysis page (period picker, one click to the .xlsx or .html download).
+
+Every page is `read`. The P&L reads Kingdee when the page is opened; if Kingdee cannot be read the
+page says so instead of showing numbers that might not equal the books. A project outside the
+caller's projects answers 404, as everywhere in the console.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from yecai.auth.roles import Permission
+from yecai.errors import YecaiError
+from yecai.reports import service
+from yecai.reports.periods import Period
+from yecai.web.console.rendering import Notice, not_found_page, problem, render
+from yecai.web.security import allow, caller
+
+router = APIRouter(include_in_schema=False)
+READ = [allow(Permission.READ)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _period(text: str | None) -> tuple[Period, Notice | None]:
+    """(the period, a notice) — a bad period falls back to last month and says so."""
+    last = Period.of(dt.date.today()).previous()
+    if not text:
+        return last, None
+    try:
+        return Period.parse(text), None
+    except YecaiError as exc:
+        return last, problem(exc)
+
+
+@router.get("/projects/{code}/pnl", dependencies=READ)
+def pnl_page(request: Request, code: str, period: str | None = Query(None, max_length=7)) -> HTMLResponse:
+    who = caller(request)
+    if not who.sees_project(code):
+        return not_found_page(request)
+    ctx = request.app.state.ctx
+    chosen, bad = _period(period)
+    try:
+        view = service.pnl(ctx.store, ctx.workspace(), code=code, period=chosen, who=who, secrets=ctx.secrets)
+    except YecaiError as exc:
+        return render(
+            request, "pnl.html", status=503, code=code, period=str(chosen), view=None, error=problem(exc)
+        )
+    if view is None:
+        return not_found_page(request)
+    return render(
+        request, "pnl.html", code=code, period=str(chosen), view=view, charts=view.charts(), error=bad
+    )
+
+
+@router.get("/projects/{code}/pnl.xlsx", dependencies=READ)
+def pnl_export(request: Request, code: str, period: str | None = Query(None, max_length=7)) -> Response:
+    who = caller(request)
+    ctx = request.app.state.ctx
+    chosen, _ = _period(period)
+    try:
+        view = (
+            service.pnl(ctx.store, ctx.workspace(), code=code, period=chosen, who=who, secrets=ctx.secrets)
+            if who.sees_project(code)
+            else None
+        )
+    except YecaiError as exc:
+        return render(
+            request, "pnl.html", status=503, code=code, period=str(chosen), view=None, error=problem(exc)
+        )
+    if view is None:
+        return not_found_page(request)
+    name = f"pnl-{code}-{chosen}.xlsx"
+    return Response(
+        service.pnl_xlsx(view),
+        media_type=XLSX,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
+
+
+@router.get("/reports/monthly", dependencies=READ)
+def monthly_page(request: Request, period: str | None = Query(None, max_length=7)) -> HTMLResponse:
+    chosen, bad = _period(period)
+    return render(request, "monthly.html", period=str(chosen), error=bad)

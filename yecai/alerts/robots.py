@@ -64,6 +64,7 @@ class WebhookRobot:
         return [self._url, *tokens, *([self._secret] if self._secret else [])]
 
     def request(self, alert: AlertText) -> tuple[str, dict[str, Any]]:
+        """(URL, JSON body) in the platform's format; every robot class below defines its own."""
         raise NotImplementedError
 
     def accepted(self, answer: dict[str, Any]) -> tuple[bool, object, str]:

@@ -120,6 +120,20 @@ async def monthly_json(
     return _monthly_json(report)
 
 
+async def _download(
+    request: Request, ctx: WebContext, period: str | None, job: str | None, *, html: bool
+) -> Response:
+    """The monthly report as the file `yecai report monthly` writes: .xlsx, or .html with `html`."""
+    who, chosen = caller(request), period_of(period)
+    report = await _run(lambda: monthly_for(ctx, who, chosen, job))
+    xlsx_name, html_name = service.file_names(chosen)
+    if html:
+        body = await run_in_threadpool(monthly_html, report)
+        return Response(body, media_type="text/html; charset=utf-8", headers=attachment(html_name))
+    body = await run_in_threadpool(monthly_workbook, report)
+    return Response(body, media_type=XLSX, headers=attachment(xlsx_name))
+
+
 @router.get("/reports/monthly.xlsx", dependencies=READ, summary="月度经营分析 Excel · monthly report (.xlsx)")
 async def monthly_xlsx(
     request: Request,
@@ -127,10 +141,7 @@ async def monthly_xlsx(
     job: str | None = Query(None, max_length=80),
     ctx: WebContext = Depends(context),
 ) -> Response:
-    who, chosen = caller(request), period_of(period)
-    report = await _run(lambda: monthly_for(ctx, who, chosen, job))
-    body = await run_in_threadpool(monthly_workbook, report)
-    return Response(body, media_type=XLSX, headers=attachment(service.file_names(chosen)[0]))
+    return await _download(request, ctx, period, job, html=False)
 
 
 @router.get("/reports/monthly.html", dependencies=READ, summary="月度经营分析 HTML · monthly report (.html)")
@@ -140,9 +151,4 @@ async def monthly_page(
     job: str | None = Query(None, max_length=80),
     ctx: WebContext = Depends(context),
 ) -> Response:
-    who, chosen = caller(request), period_of(period)
-    report = await _run(lambda: monthly_for(ctx, who, chosen, job))
-    body = await run_in_threadpool(monthly_html, report)
-    return Response(
-        body, media_type="text/html; charset=utf-8", headers=attachment(service.file_names(chosen)[1])
-    )
+    return await _download(request, ctx, period, job, html=True)

@@ -385,7 +385,7 @@ def alerts_page(request: Request, channel: str | None = Query(None, max_length=8
 
 @router.post("/alerts/{channel}/test", dependencies=CONFIGURE)
 def test_alert(request: Request, channel: str) -> Response:
-    """Send a test message through one channel; back to the alerts page with the outcome (PRG)."""
+    """Send a test message through one channel; answers the outcome as a notice fragment (htmx)."""
     ctx = _ctx(request)
     try:
         delivery = send_test(ctx.store, ctx.workspace(), ctx.secrets, channel, who=caller(request).username)

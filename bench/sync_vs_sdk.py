@@ -26,8 +26,8 @@ from yecai.demo import identity_of
 from yecai.domain.documents import CostRecord
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.vouchers import voucher_model
-from yecai.mapping import planner
-from yecai.mapping.plan import PlannableDocument, PlanningContext
+from yecai.mapping import registry
+from yecai.mapping.interface import PlannableDocument, PlanningContext
 from yecai.mapping.rules import default_mapping, default_rule_set
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.kingdee.faults import FaultSettings
@@ -61,13 +61,13 @@ def mapping_throughput(documents: list[PlannableDocument], repeat: int) -> float
     rules, mapping = default_rule_set(), default_mapping()
     started = time.perf_counter()
     for n in range(repeat):
-        planner.plan(documents, rules, mapping, PlanningContext(connection=f"bench{n}"))
+        registry.plan(documents, rules, mapping, PlanningContext(connection=f"bench{n}"))
     return len(documents) * repeat / (time.perf_counter() - started)
 
 
 def run_sdk(dataset: Any, work: Path, faults: FaultSettings) -> tuple[float, int]:
     rules = default_rule_set()
-    plan = planner.plan(documents_of(dataset), rules, default_mapping(), PlanningContext(connection="sdk"))
+    plan = registry.plan(documents_of(dataset), rules, default_mapping(), PlanningContext(connection="sdk"))
     target = target_of(rules)
     server, c = start_kingdee(work / "sdk", faults=faults)
     try:

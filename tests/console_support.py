@@ -22,15 +22,15 @@ from yecai.alerts.deliveries import reserve, settle
 from yecai.auth.principal import SYSTEM
 from yecai.auth.users import create_user, get_user, set_password, update_user
 from yecai.demo import run_demo
-from yecai.jobs import health
-from yecai.jobs.alerts import AlertHooks
 from yecai.jobs.config import JobSettings
 from yecai.jobs.deadletters import bury
 from yecai.jobs.failures import JobFailure
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime, open_runtime
 from yecai.mapping.rules import default_mapping
+from yecai.observability.events import AlertHooks
 from yecai.secrets import SecretBox, load_key
+from yecai.services import health
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
 from yecai.store.tables import Document, Posting, PostingLine, Run

@@ -24,7 +24,7 @@ from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.secrets import SecretBox, load_key
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
-from yecai.sync.service import run_sync
+from yecai.sync.launch import run_sync
 from yecai.workspace import Workspace, load_workspace
 
 JOB = "books"

@@ -25,7 +25,7 @@ from yecai.alerts import (
 from yecai.alerts.config import known_secrets
 from yecai.cli.main import app
 from yecai.errors import ConfigurationError
-from yecai.jobs.alerts import AlertHooks
+from yecai.observability.events import AlertHooks
 from yecai.secrets import SecretBox, load_key
 from yecai.store.db import open_store
 from yecai.workspace import AlertConnection, parse_workspace

@@ -17,7 +17,7 @@ from tests.alerts_support import FakeRobot
 from yecai.alerts import AlertDispatcher, ChannelPolicy, ChannelSet, DingTalkRobot, recent_deliveries
 from yecai.alerts.channels import AlertSendError
 from yecai.alerts.messages import AlertText
-from yecai.jobs.alerts import AlertHooks
+from yecai.observability.events import AlertHooks
 from yecai.store.db import Store, open_store
 
 T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)

@@ -18,17 +18,17 @@ from huey import MemoryHuey
 from tests.test_jobs_support import Collector, make_runtime, store_secrets, write_workspace
 from yecai.errors import Context
 from yecai.jobs import leases
-from yecai.jobs.alerts import AlertHooks
 from yecai.jobs.failures import JobFailure
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import _report_failure, _report_refusals, execute
 from yecai.jobs.stalls import check_stalled
 from yecai.kingdee.responses import interpret
 from yecai.kingdee.results import KingdeeError
+from yecai.observability.events import AlertHooks
 from yecai.sandbox.pm.server import start_sandbox as start_pm
+from yecai.services.refusals import kingdee_failures
 from yecai.store.db import Store
 from yecai.store.tables import Posting
-from yecai.sync.refusals import kingdee_failures
 from yecai.workspace import SyncJob
 
 from .test_jobs_failures import KINGDEE, closed_port

@@ -22,9 +22,9 @@ from tests.console_support import PASSWORD, PROJECT_1, PROJECT_2, Showcase, buil
 from yecai.auth import audit
 from yecai.auth.principal import SYSTEM
 from yecai.jobs import deadletters
+from yecai.services import dashboard as dashboards
+from yecai.services.trace import STATES_OPEN
 from yecai.store.tables import Posting
-from yecai.sync import dashboard as dashboards
-from yecai.sync.trace import STATES_OPEN
 
 pytestmark = pytest.mark.browser
 

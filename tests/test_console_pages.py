@@ -25,8 +25,8 @@ from yecai.auth.principal import SYSTEM
 from yecai.jobs import deadletters
 from yecai.jobs.deadletters import bury
 from yecai.jobs.failures import JobFailure
+from yecai.services import trace
 from yecai.store.tables import Document, Posting
-from yecai.sync import trace
 from yecai.web.console import i18n
 
 HTML = {"accept": "text/html"}

@@ -18,7 +18,7 @@ from yecai.sandbox.pm.server import start_sandbox
 from yecai.sources.rest import SourceError
 from yecai.store.db import Store
 from yecai.store.tables import Document, Record
-from yecai.sync.importer import pull, read_cursor, validate_staged
+from yecai.sync.intake import pull, read_cursor, validate_staged
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 

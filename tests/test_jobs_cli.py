@@ -10,8 +10,9 @@ import typer
 from typer.testing import CliRunner
 
 from yecai.cli.serve import jobs_app, serve_command, worker_command
-from yecai.jobs import deadletters, health, leases
+from yecai.jobs import deadletters, leases
 from yecai.jobs.failures import JobFailure
+from yecai.services import health
 from yecai.store.db import Store, open_store
 
 from .test_jobs_support import write_workspace

@@ -13,12 +13,13 @@ import pytest
 from huey import MemoryHuey
 
 from yecai.errors import YecaiError
-from yecai.jobs import deadletters, health, leases, states
+from yecai.jobs import deadletters, leases, states
 from yecai.jobs.failures import JobFailure
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime, _blame, execute
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.pm.server import start_sandbox as start_pm
+from yecai.services import health
 from yecai.store.db import Store
 from yecai.workspace import SyncJob
 

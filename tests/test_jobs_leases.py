@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from huey import MemoryHuey
 
-from yecai.jobs import deadletters, health, leases, states
+from yecai.jobs import deadletters, leases, states
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Heartbeat, LeaseLost, Runtime, execute
 from yecai.jobs.schedule import BEIJING
-from yecai.store import services
+from yecai.services import health
+from yecai.store import runs
 from yecai.store.db import Store
 from yecai.store.tables import Run
 
@@ -136,7 +137,7 @@ def test_a_stale_running_lease_is_taken_over_and_the_old_holder_fenced(
     # The old worker started 10 s ago and has not beaten since (lease_seconds is 3 in these tests).
     lease = leases.start(store, "costs", task_id=old.task_id, holder="old-worker", now=ago(10))
     assert lease is not None
-    orphan = services.start_run(store, kind="sync:costs", connection="pm")
+    orphan = runs.start_run(store, kind="sync:costs", connection="pm")
     with Heartbeat(store, lease, "old-worker", interval=0.05, lease_seconds=60) as heartbeat:
         heartbeat.check()  # still ours as far as it knows
         taken = queue.enqueue("costs")

@@ -15,16 +15,16 @@ import yaml
 from sqlalchemy import select
 
 from yecai.demo import identity_of
-from yecai.jobs.alerts import AlertHooks
 from yecai.jobs.config import JobSettings
 from yecai.jobs.runner import Runtime, open_runtime
 from yecai.kingdee.client import KingdeeClient
+from yecai.observability.events import AlertHooks
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.secrets import SecretBox, load_key
 from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.store.tables import Run
-from yecai.sync.reconciler import read_yecai_vouchers
+from yecai.sync.readback import read_yecai_vouchers
 
 HOOK_SECRET = "hook-secret-for-tests"
 FAST = {

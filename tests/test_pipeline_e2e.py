@@ -31,7 +31,7 @@ from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.store.db import Store
 from yecai.store.tables import Posting
 from yecai.sync.pipeline import run_cost_sync
-from yecai.sync.reconciler import check_postings
+from yecai.sync.readback import check_postings
 
 THROTTLED = (
     '{"Result":{"ResponseStatus":{"ErrorCode":500,"IsSuccess":false,"Errors":[{"FieldName":null,'

@@ -12,8 +12,8 @@ from yecai.domain.documents import CostCategory, CostRecord
 from yecai.domain.vouchers import UnbalancedVoucherError, Voucher, VoucherLine
 from yecai.errors import ConfigurationError
 from yecai.kingdee.vouchers import VoucherTarget, voucher_model
-from yecai.mapping import planner
-from yecai.mapping.plan import Plan, PlannableDocument, PlanningContext, key_token
+from yecai.mapping import registry
+from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext, key_token
 from yecai.mapping.rules import MappingTable, RuleSet, default_mapping, default_rule_set, load_rule_set
 from yecai.mapping.rules import MappingTable as _Mapping
 
@@ -39,7 +39,7 @@ def plan_cost_vouchers(
     connection: str,
     kingdee_projects: set[str] | None = None,
 ) -> Plan:
-    return planner.plan(
+    return registry.plan(
         costs, rules, mapping, PlanningContext(connection=connection, kingdee_projects=kingdee_projects)
     )
 

@@ -25,7 +25,7 @@ from yecai.sandbox.serving import ServerThread
 from yecai.store.db import Store
 from yecai.store.tables import Document, Record
 from yecai.store.webhook_tables import WebhookEvent
-from yecai.sync.importer import pull, validate_staged
+from yecai.sync.intake import pull, validate_staged
 from yecai.web.app import create_app
 
 STREAMS = (

@@ -29,9 +29,9 @@ from yecai.sandbox.kingdee.faults import FaultSettings
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.models import Dataset
 from yecai.sandbox.pm.server import start_sandbox as start_pm
+from yecai.services import postings as service
 from yecai.store.db import Store
 from yecai.store.tables import Posting
-from yecai.sync import postings as service
 from yecai.sync.exporter import send_postings
 from yecai.sync.pipeline import SyncReport, run_sync_job
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from yecai.cli.main import app
+from yecai.services import postings as service
 from yecai.store.db import Store
 from yecai.store.tables import Posting
-from yecai.sync import postings as service
 
 
 def add(store: Store, key: str, state: str, rule_set: str = "cost_actuals") -> int:

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from tests.report_support import JOB, report_world
 from tests.sandbox_kingdee_support import line, sdk_client, status_of, voucher
 from tests.test_jobs_support import Collector
-from yecai.jobs.alerts import AlertHooks
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime, execute, open_runtime
+from yecai.observability.events import AlertHooks
 from yecai.reconcile.service import current_period
 from yecai.store.tables import Binding, Run
 

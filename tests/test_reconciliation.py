@@ -42,7 +42,7 @@ from yecai.secrets import SecretBox, load_key
 from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.store.tables import Binding, Document, Posting, PostingLine
-from yecai.sync import importer
+from yecai.sync import intake
 from yecai.sync.pipeline import run_sync_job
 from yecai.web.app import create_app
 
@@ -254,8 +254,8 @@ def test_each_planted_difference_is_found(world: World) -> None:
 
     # (d) the source moves on (corrections and deletions), pulled but not yet posted
     world.pm.runtime.clock.set(world.dataset.timeline_end)
-    importer.pull(world.store, world.connector, "cost_records", connection=SOURCE)
-    importer.validate_staged(world.store, world.connector, "cost_records", connection=SOURCE)
+    intake.pull(world.store, world.connector, "cost_records", connection=SOURCE)
+    intake.validate_staged(world.store, world.connector, "cost_records", connection=SOURCE)
     expected = source_changes(world.store, period)
     assert expected, "the dataset corrects or deletes some costs of the period"
     after = world.reconcile(period)

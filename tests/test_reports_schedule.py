@@ -14,11 +14,11 @@ from tests.report_support import JOB, report_world
 from tests.test_jobs_support import Collector
 from yecai.errors import YecaiError
 from yecai.jobs import states
-from yecai.jobs.alerts import AlertHooks
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.reporting import REPORT_JOB, report_period, write_scheduled_monthly
 from yecai.jobs.runner import Runtime, open_runtime
 from yecai.jobs.schedule import BEIJING
+from yecai.observability.events import AlertHooks
 from yecai.reports.periods import Period
 from yecai.settings import Settings
 from yecai.store.db import Store

@@ -24,8 +24,8 @@ from yecai.kingdee.client import KingdeeClient
 from yecai.mapping.rules import CategoryRule, default_mapping, default_rule_sets, load_mapping
 from yecai.sandbox.kingdee import start_sandbox
 from yecai.secrets import SecretBox, load_key
+from yecai.services.rulecheck import check_rules, property_number, standards_in_use
 from yecai.store.db import open_store
-from yecai.sync.rulecheck import check_rules, property_number, standards_in_use
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 
 from yecai.domain.documents import CostCategory, CostRecord
 from yecai.errors import ConfigurationError
-from yecai.mapping import planner
+from yecai.mapping import registry
 from yecai.mapping.events.allocation import largest_remainder
-from yecai.mapping.plan import PlannableDocument, PlanningContext, key_token
+from yecai.mapping.interface import PlannableDocument, PlanningContext, key_token
 from yecai.mapping.rules import CategoryRule, MappingTable, RuleSet, default_mapping, default_rule_set
 
 D = Decimal
@@ -50,7 +50,7 @@ def ctx(**kwargs) -> PlanningContext:
 
 
 def test_cost_cas_entry_2_material() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [cost(1, "XM1", "material", "1200000.00")], default_rule_set(), default_mapping(), ctx()
     )
     (voucher,) = plan.vouchers
@@ -63,7 +63,7 @@ def test_cost_cas_entry_2_material() -> None:
 
 
 def test_cost_entry_8_indirect_booked_per_project_and_to_the_pool() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [cost(1, "XM1", "indirect", "20000.00"), cost(2, "JJFY", "indirect", "5000.00")],
         default_rule_set(),
         default_mapping(),
@@ -80,7 +80,7 @@ def test_cost_small_enterprise_project_uses_its_own_accounts() -> None:
     mapping = default_mapping().model_copy(
         update={"projects": MappingTable(projects={"XM9": {"accounting_standard": "small"}}).projects}
     )
-    plan = planner.plan(
+    plan = registry.plan(
         [cost(1, "XM9", "labour", "100.00"), cost(2, "XM1", "labour", "100.00")],
         default_rule_set(),
         mapping,
@@ -100,7 +100,7 @@ def test_cost_small_enterprise_project_uses_its_own_accounts() -> None:
 
 def test_cost_small_project_without_small_accounts_is_unmapped_not_posted_on_cas() -> None:
     mapping = MappingTable(projects={"XM9": {"accounting_standard": "small"}})
-    plan = planner.plan([cost(1, "XM9", "labour", "100.00")], default_rule_set(), mapping, ctx())
+    plan = registry.plan([cost(1, "XM9", "labour", "100.00")], default_rule_set(), mapping, ctx())
     assert plan.vouchers == []
     assert [(u.kind, u.value, u.document_ids) for u in plan.unmapped] == [("category", "small/labour", (1,))]
 
@@ -112,7 +112,7 @@ def test_cost_supplier_dimension_on_the_payable() -> None:
         debit="5401.01", credit="2202.02", credit_dimensions=("project", "supplier")
     )
     rules = rules.model_copy(update={"categories": categories})
-    plan = planner.plan(
+    plan = registry.plan(
         [
             cost(1, "XM1", "labour", "300.00", supplier="上海宏达劳务分包有限公司"),
             cost(2, "XM1", "labour", "50.00", supplier="无名劳务队"),
@@ -132,7 +132,7 @@ def test_cost_supplier_dimension_on_the_payable() -> None:
 def test_cost_every_unmapped_value_of_a_document_is_reported_at_once() -> None:
     rules = default_rule_set()
     without = {k: v for k, v in rules.categories.items() if k is not CostCategory.MACHINERY}
-    plan = planner.plan(
+    plan = registry.plan(
         [cost(7, "XM9", "machinery", "1.00")],
         rules.model_copy(update={"categories": without}),
         MappingTable(project_default="report"),
@@ -150,7 +150,7 @@ def test_allocation_entry_8b_by_direct_cost_with_largest_remainder() -> None:
         cost(5, "XM3", "machinery", "300.00"),
         cost(6, "XM3", "indirect", "999.00"),  # a project's own indirect cost is not in the base
     ]
-    plan = planner.plan(documents, default_rule_set("indirect_allocation"), default_mapping(), ctx())
+    plan = registry.plan(documents, default_rule_set("indirect_allocation"), default_mapping(), ctx())
     (voucher,) = plan.vouchers
     # 1000 × 300/900 = 333.333… each; the one cent left goes to the first of equal remainders.
     assert lines(voucher) == [
@@ -173,7 +173,7 @@ def test_allocation_by_direct_labour_reads_posted_costs_from_related() -> None:
         cost(4, "XM3", "material", "900.00").model,  # not labour: no share
         cost(5, "XM1", "labour", "1.00", day=dt.date(2026, 4, 1)).model,  # another period
     ]
-    plan = planner.plan(
+    plan = registry.plan(
         [cost(1, "JJFY", "indirect", "1000.00")],
         rules,
         default_mapping(),
@@ -187,7 +187,7 @@ def test_allocation_by_direct_labour_reads_posted_costs_from_related() -> None:
 
 
 def test_allocation_without_a_base_is_held_with_a_reason() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [cost(1, "JJFY", "indirect", "10.00")],
         default_rule_set("indirect_allocation"),
         default_mapping(),
@@ -221,4 +221,4 @@ def test_allocation_options_are_checked() -> None:
     rules = default_rule_set("indirect_allocation")
     bad = RuleSet.model_validate({**rules.model_dump(), "options": {"base": "headcount"}})
     with pytest.raises(ConfigurationError, match="options"):
-        planner.plan([cost(1, "JJFY", "indirect", "1.00")], bad, default_mapping(), ctx())
+        registry.plan([cost(1, "JJFY", "indirect", "1.00")], bad, default_mapping(), ctx())

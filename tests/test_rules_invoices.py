@@ -10,8 +10,8 @@ import datetime as dt
 from decimal import Decimal
 
 from yecai.domain.documents import Contract, ContractKind, Invoice
-from yecai.mapping import planner
-from yecai.mapping.plan import PlannableDocument, PlanningContext, key_token
+from yecai.mapping import registry
+from yecai.mapping.interface import PlannableDocument, PlanningContext, key_token
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
 
 D = Decimal
@@ -95,7 +95,7 @@ def with_options(**options: object) -> RuleSet:
 
 
 def test_special_invoice_vat_only_moves_the_tax_into_input_vat() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [invoice(1, *MATERIAL_SPECIAL)], default_rule_set("purchase_invoice"), default_mapping(), ctx()
     )
     (voucher,) = plan.vouchers
@@ -109,7 +109,7 @@ def test_special_invoice_vat_only_moves_the_tax_into_input_vat() -> None:
 
 
 def test_ordinary_invoice_tax_goes_into_cost() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [invoice(2, *RENTAL_ORDINARY)], default_rule_set("purchase_invoice"), default_mapping(), ctx()
     )
     assert lines(plan.vouchers[0]) == [
@@ -119,7 +119,7 @@ def test_ordinary_invoice_tax_goes_into_cost() -> None:
 
 
 def test_uncertified_special_invoice_entry_1b() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [invoice(1, *MATERIAL_SPECIAL)], with_options(certification="pending"), default_mapping(), ctx()
     )
     assert lines(plan.vouchers[0]) == [
@@ -129,7 +129,7 @@ def test_uncertified_special_invoice_entry_1b() -> None:
 
 
 def test_full_mode_entry_1_direct_to_cost() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [invoice(1, *MATERIAL_SPECIAL), invoice(2, *RENTAL_ORDINARY)],
         with_options(mode="full"),
         default_mapping(),
@@ -149,7 +149,7 @@ def test_full_mode_entry_1_direct_to_cost() -> None:
 
 
 def test_full_mode_into_the_site_store() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [invoice(1, *MATERIAL_SPECIAL)],
         with_options(mode="full", full_debit="inventory"),
         default_mapping(),
@@ -173,7 +173,7 @@ def test_subcontract_3_percent_special_invoice_entry_3() -> None:
         "HT-FB-1",
         seller="上海宏达劳务分包有限公司",
     )
-    plan = planner.plan([doc], default_rule_set("purchase_invoice"), default_mapping(), ctx())
+    plan = registry.plan([doc], default_rule_set("purchase_invoice"), default_mapping(), ctx())
     assert lines(plan.vouchers[0]) == [
         ("2221.01.01", D("15000.00"), D("0.00"), ()),
         ("2202.04", D("0.00"), D("15000.00"), ((P, "XM1"),)),
@@ -186,7 +186,7 @@ def test_aggregated_per_project_and_day_adds_lines_up() -> None:
         invoice(1, *MATERIAL_SPECIAL),
         invoice(4, "00000004", "special", "100.00", "13.00", "0.13", "HT-CG-1"),
     ]
-    plan = planner.plan(docs, rules, default_mapping(), ctx())
+    plan = registry.plan(docs, rules, default_mapping(), ctx())
     (voucher,) = plan.vouchers
     assert lines(voucher) == [
         ("2221.01.01", D("156013.00"), D("0.00"), ()),
@@ -199,7 +199,7 @@ def test_aggregated_per_project_and_day_adds_lines_up() -> None:
 def test_issued_invoices_and_invoices_without_project() -> None:
     issued = invoice(5, "00000005", "special", "100.00", "9.00", "0.09", None, direction="out", project="XM1")
     orphan = invoice(6, "00000006", "special", "100.00", "13.00", "0.13", None)
-    plan = planner.plan([issued, orphan], default_rule_set("purchase_invoice"), default_mapping(), ctx())
+    plan = registry.plan([issued, orphan], default_rule_set("purchase_invoice"), default_mapping(), ctx())
     assert plan.vouchers == []
     (held,) = plan.held
     assert held.document_ids == (6,)

@@ -6,8 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 from yecai.domain.documents import Contract, ContractKind, PaymentRequest
-from yecai.mapping import planner
-from yecai.mapping.plan import PlannableDocument, PlanningContext, key_token, member_keys, posting_key
+from yecai.mapping import registry
+from yecai.mapping.interface import PlannableDocument, PlanningContext, key_token, member_keys, posting_key
 from yecai.mapping.rules import MappingTable, default_mapping, default_rule_set
 
 D = Decimal
@@ -52,7 +52,7 @@ def ctx() -> PlanningContext:
 
 def test_approved_request_becomes_a_pay_apply_bill() -> None:
     doc = request(1)
-    plan = planner.plan([doc], default_rule_set("payment_request"), default_mapping(), ctx())
+    plan = registry.plan([doc], default_rule_set("payment_request"), default_mapping(), ctx())
     (bill,) = plan.bills
     key = posting_key("kd", "payment_request", "doc|FK-001", member_keys([doc]))
     assert bill.posting_key == key
@@ -96,7 +96,7 @@ def test_project_organisation_and_department_from_the_mapping() -> None:
     )
     rules = default_rule_set("payment_request")
     rules = rules.model_copy(update={"options": {**rules.options, "department": True}})
-    model = planner.plan([request(1)], rules, mapping, ctx()).bills[0].model()
+    model = registry.plan([request(1)], rules, mapping, ctx()).bills[0].model()
     assert (model["FPAYORGID"], model["FSETTLEORGID"], model["FAPPLYORGID"], model["FDEPARTMENT"]) == (
         {"FNumber": "200"},
         {"FNumber": "200"},
@@ -112,7 +112,7 @@ def test_unapproved_held_rejected_skipped_unmapped_payee_reported() -> None:
         request(3, payee="不在表里的公司"),
         request(4, "draft"),
     ]
-    plan = planner.plan(docs, default_rule_set("payment_request"), default_mapping(), ctx())
+    plan = registry.plan(docs, default_rule_set("payment_request"), default_mapping(), ctx())
     assert plan.bills == []
     assert [h.document_ids for h in plan.held] == [(1,), (4,)]
     assert "尚未审批" in plan.held[0].zh
@@ -123,13 +123,13 @@ def test_unapproved_held_rejected_skipped_unmapped_payee_reported() -> None:
 
 def test_unmapped_organisation_is_reported() -> None:
     mapping = MappingTable(suppliers={"江苏恒固建材有限公司": "GYS0001"})
-    plan = planner.plan([request(1)], default_rule_set("payment_request"), mapping, ctx())
+    plan = registry.plan([request(1)], default_rule_set("payment_request"), mapping, ctx())
     assert [(u.kind, u.value) for u in plan.unmapped] == [("organisation", "XM1")]
     assert "组织" in plan.unmapped[0].zh
 
 
 def test_paid_request_entry_13() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [request(1, "paid"), request(2, "approved")], default_rule_set("payment"), default_mapping(), ctx()
     )
     (voucher,) = plan.vouchers
@@ -144,5 +144,5 @@ def test_paid_request_entry_13() -> None:
 def test_paid_request_without_contract_uses_the_default_category() -> None:
     rules = default_rule_set("payment")
     rules = rules.model_copy(update={"options": {**rules.options, "default_category": "subcontract"}})
-    plan = planner.plan([request(1, "paid", contract=None)], rules, default_mapping(), ctx())
+    plan = registry.plan([request(1, "paid", contract=None)], rules, default_mapping(), ctx())
     assert plan.vouchers[0].lines[0].account == "2202.04"

@@ -26,10 +26,10 @@ from yecai.domain.documents import (
     ProgressReport,
 )
 from yecai.domain.money import money_sum, round_money, split_tax
-from yecai.mapping import planner
+from yecai.mapping import registry
 from yecai.mapping.events.allocation import largest_remainder
 from yecai.mapping.events.valuation import split_valuation
-from yecai.mapping.plan import Plan, PlannableDocument, PlanningContext, key_token
+from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext, key_token
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
 
 D = Decimal
@@ -197,8 +197,8 @@ def check(plan: Plan) -> None:
 def plans_alike(docs: list[PlannableDocument], order: list[int], rules: RuleSet) -> Plan:
     """Plan in the given order and in reverse-permuted order; both must agree exactly."""
     ctx = context()
-    first = planner.plan(docs, rules, default_mapping(), ctx)
-    second = planner.plan([docs[i] for i in order], rules, default_mapping(), ctx)
+    first = registry.plan(docs, rules, default_mapping(), ctx)
+    second = registry.plan([docs[i] for i in order], rules, default_mapping(), ctx)
     check(first)
     assert signature(first) == signature(second)
     assert [(u.kind, u.value, u.document_ids) for u in first.unmapped] == [
@@ -325,7 +325,7 @@ def test_retention_vouchers_balance(data: st.DataObject) -> None:
         today=dt.date(2027, 12, 31),
     )
     for name in ("retention_due", "retention_received"):
-        plan = planner.plan(income, default_rule_set(name), default_mapping(), ctx)
+        plan = registry.plan(income, default_rule_set(name), default_mapping(), ctx)
         check(plan)
 
 

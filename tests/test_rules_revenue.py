@@ -12,10 +12,10 @@ import datetime as dt
 from decimal import Decimal
 
 from yecai.domain.documents import BudgetLine, Contract, ContractKind, CostCategory, CostRecord, Invoice
-from yecai.mapping import planner
+from yecai.mapping import registry
 from yecai.mapping.events.prepaid_vat import PrepaidVatOptions, VatMethod, prepaid_vat
 from yecai.mapping.events.revenue import recognise
-from yecai.mapping.plan import PlannableDocument, PlanningContext, key_token
+from yecai.mapping.interface import PlannableDocument, PlanningContext, key_token
 from yecai.mapping.rules import MappingTable, RuleSet, default_mapping, default_rule_set
 
 D = Decimal
@@ -91,7 +91,7 @@ def with_options(name: str, **options: object) -> RuleSet:
 
 
 def test_worked_example_period_1() -> None:
-    plan = planner.plan(PERIOD_1, default_rule_set("revenue"), default_mapping(), ctx())
+    plan = registry.plan(PERIOD_1, default_rule_set("revenue"), default_mapping(), ctx())
     (voucher,) = plan.vouchers
     assert lines(voucher) == [
         ("5402.02", D("2500000.00"), D("0.00"), ((P, "XM1"),)),
@@ -112,7 +112,7 @@ def test_worked_example_period_1() -> None:
 def test_worked_example_period_2_estimate_revised() -> None:
     rules = with_options("revenue", estimated_total_cost={"XM1": "8200000.00"})
     history = {"revenue_to_date": {"XM1": {"cost": "2000000.00", "revenue": "2500000.00"}}}
-    plan = planner.plan(PERIOD_2, rules, default_mapping(), ctx(history=history))
+    plan = registry.plan(PERIOD_2, rules, default_mapping(), ctx(history=history))
     (voucher,) = plan.vouchers
     assert lines(voucher) == [
         ("5402.02", D("3597560.98"), D("0.00"), ((P, "XM1"),)),
@@ -140,7 +140,7 @@ def test_recognise_vectors() -> None:
 
 def test_two_periods_in_one_plan_catch_up_in_order() -> None:
     # Same estimate (budget 8,000,000): period 2 cumulative 5,000,000/8,000,000 × 10,000,000 = 6,250,000.
-    plan = planner.plan(PERIOD_1 + PERIOD_2, default_rule_set("revenue"), default_mapping(), ctx())
+    plan = registry.plan(PERIOD_1 + PERIOD_2, default_rule_set("revenue"), default_mapping(), ctx())
     assert [(v.group_key, v.lines[0].debit, v.lines[2].debit) for v in plan.vouchers] == [
         ("XM1|2026-03", D("2500000.00"), D("2000000.00")),
         ("XM1|2026-04", D("3750000.00"), D("3000000.00")),
@@ -151,7 +151,7 @@ def test_small_enterprise_revenue_goes_through_gross_margin() -> None:
     mapping = default_mapping().model_copy(
         update={"projects": MappingTable(projects={"XM1": {"accounting_standard": "small"}}).projects}
     )
-    plan = planner.plan(PERIOD_1, default_rule_set("revenue"), mapping, ctx())
+    plan = registry.plan(PERIOD_1, default_rule_set("revenue"), mapping, ctx())
     assert lines(plan.vouchers[0]) == [
         ("5401", D("2000000.00"), D("0.00"), ((P, "XM1"),)),
         ("4401.03", D("500000.00"), D("0.00"), ((P, "XM1"),)),
@@ -165,7 +165,7 @@ def test_revenue_without_estimate_or_price_is_held() -> None:
         cost(10, "labour", "10.00", MARCH, project="XM3"),
     ]
     rules = with_options("revenue", estimated_total_cost={"XM3": "100.00"})
-    plan = planner.plan(docs, rules, default_mapping(), ctx())
+    plan = registry.plan(docs, rules, default_mapping(), ctx())
     assert plan.vouchers == []
     reasons = {h.document_ids: h.en for h in plan.held}
     assert "no estimated total cost" in reasons[(9,)]
@@ -183,7 +183,7 @@ def test_revenue_with_several_budget_versions_needs_one_chosen() -> None:
     context = PlanningContext(
         connection="kd", related={"contract": [INCOME], "budget_line": [*BUDGET, revised]}
     )
-    plan = planner.plan(PERIOD_1, default_rule_set("revenue"), default_mapping(), context)
+    plan = registry.plan(PERIOD_1, default_rule_set("revenue"), default_mapping(), context)
     assert plan.vouchers == []
     assert "budget_version" in plan.held[0].zh
 
@@ -213,7 +213,7 @@ SUB_PAID = invoice(22, "in", "500000.00", "15000.00", "0.03", "HT-FB-1", MARCH) 
 
 
 def test_prepaid_vat_general_method_vector() -> None:
-    plan = planner.plan([BILLED, SUB_PAID], default_rule_set("prepaid_vat"), default_mapping(), ctx())
+    plan = registry.plan([BILLED, SUB_PAID], default_rule_set("prepaid_vat"), default_mapping(), ctx())
     (voucher,) = plan.vouchers
     assert lines(voucher) == [
         ("2221.03", D("33230.46"), D("0.00"), ((P, "XM1"),)),
@@ -225,7 +225,7 @@ def test_prepaid_vat_general_method_vector() -> None:
 
 def test_prepaid_vat_simple_method_vector() -> None:
     rules = with_options("prepaid_vat", project_methods={"XM1": "simple"})
-    plan = planner.plan([BILLED, SUB_PAID], rules, default_mapping(), ctx())
+    plan = registry.plan([BILLED, SUB_PAID], rules, default_mapping(), ctx())
     assert lines(plan.vouchers[0]) == [
         ("2221.06", D("52749.32"), D("0.00"), ()),
         ("1002.01", D("0.00"), D("52749.32"), ()),
@@ -236,19 +236,19 @@ def test_prepaid_vat_negative_base_is_carried_forward() -> None:
     early = invoice(23, "in", "500000.00", "15000.00", "0.03", "HT-FB-1", dt.date(2026, 2, 10))
     billed_later = invoice(24, "out", "2134000.00", "192060.00", "0.09", "HT-SR-1", MARCH)
     # February: −515,000 → nothing; March: 2,326,060 − 515,000 → 33,230.46 carrying both invoices
-    plan = planner.plan([early, billed_later], default_rule_set("prepaid_vat"), default_mapping(), ctx())
+    plan = registry.plan([early, billed_later], default_rule_set("prepaid_vat"), default_mapping(), ctx())
     (voucher,) = plan.vouchers
     assert voucher.group_key == "XM1|2026-03"
     assert voucher.lines[0].debit == D("33230.46")
     assert set(voucher.lines[0].document_ids) == {23, 24}
-    alone = planner.plan([early], default_rule_set("prepaid_vat"), default_mapping(), ctx())
+    alone = registry.plan([early], default_rule_set("prepaid_vat"), default_mapping(), ctx())
     assert alone.vouchers == []
     assert alone.zero_groups == ["XM1|2026-02"]
 
 
 def test_prepaid_vat_carry_in_from_history() -> None:
     history = {"prepaid_vat_carry": {"XM1": "-515000.00"}}
-    plan = planner.plan([BILLED], default_rule_set("prepaid_vat"), default_mapping(), ctx(history=history))
+    plan = registry.plan([BILLED], default_rule_set("prepaid_vat"), default_mapping(), ctx(history=history))
     assert plan.vouchers[0].lines[0].debit == D("33230.46")
 
 

@@ -28,8 +28,8 @@ from yecai.domain.documents import (
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.signing import Identity
 from yecai.kingdee.vouchers import VoucherTarget, voucher_model
-from yecai.mapping import planner
-from yecai.mapping.plan import Plan, PlannableDocument, PlanningContext
+from yecai.mapping import registry
+from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set, default_rule_sets
 from yecai.sandbox.kingdee import start_sandbox
 
@@ -230,7 +230,7 @@ def test_default_rule_set_posts_into_the_sandbox(kingdee: KingdeeClient, name: s
             }
         }
     )
-    plan = planner.plan(documents_for(rules), rules, default_mapping(), context())
+    plan = registry.plan(documents_for(rules), rules, default_mapping(), context())
     assert plan.unmapped == []
     assert plan.postings, f"{name} planned nothing: held {plan.held}"
     save(kingdee, rules, plan)
@@ -241,7 +241,7 @@ def test_invoice_full_mode_posts_into_the_sandbox(kingdee: KingdeeClient) -> Non
     rules = rules.model_copy(
         update={"options": {**rules.options, "mode": "full", "certification": "pending"}}
     )
-    plan = planner.plan(invoices(), rules, default_mapping(), context())
+    plan = registry.plan(invoices(), rules, default_mapping(), context())
     assert len(plan.vouchers) == 2
     save(kingdee, rules, plan)
 
@@ -249,7 +249,7 @@ def test_invoice_full_mode_posts_into_the_sandbox(kingdee: KingdeeClient) -> Non
 def test_a_bill_number_is_refused_the_second_time(kingdee: KingdeeClient) -> None:
     rules = default_rule_set("payment_request")
     ctx = PlanningContext(connection="sandbox-twice", related={"contract": CONTRACTS})
-    plan = planner.plan(requests()[:1], rules, default_mapping(), ctx)
+    plan = registry.plan(requests()[:1], rules, default_mapping(), ctx)
     assert kingdee.batch_save("CN_PAYAPPLY", [plan.bills[0].model()]).ok
     again = kingdee.batch_save("CN_PAYAPPLY", [plan.bills[0].model()])
     assert not again.ok  # the deterministic FBillNo is Kingdee's own exactly-once guard

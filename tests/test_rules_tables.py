@@ -23,7 +23,7 @@ from yecai.domain.documents import (
 from yecai.errors import ConfigurationError
 from yecai.mapping.checks import AccountUse, accounts_used, unmapped_values, validate_rule_set
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
-from yecai.mapping.plan import PlannableDocument
+from yecai.mapping.interface import PlannableDocument
 from yecai.mapping.rules import (
     DEFAULT_FILES,
     MappingTable,

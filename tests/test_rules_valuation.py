@@ -10,9 +10,9 @@ import datetime as dt
 from decimal import Decimal
 
 from yecai.domain.documents import Contract, ContractKind, ProgressReport
-from yecai.mapping import planner
+from yecai.mapping import registry
 from yecai.mapping.events.valuation import split_valuation
-from yecai.mapping.plan import PlannableDocument, PlanningContext, key_token
+from yecai.mapping.interface import PlannableDocument, PlanningContext, key_token
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
 
 D = Decimal
@@ -62,7 +62,7 @@ def ctx(**kwargs: object) -> PlanningContext:
 
 
 def test_valuation_entry_10_with_retention_kept_back() -> None:
-    plan = planner.plan([report(1)], default_rule_set("valuation"), default_mapping(), ctx())
+    plan = registry.plan([report(1)], default_rule_set("valuation"), default_mapping(), ctx())
     (voucher,) = plan.vouchers
     assert lines(voucher) == [
         ("1122", D("2326060.00"), D("0.00"), ((C, "KH0001"),)),
@@ -74,7 +74,7 @@ def test_valuation_entry_10_with_retention_kept_back() -> None:
 
 
 def test_valuation_entry_10b_vat_not_yet_due() -> None:
-    plan = planner.plan([report(1)], opts("valuation", output_vat="deferred"), default_mapping(), ctx())
+    plan = registry.plan([report(1)], opts("valuation", output_vat="deferred"), default_mapping(), ctx())
     assert lines(plan.vouchers[0]) == [
         ("1122", D("2326060.00"), D("0.00"), ((C, "KH0001"),)),
         ("5402.01", D("0.00"), D("2134000.00"), ((P, "XM1"),)),
@@ -83,7 +83,7 @@ def test_valuation_entry_10b_vat_not_yet_due() -> None:
 
 
 def test_valuation_retention_as_contract_asset() -> None:
-    plan = planner.plan([report(1)], opts("valuation", retention="contract_asset"), default_mapping(), ctx())
+    plan = registry.plan([report(1)], opts("valuation", retention="contract_asset"), default_mapping(), ctx())
     assert lines(plan.vouchers[0]) == [
         ("1122", D("2326060.00"), D("0.00"), ((C, "KH0001"),)),
         ("1481", D("66000.00"), D("0.00"), ((P, "XM1"),)),
@@ -93,7 +93,7 @@ def test_valuation_retention_as_contract_asset() -> None:
 
 
 def test_unapproved_valuation_is_held_with_a_bilingual_reason() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [report(1, approved=False), report(2, amount=None)],
         default_rule_set("valuation"),
         default_mapping(),
@@ -117,7 +117,7 @@ def test_valuation_unmapped_customer_and_no_contract() -> None:
         tax_rate=D("0.09"),
     )
     context = PlanningContext(connection="kd", related={"contract": [INCOME, other]})
-    plan = planner.plan(
+    plan = registry.plan(
         [report(3, project="XM2"), report(4, project="XM3")],
         default_rule_set("valuation"),
         default_mapping(),
@@ -146,7 +146,7 @@ def contract_doc() -> PlannableDocument:
 
 
 def test_retention_due_entry_14() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [contract_doc()], default_rule_set("retention_due"), default_mapping(), ctx(today=dt.date(2027, 7, 1))
     )
     (voucher,) = plan.vouchers
@@ -159,7 +159,7 @@ def test_retention_due_entry_14() -> None:
 
 
 def test_retention_not_yet_due_is_held() -> None:
-    plan = planner.plan(
+    plan = registry.plan(
         [contract_doc()],
         default_rule_set("retention_due"),
         default_mapping(),
@@ -172,7 +172,7 @@ def test_retention_not_yet_due_is_held() -> None:
 
 def test_retention_due_date_per_contract_and_contract_asset_practice() -> None:
     rules = opts("retention_due", due_dates={"HT-SR-1": "2026-09-30"}, retention="contract_asset")
-    plan = planner.plan([contract_doc()], rules, default_mapping(), ctx(today=dt.date(2026, 10, 8)))
+    plan = registry.plan([contract_doc()], rules, default_mapping(), ctx(today=dt.date(2026, 10, 8)))
     assert lines(plan.vouchers[0]) == [
         ("1122", D("71940.00"), D("0.00"), ((C, "KH0001"),)),
         ("1481", D("0.00"), D("66000.00"), ((P, "XM1"),)),
@@ -182,7 +182,7 @@ def test_retention_due_date_per_contract_and_contract_asset_practice() -> None:
 
 def test_retention_received_entry_14b() -> None:
     history = {"retention_received": {"HT-SR-1": {"date": "2027-08-15", "amount": "71940.00"}}}
-    plan = planner.plan(
+    plan = registry.plan(
         [contract_doc()], default_rule_set("retention_received"), default_mapping(), ctx(history=history)
     )
     (voucher,) = plan.vouchers
@@ -198,7 +198,7 @@ def test_retention_received_entry_14b() -> None:
 def test_retention_part_received_carries_its_own_vat_share() -> None:
     # 10,900.00 received of 71,940.00: VAT = 10,900 / 1.09 × 0.09 = 900.00
     history = {"retention_received": {"HT-SR-1": {"date": "2027-08-15", "amount": "10900.00"}}}
-    plan = planner.plan(
+    plan = registry.plan(
         [contract_doc()], default_rule_set("retention_received"), default_mapping(), ctx(history=history)
     )
     assert lines(plan.vouchers[0]) == [
@@ -210,6 +210,6 @@ def test_retention_part_received_carries_its_own_vat_share() -> None:
 
 
 def test_retention_not_received_is_held() -> None:
-    plan = planner.plan([contract_doc()], default_rule_set("retention_received"), default_mapping(), ctx())
+    plan = registry.plan([contract_doc()], default_rule_set("retention_received"), default_mapping(), ctx())
     assert plan.vouchers == []
     assert "尚未收到" in plan.held[0].zh

@@ -29,7 +29,7 @@ from yecai.sources.paging import CursorPagination, OffsetPagination, PageNumberP
 from yecai.sources.rest import RestSource, RestStream
 from yecai.store.db import Store
 from yecai.store.tables import Document, Record, StreamState
-from yecai.sync.importer import pull, validate_staged
+from yecai.sync.intake import pull, validate_staged
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 

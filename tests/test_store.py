@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from yecai.store import services
+from yecai.store import runs
 from yecai.store.db import Store, migrate
 from yecai.store.tables import Base, Document, Posting, PostingLine, Record, Run
 
@@ -104,12 +104,12 @@ def test_money_columns_keep_cents(store: Store) -> None:
 
 
 def test_runs_are_recorded(store: Store) -> None:
-    run_id = services.start_run(store, kind="cost_sync", connection="pm")
-    services.finish_run(store, run_id=run_id, status="succeeded", counts={"posted": 3})
+    run_id = runs.start_run(store, kind="cost_sync", connection="pm")
+    runs.finish_run(store, run_id=run_id, status="succeeded", counts={"posted": 3})
     with store.transaction() as session:
         run = session.get(Run, run_id)
         assert run is not None
         assert (run.status, run.counts["posted"]) == ("succeeded", 3)
         assert run.finished_at is not None
     with pytest.raises(LookupError):
-        services.finish_run(store, run_id=run_id + 99, status="x", counts={})
+        runs.finish_run(store, run_id=run_id + 99, status="x", counts={})

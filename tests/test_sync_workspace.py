@@ -23,8 +23,8 @@ from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.secrets import SecretBox, load_key
+from yecai.services import postings
 from yecai.store.db import open_store
-from yecai.sync import postings
 from yecai.workspace import load_workspace, parse_workspace
 
 RULE_SETS = ["cost_actuals", "purchase_invoice", "valuation", "payment_request", "payment"]

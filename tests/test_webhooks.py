@@ -21,7 +21,7 @@ from yecai.sources.webhooks import sign
 from yecai.store.db import Store
 from yecai.store.tables import Document, Record
 from yecai.store.webhook_tables import WebhookEvent
-from yecai.sync.importer import validate_staged
+from yecai.sync.intake import validate_staged
 from yecai.sync.webhooks import receive
 from yecai.web.app import create_app
 

@@ -30,7 +30,7 @@ from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.secrets import SecretBox, load_key
 from yecai.settings import Settings
-from yecai.store import services
+from yecai.store import runs
 from yecai.store.db import Store, open_store
 from yecai.sync.pipeline import Step, SyncReport, run_cost_sync
 
@@ -131,7 +131,7 @@ def run_demo(
                 max_attempts=settings.kingdee_max_attempts,
                 step=step,
             )
-        counts = services.record_counts(store, connection=SOURCE, stream="cost_records")
+        counts = runs.record_counts(store, connection=SOURCE, stream="cost_records")
         managers = Counter(p.manager_name for p in dataset.projects)
         manager = min(managers, key=lambda name: (-managers[name], name)) if managers else None
         pm_projects = sorted(p.project_code for p in dataset.projects if p.manager_name == manager)

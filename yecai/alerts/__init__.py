@@ -2,7 +2,7 @@
 
 Channels are `kind: alert` connections of the workspace (`config.py`); each speaks its platform's
 protocol and signature (`robots.py`, `signing.py`, `mail.py`). The dispatcher (`dispatcher.py`)
-is a hook on `yecai.jobs.alerts`: it renders the event (`messages.py`) and lets the store decide
+is a hook on `yecai.observability.events`: it renders the event (`messages.py`) and lets the store decide
 what is a duplicate or over the hourly limit (`deliveries.py`). See docs/alerts.md.
 """
 
@@ -20,7 +20,7 @@ from yecai.alerts.mail import EmailChannel
 from yecai.alerts.messages import AlertText, dedupe_key, render, severity_of
 from yecai.alerts.robots import DingTalkRobot, FeishuRobot, WeComRobot
 from yecai.errors import YecaiError
-from yecai.jobs.alerts import AlertHooks
+from yecai.observability.events import AlertHooks
 from yecai.secrets import SecretBox
 from yecai.store.db import Store
 from yecai.workspace import Workspace

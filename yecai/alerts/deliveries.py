@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from yecai.jobs._db import as_utc, to_store
 from yecai.store.auth_tables import AlertDelivery
+from yecai.store.clock import as_utc, to_store
 from yecai.store.db import Store
 
 SENDING = "sending"

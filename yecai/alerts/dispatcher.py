@@ -19,9 +19,9 @@ from yecai.alerts.channels import AlertChannel
 from yecai.alerts.config import ChannelSet, ChannelSource
 from yecai.alerts.deliveries import Delivery
 from yecai.alerts.messages import AlertText, Language, dedupe_key, render, severity_of
-from yecai.jobs._db import utcnow
-from yecai.jobs.alerts import AlertHooks
+from yecai.observability.events import AlertHooks
 from yecai.secrets import redact
+from yecai.store.clock import utcnow
 from yecai.store.db import Store
 
 log = logging.getLogger("yecai.alerts")

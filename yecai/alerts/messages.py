@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from yecai.jobs.alerts import EVENTS
+from yecai.observability.events import EVENTS
 from yecai.secrets import redact
 
 Language = Literal["zh", "en", "both"]

@@ -11,7 +11,7 @@ from rich.table import Table
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.errors import YecaiError
-from yecai.sync import postings as service
+from yecai.services import postings as service
 from yecai.sync.exporter import STATES
 
 postings_app = typer.Typer(help="过账 · postings: list, approve, replay, skip")

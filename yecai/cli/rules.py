@@ -19,8 +19,8 @@ from yecai.cli.context import fail, opened
 from yecai.errors import YecaiError
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
 from yecai.mapping.rules import default_mapping, default_rule_sets, load_mapping
-from yecai.sync.rulecheck import RuleCheckReport, check_job
-from yecai.sync.service import jobs_for
+from yecai.services.rulecheck import RuleCheckReport, check_job
+from yecai.sync.launch import jobs_for
 
 rules_app = typer.Typer(help="过账规则 · posting rules: list them, check them against Kingdee")
 mapping_app = typer.Typer(help="映射表 · mapping tables: to and from Excel for the people who keep them")

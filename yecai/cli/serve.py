@@ -21,6 +21,7 @@ from rich.table import Table
 
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
+from yecai.cli.serving import serve, work
 from yecai.errors import YecaiError
 from yecai.jobs import actions, deadletters
 from yecai.jobs.calendar import Coverage
@@ -28,7 +29,6 @@ from yecai.jobs.overview import job_overview
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime, is_distributed, open_runtime
 from yecai.jobs.schedule import beijing
-from yecai.jobs.serving import serve, work
 from yecai.observability.logs import configure_logging
 from yecai.settings import Settings
 from yecai.workspace import Workspace

@@ -19,9 +19,9 @@ from rich.table import Table
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.errors import YecaiError
-from yecai.sync import connections as connection_service
+from yecai.services import connections as connection_service
+from yecai.sync.launch import jobs_for, run_sync
 from yecai.sync.pipeline import SyncReport
-from yecai.sync.service import jobs_for, run_sync
 from yecai.workspace import KingdeeConnection, SourceConnection
 
 connections_app = typer.Typer(help="连接 · connections: list them, store their secrets encrypted")

@@ -7,7 +7,6 @@ A task carries only a sync job's name (and `since`). See docs/jobs.md.
 
 from __future__ import annotations
 
-from yecai.jobs.alerts import AlertHook, AlertHooks, alerts
 from yecai.jobs.calendar import Coverage, WorkCalendar, YearOverride, load_overrides, parse_overrides
 from yecai.jobs.config import JobSettings
 from yecai.jobs.failures import JobFailure, backoff
@@ -16,6 +15,7 @@ from yecai.jobs.overview import JobOverview, job_overview
 from yecai.jobs.queue import Enqueued, JobQueue, TickResult, make_huey
 from yecai.jobs.runner import LeaseLost, Outcome, Runtime, execute, open_runtime
 from yecai.jobs.schedule import BEIJING, due_run, next_run, upcoming
+from yecai.observability.events import AlertHook, AlertHooks, alerts
 
 __all__ = [
     "BEIJING",

@@ -11,10 +11,11 @@ from __future__ import annotations
 from yecai.auth import audit
 from yecai.auth.principal import Principal
 from yecai.errors import DataError, YecaiError
-from yecai.jobs import deadletters, health
-from yecai.jobs.alerts import AlertHooks, alerts
+from yecai.jobs import deadletters
 from yecai.jobs.deadletters import DeadLetterView
 from yecai.jobs.queue import Enqueued, JobQueue
+from yecai.observability.events import AlertHooks, alerts
+from yecai.services import health
 from yecai.store.db import Store
 from yecai.workspace import Workspace
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from yecai.jobs._db import as_utc, to_store, utcnow
 from yecai.jobs.failures import JobFailure
+from yecai.store.clock import as_utc, to_store, utcnow
 from yecai.store.db import Store
 from yecai.store.job_tables import DeadLetter, JobLease
 

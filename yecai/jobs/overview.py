@@ -9,10 +9,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from yecai.errors import YecaiError
-from yecai.jobs import health, leases, states
-from yecai.jobs._db import utcnow
+from yecai.jobs import leases, states
 from yecai.jobs.calendar import Coverage, WorkCalendar
 from yecai.jobs.schedule import beijing, next_run
+from yecai.services import health
+from yecai.store.clock import utcnow
 from yecai.store.db import Store
 from yecai.workspace import Workspace
 

@@ -20,13 +20,14 @@ from huey.consumer import Consumer, Scheduler
 from huey.exceptions import RetryTask
 
 from yecai.errors import ConfigurationError, YecaiError
-from yecai.jobs import deadletters, health, leases, states
-from yecai.jobs._db import utcnow
+from yecai.jobs import deadletters, leases, states
 from yecai.jobs.reporting import REPORT_JOB, write_scheduled_monthly
 from yecai.jobs.runner import Runtime, abandon_runs, execute, is_distributed, lost_failure
 from yecai.jobs.schedule import due_run
 from yecai.jobs.stalls import check_stalled
+from yecai.services import health
 from yecai.settings import Settings
+from yecai.store.clock import utcnow
 from yecai.workspace import Workspace
 
 log = logging.getLogger("yecai.jobs")

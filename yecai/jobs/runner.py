@@ -24,20 +24,21 @@ from types import TracebackType
 from sqlalchemy import func, select
 
 from yecai.errors import Action, ConfigurationError, Fault, YecaiError
-from yecai.jobs import deadletters, health, leases, states
-from yecai.jobs._db import utcnow
-from yecai.jobs.alerts import AlertHooks, alerts
+from yecai.jobs import deadletters, leases, states
 from yecai.jobs.calendar import WorkCalendar, load_overrides
 from yecai.jobs.config import JobSettings
 from yecai.jobs.failures import JobFailure, backoff
 from yecai.jobs.limits import Limits
 from yecai.kingdee.results import KingdeeError
+from yecai.observability.events import AlertHooks, alerts
 from yecai.secrets import SecretBox, load_key
+from yecai.services import health
+from yecai.services.refusals import kingdee_failures
 from yecai.settings import Settings
+from yecai.store.clock import utcnow
 from yecai.store.db import Store, open_store
 from yecai.store.tables import Run
-from yecai.sync.refusals import kingdee_failures
-from yecai.sync.service import run_sync
+from yecai.sync.launch import run_sync
 from yecai.workspace import KingdeeConnection, SyncJob, Workspace, load_workspace
 
 log = logging.getLogger("yecai.jobs")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from yecai.jobs import leases
-from yecai.jobs.alerts import AlertHooks, alerts
+from yecai.observability.events import AlertHooks, alerts
 from yecai.store.db import Store
 
 

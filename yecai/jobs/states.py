@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from yecai.jobs._db import as_utc, insert_ignore, to_store, utcnow
+from yecai.store.clock import as_utc, to_store, utcnow
 from yecai.store.db import Store
+from yecai.store.inserts import insert_ignore
 from yecai.store.job_tables import JobState
 
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from yecai.domain.documents import AccountingStandard
 from yecai.errors import ConfigurationError
-from yecai.mapping import planner
+from yecai.mapping import registry
 from yecai.mapping.events import allocation, invoices, payments, prepaid_vat, retention, revenue, valuation
 from yecai.mapping.events.common import EventOptions, parse_options
-from yecai.mapping.plan import PlannableDocument, PlanningContext, Unmapped
+from yecai.mapping.interface import PlannableDocument, PlanningContext, Unmapped
 from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 OPTIONS: dict[Event, type[EventOptions]] = {
@@ -38,7 +38,7 @@ CATEGORY_EVENTS = frozenset({Event.COST, Event.REVENUE, Event.PURCHASE_INVOICE, 
 
 def validate_rule_set(rules: RuleSet) -> None:
     """Refuse options, account roles, dimension roles and documents the rule set's event does not know."""
-    wanted = planner.DOCUMENTS[rules.event]
+    wanted = registry.DOCUMENTS[rules.event]
     if rules.document != wanted:
         raise ConfigurationError(
             f"规则集 {rules.name}（{rules.event.value}）应读取单据 {wanted}，而不是 {rules.document}",
@@ -52,7 +52,7 @@ def validate_rule_set(rules: RuleSet) -> None:
             f"规则集 {rules.name}（{rules.event.value}）不接受 options",
             f"rule set {rules.name} ({rules.event.value}) takes no options",
         )
-    roles = planner.ROLES[rules.event]
+    roles = registry.ROLES[rules.event]
     named = set(rules.accounts) | set(rules.dimensions)
     for accounts in rules.standard_accounts.values():
         named |= set(accounts)
@@ -87,7 +87,7 @@ def unmapped_values(
         mine = [d for d in documents if d.model.kind == rules.document]
         if not mine:
             continue
-        for item in planner.plan(mine, rules, mapping, ctx).unmapped:
+        for item in registry.plan(mine, rules, mapping, ctx).unmapped:
             found[(item.kind, item.value)].update(item.document_ids)
     return [Unmapped(kind, value, tuple(sorted(ids))) for (kind, value), ids in sorted(found.items())]
 
@@ -113,7 +113,7 @@ def accounts_used(rules: RuleSet, mapping: MappingTable | None = None) -> list[A
         use = AccountUse(rules.name, role, standard, account, dims, tuple(target.flex_key(d) for d in dims))
         out.setdefault((role, standard.value, account, dims), use)
 
-    roles = planner.ROLES[rules.event]
+    roles = registry.ROLES[rules.event]
     for role, default in roles.items():
         dims = rules.dimensions.get(role, default)
         if role in rules.accounts:

@@ -23,14 +23,14 @@ from sqlalchemy import func, select
 
 from yecai.auth.principal import Principal
 from yecai.errors import ConfigurationError, DataError
-from yecai.jobs._db import as_utc
-from yecai.jobs.alerts import AlertHooks, alerts
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.vouchers import FORM_ID
+from yecai.observability.events import AlertHooks, alerts
 from yecai.reconcile import sides
 from yecai.reconcile.classify import KINDS, Difference, classify, counts_of
 from yecai.secrets import SecretBox
-from yecai.store import services
+from yecai.store import runs as run_rows
+from yecai.store.clock import as_utc
 from yecai.store.db import Store
 from yecai.store.recon_tables import ReconDifference
 from yecai.store.tables import Run
@@ -91,7 +91,7 @@ def reconcile(
 ) -> ReconcileReport:
     """Reconcile one Kingdee connection for one period (`None`: every period) and store the run."""
     label = period or ALL
-    run_id = services.start_run(store, kind=KIND, connection=kingdee_connection)
+    run_id = run_rows.start_run(store, kind=KIND, connection=kingdee_connection)
     head: dict[str, Any] = {"period": label, "job": job, "source": source_connection}
     try:
         numbers = sides.project_numbers(store, kingdee_connection)
@@ -127,7 +127,7 @@ def reconcile(
             except Exception as exc:  # the report is a cross-check: its absence must not stop the run
                 balance = {"unavailable": str(exc)[:500]}
     except Exception as exc:
-        services.finish_run(store, run_id=run_id, status="failed", counts=head, message=str(exc)[:2000])
+        run_rows.finish_run(store, run_id=run_id, status="failed", counts=head, message=str(exc)[:2000])
         raise
     counts = counts_of(differences)
     _store_differences(store, run_id, differences)
@@ -145,7 +145,7 @@ def reconcile(
             f"科目余额表与凭证查询不一致的科目 {mismatched} 个 / "
             f"{mismatched} account(s) differ between the account-balance report and the vouchers read"
         )
-    services.finish_run(store, run_id=run_id, status=status, counts=summary, message=message)
+    run_rows.finish_run(store, run_id=run_id, status=status, counts=summary, message=message)
     if differences:
         (hooks or alerts).emit(
             "reconcile.differences",

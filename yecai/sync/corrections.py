@@ -27,8 +27,8 @@ from yecai.domain.documents import DOCUMENT_TYPES
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.keys import BILL_NO, key_token, key_value
 from yecai.kingdee.vouchers import voucher_model
-from yecai.mapping import planner
-from yecai.mapping.plan import PlannableDocument, PlanningContext
+from yecai.mapping import registry
+from yecai.mapping.interface import PlannableDocument, PlanningContext
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine
@@ -235,7 +235,7 @@ def _plan_update(
     documents = [
         PlannableDocument(d.id, d.version, model_of.model_validate(jsonutil.loads(d.data))) for d in live
     ]
-    plan = planner.plan(documents, rules, mapping, PlanningContext(connection=kingdee_connection))
+    plan = registry.plan(documents, rules, mapping, PlanningContext(connection=kingdee_connection))
     same = [p for p in plan.vouchers if p.group_key == original.group_key]
     if len(plan.vouchers) != 1 or not same:
         return False

@@ -30,9 +30,9 @@ from yecai.errors import Action
 from yecai.kingdee.client import KingdeeClient, KingdeeError, PackageResult
 from yecai.kingdee.keys import find_by_keys, key_value
 from yecai.kingdee.vouchers import VoucherTarget, voucher_model
-from yecai.mapping import planner
+from yecai.mapping import registry
 from yecai.mapping.events.revenue import HISTORY_KEY
-from yecai.mapping.plan import Held, PlannableDocument, Planned, PlanningContext, Unmapped
+from yecai.mapping.interface import Held, PlannableDocument, Planned, PlanningContext, Unmapped
 from yecai.mapping.rules import Event, MappingTable, PeriodPolicy, RuleSet
 from yecai.observability import metrics
 from yecai.store.db import Store
@@ -186,7 +186,7 @@ def plan_postings(
     target = target_of(rules)
     model_of = DOCUMENT_TYPES[rules.document]
     # the kinds the event's planner consults, besides any the sync job names
-    related = tuple(dict.fromkeys([*related, *planner.RELATED.get(rules.event, ())]))
+    related = tuple(dict.fromkeys([*related, *registry.RELATED.get(rules.event, ())]))
     with store.transaction() as session:
         names = {
             key: Project.model_validate(jsonutil.loads(doc.data)).name
@@ -232,7 +232,7 @@ def plan_postings(
             history=_history(session, rules, kingdee_connection),
             today=dt.date.today(),
         )
-        plan = planner.plan(documents, rules, mapping, context)
+        plan = registry.plan(documents, rules, mapping, context)
         result.unmapped = plan.unmapped
         result.held = plan.held
         result.zero_groups = plan.zero_groups

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from yecai.kingdee.client import KingdeeClient
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.sources.connector import Connector
-from yecai.store import services
+from yecai.store import runs
 from yecai.store.db import Store
-from yecai.sync import binder, corrections, exporter, importer, reconciler
+from yecai.sync import binder, corrections, exporter, intake, readback
 
 Step = Callable[[str, int | None], Callable[[int], None] | None]
 
@@ -26,14 +26,14 @@ Step = Callable[[str, int | None], Callable[[int], None] | None]
 class _Progress:
     """What a run has done so far; also what a failed run reports."""
 
-    pulls: list[importer.PullResult] = field(default_factory=list)
-    validations: list[importer.ValidateResult] = field(default_factory=list)
+    pulls: list[intake.PullResult] = field(default_factory=list)
+    validations: list[intake.ValidateResult] = field(default_factory=list)
     projects: binder.BindResult | None = None
     parties: binder.PartyResult | None = None
     plans: dict[str, exporter.PlanResult] = field(default_factory=dict)
     corrections: dict[str, corrections.CorrectionResult] = field(default_factory=dict)
     send: exporter.SendResult | None = None
-    check: reconciler.PostingCheck | None = None
+    check: readback.PostingCheck | None = None
 
     def counts(self) -> dict[str, object]:
         out: dict[str, object] = {}
@@ -72,12 +72,12 @@ class SyncReport:
     """A completed run of a sync job: pulls, validations, project binding, plans, send, check."""
 
     run_id: int
-    pulls: list[importer.PullResult]
-    validations: list[importer.ValidateResult]
+    pulls: list[intake.PullResult]
+    validations: list[intake.ValidateResult]
     projects: binder.BindResult
     plans: dict[str, exporter.PlanResult]
     send: exporter.SendResult
-    check: reconciler.PostingCheck
+    check: readback.PostingCheck
     corrections: dict[str, corrections.CorrectionResult] = field(default_factory=dict)
     # postings of the connection still on their way (planned, sent, uncertain, saved) after the run
     pending: int = 0
@@ -124,12 +124,12 @@ def run_sync_job(
 
     # A second of slack: the store's clock and ours are the same, but its timestamps may be rounded.
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    run_id = services.start_run(store, kind=kind, connection=source_connection)
+    run_id = runs.start_run(store, kind=kind, connection=source_connection)
     report = _Progress()
     try:
         for stream in streams:
             report.pulls.append(
-                importer.pull(
+                intake.pull(
                     store,
                     connector,
                     stream,
@@ -140,7 +140,7 @@ def run_sync_job(
                 )
             )
             report.validations.append(
-                importer.validate_staged(store, connector, stream, connection=source_connection)
+                intake.validate_staged(store, connector, stream, connection=source_connection)
             )
         report.projects = binder.bind_projects(
             store,
@@ -198,16 +198,16 @@ def run_sync_job(
             report.send = exporter.merge_sends([report.send, sent]) if report.send else sent
             if not corrections.finalize(store, kingdee_connection=kingdee_connection):
                 break
-        report.check = reconciler.check_postings(
+        report.check = readback.check_postings(
             store, client, kingdee_connection=kingdee_connection, since=None if full_check else started
         )
     except Exception as exc:
-        services.finish_run(store, run_id=run_id, status="failed", counts=report.counts(), message=str(exc))
+        runs.finish_run(store, run_id=run_id, status="failed", counts=report.counts(), message=str(exc))
         raise
     check, send, projects = report.check, report.send, report.projects
     assert check is not None and send is not None and projects is not None
     status = "succeeded" if check.clean and not send.failed else "attention"
-    services.finish_run(store, run_id=run_id, status=status, counts=report.counts())
+    runs.finish_run(store, run_id=run_id, status=status, counts=report.counts())
     counts = exporter.posting_counts(store, kingdee_connection)
     pending = sum(counts.get(state, 0) for state in ("planned", "sent", "uncertain", "saved"))
     return SyncReport(

@@ -23,7 +23,7 @@ from yecai.sources.paging import dig
 from yecai.sources.webhooks import WebhookReceipt, verify
 from yecai.store.db import Store
 from yecai.store.webhook_tables import WebhookEvent
-from yecai.sync.importer import stage_items
+from yecai.sync.intake import stage_items
 
 
 def receive(

@@ -23,7 +23,7 @@ from yecai.domain.documents import AccountingStandard, Contract, ContractKind, C
 from yecai.domain.money import ZERO, round_money
 from yecai.domain.vouchers import Voucher, VoucherLine
 from yecai.errors import ConfigurationError
-from yecai.mapping.plan import PlanningContext, Unmapped, key_token
+from yecai.mapping.interface import PlanningContext, Unmapped, key_token
 from yecai.mapping.rules import Aggregation, CategoryRule, MappingTable, RuleSet
 
 Dims = tuple[tuple[str, str], ...]

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from yecai.domain.documents import CATEGORY_NAMES_ZH, CostRecord
 from yecai.domain.money import ZERO, money_sum
 from yecai.mapping.events.common import Dims, Entry, Resolver
-from yecai.mapping.plan import Plan, PlannableDocument, PlanningContext, matches, member_keys, posting_key
+from yecai.mapping.interface import (
+    Plan,
+    PlannableDocument,
+    PlanningContext,
+    matches,
+    member_keys,
+    posting_key,
+)
 from yecai.mapping.rules import Aggregation, MappingTable, RuleSet, format_summary
 
 # Cost vouchers have no roles: each category's rule names its accounts and dimensions.

@@ -33,7 +33,7 @@ from yecai.mapping.events.common import (
     group_key,
     parse_options,
 )
-from yecai.mapping.plan import (
+from yecai.mapping.interface import (
     Held,
     Plan,
     PlannableDocument,

@@ -29,7 +29,14 @@ from yecai.mapping.events.common import (
     period_end,
     period_of,
 )
-from yecai.mapping.plan import Plan, PlannableDocument, PlanningContext, matches, member_keys, posting_key
+from yecai.mapping.interface import (
+    Plan,
+    PlannableDocument,
+    PlanningContext,
+    matches,
+    member_keys,
+    posting_key,
+)
 from yecai.mapping.rules import MappingTable, RuleSet, format_summary
 
 ROLES: dict[str, tuple[str, ...]] = {

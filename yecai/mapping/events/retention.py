@@ -23,7 +23,7 @@ from yecai.domain.documents import Contract, ContractKind, ProgressReport
 from yecai.domain.money import ZERO, money_sum, round_money, split_tax
 from yecai.mapping.events.common import Entry, EventOptions, Resolver, parse_options, related
 from yecai.mapping.events.valuation import OutputVat, RetentionPractice, split_valuation
-from yecai.mapping.plan import (
+from yecai.mapping.interface import (
     Held,
     Plan,
     PlannableDocument,

@@ -30,7 +30,7 @@ from yecai.mapping.events.common import (
     period_of,
     related,
 )
-from yecai.mapping.plan import (
+from yecai.mapping.interface import (
     Held,
     Plan,
     PlannableDocument,

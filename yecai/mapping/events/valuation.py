@@ -19,7 +19,7 @@ from pydantic import Field
 from yecai.domain.documents import Contract, ProgressReport
 from yecai.domain.money import ZERO, round_money
 from yecai.mapping.events.common import Entry, EventOptions, Resolver, income_contracts, parse_options
-from yecai.mapping.plan import (
+from yecai.mapping.interface import (
     Held,
     Plan,
     PlannableDocument,

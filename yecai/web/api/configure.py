@@ -25,8 +25,8 @@ from yecai.files.importer import import_file
 from yecai.files.mappings import MappingError, delete_mapping, import_mappings_yaml, list_mappings
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
 from yecai.mapping.rules import default_rule_sets
-from yecai.sync import connections as connection_service
-from yecai.sync import mapping_edit, rulecheck
+from yecai.services import connections as connection_service
+from yecai.services import mapping_edit, rulecheck
 from yecai.web.api.common import from_error, not_found, plain, problem
 from yecai.web.context import WebContext, context
 from yecai.web.security import allow, caller

@@ -17,8 +17,8 @@ from yecai.errors import YecaiError
 from yecai.jobs import actions, deadletters
 from yecai.jobs.calendar import WorkCalendar
 from yecai.jobs.overview import job_overview
-from yecai.sync import postings as posting_service
-from yecai.sync import trace
+from yecai.services import postings as posting_service
+from yecai.services import trace
 from yecai.web.api.common import Id, IdPath, from_error, not_found, plain, problem
 from yecai.web.context import WebContext, context
 from yecai.web.security import allow, caller

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yecai.auth.roles import Permission
-from yecai.sync import dashboard as dashboards
-from yecai.sync import trace
+from yecai.services import dashboard as dashboards
+from yecai.services import trace
+from yecai.services.postings import REPLAYABLE
 from yecai.sync.exporter import STATES
-from yecai.sync.postings import REPLAYABLE
 from yecai.web.console import i18n
 from yecai.web.console.rendering import PAGE_SIZE, not_found_page, notice, page_lang, page_of, render
 from yecai.web.security import allow, caller

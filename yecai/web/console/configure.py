@@ -19,8 +19,8 @@ from yecai.auth.principal import Principal
 from yecai.auth.roles import Permission
 from yecai.errors import DataError, YecaiError
 from yecai.jobs import actions
-from yecai.sync import connections as connection_service
-from yecai.sync import mapping_edit
+from yecai.services import connections as connection_service
+from yecai.services import mapping_edit
 from yecai.web.console.rendering import Notice, not_found_page, notice, problem, render, status_of
 from yecai.web.context import WebContext
 from yecai.web.security import allow, caller

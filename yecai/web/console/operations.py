@@ -17,10 +17,10 @@ from yecai.jobs import actions, deadletters
 from yecai.jobs.calendar import WorkCalendar
 from yecai.jobs.deadletters import DeadLetterView
 from yecai.jobs.overview import job_overview
-from yecai.sync import dashboard as dashboards
-from yecai.sync import postings as posting_service
-from yecai.sync import trace
-from yecai.sync.postings import REPLAYABLE
+from yecai.services import dashboard as dashboards
+from yecai.services import postings as posting_service
+from yecai.services import trace
+from yecai.services.postings import REPLAYABLE
 from yecai.web.console.browse import UNSKIPPABLE
 from yecai.web.console.rendering import (
     PAGE_SIZE,

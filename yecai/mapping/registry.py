@@ -1,6 +1,6 @@
 """The planner registry: a rule set's event picks the function that turns documents into postings.
 
-Every planner shares the interface of `yecai.mapping.plan`; adding an event is adding a module
+Every planner shares the interface of `yecai.mapping.interface`; adding an event is adding a module
 under `yecai.mapping.events` and one row in each table here (its planner, the account roles it
 uses with their default dimensions, and the document kind it reads).
 """
@@ -19,7 +19,7 @@ from yecai.mapping.events import (
     revenue,
     valuation,
 )
-from yecai.mapping.plan import Plan, PlannableDocument, Planner, PlanningContext
+from yecai.mapping.interface import Plan, PlannableDocument, Planner, PlanningContext
 from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 PLANNERS: dict[Event, Planner] = {

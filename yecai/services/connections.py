@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from yecai.auth import audit
 from yecai.auth.principal import Principal
 from yecai.errors import DataError, YecaiError
-from yecai.jobs import health
 from yecai.secrets import SecretBox
+from yecai.services import health
 from yecai.store.db import Store
 from yecai.workspace import AlertConnection, KingdeeConnection, SourceConnection, Workspace
 

@@ -20,7 +20,7 @@ from yecai.domain.documents import DOCUMENT_TYPES, AccountingStandard, Project
 from yecai.errors import ConfigurationError
 from yecai.kingdee.client import KingdeeClient
 from yecai.mapping import checks
-from yecai.mapping.plan import PlannableDocument, Unmapped
+from yecai.mapping.interface import PlannableDocument, Unmapped
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.secrets import SecretBox
 from yecai.store.db import Store

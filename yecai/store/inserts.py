@@ -1,4 +1,4 @@
-"""Small store helpers the job services share: UTC time and an insert that yields to an existing row.
+"""An insert that yields to an existing row: how every race in the store is settled.
 
 Every race between schedulers, workers and the command line is settled in the database: a row is
 created with INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL both have it) and changed with
@@ -7,32 +7,11 @@ compare-and-set UPDATEs whose row count says who won. No SELECT … FOR UPDATE, 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Aware UTC; SQLite hands back naive values that were written as UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
-def to_store(value: dt.datetime) -> dt.datetime:
-    """What to write: UTC (SQLite keeps the wall time it is given and drops the zone)."""
-    converted = as_utc(value)
-    assert converted is not None
-    return converted
 
 
 def insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) -> bool:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from yecai.auth.principal import Principal
-from yecai.jobs._db import as_utc
+from yecai.services.trace import STATES_OPEN, _visible_posting
+from yecai.store.clock import as_utc
 from yecai.store.db import Store
 from yecai.store.job_tables import ConnectionHealth, DeadLetter
 from yecai.store.tables import Document, Posting, Record, Run
-from yecai.sync.trace import STATES_OPEN, _visible_posting
 
 GROUPS = ("configuration", "data", "retry")
 GROUP_TITLES: dict[str, tuple[str, str]] = {

@@ -25,10 +25,10 @@ from yecai.auth import audit
 from yecai.auth.principal import Principal
 from yecai.errors import ConfigurationError, DataError
 from yecai.mapping import checks
-from yecai.mapping.plan import Unmapped
+from yecai.mapping.interface import Unmapped
 from yecai.mapping.rules import MappingTable, default_mapping, load_mapping
+from yecai.services.rulecheck import _current_documents
 from yecai.store.db import Store
-from yecai.sync.rulecheck import _current_documents
 from yecai.workspace import Workspace
 
 TABLES = ("projects", "suppliers", "customers", "workers", "cost_accounts")

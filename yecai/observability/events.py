@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger("yecai.jobs.alerts")
+log = logging.getLogger("yecai.observability.events")
 
 AlertHook = Callable[[str, dict[str, Any]], None]
 
@@ -79,5 +79,5 @@ class AlertHooks:
                 log.exception("告警钩子 %s 出错 / alert hook %s failed on %s", name, name, event)
 
 
-# The process-wide registry: `from yecai.jobs.alerts import alerts; alerts.register("dingtalk", hook)`.
+# The process-wide registry: `from yecai.observability.events import alerts; alerts.register("dingtalk", hook)`.
 alerts = AlertHooks()

@@ -4,8 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# bench/ joins the checked paths once it exists
-CODE   := yecai tests $(wildcard bench)
+CODE   := yecai tests bench
 
 .PHONY: demo test lint fmt install clean
 

@@ -13,12 +13,13 @@ from sqlalchemy.exc import IntegrityError
 
 from yecai.store import runs
 from yecai.store.db import Store, migrate
-from yecai.store.tables import Base, Document, Posting, PostingLine, Record, Run
+from yecai.store.schema import metadata
+from yecai.store.tables import Document, Posting, PostingLine, Record, Run
 
 
 def test_migrations_match_the_tables(store: Store) -> None:
     with store.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(connection), metadata)
     assert diff == []
     assert {"records", "documents", "postings", "posting_lines", "bindings", "runs", "stream_states"} <= set(
         inspect(store.engine).get_table_names()

@@ -3,7 +3,7 @@
 `Action` is what yecai does with the failed unit of work (retry it, fail it for a person, skip
 it, or treat its outcome as unknown until Kingdee is asked). `Fault` tells the user what to fix:
 configuration, data, the remote system, or nothing (transient). Messages are Chinese first with
-English beside, and carry the identifiers needed to find the thing (invariant 5 of DESIGN.md).
+English beside, and carry the identifiers needed to find the thing (invariant 5 in docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every amount in yecai passes through here. Binary floats are refused (they cannot hold 0.1),
 rounding is ROUND_HALF_UP as Chinese accounting expects, and a tax split always adds back to the
-gross amount it came from (invariant 3 of DESIGN.md).
+gross amount it came from (invariant 3 in docs/architecture.md).
 """
 
 from __future__ import annotations

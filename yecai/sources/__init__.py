@@ -1,4 +1,4 @@
-"""The pull/push/file framework: declarative streams, pagination, cursors (and later webhooks, files).
+"""The pull/push framework: declarative streams, pagination, cursors and look-back, webhooks.
 
 A connector declares its streams; this framework owns HTTP, retries, paging and cursor arithmetic
 (the dlt / Singer SDK lesson), so a new PM system is a few small declarations.

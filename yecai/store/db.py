@@ -18,6 +18,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from yecai.store import schema  # noqa: F401  (every table known before the first session)
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -13,11 +13,8 @@ import datetime as dt
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yecai.store.tables import Base, Id, Record
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from yecai.store.base import Base, Id, utc_now
+from yecai.store.tables import Record
 
 
 class FileImport(Base):
@@ -46,7 +43,7 @@ class FileImport(Base):
     exported_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # 导出时间 in the title
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     imported_by: Mapped[str] = mapped_column(String(200))
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -96,5 +93,7 @@ class ColumnTemplate(Base):
     kind: Mapped[str] = mapped_column(String(40))
     definition: Mapped[dict] = mapped_column(JSON)
     description: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now, onupdate=utc_now
+    )

@@ -13,11 +13,7 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yecai.store.tables import Base, Id
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from yecai.store.base import Base, Id, utc_now
 
 
 class JobLease(Base):
@@ -34,7 +30,7 @@ class JobLease(Base):
     scheduled_for: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     holder: Mapped[str | None] = mapped_column(String(200))  # host:pid:nonce of the running worker
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[dict | None] = mapped_column(JSON)
@@ -53,7 +49,9 @@ class JobState(Base):
     last_run_id: Mapped[int | None] = mapped_column(Id)
     last_message: Mapped[str | None] = mapped_column(Text)
     takeovers: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now, onupdate=utc_now
+    )
 
 
 class DeadLetter(Base):
@@ -71,7 +69,7 @@ class DeadLetter(Base):
     error_context: Mapped[dict | None] = mapped_column(JSON)  # connection, stream, form, posting key
     attempts: Mapped[int] = mapped_column(Integer)
     run_id: Mapped[int | None] = mapped_column(Id)
-    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     status: Mapped[str] = mapped_column(String(20), default="dead")  # dead | replayed | skipped
     reason: Mapped[str | None] = mapped_column(Text)
     who: Mapped[str | None] = mapped_column(String(80))
@@ -94,4 +92,6 @@ class ConnectionHealth(Base):
     last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now, onupdate=utc_now
+    )

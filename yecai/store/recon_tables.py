@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yecai.store.tables import Base, Id, Money
+from yecai.store.base import Base, Id, Money
 
 
 class ReconDifference(Base):

@@ -1,6 +1,7 @@
-"""Service functions over the store used by the CLI, the demo and (later) the API and jobs.
+"""Runs: start one, finish it with its counts and outcome, and count a stream's staged records.
 
-Keyword-only arguments, one unit of work each; callers never build queries themselves.
+Every sync, import, reconciliation and report is a run (the console's 运行记录); the pipeline, the
+jobs and the demo open and close them here. Keyword-only arguments, one unit of work each.
 """
 
 from __future__ import annotations

@@ -13,15 +13,12 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -29,27 +26,9 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-# Deterministic constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-Money = Numeric(18, 2)
-# SQLite has no BIGINT autoincrement; INTEGER PRIMARY KEY is its 64-bit rowid.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+from yecai.store.base import Base, Id, Money, utc_now
 
 
 class Run(Base):
@@ -61,7 +40,7 @@ class Run(Base):
     connection: Mapped[str | None] = mapped_column(String(80))
     stream: Mapped[str | None] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(20), default="running")
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     message: Mapped[str | None] = mapped_column(Text)
@@ -74,7 +53,9 @@ class StreamState(Base):
     connection: Mapped[str] = mapped_column(String(80), primary_key=True)
     stream: Mapped[str] = mapped_column(String(80), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now, onupdate=utc_now
+    )
 
 
 class Record(Base):
@@ -92,7 +73,7 @@ class Record(Base):
     status: Mapped[str] = mapped_column(String(20), default="staged")  # staged | valid | invalid
     issues: Mapped[list | None] = mapped_column(JSON)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 Index("ix_records_status", Record.connection, Record.stream, Record.status)
@@ -117,7 +98,7 @@ class Document(Base):
     # stays whole and what was posted can be reversed by policy.
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     data: Mapped[str] = mapped_column(Text)  # canonical JSON of the document
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 Index("ix_documents_kind", Document.connection, Document.kind, Document.project_code)
@@ -159,8 +140,10 @@ class Posting(Base):
     error_fault: Mapped[str | None] = mapped_column(String(20))
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now, onupdate=utc_now
+    )
     lines: Mapped[list[PostingLine]] = relationship(back_populates="posting", order_by="PostingLine.id")
 
 
@@ -207,12 +190,4 @@ class Binding(Base):
     form_id: Mapped[str] = mapped_column(String(60))
     kingdee_id: Mapped[str | None] = mapped_column(String(40))
     kingdee_number: Mapped[str] = mapped_column(String(80))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-import yecai.store.auth_tables  # noqa: E402  (same metadata: users, sessions, tokens, audit, alerts)
-import yecai.store.file_tables  # noqa: E402
-import yecai.store.job_tables  # noqa: E402  (same metadata: job leases, dead letters, pauses)
-import yecai.store.recon_tables  # noqa: E402  (same metadata: reconciliation differences)
-import yecai.store.secret_tables  # noqa: E402  (same metadata: encrypted secrets)
-import yecai.store.webhook_tables  # noqa: E402, F401  (same metadata: the event log)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -12,11 +12,7 @@ import datetime as dt
 from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yecai.store.tables import Base, Id
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from yecai.store.base import Base, Id, utc_now
 
 
 class WebhookEvent(Base):
@@ -29,4 +25,4 @@ class WebhookEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # stored | unchanged | ignored
     body_hash: Mapped[str] = mapped_column(String(64))
     record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -1,2 +1,8 @@
-"""Orchestration: importer (pull → records → documents), exporter (documents → postings → Kingdee),
-binder and, later, reconciler. Each runs one fixed sequence and commits as it goes."""
+"""The pipeline, and only the pipeline: stage → validate → bind → correct → plan → send → check.
+
+intake (pull and validate), webhooks (the storing side), binder (base data), corrections, planning
+and sending (postings to Kingdee, exactly once), lifecycle (Submit/Audit), readback (each posting
+read back by key) and `pipeline.run_sync_job`, which runs them in that fixed order; `launch` opens a
+workspace's connections for one job. Each step commits as it goes. What people call over the
+results (dashboard, trace, postings, …) lives in `yecai.services`.
+"""

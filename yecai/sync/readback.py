@@ -1,11 +1,11 @@
-"""Reconciler (first cut): compare what yecai posted with what Kingdee holds, voucher by voucher.
+"""Read-back: compare what yecai posted with what Kingdee holds, voucher by voucher.
 
 The full check reads every voucher that carries a yecai key token back from Kingdee with
 ExecuteBillQuery and checks each posted posting appears exactly once with the same totals:
 anything missing, duplicated, different in amount or unknown to yecai is listed. A nightly run
 checks only the postings it touched (`since`), looked up by their keys — so its cost follows the
-night's work, not the books' whole history. The full source ↔ yecai ↔ Kingdee reconciliation by
-project × account × period builds on this.
+night's work, not the books' whole history. The source ↔ yecai ↔ Kingdee reconciliation by
+project × account × period is `yecai.reconcile`; this is the pipeline's own last step.
 """
 
 from __future__ import annotations

@@ -85,14 +85,10 @@ def receive(
                     deleted_field = connector.spec.streams[target.stream].deleted_field
                     assert deleted_field is not None  # the spec guarantees it
                     item[deleted_field] = True
-                ((record, _key, _digest),) = stage_items(
+                ((record_id, _key, _digest),) = stage_items(
                     session, connection=connector.connection, stream=binding.stream, items=[item]
                 )
-                if record is not None:
-                    session.flush()
-                    record_id, outcome = record.id, "stored"
-                else:
-                    outcome = "unchanged"
+                outcome = "stored" if record_id is not None else "unchanged"
             session.add(
                 WebhookEvent(
                     connection=connector.connection,

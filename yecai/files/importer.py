@@ -3,7 +3,7 @@
 The same tables as the REST importer (`records`, `documents`, `runs`, written by the store's one
 staging function), so the rest of the pipeline treats a file like any other source. This module
 orchestrates; each guard lives in its own module: the bytes' fingerprint and snapshot
-(`fingerprint`), the lock per (connection, kind) (`locks`), the table in each sheet (`layout`), the
+(`fingerprints`), the lock per (connection, kind) (`locks`), the table in each sheet (`layout`), the
 export's age (`freshness`), the checkpoint and resume after a crash (`resume`) and duplicate
 detection by key and content hash (`dedup`). Rows stream through in chunks: a file of up to
 `chunk_rows` data rows commits in one transaction; a larger one commits chunk by chunk.
@@ -25,7 +25,7 @@ from sqlalchemy import insert, update
 from yecai.files.cells import CellError
 from yecai.files.columns import KindSpec, kind_spec, read_value
 from yecai.files.dedup import ImportCounts, RowStager, issue_row
-from yecai.files.fingerprint import fingerprint, snapshot
+from yecai.files.fingerprints import snapshot
 from yecai.files.freshness import export_age_notes
 from yecai.files.layout import (
     SCAN_ROWS,
@@ -58,16 +58,6 @@ from yecai.files.rows import FileContext, PreparedRow, RowIssue, prepare_raw, sk
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImport, FileImportIssue
 from yecai.store.tables import Run
-
-__all__ = [
-    "CHUNK_ROWS",
-    "DEFAULT_CONNECTION",
-    "ImportCounts",
-    "ImportResult",
-    "PreviousImport",
-    "fingerprint",
-    "import_file",
-]
 
 DEFAULT_CONNECTION = "file"
 CHUNK_ROWS = 5000
@@ -258,6 +248,8 @@ def _import(
 
 @dataclass(slots=True)
 class _Job:
+    """One attempt at importing one file: finds each sheet's table, then commits rows in chunks."""
+
     store: Store
     spec: KindSpec
     connection: str

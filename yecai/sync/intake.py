@@ -1,9 +1,11 @@
-"""Importer: pull a stream into staged records, then validate records into documents.
+"""Intake: pull a stream into staged records, then validate records into documents.
 
 Nothing lost (invariant 1): a page's records are stored in one transaction, and the stream's
-cursor only ever advances inside the transaction that stores the records it covers. A record is
-identified by (connection, stream, source key, content hash): re-reading a row (look-back window,
-retries, a re-run) stores nothing new, while a changed row becomes a new record beside the old.
+cursor only ever advances inside the transaction that stores the records it covers. This module
+orchestrates: where to resume and when a cursor moves is the sources framework's
+(`yecai.sources.state`); rows are written by the store's one staging function
+(`yecai.store.staging`). A record is identified by (connection, stream, source key, content hash):
+re-reading a row stores nothing new, while a changed row becomes a new record beside the old.
 Validation never blocks good rows: each bad record keeps its issues and the rest proceed.
 """
 

@@ -8,15 +8,9 @@ blank template of a kind; `write_report` the downloadable report of an import; c
 from __future__ import annotations
 
 from yecai.files.columns import KINDS, KINDS_ORDER, kind_spec
-from yecai.files.importer import (
-    CHUNK_ROWS,
-    DEFAULT_CONNECTION,
-    ImportCounts,
-    ImportResult,
-    PreviousImport,
-    fingerprint,
-    import_file,
-)
+from yecai.files.dedup import ImportCounts
+from yecai.files.fingerprints import fingerprint
+from yecai.files.importer import CHUNK_ROWS, DEFAULT_CONNECTION, ImportResult, import_file
 from yecai.files.locks import STALE_AFTER, ImportLock, acquire, holder_of, release
 from yecai.files.mappings import (
     ColumnMapping,
@@ -31,6 +25,7 @@ from yecai.files.mappings import (
 )
 from yecai.files.problems import FileProblem, LockHeld, LockLost
 from yecai.files.report import first_issues, write_report
+from yecai.files.resume import PreviousImport
 from yecai.files.templates import write_all_templates, write_template
 
 __all__ = [

@@ -248,6 +248,19 @@ def _f(
 
 T = FieldType
 
+# Fields that mean the same in several kinds, declared once so the kinds cannot drift apart.
+_PROJECT_CODE = _f("project_code", T.CODE, _PROJECT)
+_PROJECT_CODE_REQUIRED = _f("project_code", T.CODE, _PROJECT, True)
+_CONTRACT_NO = _f("contract_no", T.CODE, ("合同编号", "合同号"))
+_TEAM = _f("team", T.TEXT, ("班组", "班组名称"))
+_ID_NUMBER = _f(
+    "id_number",
+    T.CODE,
+    ("身份证号", "身份证号码", "证件号码", "身份证", "证件号", "公民身份号码"),
+    True,
+    _ID_NOTE,
+)
+
 COST = KindSpec(
     kind="cost",
     model=CostRecord,
@@ -332,7 +345,7 @@ COST = KindSpec(
                 "分包商",
             ),
         ),
-        _f("contract_no", T.CODE, ("合同编号", "合同号")),
+        _CONTRACT_NO,
         _f("invoice_no", T.CODE, ("发票号码", "发票号")),
     ),
     ignored=(*_IGNORED, "累计数量", "累计金额", "含税金额", "税额"),
@@ -353,13 +366,7 @@ ATTENDANCE = KindSpec(
             note=("考勤编号，可空（空时以 项目+身份证号+日期 识别）", "optional; else project + ID + date"),
         ),
         _f("project_code", T.CODE, _PROJECT, True, ("项目编码", "project code")),
-        _f(
-            "id_number",
-            T.CODE,
-            ("身份证号", "身份证号码", "证件号码", "身份证", "证件号", "公民身份号码"),
-            True,
-            _ID_NOTE,
-        ),
+        _ID_NUMBER,
         _f("worker_name", T.TEXT, ("姓名", "工人姓名", "人员姓名", "名字")),
         _f("work_date", T.DATE, ("考勤日期", "日期", "出勤日期", "工作日期"), True, _DATE_NOTE),
         _f(
@@ -386,7 +393,7 @@ ATTENDANCE = KindSpec(
             ("下班时间", "签退时间", "出场时间", "下班打卡", "下班", "签退", "打卡时间下班", "下班打卡时间"),
             note=("如 17:30", "e.g. 17:30"),
         ),
-        _f("team", T.TEXT, ("班组", "班组名称")),
+        _TEAM,
     ),
     ignored=(*_IGNORED, "工种", "所属单位"),
 )
@@ -426,7 +433,7 @@ INVOICE = KindSpec(
             ("专票 或 普票（也可写增值税专用发票/普通发票）", "专票 special or 普票 ordinary"),
         ),
         _f("issue_date", T.DATE, ("开票日期", "发票日期", "日期"), True, _DATE_NOTE),
-        _f("project_code", T.CODE, _PROJECT),
+        _PROJECT_CODE,
         _f("seller_name", T.TEXT, ("销售方名称", "销方名称", "销售方", "开票单位", "销货单位"), True),
         _f(
             "seller_tax_id",
@@ -456,7 +463,7 @@ INVOICE = KindSpec(
             True,
             ("= 金额 + 税额", "= amount + tax"),
         ),
-        _f("contract_no", T.CODE, ("合同编号", "合同号")),
+        _CONTRACT_NO,
     ),
     ignored=(*_IGNORED, "发票状态", "认证状态", "勾选状态", "价税合计大写"),
 )
@@ -475,8 +482,8 @@ PAYMENT_REQUEST = KindSpec(
             True,
             ("付款申请单号，唯一", "request number, unique"),
         ),
-        _f("project_code", T.CODE, _PROJECT, True),
-        _f("contract_no", T.CODE, ("合同编号", "合同号")),
+        _PROJECT_CODE_REQUIRED,
+        _CONTRACT_NO,
         _f(
             "payee_name",
             T.TEXT,
@@ -532,7 +539,7 @@ BUDGET = KindSpec(
             ("预算编号", "预算行号", "编号"),
             note=("可空（空时以 项目+类别+清单+版本 识别）", "optional"),
         ),
-        _f("project_code", T.CODE, _PROJECT, True),
+        _PROJECT_CODE_REQUIRED,
         _f(
             "category",
             T.CATEGORY,
@@ -562,16 +569,10 @@ WORKER = KindSpec(
     title_en="workers",
     key_field="id_number",
     fields=(
-        _f(
-            "id_number",
-            T.CODE,
-            ("身份证号", "身份证号码", "证件号码", "身份证", "证件号", "公民身份号码"),
-            True,
-            _ID_NOTE,
-        ),
+        _ID_NUMBER,
         _f("name", T.TEXT, ("姓名", "工人姓名", "人员姓名", "名字"), True),
-        _f("project_code", T.CODE, _PROJECT),
-        _f("team", T.TEXT, ("班组", "班组名称")),
+        _PROJECT_CODE,
+        _TEAM,
         _f("employer", T.TEXT, ("劳务分包单位", "用工单位", "所属单位", "劳务公司", "劳务单位")),
         _f("trade", T.TEXT, ("工种",)),
         _f("phone", T.CODE, ("手机号", "手机号码", "联系电话", "电话")),

@@ -13,11 +13,15 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from yecai.files import cells
 from yecai.files.cells import Cell, CellError
-from yecai.files.columns import KindSpec
+from yecai.files.columns import KindSpec, alias_index
 from yecai.files.raw import Merge, RawRow
+
+if TYPE_CHECKING:
+    from yecai.files.mappings import ColumnMapping
 
 SCAN_ROWS = 40  # the header is looked for in the first rows only
 # A figure under one of these groups is not this period's: never take `累计/金额` for amount.
@@ -359,3 +363,69 @@ def is_repeated_header(row: RawRow, layout: Layout) -> bool:
         return False
     found = sum(1 for text in texts if cells.header_key(text) in layout.header_keys)
     return found >= max(2, len(texts) // 2 + 1)
+
+
+def sheet_layout(
+    name: str,
+    head: list[RawRow],
+    merged: list[Any],
+    offset: int,
+    spec: KindSpec,
+    mapping: ColumnMapping | None,
+    constants: dict[str, Any],
+) -> tuple[Layout | None, list[tuple[str, str]]]:
+    """The sheet's layout for an import (a column template's hints applied) and notes (zh, en).
+
+    A unit of 万元 or 千元 scales every money column without a scale of its own; required columns
+    that neither the sheet, a constant nor the title supplies are named before any row is read.
+    """
+    index = alias_index(spec, mapping.columns if mapping else None)
+    layout = find_layout(
+        name,
+        head,
+        merged,
+        offset,
+        spec,
+        index,
+        header_row=mapping.header_row if mapping else None,
+        header_height=mapping.header_height if mapping else None,
+    )
+    if layout is None:
+        return None, []
+    notes = [(f"工作表 {name}：{zh}", f"sheet {name}: {en}") for zh, en in layout.notes]
+    if layout.unit in ("万元", "千元"):
+        for column in layout.columns:
+            if column.scale is None:
+                column.scale = MONEY_UNITS[layout.unit]
+        notes.append(
+            (
+                f"工作表 {name} 标明 单位：{layout.unit}，金额已换算为元",
+                f"sheet {name} states its unit as {layout.unit}; amounts were converted to yuan",
+            )
+        )
+    missing = [
+        item.header
+        for item in spec.fields
+        if item.required
+        and item.name not in layout.fields
+        and item.name not in constants
+        and not (item.name == "project_code" and layout.title_project)
+    ]
+    if missing:
+        notes.append(
+            (
+                f"工作表 {name} 缺少必填列：{'、'.join(missing)}（可用 --project 或列映射模板补充）",
+                f"sheet {name} lacks required columns: {', '.join(missing)} "
+                "(supply them with --project or a column template)",
+            )
+        )
+    return layout, notes
+
+
+def first_text(rows: list[RawRow]) -> str:
+    """The first non-empty row's text: what a "no header found" message quotes."""
+    for row in rows:
+        texts = [str(c).strip() for c in row.cells if c is not None and str(c).strip()]
+        if texts:
+            return " | ".join(texts)[:120]
+    return ""

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from yecai.files.problems import LockHeld, LockLost
+from yecai.files.reader import Note
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImportLock
 
@@ -183,3 +184,15 @@ def release(store: Store, lock: ImportLock) -> None:
 def held_locks(store: Store) -> list[tuple[str, str, LockInfo]]:
     with store.transaction() as session:
         return [(row.connection, row.kind, _info(row)) for row in session.scalars(select(FileImportLock))]
+
+
+def takeover_note(lock: ImportLock) -> Note | None:
+    """What to tell the user when their import took over a crashed importer's stale lock."""
+    old = lock.took_over
+    if old is None:
+        return None
+    since = old.heartbeat_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return Note(
+        f"接管了 {old.holder} 的过期导入锁（导入 {old.file_name}，最后心跳 {since}）",
+        f"took over the stale import lock of {old.holder} (importing {old.file_name}, last heartbeat {since})",
+    )

@@ -22,6 +22,7 @@ from yecai.domain.documents import Issue, validate
 from yecai.files.cells import Cell, CellError, excel_decimal
 from yecai.files.columns import FieldSpec, KindSpec, read_value
 from yecai.files.layout import Layout
+from yecai.files.raw import RawRow
 
 MISSING_COLUMN = "（无此列）missing column"
 CONSTANT_COLUMN = "（常量）constant"
@@ -107,23 +108,6 @@ def _key_part(value: Any) -> str:
         return value.isoformat()
     # ID numbers end in x or X alike; project codes are not case-sensitive either
     return "" if value is None else str(value).strip().upper()
-
-
-def document_columns(document: Any) -> dict[str, Any]:
-    """The `documents` table's query columns, from whichever fields the document has."""
-    when = None
-    for name in ("business_date", "work_date", "issue_date", "request_date"):
-        when = getattr(document, name, None)
-        if when is not None:
-            break
-    category = getattr(document, "category", None)
-    amount = getattr(document, "amount", None)
-    return {
-        "project_code": getattr(document, "project_code", None),
-        "business_date": when,
-        "category": category.value if category is not None else None,
-        "amount": amount if isinstance(amount, Decimal) else None,
-    }
 
 
 def _json_value(value: Any) -> str:
@@ -301,3 +285,63 @@ def _row_key(context: FileContext, sheet: str, number: int, data: dict[str, Any]
         return text, True
     place = hashlib.sha256(f"{context.fingerprint}\n{sheet}\n{number}".encode()).hexdigest()
     return f"row:{place[:32]}", False
+
+
+def prepare_raw(context: FileContext, layout: Layout, raw: RawRow) -> PreparedRow:
+    """`prepare_row` for a row as read, also when the reader could not read it: never raises."""
+    if raw.error is not None:
+        return _broken(context, layout, raw, raw.error)
+    try:
+        return prepare_row(context, layout, raw.number, raw.cells)
+    except Exception as exc:  # a row must never stop the file: report it and go on
+        return _broken(
+            context,
+            layout,
+            raw,
+            (
+                f"无法处理此行（{type(exc).__name__}: {exc}）",
+                f"the row could not be processed ({type(exc).__name__}: {exc})",
+            ),
+        )
+
+
+def _broken(context: FileContext, layout: Layout, raw: RawRow, error: tuple[str, str]) -> PreparedRow:
+    # Kept as an invalid record (never lost) under its place in the file: it has no usable key.
+    place = hashlib.sha256(f"{context.fingerprint}\n{layout.sheet}\n{raw.number}".encode()).hexdigest()
+    payload = jsonutil.dumps(
+        {
+            "origin": {
+                "file": context.file_name,
+                "fingerprint": context.fingerprint,
+                "sheet": layout.sheet,
+                "row": raw.number,
+            },
+            "cells": {f"({i + 1})": str(c) for i, c in enumerate(raw.cells) if c is not None},
+            "error": list(error),
+        },
+        canonical=True,
+    )
+    return PreparedRow(
+        sheet=layout.sheet,
+        row=raw.number,
+        key=f"row:{place[:32]}",
+        keyed=False,
+        content_hash=hashlib.sha256(payload.encode("utf-8")).hexdigest(),
+        payload=payload,
+        document=None,
+        errors=[RowIssue(layout.sheet, raw.number, "-", "-", "", error[0], error[1])],
+    )
+
+
+def skipped_issue(layout: Layout, raw: RawRow) -> RowIssue:
+    """A footer or repeated header row, listed so nobody has to trust the detection blindly."""
+    text = " | ".join(str(c).strip() for c in raw.cells if c is not None and str(c).strip())[:200]
+    return RowIssue(
+        layout.sheet,
+        raw.number,
+        "-",
+        "-",
+        text,
+        "已跳过：合计、备注或重复的表头行，不是数据",
+        "skipped: a total, note or repeated header row, not data",
+    )

@@ -55,14 +55,6 @@ class Page:
     has_more: bool
 
 
-def parse_cursor(value: str) -> dt.datetime:
-    """Cursor values are ISO 8601 timestamps; naive ones are taken as Beijing time (UTC+8)."""
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    return parsed
-
-
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, SourceError) and exc.action == Action.RETRY
 

@@ -1,17 +1,18 @@
-"""Importer: pull a stream into staged records, then validate records into documents.
+"""Intake: pull a stream into staged records, then validate records into documents.
 
 Nothing lost (invariant 1): a page's records are stored in one transaction, and the stream's
-cursor only ever advances inside the transaction that stores the records it covers. A record is
-identified by (connection, stream, source key, content hash): re-reading a row (look-back window,
-retries, a re-run) stores nothing new, while a changed row becomes a new record beside the old.
+cursor only ever advances inside the transaction that stores the records it covers. This module
+orchestrates: where to resume and when a cursor moves is the sources framework's
+(`yecai.sources.state`); rows are written by the store's one staging function
+(`yecai.store.staging`). A record is identified by (connection, stream, source key, content hash):
+re-reading a row stores nothing new, while a changed row becomes a new record beside the old.
 Validation never blocks good rows: each bad record keeps its issues and the rest proceed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yecai import jsonutil
-from yecai.domain.documents import DOCUMENT_TYPES, Issue, Project, validate
+from yecai.domain.documents import DOCUMENT_TYPES, Issue, validate
 from yecai.sources.connector import Connector, Partition, StreamBinding
-from yecai.sources.rest import Page, RestSource, RestStream, parse_cursor
+from yecai.sources.rest import Page, RestSource, RestStream
+from yecai.sources.state import NewestCursor, advanced, cursor_of, resume_since
+from yecai.store import staging
 from yecai.store.db import Store
-from yecai.store.tables import Document, Record, StreamState
+from yecai.store.staging import NewDocument, NewRecord
+from yecai.store.tables import Document, Record
 
 Progress = Callable[[int], None]
 
@@ -47,36 +51,16 @@ class ValidateResult:
     issues: list[tuple[str, list[Issue]]] = field(default_factory=list)  # (source key, issues)
 
 
-def _cursor_of(item: dict[str, Any], stream: RestStream) -> tuple[dt.datetime, str] | None:
-    if not stream.cursor_field:
-        return None
-    raw = item.get(stream.cursor_field)
-    if not isinstance(raw, str):
-        return None
-    try:
-        return parse_cursor(raw), raw
-    except ValueError:
-        return None
-
-
 def _source_key(item: dict[str, Any], stream: RestStream, digest: str) -> str:
     value = item.get(stream.primary_key)
     # A row without its key is still kept (never lost); validation will reject it by name.
     return str(value) if value not in (None, "") else f"<no {stream.primary_key}>:{digest[:16]}"
 
 
-def _save_cursor(session: Session, connection: str, stream: str, cursor: str) -> None:
-    state = session.get(StreamState, (connection, stream))
-    if state is None:
-        session.add(StreamState(connection=connection, stream=stream, cursor=cursor))
-    elif state.cursor is None or parse_cursor(cursor) > parse_cursor(state.cursor):
-        state.cursor = cursor
-
-
 def read_cursor(store: Store, connection: str, stream: str) -> str | None:
+    """The stream's stored cursor (`stream` is the state key: a partition has its own)."""
     with store.transaction() as session:
-        state = session.get(StreamState, (connection, stream))
-        return state.cursor if state else None
+        return staging.stored_cursor(session, connection, stream)
 
 
 def stage_items(
@@ -86,10 +70,11 @@ def stage_items(
     stream: RestStream,
     items: list[dict[str, Any]],
     run_id: int | None = None,
-) -> list[tuple[Record | None, str, str]]:
-    """Stage `items` in the caller's transaction; per item (new Record or None if unchanged, key, hash).
+) -> list[tuple[int | None, str, str]]:
+    """Stage `items` in the caller's transaction; per item (new record id or None if unchanged, key, hash).
 
-    Shared by pulls, webhooks and the site agent, so every way in deduplicates the same way.
+    Shared by pulls and webhooks, so both ways in deduplicate the same way; the rows are written by
+    the store's one staging function.
     """
     rows: dict[tuple[str, str], tuple[str, str | None]] = {}
     order: list[tuple[str, str]] = []
@@ -97,40 +82,34 @@ def stage_items(
         # The canonical text is both what is stored and what is hashed: one serialisation.
         text = jsonutil.dumps(item, canonical=True)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        found = _cursor_of(item, stream)
+        found = cursor_of(item, stream.cursor_field)
         key = (_source_key(item, stream, digest), digest)
         rows[key] = (text, found[1] if found else None)
         order.append(key)
-    existing: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted({key for key, _ in rows}), 500):
-        existing.update(
-            (key, digest)
-            for key, digest in session.execute(
-                select(Record.source_key, Record.content_hash).where(
-                    Record.connection == connection,
-                    Record.stream == stream.name,
-                    Record.source_key.in_(chunk),
-                )
+    stored = staging.stored_versions(
+        session, connection=connection, stream=stream.name, keys=sorted({key for key, _ in rows})
+    )
+    existing = {(key, version.content_hash) for key, versions in stored.items() for version in versions}
+    fresh = [key for key in rows if key not in existing]
+    ids = staging.stage_records(
+        session,
+        connection=connection,
+        stream=stream.name,
+        records=[
+            NewRecord(
+                source_key=key,
+                content_hash=digest,
+                payload=rows[(key, digest)][0],
+                cursor_value=rows[(key, digest)][1],
             )
-        )
-    created: dict[tuple[str, str], Record] = {}
-    for (key, digest), (text, cursor_value) in rows.items():
-        if (key, digest) in existing:
-            continue
-        record = Record(
-            connection=connection,
-            stream=stream.name,
-            source_key=key,
-            content_hash=digest,
-            payload=text,
-            cursor_value=cursor_value,
-            run_id=run_id,
-        )
-        session.add(record)
-        created[(key, digest)] = record
+            for key, digest in fresh
+        ],
+        run_id=run_id,
+    )
+    created = dict(zip(fresh, ids, strict=True))
     # An item repeated inside one batch is new once and unchanged after that.
     seen: set[tuple[str, str]] = set()
-    out: list[tuple[Record | None, str, str]] = []
+    out: list[tuple[int | None, str, str]] = []
     for key in order:
         out.append((created.get(key) if key not in seen else None, key[0], key[1]))
         seen.add(key)
@@ -157,13 +136,9 @@ def _store_page(
             else:
                 result.new += 1
         if cursor is not None:
-            _save_cursor(session, connection, state_key, cursor)
+            stored = staging.stored_cursor(session, connection, state_key)
+            staging.save_cursor(session, connection, state_key, advanced(stored, cursor))
             result.cursor = cursor
-
-
-def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def partition_values(store: Store, connection: str, partition: Partition) -> list[str]:
@@ -236,24 +211,19 @@ def _pull_one(
     result: PullResult,
     since_override: str | None = None,
 ) -> None:
-    cursor = read_cursor(store, connection, state_key)
-    since = (parse_cursor(cursor) - stream.look_back).isoformat() if cursor else None
-    if since_override:
-        since = parse_cursor(
-            since_override if "T" in since_override else since_override + "T00:00:00"
-        ).isoformat()
-    newest: tuple[dt.datetime, str] | None = None
+    since = resume_since(read_cursor(store, connection, state_key), stream.look_back, since_override)
+    newest = NewestCursor(stream.cursor_field)
 
     def commit(page: Page, final: bool) -> None:
         # An unordered stream's cursor may only move once every page has been stored.
-        moves = newest is not None and (final or stream.ordered_by_cursor)
+        moves = newest.value is not None and (final or stream.ordered_by_cursor)
         _store_page(
             store,
             connection=connection,
             stream=stream,
             state_key=state_key,
             items=page.items,
-            cursor=newest[1] if (moves and newest) else None,
+            cursor=newest.value if moves else None,
             run_id=run_id,
             result=result,
         )
@@ -267,32 +237,36 @@ def _pull_one(
         # carries the cursor of an unordered stream in its own transaction.
         if pending is not None:
             commit(pending, final=False)
-        for item in page.items:
-            found = _cursor_of(item, stream)
-            if found and (newest is None or found[0] > newest[0]):
-                newest = found
+        newest.see(page.items)
         result.fetched += len(page.items)
         pending = page
     if pending is not None:
         commit(pending, final=True)
 
 
-# Date that places a document in time, by document kind (what reports and periods look at).
-_DATE_FIELDS = ("business_date", "work_date", "issue_date", "request_date", "report_date", "signed_date")
-
-
-def document_columns(document: BaseModel) -> dict[str, Any]:
-    """The indexed columns of a document row: project, date, category and amount when it has them."""
-    project = document.code if isinstance(document, Project) else getattr(document, "project_code", None)
-    date = next((getattr(document, f) for f in _DATE_FIELDS if getattr(document, f, None)), None)
-    category = getattr(document, "category", None)
-    amount = getattr(document, "amount", None)
-    return {
-        "project_code": project,
-        "business_date": date,
-        "category": category.value if category is not None else None,
-        "amount": amount,
-    }
+def _keep(
+    known: set[tuple[str, str]],
+    documents: list[NewDocument],
+    record: Record,
+    data: str,
+    document: BaseModel | None = None,
+) -> None:
+    """Queue the record's document version (a tombstone without `document`) unless it is stored."""
+    # A version already stored (a re-validated record) is not stored twice.
+    version = (record.source_key, record.content_hash)
+    if version in known:
+        return
+    known.add(version)
+    documents.append(
+        NewDocument(
+            record_id=record.id,
+            source_key=record.source_key,
+            version=record.content_hash,
+            data=data,
+            document=document,
+            deleted=document is None,
+        )
+    )
 
 
 def validate_staged(
@@ -330,25 +304,14 @@ def validate_staged(
                     )
                 ).all()
             )
+            documents: list[NewDocument] = []
             for record in records:
                 last_id = record.id
                 item = jsonutil.loads(record.payload)
                 if binding.is_deleted is not None and binding.is_deleted(item):
                     record.status = "deleted"
                     result.deleted += 1
-                    if (record.source_key, record.content_hash) not in known:
-                        known.add((record.source_key, record.content_hash))
-                        session.add(
-                            Document(
-                                record_id=record.id,
-                                connection=connection,
-                                kind=binding.document_kind,
-                                source_key=record.source_key,
-                                version=record.content_hash,
-                                deleted=True,
-                                data=jsonutil.dumps({"deleted": True}),
-                            )
-                        )
+                    _keep(known, documents, record, jsonutil.dumps({"deleted": True}))
                     continue
                 document, issues = validate(model, binding.to_document(item))
                 if document is None:
@@ -362,17 +325,7 @@ def validate_staged(
                 record.status = "valid"
                 record.issues = None
                 result.valid += 1
-                if (record.source_key, record.content_hash) in known:
-                    continue
-                known.add((record.source_key, record.content_hash))
-                session.add(
-                    Document(
-                        record_id=record.id,
-                        connection=connection,
-                        kind=binding.document_kind,
-                        source_key=record.source_key,
-                        version=record.content_hash,
-                        data=jsonutil.dumps(document.model_dump()),
-                        **document_columns(document),
-                    )
-                )
+                _keep(known, documents, record, jsonutil.dumps(document.model_dump()), document)
+            staging.store_documents(
+                session, connection=connection, kind=binding.document_kind, documents=documents
+            )

@@ -26,6 +26,11 @@ from yecai.store.webhook_tables import WebhookEvent
 from yecai.sync.intake import stage_items
 
 
+def _duplicate(event_id: str) -> WebhookReceipt:
+    # 2xx, not an error: the sender must stop redelivering an event that is already stored.
+    return WebhookReceipt(200, "duplicate", "重复事件，已存储过", "duplicate event, already stored", event_id)
+
+
 def receive(
     store: Store,
     connector: GenericRestConnector,
@@ -72,9 +77,7 @@ def receive(
                 )
             )
             if seen is not None:
-                return WebhookReceipt(
-                    200, "duplicate", "重复事件，已存储过", "duplicate event, already stored", event_id
-                )
+                return _duplicate(event_id)
             record_id = None
             outcome = "ignored"
             if target is not None:
@@ -85,14 +88,10 @@ def receive(
                     deleted_field = connector.spec.streams[target.stream].deleted_field
                     assert deleted_field is not None  # the spec guarantees it
                     item[deleted_field] = True
-                ((record, _key, _digest),) = stage_items(
+                ((record_id, _key, _digest),) = stage_items(
                     session, connection=connector.connection, stream=binding.stream, items=[item]
                 )
-                if record is not None:
-                    session.flush()
-                    record_id, outcome = record.id, "stored"
-                else:
-                    outcome = "unchanged"
+                outcome = "stored" if record_id is not None else "unchanged"
             session.add(
                 WebhookEvent(
                     connection=connector.connection,
@@ -105,9 +104,7 @@ def receive(
             )
     except IntegrityError:
         # The same event delivered twice at once: the other delivery stored it.
-        return WebhookReceipt(
-            200, "duplicate", "重复事件，已存储过", "duplicate event, already stored", event_id
-        )
+        return _duplicate(event_id)
     messages = {
         "stored": ("事件已存储", "event stored"),
         "unchanged": ("事件已存储（记录内容未变）", "event stored (record content unchanged)"),

@@ -18,6 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from yecai.cli.main import app
+from yecai.cli.serving import webhook_connectors
 from yecai.errors import ConfigurationError
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
@@ -25,7 +26,7 @@ from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.secrets import SecretBox, load_key
 from yecai.services import postings
 from yecai.store.db import open_store
-from yecai.workspace import load_workspace, parse_workspace
+from yecai.workspace import BUILTIN_CONNECTORS, SourceConnection, load_workspace, parse_workspace
 
 RULE_SETS = ["cost_actuals", "purchase_invoice", "valuation", "payment_request", "payment"]
 STREAMS = ["projects", "cost_records", "contracts", "invoices", "progress_reports", "payment_requests"]
@@ -141,3 +142,57 @@ def test_the_example_workspace_is_valid(tmp_path: Path) -> None:
     assert space.mapping(job).project_default == "same_code"
     assert job.schedule is not None
     assert job.schedule.holidays == "next_workday"
+
+
+def test_source_kinds_are_resolved_by_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PM_TOKEN", "t")
+    monkeypatch.setenv("PM_HOOK", "h")
+    secrets = {"PM_SANDBOX_TOKEN": "${PM_TOKEN}", "PM_WEBHOOK_SECRET": "${PM_HOOK}"}
+    bare = yaml.safe_load(BUILTIN_CONNECTORS["pm_sandbox"].read_text(encoding="utf-8"))
+    del bare["webhooks"]
+    (tmp_path / "pull_only.yaml").write_text(yaml.safe_dump(bare, allow_unicode=True), encoding="utf-8")
+    space = parse_workspace(
+        {
+            "connections": {
+                "legacy": {"kind": "source", "connector": "pm_sandbox", "secrets": secrets},
+                "unnamed": {"connector": "pm_sandbox", "secrets": secrets},  # no kind at all
+                "pushed": {"kind": "webhook", "connector": "pm_sandbox", "secrets": secrets},
+                "pulled": {"kind": "rest", "connector": "pull_only.yaml", "secrets": secrets},
+                "hookless": {"kind": "webhook", "connector": "pull_only.yaml", "secrets": secrets},
+                "files": {"kind": "file"},
+            }
+        },
+        tmp_path,
+    )
+    kinds = {name: c.source_kind for name, c in space.connections.items() if isinstance(c, SourceConnection)}
+    assert kinds == {
+        "legacy": "rest",
+        "unnamed": "rest",
+        "pushed": "webhook",
+        "pulled": "rest",
+        "hookless": "webhook",
+        "files": "file",
+    }
+    # as before kinds: a pulled connector that declares webhooks is also served its pushes
+    legacy, pushed, files = (space.source(n, None) for n in ("legacy", "pushed", "files"))
+    assert (legacy.pulls, legacy.webhooks is not None) == (True, True)
+    assert (pushed.pulls, pushed.webhooks is not None) == (False, True)
+    assert (files.pulls, files.webhooks) == (False, None)
+    assert {"cost", "invoice", "attendance"} <= set(files.streams)
+    assert files.streams["invoice"].document_kind == "invoice"
+    with pytest.raises(ConfigurationError, match="yecai import --connection files"):
+        files.source()
+    with pytest.raises(ConfigurationError, match=r"hookless.*declares no webhooks"):
+        space.source("hookless", None)
+    served = webhook_connectors(space, None)  # hookless is refused (and logged), the rest served
+    assert set(served) == {"legacy", "unnamed", "pushed"}
+
+
+def test_unknown_source_kinds_name_the_connection(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_workspace({"connections": {"site": {"kind": "ftp", "connector": "x.yaml"}}}, tmp_path)
+    assert caught.value.zh.startswith("连接 site 的类型 'ftp' 未知")
+    assert "connection site has an unknown kind 'ftp'" in caught.value.en
+    assert "rest, webhook, file" in caught.value.en
+    with pytest.raises(ConfigurationError, match=r"connections\.site.*needs connector"):
+        parse_workspace({"connections": {"site": {"kind": "rest"}}}, tmp_path)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from yecai.cli.main import app
@@ -24,8 +25,10 @@ from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.secrets import SecretBox, load_key
+from yecai.services import connections as connection_service
 from yecai.services import postings
 from yecai.store.db import open_store
+from yecai.store.tables import Record
 from yecai.workspace import BUILTIN_CONNECTORS, SourceConnection, load_workspace, parse_workspace
 
 RULE_SETS = ["cost_actuals", "purchase_invoice", "valuation", "payment_request", "payment"]
@@ -186,6 +189,11 @@ def test_source_kinds_are_resolved_by_the_registry(tmp_path: Path, monkeypatch: 
         space.source("hookless", None)
     served = webhook_connectors(space, None)  # hookless is refused (and logged), the rest served
     assert set(served) == {"legacy", "unnamed", "pushed"}
+    # testing a pushed or imported connection calls nothing: opening its connector is the test
+    for name in ("pushed", "files"):
+        tested = connection_service.test_connection(space, None, name)  # type: ignore[arg-type]
+        assert tested.ok, tested.message_en
+        assert "not pulled" in tested.message_en
 
 
 def test_unknown_source_kinds_name_the_connection(tmp_path: Path) -> None:
@@ -196,3 +204,19 @@ def test_unknown_source_kinds_name_the_connection(tmp_path: Path) -> None:
     assert "rest, webhook, file" in caught.value.en
     with pytest.raises(ConfigurationError, match=r"connections\.site.*needs connector"):
         parse_workspace({"connections": {"site": {"kind": "rest"}}}, tmp_path)
+
+
+def test_a_push_only_source_is_not_pulled(workspace: Path, store_url: str) -> None:
+    data = yaml.safe_load(workspace.read_text(encoding="utf-8"))
+    data["connections"]["pm"]["kind"] = "webhook"
+    workspace.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = CliRunner().invoke(app, ["sync", "--job", "books"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    store = open_store(store_url)
+    try:
+        with store.transaction() as session:
+            staged = session.scalar(select(func.count()).select_from(Record).where(Record.connection == "pm"))
+        assert staged == 0  # nothing was pushed, and a webhook connection is never paged through
+        assert postings.counts_by_state(store) == {}
+    finally:
+        store.close()

@@ -8,13 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from yecai.domain.documents import CostCategory, CostRecord
+from yecai.domain.documents import DOCUMENT_TYPES, CostCategory, CostRecord
 from yecai.domain.vouchers import UnbalancedVoucherError, Voucher, VoucherLine
 from yecai.errors import ConfigurationError
 from yecai.kingdee.vouchers import VoucherTarget, voucher_model
 from yecai.mapping import registry
 from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext, key_token
-from yecai.mapping.rules import MappingTable, RuleSet, default_mapping, default_rule_set, load_rule_set
+from yecai.mapping.rules import (
+    Event,
+    MappingTable,
+    RuleSet,
+    default_mapping,
+    default_rule_set,
+    default_rule_sets,
+    load_rule_set,
+)
 from yecai.mapping.rules import MappingTable as _Mapping
 
 
@@ -196,3 +204,17 @@ def test_rule_set_errors_are_clear(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match="unknown field"):
         load_rule_set(bad)
+
+
+def test_every_event_is_declared_once_by_its_module() -> None:
+    assert set(registry.SPECS) == set(Event)
+    for event, spec in registry.SPECS.items():
+        assert spec.event is event
+        assert registry.spec_of(event) is spec
+        assert spec.document in DOCUMENT_TYPES, event
+        assert set(spec.related) <= set(DOCUMENT_TYPES), event
+    # each default rule set reads the document its event's spec declares, with the roles it knows
+    for name, rules in default_rule_sets().items():
+        spec = registry.spec_of(rules.event)
+        assert rules.document == spec.document, name
+        assert set(rules.accounts) <= set(spec.roles), name

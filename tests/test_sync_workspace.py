@@ -15,17 +15,21 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from yecai.cli.main import app
+from yecai.cli.serving import webhook_connectors
 from yecai.errors import ConfigurationError
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.secrets import SecretBox, load_key
+from yecai.services import connections as connection_service
 from yecai.services import postings
 from yecai.store.db import open_store
-from yecai.workspace import load_workspace, parse_workspace
+from yecai.store.tables import Record
+from yecai.workspace import BUILTIN_CONNECTORS, SourceConnection, load_workspace, parse_workspace
 
 RULE_SETS = ["cost_actuals", "purchase_invoice", "valuation", "payment_request", "payment"]
 STREAMS = ["projects", "cost_records", "contracts", "invoices", "progress_reports", "payment_requests"]
@@ -141,3 +145,78 @@ def test_the_example_workspace_is_valid(tmp_path: Path) -> None:
     assert space.mapping(job).project_default == "same_code"
     assert job.schedule is not None
     assert job.schedule.holidays == "next_workday"
+
+
+def test_source_kinds_are_resolved_by_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PM_TOKEN", "t")
+    monkeypatch.setenv("PM_HOOK", "h")
+    secrets = {"PM_SANDBOX_TOKEN": "${PM_TOKEN}", "PM_WEBHOOK_SECRET": "${PM_HOOK}"}
+    bare = yaml.safe_load(BUILTIN_CONNECTORS["pm_sandbox"].read_text(encoding="utf-8"))
+    del bare["webhooks"]
+    (tmp_path / "pull_only.yaml").write_text(yaml.safe_dump(bare, allow_unicode=True), encoding="utf-8")
+    space = parse_workspace(
+        {
+            "connections": {
+                "legacy": {"kind": "source", "connector": "pm_sandbox", "secrets": secrets},
+                "unnamed": {"connector": "pm_sandbox", "secrets": secrets},  # no kind at all
+                "pushed": {"kind": "webhook", "connector": "pm_sandbox", "secrets": secrets},
+                "pulled": {"kind": "rest", "connector": "pull_only.yaml", "secrets": secrets},
+                "hookless": {"kind": "webhook", "connector": "pull_only.yaml", "secrets": secrets},
+                "files": {"kind": "file"},
+            }
+        },
+        tmp_path,
+    )
+    kinds = {name: c.source_kind for name, c in space.connections.items() if isinstance(c, SourceConnection)}
+    assert kinds == {
+        "legacy": "rest",
+        "unnamed": "rest",
+        "pushed": "webhook",
+        "pulled": "rest",
+        "hookless": "webhook",
+        "files": "file",
+    }
+    # as before kinds: a pulled connector that declares webhooks is also served its pushes
+    legacy, pushed, files = (space.source(n, None) for n in ("legacy", "pushed", "files"))
+    assert (legacy.pulls, legacy.webhooks is not None) == (True, True)
+    assert (pushed.pulls, pushed.webhooks is not None) == (False, True)
+    assert (files.pulls, files.webhooks) == (False, None)
+    assert {"cost", "invoice", "attendance"} <= set(files.streams)
+    assert files.streams["invoice"].document_kind == "invoice"
+    with pytest.raises(ConfigurationError, match="yecai import --connection files"):
+        files.source()
+    with pytest.raises(ConfigurationError, match=r"hookless.*declares no webhooks"):
+        space.source("hookless", None)
+    served = webhook_connectors(space, None)  # hookless is refused (and logged), the rest served
+    assert set(served) == {"legacy", "unnamed", "pushed"}
+    # testing a pushed or imported connection calls nothing: opening its connector is the test
+    for name in ("pushed", "files"):
+        tested = connection_service.test_connection(space, None, name)  # type: ignore[arg-type]
+        assert tested.ok, tested.message_en
+        assert "not pulled" in tested.message_en
+
+
+def test_unknown_source_kinds_name_the_connection(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_workspace({"connections": {"site": {"kind": "ftp", "connector": "x.yaml"}}}, tmp_path)
+    assert caught.value.zh.startswith("连接 site 的类型 'ftp' 未知")
+    assert "connection site has an unknown kind 'ftp'" in caught.value.en
+    assert "rest, webhook, file" in caught.value.en
+    with pytest.raises(ConfigurationError, match=r"connections\.site.*needs connector"):
+        parse_workspace({"connections": {"site": {"kind": "rest"}}}, tmp_path)
+
+
+def test_a_push_only_source_is_not_pulled(workspace: Path, store_url: str) -> None:
+    data = yaml.safe_load(workspace.read_text(encoding="utf-8"))
+    data["connections"]["pm"]["kind"] = "webhook"
+    workspace.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = CliRunner().invoke(app, ["sync", "--job", "books"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    store = open_store(store_url)
+    try:
+        with store.transaction() as session:
+            staged = session.scalar(select(func.count()).select_from(Record).where(Record.connection == "pm"))
+        assert staged == 0  # nothing was pushed, and a webhook connection is never paged through
+        assert postings.counts_by_state(store) == {}
+    finally:
+        store.close()

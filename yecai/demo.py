@@ -182,7 +182,7 @@ def write_workspace(workdir: Path, store: Store, settings: Settings, credentials
         space = {
             "connections": {
                 SOURCE: {
-                    "kind": "source",
+                    "kind": "rest",
                     "connector": "pm_sandbox",
                     "base_url": PM_URL,
                     "secrets": {"PM_SANDBOX_TOKEN": "${PM_TOKEN}"},

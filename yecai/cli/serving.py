@@ -14,11 +14,11 @@ import logging
 import uvicorn
 
 from yecai import alerts as alert_channels
-from yecai.connectors.generic_rest import GenericRestConnector
 from yecai.errors import YecaiError
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime
 from yecai.secrets import SecretBox
+from yecai.sources.connector import Connector
 from yecai.web.app import create_app
 from yecai.workspace import SourceConnection, Workspace
 
@@ -27,9 +27,10 @@ log = logging.getLogger("yecai.jobs")
 SHUTDOWN_SECONDS = 30.0  # running jobs get this long to finish on Ctrl-C; the rest are taken over later
 
 
-def webhook_connectors(workspace: Workspace, secrets: SecretBox | None) -> dict[str, GenericRestConnector]:
-    """Connectors of the source connections that define webhooks (their secrets resolved)."""
-    found: dict[str, GenericRestConnector] = {}
+def webhook_connectors(workspace: Workspace, secrets: SecretBox | None) -> dict[str, Connector]:
+    """Connectors of the source connections that accept pushes (their secrets resolved): the
+    webhook kind, and a rest kind whose connector declares webhooks."""
+    found: dict[str, Connector] = {}
     for name, connection in workspace.connections.items():
         if not isinstance(connection, SourceConnection):
             continue
@@ -38,7 +39,7 @@ def webhook_connectors(workspace: Workspace, secrets: SecretBox | None) -> dict[
         except YecaiError as exc:
             log.warning("连接 %s 的 webhook 未启用：%s / webhooks of %s not served", name, exc, name)
             continue
-        if connector.spec.webhooks is not None:
+        if connector.webhooks is not None:
             found[name] = connector
     return found
 

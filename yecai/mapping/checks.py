@@ -16,43 +16,28 @@ from dataclasses import dataclass
 from yecai.domain.documents import AccountingStandard
 from yecai.errors import ConfigurationError
 from yecai.mapping import registry
-from yecai.mapping.events import allocation, invoices, payments, prepaid_vat, retention, revenue, valuation
-from yecai.mapping.events.common import EventOptions, parse_options
+from yecai.mapping.events.common import parse_options
 from yecai.mapping.interface import PlannableDocument, PlanningContext, Unmapped
-from yecai.mapping.rules import Event, MappingTable, RuleSet
-
-OPTIONS: dict[Event, type[EventOptions]] = {
-    Event.INDIRECT_ALLOCATION: allocation.AllocationOptions,
-    Event.PURCHASE_INVOICE: invoices.InvoiceOptions,
-    Event.VALUATION: valuation.ValuationOptions,
-    Event.REVENUE: revenue.RevenueOptions,
-    Event.PREPAID_VAT: prepaid_vat.PrepaidVatOptions,
-    Event.RETENTION: retention.RetentionOptions,
-    Event.PAYMENT_REQUEST: payments.PaymentRequestOptions,
-    Event.PAYMENT: payments.PaymentOptions,
-}
-
-# Events whose lines use the cost-category accounts (`categories` / mapping `cost_accounts`).
-CATEGORY_EVENTS = frozenset({Event.COST, Event.REVENUE, Event.PURCHASE_INVOICE, Event.PAYMENT})
+from yecai.mapping.rules import MappingTable, RuleSet
 
 
 def validate_rule_set(rules: RuleSet) -> None:
     """Refuse options, account roles, dimension roles and documents the rule set's event does not know."""
-    wanted = registry.DOCUMENTS[rules.event]
+    spec = registry.spec_of(rules.event)
+    wanted = spec.document
     if rules.document != wanted:
         raise ConfigurationError(
             f"规则集 {rules.name}（{rules.event.value}）应读取单据 {wanted}，而不是 {rules.document}",
             f"rule set {rules.name} ({rules.event.value}) reads {wanted} documents, not {rules.document}",
         )
-    options = OPTIONS.get(rules.event)
-    if options is not None:
-        parse_options(rules, options)
+    if spec.options is not None:
+        parse_options(rules, spec.options)
     elif rules.options:
         raise ConfigurationError(
             f"规则集 {rules.name}（{rules.event.value}）不接受 options",
             f"rule set {rules.name} ({rules.event.value}) takes no options",
         )
-    roles = registry.ROLES[rules.event]
+    roles = spec.roles
     named = set(rules.accounts) | set(rules.dimensions)
     for accounts in rules.standard_accounts.values():
         named |= set(accounts)
@@ -113,15 +98,15 @@ def accounts_used(rules: RuleSet, mapping: MappingTable | None = None) -> list[A
         use = AccountUse(rules.name, role, standard, account, dims, tuple(target.flex_key(d) for d in dims))
         out.setdefault((role, standard.value, account, dims), use)
 
-    roles = registry.ROLES[rules.event]
-    for role, default in roles.items():
+    spec = registry.spec_of(rules.event)
+    for role, default in spec.roles.items():
         dims = rules.dimensions.get(role, default)
         if role in rules.accounts:
             add(role, rules.standard, rules.accounts[role], dims)
         for standard, accounts in rules.standard_accounts.items():
             if role in accounts:
                 add(role, standard, accounts[role], dims)
-    if rules.event in CATEGORY_EVENTS:
+    if spec.category_accounts:
         for category, rule in rules.categories.items():
             add(f"{category.value}.debit", rules.standard, rule.debit, rule.debit_dimensions)
             add(f"{category.value}.credit", rules.standard, rule.credit, rule.credit_dimensions)

@@ -85,6 +85,13 @@ class Plan:
     # groups whose amounts cancel out exactly: nothing to post yet, documents stay unbound
     zero_groups: list[str] = field(default_factory=list)
 
+    def add(self, voucher: Voucher | None, group: str) -> None:
+        """Post a group's voucher; a group whose lines cancel out (None) is noted, not posted."""
+        if voucher is None:
+            self.zero_groups.append(group)
+        else:
+            self.postings.append(voucher)
+
     @property
     def vouchers(self) -> list[Voucher]:
         return [p for p in self.postings if isinstance(p, Voucher)]

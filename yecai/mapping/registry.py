@@ -1,83 +1,53 @@
-"""The planner registry: a rule set's event picks the function that turns documents into postings.
+"""The event registry: a rule set's event picks its spec, and the spec's planner makes the postings.
 
-Every planner shares the interface of `yecai.mapping.interface`; adding an event is adding a module
-under `yecai.mapping.events` and one row in each table here (its planner, the account roles it
-uses with their default dimensions, and the document kind it reads).
+Each module under `yecai.mapping.events` declares its event(s) once as an `EventSpec` (planner,
+document kind, account roles with default dimensions, related kinds, options); this module collects
+every spec it finds there. Adding an event is adding one module (plus its `Event` value).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import importlib
+import pkgutil
+from collections.abc import Sequence
 
-from yecai.mapping.events import (
-    allocation,
-    costs,
-    invoices,
-    payments,
-    prepaid_vat,
-    retention,
-    revenue,
-    valuation,
-)
-from yecai.mapping.interface import Plan, PlannableDocument, Planner, PlanningContext
+from yecai.errors import ConfigurationError
+from yecai.mapping import events
+from yecai.mapping.events.common import EventSpec
+from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
 from yecai.mapping.rules import Event, MappingTable, RuleSet
 
-PLANNERS: dict[Event, Planner] = {
-    Event.COST: costs.plan_costs,
-    Event.INDIRECT_ALLOCATION: allocation.plan_allocation,
-    Event.PURCHASE_INVOICE: invoices.plan_invoices,
-    Event.VALUATION: valuation.plan_valuations,
-    Event.REVENUE: revenue.plan_revenue,
-    Event.PREPAID_VAT: prepaid_vat.plan_prepaid_vat,
-    Event.RETENTION: retention.plan_retention,
-    Event.PAYMENT_REQUEST: payments.plan_payment_requests,
-    Event.PAYMENT: payments.plan_payments,
-}
 
-# Account roles of each event → the dimensions a line on that role carries unless the rule set's
-# `dimensions` says otherwise. Cost-category accounts (COST, REVENUE, PURCHASE_INVOICE, PAYMENT)
-# come from `categories` / the mapping table instead.
-ROLES: dict[Event, Mapping[str, tuple[str, ...]]] = {
-    Event.COST: costs.ROLES,
-    Event.INDIRECT_ALLOCATION: allocation.ROLES,
-    Event.PURCHASE_INVOICE: invoices.ROLES,
-    Event.VALUATION: valuation.ROLES,
-    Event.REVENUE: revenue.ROLES,
-    Event.PREPAID_VAT: prepaid_vat.ROLES,
-    Event.RETENTION: retention.ROLES,
-    Event.PAYMENT_REQUEST: payments.REQUEST_ROLES,
-    Event.PAYMENT: payments.PAYMENT_ROLES,
-}
+def _collect() -> dict[Event, EventSpec]:
+    found: dict[Event, EventSpec] = {}
+    for module_info in pkgutil.iter_modules(events.__path__):
+        module = importlib.import_module(f"{events.__name__}.{module_info.name}")
+        for value in vars(module).values():
+            if not isinstance(value, EventSpec):
+                continue
+            known = found.setdefault(value.event, value)
+            # the same spec seen again (imported by a sibling) is fine; two specs of one event are not
+            if known is not value:
+                raise RuntimeError(f"two specs declare the event {value.event.value}")
+    return found
 
-# The document kind each event reads, and the kinds it consults through `PlanningContext.related`.
-DOCUMENTS: dict[Event, str] = {
-    Event.COST: "cost_record",
-    Event.INDIRECT_ALLOCATION: "cost_record",
-    Event.PURCHASE_INVOICE: "invoice",
-    Event.VALUATION: "progress_report",
-    Event.REVENUE: "cost_record",
-    Event.PREPAID_VAT: "invoice",
-    Event.RETENTION: "contract",
-    Event.PAYMENT_REQUEST: "payment_request",
-    Event.PAYMENT: "payment_request",
-}
-RELATED: dict[Event, tuple[str, ...]] = {
-    Event.COST: ("project",),
-    Event.INDIRECT_ALLOCATION: ("project", "cost_record"),
-    Event.PURCHASE_INVOICE: ("project", "contract"),
-    Event.VALUATION: ("project", "contract"),
-    Event.REVENUE: ("project", "contract", "budget_line"),
-    Event.PREPAID_VAT: ("project", "contract"),
-    Event.RETENTION: ("project", "progress_report"),
-    Event.PAYMENT_REQUEST: ("project", "contract"),
-    Event.PAYMENT: ("project", "contract"),
-}
+
+SPECS: dict[Event, EventSpec] = _collect()
+
+
+def spec_of(event: Event) -> EventSpec:
+    """The spec of an event, or a configuration error naming it."""
+    found = SPECS.get(event)
+    if found is None:
+        raise ConfigurationError(
+            f"业务事件 {event.value} 没有规则实现（yecai.mapping.events）",
+            f"no planner for event {event.value} (yecai.mapping.events)",
+        )
+    return found
 
 
 def plan(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
-    planner = PLANNERS.get(rules.event)
-    if planner is None:
-        raise NotImplementedError(f"no planner for event {rules.event.value}")
-    return planner(documents, rules, mapping, ctx)
+    """Plan the postings of the documents by the rule set's event."""
+    return spec_of(rules.event).planner(documents, rules, mapping, ctx)

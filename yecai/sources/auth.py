@@ -14,10 +14,13 @@ import hmac
 import time
 import uuid
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+from typing import Literal
 from urllib.parse import quote
 
 import httpx
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as checked_dataclass
 
 
 class BearerAuth(httpx.Auth):
@@ -48,7 +51,8 @@ def sorted_query(request: httpx.Request) -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
-@dataclass(frozen=True, slots=True)
+# Validated (pydantic) so a connector YAML's `auth.hmac` section is this very scheme, checked.
+@checked_dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
 class HmacScheme:
     """A request-signing scheme: canonical string template, header names, digest and encoding.
 
@@ -62,9 +66,9 @@ class HmacScheme:
     nonce_header: str = "X-Nonce"
     signature_header: str = "X-Sign"
     signature_prefix: str = ""
-    algorithm: str = "sha256"
-    encoding: str = "hex"  # hex | base64
-    timestamp_unit: str = "s"  # s | ms
+    algorithm: Literal["sha256", "sha1", "md5", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    timestamp_unit: Literal["s", "ms"] = "s"
     extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 

@@ -2,7 +2,8 @@
 
 A connector is data plus two small functions (the Singer SDK lesson): the REST streams it offers
 and, per stream, the document kind it yields and a pure mapping from the source's field names to
-the canonical document's fields. It never imports the store, the jobs or the Kingdee client.
+the canonical document's fields. Whether records are pulled, pushed (webhooks) or imported is the
+connection's kind (`yecai.connectors.registry`). It never imports the store, jobs or Kingdee.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from yecai.sources.rest import RestSource, RestStream
+from yecai.sources.webhooks import WebhookSpec
 
 ToDocument = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -36,12 +38,18 @@ class StreamBinding:
     # Tells a deletion (tombstone) from a live record; deletions become tombstone documents.
     is_deleted: Callable[[dict[str, Any]], bool] | None = None
     partition: Partition | None = None
+    # The field a pushed deletion event sets (so it stages as a tombstone like a pulled one).
+    deleted_field: str | None = None
 
 
 class Connector(Protocol):
-    """A source system yecai can pull from."""
+    """A source system yecai takes records from, built by its connection's kind."""
 
     name: str
+    connection: str  # the workspace connection the records belong to
     streams: Mapping[str, StreamBinding]
+    # False when records only arrive by push or file: sync jobs then validate what is staged.
+    pulls: bool
+    webhooks: WebhookSpec | None  # the pushes it accepts, with their signature scheme
 
     def source(self) -> RestSource: ...

@@ -23,6 +23,11 @@ def dig(body: Any, path: Path) -> Any:
     return body
 
 
+def dotted(value: str) -> Path:
+    """A dotted path as written in a connector file ("data.items") → its keys."""
+    return tuple(part for part in value.split(".") if part)
+
+
 class Pagination(Protocol):
     page_size: int
 

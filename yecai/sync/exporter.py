@@ -186,7 +186,7 @@ def plan_postings(
     target = target_of(rules)
     model_of = DOCUMENT_TYPES[rules.document]
     # the kinds the event's planner consults, besides any the sync job names
-    related = tuple(dict.fromkeys([*related, *registry.RELATED.get(rules.event, ())]))
+    related = tuple(dict.fromkeys([*related, *registry.spec_of(rules.event).related]))
     with store.transaction() as session:
         names = {
             key: Project.model_validate(jsonutil.loads(doc.data)).name

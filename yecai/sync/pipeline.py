@@ -128,17 +128,19 @@ def run_sync_job(
     report = _Progress()
     try:
         for stream in streams:
-            report.pulls.append(
-                intake.pull(
-                    store,
-                    connector,
-                    stream,
-                    connection=source_connection,
-                    run_id=run_id,
-                    since=since,
-                    progress=progress(f"pull:{stream}", None),
+            # A pushed (webhook) or imported (file) source has its records staged already.
+            if connector.pulls:
+                report.pulls.append(
+                    intake.pull(
+                        store,
+                        connector,
+                        stream,
+                        connection=source_connection,
+                        run_id=run_id,
+                        since=since,
+                        progress=progress(f"pull:{stream}", None),
+                    )
                 )
-            )
             report.validations.append(
                 intake.validate_staged(store, connector, stream, connection=source_connection)
             )

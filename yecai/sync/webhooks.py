@@ -17,9 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from yecai import jsonutil
-from yecai.connectors.generic_rest import GenericRestConnector
-from yecai.connectors.generic_rest.spec import dotted
-from yecai.sources.paging import dig
+from yecai.sources.connector import Connector
+from yecai.sources.paging import dig, dotted
 from yecai.sources.webhooks import WebhookReceipt, verify
 from yecai.store.db import Store
 from yecai.store.webhook_tables import WebhookEvent
@@ -33,14 +32,14 @@ def _duplicate(event_id: str) -> WebhookReceipt:
 
 def receive(
     store: Store,
-    connector: GenericRestConnector,
+    connector: Connector,
     *,
     headers: Mapping[str, str],
     body: bytes,
     now: float | None = None,
 ) -> WebhookReceipt:
     """Verify and store one pushed event; the answer says what the sender should be told."""
-    spec = connector.spec.webhooks
+    spec = connector.webhooks
     if spec is None:
         return WebhookReceipt(
             404, "refused", "该连接未启用 Webhook", "webhooks are not enabled for this connection"
@@ -85,9 +84,8 @@ def receive(
                 binding = connector.streams[target.stream]
                 item = dict(data)
                 if target.deleted:
-                    deleted_field = connector.spec.streams[target.stream].deleted_field
-                    assert deleted_field is not None  # the spec guarantees it
-                    item[deleted_field] = True
+                    assert binding.deleted_field is not None  # the connector spec guarantees it
+                    item[binding.deleted_field] = True
                 ((record_id, _key, _digest),) = stage_items(
                     session, connection=connector.connection, stream=binding.stream, items=[item]
                 )

@@ -16,10 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from yecai.connectors.generic_rest import GenericRestConnector
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime
 from yecai.settings import Settings
+from yecai.sources.connector import Connector
 from yecai.store.db import Store
 from yecai.sync.webhooks import receive
 from yecai.web.api import admin, browse, configure, operations, reconcile, reports, session
@@ -37,7 +37,7 @@ def _wants_html(request: Request) -> bool:
 
 def create_app(
     store: Store,
-    connectors: Mapping[str, GenericRestConnector] | None = None,
+    connectors: Mapping[str, Connector] | None = None,
     *,
     settings: Settings | None = None,
     runtime: Runtime | None = None,

@@ -13,10 +13,17 @@ from typing import Any
 
 import httpx
 
-from yecai.connectors.generic_rest.spec import ConnectorSpec, FieldSpec, StreamSpec, dotted, read_spec
-from yecai.sources.auth import BearerAuth, HeaderAuth, HmacAuth, HmacScheme
+from yecai.connectors.generic_rest.spec import ConnectorSpec, FieldSpec, StreamSpec, read_spec
+from yecai.sources.auth import BearerAuth, HeaderAuth, HmacAuth
 from yecai.sources.connector import Partition, StreamBinding, ToDocument
-from yecai.sources.paging import CursorPagination, OffsetPagination, PageNumberPagination, Pagination, dig
+from yecai.sources.paging import (
+    CursorPagination,
+    OffsetPagination,
+    PageNumberPagination,
+    Pagination,
+    dig,
+    dotted,
+)
 from yecai.sources.rest import RestSource, RestStream
 
 
@@ -88,6 +95,7 @@ def _binding(name: str, stream: StreamSpec) -> StreamBinding:
         field_mapper(stream.fields),
         _deleted_flag(stream.deleted_field) if stream.deleted_field else None,
         Partition(partition.param, partition.parent, partition.key) if partition else None,
+        stream.deleted_field,
     )
 
 
@@ -101,12 +109,16 @@ class GenericRestConnector:
         connection: str | None = None,
         base_url: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        pulls: bool = True,
     ) -> None:
         self.spec = spec
         self.name = spec.name
         self.connection = connection or spec.name
         self.base_url = base_url or spec.base_url
         self._transport = transport
+        # A push-only (webhook kind) connection reads the same YAML but is never paged through.
+        self.pulls = pulls
+        self.webhooks = spec.webhooks
         self.streams: Mapping[str, StreamBinding] = {
             name: _binding(name, s) for name, s in spec.streams.items()
         }
@@ -120,8 +132,7 @@ class GenericRestConnector:
             return HeaderAuth(auth.headers)
         if auth.type == "hmac":
             assert auth.app_key is not None and auth.secret is not None
-            scheme = HmacScheme(**auth.hmac.model_dump())
-            return HmacAuth(auth.app_key, auth.secret, scheme)
+            return HmacAuth(auth.app_key, auth.secret, auth.hmac)
         return None
 
     def source(self) -> RestSource:

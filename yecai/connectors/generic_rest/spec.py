@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from yecai.domain.documents import DOCUMENT_TYPES
 from yecai.errors import ConfigurationError
+from yecai.sources.auth import HmacScheme
 from yecai.sources.webhooks import WebhookSpec
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -27,10 +28,6 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _path(value: str) -> tuple[str, ...]:
-    return tuple(part for part in value.split(".") if part)
 
 
 class PaginationSpec(_Spec):
@@ -47,25 +44,13 @@ class PaginationSpec(_Spec):
     next_cursor_path: str = "data.next_cursor"
 
 
-class HmacSpec(_Spec):
-    template: str = "{method}\n{path}\n{query}\n{timestamp}\n{nonce}"
-    key_header: str = "X-App-Key"
-    timestamp_header: str = "X-Timestamp"
-    nonce_header: str = "X-Nonce"
-    signature_header: str = "X-Sign"
-    signature_prefix: str = ""
-    algorithm: Literal["sha256", "sha1", "md5", "sha512"] = "sha256"
-    encoding: Literal["hex", "base64"] = "hex"
-    timestamp_unit: Literal["s", "ms"] = "s"
-
-
 class AuthSpec(_Spec):
     type: Literal["none", "bearer", "header", "hmac"] = "none"
     token: str | None = None  # bearer
     headers: dict[str, str] = Field(default_factory=dict)  # header
     app_key: str | None = None  # hmac
     secret: str | None = None  # hmac
-    hmac: HmacSpec = Field(default_factory=HmacSpec)
+    hmac: HmacScheme = Field(default_factory=HmacScheme)
 
     @model_validator(mode="after")
     def _complete(self) -> AuthSpec:
@@ -208,11 +193,3 @@ def read_spec(path: Path, *, secrets: Mapping[str, str] | None = None) -> Connec
     if not isinstance(data, dict):
         raise ConfigurationError(f"连接器文件 {path} 不是映射结构", f"connector file {path} is not a mapping")
     return parse_spec(data, secrets=secrets, origin=str(path))
-
-
-def records_path(stream: StreamSpec) -> tuple[str, ...]:
-    return _path(stream.records_path)
-
-
-def dotted(value: str) -> tuple[str, ...]:
-    return _path(value)

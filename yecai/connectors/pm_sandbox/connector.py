@@ -1,7 +1,8 @@
 """sandbox.pm as a generic REST connector: the YAML file beside this module, plus its secrets.
 
 Kept as a named entry point so the demo and tests need only the server URL and token; everything
-else — streams, paging, field mappings, webhook events — is in `connector.yaml`.
+else — streams, paging, field mappings, webhook events — is in `connector.yaml`. It is opened
+through the kind registry as a `rest` connection, like a workspace would open it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from yecai.connectors.generic_rest import GenericRestConnector, load_connector
+from yecai.connectors.registry import ConnectorRequest, build_connector
+from yecai.sources.connector import Connector
 
 SPEC = Path(__file__).with_name("connector.yaml")
 DEFAULT_WEBHOOK_SECRET = "yecai-pm-webhook"  # sandbox.pm's default; a real system's comes from its settings
@@ -23,9 +25,7 @@ def PmSandboxConnector(  # named like the class it stands for
     connection: str = "pm",
     webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
     transport: httpx.BaseTransport | None = None,
-) -> GenericRestConnector:
+) -> Connector:
     """The sandbox.pm connector for a server at `base_url` with `token`."""
     secrets = {"PM_SANDBOX_TOKEN": token, "PM_WEBHOOK_SECRET": webhook_secret}
-    return load_connector(
-        SPEC, secrets=secrets, connection=connection, base_url=base_url, transport=transport
-    )
+    return build_connector("rest", ConnectorRequest(connection, SPEC, base_url, secrets, transport))

@@ -18,25 +18,9 @@ from pydantic import Field
 
 from yecai.domain.documents import CostCategory, CostRecord
 from yecai.domain.money import CENT, ZERO, money_sum
-from yecai.mapping.events.common import (
-    Entry,
-    EventOptions,
-    Resolver,
-    parse_options,
-    period_end,
-    period_of,
-    related,
-)
-from yecai.mapping.interface import (
-    Held,
-    Plan,
-    PlannableDocument,
-    PlanningContext,
-    matches,
-    member_keys,
-    posting_key,
-)
-from yecai.mapping.rules import MappingTable, RuleSet, format_summary
+from yecai.mapping.events import common
+from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext
+from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 ROLES: dict[str, tuple[str, ...]] = {
     "allocated": ("project",),  # Dr 合同履约成本—间接费用 (or —合同成本) of each contract
@@ -57,7 +41,7 @@ class AllocationBase(StrEnum):
     DIRECT_LABOUR = "direct_labour"  # 直接人工
 
 
-class AllocationOptions(EventOptions):
+class AllocationOptions(common.EventOptions):
     pool_projects: tuple[str, ...] = Field(("JJFY",), description="PM project codes of indirect-cost pools")
     pool_categories: tuple[CostCategory, ...] = (CostCategory.INDIRECT,)
     base: AllocationBase = AllocationBase.DIRECT_COST
@@ -96,34 +80,34 @@ def plan_allocation(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
     """One voucher per pool × period: the pool's indirect costs spread over the period's contracts."""
-    options = parse_options(rules, AllocationOptions)
+    options = common.parse_options(rules, AllocationOptions)
     base_categories = options.base_categories or (
         DIRECT if options.base is AllocationBase.DIRECT_COST else (CostCategory.LABOUR,)
     )
     plan = Plan()
-    resolver = Resolver(rules, mapping, ctx, ROLES)
+    resolver = common.Resolver(rules, mapping, ctx, ROLES)
     pools: dict[tuple[str, str], list[PlannableDocument]] = defaultdict(list)
     bases: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     seen: set[str] = set()
     for document in documents:
         record: CostRecord = document.model
-        if rules.filter and not matches(record, rules.filter):
+        if not common.selected(rules, record):
             continue
         seen.add(record.source_key)
         if record.project_code in options.pool_projects:
             if record.category in options.pool_categories:
-                pools[(record.project_code, period_of(record.business_date))].append(document)
+                pools[(record.project_code, common.period_of(record.business_date))].append(document)
             continue
         if record.category in base_categories:
-            bases[period_of(record.business_date)][record.project_code] += record.amount
+            bases[common.period_of(record.business_date)][record.project_code] += record.amount
     # Cost records already posted (and so not among the documents) still weigh in the base.
-    for record in related(ctx, "cost_record"):
+    for record in common.related(ctx, "cost_record"):
         if not isinstance(record, CostRecord) or record.source_key in seen:
             continue
         seen.add(record.source_key)
         if record.project_code in options.pool_projects or record.category not in base_categories:
             continue
-        bases[period_of(record.business_date)][record.project_code] += record.amount
+        bases[common.period_of(record.business_date)][record.project_code] += record.amount
 
     for (pool, period), members in sorted(pools.items()):
         members = sorted(members, key=lambda d: d.source_key)
@@ -155,23 +139,32 @@ def plan_allocation(
                 targets.append((project, account, dims, amount))
         if pool_account is None or pool_dims is None or not resolver.ok(ids):
             continue
-        key = posting_key(ctx.connection, rules.name, group, member_keys(members))
-        summary = format_summary(
-            rules.summary,
-            project_code=pool,
-            project_name=ctx.project_names.get(pool, pool),
-            category_name="间接费用",
-            period=period,
-            date=period_end(period).isoformat(),
-            count=len(parts),
-            amount=f"{total:.2f}",
-        )
-        entry = Entry()
+        entry = common.Entry()
         for _project, account, dims, amount in targets:
             entry.dr(account, amount, dims, ids)
         entry.cr(pool_account, total, pool_dims, ids)
-        voucher = entry.voucher(key, group, period_end(period), summary)
+        voucher = common.period_voucher(
+            resolver,
+            entry,
+            pool,
+            period,
+            members,
+            total,
+            group=group,
+            count=len(parts),
+            category_name="间接费用",
+        )
         if voucher is not None:
             plan.postings.append(voucher)
     plan.unmapped = resolver.unmapped()
     return plan
+
+
+SPEC = common.EventSpec(
+    Event.INDIRECT_ALLOCATION,
+    plan_allocation,
+    "cost_record",
+    ROLES,
+    ("project", "cost_record"),
+    AllocationOptions,
+)

@@ -1,4 +1,7 @@
-"""What every event planner shares: options parsing, value resolution, periods, lines, vouchers.
+"""What every event planner shares: its spec, options, value resolution, periods, lines, vouchers.
+
+`EventSpec` is what an event module declares once (planner, document, account roles, related
+kinds, options) for `yecai.mapping.registry` to collect.
 
 `Resolver` looks up every value a document needs (项目 number, counterparty numbers, accounts
 by role, cost-category accounts per accounting standard) and remembers each one it could not map,
@@ -23,17 +26,42 @@ from yecai.domain.documents import AccountingStandard, Contract, ContractKind, C
 from yecai.domain.money import ZERO, round_money
 from yecai.domain.vouchers import Voucher, VoucherLine
 from yecai.errors import ConfigurationError
-from yecai.mapping.interface import PlanningContext, Unmapped, key_token
-from yecai.mapping.rules import Aggregation, CategoryRule, MappingTable, RuleSet
+from yecai.mapping.interface import (
+    PlannableDocument,
+    Planner,
+    PlanningContext,
+    Unmapped,
+    key_token,
+    matches,
+    member_keys,
+    posting_key,
+)
+from yecai.mapping.rules import Aggregation, CategoryRule, Event, MappingTable, RuleSet, format_summary
 
 Dims = tuple[tuple[str, str], ...]
 OptionsT = TypeVar("OptionsT", bound="EventOptions")
+ModelT = TypeVar("ModelT")
 
 
 class EventOptions(BaseModel):
     """Base of each event's typed `options`: unknown keys are refused, so a typo never passes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One business event as its module declares it: everything the registry knows about it."""
+
+    event: Event
+    planner: Planner
+    document: str  # the document kind it reads; a rule set for the event must name the same
+    # account roles → the dimensions a line on that role carries unless the rule set says otherwise
+    roles: Mapping[str, tuple[str, ...]]
+    related: tuple[str, ...] = ()  # document kinds it consults through `PlanningContext.related`
+    options: type[EventOptions] | None = None  # its typed `options`; None: it takes none
+    # whether its lines use the cost-category accounts (`categories` / mapping `cost_accounts`)
+    category_accounts: bool = False
 
 
 def parse_options(rules: RuleSet, model: type[OptionsT]) -> OptionsT:
@@ -83,6 +111,38 @@ def group_date(aggregation: Aggregation, day: dt.date) -> dt.date:
     return day
 
 
+# -- selecting, keying and describing a group ----------------------------------------------------
+
+
+def selected(rules: RuleSet, model: Any) -> bool:
+    """Whether the rule set's `filter` lets a document through (no filter: every document)."""
+    return not rules.filter or matches(model, rules.filter)
+
+
+def key_for(ctx: PlanningContext, rules: RuleSet, group: str, members: Iterable[PlannableDocument]) -> str:
+    """The posting key of one group: connection, rule set, group and the documents it carries."""
+    return posting_key(ctx.connection, rules.name, group, member_keys(members))
+
+
+def summary_of(
+    rules: RuleSet, ctx: PlanningContext, project: str, day: dt.date, *, period: str = "", **values: object
+) -> str:
+    """The rule set's 摘要 for a group of `project` dated `day` (period: the day's month by default)."""
+    return format_summary(
+        rules.summary,
+        project_code=project,
+        project_name=ctx.project_names.get(project, project),
+        date=day.isoformat(),
+        period=period or f"{day:%Y-%m}",
+        **values,
+    )
+
+
+def period_summary(rules: RuleSet, ctx: PlanningContext, project: str, period: str, **values: object) -> str:
+    """The 摘要 of a month-end group: `period` (YYYY-MM) dated its last day."""
+    return summary_of(rules, ctx, project, period_end(period), period=period, **values)
+
+
 # -- related documents ---------------------------------------------------------------------------
 
 
@@ -91,8 +151,13 @@ def related(ctx: PlanningContext, kind: str) -> list[Any]:
     return [getattr(item, "model", item) for item in ctx.related.get(kind, ())]
 
 
+def related_of(ctx: PlanningContext, kind: str, model: type[ModelT]) -> list[ModelT]:
+    """The related documents of `kind` that are `model`s (anything else passed in is ignored)."""
+    return [item for item in related(ctx, kind) if isinstance(item, model)]
+
+
 def contracts_by_number(ctx: PlanningContext) -> dict[str, Contract]:
-    return {c.contract_no: c for c in related(ctx, "contract") if isinstance(c, Contract)}
+    return {c.contract_no: c for c in related_of(ctx, "contract", Contract)}
 
 
 def income_contracts(ctx: PlanningContext) -> dict[str, list[Contract]]:
@@ -324,3 +389,34 @@ class Entry:
             for line in self.lines
         )
         return Voucher(posting_key, group, date, summary, lines)
+
+
+def period_voucher(
+    resolver: Resolver,
+    entry: Entry,
+    project: str,
+    period: str,
+    members: Sequence[PlannableDocument],
+    amount: Decimal,
+    description: str = "",
+    *,
+    group: str | None = None,
+    count: int | None = None,
+    **values: object,
+) -> Voucher | None:
+    """The voucher of a month-end group (by default the project's month): keyed by its documents,
+    described with `amount` and dated the period's last day. `count` in the 摘要 is the number of
+    documents unless the event counts something else."""
+    rules, ctx = resolver.rules, resolver.ctx
+    group = group or f"{project}|{period}"
+    summary = period_summary(
+        rules,
+        ctx,
+        project,
+        period,
+        count=len(members) if count is None else count,
+        amount=f"{amount:.2f}",
+        description=description,
+        **values,
+    )
+    return entry.voucher(key_for(ctx, rules, group, members), group, period_end(period), summary)

@@ -15,16 +15,9 @@ from collections.abc import Sequence
 
 from yecai.domain.documents import CATEGORY_NAMES_ZH, CostRecord
 from yecai.domain.money import ZERO, money_sum
-from yecai.mapping.events.common import Dims, Entry, Resolver
-from yecai.mapping.interface import (
-    Plan,
-    PlannableDocument,
-    PlanningContext,
-    matches,
-    member_keys,
-    posting_key,
-)
-from yecai.mapping.rules import Aggregation, MappingTable, RuleSet, format_summary
+from yecai.mapping.events import common
+from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
+from yecai.mapping.rules import Aggregation, Event, MappingTable, RuleSet
 
 # Cost vouchers have no roles: each category's rule names its accounts and dimensions.
 ROLES: dict[str, tuple[str, ...]] = {}
@@ -45,7 +38,7 @@ def _group_key(rules: RuleSet, record: CostRecord) -> str:
 
 
 # A bucket is one Dr/Cr pair of a voucher: (project, debit account, debit dims, credit account, credit dims).
-Bucket = tuple[str, str, Dims, str, Dims]
+Bucket = tuple[str, str, common.Dims, str, common.Dims]
 
 
 def plan_costs(
@@ -58,12 +51,12 @@ def plan_costs(
     project dimension line by line.
     """
     plan = Plan()
-    resolver = Resolver(rules, mapping, ctx, ROLES)
+    resolver = common.Resolver(rules, mapping, ctx, ROLES)
     groups: dict[str, list[PlannableDocument]] = defaultdict(list)
     buckets: dict[int, Bucket] = {}
     for document in documents:
         record: CostRecord = document.model
-        if rules.filter and not matches(record, rules.filter):
+        if not common.selected(rules, record):
             continue
         ids = [document.document_id]
         standard = resolver.standard(record.project_code)
@@ -90,20 +83,19 @@ def plan_costs(
     for group in sorted(groups):
         members = sorted(groups[group], key=lambda d: d.source_key)
         first: CostRecord = members[0].model
-        key = posting_key(ctx.connection, rules.name, group, member_keys(members))
-        summary = format_summary(
-            rules.summary,
-            project_code=first.project_code,
-            project_name=ctx.project_names.get(first.project_code, first.project_code),
+        key = common.key_for(ctx, rules, group, members)
+        summary = common.summary_of(
+            rules,
+            ctx,
+            first.project_code,
+            first.business_date,
             category_name=CATEGORY_NAMES_ZH[first.category],
-            date=first.business_date.isoformat(),
-            period=f"{first.business_date:%Y-%m}",
             count=len(members),
         )
         by_bucket: dict[Bucket, list[PlannableDocument]] = defaultdict(list)
         for member in members:
             by_bucket[buckets[member.document_id]].append(member)
-        entry = Entry()
+        entry = common.Entry()
         for bucket in sorted(by_bucket):
             docs = by_bucket[bucket]
             total = money_sum(d.model.amount for d in docs)
@@ -115,9 +107,8 @@ def plan_costs(
             # (负数) amount, the Chinese convention for reductions, rather than swapping sides.
             entry.dr(debit, total, debit_dims, ids)
             entry.cr(credit, total, credit_dims, ids)
-        voucher = entry.voucher(key, group, first.business_date, summary)
-        if voucher is None:
-            plan.zero_groups.append(group)
-            continue
-        plan.postings.append(voucher)
+        plan.add(entry.voucher(key, group, first.business_date, summary), group)
     return plan
+
+
+SPEC = common.EventSpec(Event.COST, plan_costs, "cost_record", ROLES, ("project",), category_accounts=True)

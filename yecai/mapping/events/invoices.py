@@ -23,26 +23,9 @@ from yecai.domain.documents import (
     InvoiceDirection,
     InvoiceType,
 )
-from yecai.mapping.events.common import (
-    CONTRACT_CATEGORIES,
-    Entry,
-    EventOptions,
-    Resolver,
-    contracts_by_number,
-    group_date,
-    group_key,
-    parse_options,
-)
-from yecai.mapping.interface import (
-    Held,
-    Plan,
-    PlannableDocument,
-    PlanningContext,
-    matches,
-    member_keys,
-    posting_key,
-)
-from yecai.mapping.rules import MappingTable, RuleSet, format_summary
+from yecai.mapping.events import common
+from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext
+from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 ROLES: dict[str, tuple[str, ...]] = {
     "input_vat": (),  # 应交税费—应交增值税(进项税额)
@@ -66,12 +49,12 @@ class FullDebit(StrEnum):
     INVENTORY = "inventory"  # into 原材料 (site store), issued to cost later (entry 2)
 
 
-class InvoiceOptions(EventOptions):
+class InvoiceOptions(common.EventOptions):
     mode: InvoiceMode = InvoiceMode.VAT_ONLY
     certification: Certification = Certification.CERTIFIED
     full_debit: FullDebit = FullDebit.CATEGORY
     contract_categories: dict[str, CostCategory] = Field(
-        default_factory=lambda: dict(CONTRACT_CATEGORIES),
+        default_factory=lambda: dict(common.CONTRACT_CATEGORIES),
         description="contract kind → the cost category whose payable/cost accounts an invoice uses",
     )
     default_category: CostCategory = CostCategory.MATERIAL
@@ -91,16 +74,16 @@ def _category(
 def plan_invoices(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
-    options = parse_options(rules, InvoiceOptions)
+    options = common.parse_options(rules, InvoiceOptions)
     plan = Plan()
-    resolver = Resolver(rules, mapping, ctx, ROLES)
-    contracts = contracts_by_number(ctx)
-    entries: dict[str, list[tuple[PlannableDocument, Entry]]] = defaultdict(list)
+    resolver = common.Resolver(rules, mapping, ctx, ROLES)
+    contracts = common.contracts_by_number(ctx)
+    entries: dict[str, list[tuple[PlannableDocument, common.Entry]]] = defaultdict(list)
     for document in documents:
         invoice: Invoice = document.model
         if invoice.direction is not InvoiceDirection.IN:
             continue  # issued invoices belong to the valuation / prepaid-VAT rules
-        if rules.filter and not matches(invoice, rules.filter):
+        if not common.selected(rules, invoice):
             continue
         ids = (document.document_id,)
         category, project = _category(invoice, options, contracts)
@@ -130,7 +113,7 @@ def plan_invoices(
         if not resolver.ok(ids) or cost_dims is None or payable_dims is None or vat_dims is None:
             continue
         assert stock_dims is not None
-        entry = Entry()
+        entry = common.Entry()
         tax, net = invoice.tax_amount, invoice.amount
         if options.mode is InvoiceMode.VAT_ONLY:
             if special:
@@ -150,7 +133,7 @@ def plan_invoices(
             else:
                 entry.dr(debit_account, invoice.total, debit_dims, ids)
             entry.cr(rule.credit, invoice.total, payable_dims, ids)
-        group = group_key(
+        group = common.group_key(
             rules.aggregation,
             document=invoice.invoice_no,
             project=project,
@@ -165,27 +148,33 @@ def plan_invoices(
         docs = [m[0] for m in members]
         first: Invoice = docs[0].model
         category, project = _category(first, options, contracts)
-        key = posting_key(ctx.connection, rules.name, group, member_keys(docs))
-        summary = format_summary(
-            rules.summary,
-            project_code=project or "",
-            project_name=ctx.project_names.get(project or "", project or ""),
+        key = common.key_for(ctx, rules, group, docs)
+        summary = common.summary_of(
+            rules,
+            ctx,
+            project or "",
+            first.issue_date,
             category_name=CATEGORY_NAMES_ZH[category],
-            date=first.issue_date.isoformat(),
-            period=f"{first.issue_date:%Y-%m}",
             count=len(docs),
             document_no=first.invoice_no,
             counterparty=first.seller_name,
             contract_no=first.contract_no or "",
             amount=f"{first.total:.2f}",
         )
-        merged = Entry()
+        merged = common.Entry()
         for _doc, entry in members:
             merged.extend(entry)
-        date = group_date(rules.aggregation, first.issue_date)
-        voucher = merged.merged().voucher(key, group, date, summary)
-        if voucher is None:
-            plan.zero_groups.append(group)
-        else:
-            plan.postings.append(voucher)
+        date = common.group_date(rules.aggregation, first.issue_date)
+        plan.add(merged.merged().voucher(key, group, date, summary), group)
     return plan
+
+
+SPEC = common.EventSpec(
+    Event.PURCHASE_INVOICE,
+    plan_invoices,
+    "invoice",
+    ROLES,
+    ("project", "contract"),
+    InvoiceOptions,
+    category_accounts=True,
+)

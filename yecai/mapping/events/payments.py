@@ -18,28 +18,9 @@ from pydantic import Field
 
 from yecai.domain.bills import Bill
 from yecai.domain.documents import CostCategory, PaymentRequest, PaymentStatus
-from yecai.mapping.events.common import (
-    CONTRACT_CATEGORIES,
-    Entry,
-    EventOptions,
-    Resolver,
-    contracts_by_number,
-    group_date,
-    group_key,
-    parse_options,
-)
-from yecai.mapping.interface import (
-    Held,
-    Plan,
-    PlannableDocument,
-    PlanningContext,
-    bill_number,
-    key_token,
-    matches,
-    member_keys,
-    posting_key,
-)
-from yecai.mapping.rules import MappingTable, RuleSet, format_summary
+from yecai.mapping.events import common
+from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext, bill_number, key_token
+from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 REQUEST_ROLES: dict[str, tuple[str, ...]] = {}  # a bill has no accounts: Kingdee's own rules post it
 PAYMENT_ROLES: dict[str, tuple[str, ...]] = {"bank": ()}  # 银行存款; 应付账款 comes from the category
@@ -52,7 +33,7 @@ class PayDate(StrEnum):
     REQUEST = "request_date"
 
 
-class PaymentRequestOptions(EventOptions):
+class PaymentRequestOptions(common.EventOptions):
     statuses: tuple[PaymentStatus, ...] = (PaymentStatus.APPROVED, PaymentStatus.PAID)
     bill_prefix: str = Field("YC", min_length=1, max_length=8)
     bill_type: str = "FKSQLX01_SYS"  # 采购业务付款申请
@@ -69,10 +50,12 @@ class PaymentRequestOptions(EventOptions):
     )
 
 
-class PaymentOptions(EventOptions):
+class PaymentOptions(common.EventOptions):
     statuses: tuple[PaymentStatus, ...] = (PaymentStatus.PAID,)
     date: PayDate = PayDate.EXPECTED
-    contract_categories: dict[str, CostCategory] = Field(default_factory=lambda: dict(CONTRACT_CATEGORIES))
+    contract_categories: dict[str, CostCategory] = Field(
+        default_factory=lambda: dict(common.CONTRACT_CATEGORIES)
+    )
     default_category: CostCategory = CostCategory.MATERIAL
 
 
@@ -87,13 +70,13 @@ def _waiting(request: PaymentRequest, doc_id: int) -> Held:
 def plan_payment_requests(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
-    options = parse_options(rules, PaymentRequestOptions)
+    options = common.parse_options(rules, PaymentRequestOptions)
     plan = Plan()
-    resolver = Resolver(rules, mapping, ctx, REQUEST_ROLES)
-    contracts = contracts_by_number(ctx)
+    resolver = common.Resolver(rules, mapping, ctx, REQUEST_ROLES)
+    contracts = common.contracts_by_number(ctx)
     for document in sorted(documents, key=lambda d: d.source_key):
         request: PaymentRequest = document.model
-        if rules.filter and not matches(request, rules.filter):
+        if not common.selected(rules, request):
             continue
         ids = (document.document_id,)
         if request.status not in options.statuses:
@@ -107,16 +90,15 @@ def plan_payment_requests(
             continue
         assert supplier and org
         group = f"doc|{request.request_no}"
-        key = posting_key(ctx.connection, rules.name, group, member_keys([document]))
+        key = common.key_for(ctx, rules, group, [document])
         contract = contracts.get(request.contract_no or "")
         item = options.expense_items.get(contract.contract_kind.value) if contract else None
         item = item or options.default_expense_item
-        summary = format_summary(
-            rules.summary,
-            project_code=request.project_code,
-            project_name=ctx.project_names.get(request.project_code, request.project_code),
-            date=request.request_date.isoformat(),
-            period=f"{request.request_date:%Y-%m}",
+        summary = common.summary_of(
+            rules,
+            ctx,
+            request.project_code,
+            request.request_date,
             count=1,
             document_no=request.request_no,
             counterparty=request.payee_name,
@@ -181,14 +163,14 @@ def _pay_date(request: PaymentRequest, options: PaymentOptions) -> dt.date:
 def plan_payments(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
-    options = parse_options(rules, PaymentOptions)
+    options = common.parse_options(rules, PaymentOptions)
     plan = Plan()
-    resolver = Resolver(rules, mapping, ctx, PAYMENT_ROLES)
-    contracts = contracts_by_number(ctx)
-    groups: dict[str, list[tuple[PlannableDocument, Entry]]] = defaultdict(list)
+    resolver = common.Resolver(rules, mapping, ctx, PAYMENT_ROLES)
+    contracts = common.contracts_by_number(ctx)
+    groups: dict[str, list[tuple[PlannableDocument, common.Entry]]] = defaultdict(list)
     for document in documents:
         request: PaymentRequest = document.model
-        if rules.filter and not matches(request, rules.filter):
+        if not common.selected(rules, request):
             continue
         if request.status not in options.statuses:
             continue  # not paid yet: a later version of the request will be
@@ -206,11 +188,11 @@ def plan_payments(
         if not resolver.ok(ids) or rule is None or payable_dims is None:
             continue
         assert bank and bank_dims is not None
-        entry = Entry()
+        entry = common.Entry()
         entry.dr(rule.credit, request.amount, payable_dims, ids)
         entry.cr(bank, request.amount, bank_dims, ids)
         day = _pay_date(request, options)
-        group = group_key(
+        group = common.group_key(
             rules.aggregation, document=request.request_no, project=request.project_code, day=day
         )
         groups[group].append((document, entry))
@@ -221,13 +203,12 @@ def plan_payments(
         docs = [m[0] for m in members]
         first: PaymentRequest = docs[0].model
         day = _pay_date(first, options)
-        key = posting_key(ctx.connection, rules.name, group, member_keys(docs))
-        summary = format_summary(
-            rules.summary,
-            project_code=first.project_code,
-            project_name=ctx.project_names.get(first.project_code, first.project_code),
-            date=day.isoformat(),
-            period=f"{day:%Y-%m}",
+        key = common.key_for(ctx, rules, group, docs)
+        summary = common.summary_of(
+            rules,
+            ctx,
+            first.project_code,
+            day,
             count=len(docs),
             document_no=first.request_no,
             counterparty=first.payee_name,
@@ -235,12 +216,30 @@ def plan_payments(
             amount=f"{first.amount:.2f}",
             description=first.purpose,
         )
-        merged = Entry()
+        merged = common.Entry()
         for _doc, entry in members:
             merged.extend(entry)
-        voucher = merged.merged().voucher(key, group, group_date(rules.aggregation, day), summary)
-        if voucher is None:
-            plan.zero_groups.append(group)
-        else:
-            plan.postings.append(voucher)
+        plan.add(
+            merged.merged().voucher(key, group, common.group_date(rules.aggregation, day), summary), group
+        )
     return plan
+
+
+REQUEST_SPEC = common.EventSpec(
+    Event.PAYMENT_REQUEST,
+    plan_payment_requests,
+    "payment_request",
+    REQUEST_ROLES,
+    ("project", "contract"),
+    PaymentRequestOptions,
+)
+
+PAYMENT_SPEC = common.EventSpec(
+    Event.PAYMENT,
+    plan_payments,
+    "payment_request",
+    PAYMENT_ROLES,
+    ("project", "contract"),
+    PaymentOptions,
+    category_accounts=True,
+)

@@ -20,24 +20,9 @@ from pydantic import Field
 
 from yecai.domain.documents import ContractKind, Invoice, InvoiceDirection
 from yecai.domain.money import ZERO, round_money
-from yecai.mapping.events.common import (
-    Entry,
-    EventOptions,
-    Resolver,
-    contracts_by_number,
-    parse_options,
-    period_end,
-    period_of,
-)
-from yecai.mapping.interface import (
-    Plan,
-    PlannableDocument,
-    PlanningContext,
-    matches,
-    member_keys,
-    posting_key,
-)
-from yecai.mapping.rules import MappingTable, RuleSet, format_summary
+from yecai.mapping.events import common
+from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
+from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 ROLES: dict[str, tuple[str, ...]] = {
     "prepaid_vat": ("project",),  # 应交税费—预交增值税 (general method)
@@ -53,7 +38,7 @@ class VatMethod(StrEnum):
     SIMPLE = "simple"  # 简易计税 (清包工, 甲供, 老项目)
 
 
-class PrepaidVatOptions(EventOptions):
+class PrepaidVatOptions(common.EventOptions):
     method: VatMethod = VatMethod.GENERAL
     project_methods: dict[str, VatMethod] = Field(default_factory=dict, description="project code → method")
     general_rate: Decimal = Field(Decimal("0.09"), description="建筑服务 VAT rate (was 11 %, then 10 %)")
@@ -86,10 +71,10 @@ def prepaid_vat(
 def plan_prepaid_vat(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
-    options = parse_options(rules, PrepaidVatOptions)
+    options = common.parse_options(rules, PrepaidVatOptions)
     plan = Plan()
-    resolver = Resolver(rules, mapping, ctx, ROLES)
-    contracts = contracts_by_number(ctx)
+    resolver = common.Resolver(rules, mapping, ctx, ROLES)
+    contracts = common.contracts_by_number(ctx)
     carry_in = ctx.history.get(CARRY_KEY, {})
     # project → period → (documents, received, deducted)
     found: dict[str, dict[str, list[tuple[PlannableDocument, Decimal, Decimal]]]] = defaultdict(
@@ -97,16 +82,16 @@ def plan_prepaid_vat(
     )
     for document in documents:
         invoice: Invoice = document.model
-        if rules.filter and not matches(invoice, rules.filter):
+        if not common.selected(rules, invoice):
             continue
         contract = contracts.get(invoice.contract_no or "")
         project = invoice.project_code or (contract.project_code if contract else None)
         if not project:
             continue
         if invoice.direction is InvoiceDirection.OUT:
-            found[project][period_of(invoice.issue_date)].append((document, invoice.total, ZERO))
+            found[project][common.period_of(invoice.issue_date)].append((document, invoice.total, ZERO))
         elif contract is not None and contract.contract_kind in options.deduct_contract_kinds:
-            found[project][period_of(invoice.issue_date)].append((document, ZERO, invoice.total))
+            found[project][common.period_of(invoice.issue_date)].append((document, ZERO, invoice.total))
 
     for project in sorted(found):
         method = options.project_methods.get(project, options.method)
@@ -119,7 +104,6 @@ def plan_prepaid_vat(
             received = sum((r[1] for r in rows), ZERO)
             deducted = sum((r[2] for r in rows), ZERO) - carried
             figures = prepaid_vat(received, deducted, method, options)
-            group = f"{project}|{period}"
             if figures.tax == ZERO:
                 # A negative base (or one too small to give a cent) is carried into the next
                 # period together with its documents.
@@ -137,25 +121,20 @@ def plan_prepaid_vat(
             if not resolver.ok(ids):
                 continue
             assert debit and bank and debit_dims is not None and bank_dims is not None
-            entry = Entry()
+            entry = common.Entry()
             entry.dr(debit, figures.tax, debit_dims, ids)
             entry.cr(bank, figures.tax, bank_dims, ids)
-            key = posting_key(ctx.connection, rules.name, group, member_keys(members))
-            summary = format_summary(
-                rules.summary,
-                project_code=project,
-                project_name=ctx.project_names.get(project, project),
-                period=period,
-                date=period_end(period).isoformat(),
-                count=len(members),
-                amount=f"{figures.tax:.2f}",
-                description="简易计税" if method is VatMethod.SIMPLE else "一般计税",
-            )
-            voucher = entry.voucher(key, group, period_end(period), summary)
+            described = "简易计税" if method is VatMethod.SIMPLE else "一般计税"
+            voucher = common.period_voucher(resolver, entry, project, period, members, figures.tax, described)
             if voucher is not None:
                 plan.postings.append(voucher)
         if pending:
             # The last periods' base is not positive yet: nothing to prepay, documents stay unbound.
-            plan.zero_groups.append(f"{project}|{period_of(max(p.model.issue_date for p in pending))}")
+            plan.zero_groups.append(f"{project}|{common.period_of(max(p.model.issue_date for p in pending))}")
     plan.unmapped = resolver.unmapped()
     return plan
+
+
+SPEC = common.EventSpec(
+    Event.PREPAID_VAT, plan_prepaid_vat, "invoice", ROLES, ("project", "contract"), PrepaidVatOptions
+)

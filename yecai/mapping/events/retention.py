@@ -21,18 +21,10 @@ from pydantic import Field
 
 from yecai.domain.documents import Contract, ContractKind, ProgressReport
 from yecai.domain.money import ZERO, money_sum, round_money, split_tax
-from yecai.mapping.events.common import Entry, EventOptions, Resolver, parse_options, related
+from yecai.mapping.events import common
 from yecai.mapping.events.valuation import OutputVat, RetentionPractice, split_valuation
-from yecai.mapping.interface import (
-    Held,
-    Plan,
-    PlannableDocument,
-    PlanningContext,
-    matches,
-    member_keys,
-    posting_key,
-)
-from yecai.mapping.rules import MappingTable, RuleSet, format_summary
+from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext
+from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 ROLES: dict[str, tuple[str, ...]] = {
     "receivable": ("customer",),  # 应收账款(—质保金)
@@ -51,7 +43,7 @@ class RetentionStage(StrEnum):
     RECEIVED = "received"  # entry 14b: cash in, VAT obligation arises
 
 
-class RetentionOptions(EventOptions):
+class RetentionOptions(common.EventOptions):
     stage: RetentionStage = RetentionStage.DUE
     retention: RetentionPractice = RetentionPractice.UNBILLED
     output_vat: OutputVat = Field(
@@ -89,16 +81,16 @@ def retention_of(
 def plan_retention(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
-    options = parse_options(rules, RetentionOptions)
+    options = common.parse_options(rules, RetentionOptions)
     plan = Plan()
-    resolver = Resolver(rules, mapping, ctx, ROLES)
-    reports = [r for r in related(ctx, "progress_report") if isinstance(r, ProgressReport)]
+    resolver = common.Resolver(rules, mapping, ctx, ROLES)
+    reports = common.related_of(ctx, "progress_report", ProgressReport)
     received_all: dict[str, Any] = dict(ctx.history.get(RECEIVED_KEY, {}))
     for document in sorted(documents, key=lambda d: d.source_key):
         contract: Contract = document.model
         if contract.contract_kind is not ContractKind.INCOME:
             continue
-        if rules.filter and not matches(contract, rules.filter):
+        if not common.selected(rules, contract):
             continue
         ids = (document.document_id,)
         retention, vat = retention_of(contract, reports, options)
@@ -155,7 +147,7 @@ def plan_retention(
 
         standard = resolver.standard(contract.project_code)
         values = {"project": contract.project_code, "customer": contract.counterparty}
-        entry = Entry()
+        entry = common.Entry()
         receivable = resolver.account("receivable", standard, ids)
         receivable_dims = resolver.role_dims("receivable", ids, **values)
         if options.stage is RetentionStage.DUE:
@@ -191,23 +183,23 @@ def plan_retention(
                 assert deferred and output and deferred_dims is not None and output_dims is not None
                 entry.dr(deferred, vat, deferred_dims, ids)
                 entry.cr(output, vat, output_dims, ids)
-        key = posting_key(ctx.connection, rules.name, group, member_keys([document]))
-        summary = format_summary(
-            rules.summary,
-            project_code=contract.project_code,
-            project_name=ctx.project_names.get(contract.project_code, contract.project_code),
-            date=date.isoformat(),
-            period=f"{date:%Y-%m}",
+        key = common.key_for(ctx, rules, group, [document])
+        summary = common.summary_of(
+            rules,
+            ctx,
+            contract.project_code,
+            date,
             count=1,
             document_no=contract.contract_no,
             contract_no=contract.contract_no,
             counterparty=contract.counterparty,
             amount=f"{amount:.2f}",
         )
-        voucher = entry.voucher(key, group, date, summary)
-        if voucher is None:
-            plan.zero_groups.append(group)
-        else:
-            plan.postings.append(voucher)
+        plan.add(entry.voucher(key, group, date, summary), group)
     plan.unmapped = resolver.unmapped()
     return plan
+
+
+SPEC = common.EventSpec(
+    Event.RETENTION, plan_retention, "contract", ROLES, ("project", "progress_report"), RetentionOptions
+)

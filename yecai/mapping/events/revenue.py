@@ -20,26 +20,9 @@ from pydantic import Field
 
 from yecai.domain.documents import AccountingStandard, BudgetLine, CostCategory, CostRecord
 from yecai.domain.money import ZERO, money_sum, round_money
-from yecai.mapping.events.common import (
-    Entry,
-    EventOptions,
-    Resolver,
-    income_contracts,
-    parse_options,
-    period_end,
-    period_of,
-    related,
-)
-from yecai.mapping.interface import (
-    Held,
-    Plan,
-    PlannableDocument,
-    PlanningContext,
-    matches,
-    member_keys,
-    posting_key,
-)
-from yecai.mapping.rules import MappingTable, RuleSet, format_summary
+from yecai.mapping.events import common
+from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext
+from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 ROLES: dict[str, tuple[str, ...]] = {
     "settlement_revenue": ("project",),  # 合同结算—收入结转
@@ -56,7 +39,7 @@ class EstimateSource(StrEnum):
     OPTION = "option"  # only `estimated_total_cost`
 
 
-class RevenueOptions(EventOptions):
+class RevenueOptions(common.EventOptions):
     estimate: EstimateSource = EstimateSource.BUDGET
     estimated_total_cost: dict[str, Decimal] = Field(
         default_factory=dict, description="project code → estimated total cost (ex-VAT)"
@@ -125,18 +108,18 @@ def plan_revenue(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
     """One voucher per project × period, periods in order, each catching up on the one before."""
-    options = parse_options(rules, RevenueOptions)
+    options = common.parse_options(rules, RevenueOptions)
     plan = Plan()
-    resolver = Resolver(rules, mapping, ctx, ROLES)
-    budget_lines = [b for b in related(ctx, "budget_line") if isinstance(b, BudgetLine)]
+    resolver = common.Resolver(rules, mapping, ctx, ROLES)
+    budget_lines = common.related_of(ctx, "budget_line", BudgetLine)
     budgets, versions = _budget(budget_lines, options.budget_version)
-    contracts = income_contracts(ctx)
+    contracts = common.income_contracts(ctx)
     by_project: dict[str, dict[str, list[PlannableDocument]]] = defaultdict(lambda: defaultdict(list))
     for document in documents:
         record: CostRecord = document.model
-        if rules.filter and not matches(record, rules.filter):
+        if not common.selected(rules, record):
             continue
-        by_project[record.project_code][period_of(record.business_date)].append(document)
+        by_project[record.project_code][common.period_of(record.business_date)].append(document)
 
     for project in sorted(by_project):
         periods = by_project[project]
@@ -167,22 +150,11 @@ def plan_revenue(
             if entry is None:
                 continue
             group = f"{project}|{period}"
-            key = posting_key(ctx.connection, rules.name, group, member_keys(members))
-            summary = format_summary(
-                rules.summary,
-                project_code=project,
-                project_name=ctx.project_names.get(project, project),
-                period=period,
-                date=period_end(period).isoformat(),
-                count=len(members),
-                amount=f"{figures.period_revenue:.2f}",
-                description=f"完工进度 {figures.progress * 100:.2f}%",
+            progress = f"完工进度 {figures.progress * 100:.2f}%"
+            amount = figures.period_revenue
+            plan.add(
+                common.period_voucher(resolver, entry, project, period, members, amount, progress), group
             )
-            voucher = entry.voucher(key, group, period_end(period), summary)
-            if voucher is None:
-                plan.zero_groups.append(group)
-            else:
-                plan.postings.append(voucher)
     plan.unmapped = resolver.unmapped()
     return plan
 
@@ -216,13 +188,13 @@ def _missing_figures(
 
 
 def _entry(
-    resolver: Resolver,
+    resolver: common.Resolver,
     standard: AccountingStandard,
     project: str,
     members: Sequence[PlannableDocument],
     revenue: Decimal,
     cost: Decimal,
-) -> Entry | None:
+) -> common.Entry | None:
     """The period's lines, or None when a value is unmapped (recorded on the resolver)."""
     ids = tuple(d.document_id for d in members)
     values = {"project": project}
@@ -230,7 +202,7 @@ def _entry(
     revenue_dims = resolver.role_dims("revenue", ids, **values)
     cost_account = resolver.account("cost_of_sales", standard, ids)
     cost_dims = resolver.role_dims("cost_of_sales", ids, **values)
-    entry = Entry()
+    entry = common.Entry()
     if standard is AccountingStandard.SMALL:
         margin_account = resolver.account("gross_margin", standard, ids)
         margin_dims = resolver.role_dims("gross_margin", ids, **values)
@@ -271,3 +243,14 @@ def _entry(
     for account, dims, amount, cat_ids in credits:
         entry.cr(account, amount, dims, cat_ids)
     return entry
+
+
+SPEC = common.EventSpec(
+    Event.REVENUE,
+    plan_revenue,
+    "cost_record",
+    ROLES,
+    ("project", "contract", "budget_line"),
+    RevenueOptions,
+    category_accounts=True,
+)

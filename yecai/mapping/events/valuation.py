@@ -18,17 +18,9 @@ from pydantic import Field
 
 from yecai.domain.documents import Contract, ProgressReport
 from yecai.domain.money import ZERO, round_money
-from yecai.mapping.events.common import Entry, EventOptions, Resolver, income_contracts, parse_options
-from yecai.mapping.interface import (
-    Held,
-    Plan,
-    PlannableDocument,
-    PlanningContext,
-    matches,
-    member_keys,
-    posting_key,
-)
-from yecai.mapping.rules import MappingTable, RuleSet, format_summary
+from yecai.mapping.events import common
+from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext
+from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 ROLES: dict[str, tuple[str, ...]] = {
     "receivable": ("customer",),  # 应收账款
@@ -49,7 +41,7 @@ class RetentionPractice(StrEnum):
     CONTRACT_ASSET = "contract_asset"  # Dr 合同资产—质保金 at billing (alternative practice)
 
 
-class ValuationOptions(EventOptions):
+class ValuationOptions(common.EventOptions):
     output_vat: OutputVat = OutputVat.OUTPUT
     retention: RetentionPractice = RetentionPractice.UNBILLED
     default_vat_rate: Decimal = Field(Decimal("0.09"), description="建筑服务 9 % when the contract has none")
@@ -98,13 +90,13 @@ def contract_of(
 def plan_valuations(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
-    options = parse_options(rules, ValuationOptions)
+    options = common.parse_options(rules, ValuationOptions)
     plan = Plan()
-    resolver = Resolver(rules, mapping, ctx, ROLES)
-    contracts = income_contracts(ctx)
+    resolver = common.Resolver(rules, mapping, ctx, ROLES)
+    contracts = common.income_contracts(ctx)
     for document in sorted(documents, key=lambda d: d.source_key):
         report: ProgressReport = document.model
-        if rules.filter and not matches(report, rules.filter):
+        if not common.selected(rules, report):
             continue
         if report.valuation_amount is None or report.valuation_amount == ZERO:
             continue  # a progress figure without a valuation: nothing to bill
@@ -151,7 +143,7 @@ def plan_valuations(
             continue
         assert receivable and settlement and vat_account
         assert receivable_dims is not None and settlement_dims is not None and vat_dims is not None
-        entry = Entry()
+        entry = common.Entry()
         entry.dr(receivable, split.receivable, receivable_dims, ids)
         if asset:
             assert asset_account is not None and asset_dims is not None
@@ -164,12 +156,12 @@ def plan_valuations(
         entry.cr(vat_account, split.vat, vat_dims, ids)
 
         group = f"doc|{report.source_key}"
-        key = posting_key(ctx.connection, rules.name, group, member_keys([document]))
-        summary = format_summary(
-            rules.summary,
-            project_code=report.project_code,
-            project_name=ctx.project_names.get(report.project_code, report.project_code),
-            date=report.report_date.isoformat(),
+        key = common.key_for(ctx, rules, group, [document])
+        summary = common.summary_of(
+            rules,
+            ctx,
+            report.project_code,
+            report.report_date,
             period=report.period,
             count=1,
             document_no=report.source_key,
@@ -177,10 +169,11 @@ def plan_valuations(
             contract_no=contract.contract_no if contract else "",
             amount=f"{report.valuation_amount:.2f}",
         )
-        voucher = entry.voucher(key, group, report.report_date, summary)
-        if voucher is None:
-            plan.zero_groups.append(group)
-        else:
-            plan.postings.append(voucher)
+        plan.add(entry.voucher(key, group, report.report_date, summary), group)
     plan.unmapped = resolver.unmapped()
     return plan
+
+
+SPEC = common.EventSpec(
+    Event.VALUATION, plan_valuations, "progress_report", ROLES, ("project", "contract"), ValuationOptions
+)

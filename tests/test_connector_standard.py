@@ -33,7 +33,7 @@ from yecai.sandbox.pm.server import SandboxServer, start_sandbox
 from yecai.sandbox.pm.webhooks import WebhookSettings, event_signature
 from yecai.sandbox.serving import ServerThread
 from yecai.sources.connector import Connector
-from yecai.sources.rest import parse_cursor
+from yecai.sources.state import parse_cursor
 from yecai.store.db import Store
 from yecai.store.tables import Record
 from yecai.store.webhook_tables import WebhookEvent

@@ -50,22 +50,22 @@ _REPLAY = {
     S.PLANNED: "重放：从未保存 / replayed: never saved",
     S.UNCERTAIN: "重放：可能已在金蝶，先按键查询 / replayed: may be in Kingdee, looked up by key first",
     S.SAVED: "重放：已在金蝶，继续提交审核 / replayed: in Kingdee, Submit/Audit go on",
-    S.SKIPPED: "人工跳过（附原因）/ skipped by a person, with a reason",
+    S.SKIPPED: "人工跳过（附原因） / skipped by a person, with a reason",
 }
 
 # fmt: off
 TRANSITIONS: Mapping[PostingState, Mapping[PostingState, str]] = {
     S.AWAITING_APPROVAL: {
         S.PLANNED: "审批通过 / approved at the gate",
-        S.SKIPPED: "人工跳过（附原因）/ skipped by a person, with a reason",
+        S.SKIPPED: "人工跳过（附原因） / skipped by a person, with a reason",
     },
     S.PLANNED: {
         S.SENT: "放入批量保存 / taken into a BatchSave",
         S.PLANNED: "删除调用未获应答或被拒，下次重试 / a deletion's call failed before an answer: next run",
-        S.POSTED: "删除完成（或已不存在）/ deletion done (or already gone)",
+        S.POSTED: "删除完成（或已不存在） / deletion done (or already gone)",
         S.FAILED: "删除被拒或找不到原凭证 / deletion refused, or the voucher to delete is unknown",
         S.DEAD: "尝试次数用尽 / attempts exhausted",
-        S.SKIPPED: "人工跳过（附原因）/ skipped by a person, with a reason",
+        S.SKIPPED: "人工跳过（附原因） / skipped by a person, with a reason",
     },
     S.SENT: {
         S.UNCERTAIN: "写入结果未知 / the write's outcome is unknown",
@@ -86,7 +86,7 @@ TRANSITIONS: Mapping[PostingState, Mapping[PostingState, str]] = {
     },
     S.SAVED: {
         S.POSTED: "提交/审核完成 / Submit/Audit done",
-        S.FAILED: "提交/审核被拒（按策略补偿）/ Submit/Audit refused (compensated by policy)",
+        S.FAILED: "提交/审核被拒（按策略补偿） / Submit/Audit refused (compensated by policy)",
         S.REVERSED: "已红字冲销 / reversed (红字冲销)",
         S.SUPERSEDED: "已被改写 / rewritten by an update",
         S.DELETED: "未审核凭证已删除 / unaudited voucher deleted",

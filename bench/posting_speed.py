@@ -1,4 +1,4 @@
-"""Posting speed: yecai's BatchSave exporter against Kingdee's own SDK saving one voucher per call.
+"""Posting speed: yecai's BatchSave sender against Kingdee's own SDK saving one voucher per call.
 
 Both post the same N balanced vouchers into a fresh sandbox.kingdee with a per-call latency (a
 real K/3 Cloud site answers in 0.2–1.5 s, reference §4.2) and a per-record cost. The baseline is

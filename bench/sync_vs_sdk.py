@@ -34,8 +34,8 @@ from yecai.sandbox.kingdee.faults import FaultSettings
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.store.db import open_store
-from yecai.sync.exporter import target_of
 from yecai.sync.pipeline import run_cost_sync
+from yecai.sync.planning import target_of
 
 
 def documents_of(dataset: Any) -> list[PlannableDocument]:

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from tests.console_support import PASSWORD, PROJECT_1, PROJECT_2, Showcase, build_showcase, serving
 from yecai.auth import audit
 from yecai.auth.principal import SYSTEM
+from yecai.domain.posting_states import OPEN as STATES_OPEN
 from yecai.jobs import deadletters
 from yecai.services import dashboard as dashboards
-from yecai.services.trace import STATES_OPEN
 from yecai.store.tables import Posting
 
 pytestmark = pytest.mark.browser

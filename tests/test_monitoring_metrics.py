@@ -31,6 +31,7 @@ from sqlalchemy.orm import sessionmaker
 from tests.sandbox_kingdee_support import balanced_voucher
 from yecai import jsonutil
 from yecai.demo import identity_of
+from yecai.domain.posting_states import STATES
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import open_runtime
 from yecai.kingdee.client import KingdeeClient, KingdeeError
@@ -40,7 +41,7 @@ from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.store.job_tables import ConnectionHealth, DeadLetter, JobLease
 from yecai.store.tables import Posting, Record, Run
-from yecai.sync.exporter import STATES, send_postings
+from yecai.sync.sending import send_postings
 from yecai.web.monitoring import monitoring_router
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

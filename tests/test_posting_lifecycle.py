@@ -32,8 +32,8 @@ from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.services import postings as service
 from yecai.store.db import Store
 from yecai.store.tables import Posting
-from yecai.sync.exporter import send_postings
 from yecai.sync.pipeline import SyncReport, run_sync_job
+from yecai.sync.sending import send_postings
 
 
 @dataclass

@@ -19,7 +19,7 @@ from yecai.files import import_file
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
 from yecai.store.db import Store
 from yecai.store.tables import Posting
-from yecai.sync import exporter
+from yecai.sync import planning
 
 
 def import_costs(store: Store, path: Path, rows: list[list[object]]) -> None:
@@ -51,8 +51,8 @@ def revenue_of(store: Store, period: str) -> Decimal:
     )
 
 
-def plan(store: Store, rules: RuleSet) -> exporter.PlanResult:
-    return exporter.plan_postings(
+def plan(store: Store, rules: RuleSet) -> planning.PlanResult:
+    return planning.plan_postings(
         store, rules=rules, mapping=default_mapping(), source_connection="pm", kingdee_connection="kd"
     )
 
@@ -83,11 +83,11 @@ def test_reversed_postings_are_not_history(store: Store, tmp_path: Path) -> None
     plan(store, revenue_rules("1000000.00"))
     with store.transaction() as session:
         posting = session.scalars(select(Posting).where(Posting.rule_set == "revenue")).one()
-        history = exporter._history(session, revenue_rules("1000000.00"), "kd")
+        history = planning._history(session, revenue_rules("1000000.00"), "kd")
         assert history["revenue_to_date"]["XM9"] == {
             "cost": Decimal("100000.00"),
             "revenue": Decimal("120000.00"),
         }
         posting.state = "reversed"
     with store.transaction() as session:
-        assert exporter._history(session, revenue_rules("1000000.00"), "kd")["revenue_to_date"] == {}
+        assert planning._history(session, revenue_rules("1000000.00"), "kd")["revenue_to_date"] == {}

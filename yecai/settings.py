@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     http_read_timeout: float = 120.0
     kingdee_batch_size: int = Field(50, ge=1, le=500, description="vouchers per BatchSave call")
     kingdee_max_attempts: int = Field(3, ge=1, description="attempts per posting before it fails")
+    kingdee_period_moves: int = Field(
+        12,
+        ge=0,
+        description=(
+            "closed period under the next_open policy: a posting is re-dated into the next month while"
+            " its attempts stay below max attempts plus this many (a year of closed months), then held"
+        ),
+    )
     # console and API sign-in (OWASP session guidance: idle and absolute timeouts, lock-out)
     session_idle_minutes: int = Field(30, ge=1, description="a console session ends after this long idle")
     session_max_hours: int = Field(12, ge=1, description="a console session ends this long after sign-in")

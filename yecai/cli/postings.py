@@ -10,9 +10,9 @@ from rich.table import Table
 
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
+from yecai.domain.posting_states import STATES
 from yecai.errors import YecaiError
 from yecai.services import postings as service
-from yecai.sync.exporter import STATES
 
 postings_app = typer.Typer(help="过账 · postings: list, approve, replay, skip")
 

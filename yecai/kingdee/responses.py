@@ -74,7 +74,8 @@ TABLE: tuple[Row, ...] = (
     _row(8, None, A.FAIL, F.CONFIGURATION, "请求参数错误", "request parameter error"),
     _row(9, None, A.FAIL, F.CONFIGURATION,
          "字段或值在金蝶中不存在：请检查规则集中的字段标识", "a field or value does not exist in Kingdee: check the field keys of the rule set"),
-    _row(10, None, A.FAIL, F.DATA, "金蝶中未找到对应数据", "no matching data in Kingdee"),
+    _row(10, None, A.FAIL, F.DATA, "金蝶中未找到对应数据", "no matching data in Kingdee",
+         "not_found"),
     _row(11, r"违反字段唯一性要求|已经被使用", A.UNCERTAIN, F.REMOTE,
          "编号已存在：先在金蝶中按过账键查找，确认是否已过账", "number already used: look the posting key up in Kingdee before anything else",
          "duplicate_number"),
@@ -214,6 +215,15 @@ TRANSPORT: dict[str, tuple[Outcome, Outcome]] = {
 # not answering reads, the session lost again right after a fresh login, the login refused): the
 # jobs layer reports these as `kingdee.disconnected` rather than as one more error code.
 DISCONNECTED_TAGS = frozenset({"unreachable", "session_lost", "login_refused"})
+
+
+def delete_done(outcome: Outcome | None) -> bool:
+    """Whether the answer to a Delete means the document is gone from Kingdee, so the goal is reached.
+
+    A success does (no outcome), and so does "no matching data" (MsgCode 10): it was deleted
+    before, by an earlier try whose answer was lost or by a person.
+    """
+    return outcome is None or outcome.tag == "not_found"
 
 
 def transport_outcome(kind: str, *, write: bool) -> Outcome:

@@ -1,7 +1,7 @@
 """The process-level Prometheus instruments of yecai, updated where things happen.
 
 Kingdee call latency and errors are measured in `KingdeeClient.call`, the one place every WebAPI
-call passes through; postings sent are counted by the exporter per BatchSave package. These live
+call passes through; postings sent are counted by `sync.sending` per BatchSave package. These live
 in prometheus-client's default registry, so they count this process only: a `yecai worker`
 process keeps its own. Figures that every process shares come from the store (`store_collector`).
 This module imports nothing of the store or the jobs, so the Kingdee layer may use it.

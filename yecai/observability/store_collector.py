@@ -18,10 +18,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yecai.domain.posting_states import STATES as POSTING_STATES
 from yecai.store.db import Store
 from yecai.store.job_tables import ConnectionHealth, DeadLetter, JobLease
 from yecai.store.tables import Posting, Record, Run
-from yecai.sync.exporter import STATES as POSTING_STATES
 
 log = logging.getLogger("yecai.observability")
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from yecai import jsonutil
 from yecai.domain.money import ZERO
+from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.keys import BILL_NO, SUMMARY, find_by_keys, key_token, repr_sql
 from yecai.kingdee.vouchers import FORM_ID
@@ -28,7 +29,7 @@ from yecai.store.tables import Binding, Document, Posting, PostingLine
 TOKEN = "#YC:"
 # Posting states in which yecai expects the voucher in Kingdee (a reversed original stays there,
 # beside its reversal); superseded and deleted originals were rewritten or removed.
-IN_KINGDEE = ("posted", "saved", "reversed")
+IN_KINGDEE = (PostingState.POSTED, PostingState.SAVED, PostingState.REVERSED)
 KINGDEE_STATUSES = ("A", "B", "C", "D")  # drafts (Z) are no accounting yet; the 余额表 skips them too
 CENT = Decimal("0.01")
 CHUNK = 500

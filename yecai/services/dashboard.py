@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from yecai.auth.principal import Principal
-from yecai.services.trace import STATES_OPEN, _visible_posting
+from yecai.domain.posting_states import OPEN, PostingState
+from yecai.services.trace import _visible_posting
 from yecai.store.clock import as_utc
 from yecai.store.db import Store
 from yecai.store.job_tables import ConnectionHealth, DeadLetter
@@ -102,7 +103,7 @@ def dashboard(store: Store, who: Principal) -> Dashboard:
         by_state = select(Posting.state, func.count()).group_by(Posting.state)
         failed = (
             select(Posting.error_fault, Posting.error_action, func.count())
-            .where(Posting.state.in_(("failed", "dead", "held")))
+            .where(Posting.state.in_((PostingState.FAILED, PostingState.DEAD, PostingState.HELD)))
             .group_by(Posting.error_fault, Posting.error_action)
         )
         if visible is not None:
@@ -169,11 +170,11 @@ def dashboard(store: Store, who: Principal) -> Dashboard:
         runs = recent_runs(store, limit=10)
     return Dashboard(
         postings_by_state=states,
-        backlog=sum(count for state, count in states.items() if state in STATES_OPEN),
+        backlog=sum(count for state, count in states.items() if state in OPEN),
         failures=failures,
         failure_sources=sources,
         invalid_records=invalid,
-        awaiting_approval=states.get("awaiting_approval", 0),
+        awaiting_approval=states.get(PostingState.AWAITING_APPROVAL, 0),
         dead_letters=dead,
         runs=runs,
         last_syncs=sorted(last, key=lambda item: item.connection),

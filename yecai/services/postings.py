@@ -15,11 +15,16 @@ from sqlalchemy import func, select
 
 from yecai.auth import audit
 from yecai.auth.principal import Principal
+from yecai.domain.posting_states import TERMINAL, PostingState
 from yecai.errors import YecaiError
 from yecai.store.db import Store
 from yecai.store.tables import Posting
+from yecai.sync.states import transition
 
-REPLAYABLE = ("failed", "dead", "held", "skipped")
+S = PostingState
+REPLAYABLE = (S.FAILED, S.DEAD, S.HELD, S.SKIPPED)
+# In Kingdee, or its write's outcome undecided: setting it aside would hide a live voucher.
+NOT_SKIPPABLE = (S.POSTED, S.SAVED, S.SENT, S.UNCERTAIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class PostingRow:
 def list_postings(
     store: Store, *, state: str | None = None, connection: str | None = None, limit: int = 200
 ) -> list[PostingRow]:
-    wanted = "sent" if state == "sending" else state
+    wanted = S.SENT if state == "sending" else state
     with store.transaction() as session:
         query = select(Posting).order_by(Posting.id.desc()).limit(limit)
         if wanted:
@@ -86,7 +91,7 @@ def approve(
 
     With `by`, each release is written to the audit log in the same transaction."""
     with store.transaction() as session:
-        query = select(Posting).where(Posting.state == "awaiting_approval")
+        query = select(Posting).where(Posting.state == S.AWAITING_APPROVAL)
         if ids:
             query = query.where(Posting.id.in_(list(ids)))
         if rule_set:
@@ -95,7 +100,7 @@ def approve(
             query = query.where(Posting.connection == connection)
         count = 0
         for posting in session.scalars(query):
-            posting.state = "planned"
+            transition(posting, S.PLANNED, reason=f"approved by {who}")
             posting.approved_by = who
             posting.approved_at = dt.datetime.now(dt.UTC)
             count += 1
@@ -106,8 +111,8 @@ def approve(
                     action="posting.approve",
                     target_type="posting",
                     target_id=posting.id,
-                    before={"state": "awaiting_approval"},
-                    after={"state": "planned", "approved_by": who},
+                    before={"state": S.AWAITING_APPROVAL},
+                    after={"state": S.PLANNED, "approved_by": who},
                 )
         return count
 
@@ -130,7 +135,8 @@ def replay(store: Store, *, posting_id: int, by: Principal | None = None) -> str
                 f"posting {posting_id} is {posting.state}; only {', '.join(REPLAYABLE)} can be replayed",
             )
         # A document that may exist in Kingdee is looked up first, never resent blindly.
-        posting.state = "saved" if posting.kingdee_id else "uncertain" if posting.attempts else "planned"
+        to = S.SAVED if posting.kingdee_id else S.UNCERTAIN if posting.attempts else S.PLANNED
+        transition(posting, to, reason="replay")
         posting.attempts = 0
         posting.note = f"重放 replayed {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z"
         if by is not None:
@@ -152,13 +158,18 @@ def skip(store: Store, *, posting_id: int, reason: str, who: str, by: Principal 
         raise YecaiError("跳过必须说明原因", "skipping needs a reason")
     with store.transaction() as session:
         posting = _get(session, posting_id)
-        if posting.state in ("posted", "saved", "sent", "uncertain"):
+        if posting.state in NOT_SKIPPABLE:
             raise YecaiError(
                 f"过账 {posting_id} 已在金蝶中或结果未定（{posting.state}），不能跳过",
                 f"posting {posting_id} is in Kingdee or undecided ({posting.state}); it cannot be skipped",
             )
+        if posting.state in TERMINAL:
+            raise YecaiError(
+                f"过账 {posting_id} 已被更正（{posting.state}），不能跳过",
+                f"posting {posting_id} is retired by a correction ({posting.state}); it cannot be skipped",
+            )
         before = {"state": posting.state, "note": posting.note}
-        posting.state = "skipped"
+        transition(posting, S.SKIPPED, reason=f"skipped by {who}")
         posting.note = f"{who}: {reason}"
         if by is not None:
             audit.record(
@@ -168,5 +179,5 @@ def skip(store: Store, *, posting_id: int, reason: str, who: str, by: Principal 
                 target_type="posting",
                 target_id=posting.id,
                 before=before,
-                after={"state": "skipped", "note": posting.note},
+                after={"state": S.SKIPPED, "note": posting.note},
             )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from yecai.domain.posting_states import PostingState
 from yecai.store.db import Store
 from yecai.store.tables import Posting
 
@@ -32,7 +33,7 @@ def kingdee_failures(store: Store, *, connection: str, since: dt.datetime) -> li
             select(Posting.form_id, Posting.error_code, func.count(), func.max(Posting.error_message))
             .where(
                 Posting.connection == connection,
-                Posting.state.in_(("failed", "dead")),
+                Posting.state.in_((PostingState.FAILED, PostingState.DEAD)),
                 Posting.error_code.is_not(None),
                 Posting.updated_at >= since.astimezone(dt.UTC),
             )

@@ -17,11 +17,10 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from yecai.auth.principal import Principal
+from yecai.domain.posting_states import PostingState
 from yecai.jsonutil import loads
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine, Record
-
-STATES_OPEN = ("planned", "awaiting_approval", "sending", "sent", "uncertain", "saved")
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +292,7 @@ def postings(
     if visible is not None:
         query = query.where(visible)
     if state:
-        query = query.where(Posting.state == ("sent" if state == "sending" else state))
+        query = query.where(Posting.state == (PostingState.SENT if state == "sending" else state))
     if connection:
         query = query.where(Posting.connection == connection)
     if number:

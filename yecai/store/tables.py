@@ -115,7 +115,7 @@ class Posting(Base):
     form_id: Mapped[str] = mapped_column(String(60))
     group_key: Mapped[str] = mapped_column(String(200))
     business_date: Mapped[dt.date] = mapped_column(Date)
-    # planned → sending → posted | failed; sending/uncertain are looked up in Kingdee before resending
+    # a PostingState (yecai.domain.posting_states); moved only through yecai.sync.states.transition
     state: Mapped[str] = mapped_column(String(20), default="planned")
     debit_total: Mapped[Decimal] = mapped_column(Money)
     credit_total: Mapped[Decimal] = mapped_column(Money)

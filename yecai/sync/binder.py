@@ -23,6 +23,7 @@ from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.mapping.tables import UnmappedPolicy
 from yecai.store.db import Store
 from yecai.store.tables import Binding, Document
+from yecai.sync.planning import latest_documents
 
 BATCH = 100
 
@@ -56,12 +57,7 @@ def bind_projects(
 ) -> BindResult:
     result = BindResult()
     with store.transaction() as session:
-        docs = session.scalars(
-            select(Document)
-            .where(Document.connection == source_connection, Document.kind == "project")
-            .order_by(Document.id)
-        )
-        latest = {d.source_key: d for d in docs}  # ascending ids: the newest version wins
+        latest = latest_documents(session, source_connection, "project")
         projects = {
             key: Project.model_validate(jsonutil.loads(d.data)) for key, d in latest.items() if not d.deleted
         }

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from yecai import jsonutil
 from yecai.domain.documents import DOCUMENT_TYPES
+from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.keys import BILL_NO, key_token, key_value
 from yecai.kingdee.vouchers import voucher_model
@@ -32,10 +33,23 @@ from yecai.mapping.interface import PlannableDocument, PlanningContext
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine
-from yecai.sync.exporter import target_of
+from yecai.sync.planning import latest_documents, target_of
+from yecai.sync.states import transition
 
-ACTIVE = ("posted", "saved")
-PENDING_CORRECTION = ("awaiting_approval", "planned", "sent", "uncertain", "saved")
+ACTIVE = (PostingState.POSTED, PostingState.SAVED)
+PENDING_CORRECTION = (
+    PostingState.AWAITING_APPROVAL,
+    PostingState.PLANNED,
+    PostingState.SENT,
+    PostingState.UNCERTAIN,
+    PostingState.SAVED,
+)
+# What a correction posting, once in Kingdee, makes of its original.
+RETIRED_BY = {
+    "reversal": PostingState.REVERSED,
+    "update": PostingState.SUPERSEDED,
+    "delete": PostingState.DELETED,
+}
 EDITABLE_STATUS = ("Z", "A", "D")  # not submitted, not audited: Kingdee lets Save rewrite it
 
 
@@ -72,13 +86,7 @@ def _changed_postings(
     session: Session, rules: RuleSet, source_connection: str, kingdee_connection: str
 ) -> dict[int, list[Document]]:
     """Active postings of the rule set whose member documents have a newer version (or a tombstone)."""
-    latest: dict[str, Document] = {}
-    for doc in session.scalars(
-        select(Document)
-        .where(Document.connection == source_connection, Document.kind == rules.document)
-        .order_by(Document.id)
-    ):
-        latest[doc.source_key] = doc
+    latest = latest_documents(session, source_connection, rules.document)
     changed: dict[int, list[Document]] = defaultdict(list)
     rows = session.execute(
         select(PostingLine.posting_id, Document)
@@ -170,6 +178,39 @@ def _derived_key(original: Posting, suffix: str) -> str:
     return hashlib.sha256(f"{original.posting_key}:{suffix}".encode()).hexdigest()[:20]
 
 
+def _correction(
+    original: Posting,
+    *,
+    posting_key: str,
+    kind: str,
+    business_date: dt.date,
+    debit_total: Decimal,
+    credit_total: Decimal,
+    payload: dict[str, Any],
+    kingdee_key: str | None,
+    note: str,
+) -> Posting:
+    """A planned correction of `original`: same connection, rule set, form, group and key field."""
+    return Posting(
+        posting_key=posting_key,
+        connection=original.connection,
+        rule_set=original.rule_set,
+        form_id=original.form_id,
+        group_key=original.group_key,
+        business_date=business_date,
+        state=PostingState.PLANNED,
+        debit_total=debit_total,
+        credit_total=credit_total,
+        payload=jsonutil.dumps(payload),
+        attempts=0,
+        kind=kind,
+        reverses_id=original.id,
+        key_field=original.key_field,
+        kingdee_key=kingdee_key,
+        note=note,
+    )
+
+
 def _plan_reversal(session: Session, original: Posting, on: dt.date) -> None:
     key = _derived_key(original, "reversal")
     payload = _retag(_negate(jsonutil.loads(original.payload)), original.posting_key, key, "冲销 ")
@@ -177,21 +218,14 @@ def _plan_reversal(session: Session, original: Posting, on: dt.date) -> None:
     if original.key_field == BILL_NO or "FBillNo" in payload:
         payload["FBillNo"] = key_value(BILL_NO, key)
     session.add(
-        Posting(
+        _correction(
+            original,
             posting_key=key,
-            connection=original.connection,
-            rule_set=original.rule_set,
-            form_id=original.form_id,
-            group_key=original.group_key,
+            kind="reversal",
             business_date=dt.date.fromisoformat(payload["FDate"]),
-            state="planned",
             debit_total=-original.debit_total,
             credit_total=-original.credit_total,
-            payload=jsonutil.dumps(payload),
-            attempts=0,
-            kind="reversal",
-            reverses_id=original.id,
-            key_field=original.key_field,
+            payload=payload,
             kingdee_key=key_value(original.key_field, key),
             note=f"红字冲销 {original.kingdee_number or original.posting_key} / reversal",
         )
@@ -199,23 +233,15 @@ def _plan_reversal(session: Session, original: Posting, on: dt.date) -> None:
 
 
 def _plan_delete(session: Session, original: Posting) -> None:
-    key = _derived_key(original, "delete")
     session.add(
-        Posting(
-            posting_key=key,
-            connection=original.connection,
-            rule_set=original.rule_set,
-            form_id=original.form_id,
-            group_key=original.group_key,
+        _correction(
+            original,
+            posting_key=_derived_key(original, "delete"),
+            kind="delete",
             business_date=original.business_date,
-            state="planned",
             debit_total=Decimal("0.00"),
             credit_total=Decimal("0.00"),
-            payload=jsonutil.dumps({}),
-            attempts=0,
-            kind="delete",
-            reverses_id=original.id,
-            key_field=original.key_field,
+            payload={},
             kingdee_key=original.kingdee_key,
             note=f"源单据均已删除：删除未审核凭证 {original.kingdee_number} / all source documents deleted",
         )
@@ -245,21 +271,14 @@ def _plan_update(
     payload["FVOUCHERID"] = int(original.kingdee_id or 0)
     if original.kingdee_key and original.key_field == BILL_NO:
         payload["FBillNo"] = original.kingdee_key  # the same Kingdee document keeps its number
-    update = Posting(
+    update = _correction(
+        original,
         posting_key=voucher.posting_key,
-        connection=original.connection,
-        rule_set=original.rule_set,
-        form_id=original.form_id,
-        group_key=original.group_key,
+        kind="update",
         business_date=voucher.date,
-        state="planned",
         debit_total=voucher.debit_total,
         credit_total=voucher.credit_total,
-        payload=jsonutil.dumps(payload),
-        attempts=0,
-        kind="update",
-        reverses_id=original.id,
-        key_field=original.key_field,
+        payload=payload,
         kingdee_key=original.kingdee_key,
         note=f"源单据变更：改写未审核凭证 {original.kingdee_number} / rewrite of an unaudited voucher",
     )
@@ -287,16 +306,14 @@ def finalize(store: Store, *, kingdee_connection: str) -> int:
             select(Posting).where(
                 Posting.connection == kingdee_connection,
                 Posting.kind.in_(("reversal", "update", "delete")),
-                Posting.state == "posted",
+                Posting.state == PostingState.POSTED,
             )
         )
         for correction in corrections:
             original = session.get(Posting, correction.reverses_id) if correction.reverses_id else None
             if original is None or original.state not in ACTIVE:
                 continue
-            original.state = {"reversal": "reversed", "update": "superseded", "delete": "deleted"}[
-                correction.kind
-            ]
+            transition(original, RETIRED_BY[correction.kind], reason=f"{correction.kind} in Kingdee")
             for line in original.lines:
                 line.active = False
             session.flush()

@@ -12,26 +12,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from yecai.domain.posting_states import PostingState
 from yecai.errors import Action
 from yecai.kingdee.client import KingdeeClient, KingdeeError, PackageResult
 from yecai.mapping.rules import RuleSet
 from yecai.store.db import Store
 from yecai.store.tables import Posting
+from yecai.sync.results import SendResult
+from yecai.sync.states import STEPS, state_after, transition
 
-if TYPE_CHECKING:  # the exporter imports this module; only its result type is needed here
-    from yecai.sync.exporter import SendResult
-
-STEPS = ("save", "submit", "audit")
 STATUS_AFTER = {"submit": "B", "audit": "C"}
 CHUNK = 50
-
-
-def _wanted(rules: RuleSet | None) -> str:
-    return "audit" if rules and rules.audit else "submit" if rules and rules.submit else "save"
 
 
 def _next_step(posting: Posting) -> str | None:
@@ -74,8 +68,8 @@ def _apply(
             result.submitted += 1
         else:
             result.audited += 1
-        if STEPS.index(step) >= STEPS.index(_wanted(rules)):
-            posting.state = "posted"
+        if state_after(posting, rules) is PostingState.POSTED:
+            transition(posting, PostingState.POSTED, reason=f"{step} done")
             result.posted += 1
         return
     assert outcome is not None
@@ -88,7 +82,7 @@ def _apply(
     posting.note = _compensate(client, posting, rules)
     if posting.kingdee_id is None:
         result.compensated += 1
-    posting.state = "failed"
+    transition(posting, PostingState.FAILED, reason=f"{step} refused")
     result.failed += 1
     result.errors.append(f"{posting.posting_key}: {posting.error_message}")
 
@@ -108,7 +102,7 @@ def advance(
                 p
                 for p in session.scalars(
                     select(Posting)
-                    .where(Posting.connection == kingdee_connection, Posting.state == "saved")
+                    .where(Posting.connection == kingdee_connection, Posting.state == PostingState.SAVED)
                     .order_by(Posting.id)
                 )
                 if _next_step(p) == step and p.kingdee_id

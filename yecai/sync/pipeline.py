@@ -12,14 +12,20 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.sources.connector import Connector
 from yecai.store import runs
 from yecai.store.db import Store
-from yecai.sync import binder, corrections, exporter, intake, readback
+from yecai.sync import binder, corrections, intake, planning, readback, sending, states
+from yecai.sync.results import SendResult, merge_sends
 
 Step = Callable[[str, int | None], Callable[[int], None] | None]
+
+
+# Postings still on their way into Kingdee at the end of a run (the report's `pending`).
+_PENDING = (PostingState.PLANNED, PostingState.SENT, PostingState.UNCERTAIN, PostingState.SAVED)
 
 
 @dataclass(slots=True)
@@ -30,9 +36,9 @@ class _Progress:
     validations: list[intake.ValidateResult] = field(default_factory=list)
     projects: binder.BindResult | None = None
     parties: binder.PartyResult | None = None
-    plans: dict[str, exporter.PlanResult] = field(default_factory=dict)
+    plans: dict[str, planning.PlanResult] = field(default_factory=dict)
     corrections: dict[str, corrections.CorrectionResult] = field(default_factory=dict)
-    send: exporter.SendResult | None = None
+    send: SendResult | None = None
     check: readback.PostingCheck | None = None
 
     def counts(self) -> dict[str, object]:
@@ -75,17 +81,17 @@ class SyncReport:
     pulls: list[intake.PullResult]
     validations: list[intake.ValidateResult]
     projects: binder.BindResult
-    plans: dict[str, exporter.PlanResult]
-    send: exporter.SendResult
+    plans: dict[str, planning.PlanResult]
+    send: SendResult
     check: readback.PostingCheck
     corrections: dict[str, corrections.CorrectionResult] = field(default_factory=dict)
     # postings of the connection still on their way (planned, sent, uncertain, saved) after the run
     pending: int = 0
 
     @property
-    def plan(self) -> exporter.PlanResult:
+    def plan(self) -> planning.PlanResult:
         """All rule sets' plans added up (what a summary shows)."""
-        return exporter.merge_plans(list(self.plans.values()))
+        return planning.merge_plans(list(self.plans.values()))
 
 
 def run_sync_job(
@@ -173,7 +179,7 @@ def run_sync_job(
         # versions are then planned and sent in the second.
         for _round in range(2):
             for rules in rule_sets:
-                planned = exporter.plan_postings(
+                planned = planning.plan_postings(
                     store,
                     rules=rules,
                     mapping=mapping,
@@ -183,10 +189,10 @@ def run_sync_job(
                     related=tuple(related),
                 )
                 report.plans[rules.name] = (
-                    exporter.merge_plans([report.plans[rules.name], planned]) if _round else planned
+                    planning.merge_plans([report.plans[rules.name], planned]) if _round else planned
                 )
-            pending = exporter.posting_counts(store, kingdee_connection).get("planned", 0)
-            sent = exporter.send_postings(
+            pending = states.posting_counts(store, kingdee_connection).get(PostingState.PLANNED, 0)
+            sent = sending.send_postings(
                 store,
                 client,
                 kingdee_connection=kingdee_connection,
@@ -197,7 +203,7 @@ def run_sync_job(
                 settle_seconds=settle_seconds,
                 progress=progress("post", pending) if not _round else None,
             )
-            report.send = exporter.merge_sends([report.send, sent]) if report.send else sent
+            report.send = merge_sends([report.send, sent]) if report.send else sent
             if not corrections.finalize(store, kingdee_connection=kingdee_connection):
                 break
         report.check = readback.check_postings(
@@ -210,8 +216,8 @@ def run_sync_job(
     assert check is not None and send is not None and projects is not None
     status = "succeeded" if check.clean and not send.failed else "attention"
     runs.finish_run(store, run_id=run_id, status=status, counts=report.counts())
-    counts = exporter.posting_counts(store, kingdee_connection)
-    pending = sum(counts.get(state, 0) for state in ("planned", "sent", "uncertain", "saved"))
+    counts = states.posting_counts(store, kingdee_connection)
+    pending = sum(counts.get(state, 0) for state in _PENDING)
     return SyncReport(
         run_id,
         report.pulls,

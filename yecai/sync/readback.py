@@ -20,6 +20,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from yecai.domain.money import ZERO
+from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.keys import (
     BILL_NO,
@@ -36,6 +37,8 @@ from yecai.store.db import Store
 from yecai.store.tables import Posting
 
 TOKEN = re.compile(r"#YC:([0-9a-f]{20})")
+# In Kingdee with yecai's blessing: saved (steps may be due) or posted.
+_LIVE = (PostingState.POSTED, PostingState.SAVED)
 
 
 @dataclass(slots=True)
@@ -93,11 +96,11 @@ def _bills_in_kingdee(client: KingdeeClient, postings: list[Posting]) -> dict[tu
 
 def _check_bill(check: PostingCheck, posting: Posting, bills: dict[tuple[str, str], Found]) -> None:
     present = (posting.form_id, posting.kingdee_key or "") in bills
-    if posting.state in ("posted", "saved"):
+    if posting.state in _LIVE:
         check.posted += 1
         if not present:
             check.missing.append(posting.posting_key)
-    elif present and posting.state not in ("superseded", "deleted"):
+    elif present and posting.state not in (PostingState.SUPERSEDED, PostingState.DELETED):
         check.unknown.append(f"{posting.posting_key} ({posting.state} in yecai, present in Kingdee)")
 
 
@@ -183,9 +186,9 @@ def check_postings(
         found = by_key.get(key, [])
         # In Kingdee as yecai knows it: posted/saved documents, and reversed originals (they stay,
         # beside their reversal). Superseded and deleted originals are gone (rewritten/removed).
-        in_kingdee = posting.state in ("posted", "saved", "reversed") and posting.kind != "delete"
+        in_kingdee = posting.state in (*_LIVE, PostingState.REVERSED) and posting.kind != "delete"
         if not in_kingdee:
-            if found and posting.state not in ("superseded",):
+            if found and posting.state != PostingState.SUPERSEDED:
                 check.unknown.append(f"{key} ({posting.state} in yecai, present in Kingdee)")
             continue
         check.posted += 1

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from yecai.auth.roles import Permission
+from yecai.domain.posting_states import STATES
 from yecai.services import dashboard as dashboards
 from yecai.services import trace
-from yecai.sync.exporter import STATES
 from yecai.web.api.common import IdPath, not_found, plain, problem
 from yecai.web.context import WebContext, context
 from yecai.web.security import allow, caller

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yecai.auth.principal import Principal
 from yecai.auth.roles import Permission
+from yecai.domain.posting_states import PostingState
 from yecai.errors import YecaiError
 from yecai.jobs import actions, deadletters
 from yecai.jobs.calendar import WorkCalendar
@@ -78,7 +79,7 @@ async def skip_posting(
         )
     except YecaiError as exc:
         raise from_error(exc) from None
-    return {"id": posting_id, "state": "skipped"}
+    return {"id": posting_id, "state": PostingState.SKIPPED}
 
 
 @router.post(

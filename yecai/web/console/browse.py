@@ -11,10 +11,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yecai.auth.roles import Permission
+from yecai.domain.posting_states import OPEN, STATES, TERMINAL, PostingState
 from yecai.services import dashboard as dashboards
 from yecai.services import trace
-from yecai.services.postings import REPLAYABLE
-from yecai.sync.exporter import STATES
+from yecai.services.postings import NOT_SKIPPABLE, REPLAYABLE
 from yecai.web.console import i18n
 from yecai.web.console.rendering import PAGE_SIZE, not_found_page, notice, page_lang, page_of, render
 from yecai.web.security import allow, caller
@@ -34,19 +34,20 @@ DOCUMENT_KINDS = (
     "worker",
     "attendance",
 )
-# states a person cannot skip: in Kingdee, or not yet known whether they are
-UNSKIPPABLE = ("posted", "saved", "sent", "uncertain", "skipped")
+# states a person cannot skip: in Kingdee, not yet known whether they are, skipped already, or
+# retired by a correction
+UNSKIPPABLE = (*NOT_SKIPPABLE, PostingState.SKIPPED, *sorted(TERMINAL))
 STATE_COLOURS = {
-    "posted": "#2e7d32",
-    "saved": "#66bb6a",
-    "planned": "#1e88e5",
-    "awaiting_approval": "#8e24aa",
-    "sent": "#00acc1",
-    "uncertain": "#fb8c00",
-    "failed": "#e53935",
-    "dead": "#6d1b1b",
-    "held": "#fdd835",
-    "skipped": "#9e9e9e",
+    PostingState.POSTED: "#2e7d32",
+    PostingState.SAVED: "#66bb6a",
+    PostingState.PLANNED: "#1e88e5",
+    PostingState.AWAITING_APPROVAL: "#8e24aa",
+    PostingState.SENT: "#00acc1",
+    PostingState.UNCERTAIN: "#fb8c00",
+    PostingState.FAILED: "#e53935",
+    PostingState.DEAD: "#6d1b1b",
+    PostingState.HELD: "#fdd835",
+    PostingState.SKIPPED: "#9e9e9e",
 }
 GROUP_COLOURS = {"configuration": "#e53935", "data": "#fb8c00", "retry": "#1e88e5"}
 PAGE = Query(1, ge=1, le=100_000)
@@ -77,7 +78,7 @@ def dashboard_page(request: Request) -> HTMLResponse:
             for g in dashboards.GROUPS
         ],
     }
-    open_states = [(s, figures.postings_by_state.get(s, 0)) for s in trace.STATES_OPEN if s in STATES]
+    open_states = [(s, figures.postings_by_state.get(s, 0)) for s in OPEN]
     return render(
         request,
         "dashboard.html",

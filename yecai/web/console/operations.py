@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yecai.auth.roles import Permission
+from yecai.domain.posting_states import PostingState
 from yecai.errors import YecaiError
 from yecai.jobs import actions, deadletters
 from yecai.jobs.calendar import WorkCalendar
@@ -106,7 +107,7 @@ def approvals_page(
         trace.postings(
             _ctx(request).store,
             caller(request),
-            state="awaiting_approval",
+            state=PostingState.AWAITING_APPROVAL,
             limit=PAGE_SIZE + 1,
             offset=(page - 1) * PAGE_SIZE,
         ),
@@ -122,7 +123,9 @@ def approve(request: Request, ids: list[int] = Form([])) -> Response:
     store = _ctx(request).store
     chosen = [i for i in dict.fromkeys(ids) if trace.posting_visible(store, who, i)]
     if not chosen:
-        rows, pager = page_of(trace.postings(store, who, state="awaiting_approval", limit=PAGE_SIZE + 1), 1)
+        rows, pager = page_of(
+            trace.postings(store, who, state=PostingState.AWAITING_APPROVAL, limit=PAGE_SIZE + 1), 1
+        )
         return render(
             request,
             "approvals.html",

@@ -1,0 +1,271 @@
+"""Planning: documents → planned postings, each stored with its key before anything is sent.
+
+Groups the latest unbound version of every document into vouchers or bills by the rule set, and
+stores each posting with its key, payload and document lines first (invariant 2): what is sent
+later is only ever what was stored here. A document changed or deleted after posting is held back
+for corrections, never posted twice. Revenue planners also get what earlier postings recognised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from yecai import jsonutil
+from yecai.domain.bills import Bill
+from yecai.domain.documents import DOCUMENT_TYPES, Project
+from yecai.domain.posting_states import PostingState, initial
+from yecai.kingdee.keys import key_value
+from yecai.kingdee.vouchers import VoucherTarget, voucher_model
+from yecai.mapping import registry
+from yecai.mapping.events.revenue import HISTORY_KEY
+from yecai.mapping.interface import Held, PlannableDocument, Planned, PlanningContext, Unmapped
+from yecai.mapping.rules import Event, MappingTable, RuleSet
+from yecai.store.db import Store
+from yecai.store.tables import Document, Posting, PostingLine
+
+
+@dataclass(slots=True)
+class PlanResult:
+    documents: int = 0  # documents considered (latest versions not yet posted)
+    planned: int = 0  # new postings stored
+    already_planned: int = 0  # postings that existed with the same key
+    already_bound: int = 0  # source keys whose current version is already posted
+    changed_after_posting: list[str] = field(default_factory=list)  # source keys held back
+    deleted_after_posting: list[str] = field(default_factory=list)  # held for reversal by policy
+    unmapped: list[Unmapped] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
+    zero_groups: list[str] = field(default_factory=list)
+
+
+def merge_plans(plans: list[PlanResult]) -> PlanResult:
+    """Several rule sets' plan results added up."""
+    total = PlanResult()
+    for plan in plans:
+        total.documents += plan.documents
+        total.planned += plan.planned
+        total.already_planned += plan.already_planned
+        total.already_bound += plan.already_bound
+        total.changed_after_posting += plan.changed_after_posting
+        total.deleted_after_posting += plan.deleted_after_posting
+        total.unmapped += plan.unmapped
+        total.held += plan.held
+        total.zero_groups += plan.zero_groups
+    return total
+
+
+def target_of(rules: RuleSet) -> VoucherTarget:
+    k = rules.kingdee
+    return VoucherTarget(k.account_book, k.voucher_group, k.currency, k.rate_type, k.key_field)
+
+
+def latest_documents(session: Session, connection: str, kind: str) -> dict[str, Document]:
+    """Source key → the newest stored version of each document of the kind (tombstones included)."""
+    latest: dict[str, Document] = {}
+    for doc in session.scalars(
+        select(Document).where(Document.connection == connection, Document.kind == kind).order_by(Document.id)
+    ):
+        latest[doc.source_key] = doc  # ascending ids: the last one seen is the newest version
+    return latest
+
+
+def _bound(session: Session, connection: str, kind: str, rule_set: str) -> dict[str, set[int]]:
+    """Source key → ids of its document versions already bound to a posting of this rule set."""
+    rows = session.execute(
+        select(Document.source_key, Document.id)
+        .join(PostingLine, PostingLine.document_id == Document.id)
+        .where(
+            Document.connection == connection,
+            Document.kind == kind,
+            PostingLine.rule_set == rule_set,
+            PostingLine.active.is_(True),
+        )
+    )
+    bound: dict[str, set[int]] = {}
+    for key, doc_id in rows:
+        bound.setdefault(key, set()).add(doc_id)
+    return bound
+
+
+def _amount_of(model: object) -> Decimal:
+    amount = getattr(model, "amount", None)
+    return amount if isinstance(amount, Decimal) else Decimal("0.00")
+
+
+def _documents_of(planned: Planned) -> list[tuple[int, int]]:
+    """(document id, line number) for each document a planned posting carries, first line wins."""
+    if isinstance(planned, Bill):
+        return [(doc_id, 1) for doc_id in dict.fromkeys(planned.document_ids)]
+    seen: dict[int, int] = {}
+    for number, line in enumerate(planned.lines, start=1):
+        for doc_id in line.document_ids:
+            seen.setdefault(doc_id, number)
+    return list(seen.items())
+
+
+def plan_postings(
+    store: Store,
+    *,
+    rules: RuleSet,
+    mapping: MappingTable,
+    source_connection: str,
+    kingdee_connection: str,
+    kingdee_projects: set[str] | None = None,
+    related: tuple[str, ...] = (),
+) -> PlanResult:
+    """Store planned postings for every document of the rule set not yet posted (idempotent).
+
+    `related` names document kinds the rule set's planner consults (e.g. contracts).
+    """
+    result = PlanResult()
+    target = target_of(rules)
+    model_of = DOCUMENT_TYPES[rules.document]
+    # the kinds the event's planner consults, besides any the sync job names
+    related = tuple(dict.fromkeys([*related, *registry.spec_of(rules.event).related]))
+    with store.transaction() as session:
+        names = {
+            key: Project.model_validate(jsonutil.loads(doc.data)).name
+            for key, doc in latest_documents(session, source_connection, "project").items()
+            if not doc.deleted
+        }
+        related_models = {
+            kind: [
+                DOCUMENT_TYPES[kind].model_validate(jsonutil.loads(doc.data))
+                for doc in latest_documents(session, source_connection, kind).values()
+                if not doc.deleted
+            ]
+            for kind in related
+        }
+        latest = latest_documents(session, source_connection, rules.document)
+        bound = _bound(session, source_connection, rules.document, rules.name)
+        documents: list[PlannableDocument] = []
+        amounts: dict[int, Decimal] = {}
+        for key, doc in latest.items():
+            if doc.deleted:
+                # Deleted in the source: nothing to post; if it was posted, a reversal is due
+                # by policy — held and reported, never silently dropped.
+                if key in bound:
+                    result.deleted_after_posting.append(key)
+                continue
+            if key in bound:
+                if doc.id in bound[key]:
+                    result.already_bound += 1
+                else:
+                    # A source change after posting is a correction (update or 红字冲销 by policy),
+                    # never a second posting of the same amount.
+                    result.changed_after_posting.append(key)
+                continue
+            model = model_of.model_validate(jsonutil.loads(doc.data))
+            documents.append(PlannableDocument(doc.id, doc.version, model))
+            amounts[doc.id] = _amount_of(model)
+        result.documents = len(documents)
+        context = PlanningContext(
+            connection=kingdee_connection,
+            project_names=names,
+            kingdee_projects=kingdee_projects,
+            related=related_models,
+            history=_history(session, rules, kingdee_connection),
+            today=dt.date.today(),
+        )
+        plan = registry.plan(documents, rules, mapping, context)
+        result.unmapped = plan.unmapped
+        result.held = plan.held
+        result.zero_groups = plan.zero_groups
+        keys = [p.posting_key for p in plan.postings]
+        existing: set[str] = set()
+        for start in range(0, len(keys), 500):
+            existing.update(
+                session.scalars(
+                    select(Posting.posting_key).where(Posting.posting_key.in_(keys[start : start + 500]))
+                )
+            )
+        for planned in plan.postings:
+            if planned.posting_key in existing:
+                result.already_planned += 1
+                continue
+            if isinstance(planned, Bill):
+                form_id, payload = planned.form_id, planned.model()
+                debit = credit = planned.amount
+                key_field, kingdee_key = "bill_no", planned.bill_no
+            else:
+                form_id, payload = rules.form_id, voucher_model(planned, target)
+                debit, credit = planned.debit_total, planned.credit_total
+                key_field, kingdee_key = target.key_field, key_value(target.key_field, planned.posting_key)
+            posting = Posting(
+                posting_key=planned.posting_key,
+                connection=kingdee_connection,
+                rule_set=rules.name,
+                form_id=form_id,
+                group_key=planned.group_key,
+                business_date=planned.date,
+                state=initial(approval=rules.approval),
+                debit_total=debit,
+                credit_total=credit,
+                payload=jsonutil.dumps(payload),
+                attempts=0,
+                key_field=key_field,
+                kingdee_key=kingdee_key,
+            )
+            posting.lines = [
+                PostingLine(document_id=doc_id, rule_set=rules.name, line_no=line_no, amount=amounts[doc_id])
+                for doc_id, line_no in _documents_of(planned)
+            ]
+            session.add(posting)
+            result.planned += 1
+    return result
+
+
+# Postings whose amounts count as recognised: in Kingdee or on their way there. Reversed,
+# superseded, failed, dead and skipped ones do not (their lines are inactive or never landed).
+_RECOGNISED = (
+    PostingState.AWAITING_APPROVAL,
+    PostingState.PLANNED,
+    PostingState.SENT,
+    PostingState.UNCERTAIN,
+    PostingState.SAVED,
+    PostingState.POSTED,
+    PostingState.HELD,
+)
+
+
+def _history(session: Session, rules: RuleSet, kingdee_connection: str) -> dict[str, object]:
+    """What earlier postings of this rule set recognised, for planners that build on it.
+
+    Revenue by the input method needs, per project, the cost and the revenue recognised before
+    this run: a revised estimate then catches up in the period it changes (CAS 14), instead of
+    each period being priced as if it were the first. Cost comes from the active posting lines,
+    revenue from the credit to the revenue accounts in the stored payloads.
+    """
+    if rules.event is not Event.REVENUE:
+        return {}
+    revenue_accounts = {rules.account("revenue")} | {
+        accounts["revenue"] for accounts in rules.standard_accounts.values() if "revenue" in accounts
+    }
+    to_date: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"cost": Decimal(0), "revenue": Decimal(0)})
+    query = (
+        select(Posting.group_key, Posting.payload, func.sum(PostingLine.amount))
+        .join(PostingLine, PostingLine.posting_id == Posting.id)
+        .where(
+            Posting.connection == kingdee_connection,
+            Posting.rule_set == rules.name,
+            Posting.kind != "reversal",
+            Posting.state.in_(_RECOGNISED),
+            PostingLine.active,
+        )
+        .group_by(Posting.id, Posting.group_key, Posting.payload)
+    )
+    for group_key, payload, cost in session.execute(query):
+        project = str(group_key).split("|", 1)[0]
+        figures = to_date[project]
+        figures["cost"] += Decimal(cost or 0)
+        for line in jsonutil.loads(payload).get("FEntity", []):
+            if (line.get("FACCOUNTID") or {}).get("FNumber") in revenue_accounts:
+                figures["revenue"] += Decimal(str(line.get("FCREDIT") or 0)) - Decimal(
+                    str(line.get("FDEBIT") or 0)
+                )
+    return {HISTORY_KEY: dict(to_date)}

@@ -1,0 +1,422 @@
+"""Sending: planned postings → Kingdee, exactly once (invariant 2).
+
+Kingdee's WebAPI has no idempotency key, so exactly-once is built here from what planning stored:
+1. mark a batch `sent`, BatchSave it, and commit each package's Kingdee Id/number the moment it
+   comes back; then Submit and Audit as the rule set asks (`lifecycle.py`);
+2. whenever the outcome of a write is unknown (timeout, dropped connection, HTML error page,
+   "number already used"), the posting becomes `uncertain` and is looked up in Kingdee by its key
+   before anything is resent — a write is never replayed blindly;
+3. whole-call refusals (throttling, an unreachable server) back off and give up after a few.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from yecai import jsonutil
+from yecai.domain.posting_states import UNKNOWN
+from yecai.domain.posting_states import PostingState as S
+from yecai.errors import Action
+from yecai.kingdee.client import KingdeeClient, KingdeeError, PackageResult
+from yecai.kingdee.keys import find_by_keys, key_value
+from yecai.kingdee.responses import delete_done
+from yecai.mapping.rules import PeriodPolicy, RuleSet
+from yecai.observability import metrics
+from yecai.settings import Settings
+from yecai.store.db import Store
+from yecai.store.tables import Posting
+from yecai.sync import lifecycle
+from yecai.sync.results import SendResult
+from yecai.sync.states import state_after, transition
+
+Progress = Callable[[int], None]
+
+PRIMARY_KEYS = {"GL_VOUCHER": "FVOUCHERID"}
+AMOUNT_FIELDS: dict[str, tuple[str, ...]] = {"GL_VOUCHER": ("FDEBITTOTAL", "FCREDITTOTAL")}
+
+
+def _lookup_value(posting: Posting) -> str:
+    return posting.kingdee_key or key_value(posting.key_field, posting.posting_key)
+
+
+# A write that timed out may still be running in Kingdee (IIS finishes a request whose client has
+# gone; its default execution timeout is 110 s). With a unique key (FBillNo, a unique custom field)
+# Kingdee itself refuses the second copy; with the 摘要 token alone, an absent key proves nothing
+# until that time has passed, so such postings wait this long before a lookup may clear them.
+SUMMARY_SETTLE_SECONDS = 120.0
+
+
+def _settled(posting: Posting, settle_seconds: float | None) -> bool:
+    wait = (
+        settle_seconds
+        if settle_seconds is not None
+        else (SUMMARY_SETTLE_SECONDS if posting.key_field == "summary" else 0.0)
+    )
+    if wait <= 0:
+        return True
+    changed = posting.updated_at
+    if changed.tzinfo is None:  # SQLite gives naive UTC back
+        changed = changed.replace(tzinfo=dt.UTC)
+    return (dt.datetime.now(dt.UTC) - changed).total_seconds() >= wait
+
+
+def resolve_unknown(
+    store: Store,
+    client: KingdeeClient,
+    *,
+    kingdee_connection: str,
+    result: SendResult,
+    rule_sets: Mapping[str, RuleSet] | None = None,
+    settle_seconds: float | None = None,
+) -> None:
+    """Ask Kingdee about every posting whose write outcome is unknown; settle each one.
+
+    A posting found is confirmed; one not found goes back to planned — except a summary-keyed
+    posting still inside its settle time, which stays uncertain (see SUMMARY_SETTLE_SECONDS).
+    """
+    with store.transaction() as session:
+        unknown = list(
+            session.scalars(
+                select(Posting).where(Posting.connection == kingdee_connection, Posting.state.in_(UNKNOWN))
+            )
+        )
+        if not unknown:
+            return
+        groups: dict[tuple[str, str], list[Posting]] = defaultdict(list)
+        for posting in unknown:
+            groups[(posting.form_id, posting.key_field)].append(posting)
+        for (form_id, key_field), postings in groups.items():
+            found = find_by_keys(
+                client,
+                form_id,
+                key_field,
+                (_lookup_value(p) for p in postings),
+                pk=PRIMARY_KEYS.get(form_id, "FID"),
+                amount_fields=AMOUNT_FIELDS.get(form_id, ()),
+            )
+            for posting in postings:
+                if posting.kind == "update":
+                    # rewriting with the same content again is harmless
+                    transition(posting, S.PLANNED, reason="update resent after an unknown outcome")
+                    result.reset_after_unknown += 1
+                    continue
+                hit = found.get(_lookup_value(posting))
+                if hit is None:
+                    if not _settled(posting, settle_seconds):
+                        # may still land: ask again after the settle time
+                        transition(posting, S.UNCERTAIN, reason="not found inside the settle time")
+                        result.waiting += 1
+                        continue
+                    transition(posting, S.PLANNED, reason="not found after the settle time")
+                    # The network lost it, not Kingdee refusing it: no attempt is used up.
+                    posting.attempts = max(posting.attempts - 1, 0)
+                    result.reset_after_unknown += 1
+                    continue
+                posting.kingdee_id, posting.kingdee_number, posting.kingdee_status = (
+                    hit.id,
+                    hit.number,
+                    hit.status,
+                )
+                posting.response = jsonutil.dumps({"found_by_key": True, "Id": hit.id, "Number": hit.number})
+                posting.error_action = posting.error_fault = posting.error_message = None
+                posting.step = {"C": "audit", "B": "submit"}.get(hit.status or "", "save")
+                transition(
+                    posting, state_after(posting, _rules_for(posting, rule_sets)), reason="found by key"
+                )
+                result.found_after_unknown += 1
+
+
+def _rules_for(posting: Posting, rule_sets: Mapping[str, RuleSet] | None) -> RuleSet | None:
+    return (rule_sets or {}).get(posting.rule_set)
+
+
+def _move_to_next_period(posting: Posting) -> str:
+    """Re-date a posting to the first day of the next month (period policy next_open)."""
+    old = posting.business_date
+    new = (old.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    payload = jsonutil.loads(posting.payload)
+    for key in ("FDate", "FDATE"):
+        if key in payload:
+            payload[key] = new.isoformat()
+    posting.payload = jsonutil.dumps(payload)
+    posting.business_date = new
+    return (
+        f"原日期 {old} 所在期间已结账，按策略改入 {new} / period of {old} is closed; moved to {new} by policy"
+    )
+
+
+def _apply_package(
+    posting: Posting,
+    package: PackageResult,
+    rules: RuleSet | None,
+    max_attempts: int,
+    period_moves: int,
+    result: SendResult,
+) -> None:
+    posting.response = jsonutil.dumps(
+        {
+            "DIndex": package.index,
+            "Id": package.id,
+            "Number": package.number,
+            "Errors": [{"FieldName": m.field_name, "Message": m.message} for m in package.errors],
+            "MsgCode": package.msg_code,
+        }
+    )
+    if package.ok:
+        posting.kingdee_id = package.id
+        posting.kingdee_number = package.number
+        posting.step = "save"
+        posting.kingdee_status = "A"
+        posting.error_action = posting.error_fault = posting.error_message = posting.error_code = None
+        transition(posting, state_after(posting, rules), reason="saved by BatchSave")
+        if posting.state == S.POSTED:
+            result.posted += 1
+        return
+    outcome = package.outcome
+    assert outcome is not None
+    posting.error_action = outcome.action.value
+    posting.error_fault = outcome.fault.value
+    posting.error_code = package.msg_code
+    posting.error_message = f"{outcome.zh}：{package.describe()} / {outcome.en}"
+    if outcome.tag == "closed_period" and rules is not None:
+        if rules.period_policy is PeriodPolicy.NEXT_OPEN and posting.attempts < max_attempts + period_moves:
+            posting.note = _move_to_next_period(posting)
+            posting.attempts -= 1  # nobody's data: the period was closed, not the posting wrong
+            transition(posting, S.PLANNED, reason="closed period, re-dated by policy")
+            result.moved_period += 1
+        else:
+            transition(posting, S.HELD, reason="closed period, held by policy")
+            posting.note = posting.error_message
+            result.held += 1
+        return
+    if outcome.action == Action.UNCERTAIN:
+        transition(posting, S.UNCERTAIN, reason="package outcome unknown")
+    elif outcome.action == Action.RETRY and posting.attempts < max_attempts:
+        transition(posting, S.PLANNED, reason="retryable refusal")
+        result.retried += 1
+    elif outcome.action == Action.RETRY:
+        # retries exhausted: a dead letter, replayable
+        transition(posting, S.DEAD, reason="retryable refusal, attempts exhausted")
+        result.failed += 1
+        result.errors.append(f"{posting.posting_key}: {posting.error_message}")
+    else:
+        # needs a fix of data or configuration, then a replay
+        transition(posting, S.FAILED, reason="refused by Kingdee")
+        result.failed += 1
+        result.errors.append(f"{posting.posting_key}: {posting.error_message}")
+
+
+def _sendable(kingdee_connection: str, max_attempts: int) -> tuple[Any, ...]:
+    """Conditions of the postings a BatchSave may carry: planned, attempts left, not deletions."""
+    return (
+        Posting.connection == kingdee_connection,
+        Posting.state == S.PLANNED,
+        Posting.attempts < max_attempts,
+        Posting.kind != "delete",
+    )
+
+
+def _take_batch(store: Store, kingdee_connection: str, max_attempts: int, batch_size: int) -> list[Posting]:
+    """The next batch of one form, marked `sent` with an attempt charged, committed before the call."""
+    with store.transaction() as session:
+        first = session.scalars(
+            select(Posting.form_id)
+            .where(*_sendable(kingdee_connection, max_attempts))
+            .order_by(Posting.id)
+            .limit(1)
+        ).first()
+        if first is None:
+            return []
+        batch = list(
+            session.scalars(
+                select(Posting)
+                .where(*_sendable(kingdee_connection, max_attempts), Posting.form_id == first)
+                .order_by(Posting.id)
+                .limit(batch_size)
+                # Two senders on PostgreSQL never take the same postings (SQLite serialises
+                # writers anyway and ignores the clause).
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for posting in batch:
+            # from here on the outcome may be unknown
+            transition(posting, S.SENT, reason="taken into a BatchSave")
+            posting.attempts += 1
+        return batch
+
+
+def send_postings(
+    store: Store,
+    client: KingdeeClient,
+    *,
+    kingdee_connection: str,
+    rule_sets: Mapping[str, RuleSet] | None = None,
+    batch_size: int = 50,
+    max_attempts: int = 3,
+    progress: Progress | None = None,
+    options: dict[str, object] | None = None,
+    max_refusals: int = 6,
+    backoff: float = 0.5,
+    settle_seconds: float | None = None,
+    period_moves: int | None = None,
+) -> SendResult:
+    """Send every planned posting of the connection; settle unknown outcomes first.
+
+    Postings are saved in batches of one form each (vouchers with BatchSave on GL_VOUCHER, bills
+    on their own form); then the Submit/Audit steps a rule set asks for are done. A posting is
+    charged an attempt only when a BatchSave that carried it could have reached Kingdee's
+    validation; after `max_attempts` it becomes a dead letter. Whole-call refusals (throttling,
+    an unreachable server) back off exponentially from `backoff` seconds up to 30 s and end the
+    run after `max_refusals` in a row. `period_moves` defaults to the setting
+    `kingdee_period_moves` (YECAI_KINGDEE_PERIOD_MOVES).
+    """
+    result = SendResult()
+    moves = Settings().kingdee_period_moves if period_moves is None else period_moves
+    save_options = {"IsVerifyBaseDataField": True, "IsDeleteEntry": True, **(options or {})}
+    _send_deletions(store, client, kingdee_connection=kingdee_connection, result=result)
+    delay = 0.0
+    refusals = 0  # consecutive call-level refusals; the run gives up after max_refusals
+    unknown_streak = 0  # consecutive batches whose outcome was unknown
+    # Unknown outcomes are settled before anything new is sent: those left by an earlier run
+    # first, then after every batch that left one.
+    settle = True
+    while True:
+        if settle:
+            resolve_unknown(
+                store,
+                client,
+                kingdee_connection=kingdee_connection,
+                result=result,
+                rule_sets=rule_sets,
+                settle_seconds=settle_seconds,
+            )
+            settle = False
+        if unknown_streak > max_refusals:
+            # The link keeps failing mid-write: stop this run (nothing is lost — every posting is
+            # planned or uncertain) and let the next run, or the job's retry, go on.
+            result.errors.append(
+                f"连续 {unknown_streak} 次写入结果不明，本次运行中止 / {unknown_streak} unknown write outcomes in a row; run stopped"
+            )
+            result.interrupted = True
+            break
+        batch = _take_batch(store, kingdee_connection, max_attempts, batch_size)
+        if not batch:
+            break
+        if delay:
+            time.sleep(delay)
+        form_id = batch[0].form_id
+        models = [jsonutil.loads(p.payload) for p in batch]
+        ids = [p.id for p in batch]
+        result.calls += 1
+        try:
+            answer = client.batch_save(form_id, models, **save_options)
+        except KingdeeError as exc:
+            if exc.action == Action.UNCERTAIN:
+                _move_all(store, ids, S.UNCERTAIN, reason="BatchSave outcome unknown")
+                metrics.count_postings(kingdee_connection, "uncertain", len(ids))
+                unknown_streak += 1
+                settle = True
+                delay = backoff
+                continue
+            # Refused before anything ran (throttled, unreachable, credentials …): the postings
+            # go back to planned without using up an attempt — it was nobody's data.
+            _move_all(store, ids, S.PLANNED, reason="BatchSave refused before anything ran", refund=True)
+            metrics.count_postings(kingdee_connection, "refused", len(ids))
+            if exc.action == Action.RETRY and refusals < max_refusals:
+                refusals += 1
+                result.retried += len(ids)
+                delay = min(backoff * 2**refusals, 30.0)
+                continue
+            raise
+        refusals = 0
+        unknown_streak = 0
+        result.sent += len(batch)
+        delay = 0.0
+        outcomes: list[str] = []
+        with store.transaction() as session:
+            fresh = {p.id: p for p in session.scalars(select(Posting).where(Posting.id.in_(ids)))}
+            for posting_id, package in zip(ids, answer.packages, strict=True):
+                posting = fresh[posting_id]
+                _apply_package(posting, package, _rules_for(posting, rule_sets), max_attempts, moves, result)
+                # planned again: a retry (or re-dated into the next open period) in a later batch
+                outcomes.append("retry" if posting.state == S.PLANNED else posting.state)
+                if not package.ok and package.outcome and package.outcome.action == Action.RETRY:
+                    delay = backoff
+        # Counted once committed; the outcome is the state each posting took from Kingdee's answer.
+        for state in outcomes:
+            metrics.count_postings(kingdee_connection, state)
+        settle = any(not p.ok and p.outcome and p.outcome.action == Action.UNCERTAIN for p in answer.packages)
+        if progress:
+            progress(len(batch))
+    lifecycle.advance(
+        store, client, kingdee_connection=kingdee_connection, rule_sets=rule_sets or {}, result=result
+    )
+    _fail_exhausted(store, kingdee_connection, max_attempts, result)
+    return result
+
+
+def _send_deletions(
+    store: Store, client: KingdeeClient, *, kingdee_connection: str, result: SendResult
+) -> None:
+    """Corrections that delete an unaudited voucher whose documents are all gone from the source."""
+    with store.transaction() as session:
+        for posting in session.scalars(
+            select(Posting).where(
+                Posting.connection == kingdee_connection,
+                Posting.kind == "delete",
+                Posting.state.in_((S.PLANNED, S.UNCERTAIN, S.SENT)),
+            )
+        ):
+            original = session.get(Posting, posting.reverses_id) if posting.reverses_id else None
+            if original is None or not original.kingdee_id:
+                transition(posting, S.FAILED, reason="the voucher to delete is unknown")
+                posting.error_message = "找不到要删除的凭证 / the voucher to delete is unknown"
+                continue
+            posting.attempts += 1
+            try:
+                answer = client.delete(original.form_id, ids=[original.kingdee_id])
+            except KingdeeError as exc:
+                retry = exc.action in (Action.RETRY, Action.UNCERTAIN)
+                transition(posting, S.PLANNED if retry else S.FAILED, reason="Delete call failed")
+                posting.error_message = str(exc)
+                continue
+            package = answer.packages[0]
+            if delete_done(package.outcome):  # deleted now, or already gone: the goal is reached
+                transition(posting, S.POSTED, reason="deleted from Kingdee")
+                result.posted += 1
+            else:
+                transition(posting, S.FAILED, reason="Delete refused")
+                posting.error_message = package.describe()
+                result.failed += 1
+
+
+def _move_all(store: Store, ids: Iterable[int], to: S, *, reason: str, refund: bool = False) -> None:
+    """Move a whole batch; `refund` gives back the attempt charged when it was taken."""
+    with store.transaction() as session:
+        for posting in session.scalars(select(Posting).where(Posting.id.in_(list(ids)))):
+            transition(posting, to, reason=reason)
+            if refund:
+                posting.attempts -= 1
+
+
+def _fail_exhausted(store: Store, kingdee_connection: str, max_attempts: int, result: SendResult) -> None:
+    with store.transaction() as session:
+        for posting in session.scalars(
+            select(Posting).where(
+                Posting.connection == kingdee_connection,
+                Posting.state == S.PLANNED,
+                Posting.attempts >= max_attempts,
+            )
+        ):
+            transition(posting, S.DEAD, reason="attempts exhausted")
+            posting.error_message = (
+                posting.error_message or ""
+            ) + f"（已尝试 {posting.attempts} 次 / after {posting.attempts} attempts）"
+            result.failed += 1
+            result.errors.append(f"{posting.posting_key}: {posting.error_message}")

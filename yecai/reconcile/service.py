@@ -340,21 +340,22 @@ def run_detail(
         if limit is not None:
             query = query.limit(limit)
         rows = [
+            # by keyword: fourteen fields, several of the same type, read back from the stored row
             DifferenceView(
-                d.id,
-                d.kind,
-                d.project,
-                d.account,
-                d.period,
-                d.source_amount,
-                d.yecai_amount,
-                d.kingdee_amount,
-                d.posting_id,
-                d.posting_key,
-                d.kingdee_number,
-                [int(i) for i in d.document_ids or []],
-                d.message_zh,
-                d.message_en,
+                id=d.id,
+                kind=d.kind,
+                project=d.project,
+                account=d.account,
+                period=d.period,
+                source_amount=d.source_amount,
+                yecai_amount=d.yecai_amount,
+                kingdee_amount=d.kingdee_amount,
+                posting_id=d.posting_id,
+                posting_key=d.posting_key,
+                kingdee_number=d.kingdee_number,
+                document_ids=[int(i) for i in d.document_ids or []],
+                message_zh=d.message_zh,
+                message_en=d.message_en,
             )
             for d in session.scalars(query)
         ]

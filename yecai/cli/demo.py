@@ -11,9 +11,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from yecai.cli.progress import step_progress
 from yecai.demo import DemoResult, run_demo
 
 STEP_NAMES = {
@@ -76,13 +76,7 @@ def demo_command(
 ) -> None:
     """演示：成本记录从工程项目管理沙箱流入金蝶沙箱的平衡凭证 / demo: costs from the PM sandbox into balanced Kingdee vouchers."""
     console = Console()
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with step_progress(console) as bar:
 
         def finish_open_tasks() -> None:
             # Pull steps do not know their size in advance; close them when the next step starts

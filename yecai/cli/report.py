@@ -8,6 +8,8 @@ project's P&L table. A bad period exits 2; Kingdee unreadable or bad configurati
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -15,10 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from yecai.auth.principal import cli_principal
-from yecai.cli.context import fail, opened
+from yecai.cli.context import CommandContext, fail, opened
 from yecai.errors import YecaiError
 from yecai.reports import service
 from yecai.reports.periods import Period
+from yecai.workspace import Workspace
 
 report_app = typer.Typer(help="报表 · reports: monthly operating analysis, project P&L", no_args_is_help=True)
 
@@ -36,6 +39,25 @@ def _period(console: Console, text: str | None) -> Period:
         raise fail(console, exc, code=2) from None
 
 
+@contextmanager
+def _reading(
+    period: str | None, workspace: Path | None, database_url: str | None
+) -> Iterator[tuple[Console, Period, CommandContext, Workspace]]:
+    """What both reports read with: the console, the period, the store and the workspace.
+
+    The period is checked before the store is opened (a bad one exits 2); a YecaiError while the
+    report is read or written exits 1, closing the store on the way out.
+    """
+    console = Console()
+    chosen = _period(console, period)
+    with opened(database_url) as ctx:
+        space = ctx.workspace_or_exit(console, workspace)
+        try:
+            yield console, chosen, ctx, space
+        except YecaiError as exc:
+            raise fail(console, exc) from None
+
+
 @report_app.command("monthly")
 def monthly_command(
     period: str = typer.Option(..., "--period", help="期间 · period YYYY-MM"),
@@ -45,17 +67,11 @@ def monthly_command(
     database_url: str | None = DATABASE,
 ) -> None:
     """月度经营分析 · write the monthly operating analysis (.xlsx and .html)."""
-    console = Console()
-    chosen = _period(console, period)
-    with opened(database_url) as ctx:
-        space = ctx.workspace_or_exit(console, workspace)
-        try:
-            report = service.monthly(
-                ctx.store, space, period=chosen, who=cli_principal("cli"), secrets=ctx.secrets, job=job
-            )
-            written = service.write_monthly(report, out)
-        except YecaiError as exc:
-            raise fail(console, exc) from None
+    with _reading(period, workspace, database_url) as (console, chosen, ctx, space):
+        report = service.monthly(
+            ctx.store, space, period=chosen, who=cli_principal("cli"), secrets=ctx.secrets, job=job
+        )
+        written = service.write_monthly(report, out)
     console.print(f"已生成 written: {written.xlsx}", soft_wrap=True)
     console.print(f"已生成 written: {written.html}", soft_wrap=True)
 
@@ -69,22 +85,16 @@ def pnl_command(
     database_url: str | None = DATABASE,
 ) -> None:
     """项目损益 · print a project's P&L."""
-    console = Console()
-    chosen = _period(console, period)
-    with opened(database_url) as ctx:
-        space = ctx.workspace_or_exit(console, workspace)
-        try:
-            view = service.pnl(
-                ctx.store,
-                space,
-                code=project,
-                period=chosen,
-                who=cli_principal("cli"),
-                secrets=ctx.secrets,
-                job=job,
-            )
-        except YecaiError as exc:
-            raise fail(console, exc) from None
+    with _reading(period, workspace, database_url) as (console, chosen, ctx, space):
+        view = service.pnl(
+            ctx.store,
+            space,
+            code=project,
+            period=chosen,
+            who=cli_principal("cli"),
+            secrets=ctx.secrets,
+            job=job,
+        )
     if view is None:
         raise fail(console, YecaiError(f"没有项目 {project}", f"no project {project}"))
     p = view.project

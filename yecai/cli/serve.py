@@ -87,6 +87,19 @@ def _workspace(console: Console, runtime: Runtime) -> Workspace:
         raise fail(console, exc) from None
 
 
+@contextmanager
+def _job_runtime(
+    workspace: Path | None, database_url: str | None, queue_url: str | None
+) -> Iterator[tuple[Console, Runtime, Workspace]]:
+    """The console, the runtime and its workspace: what every command that names jobs starts with.
+
+    One place for the opening, so a bad store, queue or workspace ends each command the same way.
+    """
+    console = Console()
+    with _runtime(console, workspace, database_url, queue_url) as runtime:
+        yield console, runtime, _workspace(console, runtime)
+
+
 def _when(value: dt.datetime | None) -> str:
     return beijing(value).strftime("%Y-%m-%d %H:%M") if value else "-"
 
@@ -158,9 +171,7 @@ def list_jobs(
     queue_url: str | None = QUEUE,
 ) -> None:
     """列出作业 · jobs with schedule, next run, last run and paused connections."""
-    console = Console()
-    with _runtime(console, workspace, database_url, queue_url) as runtime:
-        space = _workspace(console, runtime)
+    with _job_runtime(workspace, database_url, queue_url) as (console, runtime, space):
         rows = job_overview(runtime.store, space, runtime.calendar)
     table = Table(title="作业 jobs（北京时间 Beijing time）")
     for column in (
@@ -211,9 +222,7 @@ def run_job(
     queue_url: str | None = QUEUE,
 ) -> None:
     """立即排队 · queue a run of the job now (never twice: a queued or running job is left alone)."""
-    console = Console()
-    with _runtime(console, workspace, database_url, queue_url) as runtime:
-        space = _workspace(console, runtime)
+    with _job_runtime(workspace, database_url, queue_url) as (console, runtime, space):
         try:
             result = JobQueue(runtime).enqueue(name, since=since, workspace=space)
         except YecaiError as exc:
@@ -305,9 +314,7 @@ def pause(
     database_url: str | None = DATABASE,
 ) -> None:
     """暂停连接 · its jobs are neither queued nor started until it is resumed."""
-    console = Console()
-    with _runtime(console, workspace, database_url, None) as runtime:
-        space = _workspace(console, runtime)
+    with _job_runtime(workspace, database_url, None) as (console, runtime, space):
         try:
             changed = actions.pause_connection(
                 runtime.store, space, connection, reason=reason, by=cli_principal(_who(who))

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
+from yecai.cli.progress import step_progress
 from yecai.errors import YecaiError
 from yecai.services import connections as connection_service
 from yecai.sync.launch import jobs_for, run_sync
@@ -78,13 +78,7 @@ def sync_command(
             )
         ok = True
         for name in names:
-            with Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
+            with step_progress(console) as bar:
 
                 def step(label: str, total: int | None, job_name: str = name) -> Callable[[int], None]:
                     task = bar.add_task(f"{job_name} · {label}", total=total)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
@@ -42,12 +42,29 @@ DATA_CENTRE_LIST = "Kingdee.BOS.ServiceFacade.ServicesStub.Account.AccountServic
 QUERY_LIMIT = 10000  # Kingdee refuses a larger Limit on ExecuteBillQuery
 ASYNC_COMPLETE = 2  # QueryAsyncResult Status: 0 pending, 1 running, 2 complete
 
+# Bills are chosen by number or by internal id, never both. The status operations (Submit, Audit, …)
+# differ only in the service they call, so their selection is named once here.
+BillNumbers = Sequence[str] | None
+BillIds = Sequence[str | int] | None
+
+
+class QueryPage(TypedDict, total=False):
+    """The paging keywords ExecuteBillQuery and BillQuery both take (one `data` object in Kingdee).
+
+    Declared once so the two queries cannot drift apart; `_query_data` holds the defaults and, with
+    its keyword-only signature, refuses a misspelt keyword as the methods did.
+    """
+
+    order: str
+    start_row: int
+    limit: int
+
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, KingdeeError) and exc.action == Action.RETRY
 
 
-def _selection(numbers: Sequence[str] | None, ids: Sequence[str | int] | None) -> tuple[dict[str, Any], int]:
+def _selection(numbers: BillNumbers, ids: BillIds) -> tuple[dict[str, Any], int]:
     """Bills chosen by number or by internal id (Kingdee takes ids as one comma string)."""
     if bool(numbers) == bool(ids):
         raise ValueError("give either numbers or ids")
@@ -221,64 +238,39 @@ class KingdeeClient:
         self,
         service: str,
         form_id: str,
-        numbers: Sequence[str] | None,
-        ids: Sequence[str | int] | None,
+        numbers: BillNumbers,
+        ids: BillIds,
         options: dict[str, Any],
     ) -> SaveResult:
         selection, count = _selection(numbers, ids)
         return self._write(service, form_id, {**options, **selection}, count)
 
     def submit(
-        self,
-        form_id: str,
-        *,
-        numbers: Sequence[str] | None = None,
-        ids: Sequence[str | int] | None = None,
-        **options: Any,
+        self, form_id: str, *, numbers: BillNumbers = None, ids: BillIds = None, **options: Any
     ) -> SaveResult:
         """Submit (提交): A/D → B; starts the workflow where one is configured."""
         return self._select("Submit", form_id, numbers, ids, options)
 
     def audit(
-        self,
-        form_id: str,
-        *,
-        numbers: Sequence[str] | None = None,
-        ids: Sequence[str | int] | None = None,
-        **options: Any,
+        self, form_id: str, *, numbers: BillNumbers = None, ids: BillIds = None, **options: Any
     ) -> SaveResult:
         """Audit (审核): B → C."""
         return self._select("Audit", form_id, numbers, ids, options)
 
     def unaudit(
-        self,
-        form_id: str,
-        *,
-        numbers: Sequence[str] | None = None,
-        ids: Sequence[str | int] | None = None,
-        **options: Any,
+        self, form_id: str, *, numbers: BillNumbers = None, ids: BillIds = None, **options: Any
     ) -> SaveResult:
         """UnAudit (反审核): C → D."""
         return self._select("UnAudit", form_id, numbers, ids, options)
 
     def delete(
-        self,
-        form_id: str,
-        *,
-        numbers: Sequence[str] | None = None,
-        ids: Sequence[str | int] | None = None,
-        **options: Any,
+        self, form_id: str, *, numbers: BillNumbers = None, ids: BillIds = None, **options: Any
     ) -> SaveResult:
         """Delete (删除): only bills in Z, A or D."""
         return self._select("Delete", form_id, numbers, ids, options)
 
     def cancel_assign(
-        self,
-        form_id: str,
-        *,
-        numbers: Sequence[str] | None = None,
-        ids: Sequence[str | int] | None = None,
-        **options: Any,
+        self, form_id: str, *, numbers: BillNumbers = None, ids: BillIds = None, **options: Any
     ) -> SaveResult:
         """CancelAssign (撤销): B → A, withdrawing a submission."""
         return self._select("CancelAssign", form_id, numbers, ids, options)
@@ -288,8 +280,8 @@ class KingdeeClient:
         form_id: str,
         op_number: str,
         *,
-        numbers: Sequence[str] | None = None,
-        ids: Sequence[str | int] | None = None,
+        numbers: BillNumbers = None,
+        ids: BillIds = None,
         **options: Any,
     ) -> SaveResult:
         """ExcuteOperation (spelled as Kingdee spells it): Forbid, Enable, CloseBill, …"""
@@ -346,9 +338,10 @@ class KingdeeClient:
         form_id: str,
         field_keys: Sequence[str],
         filter_string: str,
-        order: str,
-        start_row: int,
-        limit: int,
+        *,
+        order: str = "",
+        start_row: int = 0,
+        limit: int = 2000,
     ) -> dict[str, Any]:
         return {
             "FormId": form_id,
@@ -361,17 +354,10 @@ class KingdeeClient:
         }
 
     def execute_bill_query(
-        self,
-        form_id: str,
-        field_keys: Sequence[str],
-        filter_string: str = "",
-        *,
-        order: str = "",
-        start_row: int = 0,
-        limit: int = 2000,
+        self, form_id: str, field_keys: Sequence[str], filter_string: str = "", **page: Unpack[QueryPage]
     ) -> list[list[Any]]:
-        """One page of ExecuteBillQuery (单据查询): rows of values in `field_keys` order."""
-        data = self._query_data(form_id, field_keys, filter_string, order, start_row, limit)
+        """One page of ExecuteBillQuery (单据查询): rows of values in `field_keys` order (`page`: QueryPage)."""
+        data = self._query_data(form_id, field_keys, filter_string, **page)
         raw = self._read("ExecuteBillQuery", {"data": data}, form_id)
         raise_for_status(status_of(raw), self._context(form_id))
         if not isinstance(raw, list):
@@ -379,17 +365,10 @@ class KingdeeClient:
         return raw
 
     def bill_query(
-        self,
-        form_id: str,
-        field_keys: Sequence[str],
-        filter_string: str = "",
-        *,
-        order: str = "",
-        start_row: int = 0,
-        limit: int = 2000,
+        self, form_id: str, field_keys: Sequence[str], filter_string: str = "", **page: Unpack[QueryPage]
     ) -> list[dict[str, Any]]:
-        """One page of BillQuery: rows as objects keyed by field key."""
-        data = self._query_data(form_id, field_keys, filter_string, order, start_row, limit)
+        """One page of BillQuery: rows as objects keyed by field key (`page`: QueryPage)."""
+        data = self._query_data(form_id, field_keys, filter_string, **page)
         raw = self._read("BillQuery", {"data": data}, form_id)
         if isinstance(raw, list):
             for item in raw:

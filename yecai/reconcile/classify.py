@@ -77,13 +77,19 @@ STATUS_RANK = {"Z": 0, "A": 1, "D": 1, "B": 2, "C": 3}
 
 @dataclass(slots=True)
 class Difference:
-    kind: str
-    project: str | None
-    account: str | None
-    period: str
-    source_amount: Decimal | None
-    yecai_amount: Decimal | None
-    kingdee_amount: Decimal | None
+    """One difference as classified, before it is stored (`service.DifferenceView` reads it back).
+
+    Amounts are debit − credit of one project × account × period cell, or, for a difference about a
+    whole voucher, its debit total.
+    """
+
+    kind: str  # one of KINDS
+    project: str | None  # PM project code; None: no 项目 dimension, or a voucher over several
+    account: str | None  # account number, or a voucher's accounts joined
+    period: str  # YYYY-MM
+    source_amount: Decimal | None  # as the source says now; None: no source side
+    yecai_amount: Decimal | None  # as yecai posted it; None: yecai posted nothing
+    kingdee_amount: Decimal | None  # as Kingdee holds it; None: not in Kingdee
     message_zh: str
     message_en: str
     posting_id: int | None = None

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -271,6 +271,13 @@ class RunDetail:
     differences: list[DifferenceView]
 
 
+def _difference_view(d: ReconDifference) -> DifferenceView:
+    """A stored difference as shown: every DifferenceView field is the column of the same name."""
+    values = {f.name: getattr(d, f.name) for f in fields(DifferenceView)}
+    values["document_ids"] = [int(i) for i in d.document_ids or []]  # the JSON column, as ints
+    return DifferenceView(**values)
+
+
 def _scoped_counts(session: Any, who: Principal, run_ids: list[int]) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = {run_id: dict.fromkeys(KINDS, 0) for run_id in run_ids}
     if not run_ids:
@@ -339,23 +346,5 @@ def run_detail(
         query = query.order_by(ReconDifference.id).offset(offset)
         if limit is not None:
             query = query.limit(limit)
-        rows = [
-            DifferenceView(
-                d.id,
-                d.kind,
-                d.project,
-                d.account,
-                d.period,
-                d.source_amount,
-                d.yecai_amount,
-                d.kingdee_amount,
-                d.posting_id,
-                d.posting_key,
-                d.kingdee_number,
-                [int(i) for i in d.document_ids or []],
-                d.message_zh,
-                d.message_en,
-            )
-            for d in session.scalars(query)
-        ]
+        rows = [_difference_view(d) for d in session.scalars(query)]
         return RunDetail(_run_view(run, counts, who), rows)

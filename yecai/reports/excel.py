@@ -249,13 +249,8 @@ def _trend(book: Workbook, f: dict[str, Any], report: MonthlyReport) -> None:
     s = _Sheet(book, "趋势 Trend", f)
     s.title("月度成本与收入 monthly cost and revenue")
     s.header(2, ("期间 period", "成本 cost", "收入 revenue"))
-    totals: dict[str, list[Decimal]] = {}
-    for p in report.projects:
-        for point in p.trend:
-            cell = totals.setdefault(point.period, [Decimal(0), Decimal(0)])
-            cell[0] += point.cost
-            cell[1] += point.revenue
-    for index, period in enumerate(sorted(totals), start=3):
+    totals = report.trend()
+    for index, period in enumerate(totals, start=3):
         s.text(index, 0, period)
         s.money(index, 1, totals[period][0])
         s.money(index, 2, totals[period][1])

@@ -44,13 +44,8 @@ RISK_NAMES = {
 
 def _charts(report: MonthlyReport) -> dict[str, object]:
     top = report.by_margin[:12]
-    totals: dict[str, list[Decimal]] = {}
-    for p in report.projects:
-        for point in p.trend:
-            cell = totals.setdefault(point.period, [Decimal(0), Decimal(0)])
-            cell[0] += point.cost
-            cell[1] += point.revenue
-    periods = sorted(totals)
+    totals = report.trend()
+    periods = list(totals)
     return {
         "margin": svg.bars(
             [p.code for p in top],

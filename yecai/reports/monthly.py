@@ -79,6 +79,19 @@ class MonthlyReport:
     def projects(self) -> list[ProjectFigures]:
         return self.figures.projects
 
+    def trend(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """(cost, revenue) of all the report's projects per period, in order of period.
+
+        The workbook's trend sheet and the page's trend chart both draw this, so they show one figure.
+        """
+        totals: dict[str, list[Decimal]] = {}
+        for p in self.projects:
+            for point in p.trend:
+                cell = totals.setdefault(point.period, [Decimal(0), Decimal(0)])
+                cell[0] += point.cost
+                cell[1] += point.revenue
+        return {period: (totals[period][0], totals[period][1]) for period in sorted(totals)}
+
 
 def _overview(projects: list[ProjectFigures]) -> Overview:
     revenue = money_sum(p.revenue_to_date for p in projects)

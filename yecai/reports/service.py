@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NotRequired, TypedDict, Unpack
 
 import httpx
 
@@ -34,6 +35,18 @@ from yecai.workspace import Workspace
 class WrittenReport:
     xlsx: Path
     html: Path
+
+
+class FigureQuery(TypedDict):
+    """What a report reads its figures for, as `read_figures` takes it: a report passes it through.
+
+    Declared once so the monthly report and the P&L cannot ask for figures differently.
+    """
+
+    period: Period
+    who: Principal
+    secrets: SecretBox | None
+    job: NotRequired[str | None]
 
 
 def choose_job(workspace: Workspace, job: str | None = None) -> str:
@@ -87,33 +100,17 @@ def read_figures(
 
 
 def monthly(
-    store: Store,
-    workspace: Workspace,
-    *,
-    period: Period,
-    who: Principal,
-    secrets: SecretBox | None,
-    job: str | None = None,
-    options: MonthlyOptions | None = None,
+    store: Store, workspace: Workspace, *, options: MonthlyOptions | None = None, **query: Unpack[FigureQuery]
 ) -> MonthlyReport:
-    figures = read_figures(store, workspace, period=period, who=who, secrets=secrets, job=job)
-    return monthly_report(figures, options or MonthlyOptions())
+    """The monthly operating analysis of the figures `query` asks for (`read_figures`)."""
+    return monthly_report(read_figures(store, workspace, **query), options or MonthlyOptions())
 
 
-def pnl(
-    store: Store,
-    workspace: Workspace,
-    *,
-    code: str,
-    period: Period,
-    who: Principal,
-    secrets: SecretBox | None,
-    job: str | None = None,
-) -> ProjectPnl | None:
+def pnl(store: Store, workspace: Workspace, *, code: str, **query: Unpack[FigureQuery]) -> ProjectPnl | None:
     """One project's P&L, or None when the caller may not see it (or it does not exist)."""
-    if not who.sees_project(code):
+    if not query["who"].sees_project(code):
         return None
-    figures = read_figures(store, workspace, period=period, who=who, secrets=secrets, job=job)
+    figures = read_figures(store, workspace, **query)
     found = figures.project(code)
     return project_pnl(figures, found) if found is not None else None
 

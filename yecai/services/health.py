@@ -53,6 +53,15 @@ def _ensure(session: Any, connection: str) -> None:
     )
 
 
+def _count(session: Any, connection: str, **values: Any) -> None:
+    """Set a connection's run counters, creating its row first: a connection is tracked from its
+    first run on, whether that run failed or succeeded."""
+    _ensure(session, connection)
+    session.execute(
+        update(ConnectionHealth).where(ConnectionHealth.connection == connection).values(**values)
+    )
+
+
 def health(store: Store, connection: str) -> Health | None:
     with store.transaction() as session:
         row = session.get(ConnectionHealth, connection)
@@ -85,15 +94,12 @@ def record_failure(
     newly_paused: list[str] = []
     with store.transaction() as session:
         for connection in dict.fromkeys(connections):
-            _ensure(session, connection)
-            session.execute(
-                update(ConnectionHealth)
-                .where(ConnectionHealth.connection == connection)
-                .values(
-                    consecutive_failures=ConnectionHealth.consecutive_failures + 1,
-                    last_failure_at=moment,
-                    last_error=error,
-                )
+            _count(
+                session,
+                connection,
+                consecutive_failures=ConnectionHealth.consecutive_failures + 1,
+                last_failure_at=moment,
+                last_error=error,
             )
             # Only the run that crosses the threshold pauses (and alerts), whoever else is counting.
             result: Any = session.execute(
@@ -119,12 +125,7 @@ def record_success(store: Store, connections: Iterable[str], *, now: dt.datetime
     moment = to_store(now or utcnow())
     with store.transaction() as session:
         for connection in dict.fromkeys(connections):
-            _ensure(session, connection)
-            session.execute(
-                update(ConnectionHealth)
-                .where(ConnectionHealth.connection == connection)
-                .values(consecutive_failures=0, last_success_at=moment)
-            )
+            _count(session, connection, consecutive_failures=0, last_success_at=moment)
 
 
 def pause(store: Store, connection: str, *, who: str, reason: str, now: dt.datetime | None = None) -> bool:

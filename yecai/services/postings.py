@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -28,7 +29,13 @@ NOT_SKIPPABLE = (S.POSTED, S.SAVED, S.SENT, S.UNCERTAIN)
 
 
 @dataclass(frozen=True, slots=True)
-class PostingRow:
+class PostingHead:
+    """Which posting a row shows: the columns every list of postings starts with, in this order.
+
+    The CLI's rows and the trace's summaries extend it, so the two cannot disagree on what names
+    a posting; `head_of` copies these columns from the stored posting.
+    """
+
     id: int
     posting_key: str
     connection: str
@@ -36,6 +43,15 @@ class PostingRow:
     form_id: str
     business_date: dt.date
     state: str
+
+
+def head_of(p: Posting) -> dict[str, Any]:
+    """The stored posting's PostingHead columns, as keywords for a row that extends it."""
+    return {f.name: getattr(p, f.name) for f in fields(PostingHead)}
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRow(PostingHead):
     debit_total: str
     kingdee_number: str | None
     attempts: int
@@ -54,17 +70,11 @@ def list_postings(
             query = query.where(Posting.connection == connection)
         return [
             PostingRow(
-                p.id,
-                p.posting_key,
-                p.connection,
-                p.rule_set,
-                p.form_id,
-                p.business_date,
-                p.state,
-                f"{p.debit_total:,.2f}",
-                p.kingdee_number,
-                p.attempts,
-                p.error_message or p.note,
+                **head_of(p),
+                debit_total=f"{p.debit_total:,.2f}",
+                kingdee_number=p.kingdee_number,
+                attempts=p.attempts,
+                message=p.error_message or p.note,
             )
             for p in session.scalars(query)
         ]

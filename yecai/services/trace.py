@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from yecai.auth.principal import Principal
 from yecai.domain.posting_states import PostingState
 from yecai.jsonutil import loads
+from yecai.services.postings import PostingHead, head_of
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine, Record
 
@@ -48,14 +49,7 @@ class DocumentRow:
 
 
 @dataclass(frozen=True, slots=True)
-class PostingSummary:
-    id: int
-    posting_key: str
-    connection: str
-    rule_set: str
-    form_id: str
-    business_date: dt.date
-    state: str
+class PostingSummary(PostingHead):
     kind: str
     debit_total: Decimal
     kingdee_number: str | None
@@ -149,20 +143,14 @@ def _posting_projects(session: Session, ids: list[int]) -> dict[int, tuple[str, 
 
 def _summary(p: Posting, projects: tuple[str, ...]) -> PostingSummary:
     return PostingSummary(
-        p.id,
-        p.posting_key,
-        p.connection,
-        p.rule_set,
-        p.form_id,
-        p.business_date,
-        p.state,
-        p.kind,
-        p.debit_total,
-        p.kingdee_number,
-        p.attempts,
-        p.error_fault,
-        p.error_message or p.note,
-        projects,
+        **head_of(p),
+        kind=p.kind,
+        debit_total=p.debit_total,
+        kingdee_number=p.kingdee_number,
+        attempts=p.attempts,
+        error_fault=p.error_fault,
+        message=p.error_message or p.note,
+        projects=projects,
     )
 
 

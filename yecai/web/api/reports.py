@@ -62,6 +62,17 @@ def monthly_for(ctx: WebContext, who: Principal, period: Period, job: str | None
     return service.monthly(ctx.store, ctx.workspace(), period=period, who=who, secrets=ctx.secrets, job=job)
 
 
+async def _monthly_asked(
+    request: Request, ctx: WebContext, period: str | None, job: str | None
+) -> tuple[Period, MonthlyReport]:
+    """The monthly report the caller asks for, narrowed to their projects, with its period.
+
+    One reading for the JSON and both downloads, so the three answer with the same figures.
+    """
+    who, chosen = caller(request), period_of(period)
+    return chosen, await _run(lambda: monthly_for(ctx, who, chosen, job))
+
+
 def attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
 
@@ -115,8 +126,7 @@ async def monthly_json(
     job: str | None = Query(None, max_length=80),
     ctx: WebContext = Depends(context),
 ) -> dict[str, Any]:
-    who, chosen = caller(request), period_of(period)
-    report = await _run(lambda: monthly_for(ctx, who, chosen, job))
+    _, report = await _monthly_asked(request, ctx, period, job)
     return _monthly_json(report)
 
 
@@ -124,8 +134,7 @@ async def _download(
     request: Request, ctx: WebContext, period: str | None, job: str | None, *, html: bool
 ) -> Response:
     """The monthly report as the file `yecai report monthly` writes: .xlsx, or .html with `html`."""
-    who, chosen = caller(request), period_of(period)
-    report = await _run(lambda: monthly_for(ctx, who, chosen, job))
+    chosen, report = await _monthly_asked(request, ctx, period, job)
     xlsx_name, html_name = service.file_names(chosen)
     if html:
         body = await run_in_threadpool(monthly_html, report)

@@ -16,16 +16,12 @@ from yecai.auth import audit, sessions, users
 from yecai.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from yecai.errors import DataError, YecaiError
 from yecai.web.console.rendering import Notice, local_path, not_found_page, notice, problem, render, status_of
-from yecai.web.context import WebContext
+from yecai.web.console.routes import ctx_of
 from yecai.web.security import SESSION_COOKIE, SIGNED_IN, allow, caller
 
 router = APIRouter(include_in_schema=False)
 MANAGE = [allow(Permission.MANAGE_USERS)]
 AUDIT_PAGE = 100
-
-
-def _ctx(request: Request) -> WebContext:
-    return request.app.state.ctx
 
 
 def _codes(text: str) -> list[str]:
@@ -51,7 +47,7 @@ def audit_page(
         "target_id": target_id or None,
         "before_id": before_id,
     }
-    rows = audit.entries(_ctx(request).store, caller(request), limit=AUDIT_PAGE + 1, **filters)
+    rows = audit.entries(ctx_of(request).store, caller(request), limit=AUDIT_PAGE + 1, **filters)
     older = rows[AUDIT_PAGE - 1].id if len(rows) > AUDIT_PAGE else None
     return render(request, "audit.html", rows=rows[:AUDIT_PAGE], filters=filters, older=older)
 
@@ -60,7 +56,7 @@ def audit_page(
 
 
 def _users_page(request: Request, message: Notice | None = None, status: int = 200) -> HTMLResponse:
-    store = _ctx(request).store
+    store = ctx_of(request).store
     roles = [r.value for r in Role]
     permissions = [p.value for p in Permission]
     grants = {r.value: {p.value: p in ROLE_PERMISSIONS[r] for p in Permission} for r in Role}
@@ -95,7 +91,7 @@ def create_user(
 ) -> HTMLResponse:
     try:
         view, secret = users.create_user(
-            _ctx(request).store,
+            ctx_of(request).store,
             username=username.strip(),
             role=role,
             by=caller(request),
@@ -124,7 +120,7 @@ def update_user(
     language: str = Form("zh", pattern="^(zh|en)$"),
 ) -> HTMLResponse:
     who = caller(request)
-    store = _ctx(request).store
+    store = ctx_of(request).store
     try:
         if users.get_user(store, username) is None:
             return not_found_page(request)
@@ -146,7 +142,7 @@ def update_user(
 
 def _set_active(request: Request, username: str, active: bool) -> HTMLResponse:
     who = caller(request)
-    store = _ctx(request).store
+    store = ctx_of(request).store
     if users.get_user(store, username) is None:
         return not_found_page(request)
     if username == who.username:
@@ -169,7 +165,7 @@ def enable_user(request: Request, username: str) -> HTMLResponse:
 
 @router.post("/users/{username}/unlock", dependencies=MANAGE)
 def unlock_user(request: Request, username: str) -> HTMLResponse:
-    store = _ctx(request).store
+    store = ctx_of(request).store
     if users.get_user(store, username) is None:
         return not_found_page(request)
     users.unlock(store, username, by=caller(request))
@@ -178,7 +174,7 @@ def unlock_user(request: Request, username: str) -> HTMLResponse:
 
 @router.post("/users/{username}/password", dependencies=MANAGE)
 def reset_password(request: Request, username: str) -> HTMLResponse:
-    store = _ctx(request).store
+    store = ctx_of(request).store
     if users.get_user(store, username) is None:
         return not_found_page(request)
     secret = users.new_password()
@@ -218,7 +214,7 @@ def create_token(
         )
     try:
         _view, secret = sessions.create_token(
-            _ctx(request).store, username=owner, name=name, by=who, days=valid
+            ctx_of(request).store, username=owner, name=name, by=who, days=valid
         )
     except YecaiError as exc:
         return _token_owner_page(request, back, problem(exc), status_of(exc))
@@ -228,7 +224,7 @@ def create_token(
 @router.post("/tokens/{token_id}/revoke", dependencies=[allow(SIGNED_IN)])
 def revoke_token(request: Request, token_id: int, back: str = Form("/account", max_length=20)) -> Response:
     who = caller(request)
-    store = _ctx(request).store
+    store = ctx_of(request).store
     mine = None if who.can(Permission.MANAGE_USERS) else who.username
     if token_id not in {t.id for t in sessions.list_tokens(store, username=mine)}:
         return not_found_page(request)
@@ -241,7 +237,7 @@ def revoke_token(request: Request, token_id: int, back: str = Form("/account", m
 
 def _account_page(request: Request, message: Notice | None = None, status: int = 200) -> HTMLResponse:
     who = caller(request)
-    store = _ctx(request).store
+    store = ctx_of(request).store
     return render(
         request,
         "account.html",
@@ -262,7 +258,7 @@ def change_password(
     request: Request, current: str = Form(..., max_length=1024), new: str = Form(..., max_length=1024)
 ) -> Response:
     who = caller(request)
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     result = users.authenticate(
         ctx.store,
         who.username,

@@ -10,17 +10,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from yecai.auth.roles import Permission
 from yecai.domain.posting_states import OPEN, STATES, TERMINAL, PostingState
 from yecai.services import dashboard as dashboards
 from yecai.services import trace
 from yecai.services.postings import NOT_SKIPPABLE, REPLAYABLE
 from yecai.web.console import i18n
-from yecai.web.console.rendering import PAGE_SIZE, not_found_page, notice, page_lang, page_of, render
-from yecai.web.security import allow, caller
+from yecai.web.console.rendering import PAGE_SIZE, Notice, not_found_page, notice, page_lang, page_of, render
+from yecai.web.console.routes import PAGE, READ
+from yecai.web.security import caller
 
 router = APIRouter(include_in_schema=False)
-READ = [allow(Permission.READ)]
 
 DOCUMENT_KINDS = (
     "project",
@@ -50,7 +49,6 @@ STATE_COLOURS = {
     PostingState.SKIPPED: "#9e9e9e",
 }
 GROUP_COLOURS = {"configuration": "#e53935", "data": "#fb8c00", "retry": "#1e88e5"}
-PAGE = Query(1, ge=1, le=100_000)
 
 
 @router.get("/", dependencies=READ)
@@ -180,10 +178,13 @@ def postings_page(
 DONE = {"replayed": "posting.replayed", "skipped": "posting.skipped"}
 
 
-@router.get("/postings/{posting_id}", dependencies=READ)
-def posting_page(
-    request: Request, posting_id: int, done: str | None = Query(None, max_length=20)
+def posting_view(
+    request: Request, posting_id: int, message: Notice | None, *, status: int = 200
 ) -> HTMLResponse:
+    """The posting page: after a read, after a done action, and after a refused one (with its status).
+
+    One place decides which buttons a posting's state allows, whichever way the page is reached.
+    """
     detail = trace.posting_detail(request.app.state.ctx.store, caller(request), posting_id)
     if detail is None:
         return not_found_page(request)
@@ -191,11 +192,19 @@ def posting_page(
     return render(
         request,
         "posting.html",
+        status=status,
         detail=detail,
         replayable=state in REPLAYABLE,
         skippable=state not in UNSKIPPABLE,
-        notice=notice(DONE[done]) if done in DONE else None,
+        notice=message,
     )
+
+
+@router.get("/postings/{posting_id}", dependencies=READ)
+def posting_page(
+    request: Request, posting_id: int, done: str | None = Query(None, max_length=20)
+) -> HTMLResponse:
+    return posting_view(request, posting_id, notice(DONE[done]) if done in DONE else None)
 
 
 @router.get("/vouchers", dependencies=READ)

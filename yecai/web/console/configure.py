@@ -22,14 +22,11 @@ from yecai.jobs import actions
 from yecai.services import connections as connection_service
 from yecai.services import mapping_edit
 from yecai.web.console.rendering import Notice, not_found_page, notice, problem, render, status_of
-from yecai.web.context import WebContext
-from yecai.web.security import allow, caller
+from yecai.web.console.routes import CONFIGURE, OPERATE, READ, ctx_of
+from yecai.web.security import caller
 from yecai.workspace import AlertConnection
 
 router = APIRouter(include_in_schema=False)
-READ = [allow(Permission.READ)]
-OPERATE = [allow(Permission.OPERATE)]
-CONFIGURE = [allow(Permission.CONFIGURE)]
 
 UNMAPPED_SHOWN = 200
 # which table an unmapped value goes into ("map it")
@@ -55,16 +52,12 @@ SETTINGS = (
 DONE = {"secret_saved": "conn.secret_saved", "secret_deleted": "conn.secret_deleted"}
 
 
-def _ctx(request: Request) -> WebContext:
-    return request.app.state.ctx
-
-
 # --- connections ------------------------------------------------------------------------------
 
 
 @router.get("/connections", dependencies=READ)
 def connections_page(request: Request, done: str | None = Query(None, max_length=20)) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     rows: list[connection_service.ConnectionRow] = []
     message: Notice | None = notice(DONE[done]) if done in DONE else None
     if caller(request).projects is None:
@@ -76,7 +69,7 @@ def connections_page(request: Request, done: str | None = Query(None, max_length
 
 
 def _connection_row(request: Request, name: str, message: Notice | None, status: int = 200) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     rows = [
         r
         for r in connection_service.connection_rows(ctx.store, ctx.workspace(), ctx.secrets)
@@ -94,7 +87,7 @@ def set_secret(
     key: str = Form(..., max_length=80),
     value: str = Form(..., max_length=10_000),
 ) -> Response:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     try:
         connection_service.set_secret(
             ctx.store,
@@ -120,7 +113,7 @@ def set_secret(
 
 @router.post("/connections/{name}/secrets/{key}/delete", dependencies=CONFIGURE)
 def delete_secret(request: Request, name: str, key: str) -> Response:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     if not connection_service.delete_secret(
         ctx.store, ctx.secrets, connection=name, key=key, by=caller(request)
     ):
@@ -130,7 +123,7 @@ def delete_secret(request: Request, name: str, key: str) -> Response:
 
 @router.post("/connections/{name}/test", dependencies=CONFIGURE)
 def test_connection(request: Request, name: str) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     try:
         result = connection_service.test_connection(ctx.workspace(), ctx.secrets, name)
     except KeyError:
@@ -142,7 +135,7 @@ def test_connection(request: Request, name: str) -> HTMLResponse:
 
 @router.post("/connections/{name}/pause", dependencies=OPERATE)
 def pause_connection(request: Request, name: str, reason: str = Form("", max_length=2000)) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     hooks = ctx.runtime.alerts if ctx.runtime is not None else None
     try:
         actions.pause_connection(
@@ -155,7 +148,7 @@ def pause_connection(request: Request, name: str, reason: str = Form("", max_len
 
 @router.post("/connections/{name}/resume", dependencies=OPERATE)
 def resume_connection(request: Request, name: str) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     hooks = ctx.runtime.alerts if ctx.runtime is not None else None
     actions.resume_connection(ctx.store, name, by=caller(request), hooks=hooks)
     return _connection_row(request, name, None)
@@ -239,7 +232,7 @@ def _mapping_page(
     message: Notice | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     who = caller(request)
     try:
         space = ctx.workspace()
@@ -268,7 +261,7 @@ def _mapping_page(
 @router.get("/mappings", dependencies=READ)
 def mappings_page(request: Request) -> HTMLResponse:
     try:
-        jobs = list(_ctx(request).workspace().syncs.items())
+        jobs = list(ctx_of(request).workspace().syncs.items())
     except YecaiError as exc:
         return render(request, "mappings.html", status=status_of(exc), jobs=[], notice=problem(exc))
     return render(request, "mappings.html", jobs=jobs, notice=None)
@@ -295,7 +288,7 @@ def edit_mapping(
     debit: str = Form("", max_length=80),
     credit: str = Form("", max_length=80),
 ) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     form = EntryForm(
         table, key.strip(), number, org, department, cost_centre, accounting_standard, debit, credit
     )
@@ -319,7 +312,7 @@ def edit_mapping(
 
 @router.get("/mappings/{job}/unmapped", dependencies=READ)
 def unmapped_list(request: Request, job: str) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     who = caller(request)
     items: list[dict[str, Any]] = []
     more = 0
@@ -354,7 +347,7 @@ def unmapped_list(request: Request, job: str) -> HTMLResponse:
 
 @router.get("/alerts", dependencies=READ)
 def alerts_page(request: Request, channel: str | None = Query(None, max_length=80)) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     channels: list[dict[str, Any]] = []
     deliveries: list[Any] = []
     message: Notice | None = None
@@ -386,7 +379,7 @@ def alerts_page(request: Request, channel: str | None = Query(None, max_length=8
 @router.post("/alerts/{channel}/test", dependencies=CONFIGURE)
 def test_alert(request: Request, channel: str) -> Response:
     """Send a test message through one channel; answers the outcome as a notice fragment (htmx)."""
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     try:
         delivery = send_test(ctx.store, ctx.workspace(), ctx.secrets, channel, who=caller(request).username)
     except YecaiError as exc:

@@ -21,8 +21,7 @@ from yecai.jobs.overview import job_overview
 from yecai.services import dashboard as dashboards
 from yecai.services import postings as posting_service
 from yecai.services import trace
-from yecai.services.postings import REPLAYABLE
-from yecai.web.console.browse import UNSKIPPABLE
+from yecai.web.console.browse import posting_view
 from yecai.web.console.rendering import (
     PAGE_SIZE,
     Notice,
@@ -33,17 +32,10 @@ from yecai.web.console.rendering import (
     render,
     status_of,
 )
-from yecai.web.context import WebContext
+from yecai.web.console.routes import OPERATE, PAGE, READ, ctx_of
 from yecai.web.security import allow, caller
 
 router = APIRouter(include_in_schema=False)
-READ = [allow(Permission.READ)]
-OPERATE = [allow(Permission.OPERATE)]
-PAGE = Query(1, ge=1, le=100_000)
-
-
-def _ctx(request: Request) -> WebContext:
-    return request.app.state.ctx
 
 
 def group_of(letter: DeadLetterView) -> str:
@@ -55,25 +47,13 @@ def group_of(letter: DeadLetterView) -> str:
 
 
 def _posting_refused(request: Request, posting_id: int, error: YecaiError) -> HTMLResponse:
-    detail = trace.posting_detail(_ctx(request).store, caller(request), posting_id)
-    if detail is None:
-        return not_found_page(request)
-    state = detail.posting.state
-    return render(
-        request,
-        "posting.html",
-        status=status_of(error),
-        detail=detail,
-        replayable=state in REPLAYABLE,
-        skippable=state not in UNSKIPPABLE,
-        notice=problem(error),
-    )
+    return posting_view(request, posting_id, problem(error), status=status_of(error))
 
 
 @router.post("/postings/{posting_id}/replay", dependencies=OPERATE)
 def replay_posting(request: Request, posting_id: int) -> Response:
     who = caller(request)
-    store = _ctx(request).store
+    store = ctx_of(request).store
     if not trace.posting_visible(store, who, posting_id):
         return not_found_page(request)
     try:
@@ -86,7 +66,7 @@ def replay_posting(request: Request, posting_id: int) -> Response:
 @router.post("/postings/{posting_id}/skip", dependencies=OPERATE)
 def skip_posting(request: Request, posting_id: int, reason: str = Form("", max_length=2000)) -> Response:
     who = caller(request)
-    store = _ctx(request).store
+    store = ctx_of(request).store
     if not trace.posting_visible(store, who, posting_id):
         return not_found_page(request)
     try:
@@ -105,7 +85,7 @@ def approvals_page(
 ) -> HTMLResponse:
     rows, pager = page_of(
         trace.postings(
-            _ctx(request).store,
+            ctx_of(request).store,
             caller(request),
             state=PostingState.AWAITING_APPROVAL,
             limit=PAGE_SIZE + 1,
@@ -120,7 +100,7 @@ def approvals_page(
 @router.post("/approvals", dependencies=[allow(Permission.APPROVE)])
 def approve(request: Request, ids: list[int] = Form([])) -> Response:
     who = caller(request)
-    store = _ctx(request).store
+    store = ctx_of(request).store
     chosen = [i for i in dict.fromkeys(ids) if trace.posting_visible(store, who, i)]
     if not chosen:
         rows, pager = page_of(
@@ -152,7 +132,7 @@ def dead_letters_page(
     pager = page_of([], page)[1]
     if caller(request).projects is None:  # company-wide operations; project managers see none
         found = deadletters.dead_letters(
-            _ctx(request).store, status=None if status == "all" else status, job=job or None
+            ctx_of(request).store, status=None if status == "all" else status, job=job or None
         )
         found.reverse()  # newest first
         start = (page - 1) * PAGE_SIZE
@@ -170,7 +150,7 @@ def dead_letters_page(
 
 
 def _letter_row(request: Request, letter_id: int, message: Notice, status: int = 200) -> HTMLResponse:
-    letter = deadletters.dead_letter(_ctx(request).store, letter_id)
+    letter = deadletters.dead_letter(ctx_of(request).store, letter_id)
     if letter is None:
         return render(request, "_notice.html", status=404, notice=message)
     return render(
@@ -180,7 +160,7 @@ def _letter_row(request: Request, letter_id: int, message: Notice, status: int =
 
 @router.post("/dead-letters/{letter_id}/replay", dependencies=OPERATE)
 def replay_dead_letter(request: Request, letter_id: int) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     try:
         result = actions.replay_dead_letter(ctx.job_queue(), ctx.store, letter_id, by=caller(request))
     except YecaiError as exc:
@@ -193,7 +173,7 @@ def skip_dead_letter(
     request: Request, letter_id: int, reason: str = Form("", max_length=2000)
 ) -> HTMLResponse:
     try:
-        actions.skip_dead_letter(_ctx(request).store, letter_id, reason=reason, by=caller(request))
+        actions.skip_dead_letter(ctx_of(request).store, letter_id, reason=reason, by=caller(request))
     except YecaiError as exc:
         return _letter_row(request, letter_id, problem(exc), status_of(exc))
     return _letter_row(request, letter_id, notice("dead.skipped"))
@@ -204,7 +184,7 @@ def skip_dead_letter(
 
 @router.get("/jobs", dependencies=READ)
 def jobs_page(request: Request) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     rows: list[object] = []
     runs: list[object] = []
     message: Notice | None = None
@@ -221,7 +201,7 @@ def jobs_page(request: Request) -> HTMLResponse:
 
 @router.post("/jobs/{name}/run", dependencies=OPERATE)
 def run_job(request: Request, name: str) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     try:
         result = actions.run_job(ctx.job_queue(), ctx.store, ctx.workspace(), name, by=caller(request))
     except YecaiError as exc:

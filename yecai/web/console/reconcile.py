@@ -10,33 +10,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from yecai.auth.roles import Permission
 from yecai.errors import YecaiError
 from yecai.reconcile import service
 from yecai.reconcile.classify import KINDS
 from yecai.web.console.rendering import PAGE_SIZE, Notice, not_found_page, page_of, problem, render, status_of
-from yecai.web.context import WebContext
-from yecai.web.security import allow, caller
+from yecai.web.console.routes import OPERATE, PAGE, READ, ctx_of
+from yecai.web.security import caller
 
 router = APIRouter(include_in_schema=False)
-READ = [allow(Permission.READ)]
-OPERATE = [allow(Permission.OPERATE)]
-PAGE = Query(1, ge=1, le=100_000)
-
-
-def _ctx(request: Request) -> WebContext:
-    return request.app.state.ctx
 
 
 def _jobs(request: Request) -> list[str]:
     try:
-        return list(_ctx(request).workspace().syncs)
+        return list(ctx_of(request).workspace().syncs)
     except YecaiError:
         return []
 
 
 def _list(request: Request, page: int, *, status: int = 200, notice: Notice | None = None) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     found = service.runs(ctx.store, caller(request), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     rows, pager = page_of(found, page)
     return render(
@@ -63,7 +55,7 @@ def reconcile_now(
     job: str = Form("", max_length=80),
     period: str = Form("", max_length=10),
 ) -> Response:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     try:
         space = ctx.workspace()
         chosen = service.parse_period(period or None)
@@ -90,7 +82,7 @@ def reconciliation_page(
 ) -> HTMLResponse:
     chosen = kind if kind in KINDS else None
     found = service.run_detail(
-        _ctx(request).store,
+        ctx_of(request).store,
         caller(request),
         run_id,
         kind=chosen,

@@ -14,15 +14,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from yecai.auth.roles import Permission
 from yecai.errors import YecaiError
 from yecai.reports import service
 from yecai.reports.periods import Period
 from yecai.web.console.rendering import Notice, not_found_page, problem, render
-from yecai.web.security import allow, caller
+from yecai.web.console.routes import READ
+from yecai.web.security import caller
 
 router = APIRouter(include_in_schema=False)
-READ = [allow(Permission.READ)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

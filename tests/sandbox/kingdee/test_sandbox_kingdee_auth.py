@@ -28,7 +28,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(scope="module")
-def running(
+def clocked_running(
     tmp_path_factory: pytest.TempPathFactory, clock: FakeClock
 ) -> Iterator[tuple[SandboxServer, Path]]:
     data_dir = tmp_path_factory.mktemp("kingdee-auth")
@@ -40,14 +40,14 @@ def running(
 
 
 @pytest.fixture
-def url(running: tuple[SandboxServer, Path]) -> str:
-    return f"{running[0].base_url}/K3Cloud/"
+def url(clocked_running: tuple[SandboxServer, Path]) -> str:
+    return f"{clocked_running[0].base_url}/K3Cloud/"
 
 
 @pytest.fixture
-def secret(running: tuple[SandboxServer, Path], url: str) -> dict[str, Any]:
+def secret(clocked_running: tuple[SandboxServer, Path], url: str) -> dict[str, Any]:
     """acct id, user, password, lcid — and the AppId/AppSecret for the app logins."""
-    return {**password_credentials(running[1]), **credentials(running[1], url)}
+    return {**password_credentials(clocked_running[1]), **credentials(clocked_running[1], url)}
 
 
 def post(url: str, service: str, body: Any, cookie: str | None = None, **headers: str) -> httpx.Response:
@@ -243,26 +243,26 @@ def test_signed_requests_survive_idle_expiry_silently(
 
 
 def test_logout_ends_the_session(
-    url: str, secret: dict[str, Any], running: tuple[SandboxServer, Path]
+    url: str, secret: dict[str, Any], clocked_running: tuple[SandboxServer, Path]
 ) -> None:
     cookie = session_cookie(post(url, AUTH + "ValidateUser", validate_user_bodies(secret)["java-positional"]))
     answer = post(url, AUTH + "Logout", {"parameters": []}, cookie=cookie)
     assert answer.status_code == 200
     assert answer.json() is True
-    assert running[0].sandbox.calls()[-1].auth == "logout"
+    assert clocked_running[0].sandbox.calls()[-1].auth == "logout"
     assert post(url, QUERY, {"data": DEPARTMENTS}, cookie=cookie).text == session_lost_text()
 
 
 def test_password_credentials_sit_beside_the_app_credentials(
-    running: tuple[SandboxServer, Path], url: str
+    clocked_running: tuple[SandboxServer, Path], url: str
 ) -> None:
-    found = password_credentials(running[1], url)
+    found = password_credentials(clocked_running[1], url)
     assert list(found) == ["server_url", "acct_id", "user_name", "password", "lcid"]
     assert len(found["password"]) >= 12
-    assert list(credentials(running[1], url)) == [
+    assert list(credentials(clocked_running[1], url)) == [
         "server_url", "acct_id", "user_name", "app_id", "app_secret", "lcid", "org_num"
     ]  # fmt: skip
-    stored = json.loads((running[1] / "credentials.json").read_text(encoding="utf-8"))
+    stored = json.loads((clocked_running[1] / "credentials.json").read_text(encoding="utf-8"))
     assert stored["password"] == found["password"]
 
 

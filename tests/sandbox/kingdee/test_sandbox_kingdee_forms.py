@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,11 @@ from tests.support.kingdee_calls import (
     line,
     pay_apply,
     payable,
-    sdk_client,
     signed_call,
     status_of,
     voucher,
 )
-from yecai.sandbox.kingdee import KingdeeSandbox, SandboxServer, SandboxSettings, start_sandbox
+from yecai.sandbox.kingdee import KingdeeSandbox, SandboxSettings
 
 OTHER_PAYABLE = {
     "FDATE": "2025-03-15",
@@ -76,18 +74,6 @@ BASE_DATA: dict[str, dict[str, Any]] = {
     "CN_RECPAYPURPOSE": {"FNumber": "SFKYT-T1", "FName": "测试用途"},
     "CN_BANKACNT": {"FNumber": "6217000099990001", "FName": "测试账户", "FOpenBankName": "测试银行"},
 }
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxServer, dict[str, Any]]]:
-    server, creds = start_sandbox(tmp_path_factory.mktemp("kingdee-forms"))
-    yield server, creds
-    server.stop()
-
-
-@pytest.fixture
-def sdk(running: tuple[SandboxServer, dict[str, Any]]) -> Any:
-    return sdk_client(running[1])
 
 
 def answer_of(raw: str) -> dict[str, Any]:
@@ -190,13 +176,6 @@ def test_required_fields(sdk: Any, form_id: str, key: str, entity: str | None, m
 # --- the amount rules, in-process ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KingdeeSandbox]:
-    instance = KingdeeSandbox(tmp_path_factory.mktemp("kingdee-forms-local"))
-    yield instance
-    instance.close()
-
-
 def call(sandbox: KingdeeSandbox, service: str, form_id: str, data: dict[str, Any]) -> dict[str, Any]:
     reply = signed_call(sandbox, DYNAMIC_FORM + service, {"formid": form_id, "data": data})
     return json.loads(reply.text, parse_float=Decimal)
@@ -213,14 +192,14 @@ def errors(answer: dict[str, Any]) -> list[str]:
     return [e["Message"] for e in answer["Result"]["ResponseStatus"]["Errors"]]
 
 
-def test_payable_amounts_are_derived_and_summed(sandbox: KingdeeSandbox) -> None:
+def test_payable_amounts_are_derived_and_summed(shared_sandbox: KingdeeSandbox) -> None:
     model = payable("1130.00")
     model["FEntityDetail"].append(
         {"FCOSTID": {"FNumber": "FYXM01"}, "FNoTaxAmountFor_D": "200.00", "FEntryTaxRate": 13}
     )
-    result = call(sandbox, "Save", "AP_Payable", {"Model": model})["Result"]
+    result = call(shared_sandbox, "Save", "AP_Payable", {"Model": model})["Result"]
     keys = "FALLAMOUNTFOR,FNoTaxAmountFor,FTaxAmountFor,FALLAMOUNT,FNoTaxAmountFor_D,FTAXAMOUNTFOR_D,FALLAMOUNTFOR_D"
-    got = bill_query(sandbox, "AP_Payable", keys, f"FID={result['Id']}")
+    got = bill_query(shared_sandbox, "AP_Payable", keys, f"FID={result['Id']}")
     d = Decimal
     assert [(r["FNoTaxAmountFor_D"], r["FTAXAMOUNTFOR_D"], r["FALLAMOUNTFOR_D"]) for r in got] == [
         (d("1000.00"), d("130.00"), d("1130.00")),
@@ -231,10 +210,13 @@ def test_payable_amounts_are_derived_and_summed(sandbox: KingdeeSandbox) -> None
     )  # fmt: skip
 
 
-def test_receivable_gross_from_quantity_and_price(sandbox: KingdeeSandbox) -> None:
-    result = call(sandbox, "Save", "AR_receivable", {"Model": RECEIVABLE})["Result"]
+def test_receivable_gross_from_quantity_and_price(shared_sandbox: KingdeeSandbox) -> None:
+    result = call(shared_sandbox, "Save", "AR_receivable", {"Model": RECEIVABLE})["Result"]
     got = bill_query(
-        sandbox, "AR_receivable", "FALLAMOUNTFOR,FNoTaxAmountFor_D,FTAXAMOUNTFOR_D", f"FID={result['Id']}"
+        shared_sandbox,
+        "AR_receivable",
+        "FALLAMOUNTFOR,FNoTaxAmountFor_D,FTAXAMOUNTFOR_D",
+        f"FID={result['Id']}",
     )
     assert got == [
         {
@@ -245,14 +227,14 @@ def test_receivable_gross_from_quantity_and_price(sandbox: KingdeeSandbox) -> No
     ]
 
 
-def test_other_payable_and_pay_bill_totals(sandbox: KingdeeSandbox) -> None:
-    other = call(sandbox, "Save", "AP_OtherPayable", {"Model": OTHER_PAYABLE})["Result"]
+def test_other_payable_and_pay_bill_totals(shared_sandbox: KingdeeSandbox) -> None:
+    other = call(shared_sandbox, "Save", "AP_OtherPayable", {"Model": OTHER_PAYABLE})["Result"]
     assert bill_query(
-        sandbox, "AP_OtherPayable", "FTOTALAMOUNTFOR_H,FTAXAMOUNTFOR", f"FID={other['Id']}"
+        shared_sandbox, "AP_OtherPayable", "FTOTALAMOUNTFOR_H,FTAXAMOUNTFOR", f"FID={other['Id']}"
     ) == [{"FTOTALAMOUNTFOR_H": Decimal("5450.00"), "FTAXAMOUNTFOR": Decimal("450.00")}]
-    paid = call(sandbox, "Save", "AP_PAYBILL", {"Model": PAY_BILL})["Result"]
+    paid = call(shared_sandbox, "Save", "AP_PAYBILL", {"Model": PAY_BILL})["Result"]
     keys = "FPAYTOTALAMOUNTFOR_H,FREALPAYAMOUNTFOR_H,FREALPAYAMOUNTFOR_D,FPOSTDATE,FRECTUNIT.FNumber,FACCOUNTID.FName"
-    assert bill_query(sandbox, "AP_PAYBILL", keys, f"FID={paid['Id']}") == [
+    assert bill_query(shared_sandbox, "AP_PAYBILL", keys, f"FID={paid['Id']}") == [
         {
             "FPAYTOTALAMOUNTFOR_H": Decimal("20000.00"),
             "FREALPAYAMOUNTFOR_H": Decimal("19850.00"),
@@ -282,25 +264,27 @@ def test_other_payable_and_pay_bill_totals(sandbox: KingdeeSandbox) -> None:
     ],
     ids=["mismatch", "zero", "precision", "negative-payment"],
 )
-def test_amount_rules(sandbox: KingdeeSandbox, form_id: str, change: dict[str, Any], message: str) -> None:
+def test_amount_rules(
+    shared_sandbox: KingdeeSandbox, form_id: str, change: dict[str, Any], message: str
+) -> None:
     model = json.loads(json.dumps(BILLS[form_id][0]))
     entity = "FEntityDetail" if form_id == "AP_Payable" else "FPAYAPPLYENTRY"
     model[entity][0].update(change)
-    answer = call(sandbox, "Save", form_id, {"Model": model})
+    answer = call(shared_sandbox, "Save", form_id, {"Model": model})
     assert errors(answer) == [message]
     assert answer["Result"]["ResponseStatus"]["MsgCode"] == 11
 
 
-def test_a_bill_needs_lines(sandbox: KingdeeSandbox) -> None:
-    answer = call(sandbox, "Save", "AP_Payable", {"Model": {**payable(), "FEntityDetail": []}})
+def test_a_bill_needs_lines(shared_sandbox: KingdeeSandbox) -> None:
+    answer = call(shared_sandbox, "Save", "AP_Payable", {"Model": {**payable(), "FEntityDetail": []}})
     assert errors(answer) == ["应付单的明细不能为空。"]
 
 
-def test_the_contact_unit_is_looked_up_in_the_form_its_type_names(sandbox: KingdeeSandbox) -> None:
+def test_the_contact_unit_is_looked_up_in_the_form_its_type_names(shared_sandbox: KingdeeSandbox) -> None:
     to_customer = pay_apply("300.00", FCONTACTUNITTYPE="BD_Customer", FCONTACTUNIT={"FNumber": "KH0002"})
-    result = call(sandbox, "Save", "CN_PAYAPPLY", {"Model": to_customer})["Result"]
+    result = call(shared_sandbox, "Save", "CN_PAYAPPLY", {"Model": to_customer})["Result"]
     keys = "FCONTACTUNITTYPE,FCONTACTUNIT.FNumber,FCONTACTUNIT.FName,FRECTUNITTYPE,FRECTUNIT.FName"
-    assert bill_query(sandbox, "CN_PAYAPPLY", keys, f"FID={result['Id']}") == [
+    assert bill_query(shared_sandbox, "CN_PAYAPPLY", keys, f"FID={result['Id']}") == [
         {
             "FCONTACTUNITTYPE": "BD_Customer",
             "FCONTACTUNIT.FNumber": "KH0002",
@@ -311,26 +295,26 @@ def test_the_contact_unit_is_looked_up_in_the_form_its_type_names(sandbox: Kingd
     ]
     # A supplier's number is no customer.
     wrong = pay_apply(FCONTACTUNITTYPE="BD_Customer", FCONTACTUNIT={"FNumber": "GYS0001"})
-    assert errors(call(sandbox, "Save", "CN_PAYAPPLY", {"Model": wrong})) == [
+    assert errors(call(shared_sandbox, "Save", "CN_PAYAPPLY", {"Model": wrong})) == [
         "字段[往来单位]的值[GYS0001]在系统中不存在。"
     ]
     # Employees, keyed by their staff number, are contact units too.
     staff = pay_apply(FCONTACTUNITTYPE="bd_empinfo", FCONTACTUNIT={"FStaffNumber": "YG0002"})
-    staff_id = call(sandbox, "Save", "CN_PAYAPPLY", {"Model": staff})["Result"]["Id"]
-    got = bill_query(sandbox, "CN_PAYAPPLY", "FCONTACTUNITTYPE,FCONTACTUNIT.FName", f"FID={staff_id}")
+    staff_id = call(shared_sandbox, "Save", "CN_PAYAPPLY", {"Model": staff})["Result"]["Id"]
+    got = bill_query(shared_sandbox, "CN_PAYAPPLY", "FCONTACTUNITTYPE,FCONTACTUNIT.FName", f"FID={staff_id}")
     assert got == [{"FCONTACTUNITTYPE": "BD_Empinfo", "FCONTACTUNIT.FName": "王秀英"}]
     bad_type = pay_apply(FCONTACTUNITTYPE="BD_Nothing")
-    assert errors(call(sandbox, "Save", "CN_PAYAPPLY", {"Model": bad_type})) == [
+    assert errors(call(shared_sandbox, "Save", "CN_PAYAPPLY", {"Model": bad_type})) == [
         "字段[往来单位类型]的值“BD_Nothing”格式不正确。"
     ]
 
 
-def test_employees_are_the_fflex7_dimension(sandbox: KingdeeSandbox) -> None:
+def test_employees_are_the_fflex7_dimension(shared_sandbox: KingdeeSandbox) -> None:
     model = voucher(line("1221", debit="66.00"), line("1001", credit="66.00"))
     model["FEntity"][0]["FDetailID"] = {"FDETAILID__FFLEX7": {"FSTAFFNUMBER": "YG0003"}}
-    result = call(sandbox, "Save", "GL_VOUCHER", {"Model": model})["Result"]
+    result = call(shared_sandbox, "Save", "GL_VOUCHER", {"Model": model})["Result"]
     got = bill_query(
-        sandbox,
+        shared_sandbox,
         "GL_VOUCHER",
         "FDetailID.FFLEX7.FName,FDetailID.FFLEX7.FStaffNumber",
         f"FVOUCHERID={result['Id']}",
@@ -378,18 +362,20 @@ MACHINE: dict[str, dict[str, str | None]] = {
     steps=st.lists(st.sampled_from(sorted(MACHINE)), min_size=1, max_size=8),
 )
 def test_any_sequence_of_operations_obeys_the_status_machine(
-    sandbox: KingdeeSandbox, drafted: bool, steps: list[str]
+    shared_sandbox: KingdeeSandbox, drafted: bool, steps: list[str]
 ) -> None:
-    created = call(sandbox, "Draft" if drafted else "Save", "CN_PAYAPPLY", {"Model": pay_apply("10.00")})[
-        "Result"
-    ]
+    created = call(
+        shared_sandbox, "Draft" if drafted else "Save", "CN_PAYAPPLY", {"Model": pay_apply("10.00")}
+    )["Result"]
     bill_id = created["Id"]
     state = "Z" if drafted else "A"
     for step in steps:
         if step == "Save":
-            answer = call(sandbox, "Save", "CN_PAYAPPLY", {"Model": {**pay_apply("11.00"), "FID": bill_id}})
+            answer = call(
+                shared_sandbox, "Save", "CN_PAYAPPLY", {"Model": {**pay_apply("11.00"), "FID": bill_id}}
+            )
         else:
-            answer = call(sandbox, step, "CN_PAYAPPLY", {"Ids": str(bill_id)})
+            answer = call(shared_sandbox, step, "CN_PAYAPPLY", {"Ids": str(bill_id)})
         status = answer["Result"]["ResponseStatus"]
         expected = MACHINE[step].get(state) if state != "gone" else None
         if state == "gone":
@@ -399,5 +385,5 @@ def test_any_sequence_of_operations_obeys_the_status_machine(
         else:
             assert status["IsSuccess"] is True, (step, state, status)
             state = expected
-        found = bill_query(sandbox, "CN_PAYAPPLY", "FDocumentStatus", f"FID={bill_id}")
+        found = bill_query(shared_sandbox, "CN_PAYAPPLY", "FDocumentStatus", f"FID={bill_id}")
         assert found == ([] if state == "gone" else [{"FDocumentStatus": state}])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,23 +21,6 @@ from tests.support.kingdee_calls import (
 from yecai.sandbox.kingdee import SandboxServer, SandboxSettings, start_sandbox
 
 pytestmark = pytest.mark.sdk
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxServer, dict[str, Any]]]:
-    server, creds = start_sandbox(tmp_path_factory.mktemp("kingdee-ops"))
-    yield server, creds
-    server.stop()
-
-
-@pytest.fixture
-def sdk(running: tuple[SandboxServer, dict[str, Any]]) -> Any:
-    return sdk_client(running[1])
-
-
-@pytest.fixture
-def sandbox_server(running: tuple[SandboxServer, dict[str, Any]]) -> SandboxServer:
-    return running[0]
 
 
 def ok(answer: str) -> dict[str, Any]:

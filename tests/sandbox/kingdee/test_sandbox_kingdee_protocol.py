@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,6 @@ from yecai.sandbox.kingdee.messages import MESSAGES
 
 QUERY = DYNAMIC_FORM + "ExecuteBillQuery"
 DEPARTMENTS = {"FormId": "BD_Department", "FieldKeys": "FNumber", "FilterString": "FNumber='BM03'"}
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[KingdeeSandbox]:
-    instance = KingdeeSandbox(tmp_path)
-    yield instance
-    instance.close()
 
 
 def _json(reply: WireReply) -> Any:

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.kingdee_calls import DYNAMIC_FORM, balanced_voucher, line, signed_call, voucher
 from yecai.sandbox.kingdee import KingdeeSandbox
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[KingdeeSandbox]:
-    instance = KingdeeSandbox(tmp_path)
-    yield instance
-    instance.close()
 
 
 def query(sandbox: KingdeeSandbox, service: str = "ExecuteBillQuery", **data: Any) -> Any:

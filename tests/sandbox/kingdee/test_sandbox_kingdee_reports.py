@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -13,15 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.kingdee_calls import DYNAMIC_FORM, line, sdk_client, signed_call, status_of, voucher
-from yecai.sandbox.kingdee import KingdeeSandbox, SandboxServer, start_sandbox
+from yecai.sandbox.kingdee import KingdeeSandbox, SandboxServer
 
 REPORT = "GL_RPT_AccountBalance"
 D = Decimal
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxServer, dict[str, Any]]]:
-    server, creds = start_sandbox(tmp_path_factory.mktemp("kingdee-report"))
+@pytest.fixture(scope="module", autouse=True)
+def ledger(running: tuple[SandboxServer, dict[str, Any]]) -> None:
+    """The module's running sandbox, with the projects and vouchers the reports read."""
+    _, creds = running
     sdk = sdk_client(creds)
     for number, name in (("XM-R1", "一号项目"), ("XM-R2", "二号项目")):
         model = {"FId": {"FNumber": "XM01"}, "FNumber": number, "FDataValue": name}
@@ -60,13 +60,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxS
         audit=False,
         service="Draft",
     )
-    yield server, creds
-    server.stop()
-
-
-@pytest.fixture
-def sdk(running: tuple[SandboxServer, dict[str, Any]]) -> Any:
-    return sdk_client(running[1])
 
 
 def report(sdk: Any, keys: str, **model: Any) -> dict[str, Any]:
@@ -241,13 +234,6 @@ def test_other_reports_are_not_computed(sdk: Any) -> None:
 LEAVES = ["1001", "1002.01", "1002.02", "1221", "1403", "2211.01", "2241", "6603"]
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KingdeeSandbox]:
-    instance = KingdeeSandbox(tmp_path_factory.mktemp("kingdee-report-property"))
-    yield instance
-    instance.close()
-
-
 def _call(sandbox: KingdeeSandbox, service: str, body: dict[str, Any]) -> Any:
     return json.loads(signed_call(sandbox, DYNAMIC_FORM + service, body).text, parse_float=Decimal)
 
@@ -268,7 +254,7 @@ voucher_specs = st.lists(
     unposted=st.booleans(),
 )
 def test_account_balance_is_the_sum_of_the_vouchers(
-    sandbox: KingdeeSandbox,
+    shared_sandbox: KingdeeSandbox,
     specs: list[tuple[str, str, Decimal, int, bool]],
     start: int,
     span: int,
@@ -278,20 +264,20 @@ def test_account_balance_is_the_sum_of_the_vouchers(
         voucher(line(dr, debit=str(a)), line(cr, credit=str(a)), date=f"2025-{m:02d}-15")
         for dr, cr, a, m, _ in specs
     ]
-    saved = _call(sandbox, "BatchSave", {"formid": "GL_VOUCHER", "data": {"Model": models}})
+    saved = _call(shared_sandbox, "BatchSave", {"formid": "GL_VOUCHER", "data": {"Model": models}})
     ids = [e["Id"] for e in saved["Result"]["ResponseStatus"]["SuccessEntitys"]]
     assert len(ids) == len(specs)
     audit = ",".join(str(i) for i, spec in zip(ids, specs, strict=True) if spec[4])
     if audit:
         for operation in ("Submit", "Audit"):
-            assert _call(sandbox, operation, {"formid": "GL_VOUCHER", "data": {"Ids": audit}})["Result"][
-                "ResponseStatus"
-            ]["IsSuccess"]
+            assert _call(shared_sandbox, operation, {"formid": "GL_VOUCHER", "data": {"Ids": audit}})[
+                "Result"
+            ]["ResponseStatus"]["IsSuccess"]
     end = min(start + span, 12)
 
     # Independently, from every voucher line the sandbox holds.
     lines = _call(
-        sandbox,
+        shared_sandbox,
         "ExecuteBillQuery",
         {
             "data": {
@@ -301,7 +287,9 @@ def test_account_balance_is_the_sum_of_the_vouchers(
         },
     )
     dcs = dict(
-        _call(sandbox, "ExecuteBillQuery", {"data": {"FormId": "BD_Account", "FieldKeys": "FNumber,FDC"}})
+        _call(
+            shared_sandbox, "ExecuteBillQuery", {"data": {"FormId": "BD_Account", "FieldKeys": "FNumber,FDC"}}
+        )
     )
     begin: dict[str, Decimal] = defaultdict(Decimal)
     debit: dict[str, Decimal] = defaultdict(Decimal)
@@ -335,7 +323,7 @@ def test_account_balance_is_the_sum_of_the_vouchers(
         "FNOBUSINESS": True,
     }
     result = _call(
-        sandbox, "GetSysReportData", {"formid": REPORT, "data": {"FieldKeys": keys, "Model": model}}
+        shared_sandbox, "GetSysReportData", {"formid": REPORT, "data": {"FieldKeys": keys, "Model": model}}
     )["Result"]
     got = {row[0]: [D(v) for v in row[1:]] for row in result["Rows"]}
     assert got == expected

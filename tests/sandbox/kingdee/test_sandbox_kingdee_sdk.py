@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,22 +22,9 @@ from yecai.sandbox.kingdee import SandboxServer, start_sandbox
 pytestmark = pytest.mark.sdk
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxServer, dict[str, Any]]]:
-    server, creds = start_sandbox(tmp_path_factory.mktemp("kingdee"))
-    assert isinstance(server, SandboxServer)
-    yield server, creds
-    server.stop()
-
-
 @pytest.fixture
 def creds(running: tuple[SandboxServer, dict[str, Any]]) -> dict[str, Any]:
     return running[1]
-
-
-@pytest.fixture
-def sandbox_server(running: tuple[SandboxServer, dict[str, Any]]) -> SandboxServer:
-    return running[0]
 
 
 def _project(sdk: Any, number: str, name: str) -> None:

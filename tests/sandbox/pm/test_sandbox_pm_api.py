@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -37,24 +37,6 @@ from yecai.sandbox.pm.paging import page_of
 
 CHINA = timezone(timedelta(hours=8))
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[tuple[str, Dataset]]:
-    server, dataset = start_sandbox(projects=50, months=1, seed=42)
-    with server:
-        yield server.base_url, dataset
-
-
-@pytest.fixture(scope="module")
-def client(sandbox: tuple[str, Dataset]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox[0], headers=AUTH, timeout=10) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def dataset(sandbox: tuple[str, Dataset]) -> Dataset:
-    return sandbox[1]
 
 
 def body(response: httpx.Response) -> Any:

@@ -29,11 +29,6 @@ ALLOWED_RATES = {
 
 
 @pytest.fixture(scope="module")
-def dataset() -> Dataset:
-    return generate(projects=50, months=1, seed=42)
-
-
-@pytest.fixture(scope="module")
 def year() -> Dataset:
     return generate(projects=6, months=12, seed=7, start_month="2026-10")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -41,11 +40,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {  # path → (style, entity)
 }
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[tuple[httpx.Client, Dataset]]:
-    server, dataset = start_sandbox(projects=6, months=1, seed=3)
-    with server, httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10) as client:
-        yield client, dataset
+SANDBOX = {"projects": 6, "months": 1, "seed": 3}  # what the conftest's sandbox serves here
 
 
 def body(response: httpx.Response) -> Any:
@@ -106,9 +101,8 @@ def crawl(client: httpx.Client, path: str, size: int, **params: Any) -> list[dic
 
 @pytest.mark.parametrize("path", list(ENDPOINTS))
 def test_each_endpoint_serves_its_stream_once_and_exactly(
-    sandbox: tuple[httpx.Client, Dataset], path: str
+    client: httpx.Client, dataset: Dataset, path: str
 ) -> None:
-    client, dataset = sandbox
     entity = ENDPOINTS[path][1]
     items = crawl(client, path, 97)
     assert items == api_order(dataset.at(dataset.timeline_end).of(entity))
@@ -117,9 +111,8 @@ def test_each_endpoint_serves_its_stream_once_and_exactly(
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_any_page_size_partitions_any_filtered_stream(
-    sandbox: tuple[httpx.Client, Dataset], data: st.DataObject
+    client: httpx.Client, dataset: Dataset, data: st.DataObject
 ) -> None:
-    client, dataset = sandbox
     path = data.draw(st.sampled_from(list(ENDPOINTS)))
     entity = ENDPOINTS[path][1]
     rows = list(dataset.at(dataset.timeline_end).of(entity))
@@ -210,8 +203,7 @@ def test_a_cursor_survives_a_moving_clock() -> None:
             assert {k: v for k, v in newest.items() if k in live} == live
 
 
-def test_bad_cursor_offset_and_limit_are_refused(sandbox: tuple[httpx.Client, Dataset]) -> None:
-    client, _ = sandbox
+def test_bad_cursor_offset_and_limit_are_refused(client: httpx.Client, dataset: Dataset) -> None:
     for path, params in (
         ("/api/v1/invoices", {"cursor": "not-a-cursor"}),
         ("/api/v1/attendance", {"cursor": "c1.!!!"}),
@@ -228,8 +220,7 @@ def test_bad_cursor_offset_and_limit_are_refused(sandbox: tuple[httpx.Client, Da
         assert next(iter(params)) in answer["message"]
 
 
-def test_one_record_by_its_key(sandbox: tuple[httpx.Client, Dataset]) -> None:
-    client, dataset = sandbox
+def test_one_record_by_its_key(client: httpx.Client, dataset: Dataset) -> None:
     contract = dataset.contracts[3]
     answer = body(client.get(f"/api/v1/contracts/{contract.contract_no}"))
     assert answer["data"] == as_json(contract)

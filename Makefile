@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # bench/ joins the checked paths once it exists
 CODE   := yecai tests $(wildcard bench)
 
-.PHONY: demo test lint fmt install clean
+.PHONY: demo test test-fast lint fmt install clean
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ test: $(STAMP)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/pytest -q
+
+# the fast suite: no browser, chaos, PostgreSQL or slow end-to-end tests (under two minutes)
+FAST := not browser and not chaos and not postgres and not slow
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "$(FAST)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)

@@ -192,11 +192,7 @@ def test_injected_transport_and_tls_verification_stay_on() -> None:
 # --- email -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtp]:
-    server = FakeSmtp(username="alerts@example.com", password="smtp-pass-123").start()
-    yield server
-    server.stop()
+SMTP_LOGIN = {"username": "alerts@example.com", "password": "smtp-pass-123"}  # the conftest's smtp
 
 
 def email_channel(smtp: FakeSmtp, **changes: object) -> EmailChannel:

@@ -223,13 +223,6 @@ def test_installed_dispatcher_reads_the_workspace_at_each_event(
 
 
 @pytest.fixture
-def smtp() -> Iterator[FakeSmtp]:
-    server = FakeSmtp().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def cli_env(tmp_path: Path, robot: FakeRobot, smtp: FakeSmtp) -> dict[str, str]:
     ding = {"kind": "alert", "channel": "dingtalk", "webhook_url": "${DING_URL}", "secret": "${DING_SECRET}"}
     mail = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,20 +28,9 @@ from tests.support.spreadsheets import (
 from yecai import jsonutil
 from yecai.files import FileProblem, import_file
 from yecai.files.columns import KINDS
-from yecai.store.db import Store, open_store
+from yecai.store.db import Store
 from yecai.store.file_tables import FileImport, FileImportIssue
 from yecai.store.tables import Document, Record, Run
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    """For tests of reading and parsing: what they check does not depend on the database."""
-    opened = open_store(f"sqlite:///{tmp_path / 'files.sqlite'}")
-    try:
-        yield opened
-    finally:
-        opened.close()
-
 
 LABELS = {"csv-gbk": "GBK", "csv-gb18030": "GB18030", "csv-utf8-bom": "UTF-8 (BOM)", "csv-utf8": "UTF-8"}
 

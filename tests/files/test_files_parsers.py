@@ -282,13 +282,3 @@ def test_a_file_of_garbage_under_a_header_imports_what_it_can(
     counts = result.counts
     assert counts.imported + counts.rejected + counts.duplicate == counts.rows
     assert counts.rejected == 0 or any(i.zh and i.en for i in result.issues)
-
-
-@pytest.fixture
-def sqlite_store(tmp_path_factory: pytest.TempPathFactory):
-    from yecai.store.db import open_store
-
-    folder = tmp_path_factory.mktemp("garbage")
-    opened = open_store(f"sqlite:///{folder / 'g.sqlite'}")
-    yield opened
-    opened.close()

@@ -55,7 +55,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def store(env: dict[str, str]) -> Store:
+def cli_store(env: dict[str, str]) -> Store:
     opened = open_store(f"sqlite:///{Path(env['YECAI_WORKDIR']) / 'yecai.sqlite'}")
     yield opened  # type: ignore[misc]
     opened.close()
@@ -66,14 +66,14 @@ def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_run_list_and_the_identity_key(env: dict[str, str], store: Store) -> None:
+def test_run_list_and_the_identity_key(env: dict[str, str], cli_store: Store) -> None:
     code, out = invoke(env, "jobs", "run", "adhoc", "--since", "2026-10-01")
     assert code == 0
     assert "已排队" in out
     code, out = invoke(env, "jobs", "run", "adhoc")
     assert code == 0
     assert "不重复排队" in out
-    lease = leases.get(store, "adhoc")
+    lease = leases.get(cli_store, "adhoc")
     assert lease is not None
     assert lease.since == "2026-10-01"
     code, out = invoke(env, "jobs", "list")
@@ -86,13 +86,13 @@ def test_run_list_and_the_identity_key(env: dict[str, str], store: Store) -> Non
     assert "没有同步作业 nope" in out
 
 
-def test_dead_letters_replay_and_skip(env: dict[str, str], store: Store) -> None:
+def test_dead_letters_replay_and_skip(env: dict[str, str], cli_store: Store) -> None:
     failure = JobFailure(
         "无法连接数据源", "cannot reach the source", "retry", "transient", "SourceError", {"connection": "pm"}
     )
-    first = deadletters.bury(store, job="adhoc", task_id=None, since=None, failure=failure, attempts=3)
+    first = deadletters.bury(cli_store, job="adhoc", task_id=None, since=None, failure=failure, attempts=3)
     second = deadletters.bury(
-        store, job="costs", task_id=None, since="2026-10-01", failure=failure, attempts=3
+        cli_store, job="costs", task_id=None, since="2026-10-01", failure=failure, attempts=3
     )
     code, out = invoke(env, "jobs", "dead")
     assert code == 0
@@ -125,11 +125,11 @@ def test_dead_letters_replay_and_skip(env: dict[str, str], store: Store) -> None
     assert "阿明" in out
 
 
-def test_pause_and_resume(env: dict[str, str], store: Store) -> None:
+def test_pause_and_resume(env: dict[str, str], cli_store: Store) -> None:
     code, out = invoke(env, "jobs", "pause", "kd", "--reason", "月结 / month-end", "--who", "财务")
     assert code == 0
     assert "已暂停" in out
-    paused = health.health(store, "kd")
+    paused = health.health(cli_store, "kd")
     assert paused is not None
     assert (paused.paused, paused.paused_by, paused.paused_reason) == (True, "财务", "月结 / month-end")
     code, out = invoke(env, "jobs", "list")

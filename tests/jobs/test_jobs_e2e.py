@@ -43,10 +43,8 @@ from yecai.connectors.generic_rest import load_connector
 from yecai.domain.money import money_sum
 from yecai.jobs import leases, states
 from yecai.jobs.queue import JobQueue
-from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.kingdee.faults import FaultSettings
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
-from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.sources.webhooks import sign
 from yecai.store.db import Store, open_store
 from yecai.store.tables import Posting
@@ -99,19 +97,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(10)
 
 
-@pytest.fixture
-def sandboxes(tmp_path: Path) -> Iterator[tuple[Any, Any, Any, dict[str, Any]]]:
-    pm, dataset = start_pm(projects=2, months=1, seed=11)
-    # latency per call keeps a job running for a few seconds (the kill test needs "mid-job");
-    # the sandbox's own concurrency limit is off so it cannot mask ours
-    kingdee, credentials = start_kingdee(
-        tmp_path / "kingdee", faults=FaultSettings(latency_ms=80, max_concurrency=0)
-    )
-    try:
-        yield pm, dataset, kingdee, credentials
-    finally:
-        kingdee.stop()
-        pm.stop()
+# what the conftest's sandboxes run Kingdee with here: latency per call keeps a job running for a
+# few seconds (the kill test needs "mid-job"); the sandbox's own concurrency limit is off so it
+# cannot mask ours
+KINGDEE_FAULTS = FaultSettings(latency_ms=80, max_concurrency=0)
 
 
 def assert_exactly_once(credentials: dict[str, Any], dataset: Any) -> None:

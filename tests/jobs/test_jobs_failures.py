@@ -5,7 +5,6 @@ failed runs with the alert hook called, and resuming."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,6 @@ from yecai.jobs import deadletters, leases, states
 from yecai.jobs.failures import JobFailure
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime, _blame, execute
-from yecai.sandbox.kingdee import start_sandbox as start_kingdee
-from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.services import health
 from yecai.store.db import Store
 from yecai.workspace import SyncJob
@@ -50,11 +47,6 @@ def closed_port() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def collector() -> Collector:
-    return Collector()
 
 
 def unreachable_runtime(
@@ -260,17 +252,6 @@ def test_health_counts_consecutive_failures_and_a_success_resets(store: Store) -
         health.record_failure(store, ["kd"], error="y", pause_after=3) == []
     )  # already paused: no new alert
     assert not health.pause(store, "kd", who="a", reason="b")
-
-
-@pytest.fixture
-def sandboxes(tmp_path: Path) -> Iterator[tuple[Any, Any, Any, dict[str, Any]]]:
-    pm, dataset = start_pm(projects=2, months=1, seed=11)
-    kingdee, credentials = start_kingdee(tmp_path / "kingdee")
-    try:
-        yield pm, dataset, kingdee, credentials
-    finally:
-        kingdee.stop()
-        pm.stop()
 
 
 def test_replayed_through_the_embedded_queue_after_the_source_came_back(

@@ -33,11 +33,6 @@ KINGDEE = {
 
 
 @pytest.fixture
-def collector() -> Collector:
-    return Collector()
-
-
-@pytest.fixture
 def runtime(store: Store, tmp_path: Path, collector: Collector) -> Runtime:
     workspace = write_workspace(
         tmp_path / "yecai.yaml",

@@ -31,7 +31,6 @@ from yecai.kingdee.vouchers import VoucherTarget, voucher_model
 from yecai.mapping import registry
 from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set, default_rule_sets
-from yecai.sandbox.kingdee import start_sandbox
 
 D = Decimal
 MARCH = dt.date(2026, 3, 20)
@@ -185,8 +184,8 @@ def context() -> PlanningContext:
 
 
 @pytest.fixture(scope="module")
-def kingdee(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KingdeeClient]:
-    server, creds = start_sandbox(tmp_path_factory.mktemp("kd"))
+def kingdee_client(shared_kingdee: dict[str, Any]) -> Iterator[KingdeeClient]:
+    creds = shared_kingdee
     identity = Identity(
         str(creds["acct_id"]),
         str(creds["user_name"]),
@@ -195,17 +194,14 @@ def kingdee(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KingdeeClient]
         int(creds["lcid"]),
         str(creds["org_num"]),
     )
-    try:
-        with KingdeeClient(creds["server_url"], identity) as client:
-            # The 项目 dimension values the postings name (the binder creates them in a real run).
-            values = [
-                {"FNumber": number, "FDataValue": name, "FId": {"FNumber": "XM01"}}
-                for number, name in (("XM1", "综合楼"), ("XM2", "道路"), ("JJFY", "间接费用池"))
-            ]
-            assert client.batch_save("BOS_ASSISTANTDATA_DETAIL", values).ok
-            yield client
-    finally:
-        server.stop()
+    with KingdeeClient(creds["server_url"], identity) as client:
+        # The 项目 dimension values the postings name (the binder creates them in a real run).
+        values = [
+            {"FNumber": number, "FDataValue": name, "FId": {"FNumber": "XM01"}}
+            for number, name in (("XM1", "综合楼"), ("XM2", "道路"), ("JJFY", "间接费用池"))
+        ]
+        assert client.batch_save("BOS_ASSISTANTDATA_DETAIL", values).ok
+        yield client
 
 
 def save(client: KingdeeClient, rules: RuleSet, plan: Plan) -> None:
@@ -220,7 +216,7 @@ def save(client: KingdeeClient, rules: RuleSet, plan: Plan) -> None:
 
 
 @pytest.mark.parametrize("name", list(default_rule_sets()))
-def test_default_rule_set_posts_into_the_sandbox(kingdee: KingdeeClient, name: str) -> None:
+def test_default_rule_set_posts_into_the_sandbox(kingdee_client: KingdeeClient, name: str) -> None:
     rules = default_rule_set(name)
     rules = rules.model_copy(
         update={
@@ -233,23 +229,23 @@ def test_default_rule_set_posts_into_the_sandbox(kingdee: KingdeeClient, name: s
     plan = registry.plan(documents_for(rules), rules, default_mapping(), context())
     assert plan.unmapped == []
     assert plan.postings, f"{name} planned nothing: held {plan.held}"
-    save(kingdee, rules, plan)
+    save(kingdee_client, rules, plan)
 
 
-def test_invoice_full_mode_posts_into_the_sandbox(kingdee: KingdeeClient) -> None:
+def test_invoice_full_mode_posts_into_the_sandbox(kingdee_client: KingdeeClient) -> None:
     rules = default_rule_set("purchase_invoice")
     rules = rules.model_copy(
         update={"options": {**rules.options, "mode": "full", "certification": "pending"}}
     )
     plan = registry.plan(invoices(), rules, default_mapping(), context())
     assert len(plan.vouchers) == 2
-    save(kingdee, rules, plan)
+    save(kingdee_client, rules, plan)
 
 
-def test_a_bill_number_is_refused_the_second_time(kingdee: KingdeeClient) -> None:
+def test_a_bill_number_is_refused_the_second_time(kingdee_client: KingdeeClient) -> None:
     rules = default_rule_set("payment_request")
     ctx = PlanningContext(connection="sandbox-twice", related={"contract": CONTRACTS})
     plan = registry.plan(requests()[:1], rules, default_mapping(), ctx)
-    assert kingdee.batch_save("CN_PAYAPPLY", [plan.bills[0].model()]).ok
-    again = kingdee.batch_save("CN_PAYAPPLY", [plan.bills[0].model()])
+    assert kingdee_client.batch_save("CN_PAYAPPLY", [plan.bills[0].model()]).ok
+    again = kingdee_client.batch_save("CN_PAYAPPLY", [plan.bills[0].model()])
     assert not again.ok  # the deterministic FBillNo is Kingdee's own exactly-once guard

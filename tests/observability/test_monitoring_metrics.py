@@ -270,7 +270,7 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def metrics_site(tmp_path: Path) -> Iterator[Site]:
     running = Site(tmp_path / "kd")
     try:
         yield running
@@ -278,60 +278,65 @@ def site(tmp_path: Path) -> Iterator[Site]:
         running.server.stop()
 
 
-def test_latency_is_observed_per_operation(site: Site) -> None:
-    with site.client() as client:
+def test_latency_is_observed_per_operation(metrics_site: Site) -> None:
+    with metrics_site.client() as client:
         client.execute_bill_query("BD_Account", ["FNumber"], "FNumber = '1001'")
         client.execute_bill_query("BD_Account", ["FNumber"], "FNumber = '1002'")
         client.save("GL_VOUCHER", balanced_voucher(10, date="2026-10-15"))
-    assert site.calls("ExecuteBillQuery") == 2
-    assert site.calls("Save") == 1
+    assert metrics_site.calls("ExecuteBillQuery") == 2
+    assert metrics_site.calls("Save") == 1
     assert (
-        sample("yecai_kingdee_request_duration_seconds_sum", connection=site.connection, operation="Save") > 0
+        sample(
+            "yecai_kingdee_request_duration_seconds_sum", connection=metrics_site.connection, operation="Save"
+        )
+        > 0
     )
-    assert site.errors("Save", "business", "11") == 0
+    assert metrics_site.errors("Save", "business", "11") == 0
 
 
-def test_throttling_counts_msg_code_14(site: Site) -> None:
-    site.faults(throttle_rate=1.0)
-    with site.client() as client, pytest.raises(KingdeeError):
+def test_throttling_counts_msg_code_14(metrics_site: Site) -> None:
+    metrics_site.faults(throttle_rate=1.0)
+    with metrics_site.client() as client, pytest.raises(KingdeeError):
         client.batch_save("GL_VOUCHER", [balanced_voucher(11, date="2026-10-15")])
-    assert site.errors("BatchSave", "business", "14") == 1
-    assert site.calls("BatchSave") == 1
+    assert metrics_site.errors("BatchSave", "business", "14") == 1
+    assert metrics_site.calls("BatchSave") == 1
 
 
-def test_a_refused_package_counts_its_msg_code(site: Site) -> None:
+def test_a_refused_package_counts_its_msg_code(metrics_site: Site) -> None:
     bad = balanced_voucher(12, date="2026-10-15")
     bad["FEntity"][0]["FACCOUNTID"] = {"FNumber": "5401"}  # not a detail account
-    with site.client() as client:
+    with metrics_site.client() as client:
         result = client.batch_save("GL_VOUCHER", [bad, balanced_voucher(13, date="2026-10-15")])
     assert not result.ok
     code = str(result.packages[0].msg_code)
-    assert site.errors("BatchSave", "business", code) == 1
+    assert metrics_site.errors("BatchSave", "business", code) == 1
 
 
-def test_error_pages_count_every_attempt(site: Site) -> None:
-    site.faults(fail_rate=1.0)
-    with site.client() as client, pytest.raises(KingdeeError):
+def test_error_pages_count_every_attempt(metrics_site: Site) -> None:
+    metrics_site.faults(fail_rate=1.0)
+    with metrics_site.client() as client, pytest.raises(KingdeeError):
         client.execute_bill_query("BD_Account", ["FNumber"])
-    assert site.errors("ExecuteBillQuery", "http_5xx") == 3  # the client's three attempts
-    assert site.calls("ExecuteBillQuery") == 3
+    assert metrics_site.errors("ExecuteBillQuery", "http_5xx") == 3  # the client's three attempts
+    assert metrics_site.calls("ExecuteBillQuery") == 3
 
 
-def test_a_lost_answer_counts_as_a_disconnect(site: Site) -> None:
-    site.faults(drop_after_commit_rate=1.0)
-    with site.client() as client, pytest.raises(KingdeeError):
+def test_a_lost_answer_counts_as_a_disconnect(metrics_site: Site) -> None:
+    metrics_site.faults(drop_after_commit_rate=1.0)
+    with metrics_site.client() as client, pytest.raises(KingdeeError):
         client.batch_save("GL_VOUCHER", [balanced_voucher(14, date="2026-10-15")])
-    assert site.errors("BatchSave", "disconnect") == 1
+    assert metrics_site.errors("BatchSave", "disconnect") == 1
 
 
-def test_a_hung_call_counts_as_a_timeout(site: Site) -> None:
-    site.faults(timeout_rate=1.0, hang_seconds=1.0, hang_writes_only=True)
-    with site.client(timeout=httpx.Timeout(0.3, connect=5.0)) as client, pytest.raises(KingdeeError):
+def test_a_hung_call_counts_as_a_timeout(metrics_site: Site) -> None:
+    metrics_site.faults(timeout_rate=1.0, hang_seconds=1.0, hang_writes_only=True)
+    with metrics_site.client(timeout=httpx.Timeout(0.3, connect=5.0)) as client, pytest.raises(KingdeeError):
         client.batch_save("GL_VOUCHER", [balanced_voucher(15, date="2026-10-15")])
-    assert site.errors("BatchSave", "timeout") == 1
+    assert metrics_site.errors("BatchSave", "timeout") == 1
     assert (
         sample(
-            "yecai_kingdee_request_duration_seconds_sum", connection=site.connection, operation="BatchSave"
+            "yecai_kingdee_request_duration_seconds_sum",
+            connection=metrics_site.connection,
+            operation="BatchSave",
         )
         >= 0.3
     )
@@ -361,12 +366,12 @@ def test_an_unreachable_server_counts_as_connect() -> None:
     )
 
 
-def test_kingdee_figures_are_in_the_exposition(site: Site, store: Store) -> None:
-    site.faults(throttle_rate=1.0)
-    with site.client() as client, pytest.raises(KingdeeError):
+def test_kingdee_figures_are_in_the_exposition(metrics_site: Site, store: Store) -> None:
+    metrics_site.faults(throttle_rate=1.0)
+    with metrics_site.client() as client, pytest.raises(KingdeeError):
         client.save("GL_VOUCHER", balanced_voucher(16, date="2026-10-15"))
     samples = scrape(app_for(store))
-    labels = {"connection": site.connection, "operation": "Save"}
+    labels = {"connection": metrics_site.connection, "operation": "Save"}
     assert of(samples, "yecai_kingdee_errors_total", **labels, msg_code="14", failure="business") == 1
     assert of(samples, "yecai_kingdee_request_duration_seconds_count", **labels) == 1
     assert of(samples, "yecai_kingdee_request_duration_seconds_bucket", **labels, le="+Inf") == 1
@@ -386,29 +391,29 @@ def _posting(key: str, model: dict[str, Any], connection: str) -> Posting:
     )
 
 
-def test_postings_sent_are_counted_by_outcome(site: Site, store: Store) -> None:
+def test_postings_sent_are_counted_by_outcome(metrics_site: Site, store: Store) -> None:
     bad = balanced_voucher(21, date="2026-10-15")
     bad["FEntity"][0]["FACCOUNTID"] = {"FNumber": "5401"}  # not a detail account
     with store.transaction() as session:
-        session.add(_posting("good", balanced_voucher(20, date="2026-10-15"), site.connection))
-        session.add(_posting("bad", bad, site.connection))
-    with site.client() as client:
-        result = send_postings(store, client, kingdee_connection=site.connection, max_attempts=1)
+        session.add(_posting("good", balanced_voucher(20, date="2026-10-15"), metrics_site.connection))
+        session.add(_posting("bad", bad, metrics_site.connection))
+    with metrics_site.client() as client:
+        result = send_postings(store, client, kingdee_connection=metrics_site.connection, max_attempts=1)
     assert (result.sent, result.posted, result.failed) == (2, 1, 1)
-    assert sample("yecai_postings_sent_total", connection=site.connection, outcome="posted") == 1
-    assert sample("yecai_postings_sent_total", connection=site.connection, outcome="failed") == 1
+    assert sample("yecai_postings_sent_total", connection=metrics_site.connection, outcome="posted") == 1
+    assert sample("yecai_postings_sent_total", connection=metrics_site.connection, outcome="failed") == 1
     samples = scrape(app_for(store))
-    assert of(samples, "yecai_postings", connection=site.connection, state="posted") == 1
-    assert of(samples, "yecai_postings", connection=site.connection, state="failed") == 1
-    assert of(samples, "yecai_postings_sent_total", connection=site.connection, outcome="posted") == 1
+    assert of(samples, "yecai_postings", connection=metrics_site.connection, state="posted") == 1
+    assert of(samples, "yecai_postings", connection=metrics_site.connection, state="failed") == 1
+    assert of(samples, "yecai_postings_sent_total", connection=metrics_site.connection, outcome="posted") == 1
 
 
-def test_throttled_batches_are_counted_as_refused(site: Site, store: Store) -> None:
+def test_throttled_batches_are_counted_as_refused(metrics_site: Site, store: Store) -> None:
     with store.transaction() as session:
-        session.add(_posting("later", balanced_voucher(30, date="2026-10-15"), site.connection))
-    site.faults(throttle_rate=1.0)
-    with site.client() as client, pytest.raises(KingdeeError):
-        send_postings(store, client, kingdee_connection=site.connection, max_refusals=1, backoff=0.01)
-    assert sample("yecai_postings_sent_total", connection=site.connection, outcome="refused") == 2
+        session.add(_posting("later", balanced_voucher(30, date="2026-10-15"), metrics_site.connection))
+    metrics_site.faults(throttle_rate=1.0)
+    with metrics_site.client() as client, pytest.raises(KingdeeError):
+        send_postings(store, client, kingdee_connection=metrics_site.connection, max_refusals=1, backoff=0.01)
+    assert sample("yecai_postings_sent_total", connection=metrics_site.connection, outcome="refused") == 2
     samples = scrape(app_for(store))
-    assert of(samples, "yecai_postings", connection=site.connection, state="planned") == 1
+    assert of(samples, "yecai_postings", connection=metrics_site.connection, state="planned") == 1

@@ -46,14 +46,16 @@ PERIOD = Period(2026, 11)  # the sandbox's second month (it starts 2026-10)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportWorld]:
+def monthly_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportWorld]:
     with report_world(tmp_path_factory.mktemp("reports")) as built:
         yield built
 
 
 @pytest.fixture(scope="module")
-def report(world: ReportWorld) -> object:
-    return service.monthly(world.store, world.workspace, period=PERIOD, who=SYSTEM, secrets=world.secrets)
+def report(monthly_world: ReportWorld) -> object:
+    return service.monthly(
+        monthly_world.store, monthly_world.workspace, period=PERIOD, who=SYSTEM, secrets=monthly_world.secrets
+    )
 
 
 def kingdee_by_sdk(world: ReportWorld) -> dict[str, dict[str, Decimal]]:
@@ -94,8 +96,8 @@ def kingdee_by_sdk(world: ReportWorld) -> dict[str, dict[str, Decimal]]:
     return sums
 
 
-def test_revenue_and_cost_equal_what_kingdee_holds(world: ReportWorld, report: object) -> None:
-    assert_equal_to_kingdee(world, report)
+def test_revenue_and_cost_equal_what_kingdee_holds(monthly_world: ReportWorld, report: object) -> None:
+    assert_equal_to_kingdee(monthly_world, report)
 
 
 def test_the_same_on_postgresql(pg_url: str, tmp_path: Path) -> None:
@@ -124,7 +126,7 @@ def assert_equal_to_kingdee(world: ReportWorld, report: object) -> None:
     assert overview.cost_to_date == sum((v["cost"] for v in expected.values()), Decimal(0))
 
 
-def test_budget_to_date_follows_progress(world: ReportWorld, report: object) -> None:
+def test_budget_to_date_follows_progress(monthly_world: ReportWorld, report: object) -> None:
     for p in report.projects:  # type: ignore[attr-defined]
         assert p.budget == sum((c.budget for c in p.categories), Decimal(0))
         if p.budget_basis == "progress":
@@ -137,7 +139,7 @@ def test_budget_to_date_follows_progress(world: ReportWorld, report: object) -> 
 
 
 def test_excel_has_native_charts_and_html_the_figures(
-    world: ReportWorld, report: object, tmp_path: Path
+    monthly_world: ReportWorld, report: object, tmp_path: Path
 ) -> None:
     written = service.write_monthly(report, tmp_path)  # type: ignore[arg-type]
     with zipfile.ZipFile(written.xlsx) as book:
@@ -189,12 +191,17 @@ def test_inert_never_leaves_a_formula_start(text: str) -> None:
 
 
 def test_cli_writes_one_xlsx_and_one_html(
-    world: ReportWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monthly_world: ReportWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("YECAI_WORKDIR", str(world.workdir))
+    monkeypatch.setenv("YECAI_WORKDIR", str(monthly_world.workdir))
     out = tmp_path / "out"
     args = ["report", "monthly", "--period", str(PERIOD), "--out", str(out)]
-    args += ["--workspace", str(world.settings.workspace), "--database-url", world.settings.store_url()]
+    args += [
+        "--workspace",
+        str(monthly_world.settings.workspace),
+        "--database-url",
+        monthly_world.settings.store_url(),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["monthly-2026-11.html", "monthly-2026-11.xlsx"]
@@ -213,37 +220,41 @@ def test_cli_writes_one_xlsx_and_one_html(
             "--period",
             str(PERIOD),
             "--workspace",
-            str(world.settings.workspace),
+            str(monthly_world.settings.workspace),
             "--database-url",
-            world.settings.store_url(),
+            monthly_world.settings.store_url(),
         ],
     )
     assert pnl.exit_code == 0, pnl.output
     assert "材料费" in pnl.output
 
 
-def test_unreadable_kingdee_fails_clearly(world: ReportWorld) -> None:
-    data = world.workspace.model_dump(mode="json", exclude={"base_dir"})
+def test_unreadable_kingdee_fails_clearly(monthly_world: ReportWorld) -> None:
+    data = monthly_world.workspace.model_dump(mode="json", exclude={"base_dir"})
     data["connections"]["kingdee"]["server_url"] = "http://127.0.0.1:9/K3Cloud/"
     data["connections"]["kingdee"]["timeout_seconds"] = 2
-    broken = parse_workspace(data, world.workdir)
+    broken = parse_workspace(data, monthly_world.workdir)
     with pytest.raises(KingdeeUnreadable, match="无法从金蝶"):
-        service.read_figures(world.store, broken, period=PERIOD, who=SYSTEM, secrets=world.secrets)
+        service.read_figures(
+            monthly_world.store, broken, period=PERIOD, who=SYSTEM, secrets=monthly_world.secrets
+        )
 
 
-def test_project_managers_see_their_projects_only(world: ReportWorld) -> None:
+def test_project_managers_see_their_projects_only(monthly_world: ReportWorld) -> None:
     create_user(
-        world.store,
+        monthly_world.store,
         username="pm-a",
         role=Role.PROJECT_MANAGER.value,
         by=SYSTEM,
         password="pw-a-123456789",
         projects=("XM2026002",),
     )
-    _, pm_token = create_token(world.store, username="pm-a", name="t", by=SYSTEM)
-    create_user(world.store, username="fin", role=Role.FINANCE.value, by=SYSTEM, password="pw-f-123456789")
-    _, fin_token = create_token(world.store, username="fin", name="t", by=SYSTEM)
-    client = TestClient(create_app(world.store, settings=world.settings))
+    _, pm_token = create_token(monthly_world.store, username="pm-a", name="t", by=SYSTEM)
+    create_user(
+        monthly_world.store, username="fin", role=Role.FINANCE.value, by=SYSTEM, password="pw-f-123456789"
+    )
+    _, fin_token = create_token(monthly_world.store, username="fin", name="t", by=SYSTEM)
+    client = TestClient(create_app(monthly_world.store, settings=monthly_world.settings))
     pm = {"Authorization": f"Bearer {pm_token}"}
     fin = {"Authorization": f"Bearer {fin_token}"}
     own = client.get(f"/api/v1/projects/XM2026002/pnl?period={PERIOD}", headers=pm)
@@ -269,13 +280,18 @@ def test_project_managers_see_their_projects_only(world: ReportWorld) -> None:
     assert client.get("/api/v1/reports/monthly?period=2026-1", headers=fin).status_code == 422
 
 
-def test_console_pnl_page_and_export(world: ReportWorld) -> None:
+def test_console_pnl_page_and_export(monthly_world: ReportWorld) -> None:
     who = Principal("fin", Role.FINANCE, None)
     view = service.pnl(
-        world.store, world.workspace, code="XM2026003", period=PERIOD, who=who, secrets=world.secrets
+        monthly_world.store,
+        monthly_world.workspace,
+        code="XM2026003",
+        period=PERIOD,
+        who=who,
+        secrets=monthly_world.secrets,
     )
     assert view is not None
-    client = TestClient(create_app(world.store, settings=world.settings))
+    client = TestClient(create_app(monthly_world.store, settings=monthly_world.settings))
     client.post("/api/v1/session", json={"username": "fin", "password": "pw-f-123456789"})
     page = client.get(f"/projects/XM2026003/pnl?period={PERIOD}")
     assert page.status_code == 200, page.text

@@ -7,7 +7,6 @@ reported bilingually; unmapped values of pulled documents are listed; the CLI ex
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,9 @@ from yecai.domain.documents import AccountingStandard, CostCategory
 from yecai.files import import_file
 from yecai.kingdee.client import KingdeeClient
 from yecai.mapping.rules import CategoryRule, default_mapping, default_rule_sets, load_mapping
-from yecai.sandbox.kingdee import start_sandbox
 from yecai.secrets import SecretBox, load_key
 from yecai.services.rulecheck import check_rules, property_number, standards_in_use
 from yecai.store.db import open_store
-
-
-@pytest.fixture(scope="module")
-def kingdee(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    server, credentials = start_sandbox(tmp_path_factory.mktemp("kd"))
-    try:
-        yield credentials
-    finally:
-        server.stop()
 
 
 def client_of(credentials: dict[str, Any]) -> KingdeeClient:
@@ -48,15 +37,15 @@ def test_flex_keys_name_their_property() -> None:
     assert property_number("FF100001") == "FF100001"
 
 
-def test_builtin_rule_sets_fit_the_sandbox_chart(kingdee: dict[str, Any]) -> None:
-    with client_of(kingdee) as client:
+def test_builtin_rule_sets_fit_the_sandbox_chart(shared_kingdee: dict[str, Any]) -> None:
+    with client_of(shared_kingdee) as client:
         report = check_rules(client, list(default_rule_sets().values()), default_mapping())
     assert report.problems == []
     assert report.clean
     assert report.accounts_checked >= 20  # every role of ten rule sets, merged
 
 
-def test_every_misfit_is_named(kingdee: dict[str, Any]) -> None:
+def test_every_misfit_is_named(shared_kingdee: dict[str, Any]) -> None:
     cost = default_rule_sets()["cost_actuals"]
     categories = dict(cost.categories)
     # 9999.99 missing; 5401 is a parent account; 1122 needs 客户 (FFLEX6) and has no 项目 dimension.
@@ -64,7 +53,7 @@ def test_every_misfit_is_named(kingdee: dict[str, Any]) -> None:
     categories[CostCategory.MATERIAL] = CategoryRule(debit="5401", credit="2202.01")
     categories[CostCategory.MACHINERY] = CategoryRule(debit="1122", credit="2202.01")
     broken = cost.model_copy(update={"name": "broken", "categories": categories})
-    with client_of(kingdee) as client:
+    with client_of(shared_kingdee) as client:
         client.forbid("BD_Account", ["2202.01"])
         try:
             report = check_rules(client, [broken], default_mapping())
@@ -84,19 +73,19 @@ def test_every_misfit_is_named(kingdee: dict[str, Any]) -> None:
     assert not report.clean
 
 
-def test_only_standards_in_use_are_checked(kingdee: dict[str, Any]) -> None:
+def test_only_standards_in_use_are_checked(shared_kingdee: dict[str, Any]) -> None:
     mapping = default_mapping()
     assert standards_in_use(mapping) == {AccountingStandard.CAS}
     small = mapping.model_copy(update={"accounting_standard": AccountingStandard.SMALL})
-    with client_of(kingdee) as client:
+    with client_of(shared_kingdee) as client:
         report = check_rules(client, list(default_rule_sets().values()), small)
     # The sandbox book is a CAS chart: 小企业会计准则 numbers (5001 …) are reported missing there.
     assert any("does not exist" in p.en for p in report.problems)
 
 
 @pytest.fixture
-def workspace(
-    tmp_path: Path, kingdee: dict[str, Any], store_url: str, monkeypatch: pytest.MonkeyPatch
+def rulecheck_workspace(
+    tmp_path: Path, shared_kingdee: dict[str, Any], store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     path = tmp_path / "yecai.yaml"
     path.write_text(
@@ -106,13 +95,13 @@ def workspace(
                     "pm": {"kind": "source", "connector": "pm_sandbox", "base_url": "http://127.0.0.1:9"},
                     "kd": {
                         "kind": "kingdee",
-                        "server_url": kingdee["server_url"],
-                        "acct_id": kingdee["acct_id"],
-                        "user_name": kingdee["user_name"],
-                        "app_id": kingdee["app_id"],
+                        "server_url": shared_kingdee["server_url"],
+                        "acct_id": shared_kingdee["acct_id"],
+                        "user_name": shared_kingdee["user_name"],
+                        "app_id": shared_kingdee["app_id"],
                         "app_secret": "${KD_SECRET}",
-                        "lcid": kingdee["lcid"],
-                        "org_num": str(kingdee["org_num"]),
+                        "lcid": shared_kingdee["lcid"],
+                        "org_num": str(shared_kingdee["org_num"]),
                     },
                 },
                 "syncs": {"books": {"source": "pm", "target": "kd", "rule_sets": ["cost_actuals"]}},
@@ -125,27 +114,30 @@ def workspace(
     monkeypatch.setenv("YECAI_WORKDIR", str(tmp_path / "work"))
     monkeypatch.setenv("YECAI_DATABASE_URL", store_url)
     store = open_store(store_url)
-    SecretBox(store, load_key(tmp_path / "work")).set("kd", "KD_SECRET", str(kingdee["app_secret"]))
+    SecretBox(store, load_key(tmp_path / "work")).set("kd", "KD_SECRET", str(shared_kingdee["app_secret"]))
     store.close()
     return path
 
 
-def test_cli_passes_then_lists_unmapped_values(workspace: Path, store_url: str) -> None:
+def test_cli_passes_then_lists_unmapped_values(rulecheck_workspace: Path, store_url: str) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["rules", "check"], env={"COLUMNS": "200"})
     assert ok.exit_code == 0, ok.output
     assert "rules and mappings fit Kingdee" in ok.output
 
     # Pulled cost records whose projects the mapping (project_default: report) does not know.
-    (workspace.parent / "strict.yaml").write_text("project_default: report\n", encoding="utf-8")
-    space = yaml.safe_load(workspace.read_text(encoding="utf-8"))
+    (rulecheck_workspace.parent / "strict.yaml").write_text("project_default: report\n", encoding="utf-8")
+    space = yaml.safe_load(rulecheck_workspace.read_text(encoding="utf-8"))
     space["syncs"]["books"]["mapping"] = "strict.yaml"
-    workspace.write_text(yaml.safe_dump(space, allow_unicode=True), encoding="utf-8")
+    rulecheck_workspace.write_text(yaml.safe_dump(space, allow_unicode=True), encoding="utf-8")
     header, rows, _ = GOOD["cost"]
     store = open_store(store_url)
     try:
         result = import_file(
-            store, write_csv(workspace.parent / "cost.csv", [header, *rows]), kind="cost", connection="pm"
+            store,
+            write_csv(rulecheck_workspace.parent / "cost.csv", [header, *rows]),
+            kind="cost",
+            connection="pm",
         )
     finally:
         store.close()
@@ -157,7 +149,7 @@ def test_cli_passes_then_lists_unmapped_values(workspace: Path, store_url: str) 
     assert "project XM2026002 is not mapped" in bad.output
 
 
-def test_cli_names_an_unknown_job(workspace: Path) -> None:
+def test_cli_names_an_unknown_job(rulecheck_workspace: Path) -> None:
     result = CliRunner().invoke(app, ["rules", "check", "--job", "nope"], env={"COLUMNS": "200"})
     assert result.exit_code == 1
     assert "no sync job nope" in result.output

@@ -9,11 +9,9 @@ for one name.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import delete
 
 from tests.support.spreadsheets import GOOD, write_csv
@@ -22,19 +20,9 @@ from yecai.files import import_file
 from yecai.kingdee.client import KingdeeClient
 from yecai.mapping.rules import default_mapping
 from yecai.mapping.tables import UnmappedPolicy
-from yecai.sandbox.kingdee import start_sandbox
 from yecai.store.db import Store
 from yecai.store.tables import Binding
 from yecai.sync.binder import bind_parties, party_number, with_parties
-
-
-@pytest.fixture
-def kingdee(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    server, credentials = start_sandbox(tmp_path / "kd")
-    try:
-        yield credentials
-    finally:
-        server.stop()
 
 
 def suppliers_by_name(client: KingdeeClient) -> Counter[str]:

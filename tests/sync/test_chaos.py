@@ -18,6 +18,8 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
 
+pytestmark = pytest.mark.chaos
+
 
 @pytest.mark.parametrize("seed", [3])
 def test_nothing_missing_or_doubled_after_kills_and_faults(store_url: str, seed: int) -> None:

@@ -71,25 +71,27 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def correction_site(tmp_path: Path) -> Iterator[Site]:
     running = Site(tmp_path)
     yield running
     running.stop()
 
 
-def final_total(site: Site) -> Any:
-    return money_sum(r.amount for r in site.dataset.all_cost_records)
+def final_total(correction_site: Site) -> Any:
+    return money_sum(r.amount for r in correction_site.dataset.all_cost_records)
 
 
 @pytest.mark.parametrize(("audited", "expected_kinds"), [(False, {"update", "delete"}), (True, {"reversal"})])
 def test_kingdee_follows_the_source_by_policy(
-    store: Store, site: Site, audited: bool, expected_kinds: set[str]
+    store: Store, correction_site: Site, audited: bool, expected_kinds: set[str]
 ) -> None:
     rules = default_rule_set().model_copy(update={"submit": audited, "audit": audited})
-    first = site.sync(store, rules)
+    first = correction_site.sync(store, rules)
     assert first.check.clean
-    site.pm.runtime.clock.set(site.dataset.timeline_end)  # corrections and deletions happen
-    second = site.sync(store, rules)
+    correction_site.pm.runtime.clock.set(
+        correction_site.dataset.timeline_end
+    )  # corrections and deletions happen
+    second = correction_site.sync(store, rules)
     assert second.check.clean, second.check
     corrections = second.corrections[rules.name]
     assert corrections.examined > 0
@@ -108,19 +110,21 @@ def test_kingdee_follows_the_source_by_policy(
         if correction.kind == "reversal":
             assert correction.debit_total == -original.debit_total
     # Kingdee's net total equals the source's final total, to the cent
-    assert site.kingdee_total() == final_total(site)
-    third = site.sync(store, rules)
+    assert correction_site.kingdee_total() == final_total(correction_site)
+    third = correction_site.sync(store, rules)
     assert third.send.sent == 0  # nothing left to correct
-    assert site.kingdee_total() == final_total(site)
+    assert correction_site.kingdee_total() == final_total(correction_site)
 
 
-def test_hold_policy_reports_and_touches_nothing(store: Store, site: Site) -> None:
+def test_hold_policy_reports_and_touches_nothing(store: Store, correction_site: Site) -> None:
     rules = default_rule_set().model_copy(update={"options": {"corrections": "hold"}})
-    site.sync(store, rules)
-    before = site.kingdee_total()
-    site.pm.runtime.clock.set(site.dataset.timeline_end)
-    report = site.sync(store, rules)
+    correction_site.sync(store, rules)
+    before = correction_site.kingdee_total()
+    correction_site.pm.runtime.clock.set(correction_site.dataset.timeline_end)
+    report = correction_site.sync(store, rules)
     assert report.corrections[rules.name].held
     with store.transaction() as session:
         assert {p.kind for p in session.scalars(select(Posting))} == {"posting"}
-    assert site.kingdee_total() != final_total(site) or before == final_total(site)
+    assert correction_site.kingdee_total() != final_total(correction_site) or before == final_total(
+        correction_site
+    )

@@ -86,7 +86,7 @@ def systems_for(
 
 
 @pytest.fixture
-def systems(tmp_path: Path) -> Iterator[Systems]:
+def posting_systems(tmp_path: Path) -> Iterator[Systems]:
     yield from systems_for(tmp_path)
 
 
@@ -102,11 +102,11 @@ def rules_with(**changes: Any) -> RuleSet:
     return base.model_copy(update=changes)
 
 
-def test_bill_number_keys_and_audit(store: Store, systems: Systems) -> None:
+def test_bill_number_keys_and_audit(store: Store, posting_systems: Systems) -> None:
     rules = rules_with(kingdee={"key_field": "bill_no"}, submit=True, audit=True)
-    report = systems.sync(store, rules)
+    report = posting_systems.sync(store, rules)
     assert report.check.clean
-    vouchers = distinct_vouchers(systems.vouchers())
+    vouchers = distinct_vouchers(posting_systems.vouchers())
     assert len(vouchers) == report.send.posted == report.send.audited
     assert all(row[1].startswith("YC") and row[3] == "C" for row in vouchers.values())
     with store.transaction() as session:
@@ -136,47 +136,47 @@ def test_a_refused_audit_is_compensated(store: Store, tmp_path: Path) -> None:
         assert again.check.clean
 
 
-def test_closed_period_next_open_or_hold(store: Store, systems: Systems) -> None:
-    systems.kingdee.sandbox.close_period(2026, 10)
-    held = systems.sync(store, rules_with(period_policy=PeriodPolicy.HOLD))
+def test_closed_period_next_open_or_hold(store: Store, posting_systems: Systems) -> None:
+    posting_systems.kingdee.sandbox.close_period(2026, 10)
+    held = posting_systems.sync(store, rules_with(period_policy=PeriodPolicy.HOLD))
     assert held.send.held > 0
     assert held.send.posted == 0
-    assert systems.vouchers() == []
+    assert posting_systems.vouchers() == []
     with store.transaction() as session:
         states = {p.state for p in session.scalars(select(Posting))}
     assert states == {"held"}
 
 
-def test_closed_period_moves_to_the_next_open_one(store: Store, systems: Systems) -> None:
-    systems.kingdee.sandbox.close_period(2026, 10)
-    report = systems.sync(store, rules_with(period_policy=PeriodPolicy.NEXT_OPEN))
+def test_closed_period_moves_to_the_next_open_one(store: Store, posting_systems: Systems) -> None:
+    posting_systems.kingdee.sandbox.close_period(2026, 10)
+    report = posting_systems.sync(store, rules_with(period_policy=PeriodPolicy.NEXT_OPEN))
     assert report.check.clean
     assert report.send.moved_period == report.send.posted > 0
-    rows = distinct_vouchers(systems.vouchers())
+    rows = distinct_vouchers(posting_systems.vouchers())
     assert {row[2][:10] for row in rows.values()} == {"2026-11-01"}
     assert money_sum(row[4] for row in rows.values()) == money_sum(
-        r.amount for r in systems.dataset.all_cost_records
+        r.amount for r in posting_systems.dataset.all_cost_records
     )
     with store.transaction() as session:
         notes = {p.note for p in session.scalars(select(Posting))}
     assert all("2026-11-01" in (n or "") for n in notes)
 
 
-def test_the_approval_gate(store: Store, systems: Systems) -> None:
+def test_the_approval_gate(store: Store, posting_systems: Systems) -> None:
     rules = rules_with(approval=True)
-    first = systems.sync(store, rules)
+    first = posting_systems.sync(store, rules)
     assert first.send.sent == 0
-    assert systems.vouchers() == []
+    assert posting_systems.vouchers() == []
     assert service.counts_by_state(store) == {"awaiting_approval": first.plan.planned}
     assert service.approve(store, who="会计 王芳") == first.plan.planned
-    second = systems.sync(store, rules)
+    second = posting_systems.sync(store, rules)
     assert second.send.posted == first.plan.planned
     with store.transaction() as session:
         assert {p.approved_by for p in session.scalars(select(Posting))} == {"会计 王芳"}
 
 
-def test_replay_and_skip_rules(store: Store, systems: Systems) -> None:
-    systems.sync(store, rules_with(approval=True))
+def test_replay_and_skip_rules(store: Store, posting_systems: Systems) -> None:
+    posting_systems.sync(store, rules_with(approval=True))
     with store.transaction() as session:
         first = session.scalars(select(Posting).limit(1)).one()
     with pytest.raises(YecaiError, match="原因"):
@@ -218,18 +218,18 @@ def test_bill_numbers_defeat_late_commits(store: Store, tmp_path: Path) -> None:
         )
 
 
-def test_summary_keys_wait_out_the_settle_time(store: Store, systems: Systems) -> None:
+def test_summary_keys_wait_out_the_settle_time(store: Store, posting_systems: Systems) -> None:
     rules = rules_with(kingdee={"key_field": "summary"}, approval=True)
-    systems.sync(store, rules)
+    posting_systems.sync(store, rules)
     service.approve(store, who="t")
     with store.transaction() as session:
         for posting in session.scalars(select(Posting)):
             posting.state = "uncertain"  # as if every write had timed out
-    with systems.client() as client:
+    with posting_systems.client() as client:
         waiting = send_postings(store, client, kingdee_connection="kd", settle_seconds=120)
         assert waiting.waiting > 0
         assert (waiting.sent, waiting.reset_after_unknown) == (0, 0)
-        assert systems.vouchers() == []
+        assert posting_systems.vouchers() == []
         cleared = send_postings(store, client, kingdee_connection="kd", settle_seconds=0)
     assert cleared.reset_after_unknown == waiting.waiting
     assert cleared.posted == waiting.waiting

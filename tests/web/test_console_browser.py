@@ -1,6 +1,6 @@
 """The console in a real browser: Debian's chromium, driven by Playwright, against the real app.
 
-One uvicorn server and one browser for the module, over demo data (tests/console_support.py); each
+One uvicorn server and one browser for the module, over demo data (tests/support/showcase.py); each
 test has its own browser context (its own cookies). The flows: sign in and read the dashboard
 (figures equal the store's), replay a dead letter (status and audit change), edit a mapping
 (the file and the audit change), a project manager cannot open another manager's project, the
@@ -18,7 +18,7 @@ import yaml
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 from sqlalchemy import func, select
 
-from tests.support.showcase import PASSWORD, PROJECT_1, PROJECT_2, Showcase, build_showcase, serving
+from tests.support.showcase import PASSWORD, PROJECT_1, PROJECT_2, Showcase, serving
 from yecai.auth import audit
 from yecai.auth.principal import SYSTEM
 from yecai.jobs import deadletters
@@ -29,15 +29,6 @@ from yecai.store.tables import Posting
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def showcase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Showcase]:
-    built = build_showcase(tmp_path_factory.mktemp("console-browser"))
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture(scope="module")

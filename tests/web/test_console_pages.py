@@ -1,6 +1,6 @@
 """The console's pages and actions over HTTP (no browser): who may open what, CSRF, sign-in, safety.
 
-One store of demo data for the module (tests/console_support.py). Each role signs in through the
+One store of demo data for the module (tests/support/showcase.py). Each role signs in through the
 real form; pages answer 200, 403, 404 or a redirect as the role table says; a project manager
 never sees another manager's project; buttons a role may not use are absent and their routes
 refuse; changes need the session's CSRF token; the mapping editor refuses a stale version.
@@ -19,7 +19,7 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.support.showcase import PASSWORD, PROJECT_1, PROJECT_2, Showcase, build_showcase
+from tests.support.showcase import PASSWORD, PROJECT_1, PROJECT_2, Showcase
 from yecai.auth import audit
 from yecai.auth.principal import SYSTEM
 from yecai.jobs import deadletters
@@ -31,15 +31,6 @@ from yecai.web.console import i18n
 
 HTML = {"accept": "text/html"}
 TEMPLATES = Path(__file__).resolve().parents[2] / "yecai" / "web" / "console" / "templates"
-
-
-@pytest.fixture(scope="module")
-def showcase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Showcase]:
-    built = build_showcase(tmp_path_factory.mktemp("console"))
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def sign_in(client: TestClient, username: str, *, next_path: str = "/") -> TestClient:

@@ -7,35 +7,24 @@ session needs its CSRF token to change anything; security headers are on every a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from tests.support.planting import PASSWORD, Planted, plant
+from tests.support.planting import PASSWORD, Planted
 from yecai.auth import audit
 from yecai.auth.principal import SYSTEM
 from yecai.store.db import Store
-from yecai.web.app import create_app
 from yecai.web.security import SESSION_COOKIE
-
-
-@pytest.fixture
-def world(store: Store, tmp_path: Path) -> Iterator[tuple[TestClient, Planted, Store]]:
-    planted = plant(store, tmp_path)
-    app = create_app(store, settings=planted.settings)
-    with TestClient(app) as client:
-        yield client, planted, store
 
 
 def bearer(planted: Planted, who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {planted.tokens[who]}"}
 
 
-def test_a_project_manager_sees_only_their_projects(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, _ = world
+def test_a_project_manager_sees_only_their_projects(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, _ = api_world
     pm1 = bearer(planted, "pm1")
     assert [p["code"] for p in client.get("/api/v1/projects", headers=pm1).json()] == ["P1"]
     assert [p["code"] for p in client.get("/api/v1/projects", headers=bearer(planted, "finance")).json()] == [
@@ -67,8 +56,8 @@ def test_a_project_manager_sees_only_their_projects(world: tuple[TestClient, Pla
     }
 
 
-def test_drill_down_both_ways(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, _ = world
+def test_drill_down_both_ways(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, _ = api_world
     finance = bearer(planted, "finance")
     document = client.get(f"/api/v1/documents/{planted.documents['C1']}", headers=finance).json()
     assert document["record_payload"]["amount"] == "1200.50"
@@ -80,8 +69,8 @@ def test_drill_down_both_ways(world: tuple[TestClient, Planted, Store]) -> None:
     assert [row["id"] for row in back] == [posting["posting"]["id"]]
 
 
-def test_actions_are_audited_with_before_and_after(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, store = world
+def test_actions_are_audited_with_before_and_after(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, store = api_world
     failed = planted.postings["p2_failed"]
     answer = client.post(f"/api/v1/postings/{failed}/replay", headers=bearer(planted, "finance"))
     assert answer.status_code == 200, answer.text
@@ -130,8 +119,10 @@ def test_actions_are_audited_with_before_and_after(world: tuple[TestClient, Plan
     )
 
 
-def test_mapping_edit_is_optimistic_validated_and_audited(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, store = world
+def test_mapping_edit_is_optimistic_validated_and_audited(
+    api_world: tuple[TestClient, Planted, Store],
+) -> None:
+    client, planted, store = api_world
     integrator = bearer(planted, "integrator")
     current = client.get("/api/v1/mappings/books", headers=integrator).json()
     url = "/api/v1/mappings/books/suppliers/中建钢构有限公司"
@@ -164,8 +155,8 @@ def test_mapping_edit_is_optimistic_validated_and_audited(world: tuple[TestClien
     assert set(seen["projects"]) <= {"P1"}
 
 
-def test_cookie_sessions_need_the_csrf_token(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, _ = world
+def test_cookie_sessions_need_the_csrf_token(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, _ = api_world
     login = client.post("/api/v1/session", json={"username": "finance", "password": PASSWORD})
     assert login.status_code == 200
     cookie = login.headers["set-cookie"]
@@ -187,8 +178,8 @@ def test_cookie_sessions_need_the_csrf_token(world: tuple[TestClient, Planted, S
     assert client.get("/api/v1/me").status_code == 401
 
 
-def test_sign_in_locks_after_repeated_failures(world: tuple[TestClient, Planted, Store]) -> None:
-    client, _, store = world
+def test_sign_in_locks_after_repeated_failures(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, _, store = api_world
     for _ in range(4):
         answer = client.post("/api/v1/session", json={"username": "auditor", "password": "wrong-password-1"})
         assert answer.status_code == 401
@@ -202,8 +193,8 @@ def test_sign_in_locks_after_repeated_failures(world: tuple[TestClient, Planted,
     assert audit.entries(store, SYSTEM, action="user.locked")[0].target_id == "auditor"
 
 
-def test_admin_manages_users_and_tokens(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, store = world
+def test_admin_manages_users_and_tokens(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, store = api_world
     admin = bearer(planted, "admin")
     made = client.post(
         "/api/v1/users",
@@ -241,8 +232,8 @@ def test_admin_manages_users_and_tokens(world: tuple[TestClient, Planted, Store]
     assert client.patch("/api/v1/users/admin", json={"active": False}, headers=admin).status_code == 422
 
 
-def test_security_headers_on_every_answer(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, _ = world
+def test_security_headers_on_every_answer(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, _ = api_world
     for response in (
         client.get("/healthz"),
         client.get("/api/v1/dashboard"),
@@ -255,8 +246,8 @@ def test_security_headers_on_every_answer(world: tuple[TestClient, Planted, Stor
         assert headers["cache-control"] == "no-store"
 
 
-def test_mapping_workbook_round_trip(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, store = world
+def test_mapping_workbook_round_trip(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, store = api_world
     integrator = bearer(planted, "integrator")
     exported = client.get("/api/v1/mappings/books/workbook", headers=integrator)
     assert exported.status_code == 200
@@ -286,15 +277,15 @@ def test_mapping_workbook_round_trip(world: tuple[TestClient, Planted, Store]) -
     assert client.get("/api/v1/mappings/books/workbook", headers=bearer(planted, "pm1")).status_code == 200
 
 
-def test_rules_check_reports_an_unreachable_kingdee(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, _ = world
+def test_rules_check_reports_an_unreachable_kingdee(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, _ = api_world
     answer = client.post("/api/v1/rules/check?job=books", headers=bearer(planted, "integrator"))
     assert answer.status_code in (409, 422)  # a clear refusal, never a server error
     assert answer.json()["detail"]["message_en"]
 
 
-def test_column_templates_over_the_api(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, store = world
+def test_column_templates_over_the_api(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, store = api_world
     integrator = bearer(planted, "integrator")
     text = "- name: 项目部成本台账\n  kind: cost\n  columns: {金额: amount, 项目编号: project_code}\n"
     loaded = client.put("/api/v1/column-templates", json={"yaml": text}, headers=integrator)
@@ -313,8 +304,8 @@ def test_column_templates_over_the_api(world: tuple[TestClient, Planted, Store])
     ]
 
 
-def test_alert_test_send_is_recorded_api_and_console(world: tuple[TestClient, Planted, Store]) -> None:
-    client, planted, _ = world
+def test_alert_test_send_is_recorded_api_and_console(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, _ = api_world
     sent = client.post("/api/v1/alerts/ops_robot/test", headers=bearer(planted, "integrator"))
     assert sent.status_code == 200, sent.text
     assert sent.json()["status"] == "failed"  # nobody listens on port 9: recorded, not raised

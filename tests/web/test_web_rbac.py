@@ -9,17 +9,14 @@ a public route answers everyone alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from tests.support.planting import ROLE_USERS, Planted, plant
+from tests.support.planting import ROLE_USERS, Planted
 from yecai.auth.roles import ROLE_PERMISSIONS, Permission, Role
-from yecai.store.db import Store, open_store
-from yecai.web.app import create_app
+from yecai.store.db import Store
 from yecai.web.security import PUBLIC, SIGNED_IN, api_routes, check_rules, rule_of
 
 P = Permission
@@ -116,18 +113,6 @@ def _url(path: str) -> str:
     return re.sub(r"\{(\w+)(?::path)?\}", lambda m: PARAMS.get(m.group(1), "1"), path)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, Planted, Store]]:
-    workdir: Path = tmp_path_factory.mktemp("rbac")
-    store = open_store(f"sqlite:///{workdir / 'yecai.sqlite'}")
-    planted = plant(store, workdir)
-    app = create_app(store, settings=planted.settings)
-    try:
-        yield app, planted, store
-    finally:
-        store.close()
-
-
 def test_a_route_without_a_rule_stops_the_app() -> None:
     app = FastAPI()
     router = APIRouter()
@@ -141,8 +126,8 @@ def test_a_route_without_a_rule_stops_the_app() -> None:
         check_rules(app)
 
 
-def test_every_api_route_is_listed_with_its_rule(world: tuple[FastAPI, Planted, Store]) -> None:
-    app, _, _ = world
+def test_every_api_route_is_listed_with_its_rule(rbac_world: tuple[FastAPI, Planted, Store]) -> None:
+    app, _, _ = rbac_world
     declared = {
         (method, _normalise(path)): rule_of(route)
         for route, path in api_routes(app)
@@ -162,8 +147,8 @@ def _cases(app: FastAPI) -> list[tuple[str, str, object]]:
 
 
 @pytest.mark.parametrize("who", [*ROLE_USERS, None])
-def test_role_matrix(world: tuple[FastAPI, Planted, Store], who: str | None) -> None:
-    app, planted, _ = world
+def test_role_matrix(rbac_world: tuple[FastAPI, Planted, Store], who: str | None) -> None:
+    app, planted, _ = rbac_world
     client = TestClient(app, follow_redirects=False)  # judge each route's own answer
     headers = {"Authorization": f"Bearer {planted.tokens[who]}"} if who else {}
     role = Role(ROLE_USERS[who][0]) if who else None
@@ -194,8 +179,8 @@ def test_role_matrix(world: tuple[FastAPI, Planted, Store], who: str | None) -> 
     assert not wrong, "\n".join(wrong)
 
 
-def test_html_clients_are_sent_to_the_login_page(world: tuple[FastAPI, Planted, Store]) -> None:
-    app, _, _ = world
+def test_html_clients_are_sent_to_the_login_page(rbac_world: tuple[FastAPI, Planted, Store]) -> None:
+    app, _, _ = rbac_world
     client = TestClient(app, follow_redirects=False)
     response = client.get("/api/v1/dashboard", headers={"Accept": "text/html"})
     assert response.status_code == 401  # the API never redirects

@@ -1,7 +1,7 @@
-"""Fixtures of the sandbox.pm tests: one sandbox served over HTTP per module.
+"""Fixtures of the sandbox.pm tests: one sandbox.pm served over HTTP per module.
 
 A module sets `SANDBOX = {...}` (keyword arguments of `start_sandbox`) to serve another dataset;
-without it the sandbox serves 50 projects over one month, seed 42. `client` is an HTTP client
+without it `pm_sandbox` serves 50 projects over one month, seed 42. `client` is an HTTP client
 with the sandbox's bearer token, `dataset` what the sandbox serves.
 """
 
@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {"projects": 50, "months": 1, "seed": 42}
 
 
 @pytest.fixture(scope="module")
-def sandbox(request: pytest.FixtureRequest) -> Iterator[tuple[str, Dataset]]:
+def pm_sandbox(request: pytest.FixtureRequest) -> Iterator[tuple[str, Dataset]]:
     """(base URL, dataset) of the module's running sandbox.pm."""
     server, dataset = start_sandbox(**getattr(request.module, "SANDBOX", DEFAULTS))
     with server:
@@ -27,12 +27,12 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[tuple[str, Dataset]]:
 
 
 @pytest.fixture(scope="module")
-def client(sandbox: tuple[str, Dataset]) -> Iterator[httpx.Client]:
+def client(pm_sandbox: tuple[str, Dataset]) -> Iterator[httpx.Client]:
     auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
-    with httpx.Client(base_url=sandbox[0], headers=auth, timeout=10) as http:
+    with httpx.Client(base_url=pm_sandbox[0], headers=auth, timeout=10) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
-def dataset(sandbox: tuple[str, Dataset]) -> Dataset:
-    return sandbox[1]
+def dataset(pm_sandbox: tuple[str, Dataset]) -> Dataset:
+    return pm_sandbox[1]

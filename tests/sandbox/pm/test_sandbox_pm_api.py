@@ -77,10 +77,10 @@ def api_order(records: Sequence[Project | CostRecord]) -> list[dict[str, Any]]:
 # --- health and auth --------------------------------------------------------------------------
 
 
-def test_healthz_needs_no_token(sandbox: tuple[str, Dataset]) -> None:
-    answer = httpx.get(f"{sandbox[0]}/healthz").json()
+def test_healthz_needs_no_token(pm_sandbox: tuple[str, Dataset]) -> None:
+    answer = httpx.get(f"{pm_sandbox[0]}/healthz").json()
     assert answer["status"] == "ok"
-    assert answer["cost_records"] == len(sandbox[1].cost_records)
+    assert answer["cost_records"] == len(pm_sandbox[1].cost_records)
     assert answer["projects"] == 50
 
 
@@ -97,16 +97,16 @@ def test_healthz_needs_no_token(sandbox: tuple[str, Dataset]) -> None:
 )
 @pytest.mark.parametrize("path", ["/api/v1/projects", "/api/v1/cost-records"])
 def test_missing_or_wrong_token_is_refused(
-    sandbox: tuple[str, Dataset], headers: dict[str, str], path: str
+    pm_sandbox: tuple[str, Dataset], headers: dict[str, str], path: str
 ) -> None:
-    response = httpx.get(f"{sandbox[0]}{path}", headers=headers)
+    response = httpx.get(f"{pm_sandbox[0]}{path}", headers=headers)
     assert response.status_code == 401
     assert response.json() == {"code": 40101, "message": "令牌无效或已过期 / invalid or expired token"}
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-def test_auth_is_checked_before_parameters(sandbox: tuple[str, Dataset]) -> None:
-    response = httpx.get(f"{sandbox[0]}/api/v1/cost-records", params={"page_size": 9999})
+def test_auth_is_checked_before_parameters(pm_sandbox: tuple[str, Dataset]) -> None:
+    response = httpx.get(f"{pm_sandbox[0]}/api/v1/cost-records", params={"page_size": 9999})
     assert response.status_code == 401
 
 
@@ -308,9 +308,9 @@ def test_page_size_limit_applies_to_projects_too(client: httpx.Client) -> None:
     assert "page_size" in response.json()["message"]
 
 
-def test_an_unencoded_plus_gets_a_hint(sandbox: tuple[str, Dataset]) -> None:
+def test_an_unencoded_plus_gets_a_hint(pm_sandbox: tuple[str, Dataset]) -> None:
     # "+08:00" typed into a URL by hand reaches the server as " 08:00"
-    url = f"{sandbox[0]}/api/v1/cost-records?updated_since=2026-10-15T10:00:00+08:00"
+    url = f"{pm_sandbox[0]}/api/v1/cost-records?updated_since=2026-10-15T10:00:00+08:00"
     response = httpx.get(url, headers=AUTH)
     assert response.status_code == 400
     assert "%2B" in response.json()["message"]
@@ -328,8 +328,8 @@ def test_unknown_paths_and_methods_answer_in_the_same_shape(client: httpx.Client
 # --- OpenAPI ----------------------------------------------------------------------------------
 
 
-def test_openapi_document_is_served(sandbox: tuple[str, Dataset]) -> None:
-    document = httpx.get(f"{sandbox[0]}/openapi.json").json()
+def test_openapi_document_is_served(pm_sandbox: tuple[str, Dataset]) -> None:
+    document = httpx.get(f"{pm_sandbox[0]}/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert {"/api/v1/projects", "/api/v1/cost-records", "/healthz"} <= set(document["paths"])
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
@@ -349,7 +349,7 @@ def test_openapi_document_is_served(sandbox: tuple[str, Dataset]) -> None:
     assert parameters["page_size"]["schema"]["maximum"] == 500
     assert operation["security"] == [{"HTTPBearer": []}]
     assert {"200", "400", "401"} <= set(operation["responses"])
-    docs = httpx.get(f"{sandbox[0]}/docs")
+    docs = httpx.get(f"{pm_sandbox[0]}/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
 
@@ -369,8 +369,12 @@ def test_openapi_document_is_served(sandbox: tuple[str, Dataset]) -> None:
         ("AttendanceOut", Attendance),
     ],
 )
-def test_openapi_schemas_match_the_records(sandbox: tuple[str, Dataset], schema: str, record: type) -> None:
-    properties = httpx.get(f"{sandbox[0]}/openapi.json").json()["components"]["schemas"][schema]["properties"]
+def test_openapi_schemas_match_the_records(
+    pm_sandbox: tuple[str, Dataset], schema: str, record: type
+) -> None:
+    properties = httpx.get(f"{pm_sandbox[0]}/openapi.json").json()["components"]["schemas"][schema][
+        "properties"
+    ]
     assert list(properties) == [f.name for f in dataclasses.fields(record)]
     money = {
         Project: ["contract_amount"],
@@ -403,9 +407,9 @@ def test_openapi_schemas_match_the_records(sandbox: tuple[str, Dataset], schema:
     ],
 )
 def test_openapi_documents_each_endpoints_pagination(
-    sandbox: tuple[str, Dataset], path: str, paging: set[str]
+    pm_sandbox: tuple[str, Dataset], path: str, paging: set[str]
 ) -> None:
-    operation = httpx.get(f"{sandbox[0]}/openapi.json").json()["paths"][path]["get"]
+    operation = httpx.get(f"{pm_sandbox[0]}/openapi.json").json()["paths"][path]["get"]
     names = {p["name"] for p in operation["parameters"]}
     assert paging <= names
     assert {"updated_since", "include_deleted"} <= names

@@ -17,6 +17,8 @@ from yecai.alerts.mail import EmailChannel
 from yecai.alerts.messages import AlertText, render
 from yecai.alerts.robots import DingTalkRobot, FeishuRobot, WeComRobot
 
+pytestmark = pytest.mark.slow
+
 POLICY = ChannelPolicy()
 PAYLOAD = {
     "job": "夜间成本",

@@ -287,6 +287,7 @@ def test_cli_alerts_test_and_list(cli_env: dict[str, str], robot: FakeRobot, smt
     assert statuses == [("ops", "failed"), ("mail", "sent"), ("ops", "sent")]
 
 
+@pytest.mark.slow
 def test_connections_list_shows_alert_channels(cli_env: dict[str, str], smtp: FakeSmtp) -> None:
     result = CliRunner().invoke(app, ["connections", "list"], env=cli_env)
     assert result.exit_code == 0, result.output

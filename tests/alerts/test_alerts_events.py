@@ -42,6 +42,7 @@ def pm_url() -> Iterator[str]:
         server.stop()
 
 
+@pytest.mark.slow
 def test_unreachable_kingdee_raises_disconnected_and_run_failed(
     store: Store, tmp_path: Path, pm_url: str
 ) -> None:

@@ -17,6 +17,8 @@ from yecai.sandbox.pm.data import generate
 from yecai.store.db import open_store
 from yecai.store.tables import Posting
 
+pytestmark = pytest.mark.slow
+
 
 def row(output: str, label: str) -> str:
     match = re.search(rf"{re.escape(label)}\s*│\s*([-\d,./ ]+?)\s*│", output)

@@ -82,6 +82,7 @@ def test_two_concurrent_imports_in_threads(store: Store, tmp_path: Path) -> None
         assert session.scalar(select(func.count()).select_from(FileImportLock)) == 0
 
 
+@pytest.mark.slow
 def test_a_second_process_is_refused_on_sqlite(tmp_path: Path) -> None:
     from yecai.store.db import open_store
 

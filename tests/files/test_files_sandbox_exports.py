@@ -12,6 +12,8 @@ from yecai.sandbox.pm import generate
 from yecai.sandbox.pm.exports import write_exports
 from yecai.store.db import Store
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory) -> list:

@@ -111,6 +111,7 @@ def _peak(path: Path) -> int:
     return peak
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_sheet(tmp_path: Path) -> None:
     # inline strings (what streaming writers produce): nothing but the current row is held; a
     # shared-strings workbook also keeps its table of distinct strings, which Excel itself needs

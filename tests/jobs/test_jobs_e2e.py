@@ -50,6 +50,8 @@ from yecai.store.db import Store, open_store
 from yecai.store.tables import Posting
 from yecai.workspace import BUILTIN_CONNECTORS
 
+pytestmark = pytest.mark.slow
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 WORKER = "import typer; from yecai.cli.serve import worker_command; typer.run(worker_command)"
 SERVE = "import typer; from yecai.cli.serve import serve_command; typer.run(serve_command)"

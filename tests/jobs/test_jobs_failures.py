@@ -30,6 +30,8 @@ from yecai.services import health
 from yecai.store.db import Store
 from yecai.workspace import SyncJob
 
+pytestmark = pytest.mark.slow
+
 KINGDEE = {
     "server_url": "http://127.0.0.1:9/K3Cloud/",
     "acct_id": "acct",

@@ -29,6 +29,8 @@ from yecai.sandbox.kingdee.faults import FaultSettings
 from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.store.db import open_store
 
+pytestmark = pytest.mark.slow
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 

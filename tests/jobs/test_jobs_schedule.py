@@ -110,6 +110,7 @@ def test_invalid_cron_is_a_configuration_error() -> None:
         assert "cron" in caught.value.en
 
 
+@pytest.mark.slow
 def test_due_run_collapses_missed_runs_into_the_newest() -> None:
     nightly = Schedule(cron="0 2 * * *", holidays="skip")
     # scheduler down from 9-25 to the middle of the holiday: one run, the newest missed (9-30)

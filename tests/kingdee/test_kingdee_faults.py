@@ -29,6 +29,8 @@ from yecai.sandbox.kingdee.app import _records
 from yecai.sandbox.kingdee.faults import FaultInjector, FaultSettings
 from yecai.sandbox.kingdee.services import WireReply
 
+pytestmark = pytest.mark.slow
+
 
 def voucher(amount: str, token: str) -> dict[str, Any]:
     """Cash paid for a management expense, marked with `token` so it can be found again."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,8 @@ from yecai.mapping.events.allocation import largest_remainder
 from yecai.mapping.events.valuation import split_valuation
 from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext, key_token
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
+
+pytestmark = pytest.mark.slow
 
 D = Decimal
 PROJECTS = ("XM1", "XM2", "XM3")

@@ -179,6 +179,7 @@ SECRET = st.text(
 FILLER = st.text(alphabet=string.ascii_letters + " :,=中文", max_size=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(secrets=st.lists(SECRET, min_size=1, max_size=3, unique=True), filler=FILLER, as_json=st.booleans())
 def test_registered_secrets_never_reach_a_line(secrets: list[str], filler: str, as_json: bool) -> None:

@@ -312,6 +312,7 @@ def test_a_refused_package_counts_its_msg_code(metrics_site: Site) -> None:
     assert metrics_site.errors("BatchSave", "business", code) == 1
 
 
+@pytest.mark.slow
 def test_error_pages_count_every_attempt(metrics_site: Site) -> None:
     metrics_site.faults(fail_rate=1.0)
     with metrics_site.client() as client, pytest.raises(KingdeeError):
@@ -327,6 +328,7 @@ def test_a_lost_answer_counts_as_a_disconnect(metrics_site: Site) -> None:
     assert metrics_site.errors("BatchSave", "disconnect") == 1
 
 
+@pytest.mark.slow
 def test_a_hung_call_counts_as_a_timeout(metrics_site: Site) -> None:
     metrics_site.faults(timeout_rate=1.0, hang_seconds=1.0, hang_writes_only=True)
     with metrics_site.client(timeout=httpx.Timeout(0.3, connect=5.0)) as client, pytest.raises(KingdeeError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from huey import MemoryHuey
 from sqlalchemy import select
@@ -18,6 +19,8 @@ from yecai.jobs.runner import Runtime, execute, open_runtime
 from yecai.observability.events import AlertHooks
 from yecai.reconcile.service import current_period
 from yecai.store.tables import Binding, Run
+
+pytestmark = pytest.mark.slow
 
 
 def run_job(runtime: Runtime, queue: JobQueue) -> str:

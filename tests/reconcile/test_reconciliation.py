@@ -46,7 +46,7 @@ from yecai.sync import intake
 from yecai.sync.pipeline import run_sync_job
 from yecai.web.app import create_app
 
-pytestmark = pytest.mark.sdk
+pytestmark = [pytest.mark.sdk, pytest.mark.slow]
 
 SOURCE, KINGDEE = "pm", "kd"
 

@@ -42,6 +42,8 @@ from yecai.reports.periods import Period
 from yecai.web.app import create_app
 from yecai.workspace import parse_workspace
 
+pytestmark = pytest.mark.slow
+
 PERIOD = Period(2026, 11)  # the sandbox's second month (it starts 2026-10)
 
 

@@ -23,6 +23,8 @@ from yecai.reports.periods import Period
 from yecai.settings import Settings
 from yecai.store.db import Store
 
+pytestmark = pytest.mark.slow
+
 
 def at(*parts: int) -> dt.datetime:
     return dt.datetime(*parts, tzinfo=BEIJING)  # type: ignore[misc]

@@ -138,6 +138,7 @@ def test_bad_rows_are_kept_with_reasons_and_good_rows_proceed(store: Store) -> N
     assert count(store, Document) == 2
 
 
+@pytest.mark.slow
 def test_a_failed_pull_loses_nothing_and_resumes(store: Store) -> None:
     fake = FakePm([item(n) for n in range(50)], fail_on_page=4)
     connector = connector_for(fake)

@@ -28,6 +28,8 @@ from yecai.store.webhook_tables import WebhookEvent
 from yecai.sync.intake import pull, validate_staged
 from yecai.web.app import create_app
 
+pytestmark = pytest.mark.slow
+
 STREAMS = (
     "projects",
     "cost_records",

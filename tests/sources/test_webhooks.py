@@ -156,6 +156,7 @@ def test_concurrent_redeliveries_store_once(store: Store, connector: GenericRest
     assert (count(store, Record), count(store, WebhookEvent)) == (1, 1)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=300))
 def test_any_signed_body_gets_an_answer_never_a_crash(

@@ -25,6 +25,8 @@ from yecai.store.db import Store
 from yecai.store.tables import Posting
 from yecai.sync.pipeline import SyncReport, run_sync_job
 
+pytestmark = pytest.mark.slow
+
 
 def busiest_moment(dataset: Any) -> dt.datetime:
     """The moment when the most cost records have been created but not yet changed or deleted."""

@@ -33,6 +33,8 @@ from yecai.store.tables import Posting
 from yecai.sync.pipeline import run_cost_sync
 from yecai.sync.readback import check_postings
 
+pytestmark = pytest.mark.slow
+
 THROTTLED = (
     '{"Result":{"ResponseStatus":{"ErrorCode":500,"IsSuccess":false,"Errors":[{"FieldName":null,'
     '"Message":"调用过于频繁","DIndex":0}],"SuccessEntitys":[],"SuccessMessages":[],"MsgCode":14}}}'

@@ -35,6 +35,8 @@ from yecai.store.tables import Posting
 from yecai.sync.exporter import send_postings
 from yecai.sync.pipeline import SyncReport, run_sync_job
 
+pytestmark = pytest.mark.slow
+
 
 @dataclass
 class Systems:

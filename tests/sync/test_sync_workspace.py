@@ -27,6 +27,8 @@ from yecai.services import postings
 from yecai.store.db import open_store
 from yecai.workspace import load_workspace, parse_workspace
 
+pytestmark = pytest.mark.slow
+
 RULE_SETS = ["cost_actuals", "purchase_invoice", "valuation", "payment_request", "payment"]
 STREAMS = ["projects", "cost_records", "contracts", "invoices", "progress_reports", "payment_requests"]
 

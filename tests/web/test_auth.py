@@ -45,6 +45,7 @@ def test_passwords_are_argon2id_and_checked(store: Store) -> None:
     assert view.principal().projects is None  # finance sees every project
 
 
+@pytest.mark.slow
 def test_lock_out_and_unlock(store: Store) -> None:
     _, password = users.create_user(store, username="wang", role="auditor", by=SYSTEM)
     for _ in range(2):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from fastapi.testclient import TestClient
 
@@ -17,6 +18,8 @@ from yecai.auth import audit
 from yecai.auth.principal import SYSTEM
 from yecai.store.db import Store
 from yecai.web.security import SESSION_COOKIE
+
+pytestmark = pytest.mark.slow
 
 
 def bearer(planted: Planted, who: str) -> dict[str, str]:

@@ -19,6 +19,8 @@ from yecai.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from yecai.store.db import Store
 from yecai.web.security import PUBLIC, SIGNED_IN, api_routes, check_rules, rule_of
 
+pytestmark = pytest.mark.slow
+
 P = Permission
 # Every /api route and the rule it must have. A new route fails the test until it is listed here.
 EXPECTED: dict[tuple[str, str], str] = {

@@ -21,6 +21,8 @@ from tests.support.planting import plant
 from yecai.store.db import open_store
 from yecai.web.app import create_app
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from tests.support.kingdee_calls import balanced_voucher, sdk_client, status_of
 from yecai.cli.main import app
 
+pytestmark = pytest.mark.slow
+
 KEYS = ["server_url", "acct_id", "user_name", "app_id", "app_secret", "lcid", "org_num"]
 
 

@@ -214,6 +214,7 @@ def reference(node: Any, row: dict[str, Any]) -> bool | None:
     return None if left is None or right is None else False
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), condition=conditions, row=rows)
 def test_parsed_filters_evaluate_like_the_reference(

@@ -177,6 +177,7 @@ def test_validate_repeat_json_refuses_the_same_package_twice(sdk: Any) -> None:
     assert first["Number"] == "BM-RPT"
 
 
+@pytest.mark.slow
 def test_batch_save_query_polls_until_the_task_completes(tmp_path: Path) -> None:
     server, creds = start_sandbox(tmp_path, settings=SandboxSettings(async_pending_polls=2))
     try:

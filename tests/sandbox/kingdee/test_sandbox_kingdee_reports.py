@@ -246,6 +246,7 @@ voucher_specs = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     specs=voucher_specs,

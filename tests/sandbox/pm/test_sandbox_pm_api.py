@@ -110,6 +110,7 @@ def test_auth_is_checked_before_parameters(pm_sandbox: tuple[str, Dataset]) -> N
     assert response.status_code == 401
 
 
+@pytest.mark.slow
 def test_another_token_can_be_configured() -> None:
     server, _ = start_sandbox(projects=1, token="s3cret")
     with server:

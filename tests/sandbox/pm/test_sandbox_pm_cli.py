@@ -11,9 +11,12 @@ import time
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from yecai.jsonutil import dumps
 from yecai.sandbox.pm import generate
+
+pytestmark = pytest.mark.slow
 
 COMMAND = [sys.executable, "-m", "yecai.cli.main", "sandbox", "pm"]
 

@@ -22,6 +22,8 @@ import pytest
 from yecai.jsonutil import dumps
 from yecai.sandbox.pm import DEFAULT_TOKEN, Dataset, start_sandbox
 
+pytestmark = pytest.mark.slow
+
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 CHINA = timezone(timedelta(hours=8))
 START = datetime(2026, 10, 1, tzinfo=CHINA)

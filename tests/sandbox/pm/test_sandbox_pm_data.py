@@ -19,6 +19,8 @@ from yecai.sandbox.pm import CostCategory, Dataset, ProjectStatus, generate
 from yecai.sandbox.pm.data import TAIL_DAYS, month_window
 from yecai.sandbox.pm.models import DIRECT_CATEGORIES
 
+pytestmark = pytest.mark.slow
+
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 MATERIAL_UNITS = {"吨", "立方米", "张", "米", "平方米"}
 ALLOWED_RATES = {

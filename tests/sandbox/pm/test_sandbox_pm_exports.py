@@ -24,6 +24,8 @@ from yecai.sandbox.pm.exports import KINDS, ExportFile
 from yecai.sandbox.pm.exports.layouts import flat_headers, header_rows
 from yecai.sandbox.pm.names import CONTRACTOR_NAME
 
+pytestmark = pytest.mark.slow
+
 CENT = Decimal("0.01")
 TITLE_WORDS = {
     "cost": "成本台账",

@@ -18,6 +18,8 @@ from yecai.domain import documents as canonical
 from yecai.jsonutil import dumps, loads
 from yecai.sandbox.pm import Dataset, generate
 
+pytestmark = pytest.mark.slow
+
 
 def project(r: dict[str, Any]) -> dict[str, Any]:
     return {

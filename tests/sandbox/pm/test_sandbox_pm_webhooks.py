@@ -26,6 +26,8 @@ from yecai.jsonutil import dumps
 from yecai.sandbox.pm import DEFAULT_TOKEN, WebhookSettings, start_sandbox
 from yecai.sandbox.pm.server import SandboxServer
 
+pytestmark = pytest.mark.slow
+
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 START = datetime(2026, 10, 5, tzinfo=timezone(timedelta(hours=8)))
 SECRET = "whsec-test"

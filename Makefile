@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CODE   := yecai tests bench
 
-.PHONY: demo test lint fmt install clean
+.PHONY: demo test test-fast lint fmt install clean
 
 install: $(STAMP)
 
@@ -23,6 +23,11 @@ test: $(STAMP)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/pytest -q
+
+# the fast suite: no browser, chaos, PostgreSQL or slow end-to-end tests (under two minutes)
+FAST := not browser and not chaos and not postgres and not slow
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "$(FAST)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)

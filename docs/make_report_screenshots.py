@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))  # the world builder lives with the tests
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.console_support import serving  # noqa: E402
-from tests.report_support import report_world  # noqa: E402
+from tests.support.report_world import report_world  # noqa: E402
+from tests.support.showcase import serving  # noqa: E402
 from yecai.auth.principal import SYSTEM  # noqa: E402
 from yecai.auth.roles import Role  # noqa: E402
 from yecai.auth.users import create_user  # noqa: E402

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))  # the demo data builder lives with the tests
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from tests.console_support import PASSWORD, PROJECT_1, build_showcase, serving  # noqa: E402
+from tests.support.showcase import PASSWORD, PROJECT_1, build_showcase, serving  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 

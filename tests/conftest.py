@@ -1,4 +1,7 @@
-"""Shared fixtures: stores on SQLite and on PostgreSQL.
+"""Fixtures shared across the layers: stores on SQLite and on PostgreSQL, a running sandbox.kingdee.
+
+Each layer's own fixtures are in its directory's conftest.py; plain helpers (builders, planted
+data, fake receivers) are in tests/support/. A fixture is defined in one place only.
 
 PostgreSQL tests use a throw-away database created on the machine's server (YECAI_TEST_PG_URL,
 default postgresql+psycopg://postgres@127.0.0.1:5432/test) and dropped afterwards. They fail —
@@ -11,11 +14,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.store.db import Store, open_store
 
 PG_URL = os.environ.get("YECAI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -24,6 +29,13 @@ PG_URL = os.environ.get("YECAI_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 def _admin_conninfo() -> str:
     url = make_url(PG_URL)
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that takes a PostgreSQL database is a `postgres` test, marked or not."""
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture
@@ -56,3 +68,23 @@ def store(store_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+def _running_kingdee(data_dir: Path) -> Iterator[dict[str, Any]]:
+    server, credentials = start_kingdee(data_dir)
+    try:
+        yield credentials
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def kingdee(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The credentials of a sandbox.kingdee served for this test alone."""
+    yield from _running_kingdee(tmp_path / "kd")
+
+
+@pytest.fixture(scope="module")
+def shared_kingdee(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The credentials of one sandbox.kingdee served for the whole module."""
+    yield from _running_kingdee(tmp_path_factory.mktemp("kd"))

@@ -1,0 +1,145 @@
+"""One staging path: file import and REST intake write through the same store functions.
+
+The file way in and the REST way in used to insert records and documents each in their own way,
+with two `document_columns` that disagreed. Both now call `yecai.store.staging`; the same cost,
+arriving once as a file row and once as a REST item, gets the same document columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.support.spreadsheets import write_csv
+from yecai.domain.documents import Contract, ProgressReport, Project
+from yecai.files import import_file
+from yecai.sources.connector import StreamBinding
+from yecai.sources.rest import RestStream
+from yecai.store import staging
+from yecai.store.db import Store
+from yecai.store.tables import Document
+from yecai.sync.intake import stage_items, validate_staged
+
+COST_STREAM = RestStream(
+    name="cost_records", path="/costs", primary_key="record_id", cursor_field="updated_at"
+)
+
+
+def _rest_cost_document(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "source_key": item["record_id"],
+        "project_code": item["project_code"],
+        "category": item["category"],
+        "business_date": item["business_date"],
+        "description": item["description"],
+        "amount": item["amount"],
+    }
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str, calls: list[str]) -> None:
+    real: Callable[..., Any] = getattr(staging, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(staging, name, spy)
+
+
+def _columns(store: Store, connection: str) -> list[tuple[Any, ...]]:
+    with store.transaction() as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(Document.project_code, Document.business_date, Document.category, Document.amount)
+                .where(Document.connection == connection)
+                .order_by(Document.id)
+            )
+        ]
+
+
+def test_file_and_rest_stage_through_one_function_with_one_document_columns(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file_calls: list[str] = []
+    for name in ("stage_records", "store_documents"):
+        _spy(monkeypatch, name, file_calls)
+    path = write_csv(
+        tmp_path / "cost.csv",
+        [
+            ["单据编号", "项目编码", "成本类别", "业务日期", "摘要", "金额"],
+            ["CB-00001", "XM2026001", "人工费", "2026-10-05", "钢筋班组 工日", "1234.50"],
+        ],
+    )
+    result = import_file(store, path, kind="cost", connection="file")
+    assert result.counts.imported == 1
+    assert file_calls == ["stage_records", "store_documents"]
+
+    rest_calls: list[str] = []
+    monkeypatch.undo()
+    for name in ("stage_records", "store_documents"):
+        _spy(monkeypatch, name, rest_calls)
+    item = {
+        "record_id": "CB-00001",
+        "project_code": "XM2026001",
+        "category": "labour",
+        "business_date": "2026-10-05",
+        "description": "钢筋班组 工日",
+        "amount": "1234.50",
+        "updated_at": "2026-10-05T09:00:00+08:00",
+    }
+    with store.transaction() as session:
+        ((record_id, key, _digest),) = stage_items(session, connection="pm", stream=COST_STREAM, items=[item])
+    assert record_id is not None
+    assert key == "CB-00001"
+    connector = SimpleNamespace(
+        streams={
+            "cost_records": StreamBinding(
+                stream=COST_STREAM, document_kind="cost_record", to_document=_rest_cost_document
+            )
+        }
+    )
+    checked = validate_staged(store, connector, "cost_records", connection="pm")  # type: ignore[arg-type]
+    assert checked.valid == 1
+    assert rest_calls == ["stage_records", "store_documents"]
+
+    expected = [("XM2026001", dt.date(2026, 10, 5), "labour", Decimal("1234.50"))]
+    assert _columns(store, "file") == _columns(store, "pm") == expected
+
+
+def test_document_columns_are_the_union_of_both_former_versions() -> None:
+    # The REST side knew a project is its own project and the dates of progress and contracts;
+    # the file side stored Decimal amounts only. One function now does all of it.
+    project = Project(code="XM2026001", name="合肥某工程")
+    assert staging.document_columns(project)["project_code"] == "XM2026001"
+    report = ProgressReport.model_validate(
+        {
+            "source_key": "JD-1",
+            "project_code": "XM2026001",
+            "period": "2026-10",
+            "report_date": "2026-10-31",
+            "percent_complete": "50",
+        }
+    )
+    assert staging.document_columns(report)["business_date"] == dt.date(2026, 10, 31)
+    contract = Contract.model_validate(
+        {
+            "contract_no": "HT-1",
+            "project_code": "XM2026001",
+            "contract_kind": "subcontract",
+            "name": "主体劳务分包",
+            "counterparty": "上海宏达劳务分包有限公司",
+            "amount": "100000.00",
+            "signed_date": "2026-03-01",
+        }
+    )
+    columns = staging.document_columns(contract)
+    assert columns["business_date"] == dt.date(2026, 3, 1)
+    assert columns["amount"] == Decimal("100000.00")

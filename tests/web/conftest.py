@@ -1,0 +1,50 @@
+"""Fixtures of the web tests (API, role matrix, console pages, browser).
+
+`api_world` is the planted data (tests/support/planting.py) behind a test client, on SQLite and
+PostgreSQL, fresh for each test; `rbac_world` the same data and app once per module on SQLite, for
+the role matrix, which only reads. `showcase` is a store full of demo data for the console
+(tests/support/showcase.py), once per module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.support.planting import Planted, plant
+from tests.support.showcase import Showcase, build_showcase
+from yecai.store.db import Store, open_store
+from yecai.web.app import create_app
+
+
+@pytest.fixture
+def api_world(store: Store, tmp_path: Path) -> Iterator[tuple[TestClient, Planted, Store]]:
+    planted = plant(store, tmp_path)
+    app = create_app(store, settings=planted.settings)
+    with TestClient(app) as client:
+        yield client, planted, store
+
+
+@pytest.fixture(scope="module")
+def rbac_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, Planted, Store]]:
+    workdir: Path = tmp_path_factory.mktemp("rbac")
+    store = open_store(f"sqlite:///{workdir / 'yecai.sqlite'}")
+    planted = plant(store, workdir)
+    app = create_app(store, settings=planted.settings)
+    try:
+        yield app, planted, store
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def showcase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Showcase]:
+    built = build_showcase(tmp_path_factory.mktemp("console"))
+    try:
+        yield built
+    finally:
+        built.close()

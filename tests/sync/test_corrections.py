@@ -5,7 +5,6 @@ original, correction and reversal linked."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.support.timeline import busiest_moment
 from yecai.connectors.pm_sandbox import PmSandboxConnector
 from yecai.demo import identity_of
 from yecai.domain.money import money_sum
@@ -26,16 +26,6 @@ from yecai.store.tables import Posting
 from yecai.sync.pipeline import SyncReport, run_sync_job
 
 pytestmark = pytest.mark.slow
-
-
-def busiest_moment(dataset: Any) -> dt.datetime:
-    """The moment when the most cost records have been created but not yet changed or deleted."""
-    versions: dict[str, list[Any]] = {}
-    for version in dataset.histories["cost_record"]:
-        versions.setdefault(version.record.key, []).append(version)
-    spans = [(v[0].at, v[1].at) for v in versions.values() if len(v) > 1]
-    candidates = sorted({start + dt.timedelta(seconds=1) for start, _ in spans})
-    return max(candidates, key=lambda t: sum(1 for start, end in spans if start < t < end))
 
 
 class Site:

@@ -15,8 +15,14 @@ from typing import Any
 import pytest
 from huey import MemoryHuey
 
-from tests.jobs.test_jobs_failures import KINGDEE, closed_port
-from tests.support.job_runtime import Collector, make_runtime, store_secrets, write_workspace
+from tests.support.job_runtime import (
+    KINGDEE,
+    Collector,
+    closed_port,
+    make_runtime,
+    store_secrets,
+    write_workspace,
+)
 from yecai.errors import Context
 from yecai.jobs import leases
 from yecai.jobs.failures import JobFailure

@@ -4,7 +4,6 @@ failed runs with the alert hook called, and resuming."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,9 @@ import pytest
 from huey import MemoryHuey
 
 from tests.support.job_runtime import (
+    KINGDEE,
     Collector,
+    closed_port,
     expected_vouchers,
     kingdee_vouchers,
     make_runtime,
@@ -31,24 +32,6 @@ from yecai.store.db import Store
 from yecai.workspace import SyncJob
 
 pytestmark = pytest.mark.slow
-
-KINGDEE = {
-    "server_url": "http://127.0.0.1:9/K3Cloud/",
-    "acct_id": "acct",
-    "user_name": "demo",
-    "app_id": "app",
-    "app_secret": "s3cret-value",
-    "lcid": 2052,
-    "org_num": "100",
-}
-
-
-def closed_port() -> str:
-    """A local URL nobody listens on: connections are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def unreachable_runtime(

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from tests.support.kingdee_calls import line, sdk_client, status_of, voucher
 from tests.support.planting import PASSWORD
-from tests.support.posting_world import busiest_moment
+from tests.support.timeline import busiest_moment
 from yecai import jsonutil
 from yecai.auth import sessions, users
 from yecai.auth.principal import SYSTEM

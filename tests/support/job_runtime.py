@@ -3,6 +3,7 @@ private alert registry and fast timings, waiting, and reading what Kingdee holds
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter
@@ -143,3 +144,23 @@ def kingdee_vouchers(credentials: dict[str, Any]) -> tuple[int, Counter[str], De
 
 def expected_vouchers(dataset: Any) -> int:
     return len({(r.project_code, r.category.value, r.business_date) for r in dataset.all_cost_records})
+
+
+# Credentials of a Kingdee nobody answers for (port 9, discard): runs fail on connecting.
+KINGDEE = {
+    "server_url": "http://127.0.0.1:9/K3Cloud/",
+    "acct_id": "acct",
+    "user_name": "demo",
+    "app_id": "app",
+    "app_secret": "s3cret-value",
+    "lcid": 2052,
+    "org_num": "100",
+}
+
+
+def closed_port() -> str:
+    """A local URL nobody listens on: connections are refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

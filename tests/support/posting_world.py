@@ -5,12 +5,12 @@ stands at the moment most cost records are still to be corrected or deleted.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.timeline import busiest_moment
 from yecai.connectors.pm_sandbox import PmSandboxConnector
 from yecai.demo import identity_of
 from yecai.domain.money import money_sum
@@ -85,16 +85,6 @@ def rules_with(**changes: Any) -> RuleSet:
     if kingdee:
         changes["kingdee"] = base.kingdee.model_copy(update=kingdee)
     return base.model_copy(update=changes)
-
-
-def busiest_moment(dataset: Any) -> dt.datetime:
-    """The moment when the most cost records have been created but not yet changed or deleted."""
-    versions: dict[str, list[Any]] = {}
-    for version in dataset.histories["cost_record"]:
-        versions.setdefault(version.record.key, []).append(version)
-    spans = [(v[0].at, v[1].at) for v in versions.values() if len(v) > 1]
-    candidates = sorted({start + dt.timedelta(seconds=1) for start, _ in spans})
-    return max(candidates, key=lambda t: sum(1 for start, end in spans if start < t < end))
 
 
 class Site:

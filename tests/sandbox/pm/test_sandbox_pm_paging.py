@@ -108,6 +108,7 @@ def test_each_endpoint_serves_its_stream_once_and_exactly(
     assert items == api_order(dataset.at(dataset.timeline_end).of(entity))
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_any_page_size_partitions_any_filtered_stream(
@@ -160,6 +161,7 @@ def test_offset_and_cursor_slices_partition_any_ordered_rows(rows: list[int], si
     assert seen == records
 
 
+@pytest.mark.slow
 def test_a_cursor_survives_a_moving_clock() -> None:
     """Records created and edited between pages never shift the cursor: nothing skipped, nothing twice."""
     start = datetime(2026, 10, 7, tzinfo=timezone(timedelta(hours=8)))

@@ -41,7 +41,7 @@ from yecai.sync.intake import pull, read_cursor, validate_staged
 from yecai.web.app import create_app
 
 CONNECTORS = sorted(
-    Path(__file__).resolve().parent.parent.joinpath("yecai", "connectors").glob("**/connector.yaml")
+    Path(__file__).resolve().parents[2].joinpath("yecai", "connectors").glob("**/connector.yaml")
 )
 HOOK_SECRET = "standard-tests-hook"
 # What each `${NAME}` of a connector file is when it talks to sandbox.pm; a new connector with

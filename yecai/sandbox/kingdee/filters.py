@@ -639,11 +639,14 @@ def _compile_like(pattern: str) -> _LikePattern:
             current.append(ch)
         i += 1
     segments.append(tuple(current))
-    literals = tuple(
-        "".join(segment) if all(isinstance(token, str) for token in segment) else None  # type: ignore[arg-type]
-        for segment in segments
-    )
+    literals = tuple(_plain(segment) for segment in segments)
     return _LikePattern(tuple(segments), literals)
+
+
+def _plain(segment: tuple[_Char, ...]) -> str | None:
+    """The segment as text when it holds only plain characters (then str.find does the search)."""
+    chars = [token for token in segment if isinstance(token, str)]
+    return "".join(chars) if len(chars) == len(segment) else None
 
 
 def like_matches(pattern: str, text: str) -> bool:

@@ -5,6 +5,8 @@ every JSON read in yecai uses `loads` (numbers with a fraction or exponent → D
 Infinity refused) and every write uses `dumps`, which prints Decimals digit for digit as plain
 JSON numbers and refuses floats. `dumps(canonical=True)` sorts keys so that equal content always
 hashes the same (record content hash). Dates and times become ISO 8601 strings, dataclasses objects.
+Bodies from outside (webhooks) go through `loads_untrusted`, which bounds the nesting depth before
+parsing and refuses lone UTF-16 surrogates that no database or UTF-8 encoder can store.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 
@@ -27,6 +31,72 @@ def _no_constant(name: str) -> Any:
 def loads(text: str | bytes) -> Any:
     """Parse JSON; numbers with a fraction or exponent become `Decimal`, never `float`."""
     return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+
+
+class UntrustedJSONError(ValueError):
+    """Well-formed or not, JSON that yecai refuses to take in; carries a bilingual message."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} / {en}")
+        self.zh = zh
+        self.en = en
+
+
+# A JSON string literal (escapes included), unrolled so that long strings never backtrack.
+_STRING_LITERAL = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def nesting_depth(text: str) -> int:
+    """How deep arrays and objects nest in `text`, brackets inside strings not counted.
+
+    Counted on the text, before parsing: the standard parser recurses once per level and dies
+    with a RecursionError on a body of 100,000 "[" — it must never see such a body.
+    """
+    skeleton = _STRING_LITERAL.sub("", text)
+    steps = (1 if bracket in "[{" else -1 for bracket in _BRACKET.findall(skeleton))
+    return max(accumulate(steps), default=0)
+
+
+def _lone_surrogate(value: Any) -> bool:
+    # Iterative on purpose: the value may be as deep as the depth limit allows.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def loads_untrusted(data: str | bytes, *, max_depth: int) -> Any:
+    """`loads` for a body from outside: nesting bounded, lone surrogates refused.
+
+    Raises `UntrustedJSONError` for a body it refuses on these grounds, `ValueError` for one that
+    is not JSON at all (as `loads` does).
+    """
+    # The decoding json.loads itself applies to bytes (UTF-8/16/32 detected); surrogates kept
+    # here so that the check below finds them, whichever way they arrived.
+    text = data.decode(json.detect_encoding(data), "surrogatepass") if isinstance(data, bytes) else data
+    depth = nesting_depth(text)
+    if depth > max_depth:
+        raise UntrustedJSONError(
+            f"JSON 嵌套过深（{depth} 层，上限 {max_depth} 层）",
+            f"JSON nests too deep ({depth} levels, the limit is {max_depth})",
+        )
+    value = loads(text)
+    if _lone_surrogate(value):
+        raise UntrustedJSONError(
+            "JSON 含有不成对的 UTF-16 代理字符（如 \\ud800），无法作为文本存储",
+            "JSON holds an unpaired UTF-16 surrogate (such as \\ud800), which cannot be stored as text",
+        )
+    return value
 
 
 def decimal_text(value: Decimal) -> str:

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
             " its attempts stay below max attempts plus this many (a year of closed months), then held"
         ),
     )
+    # what a webhook sender can make us read and parse (docs/sources.md): bodies are refused with 413
+    # past the size, with 400 past the nesting depth, before any parsing
+    webhook_max_body_bytes: int = Field(
+        5 * 1024 * 1024, ge=1, description="largest webhook body accepted, in bytes (default 5 MB)"
+    )
+    webhook_max_depth: int = Field(
+        64, ge=1, le=500, description="deepest nesting of arrays and objects in a webhook body"
+    )
     # console and API sign-in (OWASP session guidance: idle and absolute timeouts, lock-out)
     session_idle_minutes: int = Field(30, ge=1, description="a console session ends after this long idle")
     session_max_hours: int = Field(12, ge=1, description="a console session ends this long after sign-in")

@@ -114,3 +114,39 @@ def test_floats_and_non_numbers_are_refused(value: object) -> None:
 def test_json_constants_are_refused_on_read(text: str) -> None:
     with pytest.raises(ValueError, match="invalid JSON constant"):
         jsonutil.loads(text)
+
+
+json_trees = st.recursive(
+    st.none() | st.integers() | st.text(st.characters(exclude_categories=("Cs",)), max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=20,
+)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@given(json_trees)
+def test_nesting_depth_counts_structure_not_brackets_in_strings(value: object) -> None:
+    text = json.dumps(value, ensure_ascii=False)
+    assert jsonutil.nesting_depth(text) == _depth(value)
+    assert jsonutil.loads_untrusted(text.encode("utf-8"), max_depth=max(_depth(value), 1)) == value
+
+
+def test_untrusted_json_is_bounded_before_it_is_parsed() -> None:
+    with pytest.raises(jsonutil.UntrustedJSONError, match=r"嵌套过深.*100000 层"):
+        jsonutil.loads_untrusted("[" * 100_000, max_depth=64)
+    assert jsonutil.nesting_depth('["\\"[[[", "\\\\", [{}]]') == 3  # escaped quotes end no string
+    with pytest.raises(jsonutil.UntrustedJSONError, match="surrogate"):
+        jsonutil.loads_untrusted(b'{"a": "\\ud800"}', max_depth=64)
+    with pytest.raises(jsonutil.UntrustedJSONError, match="surrogate"):  # raw, not escaped, in UTF-16
+        jsonutil.loads_untrusted('["\ud800"]'.encode("utf-16-le", "surrogatepass"), max_depth=64)
+    assert jsonutil.loads_untrusted('{"a": "\\ud83d\\ude00"}'.encode("utf-16"), max_depth=64) == {"a": "😀"}
+    assert jsonutil.loads_untrusted(b'{"m": 1.10}', max_depth=1) == {"m": Decimal("1.10")}
+    with pytest.raises(ValueError, match="Expecting"):
+        jsonutil.loads_untrusted(b"[1,", max_depth=64)

@@ -17,6 +17,7 @@ from yecai.connectors.generic_rest import GenericRestConnector
 from yecai.connectors.generic_rest.spec import parse_spec
 from yecai.errors import ConfigurationError
 from yecai.sandbox.serving import ServerThread
+from yecai.settings import Settings
 from yecai.sources.webhooks import sign
 from yecai.store.db import Store
 from yecai.store.tables import Document, Record
@@ -194,3 +195,119 @@ def test_webhook_spec_must_point_at_streams() -> None:
     del no_tombstone["streams"]["cost_records"]["deleted_field"]
     with pytest.raises(ConfigurationError, match="deleted_field"):
         parse_spec(no_tombstone, secrets={"HOOK_SECRET": "s"})
+
+
+# Hostile input (issue 12): every refusal is a clear 4xx, never a 500.
+
+
+def test_a_non_ascii_signature_is_refused_not_a_crash(store: Store, connector: GenericRestConnector) -> None:
+    body = event("E1")
+    for value in ("sha256=签名", "sha256=\u00e9" * 10, "\ud800"):
+        receipt = receive(
+            store, connector, headers={**headers(connector, body), "X-PM-Signature": value}, body=body
+        )
+        assert (receipt.status, receipt.outcome) == (401, "refused")
+        assert "签名校验失败" in receipt.zh
+    assert count(store, WebhookEvent) == 0
+
+
+@pytest.mark.parametrize(
+    "stamp", ["nan", "NaN", "inf", "-inf", "1e9", "1700000000.5", " 1700000000", "١٧٠٠٠٠٠٠٠٠", "", "0x10"]
+)
+def test_only_a_finite_integer_timestamp_is_accepted(
+    store: Store, connector: GenericRestConnector, stamp: str
+) -> None:
+    # Signed correctly, so only the timestamp can refuse it: "nan" used to pass the ±300 s window.
+    assert connector.spec.webhooks is not None
+    body = event("E1")
+    signed = {"X-PM-Timestamp": stamp, "X-PM-Signature": sign(connector.spec.webhooks, stamp, body)}
+    receipt = receive(store, connector, headers=signed, body=body)
+    assert (receipt.status, receipt.outcome) == (401, "refused")
+    assert "时间戳" in receipt.zh
+    assert "timestamp" in receipt.en
+    assert count(store, WebhookEvent) == 0
+
+
+def test_milliseconds_timestamps_still_pass(store: Store, connector: GenericRestConnector) -> None:
+    assert connector.spec.webhooks is not None
+    body = event("E1")
+    stamp = str(int(time.time() * 1000))
+    signed = {"X-PM-Timestamp": stamp, "X-PM-Signature": sign(connector.spec.webhooks, stamp, body)}
+    assert receive(store, connector, headers=signed, body=body).outcome == "stored"
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_a_deeply_nested_signed_body_is_refused_with_a_400(
+    store: Store, connector: GenericRestConnector, opener: str
+) -> None:
+    body = (opener * 100_000).encode()
+    receipt = receive(store, connector, headers=headers(connector, body), body=body)
+    assert (receipt.status, receipt.outcome) == (400, "invalid")
+    assert "嵌套" in receipt.zh
+    assert "nest" in receipt.en
+    assert count(store, WebhookEvent) == 0
+
+
+def test_nesting_within_the_limit_is_still_stored(store: Store, connector: GenericRestConnector) -> None:
+    payload = json.loads(event("E1"))
+    payload["extra"] = json.loads("[" * 30 + "]" * 30)
+    payload["note"] = "[[[[{{{{ brackets inside a string do not count"
+    body = json.dumps(payload).encode()
+    assert receive(store, connector, headers=headers(connector, body), body=body).outcome == "stored"
+    deep = json.dumps({**payload, "event_id": "E2", "extra": json.loads("[" * 80 + "]" * 80)}).encode()
+    assert receive(store, connector, headers=headers(connector, deep), body=deep).status == 400  # default 64
+    assert (
+        receive(store, connector, headers=headers(connector, deep), body=deep, max_depth=100).outcome
+        == "unchanged"
+    )
+
+
+@pytest.mark.parametrize("where", ["event_id", "event_type", "data.category", "key"])
+def test_a_lone_surrogate_is_refused_with_a_400(
+    store: Store, connector: GenericRestConnector, where: str
+) -> None:
+    payload = json.loads(event("E1"))
+    if where == "key":
+        payload["data"]["\ud800"] = 1
+    elif where == "data.category":
+        payload["data"]["category"] = "x\udfff"
+    else:
+        payload[where] = "\ud800"
+    body = json.dumps(payload).encode()  # ensure_ascii: the surrogate travels as the escape \ud800
+    assert b"\\ud" in body
+    receipt = receive(store, connector, headers=headers(connector, body), body=body)
+    assert (receipt.status, receipt.outcome) == (400, "invalid")
+    assert "代理" in receipt.zh
+    assert "surrogate" in receipt.en
+    assert count(store, WebhookEvent) == count(store, Record) == 0
+    paired = json.dumps({**json.loads(event("E2")), "note": "\U0001f600"}).encode()  # \ud83d\ude00: a pair
+    assert receive(store, connector, headers=headers(connector, paired), body=paired).outcome == "stored"
+
+
+def test_over_http_a_body_over_the_limit_gets_413(store: Store, connector: GenericRestConnector) -> None:
+    app = create_app(store, {"pm": connector}, settings=Settings(webhook_max_body_bytes=2_000))
+    with ServerThread(app) as server:
+        small = event("E1")
+        ok = httpx.post(f"{server.base_url}/webhooks/pm", content=small, headers=headers(connector, small))
+        assert ok.status_code == 200
+        big = json.dumps({**json.loads(event("E2")), "pad": "x" * 5_000}).encode()
+        response = httpx.post(f"{server.base_url}/webhooks/pm", content=big, headers=headers(connector, big))
+        assert response.status_code == 413
+        assert "过大" in response.json()["message"]
+        assert "too large" in response.json()["message"]
+
+        def chunks() -> Any:  # no Content-Length: the limit holds while reading, too
+            for _ in range(10):
+                yield b"x" * 1_000
+
+        streamed = httpx.post(
+            f"{server.base_url}/webhooks/pm", content=chunks(), headers=headers(connector, b"")
+        )
+        assert streamed.status_code == 413
+        non_ascii = httpx.post(
+            f"{server.base_url}/webhooks/pm",
+            content=small,
+            headers=[(b"X-PM-Timestamp", b"1"), (b"X-PM-Signature", "签名".encode())],
+        )
+        assert non_ascii.status_code == 401
+    assert count(store, Record) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -58,6 +59,11 @@ class WebhookReceipt:
         return {"outcome": self.outcome, "event_id": self.event_id, "message": f"{self.zh} / {self.en}"}
 
 
+# Whole seconds (or milliseconds), ASCII digits only: float() would take "nan" — which compares
+# as inside any window — "inf", "1e9", "١٧٠٠…" and surrounding blanks. 15 digits cover milliseconds.
+_TIMESTAMP = re.compile(r"[0-9]{1,15}", re.ASCII)
+
+
 def _expected_signature(spec: WebhookSpec, timestamp: str, body: bytes) -> str:
     message = spec.template.format(timestamp=timestamp, body=body.decode("utf-8", errors="replace"))
     digest = hmac.new(spec.secret.encode("utf-8"), message.encode("utf-8"), spec.algorithm).digest()
@@ -76,12 +82,16 @@ def verify(spec: WebhookSpec, headers: Mapping[str, str], body: bytes, now: floa
     timestamp = ""
     if spec.timestamp_header:
         timestamp = lower.get(spec.timestamp_header.lower(), "")
-        try:
-            sent = float(timestamp)
-        except ValueError:
-            return WebhookReceipt(401, "refused", "缺少或无效的时间戳", "missing or invalid timestamp")
-        if sent > 1e11:  # milliseconds
-            sent /= 1000
+        if not _TIMESTAMP.fullmatch(timestamp):
+            return WebhookReceipt(
+                401,
+                "refused",
+                "缺少或无效的时间戳（应为整数秒或毫秒）",
+                "missing or invalid timestamp (whole seconds or milliseconds expected)",
+            )
+        sent = int(timestamp)
+        if sent > 10**11:  # milliseconds
+            sent //= 1000
         if abs(now - sent) > spec.tolerance_seconds:
             return WebhookReceipt(
                 401,
@@ -90,6 +100,25 @@ def verify(spec: WebhookSpec, headers: Mapping[str, str], body: bytes, now: floa
                 f"timestamp outside the ±{spec.tolerance_seconds:.0f} s window; possible replay",
             )
     given = lower.get(spec.signature_header.lower(), "")
-    if not hmac.compare_digest(given, _expected_signature(spec, timestamp, body)):
+    # Bytes, not str: compare_digest raises on a str with non-ASCII characters, and the header is
+    # whatever an unauthenticated caller sent. surrogatepass: even a lone surrogate compares.
+    expected = _expected_signature(spec, timestamp, body).encode("utf-8")
+    if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected):
         return WebhookReceipt(401, "refused", "签名校验失败", "signature verification failed")
     return None
+
+
+# Defaults of the YECAI_WEBHOOK_MAX_BODY_BYTES / YECAI_WEBHOOK_MAX_DEPTH settings: real events are
+# a few kilobytes and a handful of levels deep.
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_DEPTH = 64
+
+
+def too_large(max_body_bytes: int) -> WebhookReceipt:
+    """The 413 for a body over the limit (the web route answers it before reading further)."""
+    return WebhookReceipt(
+        413,
+        "refused",
+        f"事件过大（上限 {max_body_bytes} 字节）",
+        f"the event is too large (the limit is {max_body_bytes} bytes)",
+    )

@@ -19,7 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from yecai import jsonutil
 from yecai.sources.connector import Connector
 from yecai.sources.paging import dig, dotted
-from yecai.sources.webhooks import WebhookReceipt, verify
+from yecai.sources.webhooks import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_DEPTH,
+    WebhookReceipt,
+    too_large,
+    verify,
+)
 from yecai.store.db import Store
 from yecai.store.webhook_tables import WebhookEvent
 from yecai.sync.intake import stage_items
@@ -37,18 +43,28 @@ def receive(
     headers: Mapping[str, str],
     body: bytes,
     now: float | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> WebhookReceipt:
-    """Verify and store one pushed event; the answer says what the sender should be told."""
+    """Verify and store one pushed event; the answer says what the sender should be told.
+
+    `max_body_bytes` and `max_depth` bound what a sender can make us parse (the web app passes
+    the YECAI_WEBHOOK_* settings); a body beyond them is refused with 413 or 400, never parsed.
+    """
     spec = connector.webhooks
     if spec is None:
         return WebhookReceipt(
             404, "refused", "该连接未启用 Webhook", "webhooks are not enabled for this connection"
         )
+    if len(body) > max_body_bytes:
+        return too_large(max_body_bytes)
     refusal = verify(spec, headers, body, time.time() if now is None else now)
     if refusal is not None:
         return refusal
     try:
-        event = jsonutil.loads(body)
+        event = jsonutil.loads_untrusted(body, max_depth=max_depth)
+    except jsonutil.UntrustedJSONError as refused:
+        return WebhookReceipt(400, "invalid", refused.zh, refused.en)
     except ValueError:
         return WebhookReceipt(400, "invalid", "事件不是有效的 JSON", "the event is not valid JSON")
     if not isinstance(event, dict):

@@ -20,6 +20,7 @@ from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime
 from yecai.settings import Settings
 from yecai.sources.connector import Connector
+from yecai.sources.webhooks import too_large
 from yecai.store.db import Store
 from yecai.sync.webhooks import receive
 from yecai.web.api import admin, browse, configure, operations, reconcile, reports, session
@@ -33,6 +34,22 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/webhooks/")) and "text/html" in request.headers.get(
         "accept", ""
     )
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it exceeds `limit` bytes (read no further: a sender must not
+    make us buffer an unbounded body, declared by Content-Length or streamed chunk by chunk)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_app(
@@ -85,8 +102,19 @@ def create_app(
         if connector is None:
             message = f"未知连接 {connection} / unknown connection {connection}"
             return JSONResponse({"outcome": "refused", "message": message}, status_code=404)
-        body = await request.body()
-        receipt = await run_in_threadpool(receive, store, connector, headers=dict(request.headers), body=body)
+        limit = settings.webhook_max_body_bytes
+        body = await _read_bounded(request, limit)
+        if body is None:
+            return JSONResponse(too_large(limit).as_json(), status_code=413)
+        receipt = await run_in_threadpool(
+            receive,
+            store,
+            connector,
+            headers=dict(request.headers),
+            body=body,
+            max_body_bytes=limit,
+            max_depth=settings.webhook_max_depth,
+        )
         return JSONResponse(receipt.as_json(), status_code=receipt.status)
 
     app.include_router(monitoring_router(store, queue=queue))

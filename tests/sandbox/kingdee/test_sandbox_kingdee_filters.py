@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,10 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from yecai.kingdee.keys import key_token, repr_sql
 from yecai.sandbox.kingdee.filters import (
     FilterSyntaxError,
     FilterValueError,
     evaluate,
+    field_names,
+    like_matches,
     parse_filter,
     parse_filter_array,
 )
@@ -338,3 +342,120 @@ def test_dates_and_numbers_convert_like_sql_server() -> None:
 def test_a_like_pattern_sql_server_rejects_is_a_value_error() -> None:
     with pytest.raises(FilterValueError):
         evaluate(parse_filter("FName like '[z-a]'"), lambda _: "b")
+
+
+# --- hostile input (issue 12) ---------------------------------------------------------------------
+
+LIKE_ALPHABET = "aAbé%_[]^-"
+
+
+def like_by_regex(pattern: str, text: str) -> bool:
+    """The naive expectation: the LIKE pattern translated into a regex, tried with re.fullmatch."""
+    parts: list[str] = []
+    i, pattern = 0, pattern.casefold()
+    while i < len(pattern):
+        ch = pattern[i]
+        end = pattern.find("]", i + 2 if pattern.startswith("[]", i) else i + 1) if ch == "[" else -1
+        if ch == "%":
+            parts.append(".*")
+        elif ch == "_":
+            parts.append(".")
+        elif end != -1:
+            body = pattern[i + 1 : end]
+            negate = body.startswith("^") and len(body) > 1
+            body = body[1:] if negate else body
+            members = "".join(
+                re.escape(c) if c != "-" or j in (0, len(body) - 1) else "-" for j, c in enumerate(body)
+            )
+            parts.append(f"[{'^' if negate else ''}{members}]")
+            i = end
+        else:
+            parts.append(re.escape(ch))
+        i += 1
+    try:
+        compiled = re.compile("".join(parts), re.DOTALL)
+    except re.error as exc:
+        raise FilterValueError(str(exc)) from exc
+    return compiled.fullmatch(text.casefold()) is not None
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(LIKE_ALPHABET, max_size=8), st.text(LIKE_ALPHABET.replace("%", ""), max_size=10))
+def test_the_like_matcher_agrees_with_the_regex_translation(pattern: str, text: str) -> None:
+    try:
+        expected: bool | type[FilterValueError] = like_by_regex(pattern, text)
+    except FilterValueError:
+        expected = FilterValueError
+    try:
+        actual: bool | type[FilterValueError] = like_matches(pattern, text)
+    except FilterValueError:
+        actual = FilterValueError
+    assert actual == expected, (pattern, text)
+
+
+def test_thirty_wildcards_against_a_long_text_answer() -> None:
+    # '%_%_…#' used to pin a core for ever: the backtracking grew about 8x per wildcard.
+    pattern = "%_" * 30 + "#"
+    long_text = "a" * 2_000
+    assert like_matches(pattern, long_text) is like_by_regex("%_" * 3 + "#", "a" * 50) is False
+    assert like_matches(pattern, long_text + "#") is True
+    assert like_matches(pattern, "a" * 29 + "#") is False  # 30 characters needed before the '#'
+    tree = parse_filter(f"FName like '{pattern}' or FName like '%[#]'")
+    assert evaluate(tree, lambda _: long_text) is False
+    assert evaluate(tree, lambda _: long_text + "#") is True
+
+
+def test_a_three_thousand_term_or_and_and_work() -> None:
+    either = parse_filter(" or ".join(f"FQty = {n}" for n in range(3_000)))
+    assert evaluate(either, lambda _: 2_999) is True
+    assert evaluate(either, lambda _: 3_000) is False
+    assert evaluate(either, lambda _: None) is None
+    assert len(field_names(either)) == 3_000
+    both = parse_filter(" and ".join(f"FQty <> {n}" for n in range(3_000)))
+    assert evaluate(both, lambda _: 3_000) is True
+    assert evaluate(both, lambda _: 17) is False
+    array = parse_filter_array(
+        [{"FieldName": "FNumber", "Compare": "67", "Value": str(n), "Logic": "1"} for n in range(3_000)]
+    )
+    assert evaluate(array, lambda _: "2999") is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 5_000 + "FQty = 1" + ")" * 5_000,
+        "not " * 5_000 + "FQty = 1",
+        "(not " * 3_000 + "FQty = 1" + ")" * 3_000,
+        "(" * 5_000,
+    ],
+)
+def test_deep_nesting_is_a_syntax_error_not_a_recursion_error(text: str) -> None:
+    with pytest.raises(FilterSyntaxError, match="nest"):
+        parse_filter(text)
+
+
+def test_deep_nesting_in_the_array_form_is_a_syntax_error() -> None:
+    items = [
+        {"Left": "(" * 5_000, "FieldName": "FNumber", "Compare": "67", "Value": "1", "Right": ")" * 5_000}
+    ]
+    with pytest.raises(FilterSyntaxError, match="nest"):
+        parse_filter_array(items)
+
+
+def test_nesting_within_the_limit_still_evaluates() -> None:
+    tree = parse_filter("(" * 50 + "not (FQty = 1 or FQty = 2) and FQty > 0" + ")" * 50)
+    assert evaluate(tree, lambda _: 3) is True
+    assert evaluate(tree, lambda _: 2) is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(exclude_categories=("Cs",)), max_size=12), st.text(max_size=5))
+def test_the_clients_literals_and_key_searches_agree_with_the_sandbox(value: str, around: str) -> None:
+    # yecai.kingdee.keys writes literals with repr_sql and finds postings by LIKE '%<key token>%'.
+    assert evaluate(parse_filter(f"FName = {repr_sql(value)}"), lambda _: value) is True
+    token = key_token("P-20250201-0007")
+    tree = parse_filter(f"FEXPLANATION like '%{token}%'")
+    assert evaluate(tree, lambda _: around + token + value) is True
+    assert evaluate(tree, lambda _: around + token[:-1] + "8" + value) is (
+        token in around + token[:-1] + "8" + value
+    )

@@ -126,6 +126,12 @@ def test_dimension_combination_ids_are_shared(sandbox: KingdeeSandbox, books: li
         ("FYEAR = 2025 AND FPERIOD IN (1, 3) AND FDC = -1", 2),
         ("FDocumentStatus != 'C'", 7),
         ("", 7),
+        # hostile but valid (issue 12): each used to hang or answer RecursionError
+        ("FEXPLANATION like '" + "%_" * 30 + "#'", 0),
+        ("FEXPLANATION like '" + "%_" * 3 + "%'", 2),  # the two explanations of three characters or more
+        # 5 lines debit a whole number below 3,000: 100 and 200, and the three credit lines (0)
+        (" or ".join(f"FDEBIT = {n}" for n in range(3_000)), 5),
+        ("(" * 60 + "FDocumentStatus <> 'C'" + ")" * 60, 7),
     ],
 )
 def test_filter_string(sandbox: KingdeeSandbox, books: list[int], condition: str, expected: int) -> None:
@@ -253,6 +259,20 @@ def test_accounts_expose_tree_and_required_dimensions(sandbox: KingdeeSandbox) -
             "GetRealExpress error...",
         ),
         ({"FormId": "GL_VOUCHER", "FieldKeys": "FBillNo", "Limit": 10001}, 8, "Limit"),
+        (  # issue 12: answered RecursionError as 服务器内部错误
+            {
+                "FormId": "GL_VOUCHER",
+                "FieldKeys": "FBillNo",
+                "FilterString": "(" * 5000 + "FYEAR = 1" + ")" * 5000,
+            },
+            4,
+            "GetRealExpress error...",
+        ),
+        (
+            {"FormId": "GL_VOUCHER", "FieldKeys": "FBillNo", "FilterString": "not " * 5000 + "FYEAR = 1"},
+            4,
+            "GetRealExpress error...",
+        ),
     ],
 )
 def test_query_errors(

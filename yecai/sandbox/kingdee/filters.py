@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from yecai.sandbox.kingdee.values import format_datetime, parse_datetime_text
@@ -75,14 +76,12 @@ class IsNull:
 
 @dataclass(frozen=True, slots=True)
 class And:
-    left: Node
-    right: Node
+    items: tuple[Node, ...]  # flat: a 3,000-term AND is one node, not a tree 3,000 deep
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    left: Node
-    right: Node
+    items: tuple[Node, ...]  # flat, like And
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,13 +177,24 @@ def tokenize(text: str) -> list[Token]:
 # --- parser ---------------------------------------------------------------------------------------
 
 
+# How deep parentheses and NOTs may nest. The parser recurses once per level (a few frames each),
+# so 5,000 "(" must be refused before Python's recursion limit is; real filters nest a handful deep.
+MAX_NESTING = 100
+
+
 class _Parser:
     """expr := or;  or := and (OR and)*;  and := not (AND not)*;  not := NOT not | primary;
-    primary := '(' expr ')' | ATOM | predicate."""
+    primary := '(' expr ')' | ATOM | predicate.  AND and OR chains become one flat node each."""
 
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
+
+    def enter(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise FilterSyntaxError(f"filter nests deeper than {MAX_NESTING} levels at {token.position}")
 
     def peek(self, offset: int = 0) -> Token | None:
         index = self.pos + offset
@@ -219,23 +229,25 @@ class _Parser:
         return node
 
     def parse_or(self) -> Node:
-        node = self.parse_and()
+        items = [self.parse_and()]
         while self.at_keyword("OR"):
             self.take()
-            node = Or(node, self.parse_and())
-        return node
+            items.append(self.parse_and())
+        return items[0] if len(items) == 1 else Or(tuple(items))
 
     def parse_and(self) -> Node:
-        node = self.parse_not()
+        items = [self.parse_not()]
         while self.at_keyword("AND"):
             self.take()
-            node = And(node, self.parse_not())
-        return node
+            items.append(self.parse_not())
+        return items[0] if len(items) == 1 else And(tuple(items))
 
     def parse_not(self) -> Node:
         if self.at_keyword("NOT"):
-            self.take()
-            return Not(self.parse_not())
+            self.enter(self.take())
+            node: Node = Not(self.parse_not())
+            self.depth -= 1
+            return node
         return self.parse_primary()
 
     def parse_primary(self) -> Node:
@@ -243,9 +255,10 @@ class _Parser:
         if token is None:
             raise FilterSyntaxError("unexpected end of filter")
         if token.kind == "LPAREN":
-            self.take()
+            self.enter(self.take())
             node = self.parse_or()
             self.expect("RPAREN")
+            self.depth -= 1
             return node
         if token.kind == "ATOM":
             self.take()
@@ -400,8 +413,8 @@ def field_names(node: Node | None) -> list[str]:
         elif isinstance(n, IsNull):
             operand(n.operand)
         elif isinstance(n, And | Or):
-            walk(n.left)
-            walk(n.right)
+            for item in n.items:
+                walk(item)
         elif isinstance(n, Not):
             walk(n.inner)
 
@@ -414,22 +427,17 @@ def evaluate(node: Node | None, resolve: Resolver) -> bool | None:
     """SQL truth value of the condition for one row: True, False or None (UNKNOWN)."""
     if node is None:
         return True
-    if isinstance(node, And):
-        left = evaluate(node.left, resolve)
-        if left is False:
-            return False
-        right = evaluate(node.right, resolve)
-        if right is False:
-            return False
-        return None if left is None or right is None else True
-    if isinstance(node, Or):
-        left = evaluate(node.left, resolve)
-        if left is True:
-            return True
-        right = evaluate(node.right, resolve)
-        if right is True:
-            return True
-        return None if left is None or right is None else False
+    if isinstance(node, And | Or):
+        # SQL's three-valued AND/OR over many terms: the deciding value (False for AND, True for
+        # OR) wins at once; else UNKNOWN if any term was UNKNOWN.
+        decisive = isinstance(node, Or)
+        unknown = False
+        for item in node.items:
+            verdict = evaluate(item, resolve)
+            if verdict is decisive:
+                return decisive
+            unknown = unknown or verdict is None
+        return None if unknown else not decisive
     if isinstance(node, Not):
         inner = evaluate(node.inner, resolve)
         return None if inner is None else not inner
@@ -449,8 +457,7 @@ def evaluate(node: Node | None, resolve: Resolver) -> bool | None:
         value, pattern = _value(node.operand, resolve), _value(node.pattern, resolve)
         if value is None or pattern is None:
             return None
-        matched = like_regex(_as_text(pattern)).fullmatch(_as_text(value).casefold()) is not None
-        return matched != node.negated
+        return like_matches(_as_text(pattern), _as_text(value)) != node.negated
     if isinstance(node, In):
         value = _value(node.operand, resolve)
         unknown = False
@@ -525,43 +532,123 @@ def _as_number(value: Any) -> Decimal | int:
     return number
 
 
-_LIKE_CACHE: dict[str, re.Pattern[str]] = {}
+# --- LIKE -----------------------------------------------------------------------------------------
+# SQL Server's LIKE, matched without backtracking regexes: a regex of k ".*" can take time growing
+# like n^k ('%_%_%_…#' pinned a core). A pattern is split at its '%' into segments of one-character
+# tokens; the first segment is anchored at the start, the last at the end, and each middle one is
+# taken at its leftmost place — which is always a best choice, so no step is ever undone. Worst case
+# O(len(text) · len(pattern)); a segment of plain characters is found by str.find.
 
 
-def like_regex(pattern: str) -> re.Pattern[str]:
-    """SQL Server LIKE as a regex: % any run, _ one character, [abc] / [a-c] / [^a] classes."""
-    cached = _LIKE_CACHE.get(pattern)
-    if cached is not None:
-        return cached
-    parts: list[str] = []
+@dataclass(frozen=True, slots=True)
+class _CharClass:
+    """`[abc]`, `[a-c]` or `[^a]`: one character from (or, negated, not from) the ranges."""
+
+    ranges: tuple[tuple[str, str], ...]
+    negated: bool
+
+    def matches(self, ch: str) -> bool:
+        return any(low <= ch <= high for low, high in self.ranges) != self.negated
+
+
+# One character of the text: a literal character, `_` (None: any character) or a class.
+_Char = str | None | _CharClass
+
+
+@dataclass(frozen=True, slots=True)
+class _LikePattern:
+    segments: tuple[tuple[_Char, ...], ...]  # the pieces between '%'; one piece if there is no '%'
+    literals: tuple[str | None, ...]  # each segment as plain text when it holds only literals
+
+    def matches(self, text: str) -> bool:
+        segments, n = self.segments, len(text)
+        if len(segments) == 1:
+            return len(segments[0]) == n and self._fits(0, text, 0)
+        first, last = segments[0], segments[-1]
+        if len(first) + len(last) > n or not self._fits(0, text, 0):
+            return False
+        end = n - len(last)  # the last segment sits at the very end; middle ones before it
+        if not self._fits(len(segments) - 1, text, end):
+            return False
+        position = len(first)
+        for index in range(1, len(segments) - 1):
+            found = self._find(index, text, position, end)
+            if found < 0:
+                return False
+            position = found + len(segments[index])
+        return True
+
+    def _fits(self, index: int, text: str, at: int) -> bool:
+        literal = self.literals[index]
+        if literal is not None:
+            return text.startswith(literal, at)
+        return all(
+            token is None or (token == ch if isinstance(token, str) else token.matches(ch))
+            for token, ch in zip(self.segments[index], text[at:], strict=False)
+        )
+
+    def _find(self, index: int, text: str, start: int, end: int) -> int:
+        """The leftmost place in text[start:end] where segment `index` fits, or -1."""
+        literal = self.literals[index]
+        if literal is not None:
+            return text.find(literal, start, end)
+        width = len(self.segments[index])
+        for at in range(start, end - width + 1):
+            if self._fits(index, text, at):
+                return at
+        return -1
+
+
+def _char_class(body: str, pattern: str) -> _CharClass:
+    negated = body.startswith("^") and len(body) > 1
+    if negated:
+        body = body[1:]
+    ranges: list[tuple[str, str]] = []
+    j = 0
+    while j < len(body):
+        # "a-c" is a range; a '-' first or last in the class is the character itself
+        if j + 2 < len(body) and body[j + 1] == "-":
+            low, high = body[j], body[j + 2]
+            if low > high:  # SQL Server refuses a reversed range such as [z-a]
+                raise FilterValueError(f"invalid LIKE pattern {pattern!r}")
+            ranges.append((low, high))
+            j += 3
+        else:
+            ranges.append((body[j], body[j]))
+            j += 1
+    return _CharClass(tuple(ranges), negated)
+
+
+@lru_cache(maxsize=1024)
+def _compile_like(pattern: str) -> _LikePattern:
+    segments: list[tuple[_Char, ...]] = []
+    current: list[_Char] = []
     i, folded = 0, pattern.casefold()
     while i < len(folded):
         ch = folded[i]
+        end = folded.find("]", i + 2 if folded.startswith("[]", i) else i + 1) if ch == "[" else -1
         if ch == "%":
-            parts.append(".*")
+            segments.append(tuple(current))
+            current = []
         elif ch == "_":
-            parts.append(".")
-        elif ch == "[":
-            end = folded.find("]", i + 2 if folded.startswith("[]", i) else i + 1)
-            if end == -1:
-                parts.append(re.escape(ch))
-            else:
-                body = folded[i + 1 : end]
-                negate = body.startswith("^") and len(body) > 1
-                if negate:
-                    body = body[1:]
-                members = "".join(
-                    re.escape(c) if c != "-" or j in (0, len(body) - 1) else "-" for j, c in enumerate(body)
-                )
-                parts.append(f"[{'^' if negate else ''}{members}]")
-                i = end
-        else:
-            parts.append(re.escape(ch))
+            current.append(None)
+        elif end != -1:
+            current.append(_char_class(folded[i + 1 : end], pattern))
+            i = end
+        else:  # a plain character, or a '[' that opens no class
+            current.append(ch)
         i += 1
-    try:
-        compiled = re.compile("".join(parts), re.DOTALL)
-    except re.error as exc:  # e.g. a reversed range [z-a]
-        raise FilterValueError(f"invalid LIKE pattern {pattern!r}") from exc
-    if len(_LIKE_CACHE) < 1024:
-        _LIKE_CACHE[pattern] = compiled
-    return compiled
+    segments.append(tuple(current))
+    literals = tuple(_plain(segment) for segment in segments)
+    return _LikePattern(tuple(segments), literals)
+
+
+def _plain(segment: tuple[_Char, ...]) -> str | None:
+    """The segment as text when it holds only plain characters (then str.find does the search)."""
+    chars = [token for token in segment if isinstance(token, str)]
+    return "".join(chars) if len(chars) == len(segment) else None
+
+
+def like_matches(pattern: str, text: str) -> bool:
+    """SQL Server LIKE, case-insensitive: % any run, _ one character, [abc] / [a-c] / [^a] classes."""
+    return _compile_like(pattern).matches(text.casefold())

@@ -157,6 +157,38 @@ class AlertConnection(_Model):
         return self
 
 
+_HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?\.?$|^[0-9A-Fa-f:.]+$")
+
+
+class OutboundHost(_Model):
+    """A host alert channels may reach beyond the platforms' own (see docs/security.md)."""
+
+    host: str = Field(description="a host name or IP address, no scheme, port or path")
+    private: bool = Field(False, description="may resolve to a private/loopback address (on-premise)")
+    http: bool = Field(False, description="plain http is accepted for this host (on-premise only)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        return {"host": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _name(self) -> OutboundHost:
+        if not _HOST_NAME.match(self.host.strip()):
+            raise ValueError(f"allow_hosts: {self.host!r} is not a host name or IP address (no scheme, port or path)")
+        return self
+
+
+class AlertsOutbound(_Model):
+    allow_hosts: tuple[OutboundHost, ...] = ()
+
+
+class AlertsSettings(_Model):
+    """Workspace-wide alert settings: where channels may connect (`outbound`)."""
+
+    outbound: AlertsOutbound = Field(default_factory=AlertsOutbound)
+
+
 def _connection_tag(value: Any) -> str:
     # Any kind other than kingdee and alert is a source kind, so that a source connection
     # without `kind` (or with the legacy `source`) keeps working and the registry judges the rest.
@@ -213,6 +245,7 @@ class Workspace(_Model):
     connections: dict[str, Connection]
     syncs: dict[str, SyncJob] = Field(default_factory=dict)
     reports: Reports = Field(default_factory=Reports)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")

@@ -175,7 +175,9 @@ class OutboundHost(_Model):
     @model_validator(mode="after")
     def _name(self) -> OutboundHost:
         if not _HOST_NAME.match(self.host.strip()):
-            raise ValueError(f"allow_hosts: {self.host!r} is not a host name or IP address (no scheme, port or path)")
+            raise ValueError(
+                f"allow_hosts: {self.host!r} is not a host name or IP address (no scheme, port or path)"
+            )
         return self
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.support.receivers import FakeRobot, FakeSmtp
+from tests.support.receivers import LOCAL_ALLOW, FakeRobot, FakeSmtp
 from yecai.alerts import (
     EmailChannel,
     FeishuRobot,
@@ -193,6 +193,7 @@ def write_workspace(path: Path, alerts: dict[str, Any]) -> Path:
     data = {
         "connections": {"pm": SOURCE, "kd": KINGDEE, **alerts},
         "syncs": {"books": {"source": "pm", "target": "kd"}},
+        "alerts": LOCAL_ALLOW,  # the fake receivers are on 127.0.0.1 over http
     }
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -23,7 +24,7 @@ LEAK = "admin_password=hunter2-internal"
 
 
 class _Internal(BaseHTTPRequestHandler):
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []  # what reached the service (reset per test)
 
     def _answer(self) -> None:
         self.calls.append(self.path)
@@ -34,7 +35,7 @@ class _Internal(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = _answer  # noqa: N815 (http.server's naming)
+    do_GET = do_POST = _answer
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -80,7 +81,8 @@ def test_internal_service_body_and_port_state_never_show(
         _point_robot_at(store, planted, port)
         sent = client.post("/api/v1/alerts/ops_robot/test", headers=bearer(planted, "integrator"))
         assert sent.status_code == 200, sent.text
-        assert LEAK not in sent.text and "admin_password" not in sent.text
+        assert LEAK not in sent.text
+        assert "admin_password" not in sent.text
         answers.append((sent.json()["status"], sent.json()["error"]))
     assert answers[0] == answers[1] == answers[2], answers
     assert answers[0][0] == "failed"
@@ -107,7 +109,8 @@ def test_internal_service_body_and_port_state_never_show(
     assert len(client.get("/api/v1/alerts", headers=bearer(planted, "auditor")).json()) == 5
     client.post("/api/v1/session", json={"username": "auditor", "password": PASSWORD})
     console = client.get("/alerts")
-    assert console.status_code == 200 and "ops_robot" in console.text
+    assert console.status_code == 200
+    assert "ops_robot" in console.text
     assert "admin_password" not in console.text
     assert _Internal.calls == []
 
@@ -127,5 +130,6 @@ def test_an_explicitly_allowed_internal_robot_still_never_shows_its_body(
     assert "admin_password" not in listed.text
     client.post("/api/v1/session", json={"username": "auditor", "password": PASSWORD})
     console = client.get("/alerts")
-    assert console.status_code == 200 and "ops_robot" in console.text
+    assert console.status_code == 200
+    assert "ops_robot" in console.text
     assert "admin_password" not in console.text

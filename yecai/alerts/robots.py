@@ -108,7 +108,8 @@ class WebhookRobot:
         status = response.status_code
         if not isinstance(answer, dict):
             raise AlertSendError(
-                f"{who[0]} 的应答无法识别（HTTP {status}）", f"{who[1]} gave an unreadable answer (HTTP {status})"
+                f"{who[0]} 的应答无法识别（HTTP {status}）",
+                f"{who[1]} gave an unreadable answer (HTTP {status})",
             )
         ok, code, _message = self.accepted(answer)
         if not ok or status != 200:
@@ -116,7 +117,8 @@ class WebhookRobot:
             # service's body): the code is looked up in the platform's documentation instead.
             shown = f", code {code}" if isinstance(code, int) and not isinstance(code, bool) else ""
             raise AlertSendError(
-                f"{who[0]} 拒绝了消息（HTTP {status}{shown}）", f"{who[1]} refused the message (HTTP {status}{shown})"
+                f"{who[0]} 拒绝了消息（HTTP {status}{shown}）",
+                f"{who[1]} refused the message (HTTP {status}{shown})",
             )
 
 

@@ -5,6 +5,7 @@ service must not even be called, and an open port must answer exactly like a clo
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,9 +16,12 @@ from typing import ClassVar
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from tests.support.planting import PASSWORD, Planted
+from yecai.alerts import deliveries
 from yecai.secrets import SecretBox, load_key
+from yecai.store.auth_tables import AlertDelivery
 from yecai.store.db import Store
 
 LEAK = "admin_password=hunter2-internal"
@@ -133,3 +137,52 @@ def test_an_explicitly_allowed_internal_robot_still_never_shows_its_body(
     assert console.status_code == 200
     assert "ops_robot" in console.text
     assert "admin_password" not in console.text
+
+
+def test_rows_stored_before_the_fix_do_not_show_remote_bodies(
+    api_world: tuple[TestClient, Planted, Store],
+) -> None:
+    """Deliveries written by the old robots quoted the remote body, the exception's text (port
+    state) or the platform's message: the log shows them in today's fixed words."""
+    client, planted, store = api_world
+    legacy = [
+        "企业微信机器人 ops_robot 的应答无法识别：HTTP 200 admin_password=hunter2 / "
+        "WeCom robot ops_robot gave an unreadable answer: HTTP 200 admin_password=hunter2",
+        "企业微信机器人 ops_robot 无法送达：RemoteProtocolError: admin_password=x / "
+        "WeCom robot ops_robot unreachable: RemoteProtocolError: admin_password=x",
+        "企业微信机器人 ops_robot 拒绝了消息（HTTP 200, code 93000: admin_password=y）/ "
+        "WeCom robot ops_robot refused the message (HTTP 200, code 93000: admin_password=y)",
+        "邮件通道 ops_robot 发送失败（10.0.0.5:25）：SMTPConnectError: (554, b'admin_password=z') / "
+        "email channel ops_robot failed (10.0.0.5:25): SMTPConnectError: (554, b'admin_password=z')",
+    ]
+    for number, error in enumerate(legacy):
+        row = deliveries.reserve(
+            store,
+            channel="ops_robot",
+            event="alert.test",
+            dedupe_key=f"legacy-{number}",
+            title="【yecai】测试告警",
+            body=None,
+            now=dt.datetime(2026, 11, 1, 8, number, tzinfo=dt.UTC),
+            dedupe_minutes=0,
+            max_per_hour=100,
+        )
+        with store.transaction() as session:  # as an old release wrote it (settle now scrubs too)
+            session.execute(
+                update(AlertDelivery).where(AlertDelivery.id == row.id).values(status="failed", error=error)
+            )
+    listed = client.get("/api/v1/alerts", headers=bearer(planted, "auditor"))
+    assert "admin_password" not in listed.text
+    errors = [d["error"] for d in listed.json()]
+    assert "WeCom robot ops_robot gave an unreadable answer (HTTP 200)" in errors[3]
+    assert "WeCom robot ops_robot: cannot reach the alert address" in errors[2]
+    assert "WeCom robot ops_robot refused the message (HTTP 200, code 93000)" in errors[1]
+    assert "email channel ops_robot" in errors[0]
+    client.post("/api/v1/session", json={"username": "auditor", "password": PASSWORD})
+    console = client.get("/alerts")
+    assert console.status_code == 200
+    assert "93000" in console.text
+    assert "admin_password" not in console.text
+    # the write path scrubs the old wording as well
+    deliveries.settle(store, 1, status="failed", error=legacy[0])
+    assert "admin_password" not in str(deliveries.recent_deliveries(store, limit=10))

@@ -275,6 +275,7 @@ def _mail(host: str, port: int, outbound: OutboundPolicy | None = None) -> Email
     )
 
 
+@pytest.mark.slow  # an HTTP port never greets: the SMTP client waits for its timeout
 def test_smtp_on_a_private_address_needs_an_allow_and_reads_the_same_open_or_closed(
     services: dict[str, int],
 ) -> None:
@@ -322,3 +323,11 @@ def test_the_workspace_names_its_allowed_hosts(tmp_path) -> None:  # type: ignor
             {"connections": {"wx": alert_connection}, "alerts": {"outbound": {"allow_hosts": ["http://x/"]}}},
             tmp_path,
         )
+
+
+def test_an_allowed_ipv6_literal_keeps_its_brackets_in_url_and_host() -> None:
+    target = OutboundPolicy((AllowedHost("::1", private=True, http=True),)).target(
+        "http://[::1]:8080/hook", "wecom"
+    )
+    assert target.pinned_url() == "http://[::1]:8080/hook"
+    assert target.host_header() == "[::1]:8080"

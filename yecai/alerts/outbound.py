@@ -98,7 +98,8 @@ class Target:
         return self.url._replace(netloc=netloc).geturl()
 
     def host_header(self) -> str:
-        return self.host if self.url.port is None else f"{self.host}:{self.url.port}"
+        name = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal keeps its brackets
+        return name if self.url.port is None else f"{name}:{self.url.port}"
 
 
 def _normal(host: str) -> str:
@@ -137,7 +138,8 @@ class OutboundPolicy:
         rule = self.allowed(host)
         found = self.resolver(_normal(host), port)
         if not found:
-            return _unresolved(what)
+            # A name that does not resolve reads like any other unreachable address.
+            raise _refused(what, *UNREACHABLE)
         if not (rule and rule.private) and any(refused_address(address) for address in found):
             raise _refused(
                 what,
@@ -183,8 +185,3 @@ class OutboundPolicy:
     def smtp_address(self, host: str, port: int, channel: str) -> str:
         """The checked address of an SMTP server (any public host; a private one only when allowed)."""
         return self.addresses(host, port, (f"邮件通道 {channel}", f"email channel {channel}"))
-
-
-def _unresolved(what: Who) -> str:
-    # A name that does not resolve reads like any other unreachable address.
-    raise _refused(what, *UNREACHABLE)

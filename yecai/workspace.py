@@ -149,6 +149,10 @@ class AlertConnection(_Model):
             return self
         if not self.webhook_url:
             raise ValueError(f"{self.channel} channel needs webhook_url")
+        # A URL written in the file is checked now; a ${…} one when it is resolved and sent
+        # (yecai.alerts.outbound, which also decides the host and the addresses).
+        if not _PLACEHOLDER.match(self.webhook_url) and not re.match(r"^https?://[^/?#]+", self.webhook_url):
+            raise ValueError("webhook_url must be an https:// URL")
         # The WeCom key in the URL is the robot's only credential: it must not sit in the file.
         if self.channel == "wecom" and not _PLACEHOLDER.match(self.webhook_url):
             raise ValueError("wecom webhook_url carries the robot key: write it as a ${SECRET} reference")

@@ -89,6 +89,8 @@ def test_alert_connections_validate(tmp_path: Path) -> None:
         ),
         ({"channel": "wecom", "webhook_url": "${WX}", "secret": "${S}"}, "no signing secret"),
         ({"channel": "dingtalk"}, "needs webhook_url"),
+        ({"channel": "dingtalk", "webhook_url": "gopher://127.0.0.1:6379/_FLUSHALL"}, "https"),
+        ({"channel": "feishu", "webhook_url": "open.feishu.cn/open-apis/bot/v2/hook/x"}, "https"),
         ({"channel": "dingtalk", "webhook_url": "${X}", "secret": "SECplaintext"}, "secret must be a"),
         (
             {"channel": "email", "host": "h", "sender": "a@b.c", "recipients": ["x@y.z"], "password": "pw"},

@@ -5,14 +5,23 @@ remote body nor tell an open port from a closed one."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from yecai.alerts.channels import AlertSendError, ChannelPolicy
 from yecai.alerts.mail import EmailChannel
@@ -331,3 +340,115 @@ def test_an_allowed_ipv6_literal_keeps_its_brackets_in_url_and_host() -> None:
     )
     assert target.pinned_url() == "http://[::1]:8080/hook"
     assert target.host_header() == "[::1]:8080"
+
+
+# --- pinning over real TLS ----------------------------------------------------------------------
+
+
+def _certificates(directory: Path, name: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for `name` it signed: (ca.pem, cert.pem, key.pem)."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "yecai test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+class _Robot(BaseHTTPRequestHandler):
+    hosts: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.hosts.append(self.headers.get("Host") or "")
+        payload = json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_pinned_tls_connection_still_verifies_the_certificate_by_name(tmp_path: Path) -> None:
+    """Over real TLS: the socket goes to the checked 127.0.0.1, the server sees the name in SNI
+    and Host, and the certificate is verified against the name — a name the certificate does not
+    carry fails, pinned or not."""
+    ca, cert, key = _certificates(tmp_path, "robots.example.test")
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda sock, name, context: names.append(name)  # type: ignore[assignment]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Robot)
+    server.socket = server_tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Robot.hosts = []
+    port = server.server_address[1]
+    try:
+        client_tls = ssl.create_default_context(cafile=str(ca))
+        policy = OutboundPolicy(
+            (
+                AllowedHost("robots.example.test", private=True),
+                AllowedHost("other.example.test", private=True),
+            ),
+            resolver=lambda host, port: ["127.0.0.1"],
+        )
+
+        def robot(name: str) -> WeComRobot:
+            return WeComRobot(
+                "wx",
+                POLICY,
+                webhook_url=f"https://{name}:{port}/cgi-bin/webhook/send?key=k-123456789",
+                outbound=policy,
+                transport=httpx.HTTPTransport(verify=client_tls),
+                timeout=5,
+            )
+
+        robot("robots.example.test").send(alert())
+        assert names == ["robots.example.test"]
+        assert _Robot.hosts == [f"robots.example.test:{port}"]
+        with pytest.raises(AlertSendError, match=UNREACHABLE_EN):
+            robot("other.example.test").send(alert())  # the certificate is not for this name
+        assert _Robot.hosts == [f"robots.example.test:{port}"]
+    finally:
+        server.shutdown()
+        server.server_close()

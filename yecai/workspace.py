@@ -149,12 +149,50 @@ class AlertConnection(_Model):
             return self
         if not self.webhook_url:
             raise ValueError(f"{self.channel} channel needs webhook_url")
+        # A URL written in the file is checked now; a ${…} one when it is resolved and sent
+        # (yecai.alerts.outbound, which also decides the host and the addresses).
+        if not _PLACEHOLDER.match(self.webhook_url) and not re.match(r"^https?://[^/?#]+", self.webhook_url):
+            raise ValueError("webhook_url must be an https:// URL")
         # The WeCom key in the URL is the robot's only credential: it must not sit in the file.
         if self.channel == "wecom" and not _PLACEHOLDER.match(self.webhook_url):
             raise ValueError("wecom webhook_url carries the robot key: write it as a ${SECRET} reference")
         if self.channel == "wecom" and self.secret:
             raise ValueError("wecom robots have no signing secret; remove `secret`")
         return self
+
+
+_HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?\.?$|^[0-9A-Fa-f:.]+$")
+
+
+class OutboundHost(_Model):
+    """A host alert channels may reach beyond the platforms' own (see docs/security.md)."""
+
+    host: str = Field(description="a host name or IP address, no scheme, port or path")
+    private: bool = Field(False, description="may resolve to a private/loopback address (on-premise)")
+    http: bool = Field(False, description="plain http is accepted for this host (on-premise only)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        return {"host": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _name(self) -> OutboundHost:
+        if not _HOST_NAME.match(self.host.strip()):
+            raise ValueError(
+                f"allow_hosts: {self.host!r} is not a host name or IP address (no scheme, port or path)"
+            )
+        return self
+
+
+class AlertsOutbound(_Model):
+    allow_hosts: tuple[OutboundHost, ...] = ()
+
+
+class AlertsSettings(_Model):
+    """Workspace-wide alert settings: where channels may connect (`outbound`)."""
+
+    outbound: AlertsOutbound = Field(default_factory=AlertsOutbound)
 
 
 def _connection_tag(value: Any) -> str:
@@ -213,6 +251,7 @@ class Workspace(_Model):
     connections: dict[str, Connection]
     syncs: dict[str, SyncJob] = Field(default_factory=dict)
     reports: Reports = Field(default_factory=Reports)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")

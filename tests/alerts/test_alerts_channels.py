@@ -15,11 +15,14 @@ from tests.support.receivers import FakeRobot, FakeSmtp
 from yecai.alerts.channels import AlertSendError, ChannelPolicy
 from yecai.alerts.mail import EmailChannel
 from yecai.alerts.messages import AlertText, render
+from yecai.alerts.outbound import AllowedHost, OutboundPolicy
 from yecai.alerts.robots import DingTalkRobot, FeishuRobot, WeComRobot
 
 pytestmark = pytest.mark.slow
 
 POLICY = ChannelPolicy()
+# The fake receivers are on 127.0.0.1 over http: allowed explicitly, as a workspace would.
+LOCAL = OutboundPolicy((AllowedHost("127.0.0.1", private=True, http=True),))
 PAYLOAD = {
     "job": "夜间成本",
     "dead_letter_id": 7,
@@ -59,7 +62,9 @@ def closed_url(path: str = "/robot/send?access_token=tok-0123456789abcdef") -> s
 
 def test_dingtalk_signed_markdown_is_accepted(robots: list[FakeRobot]) -> None:
     robot = fake(robots, "dingtalk", secret="SEC0123456789abcdef")
-    DingTalkRobot("ding", POLICY, webhook_url=robot.url, secret="SEC0123456789abcdef").send(alert())
+    DingTalkRobot("ding", POLICY, webhook_url=robot.url, outbound=LOCAL, secret="SEC0123456789abcdef").send(
+        alert()
+    )
     [got] = robot.received
     assert robot.refusals == []
     assert got.body["msgtype"] == "markdown"
@@ -72,10 +77,12 @@ def test_dingtalk_signed_markdown_is_accepted(robots: list[FakeRobot]) -> None:
 
 def test_dingtalk_wrong_secret_is_refused_with_its_errcode(robots: list[FakeRobot]) -> None:
     robot = fake(robots, "dingtalk", secret="SEC-right-secret-value")
-    channel = DingTalkRobot("ding", POLICY, webhook_url=robot.url, secret="SEC-wrong-secret-value")
+    channel = DingTalkRobot(
+        "ding", POLICY, webhook_url=robot.url, outbound=LOCAL, secret="SEC-wrong-secret-value"
+    )
     with pytest.raises(AlertSendError, match="310000") as caught:
         channel.send(alert())
-    assert "sign not match" in caught.value.en
+    assert "sign not match" not in caught.value.en  # the code, never the remote words
     assert robot.refusals == ["sign"]
 
 
@@ -83,7 +90,12 @@ def test_dingtalk_stale_timestamp_is_refused(robots: list[FakeRobot]) -> None:
     robot = fake(robots, "dingtalk", secret="SEC0123456789abcdef")
     two_hours_ago = lambda: time.time() - 7200  # noqa: E731
     channel = DingTalkRobot(
-        "ding", POLICY, webhook_url=robot.url, secret="SEC0123456789abcdef", clock=two_hours_ago
+        "ding",
+        POLICY,
+        webhook_url=robot.url,
+        outbound=LOCAL,
+        secret="SEC0123456789abcdef",
+        clock=two_hours_ago,
     )
     with pytest.raises(AlertSendError, match="310000"):
         channel.send(alert())
@@ -92,11 +104,11 @@ def test_dingtalk_stale_timestamp_is_refused(robots: list[FakeRobot]) -> None:
 
 def test_dingtalk_unsigned_when_no_secret_and_throttled_answer(robots: list[FakeRobot]) -> None:
     robot = fake(robots, "dingtalk")
-    DingTalkRobot("ding", POLICY, webhook_url=robot.url).send(alert())
+    DingTalkRobot("ding", POLICY, webhook_url=robot.url, outbound=LOCAL).send(alert())
     assert "sign=" not in robot.received[0].query
     robot.mode = "refuse"
     with pytest.raises(AlertSendError, match="130101"):
-        DingTalkRobot("ding", POLICY, webhook_url=robot.url).send(alert())
+        DingTalkRobot("ding", POLICY, webhook_url=robot.url, outbound=LOCAL).send(alert())
 
 
 # --- Feishu ----------------------------------------------------------------------------------
@@ -105,7 +117,9 @@ def test_dingtalk_unsigned_when_no_secret_and_throttled_answer(robots: list[Fake
 @pytest.mark.parametrize("mode", ["ok", "legacy"])
 def test_feishu_signed_post_is_accepted(robots: list[FakeRobot], mode: str) -> None:
     robot = fake(robots, "feishu", secret="feishu-secret-123", mode=mode)
-    FeishuRobot("lark", POLICY, webhook_url=robot.url, secret="feishu-secret-123").send(alert())
+    FeishuRobot("lark", POLICY, webhook_url=robot.url, outbound=LOCAL, secret="feishu-secret-123").send(
+        alert()
+    )
     [got] = robot.received
     assert robot.refusals == []
     assert isinstance(got.body["timestamp"], str)
@@ -119,7 +133,9 @@ def test_feishu_signed_post_is_accepted(robots: list[FakeRobot], mode: str) -> N
 def test_feishu_english_channel_uses_the_en_us_locale(robots: list[FakeRobot]) -> None:
     robot = fake(robots, "feishu")
     english = ChannelPolicy(language="en")
-    FeishuRobot("lark", english, webhook_url=robot.url).send(render("job.dead", PAYLOAD, language="en"))
+    FeishuRobot("lark", english, webhook_url=robot.url, outbound=LOCAL).send(
+        render("job.dead", PAYLOAD, language="en")
+    )
     post = robot.received[0].body["content"]["post"]
     assert list(post) == ["en_us"]
     assert post["en_us"]["title"] == "[yecai] job failed and was moved to dead letters"
@@ -128,12 +144,18 @@ def test_feishu_english_channel_uses_the_en_us_locale(robots: list[FakeRobot]) -
 def test_feishu_bad_signature_and_bad_hook(robots: list[FakeRobot]) -> None:
     robot = fake(robots, "feishu", secret="feishu-secret-123")
     with pytest.raises(AlertSendError, match="19021"):
-        FeishuRobot("lark", POLICY, webhook_url=robot.url, secret="another-secret").send(alert())
+        FeishuRobot("lark", POLICY, webhook_url=robot.url, outbound=LOCAL, secret="another-secret").send(
+            alert()
+        )
     with pytest.raises(AlertSendError, match="19021"):
-        FeishuRobot("lark", POLICY, webhook_url=robot.url).send(alert())  # unsigned, but required
+        FeishuRobot("lark", POLICY, webhook_url=robot.url, outbound=LOCAL).send(
+            alert()
+        )  # unsigned, but required
     wrong_hook = robot.url.replace(robot.token, "not-the-hook-id")
     with pytest.raises(AlertSendError, match="19001"):
-        FeishuRobot("lark", POLICY, webhook_url=wrong_hook, secret="feishu-secret-123").send(alert())
+        FeishuRobot("lark", POLICY, webhook_url=wrong_hook, outbound=LOCAL, secret="feishu-secret-123").send(
+            alert()
+        )
     assert robot.refusals == ["sign", "missing sign", "hook"]
 
 
@@ -142,13 +164,13 @@ def test_feishu_bad_signature_and_bad_hook(robots: list[FakeRobot]) -> None:
 
 def test_wecom_markdown_with_the_key_in_the_url(robots: list[FakeRobot]) -> None:
     robot = fake(robots, "wecom")
-    WeComRobot("wx", POLICY, webhook_url=robot.url).send(alert())
+    WeComRobot("wx", POLICY, webhook_url=robot.url, outbound=LOCAL).send(alert())
     [got] = robot.received
     assert got.body["msgtype"] == "markdown"
     assert "夜间成本" in got.body["markdown"]["content"]
     wrong = robot.url.replace(robot.token, "bad-key-000000")
     with pytest.raises(AlertSendError, match="93000"):
-        WeComRobot("wx", POLICY, webhook_url=wrong).send(alert())
+        WeComRobot("wx", POLICY, webhook_url=wrong, outbound=LOCAL).send(alert())
 
 
 def test_wecom_long_messages_fit_its_4096_byte_limit(robots: list[FakeRobot]) -> None:
@@ -156,21 +178,22 @@ def test_wecom_long_messages_fit_its_4096_byte_limit(robots: list[FakeRobot]) ->
     long_alert = AlertText(
         "job.dead", "error", "标题", tuple(f"第 {i} 行：{'很长的说明' * 20}" for i in range(80))
     )
-    WeComRobot("wx", POLICY, webhook_url=robot.url).send(long_alert)
+    WeComRobot("wx", POLICY, webhook_url=robot.url, outbound=LOCAL).send(long_alert)
     assert robot.refusals == []
     assert len(robot.received[0].body["markdown"]["content"].encode("utf-8")) <= 4096
 
 
 def test_http_errors_and_unreachable_webhooks_raise_without_the_token(robots: list[FakeRobot]) -> None:
     robot = fake(robots, "wecom", mode="http500")
-    channel = WeComRobot("wx", POLICY, webhook_url=robot.url)
+    channel = WeComRobot("wx", POLICY, webhook_url=robot.url, outbound=LOCAL)
     with pytest.raises(AlertSendError, match="HTTP 500"):
         channel.send(alert())
-    unreachable = DingTalkRobot("ding", POLICY, webhook_url=closed_url(), timeout=2)
-    with pytest.raises(AlertSendError, match="ConnectError") as caught:
+    unreachable = DingTalkRobot("ding", POLICY, webhook_url=closed_url(), outbound=LOCAL, timeout=2)
+    with pytest.raises(AlertSendError, match="cannot reach the alert address") as caught:
         unreachable.send(alert())
     assert "tok-0123456789abcdef" in unreachable.secret_values()
-    assert caught.value.zh.startswith("钉钉机器人 ding 无法送达")
+    assert caught.value.zh.startswith("钉钉机器人 ding：无法连接告警地址")
+    assert "ConnectError" not in str(caught.value)  # the same words whatever went wrong
 
 
 def test_injected_transport_and_tls_verification_stay_on() -> None:
@@ -185,9 +208,11 @@ def test_injected_transport_and_tls_verification_stay_on() -> None:
         POLICY,
         webhook_url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-123456789",
         transport=httpx.MockTransport(handler),
+        outbound=OutboundPolicy(resolver=lambda host, port: ["1.1.1.1"]),  # no DNS in tests
     )
     channel.send(alert())
-    assert seen[0].url.host == "qyapi.weixin.qq.com"
+    assert seen[0].url.host == "1.1.1.1"  # the checked address, the name kept for Host and SNI
+    assert seen[0].headers["host"] == "qyapi.weixin.qq.com"
     assert seen[0].headers["content-type"].startswith("application/json")
 
 
@@ -207,6 +232,7 @@ def email_channel(smtp: FakeSmtp, **changes: object) -> EmailChannel:
         "sender": "yecai 告警 <alerts@example.com>",
         "recipients": ("finance@example.com",),
         "timeout": 5.0,
+        "outbound": LOCAL,
     }
     options.update(changes)
     return EmailChannel("mail", POLICY, **options)  # type: ignore[arg-type]
@@ -250,6 +276,7 @@ def test_email_unreachable_server() -> None:
         sender="a@example.com",
         recipients=("b@example.com",),
         timeout=2,
+        outbound=LOCAL,
     )
-    with pytest.raises(AlertSendError, match=r"127\.0\.0\.1"):
+    with pytest.raises(AlertSendError, match="cannot reach the alert address"):
         channel.send(alert())

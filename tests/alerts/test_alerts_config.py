@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.support.receivers import FakeRobot, FakeSmtp
+from tests.support.receivers import LOCAL_ALLOW, FakeRobot, FakeSmtp
 from yecai.alerts import (
     EmailChannel,
     FeishuRobot,
@@ -89,6 +89,8 @@ def test_alert_connections_validate(tmp_path: Path) -> None:
         ),
         ({"channel": "wecom", "webhook_url": "${WX}", "secret": "${S}"}, "no signing secret"),
         ({"channel": "dingtalk"}, "needs webhook_url"),
+        ({"channel": "dingtalk", "webhook_url": "gopher://127.0.0.1:6379/_FLUSHALL"}, "https"),
+        ({"channel": "feishu", "webhook_url": "open.feishu.cn/open-apis/bot/v2/hook/x"}, "https"),
         ({"channel": "dingtalk", "webhook_url": "${X}", "secret": "SECplaintext"}, "secret must be a"),
         (
             {"channel": "email", "host": "h", "sender": "a@b.c", "recipients": ["x@y.z"], "password": "pw"},
@@ -193,6 +195,7 @@ def write_workspace(path: Path, alerts: dict[str, Any]) -> Path:
     data = {
         "connections": {"pm": SOURCE, "kd": KINGDEE, **alerts},
         "syncs": {"books": {"source": "pm", "target": "kd"}},
+        "alerts": LOCAL_ALLOW,  # the fake receivers are on 127.0.0.1 over http
     }
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path

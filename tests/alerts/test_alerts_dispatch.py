@@ -17,9 +17,12 @@ from tests.support.receivers import FakeRobot
 from yecai.alerts import AlertDispatcher, ChannelPolicy, ChannelSet, DingTalkRobot, recent_deliveries
 from yecai.alerts.channels import AlertSendError
 from yecai.alerts.messages import AlertText
+from yecai.alerts.outbound import AllowedHost, OutboundPolicy
 from yecai.observability.events import AlertHooks
 from yecai.store.db import Store, open_store
 
+# The fake robot listens on 127.0.0.1 over http: allowed explicitly, as a workspace would.
+LOCAL = OutboundPolicy((AllowedHost("127.0.0.1", private=True, http=True),))
 T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
 
 
@@ -180,7 +183,8 @@ def test_concurrent_dispatchers_send_once(store_url: str) -> None:
 
 def test_failures_never_reach_the_emitting_job(store: Store) -> None:
     hooks = AlertHooks()
-    broken = RecordingChannel("broken", fail=RuntimeError("boom"))
+    # not an AlertSendError: its text could be anything a server said, so it is not stored
+    broken = RecordingChannel("broken", fail=RuntimeError("boom admin_password=hunter2"))
     working = RecordingChannel("working")
     AlertDispatcher(store, [broken, working]).register(hooks)
 
@@ -191,7 +195,9 @@ def test_failures_never_reach_the_emitting_job(store: Store) -> None:
     hooks.emit("job.dead", DEAD)  # must not raise
     assert statuses(store, "broken") == ["failed"]
     assert statuses(store, "working") == ["sent"]
-    assert recent_deliveries(store, channel="broken")[0].error == "boom"
+    assert recent_deliveries(store, channel="broken")[0].error == (
+        "告警通道内部错误（RuntimeError）/ alert channel failed internally (RuntimeError)"
+    )
 
 
 class GoneStore:
@@ -246,7 +252,9 @@ def dingtalk() -> Iterator[FakeRobot]:
 
 def test_secrets_never_reach_the_receiver_or_the_store(store: Store, dingtalk: FakeRobot) -> None:
     kingdee_secret = "kd-app-secret-0042"
-    channel = DingTalkRobot("ding", ChannelPolicy(), webhook_url=dingtalk.url, secret="SEC-signing-secret-42")
+    channel = DingTalkRobot(
+        "ding", ChannelPolicy(), webhook_url=dingtalk.url, secret="SEC-signing-secret-42", outbound=LOCAL
+    )
     dispatcher = AlertDispatcher(store, [channel], secrets=[kingdee_secret])
     dispatcher(
         "run.failed",
@@ -275,7 +283,9 @@ def test_secrets_never_reach_the_receiver_or_the_store(store: Store, dingtalk: F
 
 def test_send_errors_are_stored_redacted(store: Store, dingtalk: FakeRobot) -> None:
     dingtalk.mode = "refuse"
-    channel = DingTalkRobot("ding", ChannelPolicy(), webhook_url=dingtalk.url, secret="SEC-signing-secret-42")
+    channel = DingTalkRobot(
+        "ding", ChannelPolicy(), webhook_url=dingtalk.url, secret="SEC-signing-secret-42", outbound=LOCAL
+    )
     AlertDispatcher(store, [channel])("job.dead", DEAD)
     [delivery] = recent_deliveries(store)
     assert delivery.status == "failed"

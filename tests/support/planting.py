@@ -234,6 +234,8 @@ def plant(store: Store, workdir: Path) -> Planted:
             },
         },
         "syncs": {"books": {"source": "pm", "target": "kd", "mapping": "mapping.yaml"}},
+        # the robot above is on 127.0.0.1 over http: reachable only through the explicit allow
+        "alerts": {"outbound": {"allow_hosts": [{"host": "127.0.0.1", "private": True, "http": True}]}},
     }
     (workdir / "yecai.yaml").write_text(yaml.safe_dump(workspace, allow_unicode=True), encoding="utf-8")
     planted.settings = Settings(workspace=workdir / "yecai.yaml", workdir=workdir)

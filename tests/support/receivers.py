@@ -29,6 +29,10 @@ from cryptography.hazmat.primitives.hmac import HMAC
 
 HOUR_MS = 3600 * 1000
 
+# The receivers listen on 127.0.0.1 over http: a workspace reaches them only through the explicit
+# allow of the outbound policy (docs/security.md), written here once for the tests that use them.
+LOCAL_ALLOW = {"outbound": {"allow_hosts": [{"host": "127.0.0.1", "private": True, "http": True}]}}
+
 
 def reference_hmac(key: bytes, message: bytes) -> bytes:
     """HMAC-SHA256 through `cryptography`: an implementation independent of yecai's `hmac` use."""

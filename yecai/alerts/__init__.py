@@ -18,6 +18,7 @@ from yecai.alerts.deliveries import Delivery, recent_deliveries
 from yecai.alerts.dispatcher import HOOK_NAME, AlertDispatcher
 from yecai.alerts.mail import EmailChannel
 from yecai.alerts.messages import AlertText, dedupe_key, render, severity_of
+from yecai.alerts.outbound import AllowedHost, OutboundPolicy
 from yecai.alerts.robots import DingTalkRobot, FeishuRobot, WeComRobot
 from yecai.errors import YecaiError
 from yecai.observability.events import AlertHooks
@@ -57,12 +58,14 @@ __all__ = [
     "AlertDispatcher",
     "AlertSendError",
     "AlertText",
+    "AllowedHost",
     "ChannelPolicy",
     "ChannelSet",
     "Delivery",
     "DingTalkRobot",
     "EmailChannel",
     "FeishuRobot",
+    "OutboundPolicy",
     "WeComRobot",
     "WorkspaceChannels",
     "dedupe_key",

@@ -17,6 +17,7 @@ import httpx
 
 from yecai.alerts.channels import AlertChannel, ChannelPolicy
 from yecai.alerts.mail import EmailChannel
+from yecai.alerts.outbound import OutboundPolicy
 from yecai.alerts.robots import DingTalkRobot, FeishuRobot, WeComRobot
 from yecai.errors import ConfigurationError, YecaiError
 from yecai.secrets import SecretBox
@@ -63,6 +64,7 @@ def open_channel(
             f"the workspace has no alert channel {name} (kind: alert)",
         )
     policy = policy_of(connection)
+    outbound = OutboundPolicy.of(workspace)  # the workspace's allow-list; checked at each send
     if connection.channel == "email":
         assert connection.host and connection.sender
         return EmailChannel(
@@ -76,6 +78,7 @@ def open_channel(
             sender=connection.sender,
             recipients=connection.recipients,
             timeout=connection.timeout_seconds,
+            outbound=outbound,
         )
     url = workspace.resolve(name, connection.webhook_url, secrets)
     assert url
@@ -86,6 +89,7 @@ def open_channel(
         secret=workspace.resolve(name, connection.secret, secrets),
         timeout=connection.timeout_seconds,
         transport=transport,
+        outbound=outbound,
     )
 
 

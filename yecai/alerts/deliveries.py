@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -28,6 +29,45 @@ DELIVERED = ("sent", SENDING)
 # What counts against the hourly limit: every attempt, failed ones too, so that a broken or
 # throttling webhook is not hammered (DingTalk and WeCom themselves allow 20 messages a minute).
 ATTEMPTED = ("sent", SENDING, "failed")
+
+# The channels' labels, as errors begin with them (robots.py, mail.py).
+LABELS = {
+    "钉钉机器人": "DingTalk robot",
+    "飞书机器人": "Feishu bot",
+    "企业微信机器人": "WeCom robot",
+    "邮件通道": "email channel",
+}
+_OLD_REFUSAL = re.compile(r"拒绝了消息（HTTP (\d{3}), code (-?\d+)?")
+_OLD_UNREADABLE = re.compile(r"的应答无法识别：HTTP (\d{3})")
+
+
+def scrubbed(channel: str, error: str | None) -> str | None:
+    """An error in the words of releases before the outbound policy, which quoted the remote
+    body, the exception's text (telling open ports from closed) or the platform's message, put
+    into today's fixed words; any other text is returned unchanged. Only what yecai itself wrote
+    is kept: the channel, the HTTP status and a numeric platform code, which came first."""
+    if not error:
+        return error
+    for label_zh, label_en in LABELS.items():
+        who_zh, who_en = f"{label_zh} {channel}", f"{label_en} {channel}"
+        if not error.startswith(who_zh + " "):
+            continue
+        rest = error[len(who_zh) + 1 :]
+        if rest.startswith("无法送达："):
+            return f"{who_zh}：无法连接告警地址 / {who_en}: cannot reach the alert address"
+        if rest.startswith("发送失败（"):
+            return (
+                f"{who_zh}：发送失败（旧记录，详情已移除）/ {who_en}: failed (older record, details removed)"
+            )
+        unreadable = _OLD_UNREADABLE.match(rest)
+        if unreadable:
+            status = unreadable.group(1)
+            return f"{who_zh} 的应答无法识别（HTTP {status}）/ {who_en} gave an unreadable answer (HTTP {status})"
+        refusal = _OLD_REFUSAL.match(rest)
+        if refusal:
+            shown = f"HTTP {refusal.group(1)}" + (f", code {refusal.group(2)}" if refusal.group(2) else "")
+            return f"{who_zh} 拒绝了消息（{shown}）/ {who_en} refused the message ({shown})"
+    return error
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +86,9 @@ class Delivery:
     def of(cls, row: AlertDelivery) -> Delivery:
         at = as_utc(row.at)
         assert at is not None
-        return cls(
-            row.id, row.channel, row.event, row.dedupe_key, row.status, row.title, row.body, row.error, at
-        )
+        # Rows written before the outbound policy may quote remote bodies: never shown as stored.
+        error = scrubbed(row.channel, row.error)
+        return cls(row.id, row.channel, row.event, row.dedupe_key, row.status, row.title, row.body, error, at)
 
 
 def _lock_id(channel: str) -> int:
@@ -125,6 +165,9 @@ def reserve(
 def settle(store: Store, delivery_id: int, *, status: str, error: str | None = None) -> None:
     """The outcome of a `sending` delivery: sent or failed (with the redacted error)."""
     with store.transaction() as session:
+        row = session.get(AlertDelivery, delivery_id)
+        if row is not None:
+            error = scrubbed(row.channel, error)  # on write too: old wording never lands in the log
         session.execute(
             update(AlertDelivery).where(AlertDelivery.id == delivery_id).values(status=status, error=error)
         )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from yecai.alerts import deliveries
-from yecai.alerts.channels import AlertChannel
+from yecai.alerts.channels import AlertChannel, AlertSendError
 from yecai.alerts.config import ChannelSet, ChannelSource
 from yecai.alerts.deliveries import Delivery
 from yecai.alerts.messages import AlertText, Language, dedupe_key, render, severity_of
@@ -110,8 +110,16 @@ class AlertDispatcher:
         status, error = "sent", None
         try:
             channel.send(text)
-        except Exception as exc:
+        except AlertSendError as exc:
+            # The channels word their errors themselves and never quote a remote body.
             status, error = "failed", redact(str(exc), secrets)[:ERROR_LIMIT]
+        except Exception as exc:
+            # Anything else may carry what a server said (an exception's text is anyone's): what
+            # is stored, and later shown to finance and auditors, is the type in fixed words.
+            status = "failed"
+            kind = type(exc).__name__
+            error = f"告警通道内部错误（{kind}）/ alert channel failed internally ({kind})"
+        if error:
             log.warning(
                 "告警通道 %s 发送失败 / alert channel %s failed: %s", channel.name, channel.name, error
             )

@@ -1,9 +1,11 @@
 """Group robots: 钉钉 DingTalk custom robot, 飞书 Feishu/Lark custom bot, 企业微信 WeCom group robot.
 
 Each is one POST of a JSON message to its webhook URL over httpx — explicit timeouts, TLS
-verification on, an injectable transport for tests — signed as its platform requires, and each
-reads its platform's answer: DingTalk and WeCom say `errcode` 0, Feishu `code` 0 (older answers:
-`StatusCode` 0). Anything else is a refusal, raised with the platform's own code and message.
+verification on, an injectable transport for tests — signed as its platform requires, sent only
+to an address the outbound policy checked (`outbound.py`), and each reads its platform's answer:
+DingTalk and WeCom say `errcode` 0, Feishu `code` 0 (older answers: `StatusCode` 0). Anything else
+is a refusal, raised in fixed words with the HTTP status and the numeric platform code only — a
+remote body never reaches an error (it could be an internal service's, see docs/security.md).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import httpx
 
 from yecai.alerts.channels import AlertSendError, ChannelPolicy
 from yecai.alerts.messages import AlertText
+from yecai.alerts.outbound import UNREACHABLE, OutboundPolicy
 from yecai.alerts.signing import dingtalk_url, feishu_sign
 
 # WeCom caps a markdown message at 4096 bytes (UTF-8); DingTalk and Feishu allow more, but an
@@ -48,6 +51,7 @@ class WebhookRobot:
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self.name = name
         self.policy = policy
@@ -56,6 +60,7 @@ class WebhookRobot:
         self._timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
         self._transport = transport
         self._clock = clock
+        self._outbound = outbound or OutboundPolicy()
 
     def secret_values(self) -> list[str]:
         # The whole URL and each credential inside it (DingTalk's access_token, WeCom's key), so
@@ -75,32 +80,45 @@ class WebhookRobot:
     def send(self, alert: AlertText) -> None:
         url, body = self.request(alert)
         zh, en = self.label
+        who = (f"{zh} {self.name}", f"{en} {self.name}")
+        target = self._outbound.target(url, self.platform, who)
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8", "Host": target.host_header()}
         try:
-            with httpx.Client(timeout=self._timeout, verify=True, transport=self._transport) as client:
-                response = client.post(
-                    url, content=content, headers={"Content-Type": "application/json; charset=utf-8"}
+            with httpx.Client(
+                timeout=self._timeout, verify=True, transport=self._transport, follow_redirects=False
+            ) as client:
+                # To the checked address, not the name: a second DNS answer cannot redirect us.
+                # Host and the TLS server name (SNI, certificate check) stay the URL's host.
+                request = client.build_request(
+                    "POST",
+                    target.pinned_url(),
+                    content=content,
+                    headers=headers,
+                    extensions={"sni_hostname": target.host},
                 )
-        except httpx.HTTPError as exc:
-            detail = f"{type(exc).__name__}: {exc}"[:300]
-            raise AlertSendError(
-                f"{zh} {self.name} 无法送达：{detail}", f"{en} {self.name} unreachable: {detail}"
-            ) from None
+                response = client.send(request)
+        except httpx.HTTPError:
+            # Refused, reset, timed out or not HTTP at all: one sentence, so port state stays unknown.
+            raise AlertSendError(f"{who[0]}：{UNREACHABLE[0]}", f"{who[1]}: {UNREACHABLE[1]}") from None
         try:
             answer = response.json()
         except ValueError:
             answer = None
+        status = response.status_code
         if not isinstance(answer, dict):
-            detail = f"HTTP {response.status_code} {response.text[:200]}"
             raise AlertSendError(
-                f"{zh} {self.name} 的应答无法识别：{detail}",
-                f"{en} {self.name} gave an unreadable answer: {detail}",
+                f"{who[0]} 的应答无法识别（HTTP {status}）",
+                f"{who[1]} gave an unreadable answer (HTTP {status})",
             )
-        ok, code, message = self.accepted(answer)
-        if not ok or response.status_code != 200:
-            detail = f"HTTP {response.status_code}, code {code}: {message}"[:300]
+        ok, code, _message = self.accepted(answer)
+        if not ok or status != 200:
+            # Only a number of the answer is repeated; its words could be anyone's (an internal
+            # service's body): the code is looked up in the platform's documentation instead.
+            shown = f", code {code}" if isinstance(code, int) and not isinstance(code, bool) else ""
             raise AlertSendError(
-                f"{zh} {self.name} 拒绝了消息（{detail}）", f"{en} {self.name} refused the message ({detail})"
+                f"{who[0]} 拒绝了消息（HTTP {status}{shown}）",
+                f"{who[1]} refused the message (HTTP {status}{shown})",
             )
 
 

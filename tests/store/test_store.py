@@ -31,15 +31,16 @@ def test_migrate_is_idempotent(store: Store) -> None:
     migrate(store.engine)
 
 
-def test_same_record_content_is_stored_once(store: Store) -> None:
+def test_each_revision_of_a_key_is_stored_once(store: Store) -> None:
     row = {"connection": "pm", "stream": "s", "source_key": "k", "content_hash": "h", "payload": "{}"}
     with store.transaction() as session:
-        session.add(Record(**row))
+        session.add(Record(**row, revision=1))
     with pytest.raises(IntegrityError), store.transaction() as session:
-        session.add(Record(**row))
+        session.add(Record(**{**row, "content_hash": "h2"}, revision=1))  # a concurrent writer lost
     with store.transaction() as session:
-        session.add(Record(**{**row, "content_hash": "h2"}))  # a changed row is a new record
-        assert len(session.scalars(select(Record)).all()) == 2
+        session.add(Record(**{**row, "content_hash": "h2"}, revision=2))  # a changed row is a new record
+        session.add(Record(**row, revision=3))  # and so is a row changed back
+        assert len(session.scalars(select(Record)).all()) == 3
 
 
 def test_a_document_is_bound_once_per_rule_set(store: Store) -> None:

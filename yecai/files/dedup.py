@@ -175,7 +175,8 @@ class RowStager:
             else:
                 # stored as invalid by an earlier import, valid now (rules or constants changed)
                 revived.append((row, match.id))
-        self._insert(session, new, revived, counts, issues)
+        history = {row.key: existing.get(row.key, []) for row in rows if row.keyed}
+        self._insert(session, new, revived, counts, issues, history)
 
     def _earlier_rows(self, session: Session, hashes: list[str]) -> Counter[tuple[str, str]]:
         """Keyless rows of other imports by (content hash, status): what a re-export may repeat."""
@@ -210,6 +211,7 @@ class RowStager:
         revived: list[tuple[PreparedRow, int]],
         counts: ImportCounts,
         issues: list[dict[str, Any]],
+        history: dict[str, list[StoredVersion]],
     ) -> None:
         # a file row arrives validated: its record is stored valid or invalid, not "staged"
         ids = staging.stage_records(
@@ -227,6 +229,7 @@ class RowStager:
                 for row in new
             ],
             run_id=self.run_id,
+            history=history,  # revisions follow from the versions the rows were judged against
         )
         documents: list[NewDocument] = []
         for row, record_id in chain(zip(new, ids, strict=True), revived):

@@ -11,7 +11,7 @@ transaction, so a cursor saved beside the records moves with them (invariant 1).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -145,19 +145,28 @@ def stage_records(
     stream: str,
     records: Sequence[NewRecord],
     run_id: int | None = None,
+    history: Mapping[str, Sequence[StoredVersion]] | None = None,
 ) -> list[int]:
     """Insert `records` in the caller's transaction; their ids, in the order given.
 
     Each record becomes its key's next revision (several records of one key, in the order given);
     a writer that stages the same key at the same moment fails on the revision's unique
-    constraint, and its caller decides again against the new latest version. Core inserts on the
+    constraint, and its caller decides again against the new latest version. `history` is what
+    the caller decided against (`stored_versions`, an empty list for a key it found none of): the
+    revisions follow from that very read, never from a later one that might already see the other
+    writer's row (PostgreSQL's READ COMMITTED gives each statement a fresh view). Core inserts on the
     table (not ORM objects): thousands of file rows per chunk cost no object bookkeeping, and the
     ids come back in parameter order on SQLite and PostgreSQL alike.
     """
     if not records:
         return []
     now = dt.datetime.now(dt.UTC)
-    revisions, hashes = _history(session, connection, stream, sorted({r.source_key for r in records}))
+    decided = history or {}
+    unread = sorted({r.source_key for r in records} - decided.keys())
+    revisions, hashes = _history(session, connection, stream, unread)
+    for key, versions in decided.items():
+        revisions[key] = max((v.revision for v in versions), default=0)
+        hashes[key] = {v.content_hash for v in versions}
     params = []
     for record in records:
         revision = revisions[record.source_key] = revisions.get(record.source_key, 0) + 1

@@ -103,7 +103,12 @@ def stage_items(
         places.append(len(fresh))
         fresh.append(NewRecord(source_key=key, content_hash=digest, payload=text, cursor_value=cursor))
     ids = staging.stage_records(
-        session, connection=connection, stream=stream.name, records=fresh, run_id=run_id
+        session,
+        connection=connection,
+        stream=stream.name,
+        records=fresh,
+        run_id=run_id,
+        history={key: stored.get(key, []) for key, *_ in parsed},
     )
     return [
         (ids[place] if place is not None else None, key, digest)

@@ -87,11 +87,6 @@ def repeat_version(content_hash: str, revision: int) -> str:
     return f"{content_hash[:48]}~r{revision}"
 
 
-def version_of(record: Record) -> str:
-    """The document version a stored record gives: its content hash unless its content repeats."""
-    return record.version or record.content_hash
-
-
 def stored_versions(
     session: Session, *, connection: str, stream: str, keys: Sequence[str]
 ) -> dict[str, list[StoredVersion]]:
@@ -216,8 +211,8 @@ def store_documents(
 ) -> None:
     """Insert document versions of one kind in the caller's transaction.
 
-    A document's version is its record's (`version_of`), looked up here so that no way in can
-    label a value that changed back with an older version.
+    A document's version is its record's (`records.version`, else its content hash), looked up
+    here so that no way in can label a value that changed back with an older version.
     """
     if not documents:
         return

@@ -75,7 +75,7 @@ class Record(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     # The document version this record gives when its content came before under the key (a value
     # that changed back): its hash alone would repeat an older document version and posting key.
-    # NULL means the content hash is the version (`yecai.store.staging.version_of`).
+    # NULL means the content hash is the version (`yecai.store.staging.store_documents`).
     version: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON text, decimals exact
     cursor_value: Mapped[str | None] = mapped_column(String(64))

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 
@@ -26,7 +28,7 @@ from tests.support.spreadsheets import (
     write_xlsx,
 )
 from yecai import jsonutil
-from yecai.files import FileProblem, import_file
+from yecai.files import FileProblem, ImportResult, import_file
 from yecai.files.columns import KINDS
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImport, FileImportIssue
@@ -512,3 +514,49 @@ def test_an_older_export_after_a_newer_one_is_flagged(sqlite_store: Store, tmp_p
     assert flagged
     assert "2026-10-12 09:00" in flagged[0].zh
     assert "newer export" in flagged[0].en
+
+
+# ---- a value that changes back (issue 12): new means "differs from the latest version" ----
+
+COST_HEADER = ["单据编号", "项目编码", "成本类别", "日期", "金额"]
+EXPORTS = iter(range(1_000_000))
+
+
+def import_amount(store: Store, folder: Path, key: str, amount: int) -> ImportResult:
+    """One re-export of a single cost row: every export is its own file (its own export time)."""
+    n = next(EXPORTS)
+    stamp = (dt.datetime(2026, 10, 1, 9) + dt.timedelta(minutes=n)).strftime("%Y-%m-%d %H:%M:%S")
+    rows = [[f"导出时间：{stamp}"], COST_HEADER, [key, "XM2026001", "人工费", "2026-10-01", amount]]
+    return import_file(store, write_csv(folder / f"export-{n}.csv", rows), kind="cost")
+
+
+def latest_amount(store: Store, key: str) -> Decimal:
+    with store.transaction() as session:
+        return session.scalars(
+            select(Document.amount).where(Document.source_key == key).order_by(Document.id.desc()).limit(1)
+        ).one()
+
+
+def test_an_amount_that_changes_back_is_imported(store: Store, tmp_path: Path) -> None:
+    counts = [import_amount(store, tmp_path, "CB-9", amount).counts for amount in (100, 200, 100)]
+    assert [(c.imported, c.duplicate) for c in counts] == [(1, 0), (1, 0), (1, 0)]
+    assert latest_amount(store, "CB-9") == Decimal("100.00")
+    again = import_amount(store, tmp_path, "CB-9", 100).counts
+    assert (again.imported, again.duplicate) == (0, 1)  # the same as the latest: a true duplicate
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from([100, 200, 300]), min_size=1, max_size=6))
+def test_a_row_is_imported_exactly_when_it_differs_from_the_latest(
+    store: Store, tmp_path_factory: pytest.TempPathFactory, amounts: list[int]
+) -> None:
+    folder = tmp_path_factory.mktemp("exports")
+    key = f"CB-P{next(EXPORTS)}"
+    latest: int | None = None
+    for n, amount in enumerate(amounts):
+        counts = import_amount(store, folder, key, amount).counts
+        new = amount != latest
+        assert (counts.imported, counts.duplicate) == ((1, 0) if new else (0, 1)), (amounts, n)
+        latest = amount
+        assert latest_amount(store, key) == Decimal(amount)

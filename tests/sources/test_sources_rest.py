@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -320,3 +320,68 @@ def test_rest_source_raises_for_a_missing_record_list() -> None:
     source = RestSource("http://x.test", transport=httpx.MockTransport(handler))
     with pytest.raises(Exception, match=r"data\.items"):
         list(source.pages(RestStream(name="s", path="/s", primary_key="id")))
+
+
+# ---- a value that changes back (issue 12): new means "differs from the latest version" ----
+
+ROW_KEYS = iter(range(1_000_000))
+
+
+def latest_of(store: Store, key: str) -> tuple[dict[str, Any], Any, bool]:
+    """The latest record's payload and the latest document's amount and deletion of `key`."""
+    with store.transaction() as session:
+        payload = session.scalars(
+            select(Record.payload).where(Record.source_key == key).order_by(Record.id.desc()).limit(1)
+        ).one()
+        doc = session.execute(
+            select(Document.amount, Document.deleted)
+            .where(Document.source_key == key)
+            .order_by(Document.id.desc())
+            .limit(1)
+        ).one()
+    return json.loads(payload), doc.amount, doc.deleted
+
+
+def test_a_row_that_changes_back_or_comes_back_after_deletion_is_new(store: Store) -> None:
+    api = FakeApi([row(1)])
+    c = connector(api, spec_for("page", 10, deleted_field="is_deleted"))
+    news = []
+    for change in ({"money": "100.00"}, {"money": "200.00"}, {"money": "100.00"}, {"is_deleted": 1}, {}):
+        api.rows[0] = {**row(1), **change}
+        news.append(pull(store, c, "costs", connection="pm").new)
+        validate_staged(store, c, "costs", connection="pm")
+    assert news == [1, 1, 1, 1, 1]
+    _, amount, deleted = latest_of(store, "R0001")
+    assert (amount, deleted) == (Decimal("100.00"), False)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(["100.00", "200.00", "300.00"]), st.just("deleted")), min_size=1, max_size=6
+    )
+)
+def test_a_pulled_row_is_new_exactly_when_it_differs_from_the_latest(
+    store: Store, sequence: list[str]
+) -> None:
+    key = f"RP{next(ROW_KEYS):04d}"
+    api = FakeApi([])
+    c = connector(api, spec_for("page", 10, deleted_field="is_deleted"))
+    latest: dict[str, Any] | None = None
+    amount = "100.00"
+    for n, step in enumerate(sequence):
+        deleted = step == "deleted"
+        amount = amount if deleted else step
+        item = {**row(1), "id": key, "money": amount, **({"is_deleted": 1} if deleted else {})}
+        api.rows[:] = [item]
+        result = pull(store, c, "costs", connection="pm")
+        validate_staged(store, c, "costs", connection="pm")
+        stored = {**item, "money": Decimal(amount)}
+        assert result.new == (0 if stored == latest else 1), (sequence, n)
+        latest = stored
+        payload, doc_amount, doc_deleted = latest_of(store, key)
+        assert (Decimal(str(payload["money"])), bool(payload.get("is_deleted"))) == (Decimal(amount), deleted)
+        assert doc_deleted == deleted
+        if not deleted:
+            assert doc_amount == Decimal(amount)

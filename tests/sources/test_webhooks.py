@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -311,3 +312,103 @@ def test_over_http_a_body_over_the_limit_gets_413(store: Store, connector: Gener
         )
         assert non_ascii.status_code == 401
     assert count(store, Record) == 1
+
+
+# ---- a value that changes back (issue 12): new means "differs from the latest version" ----
+
+
+def deliver(store: Store, connector: GenericRestConnector, body: bytes) -> str:
+    return receive(store, connector, headers=headers(connector, body), body=body).outcome
+
+
+def latest_document(store: Store, key: str) -> tuple[Any, bool]:
+    with store.transaction() as session:
+        row = session.execute(
+            select(Document.amount, Document.deleted)
+            .where(Document.source_key == key)
+            .order_by(Document.id.desc())
+            .limit(1)
+        ).one()
+    return row.amount, row.deleted
+
+
+def test_a_value_that_changes_back_is_stored(store: Store, connector: GenericRestConnector) -> None:
+    outcomes = [
+        deliver(store, connector, event("E1", "cost_record.created", "100.00")),
+        deliver(store, connector, event("E2", "cost_record.updated", "200.00")),
+        deliver(store, connector, event("E3", "cost_record.updated", "100.00")),
+    ]
+    assert outcomes == ["stored", "stored", "stored"]
+    validate_staged(store, connector, "cost_records", connection="pm")
+    assert latest_document(store, "CB-1") == (Decimal("100.00"), False)
+
+
+def test_a_deleted_record_recreated_identically_is_undeleted(
+    store: Store, connector: GenericRestConnector
+) -> None:
+    outcomes = [
+        deliver(store, connector, event("E1", "cost_record.created", "100.00")),
+        deliver(store, connector, event("E2", "cost_record.deleted", "100.00")),
+        deliver(store, connector, event("E3", "cost_record.created", "100.00")),
+    ]
+    assert outcomes == ["stored", "stored", "stored"]
+    validate_staged(store, connector, "cost_records", connection="pm")
+    assert latest_document(store, "CB-1") == (Decimal("100.00"), False)
+
+
+def test_concurrent_changes_of_one_key_never_store_one_version_twice(
+    store: Store, connector: GenericRestConnector
+) -> None:
+    assert deliver(store, connector, event("E0", amount="100.00")) == "stored"
+    outcomes: list[str] = []
+
+    def send(n: int) -> None:
+        body = event(f"E{n}", "cost_record.updated", "200.00")
+        outcomes.append(deliver(store, connector, body))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(1, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # each event is its own delivery: one stores the change, the others find it the latest already
+    assert sorted(outcomes) == ["stored"] + ["unchanged"] * 5
+    assert (count(store, Record), count(store, WebhookEvent)) == (2, 7)
+
+
+KEYS = iter(range(1_000_000))
+
+# one delivery: an amount (created / updated) or a deletion carrying the last data
+deliveries = st.lists(
+    st.one_of(st.sampled_from(["100.00", "200.00", "300.00"]), st.just("deleted")), min_size=1, max_size=8
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(deliveries)
+def test_every_delivery_is_new_exactly_when_it_differs_from_the_latest(
+    store: Store, connector: GenericRestConnector, sequence: list[str]
+) -> None:
+    key = f"CB-P{next(KEYS)}"
+    latest: tuple[str, bool] | None = None  # (amount, deleted) of the last delivery
+    amount = "100.00"
+    for n, step in enumerate(sequence):
+        deleted = step == "deleted"
+        amount = amount if deleted else step
+        kind = "cost_record.deleted" if deleted else "cost_record.updated"
+        outcome = deliver(store, connector, event(f"{key}-{n}", kind, amount, record=key))
+        expected = "unchanged" if latest == (amount, deleted) else "stored"
+        assert outcome == expected, (sequence, n)
+        latest = (amount, deleted)
+        with store.transaction() as session:
+            payload = session.scalars(
+                select(Record.payload).where(Record.source_key == key).order_by(Record.id.desc()).limit(1)
+            ).one()
+        stored = json.loads(payload)
+        assert (stored["amount"], bool(stored.get("deleted"))) == latest
+    validate_staged(store, connector, "cost_records", connection="pm")
+    doc_amount, doc_deleted = latest_document(store, key)
+    assert doc_deleted == latest[1]
+    if not doc_deleted:
+        assert doc_amount == Decimal(latest[0])

@@ -8,6 +8,7 @@ arriving once as a file row and once as a REST item, gets the same document colu
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -16,15 +17,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tests.support.spreadsheets import write_csv
+from yecai import jsonutil
 from yecai.domain.documents import Contract, ProgressReport, Project
 from yecai.files import import_file
 from yecai.sources.connector import StreamBinding
 from yecai.sources.rest import RestStream
 from yecai.store import staging
 from yecai.store.db import Store
-from yecai.store.tables import Document
+from yecai.store.tables import Document, Record
 from yecai.sync.intake import stage_items, validate_staged
 
 COST_STREAM = RestStream(
@@ -143,3 +146,31 @@ def test_document_columns_are_the_union_of_both_former_versions() -> None:
     columns = staging.document_columns(contract)
     assert columns["business_date"] == dt.date(2026, 3, 1)
     assert columns["amount"] == Decimal("100000.00")
+
+
+def test_a_writer_that_decided_on_a_stale_latest_version_fails_and_stores_nothing(store: Store) -> None:
+    """Two writers of one key at once: the one that decided before the other's commit must lose."""
+    item = {"record_id": "CB-1", "amount": "100.00"}
+    with store.transaction() as session:
+        stage_items(session, connection="pm", stream=COST_STREAM, items=[item])
+    changed = {**item, "amount": "200.00"}
+
+    def late_writer() -> None:
+        with store.transaction() as late:
+            # the late writer reads the latest version (100) and decides 200 is new …
+            seen = staging.stored_versions(late, connection="pm", stream="cost_records", keys=["CB-1"])
+            assert [v.revision for v in seen["CB-1"]] == [1]
+            # … while another writer stores the same change and commits first
+            with store.transaction() as early:
+                stage_items(early, connection="pm", stream=COST_STREAM, items=[changed])
+            text = jsonutil.dumps(changed, canonical=True)
+            record = staging.NewRecord("CB-1", hashlib.sha256(text.encode()).hexdigest(), text)
+            staging.stage_records(
+                late, connection="pm", stream="cost_records", records=[record], history=seen
+            )
+
+    with pytest.raises(IntegrityError):
+        late_writer()
+    with store.transaction() as session:
+        rows = session.execute(select(Record.revision, Record.payload).order_by(Record.revision)).all()
+    assert [(r.revision, jsonutil.loads(r.payload)["amount"]) for r in rows] == [(1, "100.00"), (2, "200.00")]

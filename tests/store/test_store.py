@@ -6,13 +6,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from yecai.store import runs
-from yecai.store.db import Store, migrate
+from yecai.store.db import Store, alembic_config, make_engine, migrate
 from yecai.store.schema import metadata
 from yecai.store.tables import Document, Posting, PostingLine, Record, Run
 
@@ -31,15 +32,16 @@ def test_migrate_is_idempotent(store: Store) -> None:
     migrate(store.engine)
 
 
-def test_same_record_content_is_stored_once(store: Store) -> None:
+def test_each_revision_of_a_key_is_stored_once(store: Store) -> None:
     row = {"connection": "pm", "stream": "s", "source_key": "k", "content_hash": "h", "payload": "{}"}
     with store.transaction() as session:
-        session.add(Record(**row))
+        session.add(Record(**row, revision=1))
     with pytest.raises(IntegrityError), store.transaction() as session:
-        session.add(Record(**row))
+        session.add(Record(**{**row, "content_hash": "h2"}, revision=1))  # a concurrent writer lost
     with store.transaction() as session:
-        session.add(Record(**{**row, "content_hash": "h2"}))  # a changed row is a new record
-        assert len(session.scalars(select(Record)).all()) == 2
+        session.add(Record(**{**row, "content_hash": "h2"}, revision=2))  # a changed row is a new record
+        session.add(Record(**row, revision=3))  # and so is a row changed back
+        assert len(session.scalars(select(Record)).all()) == 3
 
 
 def test_a_document_is_bound_once_per_rule_set(store: Store) -> None:
@@ -114,3 +116,34 @@ def test_runs_are_recorded(store: Store) -> None:
         assert run.finished_at is not None
     with pytest.raises(LookupError):
         runs.finish_run(store, run_id=run_id + 99, status="x", counts={})
+
+
+def test_migration_0010_numbers_the_stored_versions_of_each_key(store_url: str) -> None:
+    """Records stored before revisions existed get 1, 2 … per key in the order they arrived."""
+    engine = make_engine(store_url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(store_url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0009")
+            for key, digest in [("k", "h1"), ("j", "h1"), ("k", "h2"), ("k", "h3")]:
+                connection.execute(
+                    text(
+                        "INSERT INTO records (connection, stream, source_key, content_hash, payload, status,"
+                        " received_at) VALUES ('pm', 's', :key, :digest, '{}', 'valid', CURRENT_TIMESTAMP)"
+                    ),
+                    {"key": key, "digest": digest},
+                )
+        migrate(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT source_key, content_hash, revision, version FROM records ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("k", "h1", 1, None),
+            ("j", "h1", 1, None),
+            ("k", "h2", 2, None),
+            ("k", "h3", 3, None),
+        ]
+    finally:
+        engine.dispose()

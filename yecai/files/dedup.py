@@ -1,8 +1,9 @@
 """Duplicate rules of the file way in: which rows of a chunk are new, repeated or conflicting.
 
-A keyed row is a duplicate when its key is stored with the same content; the same key with other
-content in this very file is a conflict (the person must decide which row is right); a row stored
-invalid earlier and valid now is revived. A keyless row is a duplicate while earlier imports hold
+A keyed row is a duplicate when its key's *latest* stored version has the same content (a value
+that changed back to an older one is new: 100 → 200 → 100 imports the last 100); the same key with
+other content in this very file is a conflict (the person must decide which row is right); a row
+whose latest version was stored invalid and is valid now is revived. A keyless row is a duplicate while earlier imports hold
 more rows of its content than this file has repeated so far. The new rows go to the store's one
 staging function; every outcome is counted and every problem becomes a row of the import report.
 """
@@ -162,7 +163,9 @@ class RowStager:
                     reject(row, None)
                 continue
             in_chunk[row.key] = (row.content_hash, row.row)
-            match = next((e for e in existing.get(row.key, []) if e.content_hash == row.content_hash), None)
+            history = existing.get(row.key, [])
+            # only the latest version counts: an older one with this content was changed since
+            match = history[-1] if history and history[-1].content_hash == row.content_hash else None
             if match is None:
                 new.append(row)
             elif not row.valid:
@@ -172,7 +175,8 @@ class RowStager:
             else:
                 # stored as invalid by an earlier import, valid now (rules or constants changed)
                 revived.append((row, match.id))
-        self._insert(session, new, revived, counts, issues)
+        history = {row.key: existing.get(row.key, []) for row in rows if row.keyed}
+        self._insert(session, new, revived, counts, issues, history)
 
     def _earlier_rows(self, session: Session, hashes: list[str]) -> Counter[tuple[str, str]]:
         """Keyless rows of other imports by (content hash, status): what a re-export may repeat."""
@@ -207,6 +211,7 @@ class RowStager:
         revived: list[tuple[PreparedRow, int]],
         counts: ImportCounts,
         issues: list[dict[str, Any]],
+        history: dict[str, list[StoredVersion]],
     ) -> None:
         # a file row arrives validated: its record is stored valid or invalid, not "staged"
         ids = staging.stage_records(
@@ -224,6 +229,7 @@ class RowStager:
                 for row in new
             ],
             run_id=self.run_id,
+            history=history,  # revisions follow from the versions the rows were judged against
         )
         documents: list[NewDocument] = []
         for row, record_id in chain(zip(new, ids, strict=True), revived):
@@ -238,7 +244,6 @@ class RowStager:
                 NewDocument(
                     record_id=record_id,
                     source_key=row.key,
-                    version=row.content_hash,
                     data=document_json(row.document),
                     document=row.document,
                 )

@@ -50,7 +50,7 @@ class WebhookReceipt:
     """What to answer the sender: HTTP status, outcome and a bilingual message."""
 
     status: int
-    outcome: str  # stored | unchanged | duplicate | ignored | refused | invalid
+    outcome: str  # stored | unchanged | duplicate | ignored | refused | invalid | retry
     zh: str
     en: str
     event_id: str | None = None

@@ -3,20 +3,21 @@
 REST pulls, webhooks and file imports all write `records` through `stage_records` and `documents`
 through `store_documents`, so a document's query columns (`document_columns`) are computed in one
 place whatever the way in. Deciding *which* rows are new stays with the caller (each way in has
-its own duplicate rules); this module only looks up stored versions and writes, in the caller's
+its own duplicate rules, all measured against a key's *latest* version: `stored_versions` lists
+them oldest first); this module numbers each key's revisions and writes, in the caller's
 transaction, so a cursor saved beside the records moves with them (invariant 1).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from yecai.domain.documents import Project
@@ -58,6 +59,7 @@ class StoredVersion:
     content_hash: str
     status: str
     run_id: int | None
+    revision: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,6 @@ class NewDocument:
 
     record_id: int
     source_key: str
-    version: str  # the content hash of the record it came from
     data: str  # canonical JSON text of the document
     document: BaseModel | None = None
     deleted: bool = False
@@ -77,21 +78,59 @@ def chunks(values: Sequence[str], size: int = QUERY_CHUNK) -> Iterator[Sequence[
         yield values[start : start + size]
 
 
+def repeat_version(content_hash: str, revision: int) -> str:
+    """The document version of a record whose content its key held before (a value changed back).
+
+    Its hash alone would name the older document version again, and so the older posting key:
+    the revision makes it a version of its own. Fits the 64 characters of a version column.
+    """
+    return f"{content_hash[:48]}~r{revision}"
+
+
 def stored_versions(
     session: Session, *, connection: str, stream: str, keys: Sequence[str]
 ) -> dict[str, list[StoredVersion]]:
-    """Every stored record of these source keys in the stream, by key."""
+    """Every stored record of these source keys in the stream, by key, oldest revision first.
+
+    The last of each list is the key's latest version: what a new delivery is compared with.
+    """
     found: dict[str, list[StoredVersion]] = {}
     for part in chunks(keys):
         for row in session.execute(
-            select(Record.id, Record.source_key, Record.content_hash, Record.status, Record.run_id).where(
+            select(
+                Record.id,
+                Record.source_key,
+                Record.content_hash,
+                Record.status,
+                Record.run_id,
+                Record.revision,
+            )
+            .where(
                 Record.connection == connection,
                 Record.stream == stream,
                 Record.source_key.in_(part),
             )
+            .order_by(Record.source_key, Record.revision)
         ):
             found.setdefault(row.source_key, []).append(StoredVersion(*row))
     return found
+
+
+def _history(
+    session: Session, connection: str, stream: str, keys: Sequence[str]
+) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """Per key: its highest stored revision and every content hash it has held."""
+    revisions: dict[str, int] = {}
+    hashes: dict[str, set[str]] = {}
+    for part in chunks(keys):
+        for key, digest, revision in session.execute(
+            select(Record.source_key, Record.content_hash, func.max(Record.revision))
+            .where(Record.connection == connection, Record.stream == stream, Record.source_key.in_(part))
+            .group_by(Record.source_key, Record.content_hash)
+        ):
+            revisions[key] = max(revisions.get(key, 0), revision)
+            hashes.setdefault(key, set()).add(digest)
+    return revisions, hashes
 
 
 def stage_records(
@@ -101,30 +140,50 @@ def stage_records(
     stream: str,
     records: Sequence[NewRecord],
     run_id: int | None = None,
+    history: Mapping[str, Sequence[StoredVersion]] | None = None,
 ) -> list[int]:
     """Insert `records` in the caller's transaction; their ids, in the order given.
 
-    Core inserts on the table (not ORM objects): thousands of file rows per chunk cost no object
-    bookkeeping, and the ids come back in parameter order on SQLite and PostgreSQL alike.
+    Each record becomes its key's next revision (several records of one key, in the order given);
+    a writer that stages the same key at the same moment fails on the revision's unique
+    constraint, and its caller decides again against the new latest version. `history` is what
+    the caller decided against (`stored_versions`, an empty list for a key it found none of): the
+    revisions follow from that very read, never from a later one that might already see the other
+    writer's row (PostgreSQL's READ COMMITTED gives each statement a fresh view). Core inserts on the
+    table (not ORM objects): thousands of file rows per chunk cost no object bookkeeping, and the
+    ids come back in parameter order on SQLite and PostgreSQL alike.
     """
     if not records:
         return []
     now = dt.datetime.now(dt.UTC)
-    params = [
-        {
-            "connection": connection,
-            "stream": stream,
-            "source_key": record.source_key,
-            "content_hash": record.content_hash,
-            "payload": record.payload,
-            "cursor_value": record.cursor_value,
-            "status": record.status,
-            "issues": record.issues,
-            "run_id": run_id,
-            "received_at": now,
-        }
-        for record in records
-    ]
+    decided = history or {}
+    unread = sorted({r.source_key for r in records} - decided.keys())
+    revisions, hashes = _history(session, connection, stream, unread)
+    for key, versions in decided.items():
+        revisions[key] = max((v.revision for v in versions), default=0)
+        hashes[key] = {v.content_hash for v in versions}
+    params = []
+    for record in records:
+        revision = revisions[record.source_key] = revisions.get(record.source_key, 0) + 1
+        held = hashes.setdefault(record.source_key, set())
+        repeated = record.content_hash in held
+        held.add(record.content_hash)
+        params.append(
+            {
+                "connection": connection,
+                "stream": stream,
+                "source_key": record.source_key,
+                "content_hash": record.content_hash,
+                "revision": revision,
+                "version": repeat_version(record.content_hash, revision) if repeated else None,
+                "payload": record.payload,
+                "cursor_value": record.cursor_value,
+                "status": record.status,
+                "issues": record.issues,
+                "run_id": run_id,
+                "received_at": now,
+            }
+        )
     table = Record.__table__
     return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), params))
 
@@ -150,10 +209,23 @@ def document_columns(document: BaseModel) -> dict[str, Any]:
 def store_documents(
     session: Session, *, connection: str, kind: str, documents: Sequence[NewDocument]
 ) -> None:
-    """Insert document versions of one kind in the caller's transaction."""
+    """Insert document versions of one kind in the caller's transaction.
+
+    A document's version is its record's (`records.version`, else its content hash), looked up
+    here so that no way in can label a value that changed back with an older version.
+    """
     if not documents:
         return
     now = dt.datetime.now(dt.UTC)
+    versions: dict[int, str] = {}
+    ids = sorted({item.record_id for item in documents})
+    for start in range(0, len(ids), QUERY_CHUNK):
+        for record_id, digest, version in session.execute(
+            select(Record.id, Record.content_hash, Record.version).where(
+                Record.id.in_(ids[start : start + QUERY_CHUNK])
+            )
+        ):
+            versions[record_id] = version or digest
     rows = []
     for item in documents:
         columns = (
@@ -167,7 +239,7 @@ def store_documents(
                 "connection": connection,
                 "kind": kind,
                 "source_key": item.source_key,
-                "version": item.version,
+                "version": versions[item.record_id],
                 "deleted": item.deleted,
                 "data": item.data,
                 "created_at": now,

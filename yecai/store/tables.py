@@ -1,6 +1,6 @@
 """The tables: runs, stream state, staged records, documents, postings and bindings.
 
-Records are what arrived, untouched (one row per distinct content of a source key); documents are
+Records are what arrived, untouched (one row per revision of a source key); documents are
 their validated canonical form; postings are the writes to Kingdee with their full trail; posting
 lines tie every document amount to exactly one voucher line (traceability); bindings tie source
 keys to Kingdee ids for base data and vouchers.
@@ -59,15 +59,24 @@ class StreamState(Base):
 
 
 class Record(Base):
-    """A staged raw record exactly as received; a changed source row is a new record."""
+    """A staged raw record exactly as received; a source row that differs from its key's latest
+    record is a new record (even when it equals an older one: a value that changes back)."""
 
     __tablename__ = "records"
-    __table_args__ = (UniqueConstraint("connection", "stream", "source_key", "content_hash"),)
+    # One row per revision of a source key: two writers staging the same key at once both compute
+    # the same next revision, so the second fails here and decides again against the new latest.
+    __table_args__ = (UniqueConstraint("connection", "stream", "source_key", "revision"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     connection: Mapped[str] = mapped_column(String(80))
     stream: Mapped[str] = mapped_column(String(80))
     source_key: Mapped[str] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
+    # 1, 2, 3 … per (connection, stream, source key), in the order the versions arrived
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # The document version this record gives when its content came before under the key (a value
+    # that changed back): its hash alone would repeat an older document version and posting key.
+    # NULL means the content hash is the version (`yecai.store.staging.store_documents`).
+    version: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON text, decimals exact
     cursor_value: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="staged")  # staged | valid | invalid

@@ -4,8 +4,9 @@ Nothing lost (invariant 1): a page's records are stored in one transaction, and 
 cursor only ever advances inside the transaction that stores the records it covers. This module
 orchestrates: where to resume and when a cursor moves is the sources framework's
 (`yecai.sources.state`); rows are written by the store's one staging function
-(`yecai.store.staging`). A record is identified by (connection, stream, source key, content hash):
-re-reading a row stores nothing new, while a changed row becomes a new record beside the old.
+(`yecai.store.staging`). A row is new when it differs from the latest stored version of its
+source key: re-reading a row stores nothing new, while a changed row — even one changed back to
+an older value, or re-created after its deletion — becomes a new record beside the old.
 Validation never blocks good rows: each bad record keeps its issues and the rest proceed.
 """
 
@@ -14,10 +15,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yecai import jsonutil
@@ -31,6 +33,9 @@ from yecai.store.staging import NewDocument, NewRecord
 from yecai.store.tables import Document, Record
 
 Progress = Callable[[int], None]
+T = TypeVar("T")
+# Another writer staging the same key at the same moment costs one more try; a few cover a burst.
+STAGING_ATTEMPTS = 4
 
 
 @dataclass(slots=True)
@@ -73,47 +78,57 @@ def stage_items(
 ) -> list[tuple[int | None, str, str]]:
     """Stage `items` in the caller's transaction; per item (new record id or None if unchanged, key, hash).
 
-    Shared by pulls and webhooks, so both ways in deduplicate the same way; the rows are written by
-    the store's one staging function.
+    Shared by pulls and webhooks, so both ways in deduplicate the same way: an item is new when it
+    differs from its key's latest version (the items before it in `items` included); the rows are
+    written by the store's one staging function.
     """
-    rows: dict[tuple[str, str], tuple[str, str | None]] = {}
-    order: list[tuple[str, str]] = []
+    parsed: list[tuple[str, str, str, str | None]] = []  # key, hash, canonical text, cursor value
     for item in items:
         # The canonical text is both what is stored and what is hashed: one serialisation.
         text = jsonutil.dumps(item, canonical=True)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         found = cursor_of(item, stream.cursor_field)
-        key = (_source_key(item, stream, digest), digest)
-        rows[key] = (text, found[1] if found else None)
-        order.append(key)
+        parsed.append((_source_key(item, stream, digest), digest, text, found[1] if found else None))
     stored = staging.stored_versions(
-        session, connection=connection, stream=stream.name, keys=sorted({key for key, _ in rows})
+        session, connection=connection, stream=stream.name, keys=sorted({key for key, *_ in parsed})
     )
-    existing = {(key, version.content_hash) for key, versions in stored.items() for version in versions}
-    fresh = [key for key in rows if key not in existing]
+    latest = {key: versions[-1].content_hash for key, versions in stored.items()}
+    fresh: list[NewRecord] = []
+    places: list[int | None] = []  # per item: its place in `fresh`, or None when unchanged
+    for key, digest, text, cursor in parsed:
+        if latest.get(key) == digest:
+            places.append(None)
+            continue
+        latest[key] = digest
+        places.append(len(fresh))
+        fresh.append(NewRecord(source_key=key, content_hash=digest, payload=text, cursor_value=cursor))
     ids = staging.stage_records(
         session,
         connection=connection,
         stream=stream.name,
-        records=[
-            NewRecord(
-                source_key=key,
-                content_hash=digest,
-                payload=rows[(key, digest)][0],
-                cursor_value=rows[(key, digest)][1],
-            )
-            for key, digest in fresh
-        ],
+        records=fresh,
         run_id=run_id,
+        history={key: stored.get(key, []) for key, *_ in parsed},
     )
-    created = dict(zip(fresh, ids, strict=True))
-    # An item repeated inside one batch is new once and unchanged after that.
-    seen: set[tuple[str, str]] = set()
-    out: list[tuple[int | None, str, str]] = []
-    for key in order:
-        out.append((created.get(key) if key not in seen else None, key[0], key[1]))
-        seen.add(key)
-    return out
+    return [
+        (ids[place] if place is not None else None, key, digest)
+        for place, (key, digest, _text, _cursor) in zip(places, parsed, strict=True)
+    ]
+
+
+def staged_in_retry(attempt: Callable[[], T], *, attempts: int = STAGING_ATTEMPTS) -> T:
+    """Run a staging transaction again when another writer staged the same key first.
+
+    Both computed the same next revision of the key; the loser's transaction rolled back whole,
+    and run again it compares with the version the other stored (so it may be unchanged now).
+    """
+    for remaining in range(attempts - 1, -1, -1):
+        try:
+            return attempt()
+        except IntegrityError:
+            if remaining == 0:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def _store_page(
@@ -127,18 +142,22 @@ def _store_page(
     run_id: int | None,
     result: PullResult,
 ) -> None:
-    with store.transaction() as session:
-        for record, _key, _digest in stage_items(
-            session, connection=connection, stream=stream, items=items, run_id=run_id
-        ):
-            if record is None:
-                result.unchanged += 1
-            else:
-                result.new += 1
-        if cursor is not None:
-            stored = staging.stored_cursor(session, connection, state_key)
-            staging.save_cursor(session, connection, state_key, advanced(stored, cursor))
-            result.cursor = cursor
+    def attempt() -> list[tuple[int | None, str, str]]:
+        with store.transaction() as session:
+            staged = stage_items(session, connection=connection, stream=stream, items=items, run_id=run_id)
+            if cursor is not None:
+                stored = staging.stored_cursor(session, connection, state_key)
+                staging.save_cursor(session, connection, state_key, advanced(stored, cursor))
+            return staged
+
+    # counted once the page is committed, so a page staged again after a race counts once
+    for record, _key, _digest in staged_in_retry(attempt):
+        if record is None:
+            result.unchanged += 1
+        else:
+            result.new += 1
+    if cursor is not None:
+        result.cursor = cursor
 
 
 def partition_values(store: Store, connection: str, partition: Partition) -> list[str]:
@@ -245,23 +264,21 @@ def _pull_one(
 
 
 def _keep(
-    known: set[tuple[str, str]],
+    known: set[int],
     documents: list[NewDocument],
     record: Record,
     data: str,
     document: BaseModel | None = None,
 ) -> None:
     """Queue the record's document version (a tombstone without `document`) unless it is stored."""
-    # A version already stored (a re-validated record) is not stored twice.
-    version = (record.source_key, record.content_hash)
-    if version in known:
+    # A record that has its document already (a re-validated record) gets no second one.
+    if record.id in known:
         return
-    known.add(version)
+    known.add(record.id)
     documents.append(
         NewDocument(
             record_id=record.id,
             source_key=record.source_key,
-            version=record.content_hash,
             data=data,
             document=document,
             deleted=document is None,
@@ -296,13 +313,9 @@ def validate_staged(
                 return result
             # One query for the batch's existing documents instead of one per record.
             known = set(
-                session.execute(
-                    select(Document.source_key, Document.version).where(
-                        Document.connection == connection,
-                        Document.kind == binding.document_kind,
-                        Document.source_key.in_({r.source_key for r in records}),
-                    )
-                ).all()
+                session.scalars(
+                    select(Document.record_id).where(Document.record_id.in_([r.id for r in records]))
+                )
             )
             documents: list[NewDocument] = []
             for record in records:

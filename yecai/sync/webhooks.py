@@ -3,7 +3,9 @@
 Nothing lost, nothing doubled: the delivery is verified first (`yecai.sources.webhooks.verify`);
 then the event id is looked up — a redelivered event is answered "duplicate" and stores nothing;
 otherwise the event row and the record it carries are committed in one transaction, and only then
-does the caller answer 2xx. A deletion event stages a tombstone. Replaying a whole delivery log is
+does the caller answer 2xx. The record is new ("stored") exactly when it differs from the latest
+version of its source key, else "unchanged"; a race with another writer is run again, never
+answered "duplicate" for an event that was not stored. A deletion event stages a tombstone. Replaying a whole delivery log is
 therefore safe.
 """
 
@@ -28,7 +30,7 @@ from yecai.sources.webhooks import (
 )
 from yecai.store.db import Store
 from yecai.store.webhook_tables import WebhookEvent
-from yecai.sync.intake import stage_items
+from yecai.sync.intake import stage_items, staged_in_retry
 
 
 def _duplicate(event_id: str) -> WebhookReceipt:
@@ -84,7 +86,8 @@ def receive(
     data = dig(event, dotted(spec.data_path))
     if target is not None and not isinstance(data, dict):
         return WebhookReceipt(400, "invalid", "事件缺少数据对象", "the event lacks its data object", event_id)
-    try:
+
+    def attempt() -> tuple[str, int | None]:
         with store.transaction() as session:
             seen = session.scalar(
                 select(WebhookEvent.id).where(
@@ -92,7 +95,7 @@ def receive(
                 )
             )
             if seen is not None:
-                return _duplicate(event_id)
+                return "duplicate", None
             record_id = None
             outcome = "ignored"
             if target is not None:
@@ -105,6 +108,8 @@ def receive(
                 ((record_id, _key, _digest),) = stage_items(
                     session, connection=connector.connection, stream=binding.stream, items=[item]
                 )
+                # new exactly when it differs from the key's latest version (a deletion, a value
+                # changed back and a re-creation after a deletion all do)
                 outcome = "stored" if record_id is not None else "unchanged"
             session.add(
                 WebhookEvent(
@@ -116,8 +121,23 @@ def receive(
                     record_id=record_id,
                 )
             )
+            return outcome, record_id
+
+    try:
+        # A race lost — the same event delivered twice at once, or another event of the same
+        # source key staged first — rolls the transaction back; run again, the event is then
+        # found a duplicate, or compared with the version the other delivery stored.
+        outcome, _record = staged_in_retry(attempt)
     except IntegrityError:
-        # The same event delivered twice at once: the other delivery stored it.
+        # Still losing after several tries: nothing was stored, so the sender must deliver again.
+        return WebhookReceipt(
+            503,
+            "retry",
+            "同一记录正被并发写入，事件未存储；请稍后重发",
+            "the same record is being written concurrently; the event was not stored, deliver it again",
+            event_id,
+        )
+    if outcome == "duplicate":
         return _duplicate(event_id)
     messages = {
         "stored": ("事件已存储", "event stored"),

@@ -171,9 +171,9 @@ def test_console_sign_in_answers_429_too(
 ) -> None:
     client, _ = planted_world(login_rate_per_address="2/minute")
     page = client.get("/login")
-    csrf = client.cookies.get("yecai_login_csrf") or ""
     statuses = []
     for _ in range(3):
+        csrf = client.cookies.get("yecai_login_csrf") or ""  # each answer sets a fresh one
         answer = client.post(
             "/login",
             data={"username": "admin", "password": "wrong-password-1", "csrf_token": csrf, "next": "/"},

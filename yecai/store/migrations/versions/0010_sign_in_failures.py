@@ -1,0 +1,31 @@
+"""sign_in_failures: failed sign-ins in a row per name as typed, and the progressive pause
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sign_in_failures",
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("username"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("sign_in_failures")

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
         description="the longest pause between attempts after repeated failures (1, 2, 4 … seconds up to this)",
     )
     login_rate_per_address: str = Field(
-        "20/minute", description="sign-in attempts one client address may make (limits syntax: N/second|minute|hour)"
+        "20/minute",
+        description="sign-in attempts one client address may make (limits syntax: N/second|minute|hour)",
     )
     login_rate_per_account: str = Field(
         "10/minute", description="sign-in attempts for one user name, from anywhere (known or unknown alike)"

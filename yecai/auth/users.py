@@ -93,7 +93,9 @@ def _view(session: Session, user: User) -> UserView:
         )
     )
     failed = session.execute(
-        select(SignInFailure.failures, SignInFailure.not_before).where(SignInFailure.username == user.username)
+        select(SignInFailure.failures, SignInFailure.not_before).where(
+            SignInFailure.username == user.username
+        )
     ).first()
     return UserView(
         id=user.id,

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+import anyio
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -19,6 +21,9 @@ from sqlalchemy.pool import QueuePool
 from tests.support.planting import PASSWORD, Planted
 from yecai.auth import audit, users
 from yecai.auth.principal import SYSTEM
+from yecai.auth.throttle import SignInBusy, SignInGuard
+from yecai.errors import ConfigurationError
+from yecai.settings import Settings
 from yecai.store.db import Store, migrate
 
 NOW = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
@@ -220,3 +225,27 @@ def test_cli_unlock_lets_the_owner_straight_back_in(tmp_path: Path, monkeypatch:
         }
     finally:
         store.close()
+
+
+def test_excess_sign_ins_wait_for_a_verification_slot_then_get_429() -> None:
+    guard = SignInGuard(per_address="100/minute", per_account="100/minute", concurrent=1, wait_seconds=0.1)
+    seen: list[str] = []
+
+    async def scenario() -> None:
+        async with guard.verifying():
+            with pytest.raises(SignInBusy):
+                async with guard.verifying():
+                    seen.append("second ran")  # pragma: no cover — must not happen
+            seen.append("refused while the slot was taken")
+        async with guard.verifying():
+            seen.append("slot free again")
+
+    anyio.run(scenario)
+    assert seen == ["refused while the slot was taken", "slot free again"]
+
+
+def test_bad_rates_are_refused_with_a_clear_message() -> None:
+    with pytest.raises(ValidationError, match="登录限速"):
+        Settings(login_rate_per_address="lots")
+    with pytest.raises(ConfigurationError, match="20/minute"):
+        SignInGuard(per_address="twenty", per_account="10/minute")

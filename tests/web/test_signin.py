@@ -14,7 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -24,7 +24,9 @@ from yecai.auth.principal import SYSTEM
 from yecai.auth.throttle import SignInBusy, SignInGuard
 from yecai.errors import ConfigurationError
 from yecai.settings import Settings
+from yecai.store.auth_tables import SignInFailure
 from yecai.store.db import Store, migrate
+from yecai.web.app import create_app
 
 NOW = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
 
@@ -73,6 +75,7 @@ def test_no_connection_is_held_while_the_password_is_hashed(
     store.close()
 
 
+@pytest.mark.slow
 def test_failures_slow_down_but_never_lock_the_owner_out(store: Store) -> None:
     _, password = users.create_user(store, username="admin2", role="admin", by=SYSTEM)
     bad = "nope-nope-nope"
@@ -121,6 +124,7 @@ def _attempts(client: TestClient, username: str, count: int) -> list[tuple[int, 
     return seen
 
 
+@pytest.mark.slow
 def test_unknown_and_known_names_get_the_same_answers(
     api_world: tuple[TestClient, Planted, Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -145,6 +149,7 @@ def test_unknown_and_known_names_get_the_same_answers(
     }
 
 
+@pytest.mark.slow
 def test_sign_in_is_rate_limited_per_address(
     store: Store, planted_world: Callable[..., tuple[TestClient, Planted]]
 ) -> None:
@@ -164,6 +169,7 @@ def test_sign_in_is_rate_limited_per_address(
     assert other.post("/api/v1/session", json={"username": "admin", "password": PASSWORD}).status_code == 200
 
 
+@pytest.mark.slow
 def test_sign_in_is_rate_limited_per_account(
     store: Store, planted_world: Callable[..., tuple[TestClient, Planted]]
 ) -> None:
@@ -178,6 +184,7 @@ def test_sign_in_is_rate_limited_per_account(
         assert statuses == [401, 401, 401, 429, 429], name
 
 
+@pytest.mark.slow
 def test_console_sign_in_answers_429_too(
     store: Store, planted_world: Callable[..., tuple[TestClient, Planted]]
 ) -> None:
@@ -249,3 +256,50 @@ def test_bad_rates_are_refused_with_a_clear_message() -> None:
         Settings(login_rate_per_address="lots")
     with pytest.raises(ConfigurationError, match="20/minute"):
         SignInGuard(per_address="twenty", per_account="10/minute")
+
+
+def test_made_up_names_are_forgotten_after_a_quiet_day(store: Store) -> None:
+    for _ in range(3):
+        users.authenticate(store, "ghost.name", "nope-nope-nope", now=NOW)
+    users.authenticate(store, "another.ghost", "nope-nope-nope", now=NOW + dt.timedelta(days=1, seconds=1))
+    with store.sessions() as session:
+        names = set(session.scalars(select(SignInFailure.username)))
+    assert names == {"another.ghost"}
+
+
+@pytest.mark.slow
+def test_a_signed_in_page_is_served_while_a_sign_in_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _one_connection_store(tmp_path / "one.sqlite")
+    users.create_user(store, username="reader", role="auditor", password=PASSWORD, by=SYSTEM)
+    app = create_app(store, settings=Settings(workspace=tmp_path / "yecai.yaml", workdir=tmp_path))
+    reader = TestClient(app)
+    assert (
+        reader.post("/api/v1/session", json={"username": "reader", "password": PASSWORD}).status_code == 200
+    )
+    verifying, release = threading.Event(), threading.Event()
+
+    class SlowHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            verifying.set()
+            release.wait(10)
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(users, "_hasher", SlowHasher())
+    answers: list[int] = []
+    attacker = TestClient(app, client=("10.6.6.6", 1))
+    body = {"username": "reader", "password": "wrong-password-1"}
+    signing_in = threading.Thread(
+        target=lambda: answers.append(attacker.post("/api/v1/session", json=body).status_code)
+    )
+    signing_in.start()
+    try:
+        assert verifying.wait(10)
+        # one connection in the pool, a sign-in in the middle of argon2: the page still gets it
+        assert reader.get("/api/v1/me").status_code == 200
+    finally:
+        release.set()
+        signing_in.join(10)
+    assert answers == [401]
+    store.close()

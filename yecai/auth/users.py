@@ -320,6 +320,9 @@ class LoginResult:
     retry_after: int | None = None  # whole seconds, for THROTTLED
 
 
+FORGET_AFTER = dt.timedelta(days=1)
+
+
 def pause_after(failures: int, *, max_failures: int, cap: int) -> int:
     """Seconds the name must wait after `failures` failures in a row: 0, then 1, 2, 4 … up to `cap`."""
     if failures < max_failures:
@@ -398,6 +401,8 @@ def _whole_seconds(delta: dt.timedelta) -> int:
 def _record_failure(store: Store, key: str, moment: dt.datetime, *, max_failures: int, cap: int) -> int:
     """Count one failure for the name; returns the pause it now has to wait (0: none yet)."""
     with store.transaction() as session:
+        # failures "in a row" end after a quiet day; this also keeps made-up names from piling up
+        session.execute(delete(SignInFailure).where(SignInFailure.last_failed_at < moment - FORGET_AFTER))
         insert_ignore(
             session,
             SignInFailure,

@@ -122,6 +122,7 @@ class SignInFailure(Base):
     """
 
     __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_last_failed_at", "last_failed_at"),)
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

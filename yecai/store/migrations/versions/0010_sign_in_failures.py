@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("username"),
     )
+    op.create_index("ix_sign_in_failures_last_failed_at", "sign_in_failures", ["last_failed_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sign_in_failures_last_failed_at", table_name="sign_in_failures")
     op.drop_table("sign_in_failures")

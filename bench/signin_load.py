@@ -1,6 +1,6 @@
 """Sign-in load: does a flood of bad sign-ins slow down people who are already signed in?
 
-Starts the web app under uvicorn on 127.0.0.1 (a free port) over a temporary SQLite store with a
+Starts the web app under uvicorn on 127.0.0.1 (a free port, in its own process) over a temporary SQLite store with a
 signed-in admin, then times the authenticated dashboard (`GET /api/v1/dashboard`) twice: alone
 (the baseline, same run) and while `--attempts` bad sign-ins run `--concurrency` at a time, under
 known and unknown names. Loopback only, bounded count and time. Prints one line with both 95th
@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import multiprocessing
 import socket
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -105,6 +105,18 @@ async def measure(base: str, cookie: str, args: argparse.Namespace) -> str:
     )
 
 
+def serve(workdir: Path, port: int, no_rate_limits: bool) -> None:
+    """The server, in a process of its own (as `yecai serve` is): it shares no GIL with the load."""
+    store = open_store(settings_for(workdir, no_rate_limits).store_url())
+    app = create_app(store, settings=settings_for(workdir, no_rate_limits))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def settings_for(workdir: Path, no_rate_limits: bool) -> Settings:
+    extra = {"login_rate_per_address": "100000/minute", "login_rate_per_account": "100000/minute"}
+    return Settings(workspace=workdir / "yecai.yaml", workdir=workdir, **(extra if no_rate_limits else {}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,32 +135,31 @@ def main() -> None:
     args.concurrency = max(1, min(args.concurrency, 200))
     with tempfile.TemporaryDirectory(prefix="yecai-signin-") as tmp:
         workdir = Path(tmp)
-        extra = {"login_rate_per_address": "100000/minute", "login_rate_per_account": "100000/minute"}
-        settings = Settings(
-            workspace=workdir / "yecai.yaml", workdir=workdir, **(extra if args.no_rate_limits else {})
-        )
-        store = open_store(settings.store_url())
+        store = open_store(settings_for(workdir, args.no_rate_limits).store_url())
         users.create_user(store, username="admin", role="admin", password=PASSWORD, by=SYSTEM)
         users.create_user(store, username="viewer", role="auditor", password=PASSWORD, by=SYSTEM)
+        store.close()
         port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(store, settings=settings), host="127.0.0.1", port=port, log_level="warning"
-            )
+        server = multiprocessing.get_context("spawn").Process(
+            target=serve, args=(workdir, port, args.no_rate_limits), daemon=True
         )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
+        server.start()
         base = f"http://127.0.0.1:{port}"
-        while not server.started:
-            time.sleep(0.05)
-        signed_in = httpx.post(f"{base}/api/v1/session", json={"username": "viewer", "password": PASSWORD})
-        signed_in.raise_for_status()
         try:
+            for _ in range(600):  # up to 60 s to start
+                try:
+                    httpx.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            signed_in = httpx.post(
+                f"{base}/api/v1/session", json={"username": "viewer", "password": PASSWORD}
+            )
+            signed_in.raise_for_status()
             print(asyncio.run(measure(base, signed_in.cookies["yecai_session"], args)))
         finally:
-            server.should_exit = True
-            thread.join(10)
-            store.close()
+            server.terminate()
+            server.join(10)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -303,3 +304,20 @@ def test_a_signed_in_page_is_served_while_a_sign_in_verifies(
         signing_in.join(10)
     assert answers == [401]
     store.close()
+
+
+def test_scaled_out_instances_count_sign_ins_together_on_redis() -> None:
+    settings = Settings(queue_url="redis://127.0.0.1:6379/0")
+    assert settings.limits_storage_url() == "redis://127.0.0.1:6379/0"
+    assert Settings().limits_storage_url() == "memory://"
+    url = settings.limits_storage_url()
+    one, two = (
+        SignInGuard(per_address="3/minute", per_account="100/minute", storage_url=url) for _ in range(2)
+    )
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().hex[:6]}"  # fresh keys for this run
+    assert one.admit(address, "a") is None
+    assert two.admit(address, "b") is None
+    assert one.admit(address, "c") is None
+    wait = two.admit(address, "d")  # the fourth attempt, on the other instance
+    assert wait is not None
+    assert 1 <= wait <= 60

@@ -342,7 +342,7 @@ def authenticate(
     password: str,
     *,
     max_failures: int = 5,
-    delay_cap: int = 900,
+    delay_cap: int = 300,
     ip: str | None = None,
     now: dt.datetime | None = None,
 ) -> LoginResult:

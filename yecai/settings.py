@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
-from pydantic import Field
+from limits import parse
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,11 +53,48 @@ class Settings(BaseSettings):
     # console and API sign-in (OWASP session guidance: idle and absolute timeouts, lock-out)
     session_idle_minutes: int = Field(30, ge=1, description="a console session ends after this long idle")
     session_max_hours: int = Field(12, ge=1, description="a console session ends this long after sign-in")
-    login_max_failures: int = Field(5, ge=1, description="failed sign-ins in a row before the account locks")
-    login_lock_minutes: int = Field(15, ge=1, description="how long a locked account stays locked")
+    login_max_failures: int = Field(
+        5, ge=1, description="failed sign-ins in a row for a name before each further attempt must wait"
+    )
+    login_delay_cap_seconds: int = Field(
+        300,
+        ge=1,
+        le=86_400,
+        description="the longest pause between attempts after repeated failures (1, 2, 4 … seconds up to this)",
+    )
+    login_rate_per_address: str = Field(
+        "20/minute",
+        description="sign-in attempts one client address may make (limits syntax: N/second|minute|hour)",
+    )
+    login_rate_per_account: str = Field(
+        "10/minute", description="sign-in attempts for one user name, from anywhere (known or unknown alike)"
+    )
+    login_concurrent_verifications: int = Field(
+        2, ge=1, le=64, description="password hashes checked at once; more sign-ins wait, then get 429"
+    )
+    login_verify_wait_seconds: float = Field(
+        5.0, ge=0, le=60, description="how long a sign-in waits for a free verification before 429"
+    )
     cookie_secure: bool = Field(
         False, description="mark the session cookie Secure (set true behind HTTPS; the demo runs on http)"
     )
+
+    @field_validator("login_rate_per_address", "login_rate_per_account")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"登录限速 {value!r} 无效，应形如 20/minute / invalid sign-in rate {value!r}; write it like 20/minute"
+            ) from None
+        return value
+
+    def limits_storage_url(self) -> str:
+        """Where sign-in rate limits count: Redis when the queue is on Redis (scaled out), else memory."""
+        if self.queue_url and self.queue_url.startswith(("redis://", "rediss://", "unix://")):
+            return self.queue_url
+        return "memory://"
 
     def store_url(self, workdir: Path | None = None) -> str:
         directory = workdir or self.workdir

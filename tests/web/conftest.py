@@ -8,7 +8,7 @@ the role matrix, which only reads. `showcase` is a store full of demo data for t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,25 @@ def api_world(store: Store, tmp_path: Path) -> Iterator[tuple[TestClient, Plante
     app = create_app(store, settings=planted.settings)
     with TestClient(app) as client:
         yield client, planted, store
+
+
+@pytest.fixture
+def planted_world(store: Store, tmp_path: Path) -> Iterator[Callable[..., tuple[TestClient, Planted]]]:
+    """Like `api_world`, with settings changed for the test (e.g. tighter sign-in limits)."""
+    clients: list[TestClient] = []
+
+    def build(**settings: object) -> tuple[TestClient, Planted]:
+        planted = plant(store, tmp_path)
+        assert planted.settings is not None
+        app = create_app(store, settings=planted.settings.model_copy(update=settings))
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return client, planted
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

@@ -88,7 +88,7 @@ def list_users(database_url: str | None = DATABASE) -> None:
     for u in rows:
         state = "启用 active" if u.active else "停用 disabled"
         if u.locked_until:
-            state += f" · 锁定至 locked until {u.locked_until:%Y-%m-%d %H:%M}Z"
+            state += f" · 暂停登录至 sign-in paused until {u.locked_until:%Y-%m-%d %H:%M:%S}Z"
         table.add_row(
             u.username,
             u.role.value,
@@ -120,7 +120,7 @@ def set_password(
 
 @users_app.command("unlock")
 def unlock(username: str = typer.Argument(...), database_url: str | None = DATABASE) -> None:
-    """解锁 · clear failed sign-ins and the lock."""
+    """解锁 · clear failed sign-ins and the pause (the owner may sign in at once)."""
     console = Console()
     with opened(database_url) as ctx:
         try:

@@ -111,3 +111,19 @@ class AlertDelivery(Base):
 
 Index("ix_alert_deliveries_key", AlertDelivery.channel, AlertDelivery.dedupe_key, AlertDelivery.at)
 Index("ix_alert_deliveries_at", AlertDelivery.channel, AlertDelivery.at)
+
+
+class SignInFailure(Base):
+    """Failed sign-ins in a row for one name as typed — real user or not, so both look alike.
+
+    `not_before` is the progressive pause: after too many failures each further attempt for the
+    name must wait until then (2^k seconds, capped). A success or an administrator's unlock
+    deletes the row.
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_last_failed_at", "last_failed_at"),)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

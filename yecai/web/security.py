@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -24,6 +24,7 @@ from starlette.responses import Response
 from yecai.auth.principal import Principal
 from yecai.auth.roles import Permission
 from yecai.auth.sessions import resolve_session, resolve_token
+from yecai.auth.throttle import SignInGuard
 from yecai.settings import Settings
 from yecai.store.db import Store
 
@@ -55,6 +56,19 @@ class WebAuth:
 
     store: Store
     settings: Settings
+    guard: SignInGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        # one gate per app: the rate-limit counters and the verification slots of this process
+        settings = self.settings
+        guard = SignInGuard(
+            per_address=settings.login_rate_per_address,
+            per_account=settings.login_rate_per_account,
+            storage_url=settings.limits_storage_url(),
+            concurrent=settings.login_concurrent_verifications,
+            wait_seconds=settings.login_verify_wait_seconds,
+        )
+        object.__setattr__(self, "guard", guard)
 
     @property
     def idle(self) -> dt.timedelta:

@@ -2,10 +2,13 @@
 
 `POST /api/v1/session` answers with the session cookie (HttpOnly, SameSite=Lax) and the CSRF
 token the caller must send back on every change; scripts and agents use API tokens instead.
-A wrong password, an unknown user and a locked account are told apart only as "locked" or not.
+A wrong password and an unknown user get the same 401; too many attempts get the same 429 with
+Retry-After, whether the name exists or not.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
@@ -14,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from yecai.auth import users
 from yecai.auth.roles import Permission
 from yecai.auth.sessions import close_session, open_session
+from yecai.auth.throttle import SignInBusy
 from yecai.errors import YecaiError
 from yecai.web.api.common import from_error, plain, problem
 from yecai.web.context import WebContext, context
@@ -45,37 +49,70 @@ def set_session_cookie(response: Response, request: Request, cookie: str) -> Non
     )
 
 
-def sign_in(
+async def sign_in(
     request: Request, username: str, password: str
 ) -> tuple[users.LoginResult, str | None, str | None]:
-    """Check the password and open a session: (result, cookie, csrf) — cookie None unless OK."""
+    """Check the password and open a session: (result, cookie, csrf) — cookie None unless OK.
+
+    Rate limits come first (cheap, no database); then the check waits for one of the few
+    verification slots, so a flood of sign-ins never starves the event loop or the database pool.
+    """
     auth: WebAuth = request.app.state.auth
-    result = users.authenticate(
-        auth.store,
-        username,
-        password,
-        max_failures=auth.settings.login_max_failures,
-        lock_minutes=auth.settings.login_lock_minutes,
-        ip=client_ip(request),
-    )
+    guard = auth.guard
+    address = client_ip(request) or "-"
+    if guard.local:
+        wait = guard.admit(address, username)
+    else:
+        wait = await run_in_threadpool(guard.admit, address, username)
+    if wait is not None:
+        return users.LoginResult(users.LoginOutcome.THROTTLED, retry_after=wait), None, None
+    try:
+        async with guard.verifying():
+            result = await run_in_threadpool(
+                partial(
+                    users.authenticate,
+                    auth.store,
+                    username,
+                    password,
+                    max_failures=auth.settings.login_max_failures,
+                    delay_cap=auth.settings.login_delay_cap_seconds,
+                    ip=client_ip(request),
+                )
+            )
+    except SignInBusy:
+        return users.LoginResult(users.LoginOutcome.THROTTLED, retry_after=1), None, None
     if result.outcome is not users.LoginOutcome.OK or result.user is None:
         return result, None, None
-    cookie, csrf = open_session(
-        auth.store,
-        result.user,
-        absolute=auth.absolute,
-        ip=client_ip(request),
-        user_agent=request.headers.get("user-agent"),
+    cookie, csrf = await run_in_threadpool(
+        partial(
+            open_session,
+            auth.store,
+            result.user,
+            absolute=auth.absolute,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+        )
     )
     return result, cookie, csrf
 
 
+def refusal_status(result: users.LoginResult) -> int:
+    """401 for a wrong name or password (and a disabled account), 429 for too many attempts."""
+    return 429 if result.outcome is users.LoginOutcome.THROTTLED else 401
+
+
+def retry_headers(result: users.LoginResult) -> dict[str, str]:
+    return {"Retry-After": str(result.retry_after)} if result.retry_after else {}
+
+
 @router.post("/session", dependencies=[allow(PUBLIC)], summary="登录 · sign in")
 async def login(body: Credentials, request: Request, response: Response) -> dict[str, object]:
-    result, cookie, csrf = await run_in_threadpool(sign_in, request, body.username, body.password)
+    result, cookie, csrf = await sign_in(request, body.username, body.password)
     if cookie is None or result.user is None:
         zh, en = users.LOGIN_MESSAGES[result.outcome]
-        raise problem(423 if result.outcome is users.LoginOutcome.LOCKED else 401, zh, en)
+        failure = problem(refusal_status(result), zh, en)
+        failure.headers = retry_headers(result)
+        raise failure
     set_session_cookie(response, request, cookie)
     return {"user": plain(result.user), "csrf_token": csrf}
 
@@ -111,7 +148,7 @@ async def change_password(
         who.username,
         body.current,
         max_failures=ctx.settings.login_max_failures,
-        lock_minutes=ctx.settings.login_lock_minutes,
+        delay_cap=ctx.settings.login_delay_cap_seconds,
         ip=who.ip,
     )
     if result.outcome is not users.LoginOutcome.OK:

@@ -264,7 +264,7 @@ def change_password(
         who.username,
         current,
         max_failures=ctx.settings.login_max_failures,
-        lock_minutes=ctx.settings.login_lock_minutes,
+        delay_cap=ctx.settings.login_delay_cap_seconds,
         ip=who.ip,
     )
     if result.outcome is not users.LoginOutcome.OK:

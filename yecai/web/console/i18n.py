@@ -160,7 +160,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "col.projects": ("项目", "Projects"),
     "col.language": ("语言", "Language"),
     "col.last_login": ("上次登录", "Last sign-in"),
-    "col.locked": ("锁定", "Locked"),
+    "col.locked": ("暂停登录至", "sign-in paused until"),
     "col.token_name": ("令牌名称", "Token name"),
     "col.prefix": ("前缀", "Prefix"),
     "col.created": ("创建", "Created"),

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yecai.auth import users
 from yecai.auth.sessions import close_session, resolve_session
-from yecai.web.api.session import set_session_cookie, sign_in
+from yecai.web.api.session import refusal_status, retry_headers, set_session_cookie, sign_in
 from yecai.web.console import i18n
 from yecai.web.console.rendering import Notice, local_path, notice, render
 from yecai.web.security import PUBLIC, SESSION_COOKIE, SIGNED_IN, WebAuth, allow
@@ -76,7 +76,7 @@ def login_form(request: Request, next: str = Query("/", max_length=2000)) -> Res
 
 
 @router.post("/login", dependencies=[allow(PUBLIC)])
-def login(
+async def login(
     request: Request,
     username: str = Form("", max_length=64),
     password: str = Form("", max_length=1024),
@@ -93,13 +93,18 @@ def login(
             message=notice("login.expired", ok=False),
             username=username,
         )
-    result, cookie, _csrf = sign_in(request, username.strip(), password)
+    result, cookie, _csrf = await sign_in(request, username.strip(), password)
     if cookie is None or result.user is None:
         zh, en = users.LOGIN_MESSAGES[result.outcome]
-        status = 423 if result.outcome is users.LoginOutcome.LOCKED else 401
-        return _login_page(
-            request, next_path=target, status=status, message=Notice(False, zh, en), username=username
+        page = _login_page(
+            request,
+            next_path=target,
+            status=refusal_status(result),
+            message=Notice(False, zh, en),
+            username=username,
         )
+        page.headers.update(retry_headers(result))
+        return page
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, cookie)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")

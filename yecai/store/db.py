@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import os
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
@@ -21,6 +23,30 @@ from sqlalchemy.orm import Session, sessionmaker
 from yecai.store import schema  # noqa: F401  (every table known before the first session)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+# Owner only: the store holds password hashes, session CSRF tokens and encrypted secrets.
+PRIVATE = 0o600
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` mode 0600 if it is missing, and take group/other access away if it is not.
+
+    SQLite creates the -wal and -shm files with the mode of the database file, so a private
+    database keeps its siblings private too; they are tightened as well in case an older yecai
+    (or another tool) left them readable.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    except FileExistsError:
+        pass
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if each.stat().st_mode & 0o077:
+                each.chmod(PRIVATE)
+        except FileNotFoundError:
+            continue
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,9 +62,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -50,6 +50,7 @@ def test_every_cli_type_passes_the_type_gate(api_world: tuple[TestClient, Plante
             headers=bearer(planted, "integrator"),
         )
         assert answer.status_code != 415, (suffix, answer.text)
+        assert "不支持的文件类型" not in answer.text, (suffix, answer.text)
 
 
 @pytest.mark.parametrize("name", ["payload.exe", "noextension", "成本.pdf"])

@@ -162,7 +162,7 @@ def text_date(text: str) -> dt.date:
     for pattern in _DATE_PATTERNS:
         match = pattern.match(cleaned)
         if match:
-            parts = match.groups() + (None, None, None)
+            parts = (*match.groups(), None, None, None)
             if problem := _time_problem(text, *parts[3:6]):
                 raise problem
             year, month, day = (int(part) for part in parts[:3])

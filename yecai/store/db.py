@@ -7,13 +7,13 @@ newest Alembic revision. Schema changes happen only through migrations, never `c
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import os
 
 from alembic import command
 from alembic.config import Config
@@ -37,10 +37,8 @@ def _private_file(path: Path) -> None:
     (or another tool) left them readable.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
-    except FileExistsError:
-        pass
     for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         try:
             if each.stat().st_mode & 0o077:

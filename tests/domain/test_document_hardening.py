@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.domain.test_documents import GOOD
 from yecai.domain.documents import CostRecord, DateWindow, Invoice, Project, validate
 from yecai.settings import Settings
-from tests.domain.test_documents import GOOD
 
 INVISIBLE = st.characters(categories=["Cc", "Cf", "Co", "Zl", "Zp"])
 VISIBLE = st.text(st.characters(categories=["L", "N", "Pd"]), min_size=1, max_size=12)
@@ -28,9 +28,11 @@ def test_a_code_with_an_invisible_or_control_character_is_refused(head: str, hid
     project, issues = validate(Project, {"code": head + hidden + tail, "name": "工程"})
     assert project is None
     assert issues[0].field == "code"
-    assert "不可见" in issues[0].zh and "invisible" in issues[0].en
+    assert "不可见" in issues[0].zh
+    assert "invisible" in issues[0].en
     record, issues = validate(CostRecord, {**GOOD, "project_code": head + hidden + tail})
-    assert record is None and issues[0].field == "project_code"
+    assert record is None
+    assert issues[0].field == "project_code"
 
 
 @given(VISIBLE)
@@ -39,7 +41,8 @@ def test_nfkc_equivalent_codes_are_one_code(code: str) -> None:
     first, _ = validate(Project, {"code": code, "name": "工程"})
     second, _ = validate(Project, {"code": normal, "name": "工程"})
     if first is None or second is None:  # NFKC may make a code too long or empty: refused both ways
-        assert first is None and second is None
+        assert first is None
+        assert second is None
         return
     assert first.code == second.code == normal.strip()
 
@@ -63,7 +66,8 @@ def test_the_zero_width_space_lookalike_is_refused_everywhere() -> None:
         assert document is None
         assert any("U+200B" in i.en or "U+202E" in i.en for i in issues), issues
     fullwidth, _ = validate(CostRecord, {**GOOD, "project_code": "ＸＭ２０２６００１"})
-    assert fullwidth is not None and fullwidth.project_code == "XM2026001"
+    assert fullwidth is not None
+    assert fullwidth.project_code == "XM2026001"
 
 
 @pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1999-12-31"])
@@ -71,7 +75,8 @@ def test_business_dates_outside_the_window_are_refused(day: str) -> None:
     record, issues = validate(CostRecord, {**GOOD, "business_date": day})
     assert record is None
     assert issues[0].field == "business_date"
-    assert "业务日期" in issues[0].zh and "outside" in issues[0].en
+    assert "业务日期" in issues[0].zh
+    assert "outside" in issues[0].en
 
 
 def test_the_default_window_reaches_two_years_ahead() -> None:
@@ -81,7 +86,8 @@ def test_the_default_window_reaches_two_years_ahead() -> None:
     far, issues = validate(
         CostRecord, {**GOOD, "business_date": (today + dt.timedelta(days=800)).isoformat()}
     )
-    assert far is None and issues
+    assert far is None
+    assert issues
 
 
 def test_the_window_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:

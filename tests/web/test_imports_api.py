@@ -64,7 +64,8 @@ def test_an_unsupported_type_is_415(api_world: tuple[TestClient, Planted, Store]
     )
     assert answer.status_code == 415, answer.text
     detail = answer.json()["detail"]
-    assert "不支持" in detail["message_zh"] and "unsupported" in detail["message_en"]
+    assert "不支持" in detail["message_zh"]
+    assert "unsupported" in detail["message_en"]
 
 
 def test_reports_of_imports_in_the_same_second_are_all_kept(
@@ -73,7 +74,7 @@ def test_reports_of_imports_in_the_same_second_are_all_kept(
     client, planted, _ = api_world
     names = set()
     for n in range(4):
-        header, rows, _ = GOOD["cost"]
+        header, _rows, _ = GOOD["cost"]
         bad = [[n, f"CB-X{n}", "XM2026001", "飞机费", "2026-10-07", "1", "个", 1, 1, 1, None, "x"]]
         answer = client.post(
             "/api/v1/imports",
@@ -83,7 +84,8 @@ def test_reports_of_imports_in_the_same_second_are_all_kept(
         )
         assert answer.status_code == 200, answer.text
         names.add(answer.json()["report"])
-    assert None not in names and len(names) == 4
+    assert None not in names
+    assert len(names) == 4
     assert planted.settings is not None
     kept = {p.name for p in (planted.settings.workdir / "import-reports").iterdir()}
     assert names <= kept

@@ -25,7 +25,8 @@ def test_a_password_change_revokes_the_users_tokens(store: Store) -> None:
     users.set_password(store, "wang.gong", "Xinmima-2026-y", by=SYSTEM)
     assert sessions.resolve_token(store, secret) is None
     tokens = sessions.list_tokens(store, username="wang.gong")
-    assert tokens and all(t.revoked_at is not None for t in tokens)
+    assert tokens
+    assert all(t.revoked_at is not None for t in tokens)
     assert audit.entries(store, SYSTEM, action="token.revoke")
 
 

@@ -105,3 +105,9 @@ def test_a_stored_document_reloads_without_the_window() -> None:
     # the gate is at the way in: re-reading a stored document never fails on today's window
     record = CostRecord.model_validate({**GOOD, "business_date": "1999-12-31"})
     assert record.business_date == dt.date(1999, 12, 31)
+
+
+def test_a_stored_code_reloads_as_it_was_stored() -> None:
+    # a document stored before the rule keeps its key when the pipeline re-reads it
+    project = Project.model_validate({"code": "XM2026001\u200b", "name": "工程"})
+    assert project.code == "XM2026001\u200b"

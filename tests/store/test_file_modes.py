@@ -12,7 +12,9 @@ import pytest
 
 from yecai.auth import users
 from yecai.auth.principal import SYSTEM
+from yecai.jobs.queue import make_huey
 from yecai.secrets import KEY_ENV, load_key
+from yecai.settings import Settings
 from yecai.store.db import open_store
 
 
@@ -52,3 +54,9 @@ def test_the_key_file_is_0600_even_when_it_was_not(tmp_path: Path, monkeypatch: 
     path.chmod(0o644)
     assert load_key(tmp_path) == key
     assert _mode(path) == 0o600
+
+
+def test_the_embedded_queue_file_is_0600(tmp_path: Path) -> None:
+    huey = make_huey(Settings(workdir=tmp_path, queue_url=None))
+    huey.storage.enqueue(b"x", 0)
+    assert _mode(tmp_path / "queue.sqlite3") == 0o600

@@ -166,8 +166,10 @@ def _rate(value: object, info: ValidationInfo) -> Decimal | None:
 def _code(value: object, info: ValidationInfo) -> object:
     # One rule for every way in (file, REST, webhook): NFKC, so ＸＭ２０２６００１ is XM2026001, and no
     # invisible or control character, so XM2026001 followed by U+200B is refused, not a new project.
-    if not isinstance(value, str):
-        return value  # pydantic says "must be text"
+    if not isinstance(value, str) or not _way_in(info):
+        # not text: pydantic says "must be text"; a stored document re-read by the pipeline keeps
+        # the key it was stored under (refusing it now would stop planning, not protect anyone)
+        return value
     try:
         return clean_code(value)
     except ValueError as exc:
@@ -178,6 +180,11 @@ def _code(value: object, info: ValidationInfo) -> object:
             f"含不可见字符或控制字符 {exc}，请删去后重新提交",
             f"contains the invisible or control character {exc}; remove it and send again",
         ) from None
+
+
+def _way_in(info: ValidationInfo) -> bool:
+    """True while `validate` checks something coming in (it passes a context; re-reads do not)."""
+    return isinstance(info.context, dict) and "business_dates" in info.context
 
 
 def _optional_code(value: object, info: ValidationInfo) -> object:
@@ -247,7 +254,7 @@ class _Document(BaseModel):
     def _within_window(self, info: ValidationInfo) -> _Document:
         # Only `validate` (the way in) passes a window: a stored document re-read years later, or
         # after the window was narrowed, must still load.
-        window = (info.context or {}).get("business_dates") if isinstance(info.context, dict) else None
+        window = info.context.get("business_dates") if _way_in(info) else None
         if isinstance(window, DateWindow):
             for name in self.business_dates:
                 day = getattr(self, name)

@@ -29,7 +29,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 PRIVATE = 0o600
 
 
-def _private_file(path: Path) -> None:
+def private_file(path: Path) -> None:
     """Create `path` mode 0600 if it is missing, and take group/other access away if it is not.
 
     SQLite creates the -wal and -shm files with the mode of the database file, so a private
@@ -62,7 +62,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:" and not path.startswith("file:"):
-            _private_file(Path(path))
+            private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

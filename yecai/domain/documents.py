@@ -205,7 +205,7 @@ Rate = Annotated[Decimal | None, BeforeValidator(_rate)]
 OptionalText = Annotated[str | None, BeforeValidator(_text_or_none)]
 OptionalDate = Annotated[dt.date | None, BeforeValidator(_text_or_none)]
 Code = Annotated[str, BeforeValidator(_code), Field(min_length=1, max_length=80)]
-OptionalCode = Annotated[str | None, BeforeValidator(_optional_code), Field(max_length=80)]
+OptionalCode = Annotated[Annotated[str, Field(max_length=80)] | None, BeforeValidator(_optional_code)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ A connector maps its system's field names onto these models; validation here is 
 source (REST pull, webhook, file import, site agent). Each problem becomes an `Issue` naming the
 field and the offending value, in Chinese first and English second, so that a bad row can be
 reported precisely while the good rows proceed. Money and quantities are `Decimal`, never float.
+At the way in (`validate`), codes and keys are NFKC-normalised and refused when they hide an
+invisible or control character, and business dates must fall in a `DateWindow`.
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ def load_key(workdir: Path) -> bytes:
         with os.fdopen(fd, "wb") as handle:
             handle.write(key)
         return key
+    # a key file made by hand (or by an older yecai) may be readable by others: owner only
+    if path.stat().st_mode & 0o077:
+        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
     return path.read_bytes().strip()
 
 

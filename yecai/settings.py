@@ -7,6 +7,7 @@ never to the environment of the process.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,8 @@ import httpx
 from limits import parse
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from yecai.domain.documents import FIRST_BUSINESS_DATE, YEARS_AHEAD, DateWindow
 
 
 class Settings(BaseSettings):
@@ -95,6 +98,26 @@ class Settings(BaseSettings):
         if self.queue_url and self.queue_url.startswith(("redis://", "rediss://", "unix://")):
             return self.queue_url
         return "memory://"
+
+    # The business dates a document may carry (0001-01-01 and 9999-12-31 are typing mistakes). yecai
+    # has no notion of Kingdee's open periods here; a rule set's period policy (`closed` /
+    # `next_open`) still decides what happens to a date in a closed period when it is posted.
+    business_date_min: dt.date = Field(
+        FIRST_BUSINESS_DATE, description="earliest business date a document may carry (YYYY-MM-DD)"
+    )
+    business_date_max: dt.date | None = Field(
+        None, description="latest business date (YYYY-MM-DD); default: today plus business_date_years_ahead"
+    )
+    business_date_years_ahead: int = Field(
+        YEARS_AHEAD, ge=0, le=50, description="when no maximum is set: how many years ahead of today"
+    )
+
+    def business_dates(self, today: dt.date | None = None) -> DateWindow:
+        """The window every way in (file, REST, webhook) checks business dates against."""
+        window = DateWindow.around(
+            today, first=self.business_date_min, years_ahead=self.business_date_years_ahead
+        )
+        return DateWindow(window.first, self.business_date_max or window.last)
 
     def store_url(self, workdir: Path | None = None) -> str:
         directory = workdir or self.workdir

@@ -412,3 +412,24 @@ def test_every_delivery_is_new_exactly_when_it_differs_from_the_latest(
     assert doc_deleted == latest[1]
     if not doc_deleted:
         assert doc_amount == Decimal(latest[0])
+
+
+def test_a_lookalike_code_or_impossible_date_by_webhook_is_invalid_like_from_a_file(
+    store: Store, connector: GenericRestConnector
+) -> None:
+    # the domain rule holds for every way in: the webhook's record is stored, then refused by intake
+    hostile = [("E1", "XM1\u200b", "2026-10-05"), ("E2", "XM1", "9999-12-31"), ("E3", "ＸＭ１", "2026-10-05")]
+    for n, (event_id, project, day) in enumerate(hostile):
+        data = {"record_id": f"CB-{n}", "project_code": project, "category": "labour", "business_date": day}
+        body = json.dumps(
+            {"event_id": event_id, "event_type": "cost_record.created", "data": {**data, "amount": "1.00"}}
+        ).encode()
+        assert receive(store, connector, headers=headers(connector, body), body=body).outcome == "stored"
+    result = validate_staged(store, connector, "cost_records", connection="pm")
+    assert (result.valid, result.invalid) == (1, 2)
+    with store.transaction() as session:
+        issues = dict(session.execute(select(Record.source_key, Record.issues)).all())
+        kept = session.scalars(select(Document.project_code)).all()
+    assert "U+200B" in issues["CB-0"][0]["en"]
+    assert issues["CB-1"][0]["field"] == "business_date"
+    assert kept == ["XM1"]

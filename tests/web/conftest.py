@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 
 from tests.support.planting import Planted, plant
 from tests.support.showcase import Showcase, build_showcase
+from yecai.auth import users
+from yecai.auth.principal import SYSTEM
 from yecai.store.db import Store, open_store
 from yecai.web.app import create_app
 
@@ -53,6 +55,9 @@ def rbac_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastA
     workdir: Path = tmp_path_factory.mktemp("rbac")
     store = open_store(f"sqlite:///{workdir / 'yecai.sqlite'}")
     planted = plant(store, workdir)
+    # the user the matrix's user routes act on: disabling it or resetting its password revokes its
+    # tokens for good, so it must not be one of the roles the matrix signs in as
+    users.create_user(store, username="matrix.target", role="auditor", by=SYSTEM)
     app = create_app(store, settings=planted.settings)
     try:
         yield app, planted, store

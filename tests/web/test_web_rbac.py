@@ -90,7 +90,7 @@ PARAMS = {
     "key": "PM_TOKEN",
     "job": "books",
     "table": "suppliers",
-    "username": "auditor",
+    "username": "matrix.target",
     "token_id": "999999",
     "connection": "nowhere",
     "channel": "nowhere",

@@ -26,7 +26,7 @@ from yecai.auth import audit
 from yecai.auth.principal import Principal
 from yecai.auth.roles import Role
 from yecai.errors import DataError
-from yecai.store.auth_tables import SignInFailure, User, UserProject, WebSession
+from yecai.store.auth_tables import ApiToken, SignInFailure, User, UserProject, WebSession
 from yecai.store.db import Store
 from yecai.store.inserts import insert_ignore
 
@@ -148,6 +148,35 @@ def _projects(codes: Iterable[str]) -> list[str]:
     return cleaned
 
 
+def _end_access(session: Session, user: User, by: Principal, reason: str) -> None:
+    """End every way `user` is signed in: console sessions deleted, live API tokens revoked, audited.
+
+    Tokens are revoked (not deleted) so the list still shows them; a revoked token never comes back,
+    so re-enabling a user or learning the new password does not revive a token that leaked before.
+    """
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    live = list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
+    )
+    if not live:
+        return
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id.in_([t.id for t in live]))
+        .values(revoked_at=_now())
+        .execution_options(synchronize_session="fetch")
+    )
+    for token in live:
+        audit.record(
+            session,
+            by,
+            action="token.revoke",
+            target_type="token",
+            target_id=token.id,
+            after={"user": user.username, "name": token.name, "reason": reason},
+        )
+
+
 def _find(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -238,9 +267,9 @@ def update_user(
         if language in ("zh", "en"):
             user.language = language
         if active is not None:
+            if user.active and not active:
+                _end_access(session, user, by, "user disabled")
             user.active = active
-            if not active:
-                session.execute(delete(WebSession).where(WebSession.user_id == user.id))
         if projects is not None:
             session.execute(delete(UserProject).where(UserProject.user_id == user.id))
             session.add_all(UserProject(user_id=user.id, project_code=code) for code in _projects(projects))
@@ -262,7 +291,8 @@ def update_user(
 
 
 def set_password(store: Store, username: str, password: str, *, by: Principal) -> None:
-    """Change a password; every session of that user ends (a stolen cookie dies with the old password)."""
+    """Change a password; every session and API token of that user ends (a stolen cookie or token
+    dies with the old password)."""
     check_password(password)
     with store.transaction() as session:
         user = _find(session, username)
@@ -271,7 +301,7 @@ def set_password(store: Store, username: str, password: str, *, by: Principal) -
         user.failed_logins = 0
         user.locked_until = None
         session.execute(delete(SignInFailure).where(SignInFailure.username == _key(username)))
-        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        _end_access(session, user, by, "password changed")
         audit.record(session, by, action="user.password", target_type="user", target_id=username)
 
 

@@ -50,7 +50,8 @@ class ImportKind(StrEnum):
 
 
 def _store(database_url: str | None) -> Store:
-    return open_store(database_url or Settings().store_url(Path(".yecai")))
+    # the same store as `serve` and the console: YECAI_DATABASE_URL, else YECAI_WORKDIR's SQLite
+    return open_store(database_url or Settings().store_url())
 
 
 def _constants(values: list[str]) -> dict[str, str]:

@@ -4,6 +4,8 @@ A connector maps its system's field names onto these models; validation here is 
 source (REST pull, webhook, file import, site agent). Each problem becomes an `Issue` naming the
 field and the offending value, in Chinese first and English second, so that a bad row can be
 reported precisely while the good rows proceed. Money and quantities are `Decimal`, never float.
+At the way in (`validate`), codes and keys are NFKC-normalised and refused when they hide an
+invisible or control character, and business dates must fall in a `DateWindow`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ from pydantic_core import PydanticCustomError
 
 from yecai.domain.identifiers import boq_code_valid, id_number_problem, luhn_valid, uscc_problem
 from yecai.domain.money import MoneyError, is_money, parse_decimal, round_money
+from yecai.domain.text import clean_code
+
+# The business dates a document may carry unless configured otherwise (Settings.business_dates):
+# from 2000 (no construction ledger yecai meets goes further back) to two years ahead of today.
+FIRST_BUSINESS_DATE = dt.date(2000, 1, 1)
+YEARS_AHEAD = 2
 
 # Invoices round tax per line; the header tax may differ from amount × rate by a few cents.
 INVOICE_TAX_TOLERANCE = Decimal("0.05")
@@ -157,6 +165,35 @@ def _rate(value: object, info: ValidationInfo) -> Decimal | None:
     return rate
 
 
+def _code(value: object, info: ValidationInfo) -> object:
+    # One rule for every way in (file, REST, webhook): NFKC, so ＸＭ２０２６００１ is XM2026001, and no
+    # invisible or control character, so XM2026001 followed by U+200B is refused, not a new project.
+    if not isinstance(value, str) or not _way_in(info):
+        # not text: pydantic says "must be text"; a stored document re-read by the pipeline keeps
+        # the key it was stored under (refusing it now would stop planning, not protect anyone)
+        return value
+    try:
+        return clean_code(value)
+    except ValueError as exc:
+        field = info.field_name or "code"
+        raise _problem(
+            field,
+            value.encode("unicode_escape").decode("ascii"),
+            f"含不可见字符或控制字符 {exc}，请删去后重新提交",
+            f"contains the invisible or control character {exc}; remove it and send again",
+        ) from None
+
+
+def _way_in(info: ValidationInfo) -> bool:
+    """True while `validate` checks something coming in (it passes a context; re-reads do not)."""
+    return isinstance(info.context, dict) and "business_dates" in info.context
+
+
+def _optional_code(value: object, info: ValidationInfo) -> object:
+    value = _text_or_none(value)
+    return None if value is None else _code(value, info)
+
+
 def _text_or_none(value: object) -> object:
     # Spreadsheets and forms send "" for an empty optional cell.
     return None if isinstance(value, str) and not value.strip() else value
@@ -169,7 +206,42 @@ OptionalMoney = Annotated[Decimal | None, BeforeValidator(_optional_money)]
 Rate = Annotated[Decimal | None, BeforeValidator(_rate)]
 OptionalText = Annotated[str | None, BeforeValidator(_text_or_none)]
 OptionalDate = Annotated[dt.date | None, BeforeValidator(_text_or_none)]
-Code = Annotated[str, Field(min_length=1, max_length=80)]
+Code = Annotated[str, BeforeValidator(_code), Field(min_length=1, max_length=80)]
+OptionalCode = Annotated[Annotated[str, Field(max_length=80)] | None, BeforeValidator(_optional_code)]
+
+
+@dataclass(frozen=True, slots=True)
+class DateWindow:
+    """The business dates accepted at the way in, both ends included."""
+
+    first: dt.date
+    last: dt.date
+
+    @classmethod
+    def around(
+        cls,
+        today: dt.date | None = None,
+        *,
+        first: dt.date = FIRST_BUSINESS_DATE,
+        years_ahead: int = YEARS_AHEAD,
+    ) -> DateWindow:
+        day = today or dt.date.today()
+        try:
+            last = day.replace(year=day.year + years_ahead)
+        except ValueError:  # 29 February into a year without one
+            last = day.replace(year=day.year + years_ahead, day=28)
+        return cls(first, last)
+
+    def problem(self, field: str, day: dt.date) -> PydanticCustomError | None:
+        if self.first <= day <= self.last:
+            return None
+        return _problem(
+            field,
+            day.isoformat(),
+            f"业务日期 {day} 超出允许范围 {self.first} 至 {self.last}",
+            f"business date {day} is outside the accepted range {self.first} .. {self.last}"
+            " (YECAI_BUSINESS_DATE_MIN / YECAI_BUSINESS_DATE_MAX)",
+        )
 
 
 class _Document(BaseModel):
@@ -177,6 +249,20 @@ class _Document(BaseModel):
 
     kind: ClassVar[str] = "document"
     key_field: ClassVar[str] = "source_key"
+    # the dates a business event happened on: checked against the window when a document comes in
+    business_dates: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _within_window(self, info: ValidationInfo) -> _Document:
+        # Only `validate` (the way in) passes a window: a stored document re-read years later, or
+        # after the window was narrowed, must still load.
+        window = info.context.get("business_dates") if _way_in(info) else None
+        if isinstance(window, DateWindow):
+            for name in self.business_dates:
+                day = getattr(self, name)
+                if day is not None and (problem := window.problem(name, day)):
+                    raise problem
+        return self
 
     @property
     def key(self) -> str:
@@ -249,7 +335,7 @@ class BoqItem(_Document):
 
     source_key: Code
     project_code: Code
-    code: str
+    code: Code
     name: str = Field(min_length=1)
     unit: str = Field(min_length=1)
     quantity: Amount
@@ -285,7 +371,7 @@ class BudgetLine(_Document):
     project_code: Code
     category: CostCategory
     amount: Money
-    boq_code: OptionalText = None
+    boq_code: OptionalCode = None
     version: OptionalText = None  # 预算版本 (original / 调整1 …)
     description: str = ""
 
@@ -294,6 +380,7 @@ class Contract(_Document):
     """A contract: income (with the owner), subcontract, purchase or lease."""
 
     kind: ClassVar[str] = "contract"
+    business_dates: ClassVar[tuple[str, ...]] = ("signed_date",)
     key_field: ClassVar[str] = "contract_no"
 
     contract_no: Code
@@ -326,6 +413,7 @@ class CostRecord(_Document):
     """One actual cost (实际成本) booked against a project: labour, material, machinery, …"""
 
     kind: ClassVar[str] = "cost_record"
+    business_dates: ClassVar[tuple[str, ...]] = ("business_date",)
 
     source_key: Code
     project_code: Code
@@ -353,7 +441,7 @@ class MeasuredQuantity(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    boq_code: str
+    boq_code: Code
     quantity: Amount
 
 
@@ -361,6 +449,7 @@ class ProgressReport(_Document):
     """Progress of a project in a period: percent complete and the owner valuation (计量)."""
 
     kind: ClassVar[str] = "progress_report"
+    business_dates: ClassVar[tuple[str, ...]] = ("report_date",)
 
     source_key: Code
     project_code: Code
@@ -394,6 +483,7 @@ class PaymentRequest(_Document):
     """A payment request (付款申请) to a supplier or subcontractor; becomes CN_PAYAPPLY."""
 
     kind: ClassVar[str] = "payment_request"
+    business_dates: ClassVar[tuple[str, ...]] = ("request_date",)
     key_field: ClassVar[str] = "request_no"
 
     request_no: Code
@@ -420,6 +510,7 @@ class Invoice(_Document):
     """A VAT invoice received (进项) or issued (销项): 专票 or 普票."""
 
     kind: ClassVar[str] = "invoice"
+    business_dates: ClassVar[tuple[str, ...]] = ("issue_date",)
     key_field: ClassVar[str] = "invoice_no"
 
     invoice_no: Code  # 8 digits (paper) or 20 digits (全电/数电)
@@ -427,7 +518,7 @@ class Invoice(_Document):
     direction: InvoiceDirection
     invoice_type: InvoiceType
     issue_date: dt.date
-    project_code: OptionalText = None
+    project_code: OptionalCode = None
     seller_name: str = Field(min_length=1)
     seller_tax_id: OptionalText = None
     buyer_name: str = Field(min_length=1)
@@ -486,9 +577,9 @@ class Worker(_Document):
     kind: ClassVar[str] = "worker"
     key_field: ClassVar[str] = "id_number"
 
-    id_number: str
+    id_number: Code
     name: str = Field(min_length=1)
-    project_code: OptionalText = None
+    project_code: OptionalCode = None
     team: OptionalText = None  # 班组
     employer: OptionalText = None  # 劳务分包单位 (the direct employer, §30 of 条例)
     trade: OptionalText = None  # 工种
@@ -547,10 +638,11 @@ class Attendance(_Document):
     """One worker's attendance on one day at one project (考勤)."""
 
     kind: ClassVar[str] = "attendance"
+    business_dates: ClassVar[tuple[str, ...]] = ("work_date",)
 
     source_key: Code
     project_code: Code
-    id_number: str
+    id_number: Code
     worker_name: OptionalText = None
     work_date: dt.date
     days: Amount = Decimal(1)  # 工日: 1, 0.5 …
@@ -646,9 +738,16 @@ def _issues(error: ValidationError) -> list[Issue]:
     return issues
 
 
-def validate(model: type[DocumentT], data: dict[str, Any]) -> tuple[DocumentT | None, list[Issue]]:
-    """Validate `data` into `model`; returns the document or the list of issues (never both)."""
+def validate(
+    model: type[DocumentT], data: dict[str, Any], *, window: DateWindow | None = None
+) -> tuple[DocumentT | None, list[Issue]]:
+    """Validate `data` into `model`; returns the document or the list of issues (never both).
+
+    This is the way in: business dates must fall in `window` (by default 2000-01-01 to two years
+    ahead of today; the process setting is `Settings.business_dates()`).
+    """
+    context = {"business_dates": window or DateWindow.around()}
     try:
-        return model.model_validate(data), []
+        return model.model_validate(data, context=context), []
     except ValidationError as exc:
         return None, _issues(exc)

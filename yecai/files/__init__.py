@@ -24,6 +24,7 @@ from yecai.files.mappings import (
     save_mapping,
 )
 from yecai.files.problems import FileProblem, LockHeld, LockLost
+from yecai.files.reader import IMPORT_EXTENSIONS
 from yecai.files.report import first_issues, write_report
 from yecai.files.resume import PreviousImport
 from yecai.files.templates import write_all_templates, write_template
@@ -31,6 +32,7 @@ from yecai.files.templates import write_all_templates, write_template
 __all__ = [
     "CHUNK_ROWS",
     "DEFAULT_CONNECTION",
+    "IMPORT_EXTENSIONS",
     "KINDS",
     "KINDS_ORDER",
     "STALE_AFTER",

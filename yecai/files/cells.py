@@ -135,21 +135,37 @@ def _type_zh(cell: object) -> str:
 
 _DATE_PATTERNS = (
     # 2026-10-05, 2026/10/5, 2026.10.5, optionally followed by a time
-    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
-    # 2026年10月5日 (the 日 is sometimes left out)
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?(?:\s*\d{1,2}[:时]\d{2}.*)?$"),
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"),
+    # 2026年10月5日 (the 日 is sometimes left out), optionally 8:30, 8时30分 or 8点30分15秒
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?(?:\s*(\d{1,2})[:时点](\d{2})(?:[:分](\d{2}))?.*)?$"),
     # 20261005
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
 
 
+def _time_problem(text: str, hour: str | None, minute: str | None, second: str | None) -> CellError | None:
+    # The time is dropped (a business date is a day), but a time that cannot exist means the cell is
+    # wrong: 25:00 must be refused, never silently cut off to the date in front of it.
+    if hour is None:
+        return None
+    if int(hour) < 24 and int(minute or 0) < 60 and int(second or 0) < 60:
+        return None
+    return CellError(
+        f"日期后的时间不存在：{text!r}（时 0–23，分、秒 0–59）",
+        f"the time after the date does not exist: {text!r} (hours 0–23, minutes and seconds 0–59)",
+    )
+
+
 def text_date(text: str) -> dt.date:
     """A date written the way Chinese exports write it; raises CellError naming the text."""
-    cleaned = nfkc(text).strip().replace(" ", " ")
+    cleaned = nfkc(text).strip()
     for pattern in _DATE_PATTERNS:
         match = pattern.match(cleaned)
         if match:
-            year, month, day = (int(part) for part in match.groups())
+            parts = (*match.groups(), None, None, None)
+            if problem := _time_problem(text, *parts[3:6]):
+                raise problem
+            year, month, day = (int(part) for part in parts[:3])
             try:
                 return dt.date(year, month, day)
             except ValueError:

@@ -55,6 +55,7 @@ from yecai.files.resume import (
     start_import,
 )
 from yecai.files.rows import FileContext, PreparedRow, RowIssue, prepare_raw, skipped_issue
+from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImport, FileImportIssue
 from yecai.store.tables import Run
@@ -405,7 +406,9 @@ class _Job:
                     f"{layout.title_project} was used",
                 )
             )
-        return FileContext(self.spec, self.digest, self.path.name, constants, texts)
+        # the process's business-date window (YECAI_BUSINESS_DATE_*), read once per sheet
+        window = Settings().business_dates()
+        return FileContext(self.spec, self.digest, self.path.name, constants, texts, window)
 
     def _layout_json(self) -> dict[str, Any]:
         return {"sheets": [layout.describe() for layout in self.layouts], "settings": self._settings()}

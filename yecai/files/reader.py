@@ -28,7 +28,9 @@ from yecai.files.raw import Merge, RawRow
 
 EXCEL_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".ods", ".et"}
 TEXT_EXTENSIONS = {".csv", ".txt", ".tsv"}
-EXTENSIONS = EXCEL_EXTENSIONS | TEXT_EXTENSIONS
+# What `yecai import` and POST /api/v1/imports both accept: one list, so the two never disagree.
+IMPORT_EXTENSIONS: frozenset[str] = frozenset(EXCEL_EXTENSIONS | TEXT_EXTENSIONS)
+EXTENSIONS = IMPORT_EXTENSIONS
 DELIMITERS = (",", "\t", ";", "|")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"

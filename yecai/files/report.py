@@ -16,6 +16,7 @@ from typing import Any
 import xlsxwriter
 from sqlalchemy import select
 
+from yecai.domain.text import inert
 from yecai.files.locks import aware
 from yecai.files.rows import RowIssue
 from yecai.store.db import Store
@@ -106,8 +107,9 @@ def write_report(store: Store, import_id: int, path: Path, *, already: bool = Fa
 
 
 def _text(sheet: Any, row: int, col: int, value: object, style: Any = None) -> None:
-    # write_string, never write(): a value like "=1+1" from a bad row must not become a formula
-    sheet.write_string(row, col, "" if value is None else str(value), style)
+    # write_string, never write(), and `inert`: a value like "=1+1" from a bad row (or a file named
+    # so) must not become a formula, neither now nor when someone edits the cell or saves as CSV
+    sheet.write_string(row, col, inert("" if value is None else str(value)), style)
 
 
 def _stamp(value: Any) -> str:

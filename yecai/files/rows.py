@@ -18,7 +18,7 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from yecai import jsonutil
-from yecai.domain.documents import Issue, validate
+from yecai.domain.documents import DateWindow, Issue, validate
 from yecai.files.cells import Cell, CellError, excel_decimal
 from yecai.files.columns import FieldSpec, KindSpec, read_value
 from yecai.files.layout import Layout
@@ -73,6 +73,7 @@ class FileContext:
     file_name: str
     constants: dict[str, Any]  # field → value already read (from --project, a template, the title)
     constant_text: dict[str, str]  # the same as given, for the content hash
+    window: DateWindow | None = None  # business dates accepted (None: the domain's default)
 
 
 def clean(cell: Cell) -> Cell:
@@ -236,7 +237,7 @@ def prepare_row(context: FileContext, layout: Layout, number: int, raw: list[Cel
     if not cells_out:
         errors.append(RowIssue(sheet, number, "-", "-", "", "该行没有可识别的数据", "the row holds no data"))
     else:
-        document, issues = validate(spec.model, data)
+        document, issues = validate(spec.model, data, window=context.window)
         for issue in issues:
             if issue.field in broken:
                 continue

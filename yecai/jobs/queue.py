@@ -28,6 +28,7 @@ from yecai.jobs.stalls import check_stalled
 from yecai.services import health
 from yecai.settings import Settings
 from yecai.store.clock import utcnow
+from yecai.store.db import private_file
 from yecai.workspace import Workspace
 
 log = logging.getLogger("yecai.jobs")
@@ -48,8 +49,9 @@ def make_huey(settings: Settings, queue_name: str = "yecai") -> Huey:
             f"不支持的队列地址 {settings.queue_url}：请用 redis://…，或不设以使用内嵌队列",
             f"unsupported queue URL {settings.queue_url}: use redis://…, or leave it unset for the embedded queue",
         )
-    settings.workdir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(queue_name, filename=str(settings.workdir / "queue.sqlite3"), results=False)
+    queue_file = settings.workdir / "queue.sqlite3"
+    private_file(queue_file)  # owner only, like the store: it holds every queued task's arguments
+    return SqliteHuey(queue_name, filename=str(queue_file), results=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from typing import Any
 
 import xlsxwriter
 
+from yecai.domain.text import inert
 from yecai.reconcile.classify import KINDS, TITLES
 from yecai.reconcile.service import DifferenceView, RunView
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HEADERS = (
     ("类型", "type"),
     ("项目", "project"),
@@ -38,8 +38,7 @@ WIDTHS = (22, 14, 14, 9, 14, 14, 14, 9, 22, 20, 14, 80, 80)
 
 def safe_text(value: object) -> str:
     """The text of a cell, defused: a leading apostrophe before anything that starts a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return inert("" if value is None else str(value))
 
 
 def _put(sheet: Any, row: int, col: int, value: object, money: Any, style: Any = None) -> None:

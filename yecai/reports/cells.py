@@ -2,15 +2,13 @@
 
 A project name, payee or description comes from the source system and may start with `=`, `+`,
 `-`, `@`, a tab or a carriage return — Excel and WPS would read such text as a formula (or DDE
-call) when a person edits the cell or re-saves as CSV. `inert` prefixes it with an apostrophe,
-OWASP's recommendation, so it stays plain text; everything else is returned unchanged.
+call). The one guard lives in `yecai.domain.text` (the import report uses it too); this module
+keeps the name the report writers import.
 """
 
 from __future__ import annotations
 
-TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+from yecai.domain.text import FORMULA_TRIGGERS as TRIGGERS
+from yecai.domain.text import inert
 
-
-def inert(text: str) -> str:
-    """The text with a leading apostrophe when it could start a formula, else unchanged."""
-    return "'" + text if text.startswith(TRIGGERS) else text
+__all__ = ["TRIGGERS", "inert"]

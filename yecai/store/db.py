@@ -7,6 +7,8 @@ newest Alembic revision. Schema changes happen only through migrations, never `c
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +25,28 @@ from yecai.store import schema  # noqa: F401  (every table known before the firs
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# Owner only: the store holds password hashes, session CSRF tokens and encrypted secrets.
+PRIVATE = 0o600
+
+
+def private_file(path: Path) -> None:
+    """Create `path` mode 0600 if it is missing, and take group/other access away if it is not.
+
+    SQLite creates the -wal and -shm files with the mode of the database file, so a private
+    database keeps its siblings private too; they are tightened as well in case an older yecai
+    (or another tool) left them readable.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if each.stat().st_mode & 0o077:
+                each.chmod(PRIVATE)
+        except FileNotFoundError:
+            continue
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (console, reports) run while a sync writes; busy_timeout waits for locks
@@ -36,9 +60,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from yecai import jsonutil
 from yecai.domain.documents import DOCUMENT_TYPES, Issue, validate
+from yecai.settings import Settings
 from yecai.sources.connector import Connector, Partition, StreamBinding
 from yecai.sources.rest import Page, RestSource, RestStream
 from yecai.sources.state import NewestCursor, advanced, cursor_of, resume_since
@@ -293,6 +294,8 @@ def validate_staged(
     binding = connector.streams[stream_name]
     model = DOCUMENT_TYPES[binding.document_kind]
     result = ValidateResult(stream=stream_name)
+    # the same business-date window for REST, webhook and file records (YECAI_BUSINESS_DATE_*)
+    window = Settings().business_dates()
     last_id = 0
     while True:
         with store.transaction() as session:
@@ -326,7 +329,7 @@ def validate_staged(
                     result.deleted += 1
                     _keep(known, documents, record, jsonutil.dumps({"deleted": True}))
                     continue
-                document, issues = validate(model, binding.to_document(item))
+                document, issues = validate(model, binding.to_document(item), window=window)
                 if document is None:
                     record.status = "invalid"
                     record.issues = [

@@ -40,6 +40,8 @@ from yecai.store.webhook_tables import WebhookEvent
 from yecai.sync.intake import pull, read_cursor, validate_staged
 from yecai.web.app import create_app
 
+pytestmark = pytest.mark.slow  # every connector against a served sandbox.pm
+
 CONNECTORS = sorted(
     Path(__file__).resolve().parents[2].joinpath("yecai", "connectors").glob("**/connector.yaml")
 )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.spreadsheets import write_csv
 from yecai.connectors.files.connector import FileConnector
@@ -30,6 +31,8 @@ from yecai.sources.webhooks import sign
 from yecai.store.db import Store
 from yecai.sync.pipeline import SyncReport, run_sync_job
 from yecai.sync.webhooks import receive
+
+pytestmark = pytest.mark.slow  # whole pipeline runs into sandbox.kingdee
 
 # the source's project XM1 is the 项目 XM1 in Kingdee
 MAPPING = MappingTable.model_validate({**default_mapping().model_dump(), "projects": {"XM1": "XM1"}})

@@ -152,6 +152,7 @@ def in_table(made: set[Move]) -> bool:
     return all(S(to) in TRANSITIONS[S(current)] for current, to in made)
 
 
+@pytest.mark.slow  # whole pipeline runs against both sandboxes
 def test_the_moves_of_real_runs_are_in_the_table(store: Store, tmp_path: Path, moves: set[Move]) -> None:
     # approval gate → Save → Submit → a refused Audit, compensated → replay → posted
     for systems in systems_for(tmp_path / "a", SandboxSettings(voucher_creator_may_audit=False)):
@@ -178,6 +179,7 @@ def test_the_moves_of_real_runs_are_in_the_table(store: Store, tmp_path: Path, m
     assert in_table(moves)
 
 
+@pytest.mark.slow
 def test_closed_periods_and_skips_move_by_the_table(store: Store, tmp_path: Path, moves: set[Move]) -> None:
     for systems in systems_for(tmp_path):
         systems.kingdee.sandbox.close_period(2026, 10)
@@ -194,6 +196,7 @@ def test_closed_periods_and_skips_move_by_the_table(store: Store, tmp_path: Path
     assert in_table(moves)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("audited", [False, True])
 def test_corrections_retire_originals_by_the_table(
     store: Store, tmp_path: Path, moves: set[Move], audited: bool

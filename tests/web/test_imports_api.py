@@ -12,6 +12,8 @@ from tests.support.spreadsheets import GOOD, csv_text, sheet_rows
 from yecai.files import IMPORT_EXTENSIONS
 from yecai.store.db import Store
 
+pytestmark = pytest.mark.slow  # each test serves the API over a fresh store
+
 
 def bearer(planted: Planted, who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {planted.tokens[who]}"}

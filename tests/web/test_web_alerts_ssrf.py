@@ -24,6 +24,8 @@ from yecai.secrets import SecretBox, load_key
 from yecai.store.auth_tables import AlertDelivery
 from yecai.store.db import Store
 
+pytestmark = pytest.mark.slow  # each test serves the API and local internal services
+
 LEAK = "admin_password=hunter2-internal"
 
 

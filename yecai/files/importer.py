@@ -369,6 +369,15 @@ class _Job:
                 chunk.append(prepare_raw(context, layout, raw))
         if self.import_id is None:
             raise self._nothing(seen_rows, first_rows)
+        if data_index == 0:
+            # a header and nothing under it (or a table whose rows the reader could not find):
+            # "imported, 0 rows" must not pass for a success unremarked
+            self.notes.append(
+                Note(
+                    f"文件 {self.path.name} 中没有数据行（找到了表头，但表头下没有任何数据）",
+                    f"{self.path.name} holds no data rows (the header was found, but nothing under it)",
+                )
+            )
         self._commit(chunk, data_index, final=True)
         return self._result("imported")
 

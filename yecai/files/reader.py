@@ -1,41 +1,40 @@
 """Open an export file and hand out its sheets as lazily iterated rows of cells.
 
-xlsx/xlsm/xls/ods go through python-calamine; CSV/TSV/TXT through the csv module after the
-encoding and the delimiter are detected; the "xls" that many Chinese systems export as an HTML
-table is read as what it is. The format is decided by the bytes, not the name. Every way a file
+xlsx/xlsm/xls/ods go through python-calamine; CSV/TSV/TXT line by line through `text` (bounded
+lines, each decoded on its own, the csv module with bounded lookahead) after the encoding and the
+delimiter are detected; the "xls" that many Chinese systems export as an HTML table is streamed
+by `html_table`. The format is decided by the bytes, not the name. Every way a file
 can be unreadable (missing, a directory, an Excel lock file, a wrong type, corrupt, password-
 protected, empty) becomes a `FileProblem` with a message in Chinese and English.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import itertools
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import python_calamine
 
-from yecai.files import xlsx_stream
+from yecai.files import text, xlsx_stream
 from yecai.files.encoding import Detected, detect_encoding
+from yecai.files.html_table import HtmlTable
+from yecai.files.layout import SCAN_ROWS
 from yecai.files.problems import FileProblem
 from yecai.files.raw import Merge, RawRow
+from yecai.files.text import detect_delimiter
 
 EXCEL_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".ods", ".et"}
 TEXT_EXTENSIONS = {".csv", ".txt", ".tsv"}
 # What `yecai import` and POST /api/v1/imports both accept: one list, so the two never disagree.
 IMPORT_EXTENSIONS: frozenset[str] = frozenset(EXCEL_EXTENSIONS | TEXT_EXTENSIONS)
 EXTENSIONS = IMPORT_EXTENSIONS
-DELIMITERS = (",", "\t", ";", "|")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
-csv.field_size_limit(16 * 1024 * 1024)
 
 
 @dataclass(slots=True)
@@ -289,53 +288,11 @@ def _open_workbook(path: Path, kind: str) -> OpenedFile:
     return OpenedFile(path, file_format, _workbook=workbook, _stream=stream, _sheet_names=names)
 
 
-def detect_delimiter(lines: list[str]) -> str:
-    """The delimiter that makes the most splits on lines of one common width (`,` if none splits)."""
-    best, best_score = ",", (0, 0)
-    for delimiter in DELIMITERS:
-        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter) if len(row) > 1]
-        if not widths:
-            continue
-        common = max(set(widths), key=lambda w: (widths.count(w), w))
-        # splits made on lines of the usual width: a stray | in a text cell makes few
-        score = ((common - 1) * widths.count(common), common)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
-def _text_lines(path: Path, codec: str) -> Iterator[str]:
-    with path.open("r", encoding=codec, newline="") as handle:
-        for line in handle:
-            # NUL bytes appear in damaged exports; they carry nothing and upset the csv module.
-            yield line.replace("\x00", "") if "\x00" in line else line
-
-
-def _csv_rows(path: Path, codec: str, delimiter: str) -> Iterator[RawRow]:
-    reader = csv.reader(_text_lines(path, codec), delimiter=delimiter)
-    number = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            number = reader.line_num
-            yield RawRow(
-                number,
-                [],
-                (f"第 {number} 行无法按 CSV 解析：{exc}", f"line {number} is not valid CSV: {exc}"),
-            )
-            continue
-        # line_num counts physical lines: a quoted field with line breaks spans several
-        number = reader.line_num
-        yield RawRow(number, [cell if cell.strip() else None for cell in cells])
-
-
 def _open_text(path: Path) -> OpenedFile:
     detected = detect_encoding(path)
-    sample = list(itertools.islice(_text_lines(path, detected.codec), 50))
-    if not any(line.strip() for line in sample):
+    name = text.codec_name(detected.label)
+    sample, bad = text.sample_lines(text.decoded_lines(path, detected.codec, name))
+    if not bad and not any(line.strip() for line in sample):
         raise _problem("empty", path, f"文件 {path.name} 没有任何内容", f"{path.name} has no content")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else detect_delimiter(sample)
     return OpenedFile(
@@ -344,84 +301,25 @@ def _open_text(path: Path) -> OpenedFile:
         encoding=detected,
         delimiter=delimiter,
         _sheet_names=[path.stem],
-        _text_rows=_csv_rows(path, detected.codec, delimiter),
+        _text_rows=text.csv_rows(text.decoded_lines(path, detected.codec, name), delimiter, path.name),
     )
-
-
-class _TableParser(HTMLParser):
-    """Rows of the first <table> of an HTML page, with colspan/rowspan kept as merged ranges."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.rows: list[list[str | None]] = []
-        self.merged: list[Merge] = []
-        self._cell: list[str] | None = None
-        self._span = (1, 1)
-        self._depth = 0
-        self._covered: dict[tuple[int, int], bool] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table":
-            self._depth += 1
-        elif tag == "tr" and self._depth == 1:
-            self.rows.append([])
-        elif tag in ("td", "th") and self._depth == 1 and self.rows:
-            values = dict(attrs)
-            self._span = (_span(values.get("rowspan")), _span(values.get("colspan")))
-            self._cell = []
-        elif tag == "br" and self._cell is not None:
-            self._cell.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "table":
-            self._depth -= 1
-        elif tag in ("td", "th") and self._cell is not None:
-            row = len(self.rows) - 1
-            cells = self.rows[-1]
-            while self._covered.get((row, len(cells))):
-                cells.append(None)
-            col = len(cells)
-            text = "".join(self._cell).strip()
-            cells.append(text or None)
-            rows, cols = self._span
-            for extra in range(1, cols):
-                cells.append(None)
-                self._covered[(row, col + extra)] = True
-            for down in range(1, rows):
-                for across in range(cols):
-                    self._covered[(row + down, col + across)] = True
-            if rows > 1 or cols > 1:
-                self.merged.append(((row, col), (row + rows - 1, col + cols - 1)))
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def _span(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 1000))
-    except ValueError:
-        return 1
 
 
 def _open_html(path: Path) -> OpenedFile:
     detected = detect_encoding(path)
-    parser = _TableParser()
-    try:
-        parser.feed(path.read_text(encoding=detected.codec))
-        parser.close()
-    except (ValueError, AssertionError) as exc:  # html.parser gives up on some broken markup
-        raise _corrupt(path, exc) from None
-    if not parser.rows:
+    table = HtmlTable(path, detected.codec, text.codec_name(detected.label))
+    # Layout reads the merged ranges of the rows it scans when the sheet is handed out: read those
+    # rows now; the rest stream as the importer asks for them.
+    table.prefetch(SCAN_ROWS + 1)
+    if not table.started:
+        if table.broken is not None:
+            raise _corrupt(path, ValueError(table.broken.error[1] if table.broken.error else ""))
         raise _problem("empty", path, f"文件 {path.name} 中没有表格", f"{path.name} holds no table to import")
-    rows = [RawRow(index + 1, list(cells)) for index, cells in enumerate(parser.rows)]
     return OpenedFile(
         path,
         "html",
         encoding=detected,
         _sheet_names=[path.stem],
-        _text_rows=iter(rows),
-        _text_merged=parser.merged,
+        _text_rows=table.rows(),
+        _text_merged=table.merged,
     )

@@ -81,6 +81,21 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         False, description="mark the session cookie Secure (set true behind HTTPS; the demo runs on http)"
     )
+    # each file import (API and `yecai import`) is parsed in a worker process of its own
+    # (yecai.files.isolated): a parser that aborts, runs out of memory or hangs costs that import only
+    import_memory_mb: int = Field(
+        2048,
+        ge=64,
+        description="address-space limit of an import worker, in MB; a file needing more is stopped",
+    )
+    import_timeout_s: float = Field(
+        3600.0,
+        gt=0,
+        description="wall-clock limit of one import, lock wait included, in seconds (1,000,000 rows: 6–8 minutes)",
+    )
+    import_workers: int = Field(
+        2, ge=1, le=64, description="import workers at once per process; further imports wait their turn"
+    )
 
     @field_validator("login_rate_per_address", "login_rate_per_account")
     @classmethod

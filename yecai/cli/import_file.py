@@ -1,9 +1,10 @@
 """`yecai import FILE --kind …` — import an Excel/CSV export, print the counts, write the report.
 
-Thin over `yecai.files`: parse options, open the store, call `import_file`, render a Rich table.
-Exit codes: 0 the file was processed (even with rejected rows, or when it had been imported
-before); 1 nothing of the file could be read; 2 bad options; 3 another import of the kind holds
-the lock. `--write-template DIR` writes blank templates instead; `column_templates_app` manages
+Thin over `yecai.files`: parse options, open the store, run the import in a memory-capped worker
+process (`import_in_worker`, the limits from YECAI_IMPORT_*), render a Rich table. Exit codes: 0
+the file was processed (even with rejected rows, or when it had been imported before); 1 nothing
+of the file could be read, or reading it was stopped (the worker ran out of memory or time, or
+died); 2 bad options; 3 another import of the kind holds the lock. `--write-template DIR` writes blank templates instead; `column_templates_app` manages
 saved column mappings (list / export / load / delete).
 """
 
@@ -25,7 +26,6 @@ from yecai.files import (
     LockHeld,
     MappingError,
     delete_mapping,
-    import_file,
     import_mappings_yaml,
     list_mappings,
     mappings_to_yaml,
@@ -33,6 +33,7 @@ from yecai.files import (
     write_all_templates,
     write_template,
 )
+from yecai.files.isolated import WorkerLimits, import_in_worker
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
 
@@ -200,7 +201,7 @@ def import_command(
             transient=True,
         ) as bar:
             task = bar.add_task(f"导入 importing {file.name}", total=None)
-            result = import_file(
+            result = import_in_worker(
                 store,
                 file,
                 kind=kind.value,
@@ -212,6 +213,7 @@ def import_command(
                 report=report,
                 wait=wait,
                 progress=lambda n: bar.advance(task, n),
+                limits=WorkerLimits.from_settings(),
             )
         _print_result(console, result)
         if save_template:

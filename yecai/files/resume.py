@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from yecai.files.problems import FileProblem, LockLost
@@ -110,11 +110,15 @@ def resumed_note(resume_from: int) -> Note:
     )
 
 
+# Not the file's fault: importing it again (with more memory, or simply again) resumes it.
+INTERRUPTIONS = (KeyboardInterrupt, SystemExit, MemoryError, LockLost)
+
+
 def abandon(store: Store, *, run_id: int | None, counts: dict[str, int], exc: BaseException) -> None:
     """Mark the run interrupted (resumable from the checkpoint) or failed, best effort."""
     if run_id is None:
         return
-    status = "interrupted" if isinstance(exc, KeyboardInterrupt | LockLost) else "failed"
+    status = "interrupted" if isinstance(exc, INTERRUPTIONS) else "failed"
     message = f"{type(exc).__name__}: {exc}"[:4000]
     try:
         with store.transaction() as session:
@@ -146,3 +150,49 @@ def failed_run(store: Store, *, connection: str, kind: str, message: str) -> Non
             )
     except Exception:  # the store itself may be what failed; the FileProblem is what matters
         pass
+
+
+def latest_run_id(store: Store) -> int:
+    """The newest run's id (0 for none): runs after it were started by whatever runs next."""
+    with store.transaction() as session:
+        return int(session.scalar(select(func.max(Run.id))) or 0)
+
+
+def interrupt_running(session: Session, *, connection: str, kind: str, message: str) -> int:
+    """Mark the file-import runs of (connection, kind) still "running" as interrupted; how many.
+
+    For an importer that died without a word (a worker process killed or aborted): called in the
+    transaction that releases its lock, while the lock still proves no other import of the kind
+    runs, so every run left "running" is a dead one. Their `file_imports` rows stay "importing"
+    with their checkpoint: importing the file again resumes after the last committed chunk.
+    """
+    result = session.execute(
+        update(Run)
+        .where(
+            Run.kind == "file_import",
+            Run.connection == connection,
+            Run.stream == kind,
+            Run.status == "running",
+        )
+        .values(status="interrupted", message=message[:4000], finished_at=dt.datetime.now(dt.UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def runs_after(store: Store, *, connection: str, kind: str, after: int) -> int:
+    """How many file-import runs of (connection, kind) were started after run `after`."""
+    with store.transaction() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Run)
+                .where(
+                    Run.kind == "file_import",
+                    Run.connection == connection,
+                    Run.stream == kind,
+                    Run.id > after,
+                )
+            )
+            or 0
+        )

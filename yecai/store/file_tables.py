@@ -72,7 +72,11 @@ Index("ix_file_import_issues_import", FileImportIssue.import_id, FileImportIssue
 
 
 class FileImportLock(Base):
-    """Who imports into a (connection, kind) right now; a lock whose heartbeat is old is stale."""
+    """Who imports into a (connection, kind) right now; a lock whose heartbeat is old is stale.
+
+    The owner columns name the process that holds it, so that a lock whose process on this machine
+    is gone (killed, aborted) is taken over at once instead of after the heartbeat's grace period.
+    """
 
     __tablename__ = "file_import_locks"
     connection: Mapped[str] = mapped_column(String(80), primary_key=True)
@@ -82,6 +86,11 @@ class FileImportLock(Base):
     file_name: Mapped[str] = mapped_column(String(500))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # the holding process (migration 0012; empty on rows of an older yecai: the heartbeat rule only)
+    owner_host: Mapped[str | None] = mapped_column(String(255))  # socket.gethostname()
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    # "<start ticks>@<boot id>/<pid namespace>" (Linux /proc): tells a reused pid and another machine apart
+    owner_start: Mapped[str | None] = mapped_column(String(120))
 
 
 class ColumnTemplate(Base):

@@ -3,7 +3,8 @@
 Secret values go in and never come out: the API lists which secret names are stored, never
 their values. Mapping edits are optimistic (the caller sends the version it read). A file upload
 goes through the same importer as `yecai import`, with the same guarantees (fingerprint, lock,
-bad rows reported while good rows proceed).
+bad rows reported while good rows proceed), and like it in a memory-capped worker process
+(`yecai.files.isolated`): a file that kills its parser is a 422 with the reason, never a dead server.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from yecai.auth import audit
 from yecai.auth.roles import Permission
 from yecai.errors import YecaiError
 from yecai.files import IMPORT_EXTENSIONS
-from yecai.files.importer import import_file
+from yecai.files.isolated import WorkerLimits, import_in_worker
 from yecai.files.mappings import MappingError, delete_mapping, import_mappings_yaml, list_mappings
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
 from yecai.mapping.rules import default_rule_sets
@@ -202,7 +203,17 @@ def _import(
                     raise YecaiError("文件过大（上限 200 MB）", "the file is too large (200 MB at most)")
                 out.write(chunk)
         report = Path(folder) / "report.xlsx"
-        result = import_file(ctx.store, target, kind=kind, project=project, report=report, holder=who)
+        # parsed in a worker process: a file problem, a held lock or a worker that died comes back
+        # as a YecaiError (422, 409, 422), never as a crash of this process
+        result = import_in_worker(
+            ctx.store,
+            target,
+            kind=kind,
+            project=project,
+            report=report,
+            holder=who,
+            limits=WorkerLimits.from_settings(ctx.settings),
+        )
         data = plain(result)
         data["report"] = None
         if report.exists():

@@ -1,0 +1,51 @@
+"""`yecai import` parses in a memory-capped worker: a file it cannot read within the limits exits 1.
+
+Exit codes stay as documented (0 processed, 1 unreadable, 3 locked); a worker stopped at its
+memory limit is "unreadable" with the reason and the limit named, and the same file imports with
+room to spare once the limit allows, printing the usual table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from tests.support.hostile_workbooks import far_cell_workbook
+from tests.support.spreadsheets import GOOD, sheet_rows, write_xlsx
+from yecai.cli.import_file import EXIT_UNREADABLE, import_command
+
+app = typer.Typer()
+app.command("import")(import_command)
+app.command("noop")(lambda: None)  # two commands: `import` stays a sub-command as in yecai/cli/main.py
+runner = CliRunner()
+
+
+def run(*args: str, **env: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200", **env})
+    return result.exit_code, result.output
+
+
+def test_a_worker_out_of_memory_exits_one_naming_the_limit(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    header, rows, _ = GOOD["cost"]
+    path = write_xlsx(tmp_path / "成本.xlsx", sheet_rows(header, rows))
+    code, out = run("import", str(path), "--kind", "cost", "--database-url", db, YECAI_IMPORT_MEMORY_MB="64")
+    assert code == EXIT_UNREADABLE, out
+    assert "成本.xlsx" in out
+    assert "64 MB" in out
+    assert "memory limit" in out
+    code, out = run("import", str(path), "--kind", "cost", "--database-url", db)
+    assert code == 0, out
+    line = next(line for line in out.splitlines() if "已导入 imported" in line)
+    assert line.split("│")[-2].strip() == "3"
+
+
+def test_a_workbook_that_aborts_the_parser_exits_one(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    code, out = run(
+        "import", str(far_cell_workbook(tmp_path / "xfd.xlsx")), "--kind", "cost", "--database-url", db
+    )
+    assert code == EXIT_UNREADABLE, out  # before the worker: the command itself aborted (SIGABRT)
+    assert "xfd.xlsx" in out

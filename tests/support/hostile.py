@@ -58,7 +58,7 @@ class HookCase:
     name: str
     family: str
     body: bytes
-    headers: Callable[[bytes, Callable[[str, bytes], str]], dict[str, str]]
+    headers: Callable[[bytes, Callable[[str, bytes], str]], dict[str, Any]]
     good_key: str  # the record id of the good event sent right after
 
 
@@ -1007,10 +1007,11 @@ def hook_cases(*, full: bool) -> Iterator[HookCase]:
         yield case(f"webhook/signed/{label}", body, signed)
     over = b'{"pad":"' + b"x" * (6 << 20) + b'"}'
     yield case("webhook/oversized", over, signed)
-    bad_headers: dict[str, Callable[[bytes, Signer], dict[str, str]]] = {
+    bad_headers: dict[str, Callable[[bytes, Signer], dict[str, Any]]] = {
         "unsigned": lambda b, s: {"Content-Type": "application/json"},
         "bad-signature": lambda b, s: {**_signed(b, s), "X-PM-Signature": "sha256=" + "0" * 64},
-        "non-ascii-signature": lambda b, s: {**_signed(b, s), "X-PM-Signature": "sha256=签名签名"},
+        # sent as the UTF-8 bytes a hostile client puts on the wire (httpx would refuse the str)
+        "non-ascii-signature": lambda b, s: {**_signed(b, s), "X-PM-Signature": "sha256=签名签名".encode()},
         "huge-signature": lambda b, s: {**_signed(b, s), "X-PM-Signature": "a" * 8000},
         "timestamp-nan": lambda b, s: _signed(b, s, "nan"),
         "timestamp-inf": lambda b, s: _signed(b, s, "inf"),
@@ -1019,7 +1020,10 @@ def hook_cases(*, full: bool) -> Iterator[HookCase]:
         "timestamp-float": lambda b, s: _signed(b, s, "1700000000.5"),
         "replayed-old": lambda b, s: _signed(b, s, "1600000000"),
         "future": lambda b, s: _signed(b, s, "4102444800"),
-        "timestamp-fullwidth": lambda b, s: _signed(b, s, "１７００００００００"),
+        "timestamp-fullwidth": lambda b, s: {
+            **_signed(b, s),
+            "X-PM-Timestamp": "１７００００００００".encode(),
+        },
         "no-timestamp": lambda b, s: {"X-PM-Signature": s("", b)},
     }
     for label, headers in bad_headers.items():

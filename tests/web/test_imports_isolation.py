@@ -41,8 +41,8 @@ def _survives(client: TestClient, planted: Planted, who: str, hostile: bytes, pr
     answer = _upload(client, planted, who, "巨大范围.xlsx", hostile)
     assert answer.status_code == 422, answer.text  # never a 500, never a dead server
     detail = answer.json()["detail"]
-    assert "upload.xlsx" in detail["message_zh"]  # the file, named in both languages
-    assert "upload.xlsx" in detail["message_en"]
+    assert "巨大范围.xlsx" in detail["message_zh"]  # the user's file, named in both languages
+    assert "巨大范围.xlsx" in detail["message_en"]
     # the same server answers the next request …
     assert client.get("/healthz").status_code == 200
     # … and takes the next import of the kind at once: no 409 from a dead worker's lock

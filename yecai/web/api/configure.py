@@ -26,6 +26,7 @@ from yecai.errors import YecaiError
 from yecai.files import IMPORT_EXTENSIONS
 from yecai.files.isolated import WorkerLimits, import_in_worker
 from yecai.files.mappings import MappingError, delete_mapping, import_mappings_yaml, list_mappings
+from yecai.files.uploads import safe_upload_name
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
 from yecai.mapping.rules import default_rule_sets
 from yecai.services import connections as connection_service
@@ -193,8 +194,11 @@ def _import(
 ) -> dict[str, object]:
     suffix = Path(upload.filename or "upload.xlsx").suffix.lower()
     with tempfile.TemporaryDirectory(prefix="yecai-upload-") as folder:
-        # the original name is kept only as text: never as a path (no ../ tricks)
-        target = Path(folder) / f"upload{suffix}"
+        # saved under the user's own name (messages and the report name it), reduced to a harmless
+        # leaf of this fresh folder: no ../ tricks, no control characters
+        inbox = Path(folder) / "upload"  # apart from the report, whatever the upload is called
+        inbox.mkdir()
+        target = inbox / safe_upload_name(upload.filename, suffix)
         with target.open("wb") as out:
             copied = 0
             while chunk := upload.file.read(1024 * 1024):

@@ -196,8 +196,8 @@ class World:
     def start(self) -> None:
         port = free_port()
         self.server = multiprocessing.get_context("spawn").Process(
-            target=_serve, args=(str(self.workdir), port), daemon=True
-        )
+            target=_serve, args=(str(self.workdir), port)
+        )  # not a daemon: like `yecai serve`, it starts import workers of its own
         self.server.start()
         self.base = f"http://127.0.0.1:{port}"
         for _ in range(900):

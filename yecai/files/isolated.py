@@ -408,7 +408,7 @@ class _Watch:
         worker = _Worker(target=_work, args=(theirs, job), daemon=True, name=f"yecai-import-{self.kind}")
         try:
             worker.start()
-        except OSError as exc:
+        except (OSError, AssertionError) as exc:  # AssertionError: we run in a daemonic process
             raise self._problem(
                 "worker_start", f"无法启动导入进程（{exc}）", f"could not start the import worker ({exc})"
             ) from None

@@ -41,6 +41,12 @@ def main() -> None:
         "--timeout", type=float, default=600, help="seconds before an answer counts as a hang"
     )
     parser.add_argument("--only", default="", help="only cases whose name contains this text")
+    parser.add_argument(
+        "--cli-every",
+        type=int,
+        default=1,
+        help="send every Nth file through `yecai import` too (each is a process of its own, ~3 s)",
+    )
     args = parser.parse_args()
     found = corpus(args.scale)
     if args.only:
@@ -49,10 +55,16 @@ def main() -> None:
     ways = [way for way in args.ways.split(",") if way]
     started = time.monotonic()
     print(
-        f"corpus: {len(found.files)} files, {len(found.hooks)} webhook deliveries; ways: {', '.join(ways)} + webhook",
+        f"corpus: {len(found.files)} files, {len(found.hooks)} webhook deliveries; ways: {', '.join(ways)} + webhook"
+        + (
+            f" (every {args.cli_every}th file through the CLI)"
+            if args.cli_every > 1 and "cli" in ways
+            else ""
+        ),
         flush=True,
     )
-    tally = run(found, ways=ways, timeout=args.timeout, progress=True)
+    cli_cases = [case.name for case in found.files[:: max(1, args.cli_every)]] if args.cli_every > 1 else None
+    tally = run(found, ways=ways, cli_cases=cli_cases, timeout=args.timeout, progress=True)
     for line in tally.details():
         print(line)
     print(f"seconds={time.monotonic() - started:.0f}")

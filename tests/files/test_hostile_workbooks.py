@@ -106,6 +106,7 @@ def test_one_far_cell_reads_only_the_real_cells(tmp_path: Path, ref: str, row: i
         ("row beyond 1048576", '<row r="99999999"><c r="A99999999"><v>1</v></c></row>'),
         ("cell beyond 1048576", '<row r="6"><c r="A6"><v>2</v></c><c r="B99999999"><v>1</v></c></row>'),
     ],
+    ids=["ZZZZZZZ6", "row-99999999", "B99999999"],
 )
 def test_refs_beyond_the_excel_grid_are_bad_rows(tmp_path: Path, label: str, bad_row: str) -> None:
     rows = rows_xml(CONTENT[:5]) + bad_row + row_xml(7, ROWS[2]) + rows_xml(CONTENT[-2:], first=8)
@@ -303,6 +304,26 @@ def test_a_duplicated_row_never_replaces_the_first(sqlite_store: Store, tmp_path
     assert row == 6
     assert "重复" in zh
     assert "duplicate" in en
+
+
+def test_a_refused_duplicate_never_becomes_a_revision_of_the_row_it_repeats(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    # without 单据编号 a cost row is keyed by its place in the file; the refused second row 6 must
+    # keep a key of its own, or it would become the latest revision of the good row 6
+    keep = [i for i, h in enumerate(HEADER) if h != "单据编号"]
+    header = [HEADER[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in ROWS]
+    content = sheet_rows(header, rows)
+    evil = list(rows[1])
+    evil[header.index("金额")] = 1
+    data = rows_xml(content[:6]) + row_xml(6, evil) + rows_xml(content[6:], first=7)
+    result = import_file(sqlite_store, write_sheet(tmp_path / "dup.xlsx", data), kind="cost")
+    assert (result.counts.imported, result.counts.rejected) == (3, 1)
+    with sqlite_store.transaction() as session:
+        versions = session.execute(select(Record.source_key, Record.revision, Record.status)).all()
+    assert len({key for key, _, _ in versions}) == 4
+    assert {revision for _, revision, _ in versions} == {1}
 
 
 def test_a_row_going_backwards_is_a_bad_row(sqlite_store: Store, tmp_path: Path) -> None:

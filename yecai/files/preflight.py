@@ -170,7 +170,7 @@ def _inflate(raw: BinaryIO, info: zipfile.ZipInfo) -> Iterator[bytes]:
                 if inflater is None or not inflater.unconsumed_tail:
                     break
                 out = inflater.decompress(inflater.unconsumed_tail, BLOCK)
-        if inflater is not None:
+        if inflater is not None and info.compress_size:
             out = inflater.flush()
             if out:
                 crc = zlib.crc32(out, crc)

@@ -3,8 +3,8 @@
 python-calamine allocates the whole grid from the first to the last cell (about 32 bytes a cell)
 before the first row comes out, so one cell at XFD1048576 asks for 512 GB and aborts the process;
 and it silently lets a second `<row r="2">` replace the first. This scanner reads the sheet XML as
-bytes, block by block, with a handful of C-speed regular expressions (about 0.5 s for 64 MB, no
-element objects), and finds: the declared `<dimension>`, the real last row and column, the cell
+bytes, block by block, with a handful of C-speed regular expressions (no element objects; with the
+inflating, 0.75 s for the 56 MB sheet of an 80,000-row ledger), and finds: the declared `<dimension>`, the real last row and column, the cell
 count, row numbers that repeat or go backwards, `r=` references that are missing, malformed or
 beyond Excel's grid, two cells at one position, cells outside their row, `s=`/`t=` values that are
 not what Excel writes, and whether the document ends where it should. Any of those makes the
@@ -25,7 +25,7 @@ from itertools import islice
 
 from yecai.files.bounds import EXCEL_COLUMNS, EXCEL_ROWS, column_index
 
-MAX_ROW_BYTES = 16 << 20  # one row of 16,384 full cells is under 2 MB; more is not a row
+MAX_ROW_BYTES = 16 << 20  # a row (or a head before <sheetData>) larger than this is left to streaming
 # every <row> and <c> tag: its number or reference when written the usual way (r= first, well
 # formed), empty when not (no attributes, other whitespace, r= elsewhere or malformed)
 _ROW_TAG = re.compile(rb'<row(?: r="([1-9][0-9]{0,6})"|[\s>/])')

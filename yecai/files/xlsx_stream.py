@@ -171,6 +171,9 @@ class StreamedWorkbook:
     def _read_strings(self) -> list[str]:
         member, limits = "xl/sharedStrings.xml", self.limits
         strings: list[str] = []
+        # zipfile never inflates a member past its declared size (the CRC check fails first)
+        if self._zip.getinfo(member).file_size > limits.shared_strings_mb << 20:
+            raise self._too_many_strings()
         try:
             with self._zip.open(member) as handle:
                 parser = XMLPullParser(events=("end",))
@@ -180,15 +183,7 @@ class StreamedWorkbook:
                     strings.append(_text(element))
                     element.clear()
                     if len(strings) > limits.shared_strings:
-                        raise FileProblem(
-                            "too_large",
-                            f"文件 {self.path.name}：共享字符串表超过 {limits.shared_strings:,} 条的上限"
-                            "（YECAI_IMPORT_MAX_SHARED_STRINGS）；请拆分后分别导入",
-                            f"{self.path.name}: the shared strings table holds more than "
-                            f"{limits.shared_strings:,} entries (YECAI_IMPORT_MAX_SHARED_STRINGS); split the "
-                            "workbook",
-                            path=str(self.path),
-                        )
+                        raise self._too_many_strings()
         except (*_READ_ERRORS, XmlStuck) as exc:
             raise FileProblem(
                 "corrupt",
@@ -198,6 +193,17 @@ class StreamedWorkbook:
                 path=str(self.path),
             ) from None
         return strings
+
+    def _too_many_strings(self) -> FileProblem:
+        limits = self.limits
+        return FileProblem(
+            "too_large",
+            f"文件 {self.path.name}：共享字符串表超过 {limits.shared_strings:,} 条或 {limits.shared_strings_mb} MB "
+            "的上限（YECAI_IMPORT_MAX_SHARED_STRINGS / _MB）；请拆分后分别导入",
+            f"{self.path.name}: the shared strings table holds more than {limits.shared_strings:,} entries "
+            f"or {limits.shared_strings_mb} MB (YECAI_IMPORT_MAX_SHARED_STRINGS / _MB); split the workbook",
+            path=str(self.path),
+        )
 
     # -- merged ranges ----------------------------------------------------------------------------
 

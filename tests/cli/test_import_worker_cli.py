@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from tests.support.hostile_workbooks import far_cell_workbook
+from tests.support.memory_bombs import far_cell_workbook
 from tests.support.spreadsheets import GOOD, sheet_rows, write_xlsx
 from yecai.cli.import_file import EXIT_UNREADABLE, import_command
 

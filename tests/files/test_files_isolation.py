@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.support.hostile_workbooks import far_cell_workbook
+from tests.support.memory_bombs import far_cell_workbook
 from tests.support.spreadsheets import GOOD, csv_text, put, sheet_rows, write_xlsx
 from yecai.files import (
     FileProblem,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.support.hostile_workbooks import far_cell_workbook, wide_range_workbook
+from tests.support.memory_bombs import far_cell_workbook, wide_range_workbook
 from tests.support.planting import Planted
 from tests.support.spreadsheets import GOOD, csv_text, sheet_rows
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.hostile_workbooks import far_cell_workbook, wide_range_workbook
+from tests.support.memory_bombs import far_cell_workbook, wide_range_workbook
 from tests.support.spreadsheets import GOOD, csv_text, sheet_rows
 from yecai.auth import sessions, users
 from yecai.auth.principal import SYSTEM

@@ -116,7 +116,10 @@ class Layout:
 
 
 def _label(cell: Cell) -> str:
-    text = cells.cell_text(cell)
+    try:
+        text = cells.cell_text(cell)
+    except CellError:  # NaN or infinity: no header; as a value, its field's reader refuses it
+        return ""
     return re.sub(r"\s+", " ", text).strip() if text else ""
 
 

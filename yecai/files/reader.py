@@ -19,7 +19,7 @@ from typing import Any
 
 import python_calamine
 
-from yecai.files import text, xlsx_stream
+from yecai.files import preflight, text, xlsx_stream
 from yecai.files.encoding import Detected, detect_encoding
 from yecai.files.html_table import HtmlTable
 from yecai.files.layout import SCAN_ROWS
@@ -65,8 +65,9 @@ class OpenedFile:
     encoding: Detected | None = None
     delimiter: str | None = None
     notes: list[Note] = field(default_factory=list)
-    _workbook: Any = None
-    _stream: xlsx_stream.StreamedWorkbook | None = None  # for sheets too large to load whole
+    _workbook: Any = None  # calamine's; None for text, and for an xlsx calamine must not open
+    _stream: xlsx_stream.StreamedWorkbook | None = None  # for sheets too large or too odd for calamine
+    _preflight: preflight.Preflight | None = None
     _sheet_names: list[str] = field(default_factory=list)
     _text_rows: Iterator[RawRow] | None = None
     _text_merged: list[Merge] = field(default_factory=list)
@@ -76,19 +77,37 @@ class OpenedFile:
         return list(self._sheet_names)
 
     def sheet(self, name: str) -> Sheet:
-        if self._workbook is None:
-            assert self._text_rows is not None
+        if self._text_rows is not None:
             return Sheet(name, list(self._text_merged), 0, self._text_rows)
         stream = self._stream
-        if stream is not None and name in stream.sheets and stream.size(name) > xlsx_stream.STREAM_BYTES:
-            return Sheet(name, stream.merged(name), 0, stream.rows(name))
+        member = stream.member(name) if stream is not None else None
+        checked = self._preflight
+        if checked is not None and not checked.calamine_may_read(member):
+            # odd, too large a grid, or calamine cannot be trusted with the workbook at all
+            return self._streamed(name)
+        assert self._workbook is not None  # a zip without a stream has passed the preflight whole
         try:
             data = self._workbook.get_sheet_by_name(name)
         except python_calamine.CalamineError as exc:
+            if member is not None:
+                # an xlsx that calamine cannot read: row by row, the damage becomes one bad row
+                return self._streamed(name)
             raise _corrupt(self.path, exc) from None
         start = data.start
-        merged = list(data.merged_cell_ranges or [])
-        return Sheet(name, merged, start[1] if start else 0, _calamine_rows(data))
+        merged = [m for m in data.merged_cell_ranges or [] if m[0][0] < xlsx_stream.MERGE_ROWS]
+        return Sheet(name, merged[: xlsx_stream.MAX_MERGES], start[1] if start else 0, _calamine_rows(data))
+
+    def _streamed(self, name: str) -> Sheet:
+        stream = self._stream
+        if stream is None or stream.member(name) is None:
+            raise _problem(
+                "corrupt",
+                self.path,
+                f"工作表 {name} 无法安全读取（结构异常或范围过大），且该文件不能逐行读取；请在 Excel 中另存为 xlsx 后再导入",
+                f"sheet {name} cannot be read safely (odd structure or too large a grid) and the file cannot "
+                "be read row by row; save it as xlsx in Excel and import it again",
+            )
+        return Sheet(name, stream.merged(name), 0, stream.rows(name))
 
     def close(self) -> None:
         if self._workbook is not None:
@@ -260,7 +279,28 @@ def open_file(path: Path) -> OpenedFile:
 
 
 def _open_workbook(path: Path, kind: str) -> OpenedFile:
+    """A workbook, bounded first by `preflight`: calamine reads what it safely can, the streaming
+    reader every xlsx sheet too large or too odd for it (`OpenedFile.sheet` decides per sheet)."""
     suffix = path.suffix.lower()
+    # bounded before calamine sees a byte: what it would abort on is refused or read row by row
+    checked = preflight.inspect(path, kind)
+    stream = None
+    if kind == "zip":  # an xlsx named .xls or .et too (an ods is simply not streamable)
+        try:
+            stream = xlsx_stream.StreamedWorkbook(str(path), checked.limits)
+        except (xlsx_stream.NotStreamable, zipfile.BadZipFile, OSError):
+            stream = None  # calamine reads it; only memory use differs
+    if not checked.calamine:
+        if stream is None:
+            raise _problem(
+                "corrupt",
+                path,
+                f"文件 {path.name} 的共享字符串表声明的条数远超实际，且无法逐行读取；请在 Excel 中另存后再导入",
+                f"{path.name} declares far more shared strings than it holds and cannot be read row by row; "
+                "save it again in Excel and import it",
+            )
+        names = list(stream.visible) or list(stream.sheets)
+        return OpenedFile(path, "xlsx", _stream=stream, _sheet_names=names, _preflight=checked)
     try:
         if (kind == "zip" and suffix in (".xlsx", ".xlsm", ".ods")) or (kind == "ole" and suffix == ".xls"):
             workbook = python_calamine.CalamineWorkbook.from_path(str(path))
@@ -269,8 +309,12 @@ def _open_workbook(path: Path, kind: str) -> OpenedFile:
             with path.open("rb") as handle:
                 workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(handle.read()))
     except python_calamine.PasswordError:
+        if stream is not None:
+            stream.close()
         raise _password(path) from None
     except (python_calamine.CalamineError, OSError, ValueError) as exc:
+        if stream is not None:
+            stream.close()
         raise _corrupt(path, exc) from None
     file_format = "xls" if kind == "ole" else ("ods" if suffix == ".ods" else "xlsx")
     names = [
@@ -279,13 +323,9 @@ def _open_workbook(path: Path, kind: str) -> OpenedFile:
         if meta.visible == python_calamine.SheetVisibleEnum.Visible
         and meta.typ == python_calamine.SheetTypeEnum.WorkSheet
     ] or list(workbook.sheet_names)
-    stream = None
-    if kind == "zip" and suffix in (".xlsx", ".xlsm"):
-        try:
-            stream = xlsx_stream.StreamedWorkbook(str(path))
-        except (xlsx_stream.NotStreamable, zipfile.BadZipFile, OSError):
-            stream = None  # calamine reads it; only memory use differs
-    return OpenedFile(path, file_format, _workbook=workbook, _stream=stream, _sheet_names=names)
+    return OpenedFile(
+        path, file_format, _workbook=workbook, _stream=stream, _sheet_names=names, _preflight=checked
+    )
 
 
 def _open_text(path: Path) -> OpenedFile:

@@ -307,8 +307,11 @@ def prepare_raw(context: FileContext, layout: Layout, raw: RawRow) -> PreparedRo
 
 
 def _broken(context: FileContext, layout: Layout, raw: RawRow, error: tuple[str, str]) -> PreparedRow:
-    # Kept as an invalid record (never lost) under its place in the file: it has no usable key.
-    place = hashlib.sha256(f"{context.fingerprint}\n{layout.sheet}\n{raw.number}".encode()).hexdigest()
+    # Kept as an invalid record (never lost) under its place in the file: it has no usable key. The
+    # place is marked as a bad row's: a reader may hand out a good row and a bad one under one
+    # number (a repeated <row r="6"> is refused beside the first), and the good row's own keyless
+    # key (`_row_key`) must not become a revision of the bad one's.
+    place = hashlib.sha256(f"{context.fingerprint}\n{layout.sheet}\n{raw.number}\nbad".encode()).hexdigest()
     payload = jsonutil.dumps(
         {
             "origin": {

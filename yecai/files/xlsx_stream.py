@@ -1,11 +1,21 @@
-"""Stream the rows of a large xlsx sheet straight from the zip, in bounded memory.
+"""Stream the rows of an xlsx sheet straight from the zip, in bounded memory, whatever the sheet holds.
 
 python-calamine reads a whole sheet into memory before the first row comes out (about 1.2 GB for
-a million 13-column rows). For sheets whose XML is larger than `STREAM_BYTES` the importer reads
-with this module instead: the sheet XML is parsed incrementally (ElementTree.iterparse, each row
-dropped once handed out), cells come out typed like calamine's (shared and inline strings, numbers
-as floats, date-formatted numbers as dates, booleans, errors as text), and merged ranges are found
-by one quick pass over the end of the sheet. Smaller files keep calamine, which is faster.
+a million 13-column rows, and an abort for one cell at XFD1048576). This reader is used for sheets
+whose XML is larger than `STREAM_BYTES` and for every sheet the preflight found odd: the sheet XML
+is parsed incrementally (expat fed 1 MB at a time, each row dropped once handed out), cells come
+out typed like calamine's (shared and inline strings, numbers as floats, date-formatted numbers as
+dates, booleans, errors as text), and merged ranges are found by one quick pass over the raw XML.
+
+It never raises for what a sheet holds. A row whose number is malformed, beyond 1,048,576, repeated
+or going backwards, or that holds a cell with a malformed `r=`/`s=`/`t=`, a reference beyond
+column XFD or in another row, two cells in one place or a shared string that does not exist, is
+handed out as one bad row (`RawRow(number, [], error=(中文, English))`) naming it; a repeated row
+never replaces the first. A date serial beyond 9999-12-31 (in either date system) comes out as the
+number, for validation to refuse with a message. XML that breaks mid-sheet (truncated, mismatched,
+a single token over 1 MB that expat would re-scan on every feed) ends the sheet: every row before
+it, then one bad row saying where. Shared strings and styles that cannot be read are a
+`FileProblem` for the whole file, raised before the first row.
 """
 
 from __future__ import annotations
@@ -13,16 +23,30 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
-from pathlib import PurePosixPath
+from itertools import chain
+from pathlib import Path, PurePosixPath
 from typing import IO
-from xml.etree import ElementTree
-from xml.etree.ElementTree import Element, iterparse
+from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 
+from yecai.files.bounds import (
+    EXCEL_COLUMNS,
+    EXCEL_ROWS,
+    Limits,
+    XmlGuard,
+    XmlStuck,
+    column_index,
+    column_letters,
+    pull_events,
+)
 from yecai.files.cells import Cell
+from yecai.files.problems import FileProblem
 from yecai.files.raw import Merge, RawRow
 
 STREAM_BYTES = 64 * 1024 * 1024  # uncompressed sheet XML; about 100,000 rows of a typical ledger
+MERGE_ROWS = 1000  # merged ranges starting further down never matter (headers are near the top)
+MAX_MERGES = 10_000
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RELS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -31,19 +55,30 @@ _ROW, _C, _V, _IS, _T, _R, _SI, _DATA = (
 )
 # built-in number formats that are dates or times (including the CJK ones Chinese Excel uses)
 DATE_FORMAT_IDS = {*range(14, 23), *range(27, 37), 45, 46, 47, *range(50, 59)}
-_REF = re.compile(r"([A-Z]+)(\d+)")
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
+CELL_TYPES = frozenset({"n", "s", "str", "inlineStr", "b", "e", "d"})
+_REF = re.compile(r"([A-Za-z]{1,12})([0-9]{1,12})")  # any length: beyond XFD is said so, not "garbage"
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})([0-9]{1,7})(?::([A-Z]{1,3})([0-9]{1,7}))?"')
+_MERGE_TAG = 256  # a <mergeCell> tag is far shorter: a carry longer than this holds none
+_COLUMNS: dict[str, int] = {}  # column letters → index: the same few letters on every row
+_STYLES: set[str] = set()  # s= values seen to be style numbers
+_READ_ERRORS = (ParseError, zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
 
 class NotStreamable(Exception):
     """The workbook is not a plain transitional xlsx this reader understands: use calamine."""
 
 
+class _CellProblem(Exception):
+    """A cell that makes its row a bad row; the texts continue "第 N 行…" / "row N: …"."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+
+
 def _column(letters: str) -> int:
-    index = 0
-    for char in letters:
-        index = index * 26 + ord(char) - 64
-    return index - 1
+    return column_index(letters)
 
 
 def is_date_format(code: str) -> bool:
@@ -53,14 +88,29 @@ def is_date_format(code: str) -> bool:
     return bool(re.search(r"[ymdhs]", text, re.IGNORECASE)) and "general" not in text.lower()
 
 
+def _digits(text: str | None) -> bool:
+    return text is not None and text.isascii() and text.isdigit()
+
+
+def _remember_style(style: str) -> bool:
+    """Whether `style` is a style number; the answer is kept for the next cells (a few values)."""
+    if not _digits(style):
+        return False
+    if len(_STYLES) < 100_000:
+        _STYLES.add(style)
+    return True
+
+
 class StreamedWorkbook:
     """The sheets of an xlsx file, read lazily."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, limits: Limits | None = None) -> None:
+        self.path = Path(path)
+        self.limits = limits or Limits.from_env()
         self._zip = zipfile.ZipFile(path)
         try:
             self._load()
-        except (KeyError, ValueError, SyntaxError) as exc:
+        except (KeyError, ValueError, SyntaxError, *_READ_ERRORS) as exc:  # XmlStuck is a ValueError
             self._zip.close()
             raise NotStreamable(str(exc)) from None
         self._strings: list[str] | None = None
@@ -106,76 +156,259 @@ class StreamedWorkbook:
     def size(self, name: str) -> int:
         return self._zip.getinfo(self.sheets[name]).file_size
 
-    def _shared(self) -> list[str]:
+    def member(self, name: str) -> str | None:
+        """The zip member holding sheet `name` (None for a name the workbook does not list)."""
+        return self.sheets.get(name)
+
+    # -- shared strings ---------------------------------------------------------------------------
+
+    def load_strings(self) -> list[str]:
+        """The shared strings, read once; raises FileProblem when they cannot be read or are too many."""
         if self._strings is None:
-            self._strings = []
-            if self.has_strings:
-                with self._zip.open("xl/sharedStrings.xml") as handle:
-                    for _, element in iterparse(handle, events=("end",)):
-                        if element.tag == _SI:
-                            self._strings.append(_text(element))
-                            element.clear()
+            self._strings = self._read_strings() if self.has_strings else []
         return self._strings
 
+    def _read_strings(self) -> list[str]:
+        member, limits = "xl/sharedStrings.xml", self.limits
+        strings: list[str] = []
+        # zipfile never inflates a member past its declared size (the CRC check fails first)
+        if self._zip.getinfo(member).file_size > limits.shared_strings_mb << 20:
+            raise self._too_many_strings()
+        try:
+            with self._zip.open(member) as handle:
+                parser = XMLPullParser(events=("end",))
+                for _, element in chain.from_iterable(pull_events(handle, parser, XmlGuard())):
+                    if element.tag != _SI:
+                        continue
+                    strings.append(_text(element))
+                    element.clear()
+                    if len(strings) > limits.shared_strings:
+                        raise self._too_many_strings()
+        except (*_READ_ERRORS, XmlStuck) as exc:
+            raise FileProblem(
+                "corrupt",
+                f"文件 {self.path.name} 已损坏：共享字符串表 {member} 无法读取（{_why(exc)[0]}）；请重新导出",
+                f"{self.path.name} is damaged: the shared strings table {member} cannot be read "
+                f"({_why(exc)[1]}); export it again",
+                path=str(self.path),
+            ) from None
+        return strings
+
+    def _too_many_strings(self) -> FileProblem:
+        limits = self.limits
+        return FileProblem(
+            "too_large",
+            f"文件 {self.path.name}：共享字符串表超过 {limits.shared_strings:,} 条或 {limits.shared_strings_mb} MB "
+            "的上限（YECAI_IMPORT_MAX_SHARED_STRINGS / _MB）；请拆分后分别导入",
+            f"{self.path.name}: the shared strings table holds more than {limits.shared_strings:,} entries "
+            f"or {limits.shared_strings_mb} MB (YECAI_IMPORT_MAX_SHARED_STRINGS / _MB); split the workbook",
+            path=str(self.path),
+        )
+
+    # -- merged ranges ----------------------------------------------------------------------------
+
     def merged(self, name: str) -> list[Merge]:
-        """Merged ranges (0-based); they follow the cell data, so the sheet is scanned once, raw."""
+        """Merged ranges (0-based) that start in the first MERGE_ROWS rows; one linear raw pass.
+
+        They follow the cell data, so the sheet is scanned as bytes, a block at a time; what is
+        carried from one block to the next is at most one unfinished tag, never a growing tail.
+        """
         found: list[Merge] = []
-        tail = b""
-        with self._zip.open(self.sheets[name]) as handle:
-            while chunk := handle.read(1 << 22):
-                block = tail + chunk
-                cut = block.rfind(b"<")
-                for match in _MERGE.finditer(block[:cut]):
-                    c0, r0 = _column(match[1].decode()), int(match[2]) - 1
-                    c1, r1 = (_column(match[3].decode()), int(match[4]) - 1) if match[3] else (c0, r0)
-                    found.append(((r0, c0), (r1, c1)))
-                tail = block[cut:]
-        for match in _MERGE.finditer(tail):
+        carry = b""
+        try:
+            with self._zip.open(self.sheets[name]) as handle:
+                while chunk := handle.read(1 << 20):
+                    block = carry + chunk
+                    cut = block.rfind(b"<")
+                    if cut < 0 or len(block) - cut > _MERGE_TAG:
+                        cut = len(block)
+                    self._merges(block, cut, found)
+                    carry = block[cut:]
+        except _READ_ERRORS:
+            pass  # a damaged sheet: the ranges found so far (the rows report the damage)
+        self._merges(carry, len(carry), found)
+        return found[:MAX_MERGES]
+
+    @staticmethod
+    def _merges(block: bytes, end: int, found: list[Merge]) -> None:
+        if len(found) >= MAX_MERGES:
+            return
+        for match in _MERGE.finditer(block, 0, end):
             c0, r0 = _column(match[1].decode()), int(match[2]) - 1
             c1, r1 = (_column(match[3].decode()), int(match[4]) - 1) if match[3] else (c0, r0)
-            found.append(((r0, c0), (r1, c1)))
-        return found
+            if 0 <= r0 < MERGE_ROWS:
+                found.append(((r0, c0), (r1, c1)))
+
+    # -- rows -------------------------------------------------------------------------------------
 
     def rows(self, name: str) -> Iterator[RawRow]:
-        """Every row from row 1, blank rows included (as calamine does), cells from column A."""
-        strings = self._shared()
-        expected = 1
-        with self._zip.open(self.sheets[name]) as handle:
-            parent: Element | None = None
-            for event, element in iterparse(handle, events=("start", "end")):
-                if event == "start":
-                    if element.tag == _DATA:
-                        parent = element
-                    continue
-                if element.tag != _ROW:
-                    continue
-                number = int(element.get("r") or expected)
-                while expected < number:
-                    yield RawRow(expected, [])
-                    expected += 1
-                yield RawRow(number, self._cells(element, strings))
-                expected = number + 1
-                if parent is not None:
-                    parent.clear()  # drop the rows already handed out: memory stays flat
+        """Every row from row 1, blank rows included (as calamine does), cells from column A.
 
-    def _cells(self, row: Element, strings: list[str]) -> list[Cell]:
+        Raises FileProblem (before the first row) when the shared strings cannot be read; never
+        for what the sheet itself holds.
+        """
+        strings = self.load_strings()
+        return self._rows(name, strings)
+
+    def _rows(self, name: str, strings: list[str]) -> Iterator[RawRow]:
+        last = 0  # the highest row number taken (by a row, good or bad, at its own number)
+        parent: Element | None = None
+        try:
+            with self._zip.open(self.sheets[name]) as handle:
+                parser = XMLPullParser(events=("start", "end"))
+                for event, element in chain.from_iterable(pull_events(handle, parser, XmlGuard())):
+                    if event == "start":
+                        if element.tag == _DATA:
+                            parent = element
+                        continue
+                    if element.tag != _ROW:
+                        continue
+                    row, takes = self._row(element, strings, last)
+                    if takes:
+                        while last + 1 < row.number:
+                            last += 1
+                            yield RawRow(last, [])
+                        last = row.number
+                    yield row
+                    if parent is not None:
+                        parent.clear()  # drop the rows already handed out: memory stays flat
+        except (*_READ_ERRORS, XmlStuck) as exc:
+            yield _damaged(name, last, exc)
+
+    def _row(self, element: Element, strings: list[str], last: int) -> tuple[RawRow, bool]:
+        """The row as read, or one bad row naming what is wrong; and whether it takes its number.
+
+        A row whose number is malformed or beyond the grid is counted as the row after the last
+        one but takes no number (the next row may still be that one); a repeated or backward row
+        keeps its own number and takes nothing, so the row read first stays.
+        """
+        text = element.get("r")
+        if text is None:
+            number = self._implied(element, last)
+        elif not _digits(text) or not 0 < int(text) <= EXCEL_ROWS:
+            shown, counted = text[:20], last + 1
+            return RawRow(
+                counted,
+                [],
+                (
+                    f'第 {last} 行之后的一行（记为第 {counted} 行）的行号 r="{shown}" 无效'
+                    f"（应为 1 至 {EXCEL_ROWS} 的整数：不是数字或超出 Excel 的行数）；整行未导入",
+                    f"the row after row {last} (counted as row {counted}) has an invalid row number "
+                    f'r="{shown}" (a whole number from 1 to {EXCEL_ROWS:,} expected: not a number, or '
+                    "beyond Excel's rows); the row was not imported",
+                ),
+            ), False
+        else:
+            number = int(text)
+        if number == last:
+            return RawRow(
+                number,
+                [],
+                (
+                    f'第 {number} 行重复出现（又一个 r="{number}"）；已拒绝这一行，保留先出现的第 {number} 行',
+                    f'row {number} appears twice (r="{number}" again); this duplicate is refused and the '
+                    f"first row {number} kept",
+                ),
+            ), False
+        if number < last:
+            return RawRow(
+                number,
+                [],
+                (
+                    f"第 {number} 行出现在第 {last} 行之后（行号倒退或重复）；已拒绝，不会覆盖先前读到的行",
+                    f"row {number} comes after row {last} (the row number goes backwards or repeats); "
+                    "refused, no row read earlier is replaced",
+                ),
+            ), False
+        try:
+            return RawRow(number, self._cells(element, number, strings)), True
+        except _CellProblem as exc:
+            return RawRow(
+                number,
+                [],
+                (f"第 {number} 行{exc.zh}；整行未导入", f"row {number}: {exc.en}; the row was not imported"),
+            ), True
+
+    @staticmethod
+    def _implied(element: Element, last: int) -> int:
+        # no r= on the row (it is optional): its first cell's reference says where it is, as in
+        # calamine; else it follows the last one
+        for cell in element:
+            if cell.tag == _C:
+                match = _REF.fullmatch(cell.get("r") or "")
+                if match and last < int(match[2]) <= EXCEL_ROWS:
+                    return int(match[2])
+                break
+        return last + 1
+
+    def _cells(self, row: Element, number: int, strings: list[str]) -> list[Cell]:
+        """The row's cells from column A; raises _CellProblem for the first cell that is wrong."""
         out: list[Cell] = []
+        own = str(number)
         for cell in row:
             if cell.tag != _C:
                 continue
             ref = cell.get("r")
-            if ref:
-                match = _REF.match(ref)
-                index = _column(match[1]) if match else len(out)
-            else:
+            if ref is None:
                 index = len(out)
+                shown = column_letters(index) + str(number)  # where a reader puts it
+            else:
+                match = _REF.fullmatch(ref)
+                if match is None:
+                    raise _CellProblem(
+                        f'的单元格 r="{ref[:20]}" 不是单元格引用',
+                        f'the cell r="{ref[:20]}" is not a cell reference',
+                    )
+                letters = match[1]
+                index = _COLUMNS.get(letters)
+                if index is None:
+                    index = (
+                        _COLUMNS.setdefault(letters, _column(letters))
+                        if len(_COLUMNS) < 20_000
+                        else _column(letters)
+                    )
+                if index >= EXCEL_COLUMNS:
+                    raise _CellProblem(
+                        f'的单元格 r="{ref}" 超出 Excel 的最后一列 XFD',
+                        f'the cell r="{ref}" is beyond Excel\'s last column XFD',
+                    )
+                if match[2] != own and int(match[2]) != number:
+                    if int(match[2]) > EXCEL_ROWS:
+                        raise _CellProblem(
+                            f'的单元格 r="{ref}" 超出 Excel 的 {EXCEL_ROWS} 行',
+                            f'the cell r="{ref}" is beyond Excel\'s {EXCEL_ROWS:,} rows',
+                        )
+                    raise _CellProblem(
+                        f'的单元格 r="{ref}" 不在本行', f'the cell r="{ref}" is not in this row'
+                    )
+                shown = ref
+            style = cell.get("s")
+            if style is not None and style not in _STYLES and not _remember_style(style):
+                raise _CellProblem(
+                    f'的单元格 {shown} 的 s="{style[:20]}" 不是样式编号',
+                    f'cell {shown} has s="{style[:20]}", not a style number',
+                )
+            kind = cell.get("t", "n")
+            if kind not in CELL_TYPES:
+                raise _CellProblem(
+                    f'的单元格 {shown} 的 t="{kind[:20]}" 不是单元格类型',
+                    f'cell {shown} has t="{kind[:20]}", not a cell type',
+                )
+            value = self._value(cell, kind, strings, shown)
+            if index < len(out):
+                if out[index] is not None:
+                    raise _CellProblem(
+                        f"的单元格 {shown} 与本行另一个单元格位置相同",
+                        f"cell {shown} is at the place of another cell",
+                    )
+                out[index] = value
+                continue
             while len(out) < index:
                 out.append(None)
-            out.append(self._value(cell, strings))
+            out.append(value)
         return out
 
-    def _value(self, cell: Element, strings: list[str]) -> Cell:
-        kind = cell.get("t", "n")
+    def _value(self, cell: Element, kind: str, strings: list[str], shown: str) -> Cell:
         if kind == "inlineStr":
             inline = cell.find(_IS)
             return (_text(inline) or None) if inline is not None else None
@@ -183,8 +416,14 @@ class StreamedWorkbook:
         if raw is None:
             return None
         if kind == "s":
-            index = int(raw)
-            return (strings[index] or None) if 0 <= index < len(strings) else None
+            index = raw.strip()
+            if not _digits(index) or int(index) >= len(strings):
+                raise _CellProblem(
+                    f"的单元格 {shown} 引用的共享字符串 {raw[:20]} 不存在（共 {len(strings)} 条）",
+                    f"cell {shown} refers to shared string {raw[:20]}, which does not exist (there are "
+                    f"{len(strings)})",
+                )
+            return strings[int(index)] or None
         if kind in ("str", "e"):
             return raw or None
         if kind == "b":
@@ -204,7 +443,8 @@ class StreamedWorkbook:
         return number
 
     def _date(self, serial: float) -> Cell:
-        if not -1 < serial < 2958466:  # beyond 9999-12-31: leave the number for validation to refuse
+        # beyond 9999-12-31 (or not a number at all): the number, for validation to refuse
+        if not -1 < serial < 2958466:
             return serial
         days = int(serial)
         # to the nearest second, as Excel shows it (a double holds 08:30 as 08:29:59.999999)
@@ -213,17 +453,48 @@ class StreamedWorkbook:
             days, seconds = days + 1, 0
         if days == 0 and serial >= 0:
             return dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60)
-        stamp = self.epoch + dt.timedelta(days=days, seconds=seconds)
+        try:
+            stamp = self.epoch + dt.timedelta(days=days, seconds=seconds)
+        except OverflowError:  # the 1904 date system ends four years later than the number
+            return serial
         return stamp.date() if seconds == 0 else stamp
 
     def close(self) -> None:
         self._zip.close()
 
 
+def _why(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, XmlStuck) and len(exc.args) == 2:
+        return exc.args[0], exc.args[1]
+    text = f"{type(exc).__name__}: {exc}"
+    return text, text
+
+
+def _damaged(name: str, last: int, exc: BaseException) -> RawRow:
+    why_zh, why_en = _why(exc)
+    return RawRow(
+        last + 1,
+        [],
+        (
+            f"工作表 {name} 在第 {last} 行之后损坏，第 {last + 1} 行起的内容无法读取（{why_zh}）；"
+            "之前的行已导入，请重新导出该文件",
+            f"sheet {name} is damaged after row {last}; nothing from row {last + 1} on can be read "
+            f"({why_en}); the rows before it were imported; export the file again",
+        ),
+    )
+
+
 def _parse(handle: IO[bytes]) -> Element:
-    # small parts (workbook, relationships, styles): parsed whole
+    # small parts (workbook, relationships, styles): parsed whole (the preflight bounds their size),
+    # fed like the sheets so that no token makes it quadratic
+    root: Element | None = None
     with handle:
-        return ElementTree.parse(handle).getroot()
+        for event, element in chain.from_iterable(pull_events(handle, XMLPullParser(events=("start",)))):
+            if root is None and event == "start":
+                root = element
+    if root is None:
+        raise ParseError("no element found")
+    return root
 
 
 def _text(element: Element) -> str:

@@ -105,10 +105,16 @@ def test_the_server_survives_files_that_kill_their_parser(
         (far_cell_workbook(tmp_path / "xfd.xlsx"), wide_range_workbook(tmp_path / "wide.xlsx"))
     ):
         answer = _upload(base, token, hostile.name, hostile.read_bytes())
-        assert answer.status_code == 422, answer.text
-        detail = answer.json()["detail"]
-        assert hostile.name in detail["message_zh"]  # the user's own file name, in both languages
-        assert hostile.name in detail["message_en"]
+        if hostile.name == "xfd.xlsx":
+            # once a SIGABRT of the whole server; now its real cells are read, the far one refused
+            assert answer.status_code == 200, answer.text
+            assert (answer.json()["counts"]["imported"], answer.json()["counts"]["rejected"]) == (1, 1)
+        else:
+            # a range the worker cannot hold under its limit: the worker is stopped, not the server
+            assert answer.status_code == 422, answer.text
+            detail = answer.json()["detail"]
+            assert hostile.name in detail["message_zh"]  # the user's own file name, in both languages
+            assert hostile.name in detail["message_en"]
         assert process.poll() is None  # the server process is alive
         assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
         good = _upload(base, token, "成本.csv", _good(f"P{number}"))

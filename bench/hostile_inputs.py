@@ -57,7 +57,7 @@ def main() -> None:
     print(
         f"corpus: {len(found.files)} files, {len(found.hooks)} webhook deliveries; ways: {', '.join(ways)} + webhook"
         + (
-            f" (every {args.cli_every}th file through the CLI)"
+            f" (one file in {args.cli_every} through the CLI too)"
             if args.cli_every > 1 and "cli" in ways
             else ""
         ),

@@ -123,16 +123,41 @@ def _label(cell: Cell) -> str:
     return re.sub(r"\s+", " ", text).strip() if text else ""
 
 
-def _merged_value(
-    rows: dict[int, list[str]], merged: list[Merge], row_index: int, col: int, col_offset: int
-) -> str | None:
+def merged_row(
+    rows: dict[int, list[str]], merged: list[Merge], row_index: int, width: int, col_offset: int
+) -> list[str | None]:
+    """For each column of a row, the label of the first merged range over it (None: none), in O(ranges + width).
+
+    Asking cell by cell costs width × ranges per row: with a cell at XFD in the first rows (width
+    16,384) and thousands of merged ranges, layout detection would spin for hours. Here each range
+    fills only the columns no earlier range filled (a "next unfilled column" pointer, compressed as
+    it is followed), so the first range covering a cell still wins, as cell by cell.
+    """
+    out: list[str | None] = [None] * width
+    following = list(range(width + 1))  # following[i]: the first unfilled column ≥ i (width: none)
+
+    def unfilled(col: int) -> int:
+        root = col
+        while following[root] != root:
+            root = following[root]
+        while following[col] != root:
+            following[col], col = root, following[col]
+        return root
+
     for (r0, c0), (r1, c1) in merged:
-        if r0 <= row_index <= r1 and c0 <= col + col_offset <= c1:
-            top = rows.get(r0)
-            index = c0 - col_offset
-            if top is not None and 0 <= index < len(top):
-                return top[index]
-    return None
+        if not r0 <= row_index <= r1:
+            continue
+        top = rows.get(r0)
+        index = c0 - col_offset
+        if top is None or not 0 <= index < len(top):
+            continue
+        last = min(c1 - col_offset, width - 1)
+        col = unfilled(min(max(c0 - col_offset, 0), width))
+        while col <= last:
+            out[col] = top[index]
+            following[col] = col + 1
+            col = unfilled(col + 1)
+    return out
 
 
 @dataclass(slots=True)
@@ -207,11 +232,17 @@ def find_layout(
     by_index = {row.number - 1: labels[row.number] for row in scan}
     numbers = [row.number for row in scan]
 
+    spans: dict[int, list[str | None]] = {}
+
+    def merged_values(row_index: int) -> list[str | None]:
+        if row_index not in spans:
+            spans[row_index] = merged_row(by_index, merged, row_index, width, col_offset)
+        return spans[row_index]
+
     def merged_labels(number: int) -> tuple[list[str], list[bool]]:
         own = list(labels[number])
         spanned = [False] * width
-        for col in range(width):
-            value = _merged_value(by_index, merged, number - 1, col, col_offset)
+        for col, value in enumerate(merged_values(number - 1)):
             if value is not None:
                 spanned[col] = True
                 if not own[col]:
@@ -230,9 +261,7 @@ def find_layout(
                 bottom, _ = merged_labels(number + 1)
                 # a cell merged down over both rows names its column on its own
                 bottom = [
-                    ""
-                    if spanned[i] and _merged_value(by_index, merged, number, i, col_offset) == top[i]
-                    else b
+                    "" if spanned[i] and merged_values(number)[i] == top[i] else b
                     for i, b in enumerate(bottom)
                 ]
                 names = _pair_labels(top, bottom, spanned)

@@ -682,6 +682,26 @@ def workbook_cases(tags: _Tags, *, full: bool) -> Iterator[FileCase]:
         lambda x=xml: xlsx_bytes(x),
         frozenset(keys),
     )
+    # a storm of merged ranges on a sheet as wide as Excel: layout detection must stay linear
+    tag, header, rows, keys = _cost(tags)
+    storm = "".join(
+        f'<mergeCell ref="{column_letters(i % 16000)}{6 + i % 30}:'
+        f'{column_letters(min(i % 16000 + 500, 16383))}{6 + i % 30}"/>'
+        for i in range(10_000)
+    )
+    xml = sheet_xml(
+        [header, *rows],
+        extra='<row r="5"><c r="XFD5"><v>1</v></c></row>',
+        tail=f'</sheetData><mergeCells count="10000">{storm}</mergeCells></worksheet>',
+    )
+    yield FileCase(
+        "workbook/merge-storm",
+        "workbook",
+        "cost",
+        f"cost-{tag}.xlsx",
+        lambda x=xml: xlsx_bytes(x),
+        frozenset(keys),
+    )
     # malformed attributes in ONE row between good rows
     malformed = {
         "r-text": '<row r="x"><c r="A{n}"><v>1</v></c></row>',
@@ -1063,6 +1083,7 @@ PINNED = (
     "workbook/duplicate-row",
     "workbook/bad-tail/cut",
     "workbook/malformed/cell-ref-ZZZZZZZ",
+    "workbook/merge-storm",
     "quoting/unclosed-quote/middle",
     "encoding/bom-then-junk/utf-8",
     "html/end-tags=False/utf-8",

@@ -833,7 +833,7 @@ def workbook_cases(tags: _Tags, *, full: bool) -> Iterator[FileCase]:
     tag, header, rows, keys = _cost(tags)
     odd = "".join(
         f'<row r="{n}"><c r="A{n}" s="{n}" t="n"><v>{n}</v></c></row>'
-        for n in range(10, 10 + (600_000 if full else 30_000))
+        for n in range(10, 10 + (300_000 if full else 30_000))
     )
     xml = sheet_xml([header, *rows]).replace("</sheetData>", odd + "</sheetData>")
     yield FileCase(

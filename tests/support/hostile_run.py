@@ -11,9 +11,9 @@ memory-capped process of its own, as in the field:
 
 Counted: a crash is a traceback, a death by signal, an unknown exit code or a server that stops
 answering; a 5xx is any 500–599; a hang is an answer later than the time bound; a good row is lost
-when an import that should have read the file did not deliver it (as a document under its key),
-or when an import reported success without it. Refusals of unreadable files are counted apart and
-must name the file.
+when a file readable around its defect did not deliver it (as a document under its key), or when a
+file that should have been refused was reported imported without it. Randomly damaged files promise
+only "no crash". Refusals of unreadable files are counted apart and must name the file.
 """
 
 from __future__ import annotations
@@ -378,9 +378,12 @@ def settle(
             if outcome is None or outcome.crashed or outcome.hung or outcome.fivexx:
                 continue
             missing = sorted(key for key in case.good if key not in landed[way])
-            if outcome.succeeded or case.expect == "rows":
+            # rows: readable around its defect, every good row must land; refused: a "success" that
+            # lacks them is a silent loss; either (random damage, an order Excel leaves undefined):
+            # its rows may be damaged themselves, so only crashes, 5xx and hangs count
+            if case.expect == "rows" or (case.expect == "refused" and outcome.succeeded):
                 tally.lost.extend((case.name, way, key) for key in missing)
-            else:
+            elif not outcome.succeeded:
                 tally.refused_rows += len(missing)
             refused = not outcome.succeeded and outcome.status not in (409, EXIT_LOCKED)
             if refused and not _names_file(outcome, case, "upload"):

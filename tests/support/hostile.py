@@ -30,6 +30,7 @@ from xml.sax.saxutils import escape
 import xlwt
 
 from tests.support.spreadsheets import CARD, GOOD, id_number, luhn
+from yecai.files.bounds import column_letters
 
 Cell = Any
 
@@ -191,15 +192,6 @@ def xls_bytes(rows: Sequence[Sequence[Cell]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def column_letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _serial(value: dt.date) -> float:

@@ -94,8 +94,13 @@ def _connector() -> Any:
 
 
 def _serve(workdir: str, port: int) -> None:
-    """The server in a process of its own, memory-capped like the CLI."""
+    """The server in a process of its own, memory-capped like the CLI; it dies with the bench."""
     _cap()
+    with contextlib.suppress(OSError, AttributeError):  # Linux: end with the parent, even on a kill
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     import uvicorn
 
     from yecai.settings import Settings

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from yecai.files import cells
+from yecai.files.bounds import column_letters as column_letter  # 0 → A, 26 → AA, as Excel shows
 from yecai.files.cells import Cell, CellError
 from yecai.files.columns import KindSpec, alias_index
 from yecai.files.raw import Merge, RawRow
@@ -50,16 +51,6 @@ MONEY_UNITS = {"元": None, "千元": Decimal(1000), "万元": Decimal(10000)}
 _EXPORTED = re.compile(r"(导出时间|导出日期|打印时间|打印日期|制表日期|生成时间|报表日期)\s*[:：]\s*(.+)")
 _UNIT = re.compile(r"(?:金额)?单位\s*[:：]\s*(万元|千元|元)")
 _PROJECT = re.compile(r"(项目编码|项目代码|工程编号|项目编号)\s*[:：]\s*([A-Za-z0-9_\-]+)")
-
-
-def column_letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA: the column name Excel shows."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 @dataclass(slots=True)

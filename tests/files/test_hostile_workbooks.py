@@ -619,3 +619,33 @@ def test_any_date_serial_reads_without_an_exception(
         assert cell == serial  # not a date any calendar holds: the number, for validation to refuse
     else:
         assert isinstance(cell, dt.date)
+
+
+@pytest.mark.parametrize(
+    ("past", "count"),
+    [('<row r="1048577"/>', 1), ("".join(f'<row r="{n}"/>' for n in range(1048577, 1248577)), 200_000)],
+    ids=["one", "two-hundred-thousand"],
+)
+def test_rows_past_the_grid_are_one_bad_row_however_many(
+    sqlite_store: Store, tmp_path: Path, past: str, count: int
+) -> None:
+    # two million `<row r="…"/>` past the grid from a small zip made two million rejections (an
+    # import of over ten minutes holding the lock); a run of them is one bad row
+    rows = rows_xml(CONTENT[:6]) + past + rows_xml(CONTENT[6:], first=7)
+    result = import_file(sqlite_store, write_sheet(tmp_path / "past.xlsx", rows), kind="cost")
+    assert (result.counts.imported, result.counts.rejected) == (3, 1)
+    [(_row, zh, en)] = issues_of(result)
+    assert "1,048,576" in zh
+    assert "1,048,576" in en
+    assert (f"{count:,} 行" if count > 1 else "一行") in zh
+
+
+def test_a_row_number_of_five_thousand_digits_is_one_bad_row(sqlite_store: Store, tmp_path: Path) -> None:
+    # int() refuses strings of more than 4,300 digits: the reader must not ask it to
+    rows = (
+        rows_xml(CONTENT[:6])
+        + f'<row r="{"9" * 5000}"><c r="A9"><v>1</v></c></row>'
+        + rows_xml(CONTENT[6:], first=7)
+    )
+    result = import_file(sqlite_store, write_sheet(tmp_path / "digits.xlsx", rows), kind="cost")
+    assert (result.counts.imported, result.counts.rejected) == (3, 1)

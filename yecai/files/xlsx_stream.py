@@ -92,6 +92,12 @@ def _digits(text: str | None) -> bool:
     return text is not None and text.isascii() and text.isdigit()
 
 
+def _beyond_grid(text: str | None) -> bool:
+    """A row number made of digits but past Excel's last row (checked by length first: Python
+    refuses to convert a string of more than 4,300 digits, and nothing that long is a row)."""
+    return _digits(text) and (len(text.lstrip("0")) > 7 or int(text) > EXCEL_ROWS)  # type: ignore[union-attr]
+
+
 def _remember_style(style: str) -> bool:
     """Whether `style` is a style number; the answer is kept for the next cells (a few values)."""
     if not _digits(style):
@@ -252,6 +258,7 @@ class StreamedWorkbook:
 
     def _rows(self, name: str, strings: list[str]) -> Iterator[RawRow]:
         last = 0  # the highest row number taken (by a row, good or bad, at its own number)
+        beyond, first_beyond = 0, ""  # rows numbered past the grid since the last row taken
         parent: Element | None = None
         try:
             with self._zip.open(self.sheets[name]) as handle:
@@ -263,6 +270,17 @@ class StreamedWorkbook:
                         continue
                     if element.tag != _ROW:
                         continue
+                    if _beyond_grid(element.get("r")):
+                        # a run of rows past the grid is one bad row, not one per row: two million
+                        # `<row r="…"/>` from a small zip must not become two million rejections
+                        beyond += 1
+                        first_beyond = first_beyond or (element.get("r") or "")[:20]
+                        if parent is not None:
+                            parent.clear()
+                        continue
+                    if beyond:
+                        yield _past_the_grid(last, beyond, first_beyond)
+                        beyond, first_beyond = 0, ""
                     row, takes = self._row(element, strings, last)
                     if takes:
                         while last + 1 < row.number:
@@ -273,7 +291,12 @@ class StreamedWorkbook:
                     if parent is not None:
                         parent.clear()  # drop the rows already handed out: memory stays flat
         except (*_READ_ERRORS, XmlStuck) as exc:
+            if beyond:
+                yield _past_the_grid(last, beyond, first_beyond)
             yield _damaged(name, last, exc)
+            return
+        if beyond:
+            yield _past_the_grid(last, beyond, first_beyond)
 
     def _row(self, element: Element, strings: list[str], last: int) -> tuple[RawRow, bool]:
         """The row as read, or one bad row naming what is wrong; and whether it takes its number.
@@ -285,7 +308,7 @@ class StreamedWorkbook:
         text = element.get("r")
         if text is None:
             number = self._implied(element, last)
-        elif not _digits(text) or not 0 < int(text) <= EXCEL_ROWS:
+        elif not _digits(text) or len(text) > 20 or not 0 < int(text) <= EXCEL_ROWS:
             shown, counted = text[:20], last + 1
             return RawRow(
                 counted,
@@ -468,6 +491,21 @@ def _why(exc: BaseException) -> tuple[str, str]:
         return exc.args[0], exc.args[1]
     text = f"{type(exc).__name__}: {exc}"
     return text, text
+
+
+def _past_the_grid(last: int, count: int, first: str) -> RawRow:
+    """One bad row for a run of rows numbered past Excel's last row."""
+    rows_zh = f"{count:,} 行" if count > 1 else "一行"
+    rows_en = f"{count:,} rows" if count > 1 else "a row"
+    return RawRow(
+        last + 1,
+        [],
+        (
+            f'第 {last} 行之后有{rows_zh}的行号超出 Excel 的 {EXCEL_ROWS:,} 行上限（如 r="{first}"）；这些行未导入',
+            f'after row {last}, {rows_en} numbered past Excel\'s {EXCEL_ROWS:,} rows (e.g. r="{first}"); '
+            "not imported",
+        ),
+    )
 
 
 def _damaged(name: str, last: int, exc: BaseException) -> RawRow:

@@ -501,9 +501,10 @@ def _past_the_grid(last: int, count: int, first: str) -> RawRow:
         last + 1,
         [],
         (
-            f'第 {last} 行之后有{rows_zh}的行号超出 Excel 的 {EXCEL_ROWS:,} 行上限（如 r="{first}"）；这些行未导入',
-            f'after row {last}, {rows_en} numbered past Excel\'s {EXCEL_ROWS:,} rows (e.g. r="{first}"); '
-            "not imported",
+            f"第 {last} 行之后有{rows_zh}（记为第 {last + 1} 行）的行号超出 Excel 的 {EXCEL_ROWS:,} 行上限"
+            f'（如 r="{first}"）；这些行未导入',
+            f"after row {last}, {rows_en} (counted as row {last + 1}) numbered past Excel's "
+            f'{EXCEL_ROWS:,} rows (e.g. r="{first}"); not imported',
         ),
     )
 

@@ -11,7 +11,8 @@ temporary SQLite store. Prints a breakdown, then the line
 
 Not a test (no assertions); the suite runs a representative slice (tests/files/test_hostile_slice.py).
 
-    .venv/bin/python bench/hostile_inputs.py                 # everything (about 20–40 min on 2 cores)
+    .venv/bin/python bench/hostile_inputs.py --cli-every 6   # every input; one file in 6 via the CLI (~25 min)
+    .venv/bin/python bench/hostile_inputs.py                 # every file through the CLI too (~90 min on 2 cores)
     .venv/bin/python bench/hostile_inputs.py --scale slice   # the suite's slice, a few minutes
     .venv/bin/python bench/hostile_inputs.py --ways api      # only the HTTP way for files
 """

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from tests.support.memory_bombs import far_cell_workbook
 from tests.support.spreadsheets import GOOD, sheet_rows, write_xlsx
 from yecai.cli.import_file import EXIT_UNREADABLE, import_command
+
+pytestmark = pytest.mark.slow  # worker processes and subprocesses: seconds apiece
 
 app = typer.Typer()
 app.command("import")(import_command)

@@ -88,6 +88,7 @@ def far_cell_workbook(path: Path, row: int, col: int) -> Path:
     return path
 
 
+@pytest.mark.slow  # a capped subprocess apiece
 @pytest.mark.parametrize(("ref", "row", "col"), [("XFD1048576", 1048575, 16383), ("ZZ1000000", 999999, 701)])
 def test_one_far_cell_reads_only_the_real_cells(tmp_path: Path, ref: str, row: int, col: int) -> None:
     path = far_cell_workbook(tmp_path / f"{ref}.xlsx", row, col)
@@ -99,6 +100,7 @@ def test_one_far_cell_reads_only_the_real_cells(tmp_path: Path, ref: str, row: i
     assert [issue[0] for issue in done["issues"]] == [row + 1] * len(done["issues"])
 
 
+@pytest.mark.slow  # a capped subprocess apiece
 @pytest.mark.parametrize(
     ("label", "bad_row"),
     [
@@ -119,6 +121,7 @@ def test_refs_beyond_the_excel_grid_are_bad_rows(tmp_path: Path, label: str, bad
     assert "Excel" in en, en
 
 
+@pytest.mark.slow  # a capped subprocess apiece
 def test_a_shared_strings_table_claiming_four_billion_entries(tmp_path: Path) -> None:
     strings = [str(v) for row in CONTENT for v in row if isinstance(v, str)]
     index = {text: i for i, text in enumerate(dict.fromkeys(strings))}
@@ -140,6 +143,7 @@ def test_a_shared_strings_table_claiming_four_billion_entries(tmp_path: Path) ->
     assert done["counts"]["imported"] == 3
 
 
+@pytest.mark.slow  # a capped subprocess apiece
 def test_an_ods_repeating_a_filled_cell_over_millions_of_cells_is_refused(tmp_path: Path) -> None:
     flood = ods_row(ods_cell(1, repeat=16000), repeat=6000)  # 96 M cells from 800 bytes
     path = write_ods(tmp_path / "flood.ods", ods_row("".join(ods_cell(h) for h in HEADER)) + flood)
@@ -163,6 +167,7 @@ def test_an_ods_with_the_usual_empty_repeats_still_imports(store: Store, tmp_pat
     assert result.counts.imported == 3
 
 
+@pytest.mark.slow  # a capped subprocess apiece
 def test_an_xls_whose_dimensions_record_is_beyond_the_format_is_refused(tmp_path: Path) -> None:
     path = set_xls_dimensions(write_xls(tmp_path / "dims.xls", CONTENT), 0xFFFFFFFF, 0xFFFF)
     done = import_in_subprocess(path, "cost", memory_mb=1024)

@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.memory_bombs import far_cell_workbook, wide_range_workbook
 from tests.support.planting import Planted
 from tests.support.spreadsheets import GOOD, csv_text, sheet_rows
+
+pytestmark = pytest.mark.slow  # worker processes and subprocesses: seconds apiece
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

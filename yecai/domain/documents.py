@@ -74,9 +74,17 @@ class BoqEdition(StrEnum):
 
 class ContractKind(StrEnum):
     INCOME = "income"  # 施工总承包/收入合同 with the owner
-    SUBCONTRACT = "subcontract"  # 专业分包 / 劳务分包
+    SUBCONTRACT = "subcontract"  # 专业分包 (and 劳务分包 where the source does not tell them apart)
+    LABOUR = "labour"  # 劳务分包: its payable is 应付劳务款, paid from the 农民工工资专户
     PURCHASE = "purchase"  # 材料采购
     LEASE = "lease"  # 机械/周转材料租赁
+
+
+class VatMethod(StrEnum):
+    """How a project's construction service is taxed (财税〔2016〕36号 附件2)."""
+
+    GENERAL = "general"  # 一般计税: 9 % output VAT, input VAT deductible
+    SIMPLE = "simple"  # 简易计税: 3 % 征收率 (清包工, 甲供, 老项目); input VAT not deductible
 
 
 class InvoiceDirection(StrEnum):
@@ -317,6 +325,8 @@ class Project(_Document):
     location: OptionalText = None
     contract_value: OptionalMoney = None
     accounting_standard: AccountingStandard = AccountingStandard.CAS
+    vat_method: VatMethod | None = None  # None: the mapping table's row or its default
+    cross_region: bool | None = None  # 跨县(市、区) of the company's seat: VAT prepaid at the location
     boq_edition: BoqEdition | None = None
     start_date: OptionalDate = None
     end_date: OptionalDate = None
@@ -428,6 +438,8 @@ class CostRecord(_Document):
     supplier_name: OptionalText = None
     contract_no: OptionalText = None
     invoice_no: OptionalText = None  # the invoice this cost is backed by, when known
+    # 费用明细 (e.g. 项目管理人员薪酬, 临时设施摊销, 施工用电): decides the credit of other/indirect costs
+    subcategory: OptionalText = None
 
     @model_validator(mode="after")
     def _check_amounts(self) -> CostRecord:
@@ -496,6 +508,7 @@ class PaymentRequest(_Document):
     purpose: str = ""  # 付款用途 (进度款, 材料款, 劳务费 …)
     request_date: dt.date
     expected_pay_date: OptionalDate = None
+    paid_date: OptionalDate = None  # the bank's date of the payment (the books' date when paid)
     status: PaymentStatus = PaymentStatus.SUBMITTED
 
     @model_validator(mode="after")
@@ -503,6 +516,7 @@ class PaymentRequest(_Document):
         if self.amount <= 0:
             raise _problem("amount", self.amount, "申请付款金额必须大于零", "must be greater than zero")
         _check_period(self.request_date, self.expected_pay_date, "request_date", "expected_pay_date")
+        _check_period(self.request_date, self.paid_date, "request_date", "paid_date")
         return self
 
 

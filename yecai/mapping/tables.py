@@ -9,12 +9,13 @@ same code or a default number). Pure data: loading lives in `rules.py`, Excel in
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from yecai.domain.documents import AccountingStandard, CostCategory
+from yecai.domain.documents import AccountingStandard, CostCategory, Project, VatMethod
 
 
 class _Config(BaseModel):
@@ -50,6 +51,16 @@ class ProjectMapping(_Config):
     accounting_standard: AccountingStandard | None = Field(
         None, description="the project's standard when it differs from the Project document / default"
     )
+    vat_method: VatMethod | None = Field(
+        None,
+        description="一般计税 general | 简易计税 simple, when it differs from the Project document / default",
+    )
+    cross_region: bool | None = Field(
+        None, description="跨县(市、区) project: VAT is prepaid at its location (公告2016年第17号)"
+    )
+    urban_tax_rate: Decimal | None = Field(
+        None, description="城市维护建设税 rate at the project's location: 0.07 市区, 0.05 县城/镇, 0.01 其他"
+    )
 
 
 class CostAccount(_Config):
@@ -78,6 +89,13 @@ class MappingTable(_Config):
     )
     department_default: str | None = Field(
         None, description="department of projects without one; empty → reported where a rule needs it"
+    )
+    vat_method: VatMethod = Field(VatMethod.GENERAL, description="the VAT method of projects that state none")
+    cross_region: bool = Field(
+        False, description="whether projects that state nothing are 跨县(市、区) (prepay VAT at the location)"
+    )
+    urban_tax_rate: Decimal = Field(
+        Decimal("0.07"), description="城市维护建设税 rate of projects that state none (市区 7 %)"
     )
     cost_accounts: dict[AccountingStandard, dict[CostCategory, CostAccount]] = Field(
         default_factory=dict,
@@ -163,6 +181,30 @@ class MappingTable(_Config):
         if row is not None and row.accounting_standard is not None:
             return row.accounting_standard
         return declared or self.accounting_standard
+
+    def vat_method_of(self, code: str, declared: Project | None = None) -> VatMethod:
+        """The project's VAT method: this table's row, else the Project document, else the default."""
+        row = self.projects.get(code)
+        if row is not None and row.vat_method is not None:
+            return row.vat_method
+        if declared is not None and declared.vat_method is not None:
+            return declared.vat_method
+        return self.vat_method
+
+    def cross_region_of(self, code: str, declared: Project | None = None) -> bool:
+        """Whether the project is 跨县(市、区): this table's row, else the Project document, else the default."""
+        row = self.projects.get(code)
+        if row is not None and row.cross_region is not None:
+            return row.cross_region
+        if declared is not None and declared.cross_region is not None:
+            return declared.cross_region
+        return self.cross_region
+
+    def urban_tax_rate_of(self, code: str) -> Decimal:
+        row = self.projects.get(code)
+        if row is not None and row.urban_tax_rate is not None:
+            return row.urban_tax_rate
+        return self.urban_tax_rate
 
     # -- accounts and counterparties -----------------------------------------------------------------
 

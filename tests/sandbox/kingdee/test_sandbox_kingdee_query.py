@@ -155,7 +155,7 @@ def test_order_and_paging(sandbox: KingdeeSandbox, books: list[int]) -> None:
     keys = {"FormId": "BD_Account", "FieldKeys": "FNumber", "FilterString": "FNumber like '2221.%'"}
     everything = [row[0] for row in query(sandbox, **keys, OrderString="FNumber DESC")]
     assert everything == sorted(everything, reverse=True)
-    assert len(everything) == 9
+    assert len(everything) == 13
     page = query(sandbox, **keys, OrderString="FNumber DESC", StartRow=2, Limit=3)
     assert [row[0] for row in page] == everything[2:5]
     top = query(sandbox, **keys, OrderString="FNumber DESC", TopRowCount=4, StartRow="1", Limit="0")
@@ -213,6 +213,7 @@ def test_accounts_expose_tree_and_required_dimensions(sandbox: KingdeeSandbox) -
         ["2221.01", False, 2, "2221", "应交税费_应交增值税", None],
         ["2221.01.01", True, 3, "2221.01", "应交税费_应交增值税_进项税额", None],
         ["2221.01.02", True, 3, "2221.01", "应交税费_应交增值税_销项税额", None],
+        ["2221.01.03", True, 3, "2221.01", "应交税费_应交增值税_转出未交增值税", None],
         ["6602", True, 1, None, "管理费用", "部门"],
     ]
 

@@ -22,7 +22,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from yecai.domain.documents import AccountingStandard, Contract, ContractKind, CostCategory, Project
+from yecai.domain.documents import (
+    AccountingStandard,
+    Contract,
+    ContractKind,
+    CostCategory,
+    Project,
+    VatMethod,
+)
 from yecai.domain.money import ZERO, round_money
 from yecai.domain.vouchers import Voucher, VoucherLine
 from yecai.errors import ConfigurationError
@@ -173,6 +180,7 @@ def income_contracts(ctx: PlanningContext) -> dict[str, list[Contract]]:
 CONTRACT_CATEGORIES: dict[str, CostCategory] = {
     ContractKind.PURCHASE.value: CostCategory.MATERIAL,
     ContractKind.SUBCONTRACT.value: CostCategory.SUBCONTRACT,
+    ContractKind.LABOUR.value: CostCategory.LABOUR,
     ContractKind.LEASE.value: CostCategory.MACHINERY,
 }
 
@@ -225,6 +233,18 @@ class Resolver:
 
     def project_document(self, code: str) -> Project | None:
         return self._projects.get(code)
+
+    def vat_method(self, code: str) -> VatMethod:
+        """一般计税 or 简易计税 for the project (mapping row, Project document, default)."""
+        return self.mapping.vat_method_of(code, self._projects.get(code))
+
+    def cross_region(self, code: str) -> bool:
+        """Whether the project is 跨县(市、区), so VAT is prepaid at its location."""
+        return self.mapping.cross_region_of(code, self._projects.get(code))
+
+    def urban_tax_rate(self, code: str) -> Decimal:
+        """城市维护建设税 rate at the project's location."""
+        return self.mapping.urban_tax_rate_of(code)
 
     def organisation(self, code: str, doc_ids: Iterable[int]) -> str | None:
         number = self.mapping.organisation(code)

@@ -14,11 +14,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
 from pydantic import Field
 
-from yecai.domain.documents import ContractKind, Invoice, InvoiceDirection
+from yecai.domain.documents import ContractKind, Invoice, InvoiceDirection, VatMethod
 from yecai.domain.money import ZERO, round_money
 from yecai.mapping.events import common
 from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
@@ -31,11 +30,6 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 
 CARRY_KEY = "prepaid_vat_carry"  # ctx.history: project → negative base carried in from before yecai
-
-
-class VatMethod(StrEnum):
-    GENERAL = "general"  # 一般计税
-    SIMPLE = "simple"  # 简易计税 (清包工, 甲供, 老项目)
 
 
 class PrepaidVatOptions(common.EventOptions):

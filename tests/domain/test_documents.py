@@ -294,6 +294,7 @@ def test_every_document_type_is_registered_with_a_key() -> None:
         "progress_report",
         "payment_request",
         "invoice",
+        "opening_balance",
         "worker",
         "attendance",
     }

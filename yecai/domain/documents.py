@@ -585,6 +585,31 @@ class Invoice(_Document):
         return Decimal("0.00")
 
 
+class OpeningBalance(_Document):
+    """Where a contract stood at go-live (期初): the history every rule that builds on earlier
+    periods needs — cumulative cost and revenue, billing, retention, receipts, payables and the
+    prepaid-VAT carry — for contracts already running when yecai starts posting. Amounts are the
+    cumulative figures up to the day before `as_of`; each stays 0 where it does not apply
+    (an income contract has no `invoiced_to_date`, a supplier contract no `billed_to_date`)."""
+
+    kind: ClassVar[str] = "opening_balance"
+    business_dates: ClassVar[tuple[str, ...]] = ("as_of",)
+
+    source_key: Code
+    project_code: Code
+    contract_no: OptionalCode = None  # None: the project's figures as a whole
+    as_of: dt.date  # the go-live day: the figures are those at the end of the day before
+    cost_to_date: Money = Decimal("0.00")  # 累计实际成本 (ex-VAT) booked to the contract
+    revenue_to_date: Money = Decimal("0.00")  # 累计已确认收入 (ex-VAT)
+    estimated_total_cost: OptionalMoney = None  # 预计总成本 at go-live (ex-VAT)
+    billed_to_date: Money = Decimal("0.00")  # 累计业主计量/价款结算 (ex-VAT, before retention)
+    retention_to_date: Money = Decimal("0.00")  # 累计扣留质保金 (ex-VAT) not yet due
+    received_to_date: Money = Decimal("0.00")  # 累计收款 (价税合计) from the owner
+    invoiced_to_date: Money = Decimal("0.00")  # 累计收到发票 (价税合计) of a supplier contract
+    paid_to_date: Money = Decimal("0.00")  # 累计付款 of a supplier contract
+    prepaid_vat_carry: Money = Decimal("0.00")  # 预缴增值税 base carried forward (≤ 0, tax-inclusive)
+
+
 class Worker(_Document):
     """A worker registered under the real-name system (实名制): ID number and own bank card."""
 
@@ -699,6 +724,7 @@ DOCUMENT_TYPES: dict[str, type[_Document]] = {
         ProgressReport,
         PaymentRequest,
         Invoice,
+        OpeningBalance,
         Worker,
         Attendance,
     )

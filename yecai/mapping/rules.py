@@ -67,6 +67,8 @@ class Event(StrEnum):
     RETENTION = "retention"  # 质保金到期转应收 / 收回
     PAYMENT_REQUEST = "payment_request"  # 付款申请 → CN_PAYAPPLY
     PAYMENT = "payment"  # 付款 → 凭证
+    MONTH_END = "month_end"  # 期末结转: 预交/转出未交增值税, 附加税, 合同资产/合同负债列报, 亏损合同预计负债
+    ACCRUAL = "accrual"  # 暂估入账: costs without an invoice at month end, reversed next period
 
 
 class PeriodPolicy(StrEnum):
@@ -295,6 +297,8 @@ DEFAULT_FILES: dict[str, str] = {
     "retention_received": "retention_received.yaml",
     "payment_request": "payment_request.yaml",
     "payment": "payment.yaml",
+    "accrual": "accrual.yaml",
+    "month_end": "month_end.yaml",  # last: it closes what the others posted in the period
 }
 
 
@@ -314,7 +318,7 @@ def default_rule_set(event: Event | str = Event.COST) -> RuleSet:
 
 
 def default_rule_sets() -> dict[str, RuleSet]:
-    """Every default rule set by name, in the order of `DEFAULT_FILES`."""
+    """Every default rule set by name, in the order of `DEFAULT_FILES` (month-end last)."""
     return {name: load_rule_set(DEFAULTS / file) for name, file in DEFAULT_FILES.items()}
 
 

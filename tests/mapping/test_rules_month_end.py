@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from tests.support.spreadsheets import GOOD, write_csv
 from yecai.domain.documents import (
     AccountingStandard,
     BudgetLine,
@@ -24,6 +26,7 @@ from yecai.domain.documents import (
     ProgressReport,
 )
 from yecai.domain.vouchers import Voucher
+from yecai.files import import_file
 from yecai.mapping import registry
 from yecai.mapping.events.month_end import (
     CLOSED_KEY,
@@ -35,6 +38,8 @@ from yecai.mapping.events.month_end import (
 )
 from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
 from yecai.mapping.rules import MappingTable, ProjectMapping, RuleSet, default_mapping, default_rule_set
+from yecai.store.db import Store
+from yecai.sync import planning
 
 D = Decimal
 P = "FF100001"
@@ -282,3 +287,30 @@ def test_an_open_period_is_held_and_a_small_enterprise_project_keeps_its_settlem
     small = plan([report(1)], context(), table=mapping(accounting_standard=AccountingStandard.SMALL))
     assert "XM1|2026-03" not in by_group(small)  # no 合同资产 / 合同负债 under 小企业会计准则
     assert small.unmapped == []
+
+
+def test_planning_reads_the_ledger_from_the_stored_postings(store: Store, tmp_path: Path) -> None:
+    """`sync.planning` hands month-end the stored postings as account × 项目 × period movements."""
+    header = GOOD["cost"][0]
+    rows = [[1, "R-1", "XM9", "人工费", "2026-10-12", "钢筋班组", None, None, None, 100000, "3%", "宏达劳务"]]
+    imported = import_file(
+        store, write_csv(tmp_path / "c.csv", [header, *rows]), kind="cost", connection="pm"
+    )
+    assert imported.counts.imported == 1
+    planned = planning.plan_postings(
+        store,
+        rules=default_rule_set("cost_actuals"),
+        mapping=default_mapping(),
+        source_connection="pm",
+        kingdee_connection="kd",
+    )
+    assert planned.planned == 1
+    with store.transaction() as session:
+        history = planning._month_end_history(session, default_rule_set("month_end"), "kd")
+        assert planning._month_end_history(session, default_rule_set("revenue"), "kd") == {}
+    assert history[LEDGER_KEY] == {
+        "5401.01": {"XM9": {"2026-10": D("100000.00")}},
+        "2202.02": {"XM9": {"2026-10": D("-100000.00")}},
+    }
+    assert history[OWN_KEY] == {}
+    assert history[CLOSED_KEY] == set()

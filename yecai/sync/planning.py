@@ -23,6 +23,7 @@ from yecai.domain.posting_states import PostingState, initial
 from yecai.kingdee.keys import key_value
 from yecai.kingdee.vouchers import VoucherTarget, voucher_model
 from yecai.mapping import registry
+from yecai.mapping.events import month_end
 from yecai.mapping.events.revenue import HISTORY_KEY
 from yecai.mapping.interface import Held, PlannableDocument, Planned, PlanningContext, Unmapped
 from yecai.mapping.rules import Event, MappingTable, RuleSet
@@ -169,7 +170,10 @@ def plan_postings(
             project_names=names,
             kingdee_projects=kingdee_projects,
             related=related_models,
-            history=_history(session, rules, kingdee_connection),
+            history={
+                **_history(session, rules, kingdee_connection),
+                **_month_end_history(session, rules, kingdee_connection),
+            },
             today=dt.date.today(),
         )
         plan = registry.plan(documents, rules, mapping, context)
@@ -269,3 +273,37 @@ def _history(session: Session, rules: RuleSet, kingdee_connection: str) -> dict[
                     str(line.get("FDEBIT") or 0)
                 )
     return {HISTORY_KEY: dict(to_date)}
+
+
+def _month_end_history(session: Session, rules: RuleSet, kingdee_connection: str) -> dict[str, object]:
+    """The ledger the month-end close works from: every stored posting's lines by account × 项目 ×
+    period (net debit), the other rule sets' apart from this rule set's own, and the groups it
+    already posted. Closing entries are computed from balances, as an accountant does from the
+    科目余额表; postings retired (reversed, superseded) count no more, like revenue's history.
+    """
+    if rules.event is not Event.MONTH_END:
+        return {}
+    flex = f"FDETAILID__{rules.kingdee.project_dimension}"
+    others: dict[str, dict[str, dict[str, Decimal]]] = {}
+    own: dict[str, dict[str, dict[str, Decimal]]] = {}
+    closed: set[str] = set()
+    query = select(Posting.rule_set, Posting.group_key, Posting.business_date, Posting.payload).where(
+        Posting.connection == kingdee_connection,
+        Posting.form_id == "GL_VOUCHER",
+        Posting.kind != "reversal",
+        Posting.state.in_(_RECOGNISED),
+    )
+    for rule_set, group_key, business_date, payload in session.execute(query):
+        books = own if rule_set == rules.name else others
+        if rule_set == rules.name:
+            closed.add(str(group_key))
+        period = f"{business_date:%Y-%m}"
+        for line in jsonutil.loads(payload).get("FEntity", []):
+            account = (line.get("FACCOUNTID") or {}).get("FNumber")
+            if not account:
+                continue
+            project = ((line.get("FDetailID") or {}).get(flex) or {}).get("FNumber") or ""
+            net = Decimal(str(line.get("FDEBIT") or 0)) - Decimal(str(line.get("FCREDIT") or 0))
+            cell = books.setdefault(account, {}).setdefault(project, {})
+            cell[period] = cell.get(period, Decimal(0)) + net
+    return {month_end.LEDGER_KEY: others, month_end.OWN_KEY: own, month_end.CLOSED_KEY: closed}

@@ -19,6 +19,7 @@ from yecai.domain.documents import (
     CostRecord,
     Invoice,
     OpeningBalance,
+    Project,
 )
 from yecai.mapping import registry
 from yecai.mapping.events.prepaid_vat import PrepaidVatOptions, VatMethod, prepaid_vat
@@ -220,8 +221,21 @@ BILLED = invoice(21, "out", "2134000.00", "192060.00", "0.09", "HT-SR-1", MARCH)
 SUB_PAID = invoice(22, "in", "500000.00", "15000.00", "0.03", "HT-FB-1", MARCH)  # 515,000.00
 
 
+# XM1 works outside the county of the company's seat (跨县市): it prepays VAT at its location.
+AWAY = Project(code="XM1", name="综合楼", cross_region=True)
+
+
+def vat_ctx(*projects: Project, **kwargs: object) -> PlanningContext:
+    related: dict[str, list[object]] = {
+        "contract": [INCOME, SUBCONTRACT],
+        "project": list(projects or (AWAY,)),
+        "opening_balance": list(kwargs.pop("openings", ())),  # type: ignore[arg-type]
+    }
+    return PlanningContext(connection="kd", related=related, **kwargs)  # type: ignore[arg-type]
+
+
 def test_prepaid_vat_general_method_vector() -> None:
-    plan = registry.plan([BILLED, SUB_PAID], default_rule_set("prepaid_vat"), default_mapping(), ctx())
+    plan = registry.plan([BILLED, SUB_PAID], default_rule_set("prepaid_vat"), default_mapping(), vat_ctx())
     (voucher,) = plan.vouchers
     assert lines(voucher) == [
         ("2221.03", D("33230.46"), D("0.00"), ((P, "XM1"),)),
@@ -233,7 +247,7 @@ def test_prepaid_vat_general_method_vector() -> None:
 
 def test_prepaid_vat_simple_method_vector() -> None:
     rules = with_options("prepaid_vat", project_methods={"XM1": "simple"})
-    plan = registry.plan([BILLED, SUB_PAID], rules, default_mapping(), ctx())
+    plan = registry.plan([BILLED, SUB_PAID], rules, default_mapping(), vat_ctx())
     assert lines(plan.vouchers[0]) == [
         ("2221.06", D("52749.32"), D("0.00"), ()),
         ("1002.01", D("0.00"), D("52749.32"), ()),
@@ -244,19 +258,21 @@ def test_prepaid_vat_negative_base_is_carried_forward() -> None:
     early = invoice(23, "in", "500000.00", "15000.00", "0.03", "HT-FB-1", dt.date(2026, 2, 10))
     billed_later = invoice(24, "out", "2134000.00", "192060.00", "0.09", "HT-SR-1", MARCH)
     # February: −515,000 → nothing; March: 2,326,060 − 515,000 → 33,230.46 carrying both invoices
-    plan = registry.plan([early, billed_later], default_rule_set("prepaid_vat"), default_mapping(), ctx())
+    plan = registry.plan([early, billed_later], default_rule_set("prepaid_vat"), default_mapping(), vat_ctx())
     (voucher,) = plan.vouchers
     assert voucher.group_key == "XM1|2026-03"
     assert voucher.lines[0].debit == D("33230.46")
     assert set(voucher.lines[0].document_ids) == {23, 24}
-    alone = registry.plan([early], default_rule_set("prepaid_vat"), default_mapping(), ctx())
+    alone = registry.plan([early], default_rule_set("prepaid_vat"), default_mapping(), vat_ctx())
     assert alone.vouchers == []
     assert alone.zero_groups == ["XM1|2026-02"]
 
 
 def test_prepaid_vat_carry_in_from_history() -> None:
     history = {"prepaid_vat_carry": {"XM1": "-515000.00"}}
-    plan = registry.plan([BILLED], default_rule_set("prepaid_vat"), default_mapping(), ctx(history=history))
+    plan = registry.plan(
+        [BILLED], default_rule_set("prepaid_vat"), default_mapping(), vat_ctx(history=history)
+    )
     assert plan.vouchers[0].lines[0].debit == D("33230.46")
 
 
@@ -387,3 +403,75 @@ def test_every_profit_and_loss_line_carries_the_project() -> None:
                 "54"
             ):  # 损益类: 5001/5401(小企业), 6xxx
                 assert (P, "XM1") in line.dimensions, line
+
+
+# -- issue 13, defect 9 and 4: prepaid VAT only where the project is 跨县市; the go-live carry ------------
+
+
+def test_a_local_project_prepays_nothing() -> None:
+    home = Project(code="XM1", name="综合楼", cross_region=False)
+    rules = default_rule_set("prepaid_vat")
+    for context in (vat_ctx(home), PlanningContext(connection="kd", related={"contract": [INCOME]})):
+        plan = registry.plan([BILLED, SUB_PAID], rules, default_mapping(), context)
+        assert plan.vouchers == []
+        assert plan.held == []
+        assert plan.unmapped == []
+
+
+def test_cross_region_and_method_may_come_from_the_mapping_table() -> None:
+    mapping = default_mapping().model_copy(
+        update={
+            "projects": MappingTable(
+                projects={"XM1": {"cross_region": True, "vat_method": "simple"}}
+            ).projects
+        }
+    )
+    context = PlanningContext(connection="kd", related={"contract": [INCOME, SUBCONTRACT]})
+    plan = registry.plan([BILLED, SUB_PAID], default_rule_set("prepaid_vat"), mapping, context)
+    assert lines(plan.vouchers[0]) == [
+        ("2221.06", D("52749.32"), D("0.00"), ()),
+        ("1002.01", D("0.00"), D("52749.32"), ()),
+    ]
+    assert "简易计税" in plan.vouchers[0].summary
+
+
+def test_the_project_documents_simple_method_is_used() -> None:
+    simple = Project(code="XM1", name="综合楼", cross_region=True, vat_method="simple")
+    plan = registry.plan(
+        [BILLED, SUB_PAID], default_rule_set("prepaid_vat"), default_mapping(), vat_ctx(simple)
+    )
+    assert plan.vouchers[0].lines[0].debit == D("52749.32")
+    # the rule set's per-project election still wins
+    rules = with_options("prepaid_vat", project_methods={"XM1": "general"})
+    plan = registry.plan([BILLED, SUB_PAID], rules, default_mapping(), vat_ctx(simple))
+    assert plan.vouchers[0].lines[0].debit == D("33230.46")
+
+
+def test_labour_subcontract_invoices_are_deducted() -> None:
+    labour = SUBCONTRACT.model_copy(update={"contract_no": "HT-LW-1", "contract_kind": ContractKind.LABOUR})
+    paid = invoice(25, "in", "500000.00", "15000.00", "0.03", "HT-LW-1", MARCH)
+    context = PlanningContext(connection="kd", related={"contract": [INCOME, labour], "project": [AWAY]})
+    plan = registry.plan([BILLED, paid], default_rule_set("prepaid_vat"), default_mapping(), context)
+    assert plan.vouchers[0].lines[0].debit == D("33230.46")
+    assert set(plan.vouchers[0].lines[0].document_ids) == {21, 25}
+
+
+def carry(amount: str) -> OpeningBalance:
+    return OpeningBalance(
+        source_key="QC-XM1",
+        project_code="XM1",
+        as_of=dt.date(2026, 3, 1),
+        prepaid_vat_carry=D(amount),
+    )
+
+
+def test_the_carry_from_before_go_live_comes_from_the_opening_balance() -> None:
+    rules = default_rule_set("prepaid_vat")
+    plan = registry.plan([BILLED], rules, default_mapping(), vat_ctx(openings=[carry("-515000.00")]))
+    assert plan.vouchers[0].lines[0].debit == D("33230.46")
+    # once a prepayment was posted for the project the carry is used up: it never counts twice
+    history = {"prepaid_vat_posted": ["XM1"]}
+    again = registry.plan(
+        [BILLED], rules, default_mapping(), vat_ctx(openings=[carry("-515000.00")], history=history)
+    )
+    assert again.vouchers[0].lines[0].debit == D("42680.00")  # 2,326,060 / 1.09 × 2 %

@@ -25,6 +25,7 @@ from yecai.domain.documents import (
     Invoice,
     PaymentRequest,
     ProgressReport,
+    Project,
 )
 from yecai.domain.money import money_sum, round_money, split_tax
 from yecai.mapping import registry
@@ -168,7 +169,9 @@ def requests(draw: st.DrawFn) -> list[PlannableDocument]:
 
 
 def context() -> PlanningContext:
-    related = {"contract": CONTRACTS, "budget_line": BUDGET}
+    # XM1 and XM2 are 跨县市 (they prepay VAT at their location), XM3 is local to the seat
+    projects = [Project(code=p, name=p, cross_region=p != "XM3") for p in PROJECTS]
+    related = {"contract": CONTRACTS, "budget_line": BUDGET, "project": projects}
     return PlanningContext(connection="kd", related=related, today=dt.date(2027, 12, 31))
 
 

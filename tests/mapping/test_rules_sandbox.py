@@ -25,6 +25,7 @@ from yecai.domain.documents import (
     Invoice,
     PaymentRequest,
     ProgressReport,
+    Project,
 )
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.signing import Identity
@@ -66,6 +67,11 @@ CONTRACTS = [
         amount=D("515000.00"),
         tax_rate=D("0.03"),
     ),
+]
+# XM1 is 跨县市 (prepays VAT at its location); XM2 is local to the company's seat.
+PROJECTS = [
+    Project(code="XM1", name="综合楼", cross_region=True),
+    Project(code="XM2", name="道路", cross_region=False),
 ]
 BUDGET = [
     BudgetLine(source_key="YS-1", project_code="XM1", category=CostCategory.MATERIAL, amount=D("8000000.00"))
@@ -178,7 +184,12 @@ def documents_for(rules: RuleSet) -> list[PlannableDocument]:
 def context() -> PlanningContext:
     return PlanningContext(
         connection="sandbox",
-        related={"contract": CONTRACTS, "budget_line": BUDGET, "progress_report": [report().model]},
+        related={
+            "contract": CONTRACTS,
+            "project": PROJECTS,
+            "budget_line": BUDGET,
+            "progress_report": [report().model],
+        },
         history={"retention_received": {"HT-SR-1": {"date": "2026-10-15", "amount": "71940.00"}}},
         today=dt.date(2026, 10, 1),
     )

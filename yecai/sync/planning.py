@@ -3,7 +3,8 @@
 Groups the latest unbound version of every document into vouchers or bills by the rule set, and
 stores each posting with its key, payload and document lines first (invariant 2): what is sent
 later is only ever what was stored here. A document changed or deleted after posting is held back
-for corrections, never posted twice. Revenue planners also get what earlier postings recognised.
+for corrections, never posted twice. Revenue planners also get what earlier postings recognised
+and what other rule sets put into 合同履约成本; prepaid VAT learns which projects it has posted.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from yecai.domain.posting_states import PostingState, initial
 from yecai.kingdee.keys import key_value
 from yecai.kingdee.vouchers import VoucherTarget, voucher_model
 from yecai.mapping import registry
-from yecai.mapping.events import month_end
-from yecai.mapping.events.revenue import HISTORY_KEY
+from yecai.mapping.events import common, month_end
+from yecai.mapping.events.prepaid_vat import POSTED_KEY
+from yecai.mapping.events.revenue import FULFILMENT_KEY, HISTORY_KEY, RevenueOptions
 from yecai.mapping.interface import Held, PlannableDocument, Planned, PlanningContext, Unmapped
 from yecai.mapping.rules import Event, MappingTable, RuleSet
 from yecai.store.db import Store
@@ -238,15 +240,27 @@ _RECOGNISED = (
 
 
 def _history(session: Session, rules: RuleSet, kingdee_connection: str) -> dict[str, object]:
-    """What earlier postings of this rule set recognised, for planners that build on it.
+    """What earlier postings recognised, for planners that build on it (REVENUE, PREPAID_VAT)."""
+    if rules.event is Event.REVENUE:
+        return {
+            HISTORY_KEY: _revenue_to_date(session, rules, kingdee_connection),
+            FULFILMENT_KEY: _fulfilment_cost(session, rules, kingdee_connection),
+        }
+    if rules.event is Event.PREPAID_VAT:
+        return {POSTED_KEY: _prepaid_projects(session, rules, kingdee_connection)}
+    return {}
 
-    Revenue by the input method needs, per project, the cost and the revenue recognised before
-    this run: a revised estimate then catches up in the period it changes (CAS 14), instead of
-    each period being priced as if it were the first. Cost comes from the active posting lines,
-    revenue from the credit to the revenue accounts in the stored payloads.
+
+def _revenue_to_date(
+    session: Session, rules: RuleSet, kingdee_connection: str
+) -> dict[str, dict[str, Decimal]]:
+    """Per project, the cost and the revenue earlier revenue postings recognised.
+
+    Revenue by the input method needs them: a revised estimate then catches up in the period it
+    changes (CAS 14), instead of each period being priced as if it were the first. Cost comes from
+    the active posting lines (the cost records), revenue from the credit to the revenue accounts
+    in the stored payloads.
     """
-    if rules.event is not Event.REVENUE:
-        return {}
     revenue_accounts = {rules.account("revenue")} | {
         accounts["revenue"] for accounts in rules.standard_accounts.values() if "revenue" in accounts
     }
@@ -272,7 +286,7 @@ def _history(session: Session, rules: RuleSet, kingdee_connection: str) -> dict[
                 figures["revenue"] += Decimal(str(line.get("FCREDIT") or 0)) - Decimal(
                     str(line.get("FDEBIT") or 0)
                 )
-    return {HISTORY_KEY: dict(to_date)}
+    return dict(to_date)
 
 
 def _month_end_history(session: Session, rules: RuleSet, kingdee_connection: str) -> dict[str, object]:
@@ -307,3 +321,79 @@ def _month_end_history(session: Session, rules: RuleSet, kingdee_connection: str
             cell = books.setdefault(account, {}).setdefault(project, {})
             cell[period] = cell.get(period, Decimal(0)) + net
     return {month_end.LEDGER_KEY: others, month_end.OWN_KEY: own, month_end.CLOSED_KEY: closed}
+
+
+def _project_of(line: dict[str, object], flex: str) -> str | None:
+    details = line.get("FDetailID")
+    if not isinstance(details, dict):
+        return None
+    value = details.get(f"FDETAILID__{flex}")
+    return str(value.get("FNumber")) if isinstance(value, dict) and value.get("FNumber") else None
+
+
+def _net_debit(line: dict[str, object]) -> Decimal:
+    return Decimal(str(line.get("FDEBIT") or 0)) - Decimal(str(line.get("FCREDIT") or 0))
+
+
+def _fulfilment_cost(
+    session: Session, rules: RuleSet, kingdee_connection: str
+) -> dict[str, list[dict[str, object]]]:
+    """Per 项目 number, what the rule sets of the revenue rule set's `carry_from` (the invoice rule's
+    non-deductible tax, the month-end allocation) posted to its accounts, by period and account,
+    and whether an earlier revenue posting already carried it to 主营业务成本.
+
+    Read from the stored postings because that is what is in (or on its way to) Kingdee: the
+    revenue rule then empties exactly what the other rules put into 合同履约成本, whatever their
+    options, without recomputing them. A posting counts as carried when a revenue posting of the
+    same project planned after it (a higher id) covers its period — revenue takes everything
+    waiting up to its period's end. Reversed postings stay in with their red-ink reversals (both
+    are in Kingdee and net to nothing); a reversed revenue posting carries nothing.
+    """
+    options = common.parse_options(rules, RevenueOptions)
+    if not options.carry_from:
+        return {}
+    flex = rules.kingdee.project_dimension
+    covered: dict[str, list[tuple[str, int]]] = defaultdict(list)  # 项目 number → (period, posting id)
+    revenue = select(Posting.id, Posting.business_date, Posting.payload).where(
+        Posting.connection == kingdee_connection,
+        Posting.rule_set == rules.name,
+        Posting.kind != "reversal",
+        Posting.state.in_(_RECOGNISED),
+    )
+    for posting_id, day, payload in session.execute(revenue):
+        numbers = {_project_of(line, flex) for line in jsonutil.loads(payload).get("FEntity", [])}
+        for number in numbers - {None}:
+            assert number is not None
+            covered[number].append((common.period_of(day), posting_id))
+    totals: dict[tuple[str, str, str, bool], Decimal] = defaultdict(Decimal)
+    others = select(Posting.id, Posting.business_date, Posting.payload).where(
+        Posting.connection == kingdee_connection,
+        Posting.rule_set.in_(options.carry_from),
+        Posting.kind != "delete",
+        Posting.state.in_((*_RECOGNISED, PostingState.REVERSED)),
+    )
+    for posting_id, day, payload in session.execute(others):
+        period = common.period_of(day)
+        for line in jsonutil.loads(payload).get("FEntity", []):
+            number = _project_of(line, flex)
+            account = (line.get("FACCOUNTID") or {}).get("FNumber")
+            if number is None or not account:
+                continue
+            done = any(p >= period and i > posting_id for p, i in covered.get(number, ()))
+            totals[(number, period, str(account), done)] += _net_debit(line)
+    out: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for (number, period, account, done), amount in sorted(totals.items()):
+        if amount:
+            out[number].append({"period": period, "account": account, "amount": amount, "carried": done})
+    return dict(out)
+
+
+def _prepaid_projects(session: Session, rules: RuleSet, kingdee_connection: str) -> list[str]:
+    """PM project codes the prepaid-VAT rule set has posted for: their go-live carry is used up."""
+    query = select(Posting.group_key).where(
+        Posting.connection == kingdee_connection,
+        Posting.rule_set == rules.name,
+        Posting.kind != "reversal",
+        Posting.state.in_(_RECOGNISED),
+    )
+    return sorted({str(key).split("|", 1)[0] for key in session.scalars(query)})

@@ -1,10 +1,13 @@
 """Prepaid VAT at the project's location (跨区域预缴增值税, reference entry 12 and §2.2).
 
-Per project and period: general method (received − subcontract paid) ÷ (1 + 9 %) × 2 %, simple
-method ÷ (1 + 3 %) × 3 % (公告2016年第17号; the method is set per project). "Received" is the
-价税合计 of the invoices issued for the project (the VAT obligation arises with them) and "subcontract
-paid" that of the subcontractors' invoices received. A negative base is carried forward: the
-period's invoices roll into the project's next period instead of being posted (they stay unbound).
+Only a project outside the county of the company's seat (跨县(市、区), `Resolver.cross_region`)
+prepays; a local project's VAT is declared at the seat. Per project and period: general method
+(received − subcontract paid) ÷ (1 + 9 %) × 2 %, simple method ÷ (1 + 3 %) × 3 % (公告2016年第17号;
+the method is the project's, `Resolver.vat_method`). "Received" is the 价税合计 of the invoices
+issued for the project (the VAT obligation arises with them) and "subcontract paid" that of the
+专业/劳务分包 invoices received. A negative base is carried forward: the period's invoices roll into
+the project's next period instead of being posted (they stay unbound); the carry from before go-live
+is the project's `OpeningBalance.prepaid_vat_carry`, used until the project's first prepayment.
 Dr 应交税费—预交增值税 [项目] (or —简易计税) / Cr 银行存款.
 """
 
@@ -18,8 +21,9 @@ from decimal import Decimal
 from pydantic import Field
 
 from yecai.domain.documents import ContractKind, Invoice, InvoiceDirection, VatMethod
-from yecai.domain.money import ZERO, round_money
+from yecai.domain.money import ZERO, money_sum, round_money
 from yecai.mapping.events import common
+from yecai.mapping.events.revenue import opening_rows
 from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
 from yecai.mapping.rules import Event, MappingTable, RuleSet
 
@@ -29,17 +33,20 @@ ROLES: dict[str, tuple[str, ...]] = {
     "bank": (),  # 银行存款
 }
 
-CARRY_KEY = "prepaid_vat_carry"  # ctx.history: project → negative base carried in from before yecai
+CARRY_KEY = "prepaid_vat_carry"  # ctx.history: project → negative base carried in (overrides the opening)
+POSTED_KEY = "prepaid_vat_posted"  # ctx.history: project codes with a prepayment posted (carry used up)
 
 
 class PrepaidVatOptions(common.EventOptions):
-    method: VatMethod = VatMethod.GENERAL
+    method: VatMethod | None = Field(
+        None, description="every project's method; None: the project's (mapping row, Project, default)"
+    )
     project_methods: dict[str, VatMethod] = Field(default_factory=dict, description="project code → method")
     general_rate: Decimal = Field(Decimal("0.09"), description="建筑服务 VAT rate (was 11 %, then 10 %)")
     general_prepay_rate: Decimal = Decimal("0.02")
     simple_rate: Decimal = Decimal("0.03")
     simple_prepay_rate: Decimal = Decimal("0.03")
-    deduct_contract_kinds: tuple[ContractKind, ...] = (ContractKind.SUBCONTRACT,)
+    deduct_contract_kinds: tuple[ContractKind, ...] = (ContractKind.SUBCONTRACT, ContractKind.LABOUR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,7 @@ def plan_prepaid_vat(
     resolver = common.Resolver(rules, mapping, ctx, ROLES)
     contracts = common.contracts_by_number(ctx)
     carry_in = ctx.history.get(CARRY_KEY, {})
+    posted = set(ctx.history.get(POSTED_KEY, ()))
     # project → period → (documents, received, deducted)
     found: dict[str, dict[str, list[tuple[PlannableDocument, Decimal, Decimal]]]] = defaultdict(
         lambda: defaultdict(list)
@@ -80,7 +88,8 @@ def plan_prepaid_vat(
             continue
         contract = contracts.get(invoice.contract_no or "")
         project = invoice.project_code or (contract.project_code if contract else None)
-        if not project:
+        if not project or not resolver.cross_region(project):
+            # A local project's VAT is declared at the company's seat: nothing is prepaid here.
             continue
         if invoice.direction is InvoiceDirection.OUT:
             found[project][common.period_of(invoice.issue_date)].append((document, invoice.total, ZERO))
@@ -88,9 +97,20 @@ def plan_prepaid_vat(
             found[project][common.period_of(invoice.issue_date)].append((document, ZERO, invoice.total))
 
     for project in sorted(found):
-        method = options.project_methods.get(project, options.method)
+        method = options.project_methods.get(project) or options.method or resolver.vat_method(project)
         role = "simple_vat" if method is VatMethod.SIMPLE else "prepaid_vat"
-        carried = Decimal(str(carry_in.get(project, 0)))
+        # The base carried from before go-live counts until the first prepayment uses it up: a
+        # period that stays negative posts nothing, so its documents bring the carry again next run.
+        carried = ZERO
+        if project not in posted:
+            carried = (
+                Decimal(str(carry_in[project]))
+                if project in carry_in
+                else money_sum(
+                    o.prepaid_vat_carry
+                    for o in opening_rows(ctx, project, income_only=False, contracts=contracts)
+                )
+            )
         pending: list[PlannableDocument] = []
         for period in sorted(found[project]):
             rows = found[project][period]
@@ -130,5 +150,10 @@ def plan_prepaid_vat(
 
 
 SPEC = common.EventSpec(
-    Event.PREPAID_VAT, plan_prepaid_vat, "invoice", ROLES, ("project", "contract"), PrepaidVatOptions
+    Event.PREPAID_VAT,
+    plan_prepaid_vat,
+    "invoice",
+    ROLES,
+    ("project", "contract", "opening_balance"),
+    PrepaidVatOptions,
 )

@@ -15,8 +15,8 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from yecai.sandbox.pm import names, parties
 from yecai.sandbox.pm.costs import Specialist
-from yecai.sandbox.pm.models import CENT, Project
-from yecai.sandbox.pm.plan import VAT_GOODS, VAT_SERVICES, CostPlan
+from yecai.sandbox.pm.models import CENT, Project, VatMethod
+from yecai.sandbox.pm.plan import VAT_GOODS, VAT_SERVICES, VAT_SIMPLE, CostPlan
 from yecai.sandbox.pm.projects import city_of, is_civil
 from yecai.sandbox.pm.records import Contract, ContractKind
 from yecai.sandbox.pm.seeding import office_time
@@ -131,7 +131,8 @@ def make_contracts(rng: random.Random, project: Project, plan: CostPlan, first_d
         f"{project.project_name}施工总承包合同",
         project.customer_name,
         project.contract_amount,
-        VAT_SERVICES,
+        # a simple-method project bills the owner at the 3 % 征收率 instead of 9 %
+        VAT_SIMPLE if project.vat_method is VatMethod.SIMPLE else VAT_SERVICES,
         _RETENTION,
         Decimal("0.80"),
         signed_before_start,

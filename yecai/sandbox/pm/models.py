@@ -76,6 +76,13 @@ class ProjectStatus(StrEnum):
     COMPLETED = "已竣工"
 
 
+class VatMethod(StrEnum):
+    """How the project's construction service is taxed (计税方法), as PM systems show it."""
+
+    GENERAL = "一般计税"  # 9 %, input VAT deductible
+    SIMPLE = "简易计税"  # 3 % 征收率 (甲供, 清包工, 老项目)
+
+
 @dataclass(frozen=True, slots=True)
 class Project:
     """A construction project (项目档案). `contract_amount` is the signed price in 元, VAT included."""
@@ -94,6 +101,8 @@ class Project:
     start_date: date
     end_date: date
     status: ProjectStatus
+    vat_method: VatMethod
+    cross_region: bool  # 跨县(市、区) of the contractor's registered seat: VAT prepaid at the location
     created_at: datetime
     updated_at: datetime
 

@@ -3,6 +3,11 @@
 One project per index, each from its own random stream, so the first N projects of any run are
 the same. `status` is the state on the first day of the data window, as the first cut documented
 it; projects are not edited over time. Only 在建 and 未开工 projects book costs.
+
+VAT follows from what the project is and where it is, without a random draw (so every other
+figure of a run stays as it was): 安置房 are 甲供 works on the simple method (简易计税, 3 %); a project
+outside the cities where the contractor has a tax-registered 分公司, or in a county (县) of one, is
+跨县(市、区) and prepays VAT at its location.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from yecai.sandbox.pm import names
-from yecai.sandbox.pm.models import Project, ProjectStatus
+from yecai.sandbox.pm.models import Project, ProjectStatus, VatMethod
 from yecai.sandbox.pm.seeding import office_time
 
 MAX_PROJECTS = 999  # project codes keep three digits: XM2026001 … XM2026999
@@ -31,6 +36,35 @@ _STATUS_WEIGHTS: dict[ProjectStatus, int] = {
 }
 # Only sites that are (or come) alive book costs; suspended and completed ones stay quiet.
 BOOKING_STATUSES = frozenset({ProjectStatus.UNDER_CONSTRUCTION, ProjectStatus.NOT_STARTED})
+
+# Cities where the contractor has a tax-registered 分公司 that declares VAT itself: its main markets.
+# A project there is local (no prepayment); anywhere else it is 跨县(市、区) (公告2016年第17号).
+REGISTERED_CITIES = frozenset(
+    {
+        "苏州市",
+        "南京市",
+        "杭州市",
+        "合肥市",
+        "上海市",
+        "武汉市",
+        "成都市",
+        "重庆市",
+        "广州市",
+        "深圳市",
+    }
+)
+# 甲供工程: the owner supplies steel and concrete for the main structure, which puts the contractor
+# on the simple method (财税〔2017〕58号 §1); resettlement housing is typically built that way.
+SIMPLE_METHOD_TYPES = frozenset({"安置房"})
+
+
+def is_cross_region(city: str, district: str) -> bool:
+    """跨县(市、区): outside the registered cities, or in a county (县) of one of them."""
+    return city not in REGISTERED_CITIES or district.endswith("县")
+
+
+def vat_method_of(project_type: str) -> VatMethod:
+    return VatMethod.SIMPLE if project_type in SIMPLE_METHOD_TYPES else VatMethod.GENERAL
 
 
 def city_of(project: Project) -> names.City:
@@ -103,6 +137,8 @@ def make_project(
         start_date=start_date,
         end_date=end_date,
         status=status,
+        vat_method=vat_method_of(project_type),
+        cross_region=is_cross_region(city.full_name, district),
         created_at=created_at,
         updated_at=created_at,
     )

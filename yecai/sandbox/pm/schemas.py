@@ -55,6 +55,12 @@ class ProjectOut(BaseModel):
     start_date: date = Field(description="开工日期")
     end_date: date = Field(description="计划竣工日期")
     status: Literal["在建", "未开工", "停工", "已竣工"] = Field(description="as of the first day of the data")
+    vat_method: Literal["一般计税", "简易计税"] = Field(
+        description="计税方法: 一般计税 9 % | 简易计税 3 % (甲供/清包工/老项目)"
+    )
+    cross_region: bool = Field(
+        description="跨县(市、区): outside the county of the contractor's registered seat, VAT prepaid at the location"
+    )
     created_at: datetime
     updated_at: datetime
 

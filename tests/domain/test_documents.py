@@ -22,6 +22,8 @@ from yecai.domain.documents import (
     PaymentStatus,
     ProgressReport,
     Project,
+    Receipt,
+    ReceiptKind,
     Worker,
     validate,
 )
@@ -241,6 +243,45 @@ def test_payment_request_and_contract() -> None:
     assert ok_contract.key == "HT-1"
 
 
+RECEIPT = {
+    "receipt_no": "SK-1",
+    "project_code": "XM1",
+    "contract_no": "HT-SR-1",
+    "payer": "市城市建设投资集团有限公司",
+    "receipt_date": "2026-11-20",
+    "amount": "2326060.00",
+}
+
+
+def test_owner_receipt() -> None:
+    ok, issues = validate(Receipt, RECEIPT)
+    assert issues == []
+    assert ok is not None
+    assert (ok.key, ok.receipt_kind, ok.amount) == ("SK-1", ReceiptKind.PROGRESS, Decimal("2326060.00"))
+    retention, issues = validate(Receipt, {**RECEIPT, "receipt_kind": "retention", "bank_account": ""})
+    assert issues == []
+    assert retention is not None
+    assert retention.receipt_kind is ReceiptKind.RETENTION
+    assert retention.bank_account is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "zh_part"),
+    [
+        ({"amount": "0.00"}, "amount", "收款金额必须大于零"),
+        ({"amount": "12.345"}, "amount", "超过两位小数"),
+        ({"receipt_kind": "gift"}, "receipt_kind", "不在允许范围内"),
+        ({"receipt_date": "2026-02-30"}, "receipt_date", "不是有效日期"),
+        ({"payer": ""}, "payer", "不能为空"),
+    ],
+)
+def test_bad_receipts(change: dict, field: str, zh_part: str) -> None:
+    bad, issues = validate(Receipt, {**RECEIPT, **change})
+    assert bad is None
+    assert issues[0].field == field
+    assert zh_part in issues[0].zh
+
+
 def test_boq_progress_and_budget() -> None:
     boq = {
         "source_key": "B1",
@@ -294,6 +335,7 @@ def test_every_document_type_is_registered_with_a_key() -> None:
         "progress_report",
         "payment_request",
         "invoice",
+        "receipt",
         "opening_balance",
         "worker",
         "attendance",

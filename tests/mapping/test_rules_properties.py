@@ -26,6 +26,7 @@ from yecai.domain.documents import (
     PaymentRequest,
     ProgressReport,
     Project,
+    Receipt,
 )
 from yecai.domain.money import money_sum, round_money, split_tax
 from yecai.mapping import registry
@@ -277,7 +278,10 @@ def test_invoice_vouchers_balance_in_both_modes(data: st.DataObject) -> None:
 def test_valuation_vouchers_balance(data: st.DataObject) -> None:
     docs = data.draw(reports())
     order = data.draw(st.permutations(range(len(docs))))
-    plan = plans_alike(docs, order, default_rule_set("valuation"))
+    rules = default_rule_set("valuation")
+    # no sales invoices here: post at the rate (entry 10b) instead of waiting for them
+    rules = rules.model_copy(update={"options": {**rules.options, "uninvoiced": "deferred"}})
+    plan = plans_alike(docs, order, rules)
     approved = [d for d in docs if d.model.approved]
     assert len(plan.vouchers) == len(approved)
     assert len(plan.held) == len(docs) - len(approved)
@@ -322,17 +326,26 @@ def test_retention_vouchers_balance(data: st.DataObject) -> None:
     valuations = data.draw(reports())
     ctx = PlanningContext(
         connection="kd",
-        related={"progress_report": [d.model for d in valuations]},
-        history={
-            "retention_received": {
-                c.model.contract_no: {"date": "2027-03-01", "amount": "1000.00"} for c in income
-            }
-        },
+        related={"progress_report": [d.model for d in valuations], "contract": CONTRACTS},
         today=dt.date(2027, 12, 31),
     )
-    for name in ("retention_due", "retention_received"):
-        plan = registry.plan(income, default_rule_set(name), default_mapping(), ctx)
-        check(plan)
+    check(registry.plan(income, default_rule_set("retention_due"), default_mapping(), ctx))
+    received = [
+        PlannableDocument(
+            100 + i,
+            "r",
+            Receipt(
+                receipt_no=f"SK-{i}",
+                project_code=c.model.project_code,
+                payer=OWNER,
+                receipt_date=dt.date(2027, 3, 1),
+                amount=data.draw(cents),
+                receipt_kind="retention",
+            ),
+        )
+        for i, c in enumerate(income)
+    ]
+    check(registry.plan(received, default_rule_set("retention_received"), default_mapping(), ctx))
 
 
 @PROPERTY

@@ -103,7 +103,7 @@ def test_worked_example_period_1() -> None:
     plan = registry.plan(PERIOD_1, default_rule_set("revenue"), default_mapping(), ctx())
     (voucher,) = plan.vouchers
     assert lines(voucher) == [
-        ("5402.02", D("2500000.00"), D("0.00"), ((P, "XM1"),)),
+        ("5402.02", D("2500000.00"), D("0.00"), ((P, "XM1"), ("FFLEX6", "KH0001"))),  # 合同结算 [项目][客户]
         ("6001", D("0.00"), D("2500000.00"), ((P, "XM1"),)),
         ("6401", D("2000000.00"), D("0.00"), ((P, "XM1"),)),
         ("5401.06", D("0.00"), D("20000.00"), ((P, "XM1"),)),
@@ -124,7 +124,7 @@ def test_worked_example_period_2_estimate_revised() -> None:
     plan = registry.plan(PERIOD_2, rules, default_mapping(), ctx(history=history))
     (voucher,) = plan.vouchers
     assert lines(voucher) == [
-        ("5402.02", D("3597560.98"), D("0.00"), ((P, "XM1"),)),
+        ("5402.02", D("3597560.98"), D("0.00"), ((P, "XM1"), ("FFLEX6", "KH0001"))),
         ("6001", D("0.00"), D("3597560.98"), ((P, "XM1"),)),
         ("6401", D("3000000.00"), D("0.00"), ((P, "XM1"),)),
         ("5401.02", D("0.00"), D("2000000.00"), ((P, "XM1"),)),

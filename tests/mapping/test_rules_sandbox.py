@@ -26,6 +26,7 @@ from yecai.domain.documents import (
     PaymentRequest,
     ProgressReport,
     Project,
+    Receipt,
 )
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.signing import Identity
@@ -143,7 +144,7 @@ def report() -> PlannableDocument:
             source_key="JL-1",
             project_code="XM1",
             period="2026-03",
-            report_date=dt.date(2026, 3, 25),
+            report_date=dt.date(2026, 3, 18),  # invoiced on 03-20
             percent_complete=D("25"),
             valuation_amount=D("2200000.00"),
             approved=True,
@@ -171,6 +172,26 @@ def requests() -> list[PlannableDocument]:
     ]
 
 
+def receipts() -> list[PlannableDocument]:
+    return [
+        doc(
+            50 + i,
+            Receipt(
+                receipt_no=f"SK-{i}",
+                project_code="XM1",
+                contract_no="HT-SR-1",
+                payer="市城市建设投资集团有限公司",
+                receipt_date=dt.date(2026, 10, 15),
+                amount=D(amount),
+                receipt_kind=kind,
+            ),
+        )
+        for i, (kind, amount) in enumerate(
+            (("progress", "2326060.00"), ("retention", "71940.00"), ("advance", "100000.00"))
+        )
+    ]
+
+
 def documents_for(rules: RuleSet) -> list[PlannableDocument]:
     return {
         "cost_record": costs(),
@@ -178,6 +199,7 @@ def documents_for(rules: RuleSet) -> list[PlannableDocument]:
         "progress_report": [report()],
         "contract": [doc(40, CONTRACTS[0])],
         "payment_request": requests(),
+        "receipt": receipts(),
     }[rules.document]
 
 
@@ -189,8 +211,8 @@ def context() -> PlanningContext:
             "project": PROJECTS,
             "budget_line": BUDGET,
             "progress_report": [report().model],
+            "invoice": [d.model for d in invoices()],
         },
-        history={"retention_received": {"HT-SR-1": {"date": "2026-10-15", "amount": "71940.00"}}},
         today=dt.date(2026, 10, 1),
     )
 

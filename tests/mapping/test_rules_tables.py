@@ -260,11 +260,25 @@ def test_unmapped_values_across_rule_sets_before_posting() -> None:
 def test_accounts_used_lists_accounts_and_flex_keys() -> None:
     uses = accounts_used(default_rule_set("valuation"))
     assert (
-        AccountUse("valuation", "receivable", AccountingStandard.CAS, "1122", ("customer",), ("FFLEX6",))
+        AccountUse(
+            "valuation",
+            "receivable",
+            AccountingStandard.CAS,
+            "1122",
+            ("customer", "project"),
+            ("FFLEX6", "FF100001"),
+        )
         in uses
     )
     assert (
-        AccountUse("valuation", "settlement", AccountingStandard.SMALL, "4402", ("project",), ("FF100001",))
+        AccountUse(
+            "valuation",
+            "settlement",
+            AccountingStandard.SMALL,
+            "4402",
+            ("project", "customer"),
+            ("FF100001", "FFLEX6"),
+        )
         in uses
     )
     assert AccountUse("valuation", "output_vat", AccountingStandard.CAS, "2221.01.02", (), ()) in uses

@@ -48,10 +48,10 @@ def test_builtin_rule_sets_fit_the_sandbox_chart(shared_kingdee: dict[str, Any])
 def test_every_misfit_is_named(shared_kingdee: dict[str, Any]) -> None:
     cost = default_rule_sets()["cost_actuals"]
     categories = dict(cost.categories)
-    # 9999.99 missing; 5401 is a parent account; 1122 needs 客户 (FFLEX6) and has no 项目 dimension.
+    # 9999.99 missing; 5401 is a parent account; 1123 needs 供应商 (FFLEX4) and has no 项目 dimension.
     categories[CostCategory.LABOUR] = CategoryRule(debit="9999.99", credit="2202.01")
     categories[CostCategory.MATERIAL] = CategoryRule(debit="5401", credit="2202.01")
-    categories[CostCategory.MACHINERY] = CategoryRule(debit="1122", credit="2202.01")
+    categories[CostCategory.MACHINERY] = CategoryRule(debit="1123", credit="2202.01")
     broken = cost.model_copy(update={"name": "broken", "categories": categories})
     with client_of(shared_kingdee) as client:
         client.forbid("BD_Account", ["2202.01"])
@@ -68,8 +68,8 @@ def test_every_misfit_is_named(shared_kingdee: dict[str, Any]) -> None:
     assert any("does not exist" in m for m in by_account["9999.99"])
     assert any("not a detail" in m for m in by_account["5401"])
     assert any("forbidden" in m for m in by_account["2202.01"])
-    assert any("requires dimension HSWD03_SYS" in m for m in by_account["1122"])
-    assert any("does not carry dimension FF100001" in m for m in by_account["1122"])
+    assert any("requires dimension HSWD01_SYS" in m for m in by_account["1123"])
+    assert any("does not carry dimension FF100001" in m for m in by_account["1123"])
     assert not report.clean
 
 

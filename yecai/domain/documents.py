@@ -97,6 +97,14 @@ class InvoiceType(StrEnum):
     ORDINARY = "ordinary"  # 增值税普通发票: VAT goes into cost
 
 
+class ReceiptKind(StrEnum):
+    """What an owner's payment settles (收款性质)."""
+
+    PROGRESS = "progress"  # 进度款: against what valuations billed (应收账款)
+    RETENTION = "retention"  # 质保金: the retention, once due
+    ADVANCE = "advance"  # 预收款: before any work is billed (合同负债)
+
+
 class PaymentStatus(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -585,6 +593,29 @@ class Invoice(_Document):
         return Decimal("0.00")
 
 
+class Receipt(_Document):
+    """A payment received from the owner (业主收款): progress payment, retention or advance."""
+
+    kind: ClassVar[str] = "receipt"
+    business_dates: ClassVar[tuple[str, ...]] = ("receipt_date",)
+    key_field: ClassVar[str] = "receipt_no"
+
+    receipt_no: Code
+    project_code: Code
+    contract_no: OptionalCode = None  # the income contract paid under, when the PM system knows it
+    payer: str = Field(min_length=1)  # the customer (业主) who paid
+    receipt_date: dt.date  # the bank's date of the receipt: the books' date
+    amount: Money  # 价税合计 received
+    receipt_kind: ReceiptKind = ReceiptKind.PROGRESS
+    bank_account: OptionalText = None  # our account the money came into (基本户 …)
+
+    @model_validator(mode="after")
+    def _check(self) -> Receipt:
+        if self.amount <= 0:
+            raise _problem("amount", self.amount, "收款金额必须大于零", "must be greater than zero")
+        return self
+
+
 class OpeningBalance(_Document):
     """Where a contract stood at go-live (期初): the history every rule that builds on earlier
     periods needs — cumulative cost and revenue, billing, retention, receipts, payables and the
@@ -724,6 +755,7 @@ DOCUMENT_TYPES: dict[str, type[_Document]] = {
         ProgressReport,
         PaymentRequest,
         Invoice,
+        Receipt,
         OpeningBalance,
         Worker,
         Attendance,

@@ -64,7 +64,8 @@ class Event(StrEnum):
     VALUATION = "valuation"  # 业主计量/开票: 应收账款 / 合同结算—价款结算 / 销项税额, retention kept back
     REVENUE = "revenue"  # 投入法确认收入与成本结转
     PREPAID_VAT = "prepaid_vat"  # 跨区域预缴增值税
-    RETENTION = "retention"  # 质保金到期转应收 / 收回
+    RETENTION = "retention"  # 质保金到期转应收
+    RECEIPT = "receipt"  # 业主收款: 进度款 / 质保金收回 (待转销项税额 → 销项税额) / 预收款
     PAYMENT_REQUEST = "payment_request"  # 付款申请 → CN_PAYAPPLY
     PAYMENT = "payment"  # 付款 → 凭证
     MONTH_END = "month_end"  # 期末结转: 预交/转出未交增值税, 附加税, 合同资产/合同负债列报, 亏损合同预计负债
@@ -285,7 +286,8 @@ def load_mapping(path: Path) -> MappingTable:
         raise _explain(path, exc) from None
 
 
-# The default rule set of each event (retention has two: when due, and when received).
+# The default rule set of each event (receipts have two: progress and advance payments, and the
+# retention received, which also moves its VAT out of 待转销项税额).
 DEFAULT_FILES: dict[str, str] = {
     "cost_actuals": "cost_actuals.yaml",
     "indirect_allocation": "indirect_allocation.yaml",
@@ -295,6 +297,7 @@ DEFAULT_FILES: dict[str, str] = {
     "prepaid_vat": "prepaid_vat.yaml",
     "retention_due": "retention_due.yaml",
     "retention_received": "retention_received.yaml",
+    "receipt": "receipt.yaml",
     "payment_request": "payment_request.yaml",
     "payment": "payment.yaml",
     "accrual": "accrual.yaml",

@@ -34,6 +34,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {  # path → (style, entity)
     "/api/v1/boq-items": ("offset", "boq_item"),
     "/api/v1/budget-lines": ("offset", "budget_line"),
     "/api/v1/payment-requests": ("offset", "payment_request"),
+    "/api/v1/receipts": ("offset", "receipt"),
     "/api/v1/workers": ("offset", "worker"),
     "/api/v1/invoices": ("cursor", "invoice"),
     "/api/v1/attendance": ("cursor", "attendance"),

@@ -119,6 +119,11 @@ def invoice(r: dict[str, Any]) -> dict[str, Any]:
     return {**{name: r[name] for name in (*names, *more)}, "total": r["total_amount"]}
 
 
+def receipt(r: dict[str, Any]) -> dict[str, Any]:
+    names = ("receipt_no", "project_code", "contract_no", "receipt_date", "amount", "bank_account")
+    return {**{name: r[name] for name in names}, "payer": r["payer_name"], "receipt_kind": r["receipt_type"]}
+
+
 def worker(r: dict[str, Any]) -> dict[str, Any]:
     names = ("id_number", "name", "project_code", "trade", "phone", "bank_card", "bank_name", "day_rate")
     return {
@@ -152,6 +157,7 @@ MAPPINGS: dict[str, tuple[type[Any], Callable[[dict[str, Any]], dict[str, Any]]]
     "progress_report": (canonical.ProgressReport, progress_report),
     "payment_request": (canonical.PaymentRequest, payment_request),
     "invoice": (canonical.Invoice, invoice),
+    "receipt": (canonical.Receipt, receipt),
     "worker": (canonical.Worker, worker),
     "attendance": (canonical.Attendance, attendance),
 }

@@ -33,7 +33,7 @@ from yecai.domain.documents import (
     OpeningBalance,
 )
 from yecai.domain.money import ZERO, money_sum, round_money
-from yecai.mapping.events import common
+from yecai.mapping.events import common, valuation
 from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext
 from yecai.mapping.rules import Event, MappingTable, RuleSet
 
@@ -369,7 +369,9 @@ def _entry(
         entry.cr(revenue_account, revenue, revenue_dims, ids)
         return entry
     settlement = resolver.account("settlement_revenue", standard, ids)
-    settlement_dims = resolver.role_dims("settlement_revenue", ids, **values)
+    # 合同结算 carries the customer too, so it nets per customer and project against 价款结算
+    customer = valuation.customer_of(resolver, project)
+    settlement_dims = resolver.role_dims("settlement_revenue", ids, **values, customer=customer)
     by_category: dict[CostCategory, list[PlannableDocument]] = defaultdict(list)
     for member in members:
         by_category[member.model.category].append(member)

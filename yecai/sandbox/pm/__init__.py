@@ -21,6 +21,7 @@ from yecai.sandbox.pm.records import (
     Invoice,
     PaymentRequest,
     ProgressReport,
+    Receipt,
     Worker,
 )
 from yecai.sandbox.pm.server import SandboxServer, start_sandbox
@@ -44,6 +45,7 @@ __all__ = [
     "ProgressReport",
     "Project",
     "ProjectStatus",
+    "Receipt",
     "SandboxServer",
     "Snapshot",
     "WebhookSettings",

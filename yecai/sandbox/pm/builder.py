@@ -20,12 +20,20 @@ from yecai.sandbox.pm.contracts import ProjectContracts, make_contracts, round_u
 from yecai.sandbox.pm.costs import direct_costs, make_expense_plan, other_costs
 from yecai.sandbox.pm.invoicing import CONTRACTOR, InvoiceBook, line, lines_for
 from yecai.sandbox.pm.labour import attendance_for, make_roster
-from yecai.sandbox.pm.models import CENT, DIRECT_CATEGORIES, CostCategory, CostRecord, Project
+from yecai.sandbox.pm.models import (
+    CENT,
+    DIRECT_CATEGORIES,
+    CostCategory,
+    CostRecord,
+    Project,
+    ProjectStatus,
+)
 from yecai.sandbox.pm.parties import is_government
 from yecai.sandbox.pm.payments import PaymentBook
 from yecai.sandbox.pm.plan import VAT_SIMPLE, CostPlan, make_plan
 from yecai.sandbox.pm.progress import opening_state, report_month
 from yecai.sandbox.pm.projects import BOOKING_STATUSES
+from yecai.sandbox.pm.receipts import ReceiptBook
 from yecai.sandbox.pm.records import BoqItem, Contract, Invoice, InvoiceDirection, InvoiceType, ProgressReport
 from yecai.sandbox.pm.seeding import later, month_end, months_between, office_time, stream
 from yecai.sandbox.pm.timeline import History
@@ -46,6 +54,7 @@ class Histories:
     progress_report: History
     payment_request: History
     invoice: History
+    receipt: History
     worker: History
     attendance: History
 
@@ -60,6 +69,7 @@ class Histories:
             "progress_report": "report_id",
             "payment_request": "request_no",
             "invoice": "invoice_no",
+            "receipt": "receipt_no",
             "worker": "worker_id",
             "attendance": "attendance_id",
         }
@@ -103,6 +113,12 @@ class ProjectBuilder:
             h.boq_item.create(item)
         for budget_line in make_budget(self.rng("budget"), project, income.created_at):
             h.budget_line.create(budget_line)
+        self.receipts = ReceiptBook(project)
+        self.receipts_rng = self.rng("receipts")
+        if project.status is ProjectStatus.COMPLETED:
+            retention = self.receipts.retention(self.receipts_rng, income, self.window)
+            if retention is not None:
+                h.receipt.create(retention)
         if project.status not in BOOKING_STATUSES:
             return
 
@@ -265,6 +281,9 @@ class ProjectBuilder:
             created_at=issued_at,
         )
         self._register_invoice(self.invoices_rng, invoice)
+        paid = self.receipts.progress(self.receipts_rng, invoice, income, approved.updated_at.date())
+        if paid is not None:
+            self.h.receipt.create(paid)
 
     def _top_ups(self, month: date, live: list[CostRecord]) -> None:
         """补充协议 on the 1st of the next month for contracts whose costs passed 85 % of the amount."""

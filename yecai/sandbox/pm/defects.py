@@ -97,6 +97,11 @@ def _payment(rng: random.Random, record: Any) -> Mutation:
     )
 
 
+def _receipt(rng: random.Random, record: Any) -> Mutation:
+    # a refund keyed as a negative receipt: no receipt is negative
+    return ("amount", "not_positive", "negated", lambda r: replace(r, amount=-r.amount))
+
+
 def _invoice(rng: random.Random, record: Any) -> Mutation:
     delta = Decimal(rng.randint(1, 10000)).scaleb(-2)
     if rng.random() < 0.6:
@@ -131,6 +136,7 @@ MUTATIONS: dict[str, Callable[[random.Random, Any], Mutation]] = {
     "progress_report": _progress,
     "payment_request": _payment,
     "invoice": _invoice,
+    "receipt": _receipt,
     "worker": _bad_id,
     "attendance": _attendance,
 }

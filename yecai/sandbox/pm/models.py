@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         Invoice,
         PaymentRequest,
         ProgressReport,
+        Receipt,
         Worker,
     )
 
@@ -154,6 +155,7 @@ ENTITIES: tuple[str, ...] = (
     "progress_report",
     "payment_request",
     "invoice",
+    "receipt",
     "worker",
     "attendance",
 )
@@ -173,6 +175,7 @@ class Snapshot:
     progress_reports: tuple[ProgressReport, ...]
     payment_requests: tuple[PaymentRequest, ...]
     invoices: tuple[Invoice, ...]
+    receipts: tuple[Receipt, ...]
     workers: tuple[Worker, ...]
     attendance: tuple[Attendance, ...]
 
@@ -196,6 +199,7 @@ _TUPLE_NAMES: dict[str, str] = {
     "progress_report": "progress_reports",
     "payment_request": "payment_requests",
     "invoice": "invoices",
+    "receipt": "receipts",
     "worker": "workers",
     "attendance": "attendance",
 }
@@ -216,6 +220,7 @@ def snapshot(histories: Mapping[str, tuple[Version, ...]], now: datetime | None)
         progress_reports=tuple(live["progress_report"]),
         payment_requests=tuple(live["payment_request"]),
         invoices=tuple(live["invoice"]),
+        receipts=tuple(live["receipt"]),
         workers=tuple(live["worker"]),
         attendance=tuple(live["attendance"]),
     )
@@ -250,6 +255,7 @@ class Dataset:
     progress_reports: tuple[ProgressReport, ...] = field(init=False, compare=False, repr=False)
     payment_requests: tuple[PaymentRequest, ...] = field(init=False, compare=False, repr=False)
     invoices: tuple[Invoice, ...] = field(init=False, compare=False, repr=False)
+    receipts: tuple[Receipt, ...] = field(init=False, compare=False, repr=False)
     workers: tuple[Worker, ...] = field(init=False, compare=False, repr=False)
     attendance: tuple[Attendance, ...] = field(init=False, compare=False, repr=False)
     _final: Snapshot = field(init=False, compare=False, repr=False)

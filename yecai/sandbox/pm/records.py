@@ -33,6 +33,15 @@ class InvoiceType(StrEnum):
     ORDINARY = "ordinary"  # 增值税普通发票
 
 
+class ReceiptType(StrEnum):
+    PROGRESS = "progress"  # 进度款: an approved valuation's invoice × the payment ratio
+    RETENTION = "retention"  # 质保金: returned after the defects liability period
+
+    @property
+    def chinese(self) -> str:
+        return "进度款" if self is ReceiptType.PROGRESS else "质保金"
+
+
 class PaymentStatus(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -184,6 +193,29 @@ class PaymentRequest:
     @property
     def key(self) -> str:
         return self.request_no
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """业主收款: money the owner paid into the contractor's account under the income contract."""
+
+    receipt_no: str
+    project_code: str
+    contract_no: str
+    payer_name: str
+    receipt_type: ReceiptType
+    receipt_type_name: str
+    amount: Decimal  # 价税合计 received
+    invoice_no: str | None  # the sales invoice a progress payment settles
+    receipt_date: date  # the bank's date
+    bank_name: str  # our bank (收款账户开户行)
+    bank_account: str  # our account number
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def key(self) -> str:
+        return self.receipt_no
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from yecai.sandbox.pm.paging import (
     page_of,
 )
 from yecai.sandbox.pm.params import parse_date, parse_datetime
-from yecai.sandbox.pm.records import ContractKind, InvoiceDirection, PaymentStatus
+from yecai.sandbox.pm.records import ContractKind, InvoiceDirection, PaymentStatus, ReceiptType
 from yecai.sandbox.pm.runtime import PmRuntime
 from yecai.sandbox.pm.serialise import DecimalJSONResponse
 
@@ -317,6 +317,30 @@ def api_router(runtime: PmRuntime) -> APIRouter:
         return DecimalJSONResponse(offset_of(found, offset, limit))
 
     @router.get(
+        "/receipts",
+        response_model=schemas.ReceiptList,
+        tags=["receipts 收款"],
+        summary="业主收款 · list owner receipts (offset)",
+    )
+    def list_receipts(
+        offset: OffsetParam = 0,
+        limit: LimitParam = DEFAULT_PAGE_SIZE,
+        updated_since: UpdatedSinceParam = None,
+        project_code: ProjectCodeParam = None,
+        receipt_type: Annotated[str | None, Query(description="progress, retention")] = None,
+        include_deleted: IncludeDeletedParam = False,
+    ) -> Response:
+        wanted = _choice("receipt_type", receipt_type, [t.value for t in ReceiptType])
+        found = rows(
+            "receipt",
+            project_code,
+            updated_since,
+            include_deleted,
+            None if wanted is None else lambda r: r.receipt_type == wanted,
+        )
+        return DecimalJSONResponse(offset_of(found, offset, limit))
+
+    @router.get(
         "/workers",
         response_model=schemas.WorkerList,
         tags=["labour 劳务实名制"],
@@ -423,6 +447,7 @@ def api_router(runtime: PmRuntime) -> APIRouter:
             schemas.PaymentRequestOut,
         ),
         ("/invoices/{key}", "invoice", "发票", "invoices 发票", schemas.InvoiceOut),
+        ("/receipts/{key}", "receipt", "收款", "receipts 收款", schemas.ReceiptOut),
         ("/workers/{key}", "worker", "人员", "labour 劳务实名制", schemas.WorkerOut),
         ("/attendance/{key}", "attendance", "考勤记录", "labour 劳务实名制", schemas.AttendanceOut),
     )

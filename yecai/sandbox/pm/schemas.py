@@ -200,6 +200,24 @@ class PaymentRequestOut(BaseModel):
     updated_at: datetime
 
 
+class ReceiptOut(BaseModel):
+    """业主收款 · money the owner paid under the income contract."""
+
+    receipt_no: str = Field(examples=["SK-XM2026001-0001"])
+    project_code: str
+    contract_no: str
+    payer_name: str
+    receipt_type: Literal["progress", "retention"]
+    receipt_type_name: Literal["进度款", "质保金"]
+    amount: Money = Field(description="价税合计 received")
+    invoice_no: str | None = Field(description="the sales invoice a progress payment settles")
+    receipt_date: date = Field(description="the bank's date")
+    bank_name: str
+    bank_account: str = Field(description="our account the money came into")
+    created_at: datetime
+    updated_at: datetime
+
+
 class InvoiceLineOut(BaseModel):
     item_name: str = Field(examples=["*黑色金属冶炼压延品*钢筋"])
     spec: str
@@ -341,6 +359,7 @@ ContractList = _listing("Contract", ContractOut, "page")
 ProgressReportList = _listing("ProgressReport", ProgressReportOut, "page")
 PaymentRequestList = _listing("PaymentRequest", PaymentRequestOut, "offset")
 InvoiceList = _listing("Invoice", InvoiceOut, "cursor")
+ReceiptList = _listing("Receipt", ReceiptOut, "offset")
 WorkerList = _listing("Worker", WorkerOut, "offset")
 AttendanceList = _listing("Attendance", AttendanceOut, "cursor")
 

@@ -193,13 +193,14 @@ def test_project_voucher_presents_contract_asset_and_reverses_it_next_day() -> N
     result = plan([report(1)], context())
     vouchers = by_group(result)
     xm1 = ((P, "XM1"),)
+    owner = ((P, "XM1"), ("FFLEX6", "KH0001"))  # 合同结算 lines carry the customer too
     assert lines(vouchers["XM1|2026-03"]) == [
         ("1481", D("366000.00"), D("0"), xm1),
-        ("5402.01", D("0"), D("366000.00"), xm1),
+        ("5402.01", D("0"), D("366000.00"), owner),
     ]
     back = vouchers["XM1|2026-03|reverse"]
     assert back.date == dt.date(2026, 4, 1)
-    assert lines(back) == [("1481", D("-366000.00"), D("0"), xm1), ("5402.01", D("0"), D("-366000.00"), xm1)]
+    assert lines(back) == [("1481", D("-366000.00"), D("0"), xm1), ("5402.01", D("0"), D("-366000.00"), owner)]
     assert "冲回" in back.summary
 
 
@@ -208,9 +209,10 @@ def test_a_credit_net_of_contract_settlement_is_a_contract_liability() -> None:
     others["5402.02"] = {"XM1": {MARCH: D("2000000.00")}}
     result = plan([report(1)], context(others=others))
     xm1 = ((P, "XM1"),)
+    owner = ((P, "XM1"), ("FFLEX6", "KH0001"))
     assert lines(by_group(result)["XM1|2026-03"]) == [
         ("2204", D("0"), D("134000.00"), xm1),
-        ("5402.01", D("134000.00"), D("0"), xm1),
+        ("5402.01", D("134000.00"), D("0"), owner),
     ]
 
 

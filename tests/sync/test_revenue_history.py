@@ -37,7 +37,9 @@ def revenue_rules(estimate: str) -> RuleSet:
         "estimated_total_cost": {"XM9": estimate},
         "contract_price": {"XM9": "1200000.00"},
     }
-    return rules.model_copy(update={"options": options})
+    # no income contract here, so no customer: 合同结算 is kept by 项目 alone
+    dimensions = {**rules.dimensions, "settlement_revenue": ("project",)}
+    return rules.model_copy(update={"options": options, "dimensions": dimensions})
 
 
 def revenue_of(store: Store, period: str) -> Decimal:

@@ -36,7 +36,7 @@ from yecai.domain.documents import (
     VatMethod,
 )
 from yecai.domain.money import ZERO, money_sum, round_money
-from yecai.mapping.events import common
+from yecai.mapping.events import common, valuation
 from yecai.mapping.events.allocation import largest_remainder
 from yecai.mapping.events.revenue import recognise
 from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext
@@ -53,8 +53,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     "urban_tax": (),  # 应交税费—应交城市维护建设税
     "education_surcharge": (),  # 应交税费—应交教育费附加
     "local_education_surcharge": (),  # 应交税费—应交地方教育附加
-    "settlement": ("project",),  # 合同结算—价款结算
-    "settlement_revenue": ("project",),  # 合同结算—收入结转
+    "settlement": ("project", "customer"),  # 合同结算—价款结算
+    "settlement_revenue": ("project", "customer"),  # 合同结算—收入结转
     "contract_asset": ("project",),  # 合同资产
     "contract_liability": ("project",),  # 合同负债
     "cost_of_sales": ("project",),  # 主营业务成本
@@ -409,7 +409,9 @@ def _project(
         role = "contract_asset" if net > ZERO else "contract_liability"
         target = resolver.account(role, standard, ids) if net != ZERO else None
         target_dims = resolver.role_dims(role, ids, project=project) if net != ZERO else ()
-        settlement_dims = resolver.role_dims("settlement", ids, project=project)
+        # 合同结算 lines carry the customer as well as the 项目 (the receivable sub-ledger's pair)
+        customer = valuation.customer_of(resolver, project)
+        settlement_dims = resolver.role_dims("settlement", ids, project=project, customer=customer)
         if target and settlement and target_dims is not None and settlement_dims is not None:
             for book, sign in ((entry, 1), (reversal, -1)):
                 if net > ZERO:

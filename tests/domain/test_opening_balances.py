@@ -56,7 +56,8 @@ def test_a_good_opening_balance_validates_with_exact_amounts() -> None:
 def test_a_project_level_row_needs_no_contract() -> None:
     data = {k: v for k, v in GOOD.items() if k != "contract_no"}
     document, issues = validate(OpeningBalance, {**data, "contract_no": ""})
-    assert issues == [] and document is not None
+    assert issues == []
+    assert document is not None
     assert document.contract_no is None
 
 
@@ -66,7 +67,8 @@ def test_a_negative_cumulative_amount_is_refused_in_both_languages(name: str) ->
     document, issues = validate(OpeningBalance, data)
     assert document is None
     assert [issue.field for issue in issues] == [name]
-    assert "不能为负数" in issues[0].zh and "must not be negative" in issues[0].en
+    assert "不能为负数" in issues[0].zh
+    assert "must not be negative" in issues[0].en
     assert "-0.01" in issues[0].zh
 
 
@@ -74,7 +76,8 @@ def test_a_positive_prepaid_vat_carry_is_refused() -> None:
     document, issues = validate(OpeningBalance, {**GOOD, "prepaid_vat_carry": "0.01"})
     assert document is None
     assert [issue.field for issue in issues] == ["prepaid_vat_carry"]
-    assert "预缴增值税" in issues[0].zh and "≤ 0" in issues[0].en
+    assert "预缴增值税" in issues[0].zh
+    assert "≤ 0" in issues[0].en
 
 
 def test_retention_above_what_was_billed_is_refused() -> None:
@@ -91,7 +94,8 @@ def test_retention_equal_to_billing_is_accepted() -> None:
     document, issues = validate(
         OpeningBalance, {**GOOD, "billed_to_date": "1000.00", "retention_to_date": "1000.00"}
     )
-    assert issues == [] and document is not None
+    assert issues == []
+    assert document is not None
 
 
 def test_the_go_live_date_is_a_business_date_in_the_window() -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Contract,
         Defect,
         Invoice,
+        OpeningBalance,
         PaymentRequest,
         ProgressReport,
         Worker,
@@ -147,6 +148,7 @@ ENTITIES: tuple[str, ...] = (
     "invoice",
     "worker",
     "attendance",
+    "opening_balance",
 )
 
 
@@ -166,6 +168,7 @@ class Snapshot:
     invoices: tuple[Invoice, ...]
     workers: tuple[Worker, ...]
     attendance: tuple[Attendance, ...]
+    opening_balances: tuple[OpeningBalance, ...] = ()  # 期初 of contracts running at go-live
 
     @property
     def all_cost_records(self) -> tuple[CostRecord, ...]:
@@ -189,6 +192,7 @@ _TUPLE_NAMES: dict[str, str] = {
     "invoice": "invoices",
     "worker": "workers",
     "attendance": "attendance",
+    "opening_balance": "opening_balances",
 }
 
 
@@ -209,6 +213,7 @@ def snapshot(histories: Mapping[str, tuple[Version, ...]], now: datetime | None)
         invoices=tuple(live["invoice"]),
         workers=tuple(live["worker"]),
         attendance=tuple(live["attendance"]),
+        opening_balances=tuple(live["opening_balance"]),
     )
 
 
@@ -243,6 +248,7 @@ class Dataset:
     invoices: tuple[Invoice, ...] = field(init=False, compare=False, repr=False)
     workers: tuple[Worker, ...] = field(init=False, compare=False, repr=False)
     attendance: tuple[Attendance, ...] = field(init=False, compare=False, repr=False)
+    opening_balances: tuple[OpeningBalance, ...] = field(init=False, compare=False, repr=False)
     _final: Snapshot = field(init=False, compare=False, repr=False)
     _projects: dict[str, Project] = field(init=False, repr=False, compare=False)
     _records: dict[str, tuple[CostRecord, ...]] = field(init=False, repr=False, compare=False)

@@ -52,6 +52,11 @@ def test_every_cli_kind_is_taken_opening_balances_too(api_world: tuple[TestClien
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["counts"]["imported"] == len(rows)
+    listed = client.get(
+        "/api/v1/documents", params={"kind": "opening_balance"}, headers=bearer(planted, "integrator")
+    )
+    assert listed.status_code == 200, listed.text
+    assert len(listed.json()) == len(rows)
 
 
 def test_every_cli_type_passes_the_type_gate(api_world: tuple[TestClient, Planted, Store]) -> None:

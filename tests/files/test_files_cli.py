@@ -122,4 +122,9 @@ def test_blank_templates_are_written(tmp_path: Path) -> None:
     assert "工人花名册" in out
     code, _ = run("import", "--write-template", str(tmp_path / "all"), "--kind", "cost", "--all-kinds")
     assert code == 0
-    assert len(list((tmp_path / "all").glob("*.xlsx"))) == 6
+    assert len(list((tmp_path / "all").glob("*.xlsx"))) == 7  # 期初余额 too
+    code, out = run("import", "--write-template", str(tmp_path / "qc"), "--kind", "opening_balance")
+    assert code == 0, out
+    assert [p.name for p in (tmp_path / "qc").glob("*.xlsx")] == [
+        "yecai-opening_balance-期初余额导入模板.xlsx"
+    ]

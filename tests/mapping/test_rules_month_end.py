@@ -200,7 +200,10 @@ def test_project_voucher_presents_contract_asset_and_reverses_it_next_day() -> N
     ]
     back = vouchers["XM1|2026-03|reverse"]
     assert back.date == dt.date(2026, 4, 1)
-    assert lines(back) == [("1481", D("-366000.00"), D("0"), xm1), ("5402.01", D("0"), D("-366000.00"), owner)]
+    assert lines(back) == [
+        ("1481", D("-366000.00"), D("0"), xm1),
+        ("5402.01", D("0"), D("-366000.00"), owner),
+    ]
     assert "冲回" in back.summary
 
 

@@ -1,6 +1,6 @@
 """sandbox.pm ↔ yecai, over real HTTP, on SQLite and PostgreSQL: every stream, every way in.
 
-All ten streams pulled through the YAML connector (page, offset and cursor paging); the
+All eleven streams (期初余额 included) pulled through the YAML connector (page, offset and cursor paging); the
 simulated clock advancing so that edits and deletions arrive incrementally as new versions and
 tombstones; deliberately bad rows rejected with reasons while the rest proceed; and sandbox.pm's
 signed webhooks delivered to yecai's receiver, duplicates included, each stored exactly once —
@@ -41,6 +41,7 @@ STREAMS = (
     "workers",
     "invoices",
     "attendance",
+    "opening_balances",
 )
 
 
@@ -68,6 +69,7 @@ def test_every_stream_pulls_and_validates(store: Store) -> None:
         "invoices": len(dataset.invoices),
         "workers": len(dataset.workers),
         "attendance": len(dataset.attendance),
+        "opening_balances": len(dataset.opening_balances),
     }
     for stream, count in expected.items():
         assert result[stream][1] == count, stream

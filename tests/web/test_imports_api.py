@@ -41,6 +41,24 @@ def test_text_types_the_cli_takes_are_taken(
     assert answer.json()["counts"]["imported"] == 3
 
 
+def test_every_cli_kind_is_taken_opening_balances_too(api_world: tuple[TestClient, Planted, Store]) -> None:
+    client, planted, _ = api_world
+    header, rows, _ = GOOD["opening_balance"]
+    answer = client.post(
+        "/api/v1/imports",
+        data={"kind": "opening_balance"},
+        files={"file": ("期初余额.csv", csv_text(sheet_rows(header, rows)).encode("utf-8"), "text/csv")},
+        headers=bearer(planted, "integrator"),
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["counts"]["imported"] == len(rows)
+    listed = client.get(
+        "/api/v1/documents", params={"kind": "opening_balance"}, headers=bearer(planted, "integrator")
+    )
+    assert listed.status_code == 200, listed.text
+    assert len(listed.json()) == len(rows)
+
+
 def test_every_cli_type_passes_the_type_gate(api_world: tuple[TestClient, Planted, Store]) -> None:
     client, planted, _ = api_world
     assert {".ods", ".tsv", ".txt", ".xlsx", ".xls", ".csv"} <= IMPORT_EXTENSIONS

@@ -48,6 +48,7 @@ class ImportKind(StrEnum):
     PAYMENT_REQUEST = "payment_request"
     BUDGET = "budget"
     WORKER = "worker"
+    OPENING_BALANCE = "opening_balance"  # 期初余额
 
 
 def _store(database_url: str | None) -> Store:

@@ -640,6 +640,54 @@ class OpeningBalance(_Document):
     paid_to_date: Money = Decimal("0.00")  # 累计付款 of a supplier contract
     prepaid_vat_carry: Money = Decimal("0.00")  # 预缴增值税 base carried forward (≤ 0, tax-inclusive)
 
+    @field_validator(
+        "cost_to_date",
+        "revenue_to_date",
+        "estimated_total_cost",
+        "billed_to_date",
+        "retention_to_date",
+        "received_to_date",
+        "invoiced_to_date",
+        "paid_to_date",
+    )
+    @classmethod
+    def _not_negative(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        # Cumulative figures only grow from zero; a negative one is a sign or column mix-up.
+        if value is not None and value < 0:
+            field = info.field_name or "amount"
+            raise _problem(
+                field,
+                value,
+                f"累计金额 {value} 不能为负数",
+                f"the cumulative amount {value} must not be negative",
+            )
+        return value
+
+    @field_validator("prepaid_vat_carry")
+    @classmethod
+    def _carry(cls, value: Decimal) -> Decimal:
+        # Only a negative base is carried forward (公告2016年第17号): a positive one was prepaid.
+        if value > 0:
+            raise _problem(
+                "prepaid_vat_carry",
+                value,
+                f"预缴增值税结转基数 {value} 应为零或负数（正数已在当期预缴）",
+                f"the prepaid-VAT base carried forward {value} must be ≤ 0 (a positive base was prepaid)",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _retention_within_billing(self) -> OpeningBalance:
+        # 质保金 is withheld out of what was billed to the owner, never more.
+        if self.retention_to_date > self.billed_to_date:
+            raise _problem(
+                "retention_to_date",
+                self.retention_to_date,
+                f"累计扣留质保金 {self.retention_to_date} 大于累计结算 {self.billed_to_date}",
+                f"retention_to_date {self.retention_to_date} exceeds billed_to_date {self.billed_to_date}",
+            )
+        return self
+
 
 class Worker(_Document):
     """A worker registered under the real-name system (实名制): ID number and own bank card."""

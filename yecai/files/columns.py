@@ -1,6 +1,6 @@
 """Import kinds and their columns: Chinese header aliases → document fields, and value readers.
 
-Each kind (cost, attendance, invoice, payment_request, budget, worker) names its canonical
+Each kind (cost, attendance, invoice, payment_request, budget, worker, opening_balance) names its canonical
 document, the headers the PM systems and hand-made ledgers use for each field, how a cell of that
 field is read (money, date, rate, category, …), and which field keys a row. The first alias of a
 field is the canonical header written into blank templates. Values in Chinese (人工费, 专票,
@@ -23,6 +23,7 @@ from yecai.domain.documents import (
     Invoice,
     InvoiceDirection,
     InvoiceType,
+    OpeningBalance,
     PaymentRequest,
     PaymentStatus,
     Worker,
@@ -30,7 +31,7 @@ from yecai.domain.documents import (
 from yecai.files import cells
 from yecai.files.cells import Cell, CellError
 
-KINDS_ORDER = ("cost", "attendance", "invoice", "payment_request", "budget", "worker")
+KINDS_ORDER = ("cost", "attendance", "invoice", "payment_request", "budget", "worker", "opening_balance")
 
 
 class FieldType(StrEnum):
@@ -596,8 +597,105 @@ WORKER = KindSpec(
     ignored=(*_IGNORED, "性别", "年龄", "民族", "籍贯", "住址", "出生日期"),
 )
 
+_CUMULATIVE_NOTE = ("截至上线前一日的累计数（元），不能为负；不适用填 0 或留空", "cumulative to go-live, ≥ 0")
+
+# 期初余额: one row per contract running at go-live (or per project, contract left empty). There is
+# no number column: the row is keyed by 项目编码 + 合同编号, so the same contract twice in one file
+# is a conflict the person must resolve, never two histories for one contract.
+OPENING_BALANCE = KindSpec(
+    kind="opening_balance",
+    model=OpeningBalance,
+    title_zh="期初余额",
+    title_en="opening balances",
+    key_field="source_key",
+    natural_key=("project_code", "contract_no"),
+    fields=(
+        _PROJECT_CODE_REQUIRED,
+        _f(
+            "contract_no",
+            T.CODE,
+            ("合同编号", "合同号"),
+            note=("合同编号；留空表示整个项目的期初数", "contract number; empty: the project as a whole"),
+        ),
+        _f(
+            "as_of",
+            T.DATE,
+            ("上线日期", "期初日期", "启用日期", "建账日期"),
+            True,
+            (
+                "系统上线（启用）日；金额为其前一日终了的累计数",
+                "go-live day; figures are as at the day before",
+            ),
+        ),
+        _f(
+            "cost_to_date",
+            T.MONEY,
+            ("累计实际成本", "开累成本", "累计成本", "累计合同履约成本"),
+            note=("不含税，元；" + _CUMULATIVE_NOTE[0], "ex-VAT; " + _CUMULATIVE_NOTE[1]),
+        ),
+        _f(
+            "revenue_to_date",
+            T.MONEY,
+            ("累计确认收入", "开累收入", "累计收入", "累计已确认收入"),
+            note=("不含税，元；" + _CUMULATIVE_NOTE[0], "ex-VAT; " + _CUMULATIVE_NOTE[1]),
+        ),
+        _f(
+            "estimated_total_cost",
+            T.MONEY,
+            ("预计总成本", "目标成本总额", "合同预计总成本"),
+            note=("不含税，元；可空", "ex-VAT, optional"),
+        ),
+        _f(
+            "billed_to_date",
+            T.MONEY,
+            ("累计结算金额", "累计计量金额", "开累计量", "累计产值计量", "累计价款结算"),
+            note=(
+                "业主确认的累计计量（不含税、扣质保金前）",
+                "owner-approved valuations, ex-VAT, before retention",
+            ),
+        ),
+        _f(
+            "retention_to_date",
+            T.MONEY,
+            ("累计扣留质保金", "累计质保金", "质保金余额"),
+            note=("尚未到期的质保金（不含税），不能大于累计结算金额", "retention not yet due, ≤ billed"),
+        ),
+        _f(
+            "received_to_date",
+            T.MONEY,
+            ("累计收款", "开累收款", "累计已收款"),
+            note=("业主累计付款（价税合计）", "received from the owner, VAT included"),
+        ),
+        _f(
+            "invoiced_to_date",
+            T.MONEY,
+            ("累计收票", "累计收到发票", "累计已收发票"),
+            note=(
+                "供应商/分包合同：累计收到的发票价税合计",
+                "supplier contract: invoices received, VAT included",
+            ),
+        ),
+        _f(
+            "paid_to_date",
+            T.MONEY,
+            ("累计付款", "开累付款", "累计已付款"),
+            note=("供应商/分包合同：累计已付款", "supplier contract: paid so far"),
+        ),
+        _f(
+            "prepaid_vat_carry",
+            T.MONEY,
+            ("预缴增值税结转", "预缴税款结转基数", "预缴增值税待抵减"),
+            note=(
+                "跨县市项目预缴基数为负时结转的余额（含税），填负数或 0",
+                "negative prepaid-VAT base carried forward (VAT included), ≤ 0",
+            ),
+        ),
+    ),
+    ignored=(*_IGNORED, "合同名称", "合同金额", "对方单位", "完工进度", "形象进度"),
+)
+
 KINDS: dict[str, KindSpec] = {
-    spec.kind: spec for spec in (COST, ATTENDANCE, INVOICE, PAYMENT_REQUEST, BUDGET, WORKER)
+    spec.kind: spec for spec in (COST, ATTENDANCE, INVOICE, PAYMENT_REQUEST, BUDGET, WORKER, OPENING_BALANCE)
 }
 
 

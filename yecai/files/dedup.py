@@ -81,9 +81,11 @@ def _repeat(row: PreparedRow, number: int) -> RowIssue:
 
 
 def _conflict(row: PreparedRow, number: int, spec: KindSpec) -> RowIssue:
-    item = spec.spec(spec.key_field)
+    # a kind keyed only by its natural key (期初余额) has no key column to name
     what = (
-        "、".join(spec.spec(n).header for n in spec.natural_key) if row.key.startswith("nk:") else item.header
+        "、".join(spec.spec(n).header for n in spec.natural_key)
+        if row.key.startswith("nk:")
+        else spec.spec(spec.key_field).header
     )
     return RowIssue(
         row.sheet,

@@ -35,6 +35,7 @@ DATE_FIELDS = (
     "request_date",
     "report_date",
     "signed_date",
+    "as_of",  # an opening balance: its go-live day
 )
 
 

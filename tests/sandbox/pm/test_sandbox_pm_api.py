@@ -25,6 +25,7 @@ from yecai.sandbox.pm import (
     CostRecord,
     Dataset,
     Invoice,
+    OpeningBalance,
     PaymentRequest,
     ProgressReport,
     Project,
@@ -368,6 +369,7 @@ def test_openapi_document_is_served(pm_sandbox: tuple[str, Dataset]) -> None:
         ("InvoiceOut", Invoice),
         ("WorkerOut", Worker),
         ("AttendanceOut", Attendance),
+        ("OpeningBalanceOut", OpeningBalance),
     ],
 )
 def test_openapi_schemas_match_the_records(
@@ -405,6 +407,7 @@ def test_openapi_schemas_match_the_records(
         ("/api/v1/workers", {"offset", "limit"}),
         ("/api/v1/invoices", {"cursor", "page_size"}),
         ("/api/v1/attendance", {"cursor", "page_size"}),
+        ("/api/v1/opening-balances", {"page", "page_size"}),
     ],
 )
 def test_openapi_documents_each_endpoints_pagination(

@@ -38,6 +38,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {  # path → (style, entity)
     "/api/v1/workers": ("offset", "worker"),
     "/api/v1/invoices": ("cursor", "invoice"),
     "/api/v1/attendance": ("cursor", "attendance"),
+    "/api/v1/opening-balances": ("page", "opening_balance"),
 }
 
 

@@ -148,6 +148,27 @@ def attendance(r: dict[str, Any]) -> dict[str, Any]:
     return {"source_key": r["attendance_id"], **{name: r[name] for name in names}, "team": r["team_name"]}
 
 
+def opening_balance(r: dict[str, Any]) -> dict[str, Any]:
+    figures = (
+        "cost_to_date",
+        "revenue_to_date",
+        "estimated_total_cost",
+        "billed_to_date",
+        "retention_to_date",
+        "received_to_date",
+        "invoiced_to_date",
+        "paid_to_date",
+        "prepaid_vat_carry",
+    )
+    return {
+        "source_key": r["opening_id"],
+        "project_code": r["project_code"],
+        "contract_no": r["contract_no"],
+        "as_of": r["go_live_date"],
+        **{name: r[name] for name in figures},
+    }
+
+
 MAPPINGS: dict[str, tuple[type[Any], Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "project": (canonical.Project, project),
     "cost_record": (canonical.CostRecord, cost_record),
@@ -160,6 +181,7 @@ MAPPINGS: dict[str, tuple[type[Any], Callable[[dict[str, Any]], dict[str, Any]]]
     "receipt": (canonical.Receipt, receipt),
     "worker": (canonical.Worker, worker),
     "attendance": (canonical.Attendance, attendance),
+    "opening_balance": (canonical.OpeningBalance, opening_balance),
 }
 
 

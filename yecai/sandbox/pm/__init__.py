@@ -1,7 +1,7 @@
 """sandbox.pm — a reference construction project-management system, shipped as product.
 
 Deterministic Chinese construction data (projects, BOQ, budgets, contracts, six cost categories,
-progress, payments, invoices, real-name workers and attendance) as a timeline served as of a
+progress, payments, invoices, real-name workers and attendance, opening balances at go-live) as a timeline served as of a
 simulated clock: REST with OpenAPI, signed webhooks, Excel/CSV exports. See docs/sandbox-pm.md.
 """
 
@@ -19,6 +19,7 @@ from yecai.sandbox.pm.records import (
     Contract,
     Defect,
     Invoice,
+    OpeningBalance,
     PaymentRequest,
     ProgressReport,
     Receipt,
@@ -41,6 +42,7 @@ __all__ = [
     "Dataset",
     "Defect",
     "Invoice",
+    "OpeningBalance",
     "PaymentRequest",
     "ProgressReport",
     "Project",

@@ -1,7 +1,8 @@
 """One project's whole timeline: master data first, then the data window month by month.
 
 Contracts, BOQ and budget come before work starts; a booking site then gets its daily ledger,
-workers, attendance and their corrections; each month brings expenses, settlements, the progress
+workers, attendance and their corrections, and a site already under way its opening balances
+(期初, as of the window's first day); each month brings expenses, settlements, the progress
 report and its approval, invoices, contract top-ups and payment requests. Every kind of draw has
 its own stream, consumed in date order, so a longer run starts with a shorter run's records.
 """
@@ -28,6 +29,7 @@ from yecai.sandbox.pm.models import (
     Project,
     ProjectStatus,
 )
+from yecai.sandbox.pm.opening import opening_balances
 from yecai.sandbox.pm.parties import is_government
 from yecai.sandbox.pm.payments import PaymentBook
 from yecai.sandbox.pm.plan import VAT_SIMPLE, CostPlan, make_plan
@@ -57,6 +59,7 @@ class Histories:
     receipt: History
     worker: History
     attendance: History
+    opening_balance: History
 
     @classmethod
     def empty(cls) -> Histories:
@@ -72,6 +75,7 @@ class Histories:
             "receipt": "receipt_no",
             "worker": "worker_id",
             "attendance": "attendance_id",
+            "opening_balance": "opening_id",
         }
         return cls(**{entity: History(entity, key) for entity, key in keys.items()})
 
@@ -111,7 +115,8 @@ class ProjectBuilder:
         boq = make_boq(self.rng("boq"), project, income.signed_date, income.created_at)
         for item in boq:
             h.boq_item.create(item)
-        for budget_line in make_budget(self.rng("budget"), project, income.created_at):
+        self.budget = make_budget(self.rng("budget"), project, income.created_at)
+        for budget_line in self.budget:
             h.budget_line.create(budget_line)
         self.receipts = ReceiptBook(project)
         self.receipts_rng = self.rng("receipts")
@@ -154,6 +159,11 @@ class ProjectBuilder:
         self.book = InvoiceBook(project, self.index)
         self.payments = PaymentBook(project, plan.clerks[CostCategory.MATERIAL])
         self.progress = opening_state(self.progress_rng, project, boq, self.window[0])
+        # 期初: what the window starts from, before its first month changes anything
+        for balance in opening_balances(
+            self.rng("opening"), project, deals, self.budget, boq, self.progress, self.window[0]
+        ):
+            self.h.opening_balance.create(balance)
         self.settled: dict[str, Decimal] = {}  # specialist contract → settled so far (ex-VAT)
         self.numbers: dict[str, int] = {}  # FB / FY record sequences
         self.special_of: dict[str, bool] = {}  # does a contract's counterparty issue 专票

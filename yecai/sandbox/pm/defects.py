@@ -127,6 +127,20 @@ def _attendance(rng: random.Random, record: Any) -> Mutation:
     return ("check_out", "check_out_before_check_in", early, lambda r: replace(r, check_out=early))
 
 
+def _opening(rng: random.Random, record: Any) -> Mutation:
+    # the two slips of a hand-kept 期初 sheet: a figure typed negative, 质保金 above 计量
+    if rng.random() < 0.5:
+        wrong = -Decimal(rng.randint(100, 5_000_000)).scaleb(-2)
+        return ("paid_to_date", "negative_cumulative", str(wrong), lambda r: replace(r, paid_to_date=wrong))
+    delta = Decimal(rng.randint(100, 90000)).scaleb(-2)
+    return (
+        "retention_to_date",
+        "retention_above_billing",
+        f"billed +{delta}",
+        lambda r: replace(r, retention_to_date=r.billed_to_date + delta),
+    )
+
+
 MUTATIONS: dict[str, Callable[[random.Random, Any], Mutation]] = {
     "project": _project,
     "cost_record": _cost,
@@ -139,6 +153,7 @@ MUTATIONS: dict[str, Callable[[random.Random, Any], Mutation]] = {
     "receipt": _receipt,
     "worker": _bad_id,
     "attendance": _attendance,
+    "opening_balance": _opening,
 }
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Contract,
         Defect,
         Invoice,
+        OpeningBalance,
         PaymentRequest,
         ProgressReport,
         Receipt,
@@ -158,6 +159,7 @@ ENTITIES: tuple[str, ...] = (
     "receipt",
     "worker",
     "attendance",
+    "opening_balance",
 )
 
 
@@ -178,6 +180,7 @@ class Snapshot:
     receipts: tuple[Receipt, ...]
     workers: tuple[Worker, ...]
     attendance: tuple[Attendance, ...]
+    opening_balances: tuple[OpeningBalance, ...] = ()  # 期初 of contracts running at go-live
 
     @property
     def all_cost_records(self) -> tuple[CostRecord, ...]:
@@ -202,6 +205,7 @@ _TUPLE_NAMES: dict[str, str] = {
     "receipt": "receipts",
     "worker": "workers",
     "attendance": "attendance",
+    "opening_balance": "opening_balances",
 }
 
 
@@ -223,6 +227,7 @@ def snapshot(histories: Mapping[str, tuple[Version, ...]], now: datetime | None)
         receipts=tuple(live["receipt"]),
         workers=tuple(live["worker"]),
         attendance=tuple(live["attendance"]),
+        opening_balances=tuple(live["opening_balance"]),
     )
 
 
@@ -258,6 +263,7 @@ class Dataset:
     receipts: tuple[Receipt, ...] = field(init=False, compare=False, repr=False)
     workers: tuple[Worker, ...] = field(init=False, compare=False, repr=False)
     attendance: tuple[Attendance, ...] = field(init=False, compare=False, repr=False)
+    opening_balances: tuple[OpeningBalance, ...] = field(init=False, compare=False, repr=False)
     _final: Snapshot = field(init=False, compare=False, repr=False)
     _projects: dict[str, Project] = field(init=False, repr=False, compare=False)
     _records: dict[str, tuple[CostRecord, ...]] = field(init=False, repr=False, compare=False)

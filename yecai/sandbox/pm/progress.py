@@ -42,6 +42,11 @@ def opening_state(
     )
 
 
+def measured_to_date(items: list[BoqItem], state: ProgressState) -> tuple[Decimal, Decimal]:
+    """Cumulative valuation (ex-VAT) and percent complete of what `state` holds as measured."""
+    return _value(items, state.cumulative), _percent(items, state.cumulative)
+
+
 def _value(items: list[BoqItem], quantities: dict[str, Decimal]) -> Decimal:
     return sum(
         (

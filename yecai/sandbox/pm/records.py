@@ -1,4 +1,5 @@
-"""The other streams of sandbox.pm: BOQ, budgets, contracts, progress, payments, invoices, labour.
+"""The other streams of sandbox.pm: BOQ, budgets, contracts, progress, payments, invoices, labour,
+opening balances.
 
 Frozen dataclasses with the field names this PM system uses (they differ from yecai's canonical
 documents on purpose: a connector maps them). Each has a `key` (its primary key) and
@@ -261,6 +262,41 @@ class Invoice:
     @property
     def key(self) -> str:
         return self.invoice_no
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningBalance:
+    """期初余额: where a contract running on the go-live day stood the evening before.
+
+    Cumulative to the day before `go_live_date` (the data window's first day), tax-exclusive
+    unless noted: the income contract carries progress, revenue, billing (计量, before retention),
+    retention, receipts (价税合计) and the project's prepaid-VAT carry (≤ 0); a supplier contract
+    its cost, invoices received and payments (价税合计). A figure that does not apply is 0.
+    """
+
+    opening_id: str  # QC-<contract_no>
+    project_code: str
+    contract_no: str
+    contract_kind: ContractKind
+    contract_type_name: str
+    counterparty_name: str
+    go_live_date: date
+    percent_complete: Decimal | None  # 开累完工百分比 (income contract), 0–100
+    cost_to_date: Decimal
+    revenue_to_date: Decimal
+    estimated_total_cost: Decimal | None  # 预计总成本 = 目标成本 (income contract)
+    billed_to_date: Decimal
+    retention_to_date: Decimal
+    received_to_date: Decimal
+    invoiced_to_date: Decimal
+    paid_to_date: Decimal
+    prepaid_vat_carry: Decimal
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def key(self) -> str:
+        return self.opening_id
 
 
 @dataclass(frozen=True, slots=True)

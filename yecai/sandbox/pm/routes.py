@@ -1,7 +1,7 @@
 """The /api/v1 endpoints of sandbox.pm: one list (and one get-by-key) per stream.
 
 Pagination varies by endpoint, as it does across real systems: page number for projects, cost
-records, contracts and progress reports; offset for BOQ items, budget lines, payment requests and
+records, contracts, progress reports and opening balances; offset for BOQ items, budget lines, payment requests and
 workers; cursor for invoices and attendance. Every list takes `updated_since`, `include_deleted`
 (tombstones) and, where natural, `project_code`; all show the data as of the server's clock.
 """
@@ -249,6 +249,34 @@ def api_router(runtime: PmRuntime) -> APIRouter:
         )
         return DecimalJSONResponse(envelope(page_of(found, page, page_size)))
 
+    @router.get(
+        "/opening-balances",
+        response_model=schemas.OpeningBalanceList,
+        tags=["opening balances 期初"],
+        summary="期初余额 · list opening balances at go-live (page number)",
+        description=(
+            "One row per contract already running on the data window's first day (the go-live): "
+            "cumulative cost, revenue, billing, retention, receipts, invoices, payments and the "
+            "prepaid-VAT carry up to the day before, in (updated_at, opening_id) order."
+        ),
+    )
+    def list_opening_balances(
+        page: PageParam = 1,
+        page_size: PageSizeParam = DEFAULT_PAGE_SIZE,
+        updated_since: UpdatedSinceParam = None,
+        project_code: ProjectCodeParam = None,
+        contract_no: Annotated[str | None, Query(description="合同编号")] = None,
+        include_deleted: IncludeDeletedParam = False,
+    ) -> Response:
+        found = rows(
+            "opening_balance",
+            project_code,
+            updated_since,
+            include_deleted,
+            None if contract_no is None else lambda r: r.contract_no == contract_no,
+        )
+        return DecimalJSONResponse(envelope(page_of(found, page, page_size)))
+
     # --- offset -----------------------------------------------------------------------------
 
     @router.get(
@@ -450,6 +478,13 @@ def api_router(runtime: PmRuntime) -> APIRouter:
         ("/receipts/{key}", "receipt", "收款", "receipts 收款", schemas.ReceiptOut),
         ("/workers/{key}", "worker", "人员", "labour 劳务实名制", schemas.WorkerOut),
         ("/attendance/{key}", "attendance", "考勤记录", "labour 劳务实名制", schemas.AttendanceOut),
+        (
+            "/opening-balances/{key}",
+            "opening_balance",
+            "期初余额",
+            "opening balances 期初",
+            schemas.OpeningBalanceOut,
+        ),
     )
 
     def getter(entity: str, what: str) -> Callable[..., Response]:

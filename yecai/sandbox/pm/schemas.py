@@ -147,6 +147,38 @@ class ContractOut(BaseModel):
     updated_at: datetime
 
 
+class OpeningBalanceOut(BaseModel):
+    """期初余额 · where a contract running on the go-live day stood the evening before.
+
+    Cumulative to the day before `go_live_date` (the data's first day); ex-VAT unless noted; a
+    figure that does not apply to the contract's side is 0.
+    """
+
+    opening_id: str = Field(examples=["QC-XM2026001-SR-001"])
+    project_code: str
+    contract_no: str
+    contract_kind: Literal["income", "subcontract", "purchase", "lease"]
+    contract_type_name: Literal[
+        "施工总承包合同", "劳务分包合同", "专业分包合同", "材料采购合同", "机械租赁合同"
+    ]
+    counterparty_name: str
+    go_live_date: date = Field(description="上线日 · the first day of the data window")
+    percent_complete: Decimal | None = Field(description="开累完工百分比 0–100 (income contract only)")
+    cost_to_date: Money = Field(description="累计实际成本")
+    revenue_to_date: Money = Field(description="累计确认收入 = 合同价（不含税）× 完工百分比 (income)")
+    estimated_total_cost: Money | None = Field(description="预计总成本 = 目标成本 (income contract only)")
+    billed_to_date: Money = Field(description="累计计量（扣质保金前）(income)")
+    retention_to_date: Money = Field(description="累计扣留质保金 (income)")
+    received_to_date: Money = Field(description="累计收款，价税合计 (income)")
+    invoiced_to_date: Money = Field(description="累计收到发票，价税合计 (supplier contracts)")
+    paid_to_date: Money = Field(description="累计付款 (supplier contracts)")
+    prepaid_vat_carry: Money = Field(
+        description="预缴增值税结转基数 ≤ 0: 已开票 − 分包发票, carried while negative (income)"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
 class MeasuredItemOut(BaseModel):
     boq_code: str
     item_name: str
@@ -362,6 +394,7 @@ InvoiceList = _listing("Invoice", InvoiceOut, "cursor")
 ReceiptList = _listing("Receipt", ReceiptOut, "offset")
 WorkerList = _listing("Worker", WorkerOut, "offset")
 AttendanceList = _listing("Attendance", AttendanceOut, "cursor")
+OpeningBalanceList = _listing("OpeningBalance", OpeningBalanceOut, "page")
 
 
 def single(out: type[BaseModel]) -> type[BaseModel]:

@@ -34,6 +34,7 @@ DocumentKind = Literal[
     "invoice",
     "worker",
     "attendance",
+    "opening_balance",
 ]
 
 

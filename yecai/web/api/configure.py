@@ -38,7 +38,7 @@ from yecai.web.security import allow, caller
 router = APIRouter(prefix="/api/v1", tags=["configuration 配置"])
 READ = [allow(Permission.READ)]
 CONFIGURE = [allow(Permission.CONFIGURE)]
-IMPORT_KINDS = ("cost", "attendance", "invoice", "payment_request", "budget", "worker")
+IMPORT_KINDS = ("cost", "attendance", "invoice", "payment_request", "budget", "worker", "opening_balance")
 MAX_WORKBOOK = 20 * 1024 * 1024  # a mapping workbook is small; more is a wrong file
 MAX_UPLOAD = 200 * 1024 * 1024  # a year of a big project's ledger fits; a runaway upload does not
 

@@ -32,6 +32,7 @@ DOCUMENT_KINDS = (
     "boq_item",
     "worker",
     "attendance",
+    "opening_balance",
 )
 # states a person cannot skip: in Kingdee, not yet known whether they are, skipped already, or
 # retired by a correction

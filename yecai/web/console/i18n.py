@@ -461,6 +461,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "doc.boq_item": ("清单项", "BOQ item"),
     "doc.worker": ("工人", "worker"),
     "doc.attendance": ("考勤", "attendance"),
+    "doc.opening_balance": ("期初余额", "opening balance"),
     "action.retry": ("等待重试", "retry"),
     "action.fail": ("需人工处理", "fix and replay"),
     "action.skip": ("跳过", "skip"),

@@ -275,6 +275,7 @@ def test_retention_withheld_before_go_live_falls_due_too() -> None:
         project_code="XM1",
         contract_no="HT-SR-1",
         as_of=dt.date(2026, 1, 1),
+        billed_to_date=D("1133333.33"),  # 3 % of it was kept back
         retention_to_date=D("34000.00"),
     )
     context = PlanningContext(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.support.ledger_world import Amounts, LedgerWorld, build_world, world_connector
@@ -301,7 +301,13 @@ def test_a_second_run_changes_nothing(tmp_path: Path, world: LedgerWorld) -> Non
 cents = st.decimals(min_value=D("1000.00"), max_value=D("900000.00"), places=2)
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# no shrinking: each example is a whole month through the pipeline; the findings list the figures
+@settings(
+    max_examples=3,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     material=cents,
     labour=cents,

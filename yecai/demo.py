@@ -1,38 +1,53 @@
-"""The demo as a service: both sandboxes in-process, the cost pipeline, and the proof.
+"""The demo as a service: both sandboxes in-process, every default rule set, and the proof.
 
-Starts sandbox.pm (N projects × M months of deterministic costs) and sandbox.kingdee (a fresh or
-remembered data centre under the work directory), runs the nightly cost pipeline once into
-Kingdee, reads the vouchers back and compares Kingdee's totals with the PM system's own totals.
-Run it twice with the same work directory and the second run posts nothing, because everything
-is already in Kingdee exactly once.
+Starts sandbox.pm (N projects × M months of deterministic data) and sandbox.kingdee (a fresh or
+remembered data centre under the work directory), pulls every stream the default rule sets need
+(costs, invoices, payments, valuations, revenue, prepaid VAT, retention … and whatever rule set
+joins them) and posts them once into Kingdee. Then it reads the books back: the vouchers against
+what yecai posted, the cost vouchers against the PM system's own cost total, and the trial
+balance (科目余额表) with the company P&L — the books must balance. Run it twice with the same work
+directory and the second run posts nothing, because everything is already in Kingdee exactly once.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 import yaml
+from sqlalchemy import func, select
 
 from yecai.auth.principal import SYSTEM
 from yecai.auth.roles import Role
 from yecai.auth.users import ensure_user
 from yecai.connectors.pm_sandbox import PmSandboxConnector
-from yecai.domain.money import money_sum
+from yecai.domain.money import ZERO, money_sum
+from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.signing import Identity
-from yecai.mapping.rules import default_mapping, default_rule_set
+from yecai.mapping import registry
+from yecai.mapping.rules import Event, RuleSet, default_mapping, default_rule_sets
+from yecai.reports.periods import Period
+from yecai.reports.trial_balance import (
+    CompanyPnl,
+    TrialBalance,
+    company_pnl,
+    pnl_accounts,
+    read_trial_balance,
+)
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.secrets import SecretBox, load_key
 from yecai.settings import Settings
+from yecai.sources.connector import Connector
 from yecai.store import runs
 from yecai.store.db import Store, open_store
-from yecai.sync.pipeline import Step, SyncReport, run_cost_sync
+from yecai.store.tables import Posting
+from yecai.sync.pipeline import Step, SyncReport, run_sync_job
 
 SOURCE = "pm"
 KINGDEE = "kingdee"
@@ -58,6 +73,12 @@ class DemoResult:
     invalid_records: int
     deleted_records: int  # tombstones: records deleted in the source after they were created
     report: SyncReport
+    trial_balance: TrialBalance
+    pnl: CompanyPnl
+    rule_sets: tuple[str, ...] = ()
+    streams: tuple[str, ...] = ()
+    cost_debit: Decimal = ZERO  # debit total of the cost rule set's vouchers yecai holds as posted
+    cost_credit: Decimal = ZERO
     users: list[DemoUser] = field(default_factory=list)
     workspace: Path | None = None
 
@@ -71,7 +92,8 @@ class DemoResult:
 
     @property
     def difference(self) -> Decimal:
-        return self.kingdee_debit - self.source_total
+        """Cost vouchers against the PM system's cost total (what the cost ledger must equal)."""
+        return self.cost_debit - self.source_total
 
     @property
     def ok(self) -> bool:
@@ -80,7 +102,9 @@ class DemoResult:
             check.clean
             and not self.report.send.failed
             and self.invalid_records == 0
-            and self.kingdee_debit == self.kingdee_credit == self.source_total
+            and self.kingdee_debit == self.kingdee_credit
+            and self.cost_debit == self.cost_credit == self.source_total
+            and self.trial_balance.balanced
         )
 
 
@@ -93,6 +117,55 @@ def identity_of(credentials: dict[str, object]) -> Identity:
         lcid=int(str(credentials["lcid"])),
         org_num=str(credentials["org_num"]),
     )
+
+
+def demo_rule_sets() -> list[RuleSet]:
+    """Every default rule set (`yecai.mapping.rules.DEFAULT_FILES`): a new one joins the demo by itself."""
+    return list(default_rule_sets().values())
+
+
+def needed_streams(connector: Connector, rule_sets: Sequence[RuleSet]) -> list[str]:
+    """The connector's streams whose documents the rule sets read or consult, projects first.
+
+    Each rule set reads its `document` and its event's spec names the kinds its planner consults
+    (`related`); projects always come first because they bind the 项目 dimension. A stream the
+    connector does not offer (a source without receipts) is simply not pulled.
+    """
+    kinds = {"project"}
+    for rules in rule_sets:
+        spec = registry.spec_of(rules.event)
+        kinds.update((rules.document, spec.document, *spec.related))
+    chosen = [name for name, binding in connector.streams.items() if binding.document_kind in kinds]
+    return sorted(chosen, key=lambda name: connector.streams[name].document_kind != "project")
+
+
+def books_period(store: Store, connection: str) -> tuple[Period, Period] | None:
+    """The first and last period of what yecai posted to the connection (one year at most: the
+    last one's, as Kingdee's 科目余额表 spans one year; earlier years are its opening)."""
+    with store.transaction() as session:
+        first, last = session.execute(
+            select(func.min(Posting.business_date), func.max(Posting.business_date)).where(
+                Posting.connection == connection
+            )
+        ).one()
+    if first is None or last is None:
+        return None
+    end = Period.of(last)
+    start = Period.of(first) if first.year == last.year else Period(last.year, 1)
+    return start, end
+
+
+def posted_totals(store: Store, connection: str, rule_set: str) -> tuple[Decimal, Decimal]:
+    """Debit and credit totals of the rule set's postings that yecai holds as in Kingdee."""
+    with store.transaction() as session:
+        debit, credit = session.execute(
+            select(func.sum(Posting.debit_total), func.sum(Posting.credit_total)).where(
+                Posting.connection == connection,
+                Posting.rule_set == rule_set,
+                Posting.state == PostingState.POSTED,
+            )
+        ).one()
+    return Decimal(debit or 0), Decimal(credit or 0)
 
 
 def run_demo(
@@ -113,30 +186,42 @@ def run_demo(
         if on_started:
             on_started(pm_server.base_url, str(credentials["server_url"]))
         connector = PmSandboxConnector(pm_server.base_url, DEFAULT_TOKEN, connection=SOURCE)
+        rule_sets = demo_rule_sets()
+        streams = needed_streams(connector, rule_sets)
         with KingdeeClient(
             str(credentials["server_url"]),
             identity_of(credentials),
             connection=KINGDEE,
             timeout=settings.http_timeout(),
         ) as client:
-            report = run_cost_sync(
+            report = run_sync_job(
                 store,
                 connector,
                 client,
-                rules=default_rule_set(),
+                rule_sets=rule_sets,
                 mapping=default_mapping(),
                 source_connection=SOURCE,
                 kingdee_connection=KINGDEE,
+                streams=streams,
                 batch_size=settings.kingdee_batch_size,
                 max_attempts=settings.kingdee_max_attempts,
                 step=step,
+                kind="demo",
+                full_check=True,
             )
+            book = rule_sets[0].kingdee.account_book
+            span = books_period(store, KINGDEE) or (Period.of(dataset.first_day), Period.of(dataset.last_day))
+            balance = read_trial_balance(client, book=book, start=span[0], end=span[1])
+        cost_rules = next(r.name for r in rule_sets if r.event is Event.COST)
+        cost_debit, cost_credit = posted_totals(store, KINGDEE, cost_rules)
         counts = runs.record_counts(store, connection=SOURCE, stream="cost_records")
         managers = Counter(p.manager_name for p in dataset.projects)
         manager = min(managers, key=lambda name: (-managers[name], name)) if managers else None
         pm_projects = sorted(p.project_code for p in dataset.projects if p.manager_name == manager)
         demo_users = console_users(store, pm_projects)
-        workspace = write_workspace(workdir, store, settings, credentials)
+        workspace = write_workspace(
+            workdir, store, settings, credentials, streams=streams, rule_sets=[r.name for r in rule_sets]
+        )
         return DemoResult(
             source_records=len(dataset.all_cost_records),
             source_total=money_sum(r.amount for r in dataset.all_cost_records),
@@ -144,6 +229,12 @@ def run_demo(
             invalid_records=counts.get("invalid", 0),
             deleted_records=counts.get("deleted", 0),
             report=report,
+            trial_balance=balance,
+            pnl=company_pnl(balance, pnl_accounts(rule_sets)),
+            rule_sets=tuple(r.name for r in rule_sets),
+            streams=tuple(streams),
+            cost_debit=cost_debit,
+            cost_credit=cost_credit,
             users=demo_users,
             workspace=workspace,
         )
@@ -166,9 +257,18 @@ def console_users(store: Store, pm_projects: Sequence[str]) -> list[DemoUser]:
     return made
 
 
-def write_workspace(workdir: Path, store: Store, settings: Settings, credentials: dict[str, object]) -> Path:
-    """A workspace for `yecai serve` on the demo data: the two sandboxes, one sync job, an editable
-    mapping table, and the secrets stored encrypted (never in the file). Kept if it exists."""
+def write_workspace(
+    workdir: Path,
+    store: Store,
+    settings: Settings,
+    credentials: Mapping[str, object],
+    *,
+    streams: Sequence[str],
+    rule_sets: Sequence[str],
+) -> Path:
+    """A workspace for `yecai serve` on the demo data: the two sandboxes, one sync job with the
+    demo's streams and rule sets, an editable mapping table, and the secrets stored encrypted
+    (never in the file). Kept if it exists."""
     path = workdir / "yecai.yaml"
     mapping = workdir / "mapping.yaml"
     if not mapping.exists():
@@ -202,8 +302,8 @@ def write_workspace(workdir: Path, store: Store, settings: Settings, credentials
                 "demo": {
                     "source": SOURCE,
                     "target": KINGDEE,
-                    "streams": ["projects", "cost_records"],
-                    "rule_sets": ["cost_actuals"],
+                    "streams": list(streams),
+                    "rule_sets": list(rule_sets),
                     "mapping": "mapping.yaml",
                 }
             },

@@ -29,7 +29,7 @@ from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.signing import Identity
 from yecai.mapping import registry
-from yecai.mapping.rules import Event, RuleSet, default_mapping, default_rule_sets
+from yecai.mapping.rules import Event, RuleSet, default_job_rule_sets, default_mapping
 from yecai.reports.periods import Period
 from yecai.reports.trial_balance import (
     CompanyPnl,
@@ -120,8 +120,9 @@ def identity_of(credentials: dict[str, object]) -> Identity:
 
 
 def demo_rule_sets() -> list[RuleSet]:
-    """Every default rule set (`yecai.mapping.rules.DEFAULT_FILES`): a new one joins the demo by itself."""
-    return list(default_rule_sets().values())
+    """Every default rule set of the daily practice (`yecai.mapping.rules.default_job_rule_sets`): a
+    new one joins the demo by itself; `accrual` (invoice-driven books) stays out."""
+    return list(default_job_rule_sets().values())
 
 
 def needed_streams(connector: Connector, rule_sets: Sequence[RuleSet]) -> list[str]:

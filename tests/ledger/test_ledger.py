@@ -32,7 +32,7 @@ from tests.support.ledger_world import Amounts, LedgerWorld, build_world, world_
 from yecai.demo import identity_of, needed_streams
 from yecai.domain.money import round_money
 from yecai.kingdee.client import KingdeeClient
-from yecai.mapping.rules import default_mapping, default_rule_sets
+from yecai.mapping.rules import default_job_rule_sets, default_mapping
 from yecai.reports.periods import Period
 from yecai.reports.trial_balance import AccountBalance, TrialBalance, read_trial_balance
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
@@ -56,7 +56,7 @@ def run_month(
     server, credentials = start_kingdee(data_dir)
     try:
         connector = world_connector(world, order=order)
-        rule_sets = list(default_rule_sets().values())
+        rule_sets = list(default_job_rule_sets().values())
         with KingdeeClient(
             str(credentials["server_url"]), identity_of(credentials), connection="kd"
         ) as client:

@@ -190,6 +190,10 @@ def plan_postings(
                     select(Posting.posting_key).where(Posting.posting_key.in_(keys[start : start + 500]))
                 )
             )
+        # A rule may plan a voucher and its scheduled red-ink reversal for the same documents (暂估,
+        # the 合同结算 presentation): the documents are bound to the first; the companion carries
+        # them in its lines' trail only (a document is bound once per rule set).
+        bound_here: set[int] = set()
         for planned in plan.postings:
             if planned.posting_key in existing:
                 result.already_planned += 1
@@ -220,7 +224,9 @@ def plan_postings(
             posting.lines = [
                 PostingLine(document_id=doc_id, rule_set=rules.name, line_no=line_no, amount=amounts[doc_id])
                 for doc_id, line_no in _documents_of(planned)
+                if doc_id not in bound_here
             ]
+            bound_here.update(line.document_id for line in posting.lines)
             session.add(posting)
             result.planned += 1
     return result

@@ -161,6 +161,24 @@ def test_excel_typed_by_people(tmp_path: Path) -> None:
     assert table.suppliers == {}
 
 
+def test_excel_cost_items_typed_by_people_keep_their_order(tmp_path: Path) -> None:
+    path = write_book(
+        tmp_path / "items.xlsx",
+        {
+            "费用明细": [
+                ["费用明细", "贷方科目", "贷方核算维度", "关键词"],
+                ["临时设施摊销", 1801.01, "项目", "临设，临时设施"],
+                ["施工用电", "2202.05", "project,supplier", "电费"],
+            ]
+        },
+    )
+    table = import_mapping_xlsx(path)
+    assert list(table.cost_items) == ["临时设施摊销", "施工用电"]
+    assert table.cost_item(None, "3月临设摊销") == ("临时设施摊销", table.cost_items["临时设施摊销"])
+    assert table.cost_items["临时设施摊销"].credit == "1801.01"
+    assert table.cost_items["施工用电"].credit_dimensions == ("project", "supplier")
+
+
 @pytest.mark.parametrize(
     ("sheets", "zh", "en"),
     [
@@ -182,6 +200,21 @@ def test_excel_typed_by_people(tmp_path: Path) -> None:
         ),
         ({"设置": [["设置项", "值"], ["供应商未映射", "同编码"]]}, "有误", "supplier_default"),
         ({"设置": [["设置项", "值"], ["颜色", "红"]]}, "未知设置项", "unknown setting"),
+        (
+            {
+                "费用明细": [
+                    ["费用明细", "贷方科目", "贷方核算维度", "关键词"],
+                    ["施工用电", "2202.05", "项目、银行", ""],
+                ]
+            },
+            "核算维度「银行」无效",
+            "unknown dimension",
+        ),
+        (
+            {"设置": [["设置项", "值"], ["费用明细兜底", "不存在"]]},
+            "有误",
+            "cost_item_fallback",
+        ),
     ],
 )
 def test_excel_problems_name_sheet_row_and_value(tmp_path: Path, sheets: dict, zh: str, en: str) -> None:

@@ -71,10 +71,15 @@ class EventSpec:
     category_accounts: bool = False
 
 
+# Options the pipeline reads from any rule set (`sync.corrections`, `sync.lifecycle`), not a planner.
+PIPELINE_OPTIONS = frozenset({"corrections", "on_step_failure"})
+
+
 def parse_options(rules: RuleSet, model: type[OptionsT]) -> OptionsT:
     """The rule set's `options` as the event's typed model, or a bilingual configuration error."""
+    own = {key: value for key, value in rules.options.items() if key not in PIPELINE_OPTIONS}
     try:
-        return model.model_validate(rules.options)
+        return model.model_validate(own)
     except ValidationError as exc:
         detail = "; ".join(f"options.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(

@@ -81,6 +81,7 @@ def contracts() -> list[Contract]:
 
 
 CONTRACTS = contracts()
+COST_ITEMS = ["项目管理人员薪酬", "固定资产折旧", "临时设施摊销", "施工用电", "检验试验费"]
 CONTRACT_NOS = [c.contract_no for c in CONTRACTS if c.contract_kind is not ContractKind.INCOME]
 BUDGET = [
     BudgetLine(source_key=f"YS-{p}", project_code=p, category=CostCategory.MATERIAL, amount=D("8000000.00"))
@@ -100,6 +101,8 @@ def costs(draw: st.DrawFn, projects: tuple[str, ...] = (*PROJECTS, "JJFY")) -> l
             business_date=draw(days),
             amount=draw(signed_cents),
             supplier_name=draw(st.sampled_from(SUPPLIERS)),
+            # other/indirect costs are credited by their 费用明细 (the default mapping's cost_items)
+            subcategory=draw(st.sampled_from(COST_ITEMS)),
         )
         out.append(PlannableDocument(i + 1, f"v{i}", record))
     return out

@@ -62,11 +62,20 @@ CONTRACTS = [
     Contract(
         contract_no="HT-FB-1",
         project_code="XM1",
-        contract_kind=ContractKind.SUBCONTRACT,
+        contract_kind=ContractKind.LABOUR,
         name="劳务分包",
         counterparty="上海宏达劳务分包有限公司",
         amount=D("515000.00"),
         tax_rate=D("0.03"),
+    ),
+    Contract(
+        contract_no="HT-ZY-1",
+        project_code="XM2",
+        contract_kind=ContractKind.SUBCONTRACT,
+        name="钢结构专业分包",
+        counterparty="安徽诚建钢构工程有限公司",
+        amount=D("436000.00"),
+        tax_rate=D("0.09"),
     ),
 ]
 # XM1 is 跨县市 (prepays VAT at its location); XM2 is local to the company's seat.
@@ -74,6 +83,8 @@ PROJECTS = [
     Project(code="XM1", name="综合楼", cross_region=True),
     Project(code="XM2", name="道路", cross_region=False),
 ]
+GC = "江苏恒固建材有限公司"
+LABOUR_CO = "上海宏达劳务分包有限公司"
 BUDGET = [
     BudgetLine(source_key="YS-1", project_code="XM1", category=CostCategory.MATERIAL, amount=D("8000000.00"))
 ]
@@ -84,14 +95,17 @@ def doc(doc_id: int, model: Any) -> PlannableDocument:
 
 
 def costs() -> list[PlannableDocument]:
+    # (project, category, amount, supplier, contract, 费用明细): every credit the cost rule can make
     rows = [
-        ("XM1", "material", "1200000.00"),
-        ("XM1", "labour", "600000.00"),
-        ("XM1", "machinery", "150000.00"),
-        ("XM1", "other_direct", "30000.00"),
-        ("XM1", "indirect", "20000.00"),
-        ("XM2", "subcontract", "400000.00"),
-        ("JJFY", "indirect", "1000.00"),
+        ("XM1", "material", "1200000.00", GC, "HT-CG-1", None),
+        ("XM1", "labour", "600000.00", LABOUR_CO, "HT-FB-1", None),
+        ("XM1", "machinery", "150000.00", "浙江力拓机械租赁有限公司", None, None),
+        ("XM1", "other_direct", "12000.00", GC, None, "施工用电"),
+        ("XM1", "other_direct", "18000.00", None, None, "临时设施摊销"),
+        ("XM1", "indirect", "15000.00", None, None, "项目管理人员薪酬"),
+        ("XM1", "indirect", "5000.00", None, None, "固定资产折旧"),
+        ("XM2", "subcontract", "400000.00", "安徽诚建钢构工程有限公司", "HT-ZY-1", None),
+        ("JJFY", "indirect", "1000.00", None, None, "固定资产折旧"),
     ]
     return [
         doc(
@@ -102,15 +116,18 @@ def costs() -> list[PlannableDocument]:
                 category=CostCategory(c),
                 business_date=MARCH,
                 amount=D(a),
+                supplier_name=supplier,
+                contract_no=contract,
+                subcategory=item,
             ),
         )
-        for i, (p, c, a) in enumerate(rows, start=1)
+        for i, (p, c, a, supplier, contract, item) in enumerate(rows, start=1)
     ]
 
 
 def invoices() -> list[PlannableDocument]:
     def invoice(
-        i: int, direction: str, kind: str, amount: str, tax: str, rate: str, contract: str
+        i: int, direction: str, kind: str, amount: str, tax: str, rate: str, contract: str, seller: str = GC
     ) -> PlannableDocument:
         return doc(
             i,
@@ -120,7 +137,7 @@ def invoices() -> list[PlannableDocument]:
                 invoice_type=kind,
                 issue_date=MARCH,
                 project_code="XM1",
-                seller_name="江苏恒固建材有限公司",
+                seller_name=seller,
                 buyer_name="业财演示建设集团有限公司",
                 amount=D(amount),
                 tax_rate=D(rate),
@@ -132,7 +149,7 @@ def invoices() -> list[PlannableDocument]:
 
     return [
         invoice(11, "in", "special", "1200000.00", "156000.00", "0.13", "HT-CG-1"),
-        invoice(12, "in", "ordinary", "500000.00", "15000.00", "0.03", "HT-FB-1"),
+        invoice(12, "in", "ordinary", "500000.00", "15000.00", "0.03", "HT-FB-1", LABOUR_CO),
         invoice(13, "out", "special", "2134000.00", "192060.00", "0.09", "HT-SR-1"),
     ]
 
@@ -169,6 +186,21 @@ def requests() -> list[PlannableDocument]:
             ),
         )
         for i, status in enumerate(("approved", "paid"))
+    ] + [
+        doc(
+            33,
+            PaymentRequest(
+                request_no="FK-LW-1",
+                project_code="XM1",
+                contract_no="HT-FB-1",
+                payee_name=LABOUR_CO,
+                amount=D("51500.00"),
+                purpose="劳务费",
+                request_date=dt.date(2026, 3, 10),
+                paid_date=dt.date(2026, 3, 18),
+                status="paid",
+            ),
+        )
     ]
 
 
@@ -297,3 +329,24 @@ def test_a_bill_number_is_refused_the_second_time(kingdee_client: KingdeeClient)
     assert kingdee_client.batch_save("CN_PAYAPPLY", [plan.bills[0].model()]).ok
     again = kingdee_client.batch_save("CN_PAYAPPLY", [plan.bills[0].model()])
     assert not again.ok  # the deterministic FBillNo is Kingdee's own exactly-once guard
+
+
+def test_cost_credits_by_nature_and_payables_with_suppliers_post(kingdee_client: KingdeeClient) -> None:
+    rules = default_rule_set("cost_actuals").model_copy(update={"aggregation": "project_category_month"})
+    plan = registry.plan(costs(), rules, default_mapping(), context())
+    assert plan.unmapped == []
+    credits = {
+        (x.account, tuple(k for k, _ in x.dimensions)) for v in plan.vouchers for x in v.lines if x.credit
+    }
+    assert credits == {
+        ("2202.01", ("FF100001", "FFLEX4")),
+        ("2202.02", ("FF100001", "FFLEX4")),
+        ("2202.03", ("FF100001", "FFLEX4")),
+        ("2202.04", ("FF100001", "FFLEX4")),
+        ("2202.05", ("FF100001", "FFLEX4")),
+        ("1801.01", ("FF100001",)),
+        ("2211.01", ()),
+        ("1602", ()),
+    }
+    assert {v.date for v in plan.vouchers} == {dt.date(2026, 3, 31)}
+    save(kingdee_client, rules, plan)

@@ -102,6 +102,7 @@ def test_excel_round_trip(tmp_path: Path) -> None:
             "department_default": "BM01",
             "supplier_default": UnmappedPolicy.DEFAULT,
             "supplier_fallback": "GYS0004",
+            "cost_item_fallback": "其他应付",
         }
     )
     path = export_mapping_xlsx(original, tmp_path / "映射表.xlsx")
@@ -113,7 +114,11 @@ def test_excel_sheets_have_chinese_headers(tmp_path: Path) -> None:
 
     path = export_mapping_xlsx(default_mapping(), tmp_path / "m.xlsx")
     book = CalamineWorkbook.from_path(str(path))
-    assert book.sheet_names == ["设置", "项目", "成本科目", "供应商", "客户", "员工"]
+    assert book.sheet_names == ["设置", "项目", "成本科目", "费用明细", "供应商", "客户", "员工"]
+    items = book.get_sheet_by_name("费用明细").to_python()
+    assert items[0] == ["费用明细", "贷方科目", "贷方核算维度", "关键词"]
+    assert items[1] == ["项目管理人员薪酬", "2211.01", "", "管理人员薪酬、薪酬"]
+    assert ["施工用电", "2202.05", "项目、供应商", "用电、电费"] in items
     costs = book.get_sheet_by_name("成本科目").to_python()
     assert costs[0] == ["会计准则", "成本类别", "借方科目", "贷方科目"]
     assert costs[1] == ["小企业会计准则", "人工费", "4401.01.01", "2202.02"]
@@ -156,6 +161,24 @@ def test_excel_typed_by_people(tmp_path: Path) -> None:
     assert table.suppliers == {}
 
 
+def test_excel_cost_items_typed_by_people_keep_their_order(tmp_path: Path) -> None:
+    path = write_book(
+        tmp_path / "items.xlsx",
+        {
+            "费用明细": [
+                ["费用明细", "贷方科目", "贷方核算维度", "关键词"],
+                ["临时设施摊销", 1801.01, "项目", "临设，临时设施"],
+                ["施工用电", "2202.05", "project,supplier", "电费"],
+            ]
+        },
+    )
+    table = import_mapping_xlsx(path)
+    assert list(table.cost_items) == ["临时设施摊销", "施工用电"]
+    assert table.cost_item(None, "3月临设摊销") == ("临时设施摊销", table.cost_items["临时设施摊销"])
+    assert table.cost_items["临时设施摊销"].credit == "1801.01"
+    assert table.cost_items["施工用电"].credit_dimensions == ("project", "supplier")
+
+
 @pytest.mark.parametrize(
     ("sheets", "zh", "en"),
     [
@@ -177,6 +200,21 @@ def test_excel_typed_by_people(tmp_path: Path) -> None:
         ),
         ({"设置": [["设置项", "值"], ["供应商未映射", "同编码"]]}, "有误", "supplier_default"),
         ({"设置": [["设置项", "值"], ["颜色", "红"]]}, "未知设置项", "unknown setting"),
+        (
+            {
+                "费用明细": [
+                    ["费用明细", "贷方科目", "贷方核算维度", "关键词"],
+                    ["施工用电", "2202.05", "项目、银行", ""],
+                ]
+            },
+            "核算维度「银行」无效",
+            "unknown dimension",
+        ),
+        (
+            {"设置": [["设置项", "值"], ["费用明细兜底", "不存在"]]},
+            "有误",
+            "cost_item_fallback",
+        ),
     ],
 )
 def test_excel_problems_name_sheet_row_and_value(tmp_path: Path, sheets: dict, zh: str, en: str) -> None:
@@ -205,6 +243,7 @@ def test_unmapped_values_across_rule_sets_before_posting() -> None:
                 category=CostCategory.LABOUR,
                 business_date=dt.date(2026, 3, 1),
                 amount=D("1.00"),
+                supplier_name="未登记供应商",
             ),
         ),
         PlannableDocument(
@@ -253,7 +292,7 @@ def test_unmapped_values_across_rule_sets_before_posting() -> None:
         ("customer", "未登记业主", (3,)),
         ("project", "XM1", (3,)),
         ("project", "XM9", (1,)),
-        ("supplier", "未登记供应商", (2,)),
+        ("supplier", "未登记供应商", (1, 2)),  # the cost's payable and the request's payee
     ]
 
 
@@ -300,7 +339,23 @@ def test_accounts_used_lists_accounts_and_flex_keys() -> None:
         )
         in cost_uses
     )
-    assert AccountUse("cost_actuals", "indirect.credit", AccountingStandard.CAS, "2241", (), ()) in cost_uses
+    assert (
+        AccountUse(
+            "cost_actuals",
+            "labour.credit",
+            AccountingStandard.CAS,
+            "2202.02",
+            ("project", "supplier"),
+            ("FF100001", "FFLEX4"),
+        )
+        in cost_uses
+    )
+    # the 费用明细 table's credits are checked against the chart too
+    assert (
+        AccountUse("cost_actuals", "item:固定资产折旧.credit", AccountingStandard.CAS, "1602", (), ())
+        in cost_uses
+    )
+    assert not [u for u in cost_uses if u.account == "2241" and u.role != "item:其他应付.credit"]
 
 
 def test_every_default_rule_set_loads_and_validates() -> None:
@@ -325,7 +380,7 @@ def test_validate_refuses_unknown_roles_and_options() -> None:
     with pytest.raises(ConfigurationError, match=r"options\.output_vat"):
         validate_rule_set(bad)
     cost = default_rule_set()
-    with pytest.raises(ConfigurationError, match="不接受 options"):
+    with pytest.raises(ConfigurationError, match=r"options\.x"):
         validate_rule_set(RuleSet.model_validate({**cost.model_dump(), "options": {"x": 1}}))
     with pytest.raises(ConfigurationError, match="reads progress_report documents"):
         validate_rule_set(RuleSet.model_validate({**rules.model_dump(), "document": "invoice"}))

@@ -65,7 +65,7 @@ def test_a_sync_with_reconcile_true_reconciles_after_each_run(tmp_path: Path) ->
             {
                 "Model": voucher(
                     line("5401.02", debit="321.00", FF100001=number),
-                    line("2202.01", credit="321.00", FF100001=number),
+                    line("2202.01", credit="321.00", FF100001=number, FFLEX4="GYS0001"),
                     date=day,
                 )
             },

@@ -144,7 +144,9 @@ def test_cli_passes_then_lists_unmapped_values(rulecheck_workspace: Path, store_
     assert result.counts.imported == len(rows)
     bad = runner.invoke(app, ["rules", "check", "--job", "books"], env={"COLUMNS": "200"})
     assert bad.exit_code == 1, bad.output
-    assert "未映射 unmapped 2" in bad.output
+    # two projects, and the suppliers the payables must carry (the strict table maps none)
+    assert "未映射 unmapped 5" in bad.output
+    assert "供应商 马钢 没有映射" in bad.output
     assert "项目 XM2026001 没有映射" in bad.output
     assert "project XM2026002 is not mapped" in bad.output
 

@@ -59,7 +59,7 @@ def balanced_voucher(
     if project:
         return voucher(
             line("5401.02", debit=amount, FF100001=project),
-            line("2202.01", credit=amount, FF100001=project),
+            line("2202.01", credit=amount, FF100001=project, FFLEX4="GYS0001"),
             date=date,
         )
     return voucher(line("6602", debit=amount, FFLEX5="BM02"), line("1001", credit=amount), date=date)

@@ -54,6 +54,7 @@ SPEC: dict[str, Any] = {
                 "category": "category",
                 "business_date": "business_date",
                 "amount": "amount",
+                "supplier_name": "supplier_name",
             },
         }
     },
@@ -88,6 +89,7 @@ def cost(amount: str, **extra: Any) -> dict[str, Any]:
         "category": "labour",
         "business_date": "2026-10-05",
         "amount": amount,
+        "supplier_name": "上海宏达劳务分包有限公司",  # 应付劳务款 carries its supplier
         **extra,
     }
 
@@ -128,12 +130,16 @@ def kingdee_total(kingdee: dict[str, Any]) -> Decimal:
 def test_a_file_amount_that_changes_back_ends_in_kingdee(
     store: Store, kingdee: dict[str, Any], tmp_path: Path
 ) -> None:
-    header = ["单据编号", "项目编码", "成本类别", "日期", "金额"]
+    header = ["单据编号", "项目编码", "成本类别", "日期", "金额", "劳务分包单位"]
     connector = FileConnector("pm")
     kingdee = with_project(kingdee)
     for n, amount in enumerate((100, 200, 100)):
         stamp = (dt.datetime(2026, 10, 6, 9) + dt.timedelta(hours=n)).strftime("%Y-%m-%d %H:%M:%S")
-        rows = [[f"导出时间：{stamp}"], header, ["CB-1", "XM1", "人工费", "2026-10-05", amount]]
+        rows = [
+            [f"导出时间：{stamp}"],
+            header,
+            ["CB-1", "XM1", "人工费", "2026-10-05", amount, "上海宏达劳务分包有限公司"],
+        ]
         result = import_file(
             store, write_csv(tmp_path / f"costs-{n}.csv", rows), kind="cost", connection="pm"
         )

@@ -18,7 +18,7 @@ from yecai.errors import ConfigurationError
 from yecai.mapping import registry
 from yecai.mapping.events.common import parse_options
 from yecai.mapping.interface import PlannableDocument, PlanningContext, Unmapped
-from yecai.mapping.rules import MappingTable, RuleSet
+from yecai.mapping.rules import Event, MappingTable, RuleSet
 
 
 def validate_rule_set(rules: RuleSet) -> None:
@@ -125,4 +125,9 @@ def accounts_used(rules: RuleSet, mapping: MappingTable | None = None) -> list[A
                     account.credit,
                     own.credit_dimensions if own else ("project",),
                 )
+    if spec.event is Event.COST and mapping is not None:
+        # other/indirect costs are credited by their 费用明细, whatever the project's standard
+        for standard in {rules.standard, *mapping.cost_accounts}:
+            for name, item in mapping.cost_items.items():
+                add(f"item:{name}.credit", standard, item.credit, item.credit_dimensions)
     return sorted(out.values(), key=lambda u: (u.standard.value, u.role, u.account))

@@ -1,7 +1,7 @@
 """Mapping tables as an Excel workbook, for the people who maintain them (财务/实施顾问).
 
-One sheet per table with Chinese headers — 设置 (policies and defaults), 项目, 成本科目, 供应商, 客户,
-员工 — written with XlsxWriter (every code cell is text, so 001 stays 001) and read back with
+One sheet per table with Chinese headers — 设置 (policies and defaults), 项目, 成本科目, 费用明细,
+供应商, 客户, 员工 — written with XlsxWriter (every code cell is text, so 001 stays 001) and read back with
 python-calamine. Reading is forgiving where people are (extra columns, blank rows, numbers typed
 as numbers, 中文 or English policy words) and strict where it matters: every problem names the
 sheet, the row and the value, in Chinese and English.
@@ -25,12 +25,23 @@ from yecai.mapping.tables import MappingTable, UnmappedPolicy
 SETTINGS = "设置"
 PROJECTS = "项目"
 COST_ACCOUNTS = "成本科目"
+COST_ITEMS = "费用明细"
 SUPPLIERS = "供应商"
 CUSTOMERS = "客户"
 WORKERS = "员工"
 
 PROJECT_HEADERS = ("项目编码", "金蝶项目编号", "组织编码", "部门编码", "成本中心", "会计准则")
 COST_HEADERS = ("会计准则", "成本类别", "借方科目", "贷方科目")
+ITEM_HEADERS = ("费用明细", "贷方科目", "贷方核算维度", "关键词")
+# the dimensions a cost item's credit line may carry, as people write them (、 between several)
+DIMENSION_NAMES = {
+    "project": "项目",
+    "department": "部门",
+    "supplier": "供应商",
+    "customer": "客户",
+    "worker": "员工",
+}
+LIST_SEPARATORS = ("、", ",", "，", ";", "；")
 SUPPLIER_HEADERS = ("供应商名称", "金蝶供应商编码")
 CUSTOMER_HEADERS = ("客户名称", "金蝶客户编码")
 WORKER_HEADERS = ("身份证号码", "金蝶员工编号")
@@ -64,6 +75,11 @@ SETTING_ROWS: tuple[tuple[str, str, str], ...] = (
     ),
     ("默认客户", "customer_fallback", "兜底客户编码"),
     ("员工未映射", "worker_default", "报告 / 同编码（以身份证号码作员工编号）"),
+    (
+        "费用明细兜底",
+        "cost_item_fallback",
+        "费用明细表中兜底的一行（如 其他应付）；留空则未匹配的费用报告为未映射",
+    ),
 )
 
 
@@ -114,6 +130,19 @@ def export_mapping_xlsx(mapping: MappingTable, path: Path) -> Path:
                 (STANDARD_NAMES[standard], CATEGORY_NAMES_ZH[category], account.debit, account.credit)
                 for standard, table in sorted(mapping.cost_accounts.items())
                 for category, account in sorted(table.items(), key=lambda item: CATEGORY_ORDER[item[0]])
+            ],
+        )
+        sheet(
+            COST_ITEMS,
+            ITEM_HEADERS,
+            [  # in the table's order: the first row whose keyword matches wins
+                (
+                    name,
+                    item.credit,
+                    "、".join(DIMENSION_NAMES[d] for d in item.credit_dimensions),
+                    "、".join(item.keywords),
+                )
+                for name, item in mapping.cost_items.items()
             ],
         )
         sheet(SUPPLIERS, SUPPLIER_HEADERS, sorted(mapping.suppliers.items()))
@@ -214,6 +243,23 @@ def _policy(sheet: str, row: int, text: str) -> UnmappedPolicy:
     )
 
 
+def _split(text: str) -> list[str]:
+    for separator in LIST_SEPARATORS[1:]:
+        text = text.replace(separator, LIST_SEPARATORS[0])
+    return [part.strip() for part in text.split(LIST_SEPARATORS[0]) if part.strip()]
+
+
+def _dimensions(sheet: str, row: int, text: str) -> tuple[str, ...]:
+    out = []
+    for word in _split(text):
+        found = next((d for d, name in DIMENSION_NAMES.items() if word in (name, d)), None)
+        if found is None:
+            names = "、".join(DIMENSION_NAMES.values())
+            raise _problem(sheet, row, f"核算维度「{word}」无效（{names}）", f"unknown dimension {word!r}")
+        out.append(found)
+    return tuple(out)
+
+
 def _unique(sheet: str, row: int, key: str, seen: dict[str, int]) -> None:
     if key in seen:
         raise _problem(sheet, row, f"「{key}」与第 {seen[key]} 行重复", f"{key!r} repeats row {seen[key]}")
@@ -275,6 +321,22 @@ def import_mapping_xlsx(path: Path) -> MappingTable:
             raise _problem(COST_ACCOUNTS, row, "借方科目和贷方科目都必须填写", "both accounts are required")
         costs.setdefault(standard, {})[category] = {"debit": cells["借方科目"], "credit": cells["贷方科目"]}
     data["cost_accounts"] = costs
+
+    items: dict[str, dict[str, Any]] = {}
+    seen = {}
+    for row, cells in _rows(workbook, COST_ITEMS, ITEM_HEADERS):
+        name = cells["费用明细"]
+        if not name or not cells["贷方科目"]:
+            raise _problem(
+                COST_ITEMS, row, "费用明细和贷方科目都必须填写", "both the item and its account are required"
+            )
+        _unique(COST_ITEMS, row, name, seen)
+        items[name] = {
+            "credit": cells["贷方科目"],
+            "credit_dimensions": _dimensions(COST_ITEMS, row, cells["贷方核算维度"]),
+            "keywords": tuple(_split(cells["关键词"])),
+        }
+    data["cost_items"] = items
 
     for sheet, headers, field in (
         (SUPPLIERS, SUPPLIER_HEADERS, "suppliers"),

@@ -47,6 +47,7 @@ UNMAPPED_LABELS = {
     "organisation": "组织",
     "worker": "员工",
     "account": "科目",
+    "cost_item": "费用明细",
 }
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from yecai.domain.documents import AccountingStandard, CostCategory
 from yecai.errors import ConfigurationError
-from yecai.mapping.tables import CostAccount, MappingTable, ProjectMapping, UnmappedPolicy
+from yecai.mapping.tables import CostAccount, CostItem, MappingTable, ProjectMapping, UnmappedPolicy
 
 __all__ = [
     "DEFAULT_FILES",
@@ -26,6 +26,7 @@ __all__ = [
     "Aggregation",
     "CategoryRule",
     "CostAccount",
+    "CostItem",
     "Event",
     "KingdeeTarget",
     "MappingTable",
@@ -33,9 +34,9 @@ __all__ = [
     "ProjectMapping",
     "RuleSet",
     "UnmappedPolicy",
+    "default_job_rule_sets",
     "default_mapping",
     "default_rule_set",
-    "default_job_rule_sets",
     "default_rule_sets",
     "format_summary",
     "load_mapping",
@@ -51,7 +52,9 @@ DIMENSIONS = ("project", "department", "supplier", "customer", "worker")
 class Aggregation(StrEnum):
     PER_DOCUMENT = "per_document"  # one voucher or bill per source document
     PROJECT_CATEGORY_DAY = "project_category_day"  # cost ledgers: a voucher per project × category × day
-    PROJECT_DAY = "project_day"
+    PROJECT_DAY = "project_day"  # one voucher per project × day, every category on it
+    # a voucher per project × category × month, dated the month's last day: what a 总账会计 can review
+    PROJECT_CATEGORY_MONTH = "project_category_month"
     PROJECT_PERIOD = "project_period"  # month-end entries per project (revenue, allocation, VAT)
     PERIOD = "period"  # one voucher per accounting period
 

@@ -2,6 +2,7 @@
 
 One table per kind of value: project → 项目 number, organisation, department, cost centre and
 accounting standard; cost category → accounts per accounting standard (CAS vs 小企业会计准则);
+费用明细 (cost item: 项目管理人员薪酬, 施工用电 …) → the account other and indirect costs are owed on;
 supplier / customer name → BD_Supplier / BD_Customer number; worker ID number → BD_Empinfo staff
 number. Each table says what happens to a value it lacks (report it, or — where sensible — use the
 same code or a default number). Pure data: loading lives in `rules.py`, Excel in `excel.py`.
@@ -70,6 +71,32 @@ class CostAccount(_Config):
     credit: str = Field(description="counter account (应付账款—X, 其他应付款 …)")
 
 
+class CostItem(_Config):
+    """One 费用明细 of other-direct and indirect costs: the account its cost is owed on (entries 7, 8).
+
+    Other and indirect costs are owed to different kinds of counterparty — staff (应付职工薪酬), the
+    fixed assets (累计折旧), the temporary works (长期待摊费用—临时设施), a utility (应付账款) — so the
+    credit follows the cost's nature, not one 其他应付款 catch-all.
+    """
+
+    credit: str = Field(description="account credited (应付职工薪酬—工资, 累计折旧, 应付账款—应付费用款 …)")
+    credit_dimensions: tuple[str, ...] = Field(
+        ("project",), description="dimensions of the credit line (project, supplier, department …)"
+    )
+    keywords: tuple[str, ...] = Field(
+        (), description="words of a description that identify the item when a cost names no 费用明细"
+    )
+
+    @field_validator("credit_dimensions")
+    @classmethod
+    def _dimensions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = ("project", "department", "supplier", "customer", "worker")
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise ValueError(f"unknown dimension {unknown[0]!r} (known: {', '.join(known)})")
+        return value
+
+
 class MappingTable(_Config):
     """Value lookups between the PM system and Kingdee (数据口径统一)."""
 
@@ -100,6 +127,14 @@ class MappingTable(_Config):
     cost_accounts: dict[AccountingStandard, dict[CostCategory, CostAccount]] = Field(
         default_factory=dict,
         description="cost category → accounts, per accounting standard (overrides a rule set's categories)",
+    )
+    cost_items: dict[str, CostItem] = Field(
+        default_factory=dict,
+        description="费用明细 (CostRecord.subcategory) → the account other/indirect costs are owed on",
+    )
+    cost_item_fallback: str | None = Field(
+        None,
+        description="the cost item of a cost no row or keyword matches; empty → reported as unmapped",
     )
     suppliers: dict[str, str] = Field(default_factory=dict, description="supplier name → BD_Supplier number")
     supplier_default: UnmappedPolicy = UnmappedPolicy.REPORT
@@ -149,6 +184,8 @@ class MappingTable(_Config):
                 raise ValueError(f"{table}_default may be {names}, not {policy.value}")
             if policy is UnmappedPolicy.DEFAULT and not fallback:
                 raise ValueError(f"{table}_default 'default' needs {table}_fallback (the catch-all number)")
+        if self.cost_item_fallback is not None and self.cost_item_fallback not in self.cost_items:
+            raise ValueError(f"cost_item_fallback {self.cost_item_fallback!r} is not a row of cost_items")
         return self
 
     # -- projects ---------------------------------------------------------------------------------
@@ -210,6 +247,24 @@ class MappingTable(_Config):
 
     def cost_account(self, standard: AccountingStandard, category: CostCategory) -> CostAccount | None:
         return self.cost_accounts.get(standard, {}).get(category)
+
+    def cost_item(self, subcategory: str | None, description: str = "") -> tuple[str, CostItem] | None:
+        """The 费用明细 row of an other/indirect cost: by its sub-category, else by keywords, else the
+        fallback; None when nothing matches (the caller reports it — never a silent catch-all).
+
+        Keywords are tried in the table's order over the sub-category and the description, so a
+        tenant puts the more specific item first.
+        """
+        name = (subcategory or "").strip()
+        if name in self.cost_items:
+            return name, self.cost_items[name]
+        text = f"{name} {description}"
+        for item, row in self.cost_items.items():
+            if any(word and word in text for word in row.keywords):
+                return item, row
+        if self.cost_item_fallback is not None:
+            return self.cost_item_fallback, self.cost_items[self.cost_item_fallback]
+        return None
 
     def supplier_number(self, name: str) -> str | None:
         return _lookup(self.suppliers, name, self.supplier_default, self.supplier_fallback)

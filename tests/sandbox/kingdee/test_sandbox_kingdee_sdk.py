@@ -48,7 +48,9 @@ def test_voucher_with_project_dimension_round_trips(creds: dict[str, Any]) -> No
     _project(sdk, "XM-RT-01", "滨江花园一期")
     model = voucher(
         line("5401.02", debit=12345.67, explanation="钢筋 token:RT1", FF100001="XM-RT-01"),
-        line("2202.01", credit="12345.67", explanation="钢筋 token:RT1", FF100001="XM-RT-01"),
+        line(
+            "2202.01", credit="12345.67", explanation="钢筋 token:RT1", FF100001="XM-RT-01", FFLEX4="GYS0001"
+        ),
         date="2025-04-15",
     )
     answer = json.loads(sdk.Save("GL_VOUCHER", {"Model": model, "IsVerifyBaseDataField": True}))

@@ -240,3 +240,23 @@ def test_attendance_rows_are_plausible_days_on_site(data: Dataset) -> None:
         if row.days == Decimal("0.5"):
             assert row.overtime_hours == 0
     assert sum(1 for row in data.attendance if row.overtime_hours > 0) > 0
+
+
+def test_labour_contracts_are_their_own_kind_and_other_costs_name_their_cost_item(data: Dataset) -> None:
+    # issue 13: 劳务分包 contracts are `labour` (their payable is 应付劳务款), 专业分包 stay `subcontract`
+    for contract in data.contracts:
+        if contract.contract_type_name == "劳务分包合同":
+            assert contract.contract_kind is ContractKind.LABOUR
+        elif contract.contract_type_name == "专业分包合同":
+            assert contract.contract_kind is ContractKind.SUBCONTRACT
+    contracts = {c.contract_no: c for c in data.contracts}
+    labour = [r for r in data.all_cost_records if r.category is CostCategory.LABOUR]
+    assert labour
+    assert {contracts[r.contract_no].contract_kind for r in labour} == {ContractKind.LABOUR}
+    for record in data.all_cost_records:
+        if record.category in (CostCategory.OTHER_DIRECT, CostCategory.INDIRECT):
+            assert record.subcategory, record.record_id
+        else:
+            assert record.subcategory is None
+    items = {r.subcategory for r in data.all_cost_records if r.subcategory}
+    assert {"项目管理人员薪酬", "固定资产折旧", "临时设施摊销", "施工用水", "施工用电"} <= items

@@ -71,10 +71,15 @@ class EventSpec:
     category_accounts: bool = False
 
 
+# Options the pipeline reads from any rule set (`sync.corrections`, `sync.lifecycle`), not a planner.
+PIPELINE_OPTIONS = frozenset({"corrections", "on_step_failure"})
+
+
 def parse_options(rules: RuleSet, model: type[OptionsT]) -> OptionsT:
     """The rule set's `options` as the event's typed model, or a bilingual configuration error."""
+    own = {key: value for key, value in rules.options.items() if key not in PIPELINE_OPTIONS}
     try:
-        return model.model_validate(rules.options)
+        return model.model_validate(own)
     except ValidationError as exc:
         detail = "; ".join(f"options.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(
@@ -105,15 +110,26 @@ def group_key(aggregation: Aggregation, *, document: str, project: str, day: dt.
             return f"doc|{document}"
         case Aggregation.PROJECT_PERIOD:
             return f"{project}{suffix}|{period_of(day)}"
+        case Aggregation.PROJECT_CATEGORY_MONTH:
+            return f"{project}{suffix}|{period_of(day)}"
         case Aggregation.PERIOD:
             return f"*{suffix}|{period_of(day)}"
-        case _:  # project_day and project_category_day: per project (× extra) × day
+        case Aggregation.PROJECT_DAY:
+            # every category of the project's day on one voucher: `extra` does not split it
+            return f"{project}|{day.isoformat()}"
+        case _:  # project_category_day: per project × extra × day
             return f"{project}{suffix}|{day.isoformat()}"
+
+
+# Aggregations whose voucher is dated the period's last day (one voucher stands for a month).
+PERIOD_AGGREGATIONS = frozenset(
+    {Aggregation.PROJECT_PERIOD, Aggregation.PERIOD, Aggregation.PROJECT_CATEGORY_MONTH}
+)
 
 
 def group_date(aggregation: Aggregation, day: dt.date) -> dt.date:
     """The date a group's voucher carries: the day itself, or the period's end for period groups."""
-    if aggregation in (Aggregation.PROJECT_PERIOD, Aggregation.PERIOD):
+    if aggregation in PERIOD_AGGREGATIONS:
         return period_end(period_of(day))
     return day
 
@@ -183,6 +199,33 @@ CONTRACT_CATEGORIES: dict[str, CostCategory] = {
     ContractKind.LABOUR.value: CostCategory.LABOUR,
     ContractKind.LEASE.value: CostCategory.MACHINERY,
 }
+
+
+def payable_category(
+    contract: Contract | None, fallback: CostCategory, table: Mapping[str, CostCategory]
+) -> CostCategory:
+    """The cost category whose credit account is a document's payable (应付账款—X).
+
+    Decided by the contract's kind whenever the document names a known contract — so the cost, the
+    invoice and the payment of one contract meet on one payable account — and by the document's
+    own cost category (`fallback`) when it has no contract.
+    """
+    if contract is not None and contract.contract_kind.value in table:
+        return table[contract.contract_kind.value]
+    return fallback
+
+
+@dataclass(frozen=True, slots=True)
+class Payable:
+    """The payable a document is owed on: its category, the category's accounts, the line's dimensions."""
+
+    category: CostCategory
+    rule: CategoryRule
+    dims: Dims
+
+    @property
+    def account(self) -> str:
+        return self.rule.credit
 
 
 # -- resolution ----------------------------------------------------------------------------------
@@ -296,6 +339,27 @@ class Resolver:
             self.miss("category", label, doc_ids)
         return rule
 
+    def payable(
+        self,
+        contract: Contract | None,
+        fallback: CostCategory,
+        table: Mapping[str, CostCategory],
+        standard: AccountingStandard,
+        doc_ids: Sequence[int],
+        *,
+        project: str,
+        supplier: str | None,
+    ) -> Payable | None:
+        """The payable of a document (one function for cost, invoice and payment): account by the
+        contract's kind (`payable_category`), dimensions of that category's credit line. A payable
+        line whose dimensions need a supplier the document does not name is reported, not posted."""
+        category = payable_category(contract, fallback, table)
+        rule = self.category(category, standard, doc_ids)
+        if rule is None:
+            return None
+        dims = self.dims(rule.credit_dimensions, doc_ids, project=project, supplier=supplier)
+        return None if dims is None else Payable(category, rule, dims)
+
     # dimensions
 
     def dimensions_of(self, role: str) -> tuple[str, ...]:
@@ -357,6 +421,8 @@ class Line:
     credit: Decimal
     dims: Dims
     doc_ids: tuple[int, ...]
+    # words this line's 摘要 adds after the voucher's (e.g. the supplier of one payable line)
+    note: str = ""
 
 
 @dataclass(slots=True)
@@ -365,47 +431,64 @@ class Entry:
 
     lines: list[Line] = field(default_factory=list)
 
-    def dr(self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = ()) -> None:
-        self._add(account, amount, ZERO, dims, doc_ids)
+    def dr(
+        self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = (), note: str = ""
+    ) -> None:
+        self._add(account, amount, ZERO, dims, doc_ids, note)
 
-    def cr(self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = ()) -> None:
-        self._add(account, ZERO, amount, dims, doc_ids)
+    def cr(
+        self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = (), note: str = ""
+    ) -> None:
+        self._add(account, ZERO, amount, dims, doc_ids, note)
 
-    def _add(self, account: str, debit: Decimal, credit: Decimal, dims: Dims, doc_ids: Iterable[int]) -> None:
+    def _add(
+        self,
+        account: str,
+        debit: Decimal,
+        credit: Decimal,
+        dims: Dims,
+        doc_ids: Iterable[int],
+        note: str = "",
+    ) -> None:
         # Zero lines are dropped: Kingdee refuses a line with neither debit nor credit.
         if debit == ZERO and credit == ZERO:
             return
-        self.lines.append(Line(account, round_money(debit), round_money(credit), dims, tuple(doc_ids)))
+        self.lines.append(Line(account, round_money(debit), round_money(credit), dims, tuple(doc_ids), note))
 
     def extend(self, other: Entry) -> None:
         self.lines.extend(other.lines)
 
     def merged(self) -> Entry:
         """Lines on the same account, side and dimensions added up (an aggregated voucher stays short)."""
-        totals: dict[tuple[str, bool, Dims], tuple[Decimal, list[int]]] = {}
+        totals: dict[tuple[str, bool, Dims, str], tuple[Decimal, list[int]]] = {}
         for line in self.lines:
             debit_side = line.debit != ZERO
-            amount, ids = totals.get((line.account, debit_side, line.dims), (ZERO, []))
-            totals[(line.account, debit_side, line.dims)] = (
-                amount + (line.debit if debit_side else line.credit),
-                [*ids, *line.doc_ids],
-            )
+            slot = (line.account, debit_side, line.dims, line.note)
+            amount, ids = totals.get(slot, (ZERO, []))
+            totals[slot] = (amount + (line.debit if debit_side else line.credit), [*ids, *line.doc_ids])
         out = Entry()
-        for (account, debit_side, dims), (amount, ids) in totals.items():
+        for (account, debit_side, dims, note), (amount, ids) in totals.items():
             unique = tuple(dict.fromkeys(ids))
             if debit_side:
-                out.dr(account, amount, dims, unique)
+                out.dr(account, amount, dims, unique, note)
             else:
-                out.cr(account, amount, dims, unique)
+                out.cr(account, amount, dims, unique, note)
         return out
 
     def voucher(self, posting_key: str, group: str, date: dt.date, summary: str) -> Voucher | None:
         """The balanced voucher (None when every line was zero); raises if a rule is unbalanced."""
         if not self.lines:
             return None
-        explanation = f"{summary} {key_token(posting_key)}".strip()
+        token = key_token(posting_key)
         lines = tuple(
-            VoucherLine(line.account, line.debit, line.credit, explanation, line.dims, line.doc_ids)
+            VoucherLine(
+                line.account,
+                line.debit,
+                line.credit,
+                " ".join(part for part in (summary, line.note, token) if part),
+                line.dims,
+                line.doc_ids,
+            )
             for line in self.lines
         )
         return Voucher(posting_key, group, date, summary, lines)

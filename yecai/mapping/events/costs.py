@@ -1,4 +1,4 @@
-"""Actual costs (实际成本归集) → 记账凭证: Dr 合同履约成本—<成本项目> [项目], Cr 应付 … [项目].
+"""Actual costs (实际成本归集) → 记账凭证: Dr 合同履约成本—<成本项目> [项目], Cr what the cost is owed on.
 
 Documents are grouped by the rule set's aggregation (one voucher per project × category × day by
 default); each group becomes one balanced voucher whose posting key is derived from the
@@ -6,6 +6,11 @@ connection, the rule set, the group and the exact versions of its member documen
 documents for an already-posted day make a new voucher instead of silently changing an old one.
 Accounts follow the project's accounting standard (CAS 合同履约成本 vs 小企业 工程施工); indirect
 costs (间接费用) are booked per project like any other, a pool project included (entry 8).
+
+The credit is the cost's payable: by its contract's kind when it names a contract (the same
+`common.payable_category` the invoice and payment rules use, so one contract's cost, invoice and
+payment meet on one 应付账款 account), else by its category; other-direct and indirect costs are
+credited by their 费用明细 (mapping table `cost_items`: 应付职工薪酬, 累计折旧, 临时设施, 应付费用款 …).
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from yecai.domain.documents import CATEGORY_NAMES_ZH, CostRecord
+from pydantic import Field
+
+from yecai.domain.documents import CATEGORY_NAMES_ZH, Contract, CostCategory, CostRecord
 from yecai.domain.money import ZERO, money_sum
 from yecai.mapping.events import common
 from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
@@ -23,22 +30,67 @@ from yecai.mapping.rules import Aggregation, Event, MappingTable, RuleSet
 ROLES: dict[str, tuple[str, ...]] = {}
 
 
+class CostOptions(common.EventOptions):
+    contract_categories: dict[str, CostCategory] = Field(
+        default_factory=lambda: dict(common.CONTRACT_CATEGORIES),
+        description="contract kind → the cost category whose credit account is the contract's payable",
+    )
+    itemised_categories: tuple[CostCategory, ...] = Field(
+        (CostCategory.OTHER_DIRECT, CostCategory.INDIRECT),
+        description="categories credited by their 费用明细 (mapping table cost_items) unless under a contract",
+    )
+
+
 def _group_key(rules: RuleSet, record: CostRecord) -> str:
+    category, day = record.category.value, record.business_date
     match rules.aggregation:
         case Aggregation.PER_DOCUMENT:
             return f"doc|{record.source_key}"
         case Aggregation.PROJECT_DAY:
-            return f"{record.project_code}|{record.category.value}|{record.business_date.isoformat()}"
-        case Aggregation.PROJECT_PERIOD:
-            return f"{record.project_code}|{record.category.value}|{record.business_date:%Y-%m}"
+            return f"{record.project_code}|{day.isoformat()}"
+        case Aggregation.PROJECT_PERIOD | Aggregation.PROJECT_CATEGORY_MONTH:
+            return f"{record.project_code}|{category}|{day:%Y-%m}"
         case Aggregation.PERIOD:
-            return f"*|{record.category.value}|{record.business_date:%Y-%m}"
+            return f"*|{category}|{day:%Y-%m}"
         case _:
-            return f"{record.project_code}|{record.category.value}|{record.business_date.isoformat()}"
+            return f"{record.project_code}|{category}|{day.isoformat()}"
 
 
-# A bucket is one Dr/Cr pair of a voucher: (project, debit account, debit dims, credit account, credit dims).
-Bucket = tuple[str, str, common.Dims, str, common.Dims]
+# A bucket is one Dr/Cr pair of a voucher:
+# (project, debit account, debit dims, credit account, credit dims, the credit line's note).
+Bucket = tuple[str, str, common.Dims, str, common.Dims, str]
+
+
+def _credit(
+    resolver: common.Resolver,
+    record: CostRecord,
+    options: CostOptions,
+    contracts: dict[str, Contract],
+    ids: list[int],
+) -> tuple[str, common.Dims] | None:
+    """The credit of one cost: its contract's payable, its 费用明细's account, or its category's payable."""
+    standard = resolver.standard(record.project_code)
+    contract = contracts.get(record.contract_no or "")
+    values = {"project": record.project_code, "supplier": record.supplier_name}
+    if contract is None and record.category in options.itemised_categories:
+        found = resolver.mapping.cost_item(record.subcategory, record.description)
+        if found is None:
+            # Never a silent catch-all: the tenant maps the 费用明细 (or configures a fallback).
+            resolver.miss("cost_item", record.subcategory or record.description or "-", ids)
+            return None
+        _name, item = found
+        dims = resolver.dims(item.credit_dimensions, ids, **values)
+        return None if dims is None else (item.credit, dims)
+    payable = resolver.payable(
+        contract,
+        record.category,
+        options.contract_categories,
+        standard,
+        ids,
+        project=record.project_code,
+        supplier=record.supplier_name,
+    )
+    return None if payable is None else (payable.account, payable.dims)
 
 
 def plan_costs(
@@ -50,8 +102,10 @@ def plan_costs(
     instead of failing at Kingdee. Groups spanning projects (aggregation `period`) carry the
     project dimension line by line.
     """
+    options = common.parse_options(rules, CostOptions)
     plan = Plan()
     resolver = common.Resolver(rules, mapping, ctx, ROLES)
+    contracts = common.contracts_by_number(ctx)
     groups: dict[str, list[PlannableDocument]] = defaultdict(list)
     buckets: dict[int, Bucket] = {}
     for document in documents:
@@ -63,19 +117,21 @@ def plan_costs(
         rule = resolver.category(record.category, standard, ids)
         # Resolve everything even after a miss, so every unmapped value is reported at once.
         project = resolver.project(record.project_code, ids)
-        if rule is None or project is None:
+        credit = _credit(resolver, record, options, contracts, ids)
+        if rule is None or project is None or credit is None:
             continue
         values = {"project": record.project_code, "supplier": record.supplier_name}
         debit_dims = resolver.dims(rule.debit_dimensions, ids, **values)
-        credit_dims = resolver.dims(rule.credit_dimensions, ids, **values)
-        if debit_dims is None or credit_dims is None:
+        if debit_dims is None or not resolver.ok(ids):
             continue
+        credit_account, credit_dims = credit
         buckets[document.document_id] = (
             record.project_code,
             rule.debit,
             debit_dims,
-            rule.credit,
+            credit_account,
             credit_dims,
+            record.supplier_name or "",
         )
         groups[_group_key(rules, record)].append(document)
 
@@ -84,13 +140,18 @@ def plan_costs(
         members = sorted(groups[group], key=lambda d: d.source_key)
         first: CostRecord = members[0].model
         key = common.key_for(ctx, rules, group, members)
+        categories = dict.fromkeys(m.model.category for m in members)
+        suppliers = sorted({m.model.supplier_name for m in members if m.model.supplier_name})
         summary = common.summary_of(
             rules,
             ctx,
             first.project_code,
-            first.business_date,
-            category_name=CATEGORY_NAMES_ZH[first.category],
+            common.group_date(rules.aggregation, first.business_date),
+            category_name="、".join(CATEGORY_NAMES_ZH[c] for c in categories),
             count=len(members),
+            # one supplier names itself; several are named on their own payable lines
+            counterparty=suppliers[0] if len(suppliers) == 1 else "",
+            description=first.description if len(members) == 1 else "",
         )
         by_bucket: dict[Bucket, list[PlannableDocument]] = defaultdict(list)
         for member in members:
@@ -101,14 +162,24 @@ def plan_costs(
             total = money_sum(d.model.amount for d in docs)
             if total == ZERO:
                 continue
-            _, debit, debit_dims, credit, credit_dims = bucket
+            _, debit, debit_dims, credit, credit_dims, supplier = bucket
             ids = tuple(d.document_id for d in docs)
             # A negative total (credit notes outweigh costs) stays on the same sides as a red-ink
             # (负数) amount, the Chinese convention for reductions, rather than swapping sides.
             entry.dr(debit, total, debit_dims, ids)
-            entry.cr(credit, total, credit_dims, ids)
-        plan.add(entry.voucher(key, group, first.business_date, summary), group)
+            # Aggregated vouchers carry several suppliers: each payable line names its own.
+            entry.cr(credit, total, credit_dims, ids, note=supplier if len(suppliers) > 1 else "")
+        date = common.group_date(rules.aggregation, first.business_date)
+        plan.add(entry.merged().voucher(key, group, date, summary), group)
     return plan
 
 
-SPEC = common.EventSpec(Event.COST, plan_costs, "cost_record", ROLES, ("project",), category_accounts=True)
+SPEC = common.EventSpec(
+    Event.COST,
+    plan_costs,
+    "cost_record",
+    ROLES,
+    ("project", "contract"),
+    CostOptions,
+    category_accounts=True,
+)

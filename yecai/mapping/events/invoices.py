@@ -5,12 +5,16 @@ A 专票's tax is input VAT: Dr 应交税费—应交增值税(进项税额), or
 By default (`mode: vat_only`) the cost rules have already booked the tax-exclusive cost against
 应付账款, so the invoice moves only its tax: Dr 进项税额 (专票) or Dr cost (普票), Cr 应付账款 —
 the payable then equals the invoice's 价税合计. `mode: full` books the whole invoice instead.
+The payable is the one `common.payable_category` gives the invoice's contract — the account its
+costs and payments use — and carries 项目 and 供应商. On a 简易计税 project a 专票's tax is not
+deductible either (option `simple_method_into_cost`): it goes into cost like a 普票's.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from enum import StrEnum
 
 from pydantic import Field
@@ -22,6 +26,7 @@ from yecai.domain.documents import (
     Invoice,
     InvoiceDirection,
     InvoiceType,
+    VatMethod,
 )
 from yecai.mapping.events import common
 from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext
@@ -57,7 +62,13 @@ class InvoiceOptions(common.EventOptions):
         default_factory=lambda: dict(common.CONTRACT_CATEGORIES),
         description="contract kind → the cost category whose payable/cost accounts an invoice uses",
     )
-    default_category: CostCategory = CostCategory.MATERIAL
+    default_category: CostCategory = Field(
+        CostCategory.MATERIAL, description="the category of an invoice without a (known) contract"
+    )
+    simple_method_into_cost: bool = Field(
+        True,
+        description="简易计税 project: a received 专票's tax is not deductible and goes into cost (§2.2)",
+    )
 
 
 def _category(
@@ -66,9 +77,7 @@ def _category(
     """The invoice's cost category (by its contract's kind) and project (its own, else the contract's)."""
     contract = contracts.get(invoice.contract_no or "")
     project = invoice.project_code or (contract.project_code if contract else None)
-    if contract is not None and contract.contract_kind.value in options.contract_categories:
-        return options.contract_categories[contract.contract_kind.value], project
-    return options.default_category, project
+    return common.payable_category(contract, options.default_category, options.contract_categories), project
 
 
 def plan_invoices(
@@ -97,10 +106,21 @@ def plan_invoices(
             )
             continue
         standard = resolver.standard(project)
-        rule = resolver.category(category, standard, ids)
+        payable = resolver.payable(
+            contracts.get(invoice.contract_no or ""),
+            options.default_category,
+            options.contract_categories,
+            standard,
+            ids,
+            project=project,
+            supplier=invoice.seller_name,
+        )
+        rule = payable.rule if payable else None
         values = {"project": project, "supplier": invoice.seller_name}
         vat_role = "input_vat" if options.certification is Certification.CERTIFIED else "pending_input_vat"
-        special = invoice.invoice_type is InvoiceType.SPECIAL
+        # Deductible only on a 专票 of a 一般计税 project: under 简易计税 input VAT is never credited.
+        simple = options.simple_method_into_cost and resolver.vat_method(project) is VatMethod.SIMPLE
+        special = invoice.invoice_type is InvoiceType.SPECIAL and not simple
         vat_account = resolver.account(vat_role, standard, ids) if special else None
         vat_dims = resolver.role_dims(vat_role, ids, **values) if special else ()
         inventory = options.mode is InvoiceMode.FULL and options.full_debit is FullDebit.INVENTORY
@@ -109,10 +129,10 @@ def plan_invoices(
         if rule is None:
             continue
         cost_dims = resolver.dims(rule.debit_dimensions, ids, **values)
-        payable_dims = resolver.dims(rule.credit_dimensions, ids, **values)
-        if not resolver.ok(ids) or cost_dims is None or payable_dims is None or vat_dims is None:
+        if not resolver.ok(ids) or cost_dims is None or payable is None or vat_dims is None:
             continue
         assert stock_dims is not None
+        payable_dims = payable.dims
         entry = common.Entry()
         tax, net = invoice.tax_amount, invoice.amount
         if options.mode is InvoiceMode.VAT_ONLY:
@@ -120,7 +140,7 @@ def plan_invoices(
                 assert vat_account is not None
                 entry.dr(vat_account, tax, vat_dims, ids)
             else:
-                # 普票: the tax cannot be deducted, so it is part of the cost (reference §2.2).
+                # 普票 (or 简易计税): the tax cannot be deducted, so it is part of the cost (§2.2).
                 entry.dr(rule.debit, tax, cost_dims, ids)
             entry.cr(rule.credit, tax, payable_dims, ids)
         else:
@@ -149,22 +169,27 @@ def plan_invoices(
         first: Invoice = docs[0].model
         category, project = _category(first, options, contracts)
         key = common.key_for(ctx, rules, group, docs)
+        sellers = sorted({d.model.seller_name for d in docs})
+        categories = dict.fromkeys(_category(d.model, options, contracts)[0] for d in docs)
+        date = common.group_date(rules.aggregation, first.issue_date)
         summary = common.summary_of(
             rules,
             ctx,
             project or "",
-            first.issue_date,
-            category_name=CATEGORY_NAMES_ZH[category],
+            date,
+            category_name="、".join(CATEGORY_NAMES_ZH[c] for c in categories),
             count=len(docs),
-            document_no=first.invoice_no,
-            counterparty=first.seller_name,
+            document_no=first.invoice_no if len(docs) == 1 else f"{len(docs)}张",
+            counterparty=sellers[0] if len(sellers) == 1 else "",
             contract_no=first.contract_no or "",
             amount=f"{first.total:.2f}",
         )
         merged = common.Entry()
-        for _doc, entry in members:
-            merged.extend(entry)
-        date = common.group_date(rules.aggregation, first.issue_date)
+        for doc, entry in members:
+            # an aggregated voucher of several sellers names each one on its payable line
+            note = doc.model.seller_name if len(sellers) > 1 else ""
+            for line in entry.lines:
+                merged.lines.append(line if not line.credit else replace(line, note=note))
         plan.add(merged.merged().voucher(key, group, date, summary), group)
     return plan
 

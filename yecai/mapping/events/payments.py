@@ -3,7 +3,9 @@
 An approved request becomes a 付款申请单 with a deterministic FBillNo (Kingdee refuses a second one),
 the payee as 往来单位/收款单位 (BD_Supplier by the mapped number), the project's organisation as
 申请/结算/付款组织, and the request number in the line's 备注. A paid request posts Dr 应付账款—X
-[项目] (X by the contract's kind) / Cr 银行存款. Unapproved requests are held, rejected ones skipped.
+[项目][供应商] (X by the contract's kind, the same payable its costs and invoices were credited to)
+/ Cr 银行存款 — the account of the contract's kind (劳务分包 from the 农民工工资专户) — on the bank's
+date. Unapproved requests are held, rejected ones skipped.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from yecai.domain.bills import Bill
 from yecai.domain.documents import CostCategory, PaymentRequest, PaymentStatus
 from yecai.mapping.events import common
 from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext, bill_number, key_token
-from yecai.mapping.rules import Event, MappingTable, RuleSet
+from yecai.mapping.rules import Aggregation, Event, MappingTable, RuleSet
 
 REQUEST_ROLES: dict[str, tuple[str, ...]] = {}  # a bill has no accounts: Kingdee's own rules post it
-PAYMENT_ROLES: dict[str, tuple[str, ...]] = {"bank": ()}  # 银行存款; 应付账款 comes from the category
+# 银行存款 (基本户) and 银行存款—农民工工资专户; 应付账款 comes from the contract's payable category
+PAYMENT_ROLES: dict[str, tuple[str, ...]] = {"bank": (), "wage_bank": ()}
 
 WAITING = (PaymentStatus.DRAFT, PaymentStatus.SUBMITTED)
 
 
 class PayDate(StrEnum):
+    PAID = "paid_date"  # the bank's date (falls back to the expected pay date, then the request date)
     EXPECTED = "expected_pay_date"  # 期望付款日 (falls back to the request date)
     REQUEST = "request_date"
 
@@ -41,7 +45,12 @@ class PaymentRequestOptions(common.EventOptions):
     settle_type: str = "JSFS04_SYS"  # 电汇
     pay_purpose: str = "SFKYT01_SYS"  # 采购付款
     expense_items: dict[str, str] = Field(
-        default_factory=lambda: {"purchase": "FYXM01", "subcontract": "FYXM04", "lease": "FYXM03"},
+        default_factory=lambda: {
+            "purchase": "FYXM01",
+            "labour": "FYXM02",
+            "subcontract": "FYXM04",
+            "lease": "FYXM03",
+        },
         description="contract kind → 费用项目 (BD_Expense) of the line",
     )
     default_expense_item: str | None = None
@@ -52,11 +61,15 @@ class PaymentRequestOptions(common.EventOptions):
 
 class PaymentOptions(common.EventOptions):
     statuses: tuple[PaymentStatus, ...] = (PaymentStatus.PAID,)
-    date: PayDate = PayDate.EXPECTED
+    date: PayDate = PayDate.PAID
     contract_categories: dict[str, CostCategory] = Field(
         default_factory=lambda: dict(common.CONTRACT_CATEGORIES)
     )
     default_category: CostCategory = CostCategory.MATERIAL
+    banks: dict[str, str] = Field(
+        default_factory=lambda: {"labour": "wage_bank"},
+        description="contract kind → the account role paid from (others: bank); 劳务分包 from the 农民工工资专户",
+    )
 
 
 def _waiting(request: PaymentRequest, doc_id: int) -> Held:
@@ -155,7 +168,10 @@ def plan_payment_requests(
 
 
 def _pay_date(request: PaymentRequest, options: PaymentOptions) -> dt.date:
-    if options.date is PayDate.EXPECTED and request.expected_pay_date:
+    """The books' date of a payment: the bank's date when known (and chosen), else the plan's."""
+    if options.date is PayDate.PAID and request.paid_date:
+        return request.paid_date
+    if options.date in (PayDate.PAID, PayDate.EXPECTED) and request.expected_pay_date:
         return request.expected_pay_date
     return request.request_date
 
@@ -176,24 +192,34 @@ def plan_payments(
             continue  # not paid yet: a later version of the request will be
         ids = (document.document_id,)
         contract = contracts.get(request.contract_no or "")
-        category = options.default_category
-        if contract is not None and contract.contract_kind.value in options.contract_categories:
-            category = options.contract_categories[contract.contract_kind.value]
         standard = resolver.standard(request.project_code)
         values = {"project": request.project_code, "supplier": request.payee_name}
-        rule = resolver.category(category, standard, ids)
-        bank = resolver.account("bank", standard, ids)
-        bank_dims = resolver.role_dims("bank", ids, **values)
-        payable_dims = resolver.dims(rule.credit_dimensions, ids, **values) if rule else None
-        if not resolver.ok(ids) or rule is None or payable_dims is None:
+        payable = resolver.payable(
+            contract,
+            options.default_category,
+            options.contract_categories,
+            standard,
+            ids,
+            project=request.project_code,
+            supplier=request.payee_name,
+        )
+        bank_role = options.banks.get(contract.contract_kind.value, "bank") if contract else "bank"
+        bank = resolver.account(bank_role, standard, ids)
+        bank_dims = resolver.role_dims(bank_role, ids, **values)
+        if not resolver.ok(ids) or payable is None:
             continue
         assert bank and bank_dims is not None
+        note = request.payee_name if rules.aggregation is not Aggregation.PER_DOCUMENT else ""
         entry = common.Entry()
-        entry.dr(rule.credit, request.amount, payable_dims, ids)
+        entry.dr(payable.account, request.amount, payable.dims, ids, note)
         entry.cr(bank, request.amount, bank_dims, ids)
         day = _pay_date(request, options)
         group = common.group_key(
-            rules.aggregation, document=request.request_no, project=request.project_code, day=day
+            rules.aggregation,
+            document=request.request_no,
+            project=request.project_code,
+            day=day,
+            extra=payable.category.value,
         )
         groups[group].append((document, entry))
 
@@ -204,14 +230,15 @@ def plan_payments(
         first: PaymentRequest = docs[0].model
         day = _pay_date(first, options)
         key = common.key_for(ctx, rules, group, docs)
+        payees = sorted({d.model.payee_name for d in docs})
         summary = common.summary_of(
             rules,
             ctx,
             first.project_code,
-            day,
+            common.group_date(rules.aggregation, day),
             count=len(docs),
-            document_no=first.request_no,
-            counterparty=first.payee_name,
+            document_no=first.request_no if len(docs) == 1 else f"{len(docs)}笔",
+            counterparty=payees[0] if len(payees) == 1 else "",
             contract_no=first.contract_no or "",
             amount=f"{first.amount:.2f}",
             description=first.purpose,

@@ -1,6 +1,6 @@
 """Contracts of a project: the income contract with the owner and one per counterparty of the plan.
 
-施工总承包合同 with the 建设单位; 劳务分包合同 with each labour company; 专业分包合同 for a few
+施工总承包合同 with the 建设单位; 劳务分包合同 (kind `labour`) with each labour company; 专业分包合同 for a few
 specialist works; 材料采购合同 with each material supplier; 机械租赁合同 with each lessor. Amounts
 are estimated from the plan over the whole project (not the data window), so a longer window
 never changes a contract; when actual costs approach the amount, a 补充协议 raises it (an edit).
@@ -26,9 +26,11 @@ _WORKING_DAYS_PER_MONTH = 26
 _RETENTION = Decimal("0.03")  # 质保金 ≤ 3 % (建质〔2017〕138号)
 _ZERO = Decimal("0.00")
 
+# 劳务分包 and 专业分包 share the FB series (分包), as PM systems number them: one counter per code.
 _KIND_CODES = {
     ContractKind.INCOME: "SR",
     ContractKind.SUBCONTRACT: "FB",
+    ContractKind.LABOUR: "FB",
     ContractKind.PURCHASE: "CG",
     ContractKind.LEASE: "ZL",
 }
@@ -82,7 +84,7 @@ def make_contracts(rng: random.Random, project: Project, plan: CostPlan, first_d
     months = _months(project)
     signed_before_start = project.start_date - timedelta(days=rng.randint(10, 40))
     registered = project.created_at.date()
-    counters: dict[ContractKind, int] = {}
+    counters: dict[str, int] = {}
     contracts: list[Contract] = []
     contract_of: dict[str, str] = {}
 
@@ -99,12 +101,13 @@ def make_contracts(rng: random.Random, project: Project, plan: CostPlan, first_d
         start: date,
         end: date,
     ) -> Contract:
-        counters[kind] = counters.get(kind, 0) + 1
+        series = _KIND_CODES[kind]
+        counters[series] = counters.get(series, 0) + 1
         stamp = office_time(rng, max(signed, registered))
         if stamp <= project.created_at:
             stamp = project.created_at + timedelta(hours=1)
         contract = Contract(
-            contract_no=f"{code}-{_KIND_CODES[kind]}-{counters[kind]:03d}",
+            contract_no=f"{code}-{series}-{counters[series]:03d}",
             project_code=code,
             contract_kind=kind,
             contract_type_name=type_name,
@@ -154,7 +157,7 @@ def make_contracts(rng: random.Random, project: Project, plan: CostPlan, first_d
             rate = crews[0].tax_rate
             amount = daily * _WORKING_DAYS_PER_MONTH * months * (1 + rate) * margin
             add(
-                ContractKind.SUBCONTRACT,
+                ContractKind.LABOUR,
                 "劳务分包合同",
                 f"{project.project_name}劳务分包合同（{'、'.join(c.trade.crew for c in crews)}）",
                 supplier,

@@ -274,6 +274,7 @@ def other_costs(
         unit: str = "项",
         unit_price: Decimal | None = None,
         contract_no: str | None = None,
+        subcategory: str | None = None,
     ) -> None:
         prefix = "FB" if category is CostCategory.SUBCONTRACT else "FY"
         numbers[prefix] = numbers.get(prefix, 0) + 1
@@ -299,6 +300,7 @@ def other_costs(
             entered_by=expenses.clerk,
             created_at=stamp,
             updated_at=stamp,
+            subcategory=subcategory,
         )
         out.append(OtherCost(record, bill))
 
@@ -315,6 +317,7 @@ def other_costs(
             VAT_MODERN,
             expenses.lab,
             Bill(True, "*鉴证咨询服务*检测服务费"),
+            subcategory="检验试验费",
         )
     if rng.random() < 0.5:
         add(
@@ -325,6 +328,7 @@ def other_costs(
             VAT_SERVICES,
             expenses.haulier,
             Bill(True, "*物流辅助服务*装卸搬运服务"),
+            subcategory="二次搬运费",
         )
     water = Decimal(max(50, rng.randint(300, 3_000) * k // 100))
     add(
@@ -338,6 +342,7 @@ def other_costs(
         quantity=water,
         unit="立方米",
         unit_price=Decimal(rng.randint(385, 535)).scaleb(-2),
+        subcategory="施工用水",
     )
     power = Decimal(max(1_000, rng.randint(8_000, 80_000) * k // 100))
     add(
@@ -351,6 +356,7 @@ def other_costs(
         quantity=power,
         unit="千瓦时",
         unit_price=Decimal(rng.randint(6500, 9200)).scaleb(-4),
+        subcategory="施工用电",
     )
     add(
         direct,
@@ -360,6 +366,7 @@ def other_costs(
         VAT_NONE,
         None,
         None,
+        subcategory="临时设施摊销",
     )
 
     people = Decimal(max(4, rng.randint(6, 20) * k // 100))
@@ -374,6 +381,7 @@ def other_costs(
         quantity=people,
         unit="人月",
         unit_price=Decimal(rng.randint(90, 160) * 100).quantize(CENT),
+        subcategory="项目管理人员薪酬",
     )
     for _ in range(rng.randint(1, 2)):
         simple = expenses.stationer_simple
@@ -385,6 +393,7 @@ def other_costs(
             VAT_SIMPLE if simple else VAT_GOODS,
             expenses.stationer,
             Bill(False, "*纸制品*办公用品"),
+            subcategory="办公用品",
         )
     if rng.random() < 0.35:
         add(
@@ -395,6 +404,7 @@ def other_costs(
             VAT_MODERN,
             expenses.insurer,
             Bill(True, "*保险服务*财产保险"),
+            subcategory="保险费",
         )
     add(
         indirect,
@@ -404,6 +414,7 @@ def other_costs(
         VAT_NONE,
         None,
         None,
+        subcategory="固定资产折旧",
     )
 
     settle_day = next((d for d in reversed(days) if d.day <= 25), days[-1])

@@ -140,6 +140,8 @@ class CostRecord:
     entered_by: str
     created_at: datetime
     updated_at: datetime
+    # 费用明细 of an other-direct / indirect cost (项目管理人员薪酬, 施工用电 …): what it is owed on
+    subcategory: str | None = None
 
     @property
     def key(self) -> str:

@@ -28,7 +28,7 @@ def purpose_of(contract: Contract) -> str:
         return "材料款"
     if contract.contract_kind is ContractKind.LEASE:
         return "机械租赁费"
-    if contract.contract_type_name == "劳务分包合同":
+    if contract.contract_kind is ContractKind.LABOUR:
         return "劳务费"
     return "分包工程进度款"
 

@@ -19,7 +19,8 @@ from yecai.sandbox.pm.models import CostCategory
 
 class ContractKind(StrEnum):
     INCOME = "income"  # 施工总承包合同 with the owner
-    SUBCONTRACT = "subcontract"  # 劳务分包 / 专业分包
+    SUBCONTRACT = "subcontract"  # 专业分包
+    LABOUR = "labour"  # 劳务分包: paid as 劳务费, from the 农民工工资专户
     PURCHASE = "purchase"  # 材料采购
     LEASE = "lease"  # 机械租赁
 

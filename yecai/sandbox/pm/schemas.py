@@ -90,6 +90,10 @@ class CostRecordOut(BaseModel):
     entered_by: str = Field(description="录入人")
     created_at: datetime
     updated_at: datetime
+    subcategory: str | None = Field(
+        description="费用明细 of 其他直接费 / 间接费用 (null for the other categories)",
+        examples=["项目管理人员薪酬", "施工用电", "临时设施摊销"],
+    )
 
 
 class BoqItemOut(BaseModel):
@@ -129,7 +133,9 @@ class ContractOut(BaseModel):
 
     contract_no: str = Field(examples=["XM2026001-SR-001", "XM2026001-FB-002", "XM2026001-CG-001"])
     project_code: str
-    contract_kind: Literal["income", "subcontract", "purchase", "lease"]
+    contract_kind: Literal["income", "labour", "subcontract", "purchase", "lease"] = Field(
+        description="labour = 劳务分包, subcontract = 专业分包"
+    )
     contract_type_name: Literal[
         "施工总承包合同", "劳务分包合同", "专业分包合同", "材料采购合同", "机械租赁合同"
     ]

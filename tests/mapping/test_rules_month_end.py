@@ -297,7 +297,22 @@ def test_an_open_period_is_held_and_a_small_enterprise_project_keeps_its_settlem
 def test_planning_reads_the_ledger_from_the_stored_postings(store: Store, tmp_path: Path) -> None:
     """`sync.planning` hands month-end the stored postings as account × 项目 × period movements."""
     header = GOOD["cost"][0]
-    rows = [[1, "R-1", "XM9", "人工费", "2026-10-12", "钢筋班组", None, None, None, 100000, "3%", "宏达劳务"]]
+    rows = [
+        [
+            1,
+            "R-1",
+            "XM9",
+            "人工费",
+            "2026-10-12",
+            "钢筋班组",
+            None,
+            None,
+            None,
+            100000,
+            "3%",
+            "上海宏达劳务分包有限公司",
+        ]
+    ]
     imported = import_file(
         store, write_csv(tmp_path / "c.csv", [header, *rows]), kind="cost", connection="pm"
     )

@@ -56,26 +56,26 @@ def books(client: KingdeeClient) -> None:
         client,
         line("5401.02", debit="1000.00", FF100001="XM-A"),
         line("2221.01.01", debit="130.00"),
-        line("2202.01", credit="1130.00", FF100001="XM-A"),
+        line("2202.01", credit="1130.00", FF100001="XM-A", FFLEX4="GYS0001"),
         date="2026-09-20",
     )
     # October: paid 500 of it; XM-B bills its owner 2,180 (2,000 + 9 % VAT); revenue and cost
     post(
         client,
-        line("2202.01", debit="500.00", FF100001="XM-A"),
+        line("2202.01", debit="500.00", FF100001="XM-A", FFLEX4="GYS0001"),
         line("1002.01", credit="500.00"),
         date="2026-10-08",
     )
     post(
         client,
-        line("1122", debit="2180.00", FFLEX6="KH0001"),
-        line("5402.01", credit="2000.00", FF100001="XM-B"),
+        line("1122", debit="2180.00", FFLEX6="KH0001", FF100001="XM-B"),
+        line("5402.01", credit="2000.00", FF100001="XM-B", FFLEX6="KH0001"),
         line("2221.01.02", credit="180.00"),
         date="2026-10-31",
     )
     post(
         client,
-        line("5402.02", debit="1500.00", FF100001="XM-A"),
+        line("5402.02", debit="1500.00", FF100001="XM-A", FFLEX6="KH0001"),
         line("6001", credit="1500.00", FF100001="XM-A"),
         line("6401", debit="1000.00", FF100001="XM-A"),
         line("5401.02", credit="1000.00", FF100001="XM-A"),
@@ -137,12 +137,12 @@ def test_dimension_rows_carry_numbers_and_names(kd: KingdeeClient) -> None:
     receivable = year.account("1122")
     assert receivable is not None
     (owner,) = receivable.detail("KH0001")
-    assert owner.names == ("市城市建设投资集团有限公司",)
+    assert owner.names == ("市城市建设投资集团有限公司", "城南学校")  # 客户 × 项目
     assert owner.closing == Sides(D("2180.00"), D("0.00"))
     payable = year.account("2202.01")
     assert payable is not None
     (xm_a,) = payable.detail("XM-A")
-    assert xm_a.names == ("滨江花园一期",)
+    assert xm_a.names == ("江苏恒固建材有限公司", "滨江花园一期")  # 供应商 × 项目
     assert xm_a.movement == Sides(D("500.00"), D("1130.00"))
     assert xm_a.closing.net == D("-630.00")
     assert "滨江花园一期" in xm_a.label

@@ -33,7 +33,7 @@ from yecai.mapping.interface import PlannableDocument, PlanningContext
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine
-from yecai.sync.planning import latest_documents, target_of
+from yecai.sync.planning import latest_documents, planning_context, target_of
 from yecai.sync.states import transition
 
 ACTIVE = (PostingState.POSTED, PostingState.SAVED)
@@ -135,9 +135,15 @@ def plan_corrections(
     mapping: MappingTable,
     source_connection: str,
     kingdee_connection: str,
+    kingdee_projects: set[str] | None = None,
+    related: tuple[str, ...] = (),
     today: dt.date | None = None,
 ) -> CorrectionResult:
-    """Plan the correction of every posted voucher whose documents changed after posting."""
+    """Plan the correction of every posted voucher whose documents changed after posting.
+
+    `kingdee_projects` and `related` are what planning gets from the sync job: a voucher rewritten
+    in place is planned with exactly the context its original had (`planning.planning_context`).
+    """
     result = CorrectionResult()
     policy = str(rules.options.get("corrections", "update_or_reverse"))
     on = today or dt.date.today()
@@ -162,7 +168,16 @@ def plan_corrections(
                     _plan_delete(session, original)
                     result.deletions += 1
                 else:
-                    updated = _plan_update(session, original, live, rules, mapping, kingdee_connection)
+                    context = planning_context(
+                        session,
+                        rules,
+                        source_connection=source_connection,
+                        kingdee_connection=kingdee_connection,
+                        kingdee_projects=kingdee_projects,
+                        related=related,
+                        today=on,
+                    )
+                    updated = _plan_update(session, original, live, rules, mapping, context)
                     if updated:
                         result.updates += 1
                     else:
@@ -254,14 +269,14 @@ def _plan_update(
     live: list[Document],
     rules: RuleSet,
     mapping: MappingTable,
-    kingdee_connection: str,
+    context: PlanningContext,
 ) -> bool:
     """Rewrite an unaudited voucher with its group's current documents; False if they regroup."""
     model_of = DOCUMENT_TYPES[rules.document]
     documents = [
         PlannableDocument(d.id, d.version, model_of.model_validate(jsonutil.loads(d.data))) for d in live
     ]
-    plan = registry.plan(documents, rules, mapping, PlanningContext(connection=kingdee_connection))
+    plan = registry.plan(documents, rules, mapping, context)
     same = [p for p in plan.vouchers if p.group_key == original.group_key]
     if len(plan.vouchers) != 1 or not same:
         return False

@@ -25,6 +25,9 @@ from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.store.db import Store
 from yecai.sync.pipeline import SyncReport, run_sync_job
 
+# yecai's vouchers: keyed by FBillNo ("YC" + 16 hex; their 摘要 carry no token) or by the 摘要 token.
+YECAI_VOUCHERS = "FBillNo like 'YC%' or FEXPLANATION like '%#YC:%'"
+
 
 @dataclass
 class Systems:
@@ -58,7 +61,7 @@ class Systems:
                 client.query_all(
                     "GL_VOUCHER",
                     ["FVOUCHERID", "FBillNo", "FDate", "FDocumentStatus", "FDEBITTOTAL"],
-                    "FEXPLANATION like '%#YC:%'",
+                    YECAI_VOUCHERS,
                 )
             )
 
@@ -113,7 +116,7 @@ class Site:
 
     def kingdee_total(self) -> Any:
         with KingdeeClient(str(self.credentials["server_url"]), identity_of(self.credentials)) as client:
-            rows = client.query_all("GL_VOUCHER", ["FVOUCHERID", "FDEBITTOTAL"], "FEXPLANATION like '%#YC:%'")
+            rows = client.query_all("GL_VOUCHER", ["FVOUCHERID", "FDEBITTOTAL"], YECAI_VOUCHERS)
             return money_sum({row[0]: row[1] for row in rows}.values())
 
     def stop(self) -> None:

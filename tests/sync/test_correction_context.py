@@ -16,11 +16,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import select
 
 from yecai import jsonutil
 from yecai.domain.documents import AccountingStandard, CostRecord, Project
 from yecai.kingdee.client import KingdeeClient
+from yecai.kingdee.keys import key_token
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, Record
@@ -158,3 +160,48 @@ def test_a_reversal_and_re_post_of_a_small_enterprise_cost_stay_on_its_chart(sto
         }
         assert debit_accounts(fresh) == {"4401.01.01"}
         assert fresh.debit_total == Decimal("1200.00")
+
+
+@pytest.mark.parametrize("key_field", ["bill_no", "summary"])
+def test_a_reversal_cites_the_voucher_it_reverses(store: Store, key_field: str) -> None:
+    """红字冲销 摘要: 冲销 + the original's 期间 凭证字号 (as Kingdee numbers it now) + its 摘要."""
+    rules = rules_with_key(key_field)
+    posted_small_enterprise_cost(store, rules)
+    assert correct(store, rules, status="C").reversals == 1
+    with store.transaction() as session:
+        original = session.scalars(select(Posting).where(Posting.kind == "posting")).one()
+        reversal = session.scalars(select(Posting).where(Posting.kind == "reversal")).one()
+        assert original.kingdee_number == "2026-10 记-0012"  # read from Kingdee when correcting
+        before = [line["FEXPLANATION"] for line in jsonutil.loads(original.payload)["FEntity"]]
+        after = [line["FEXPLANATION"] for line in jsonutil.loads(reversal.payload)["FEntity"]]
+        assert "2026-10 记-0012" in (reversal.note or "")
+    old_token, new_token = key_token(original.posting_key), key_token(reversal.posting_key)
+    for text, reversed_text in zip(before, after, strict=True):
+        human = text.replace(old_token, "").strip()
+        assert reversed_text.startswith(f"冲销 2026-10 记-0012 {human}")
+        assert old_token not in reversed_text
+        assert (new_token in reversed_text) == (key_field == "summary")
+
+
+def rules_with_key(key_field: str) -> RuleSet:
+    rules = default_rule_set()
+    return rules.model_copy(update={"kingdee": rules.kingdee.model_copy(update={"key_field": key_field})})
+
+
+def test_the_reversal_of_a_rewritten_voucher_is_a_new_voucher(store: Store) -> None:
+    """An update's payload names the voucher it rewrote (FVOUCHERID); its reversal must not."""
+    rules = default_rule_set()
+    posted_small_enterprise_cost(store, rules)
+    assert correct(store, rules, status="A").updates == 1
+    with store.transaction() as session:
+        update = session.scalars(select(Posting).where(Posting.kind == "update")).one()
+        assert jsonutil.loads(update.payload)["FVOUCHERID"] == 101
+        update.state, update.kingdee_id, update.kingdee_status = "posted", "101", "A"
+    assert corrections.finalize(store, kingdee_connection="kd") == 1
+    add_document(store, "cost_record", "C-1", cost("1300.00"), revision=3)
+    assert correct(store, rules, status="C").reversals == 1
+    with store.transaction() as session:
+        reversal = session.scalars(select(Posting).where(Posting.kind == "reversal")).one()
+        payload = jsonutil.loads(reversal.payload)
+    assert "FVOUCHERID" not in payload  # saved as a new voucher beside the one it reverses
+    assert payload["FBillNo"] == reversal.kingdee_key != update.kingdee_key

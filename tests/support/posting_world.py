@@ -15,6 +15,7 @@ from yecai.connectors.pm_sandbox import PmSandboxConnector
 from yecai.demo import identity_of
 from yecai.domain.money import money_sum
 from yecai.kingdee.client import KingdeeClient
+from yecai.kingdee.keys import BILL_NO, SUMMARY, present
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
 from yecai.sandbox.kingdee import SandboxSettings
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
@@ -26,7 +27,7 @@ from yecai.store.db import Store
 from yecai.sync.pipeline import SyncReport, run_sync_job
 
 # yecai's vouchers: keyed by FBillNo ("YC" + 16 hex; their 摘要 carry no token) or by the 摘要 token.
-YECAI_VOUCHERS = "FBillNo like 'YC%' or FEXPLANATION like '%#YC:%'"
+YECAI_VOUCHERS = f"{present(BILL_NO)} or {present(SUMMARY)}"
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 from yecai.domain.vouchers import Voucher
 from yecai.kingdee.client import KingdeeClient
-from yecai.kingdee.keys import BILL_NO, SUMMARY, VALUES_PER_QUERY, field_key, key_value
+from yecai.kingdee.keys import BILL_NO, SUMMARY, VALUES_PER_QUERY, field_key, key_token, key_value
 
 FORM_ID = "GL_VOUCHER"
 
@@ -34,9 +34,14 @@ class VoucherTarget:
 def voucher_model(voucher: Voucher, target: VoucherTarget) -> dict[str, Any]:
     """The `Model` of a GL_VOUCHER Save/BatchSave package for one planned voucher."""
     entries = []
+    token = key_token(voucher.posting_key)
     for line in voucher.lines:
+        explanation = line.explanation
+        if target.key_field != SUMMARY:
+            # the key lives in FBillNo or a custom field: the 摘要 stays human text
+            explanation = " ".join(explanation.replace(token, " ").split())
         entry: dict[str, Any] = {
-            "FEXPLANATION": line.explanation,
+            "FEXPLANATION": explanation,
             "FACCOUNTID": {"FNumber": line.account},
         }
         if line.dimensions:

@@ -29,6 +29,7 @@ import yaml
 
 from yecai.domain.money import money_sum
 from yecai.kingdee.client import KingdeeClient
+from yecai.kingdee.keys import BILL_NO, SUMMARY, present
 from yecai.kingdee.signing import Identity
 from yecai.mapping.rules import default_rule_set
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
@@ -104,7 +105,9 @@ def kingdee_groups(client: KingdeeClient) -> tuple[dict[tuple[str, str, str], li
     fields = ["FVOUCHERID", "FDate", "FACCOUNTID.FNumber", "FDetailID.FF100001.FNumber", "FDEBIT"]
     found: dict[tuple[str, str, str], list[Decimal]] = defaultdict(list)
     total = Decimal("0.00")
-    for row in client.query_all("GL_VOUCHER", fields, "FEXPLANATION like '%#YC:%' and FDEBIT <> 0"):
+    # yecai's vouchers: the key in FBillNo (the 摘要 then carries no token) or in the 摘要
+    yecai = f"({present(BILL_NO)} or {present(SUMMARY)})"
+    for row in client.query_all("GL_VOUCHER", fields, f"{yecai} and FDEBIT <> 0"):
         amount = Decimal(row[4])
         found[(str(row[3]), str(row[2]), str(row[1])[:10])].append(amount)
         total += amount

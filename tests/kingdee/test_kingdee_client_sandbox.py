@@ -21,6 +21,7 @@ from yecai.demo import identity_of
 from yecai.errors import Action, Fault
 from yecai.kingdee.auth import app_secret_login, password_login, sign_login
 from yecai.kingdee.client import KingdeeClient, KingdeeError
+from yecai.kingdee.vouchers import voucher_numbers
 from yecai.sandbox.kingdee import SandboxSettings, start_sandbox
 from yecai.sandbox.kingdee.datadir import password_credentials
 
@@ -233,3 +234,16 @@ def test_wrong_data_centre_is_named(kingdee_site: tuple[Any, dict[str, Any], Pat
         client.execute_bill_query("BD_Account", ["FNumber"])
     assert caught.value.fault is Fault.CONFIGURATION
     assert "账套" in caught.value.zh
+
+
+def test_voucher_numbers_are_read_back_per_book_period_and_word(kd_client: KingdeeClient) -> None:
+    """An accountant finds a voucher by 期间 + 凭证字号; Kingdee numbers 凭证号 per book × period × 凭证字."""
+    dates = ["2026-10-05", "2026-10-06", "2026-11-02"]
+    saved = kd_client.batch_save(
+        "GL_VOUCHER", [balanced_voucher(10 + n, date=d) for n, d in enumerate(dates)]
+    )
+    assert saved.ok
+    ids = [package.id for package in saved.packages]
+    numbers = voucher_numbers(kd_client, [*ids, *ids])  # asked twice: read once
+    assert [numbers[str(i)] for i in ids] == ["2026-10 记-0001", "2026-10 记-0002", "2026-11 记-0001"]
+    assert voucher_numbers(kd_client, []) == {}

@@ -154,9 +154,12 @@ def test_each_planted_difference_is_found(world: World) -> None:
     assert world.reconcile(None).total == 0
 
     missing, edited, unaudited, retitled = same[0], same[1], same[2], same[3]
+    # Kingdee finds them by FBillNo (yecai keeps its key there); yecai shows the 凭证字号
+    assert all(str(p.kingdee_key).startswith("YC") for p in same)
+    assert all(" 记-" in str(p.kingdee_number) for p in same)
     # (a) deleted in Kingdee (unaudit first: Kingdee deletes only unaudited vouchers)
-    world.ok(world.sdk.UnAudit("GL_VOUCHER", {"Numbers": [missing.kingdee_number]}))
-    world.ok(world.sdk.Delete("GL_VOUCHER", {"Numbers": [missing.kingdee_number]}))
+    world.ok(world.sdk.UnAudit("GL_VOUCHER", {"Numbers": [missing.kingdee_key]}))
+    world.ok(world.sdk.Delete("GL_VOUCHER", {"Numbers": [missing.kingdee_key]}))
     # (b) manual vouchers: one on a project's cost accounts, one company-wide on 其他应付款
     with world.store.transaction() as session:
         code, number = session.execute(
@@ -186,8 +189,8 @@ def test_each_planted_difference_is_found(world: World) -> None:
         )
     )
     # (c) an amount edited by hand: unaudit → save both lines +100 → submit → audit
-    world.ok(world.sdk.UnAudit("GL_VOUCHER", {"Numbers": [edited.kingdee_number]}))
-    rows = world.entries(str(edited.kingdee_number))
+    world.ok(world.sdk.UnAudit("GL_VOUCHER", {"Numbers": [edited.kingdee_key]}))
+    rows = world.entries(str(edited.kingdee_key))
     model = {
         "FVOUCHERID": rows[0][0],
         "FEntity": [
@@ -204,18 +207,18 @@ def test_each_planted_difference_is_found(world: World) -> None:
             "GL_VOUCHER", {"Model": model, "NeedUpDateFields": ["FEntity.FDEBIT", "FEntity.FCREDIT"]}
         )
     )
-    world.resubmit(str(edited.kingdee_number))
+    world.resubmit(str(edited.kingdee_key))
     # (c') unaudited only: the amounts agree, the status went back from C to D
-    world.ok(world.sdk.UnAudit("GL_VOUCHER", {"Numbers": [unaudited.kingdee_number]}))
+    world.ok(world.sdk.UnAudit("GL_VOUCHER", {"Numbers": [unaudited.kingdee_key]}))
     # (c'') a summary rewritten, then audited again: same amounts and status, other content
-    world.ok(world.sdk.UnAudit("GL_VOUCHER", {"Numbers": [retitled.kingdee_number]}))
-    rows = world.entries(str(retitled.kingdee_number))
+    world.ok(world.sdk.UnAudit("GL_VOUCHER", {"Numbers": [retitled.kingdee_key]}))
+    rows = world.entries(str(retitled.kingdee_key))
     model = {
         "FVOUCHERID": rows[0][0],
         "FEntity": [{"FEntryID": r[1], "FEXPLANATION": "手工改过的摘要"} for r in rows],
     }
     world.ok(world.sdk.Save("GL_VOUCHER", {"Model": model, "NeedUpDateFields": ["FEntity.FEXPLANATION"]}))
-    world.resubmit(str(retitled.kingdee_number))
+    world.resubmit(str(retitled.kingdee_key))
 
     report = world.reconcile(period)
     by_kind: dict[str, list[Any]] = {

@@ -15,6 +15,7 @@ from yecai.connectors.pm_sandbox import PmSandboxConnector
 from yecai.demo import identity_of
 from yecai.domain.money import money_sum
 from yecai.kingdee.client import KingdeeClient
+from yecai.kingdee.keys import BILL_NO, SUMMARY, present
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
 from yecai.sandbox.kingdee import SandboxSettings
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
@@ -24,6 +25,9 @@ from yecai.sandbox.pm.models import Dataset
 from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.store.db import Store
 from yecai.sync.pipeline import SyncReport, run_sync_job
+
+# yecai's vouchers: keyed by FBillNo ("YC" + 16 hex; their 摘要 carry no token) or by the 摘要 token.
+YECAI_VOUCHERS = f"{present(BILL_NO)} or {present(SUMMARY)}"
 
 
 @dataclass
@@ -58,7 +62,7 @@ class Systems:
                 client.query_all(
                     "GL_VOUCHER",
                     ["FVOUCHERID", "FBillNo", "FDate", "FDocumentStatus", "FDEBITTOTAL"],
-                    "FEXPLANATION like '%#YC:%'",
+                    YECAI_VOUCHERS,
                 )
             )
 
@@ -113,7 +117,7 @@ class Site:
 
     def kingdee_total(self) -> Any:
         with KingdeeClient(str(self.credentials["server_url"]), identity_of(self.credentials)) as client:
-            rows = client.query_all("GL_VOUCHER", ["FVOUCHERID", "FDEBITTOTAL"], "FEXPLANATION like '%#YC:%'")
+            rows = client.query_all("GL_VOUCHER", ["FVOUCHERID", "FDEBITTOTAL"], YECAI_VOUCHERS)
             return money_sum({row[0]: row[1] for row in rows}.values())
 
     def stop(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.posting_world import YECAI_VOUCHERS
 from tests.support.spreadsheets import write_csv
 from yecai.connectors.files.connector import FileConnector
 from yecai.connectors.generic_rest import GenericRestConnector
@@ -123,7 +124,7 @@ def with_project(kingdee: dict[str, Any]) -> dict[str, Any]:
 def kingdee_total(kingdee: dict[str, Any]) -> Decimal:
     """Net debit total of every voucher yecai wrote (a reversal counts negative)."""
     with KingdeeClient(str(kingdee["server_url"]), identity_of(kingdee)) as client:
-        rows = client.query_all("GL_VOUCHER", ["FVOUCHERID", "FDEBITTOTAL"], "FEXPLANATION like '%#YC:%'")
+        rows = client.query_all("GL_VOUCHER", ["FVOUCHERID", "FDEBITTOTAL"], YECAI_VOUCHERS)
         return money_sum(Decimal(str(row[1])) for row in {row[0]: row for row in rows}.values())
 
 

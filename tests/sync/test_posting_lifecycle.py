@@ -40,7 +40,41 @@ def test_bill_number_keys_and_audit(store: Store, posting_systems: Systems) -> N
     assert {(p.state, p.step, p.kingdee_status, p.key_field) for p in postings} == {
         ("posted", "audit", "C", "bill_no")
     }
-    assert {p.kingdee_number for p in postings} == {p.kingdee_key for p in postings}
+    # The number shown is the 凭证字号 Kingdee gave (期间 + 记-n), not yecai's own key in FBillNo.
+    assert {p.kingdee_number for p in postings} == set(voucher_labels(posting_systems).values())
+    assert all(voucher_labels(posting_systems)[p.kingdee_id] == p.kingdee_number for p in postings)
+    assert all(p.kingdee_key and p.kingdee_key.startswith("YC") for p in postings)
+
+
+def voucher_labels(systems: Systems) -> dict[str, str]:
+    """Kingdee voucher id → 期间 记-凭证号, read straight from Kingdee's own fields."""
+    with systems.client() as client:
+        rows = list(
+            client.query_all(
+                "GL_VOUCHER",
+                ["FVOUCHERID", "FYEAR", "FPERIOD", "FVOUCHERGROUPID.FName", "FVOUCHERGROUPNO"],
+                "",
+            )
+        )
+    return {str(r[0]): f"{r[1]}-{r[2]:02d} {r[3]}-{int(r[4]):04d}" for r in rows}
+
+
+def test_a_voucher_found_by_key_gets_its_kingdee_number(store: Store, posting_systems: Systems) -> None:
+    rules = rules_with(kingdee={"key_field": "summary"})
+    posting_systems.sync(store, rules)
+    with store.transaction() as session:
+        for posting in session.scalars(select(Posting)):
+            # as if every write had timed out after Kingdee committed it
+            posting.state, posting.kingdee_id, posting.kingdee_number = "uncertain", None, None
+    with posting_systems.client() as client:
+        found = send_postings(store, client, kingdee_connection="kd", settle_seconds=0)
+    assert found.found_after_unknown > 0
+    assert found.sent == 0
+    labels = voucher_labels(posting_systems)
+    with store.transaction() as session:
+        postings = session.scalars(select(Posting)).all()
+    assert {p.state for p in postings} == {"posted"}
+    assert all(p.kingdee_number == labels[p.kingdee_id] for p in postings)
 
 
 def test_a_refused_audit_is_compensated(store: Store, tmp_path: Path) -> None:

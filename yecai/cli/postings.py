@@ -38,7 +38,7 @@ def list_command(
         "规则 rule set",
         "状态 state",
         "金额 amount",
-        "金蝶编号 number",
+        "凭证字号/单据编号 number",
         "尝试 tries",
         "说明 message",
     ):

@@ -1,10 +1,11 @@
 """Where a posting key lives in Kingdee, and how to find documents by it after an unknown outcome.
 
-Three places, by tenant: the 摘要 token `#YC:<key>` on every voucher line (works everywhere, no
-uniqueness), the bill number `FBillNo` (Kingdee refuses a second document with it — the only
-guard that also defeats a write that commits *after* the caller gave up), or a custom field
-`F_<ISV>_…` a tenant adds. The key's value is deterministic, so the same posting always looks for,
-and writes, the same value.
+Three places, by tenant (the rule set's `key_field`): the 摘要 token `#YC:<key>` on every voucher
+line (`summary`: works everywhere, no uniqueness), the bill number `FBillNo` (`bill_no`: Kingdee
+refuses a second document with it — the only guard that also defeats a write that commits *after*
+the caller gave up), or a custom field `F_<ISV>_…` a tenant adds. Only `summary` puts the token in
+the 摘要; with the other two the 摘要 is human text and every lookup goes by the key field. The
+key's value is deterministic, so the same posting always looks for, and writes, the same value.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def key_value(key_field: str, posting_key: str, prefix: str = VOUCHER_PREFIX) ->
     if key_field == BILL_NO:
         return bill_number(prefix, posting_key)
     return posting_key
+
+
+def present(key_field: str) -> str:
+    """A filter for the vouchers whose key field holds a yecai key (any key, not one in particular)."""
+    if key_field == SUMMARY:
+        return f"FEXPLANATION like '%{key_token('')}%'"
+    if key_field == BILL_NO:
+        return f"FBillNo like '{VOUCHER_PREFIX}%'"
+    return f"{key_field} <> ''"
 
 
 def field_key(key_field: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from yecai.auth.principal import Principal
@@ -284,7 +284,7 @@ def postings(
     if connection:
         query = query.where(Posting.connection == connection)
     if number:
-        query = query.where(Posting.kingdee_number == number)
+        query = query.where(_number_is(number))
     if project:
         query = query.where(
             exists(
@@ -345,6 +345,17 @@ def posting_detail(store: Store, who: Principal, posting_id: int) -> PostingDeta
             loads(p.response) if p.response else None,
             lines,
         )
+
+
+def _number_is(number: str) -> ColumnElement[bool]:
+    """What an accountant may type for a posting: Kingdee's number as yecai shows it (a voucher's
+    `2026-10 记-0012`, a bill's FBillNo), the key number yecai wrote (FBillNo `YC…`), or a voucher's
+    凭证字号 alone (`记-0012`, the same in every period: all of them match)."""
+    wanted = number.strip()
+    matches = [Posting.kingdee_number == wanted, Posting.kingdee_key == wanted]
+    if "-" in wanted and " " not in wanted:
+        matches.append(Posting.kingdee_number.endswith(f" {wanted}", autoescape=True))
+    return or_(*matches)
 
 
 def postings_of_voucher(store: Store, who: Principal, number: str) -> list[PostingSummary]:

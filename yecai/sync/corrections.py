@@ -26,14 +26,14 @@ from yecai import jsonutil
 from yecai.domain.documents import DOCUMENT_TYPES
 from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
-from yecai.kingdee.keys import BILL_NO, key_token, key_value
-from yecai.kingdee.vouchers import voucher_model
+from yecai.kingdee.keys import BILL_NO, SUMMARY, field_key, key_token, key_value
+from yecai.kingdee.vouchers import NUMBER_FIELDS, voucher_label, voucher_model
 from yecai.mapping import registry
 from yecai.mapping.interface import PlannableDocument, PlanningContext
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine
-from yecai.sync.planning import latest_documents, target_of
+from yecai.sync.planning import latest_documents, planning_context, target_of
 from yecai.sync.states import transition
 
 ACTIVE = (PostingState.POSTED, PostingState.SAVED)
@@ -74,11 +74,25 @@ def _negate(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "FEntity": entries}
 
 
-def _retag(payload: dict[str, Any], old_key: str, new_key: str, prefix: str = "") -> dict[str, Any]:
-    entries = []
-    for entry in payload.get("FEntity", []):
-        text = str(entry.get("FEXPLANATION", "")).replace(key_token(old_key), key_token(new_key))
-        entries.append({**entry, "FEXPLANATION": f"{prefix}{text}"})
+def _reversal_text(text: str, original: Posting, reversal_key: str) -> str:
+    """The 摘要 of a reversal line: 冲销 + the original's 期间 凭证字号 + the original's 摘要.
+
+    The original's key token is dropped (the reversal is not the original); a summary-keyed
+    reversal carries its own token, which is how yecai finds it again after an unknown outcome.
+    """
+    human = " ".join(text.replace(key_token(original.posting_key), " ").split())
+    cited = original.kingdee_number or (original.kingdee_key if original.key_field == BILL_NO else None)
+    parts = ["冲销", cited or "", human]
+    if original.key_field == SUMMARY:
+        parts.append(key_token(reversal_key))
+    return " ".join(part for part in parts if part)
+
+
+def _retell(payload: dict[str, Any], original: Posting, reversal_key: str) -> dict[str, Any]:
+    entries = [
+        {**entry, "FEXPLANATION": _reversal_text(str(entry.get("FEXPLANATION", "")), original, reversal_key)}
+        for entry in payload.get("FEntity", [])
+    ]
     return {**payload, "FEntity": entries}
 
 
@@ -119,12 +133,21 @@ def _pending(session: Session, posting_id: int) -> bool:
 
 
 def _kingdee_status(client: KingdeeClient, posting: Posting) -> str | None:
+    """The voucher's status in Kingdee now; refreshes its 凭证字号 on the way.
+
+    The number is read again because 凭证整理 (renumbering) in Kingdee may have changed it since
+    the save, and a reversal cites it.
+    """
     if not posting.kingdee_id:
         return posting.kingdee_status
-    rows = client.execute_bill_query(
-        "GL_VOUCHER", ["FDocumentStatus"], f"FVOUCHERID = {int(posting.kingdee_id)}"
-    )
-    return str(rows[0][0]) if rows else None
+    fields = ["FDocumentStatus", *NUMBER_FIELDS[1:]]
+    rows = client.execute_bill_query("GL_VOUCHER", fields, f"FVOUCHERID = {int(posting.kingdee_id)}")
+    if not rows:
+        return None
+    status, word, number, year, period = rows[0][:5]
+    if str(number or "").strip() and year:
+        posting.kingdee_number = voucher_label(year, period, str(word or ""), number)
+    return str(status)
 
 
 def plan_corrections(
@@ -135,9 +158,15 @@ def plan_corrections(
     mapping: MappingTable,
     source_connection: str,
     kingdee_connection: str,
+    kingdee_projects: set[str] | None = None,
+    related: tuple[str, ...] = (),
     today: dt.date | None = None,
 ) -> CorrectionResult:
-    """Plan the correction of every posted voucher whose documents changed after posting."""
+    """Plan the correction of every posted voucher whose documents changed after posting.
+
+    `kingdee_projects` and `related` are what planning gets from the sync job: a voucher rewritten
+    in place is planned with exactly the context its original had (`planning.planning_context`).
+    """
     result = CorrectionResult()
     policy = str(rules.options.get("corrections", "update_or_reverse"))
     on = today or dt.date.today()
@@ -162,7 +191,16 @@ def plan_corrections(
                     _plan_delete(session, original)
                     result.deletions += 1
                 else:
-                    updated = _plan_update(session, original, live, rules, mapping, kingdee_connection)
+                    context = planning_context(
+                        session,
+                        rules,
+                        source_connection=source_connection,
+                        kingdee_connection=kingdee_connection,
+                        kingdee_projects=kingdee_projects,
+                        related=related,
+                        today=on,
+                    )
+                    updated = _plan_update(session, original, live, rules, mapping, context)
                     if updated:
                         result.updates += 1
                     else:
@@ -213,9 +251,13 @@ def _correction(
 
 def _plan_reversal(session: Session, original: Posting, on: dt.date) -> None:
     key = _derived_key(original, "reversal")
-    payload = _retag(_negate(jsonutil.loads(original.payload)), original.posting_key, key, "冲销 ")
+    payload = _retell(_negate(jsonutil.loads(original.payload)), original, key)
     payload["FDate"] = max(on, original.business_date).isoformat()
-    if original.key_field == BILL_NO or "FBillNo" in payload:
+    payload.pop("FVOUCHERID", None)  # a new voucher, never the original rewritten
+    if original.key_field != SUMMARY:
+        # the reversal's own key where the original had its key (FBillNo or a custom F_ field)
+        payload[field_key(original.key_field)] = key_value(original.key_field, key)
+    elif "FBillNo" in payload:
         payload["FBillNo"] = key_value(BILL_NO, key)
     session.add(
         _correction(
@@ -254,14 +296,14 @@ def _plan_update(
     live: list[Document],
     rules: RuleSet,
     mapping: MappingTable,
-    kingdee_connection: str,
+    context: PlanningContext,
 ) -> bool:
     """Rewrite an unaudited voucher with its group's current documents; False if they regroup."""
     model_of = DOCUMENT_TYPES[rules.document]
     documents = [
         PlannableDocument(d.id, d.version, model_of.model_validate(jsonutil.loads(d.data))) for d in live
     ]
-    plan = registry.plan(documents, rules, mapping, PlanningContext(connection=kingdee_connection))
+    plan = registry.plan(documents, rules, mapping, context)
     same = [p for p in plan.vouchers if p.group_key == original.group_key]
     if len(plan.vouchers) != 1 or not same:
         return False
@@ -269,8 +311,12 @@ def _plan_update(
 
     payload = voucher_model(voucher, target_of(rules))
     payload["FVOUCHERID"] = int(original.kingdee_id or 0)
-    if original.kingdee_key and original.key_field == BILL_NO:
-        payload["FBillNo"] = original.kingdee_key  # the same Kingdee document keeps its number
+    if original.kingdee_key and original.key_field != SUMMARY:
+        # the same Kingdee document keeps its key value (FBillNo or custom field): found by it
+        payload[field_key(original.key_field)] = original.kingdee_key
+        kingdee_key: str | None = original.kingdee_key
+    else:
+        kingdee_key = key_value(SUMMARY, voucher.posting_key)  # the rewritten 摘要 carries this token
     update = _correction(
         original,
         posting_key=voucher.posting_key,
@@ -279,7 +325,7 @@ def _plan_update(
         debit_total=voucher.debit_total,
         credit_total=voucher.credit_total,
         payload=payload,
-        kingdee_key=original.kingdee_key,
+        kingdee_key=kingdee_key,
         note=f"源单据变更：改写未审核凭证 {original.kingdee_number} / rewrite of an unaudited voucher",
     )
     amounts = {

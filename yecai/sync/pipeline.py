@@ -174,6 +174,8 @@ def run_sync_job(
                 mapping=mapping,
                 source_connection=source_connection,
                 kingdee_connection=kingdee_connection,
+                kingdee_projects=report.projects.numbers,
+                related=tuple(related),
             )
         # Twice at most: corrections posted in the first round release documents whose current
         # versions are then planned and sent in the second.

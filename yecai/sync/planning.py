@@ -111,6 +111,50 @@ def _documents_of(planned: Planned) -> list[tuple[int, int]]:
     return list(seen.items())
 
 
+def planning_context(
+    session: Session,
+    rules: RuleSet,
+    *,
+    source_connection: str,
+    kingdee_connection: str,
+    kingdee_projects: set[str] | None = None,
+    related: tuple[str, ...] = (),
+    today: dt.date | None = None,
+) -> PlanningContext:
+    """What a planner of the rule set sees besides its documents: one function for every caller.
+
+    Planning and corrections (which re-plan a changed voucher in place) both build their context
+    here, so a correction cannot plan with less than the original had — the Project documents
+    (accounting standard, VAT method …), the related documents the event's spec names, the
+    history and the project names. `related` adds kinds the sync job names.
+    """
+    kinds = tuple(dict.fromkeys([*related, *registry.spec_of(rules.event).related]))
+    names = {
+        key: Project.model_validate(jsonutil.loads(doc.data)).name
+        for key, doc in latest_documents(session, source_connection, "project").items()
+        if not doc.deleted
+    }
+    related_models = {
+        kind: [
+            DOCUMENT_TYPES[kind].model_validate(jsonutil.loads(doc.data))
+            for doc in latest_documents(session, source_connection, kind).values()
+            if not doc.deleted
+        ]
+        for kind in kinds
+    }
+    return PlanningContext(
+        connection=kingdee_connection,
+        project_names=names,
+        kingdee_projects=kingdee_projects,
+        related=related_models,
+        history={
+            **_history(session, rules, kingdee_connection),
+            **_month_end_history(session, rules, kingdee_connection),
+        },
+        today=today or dt.date.today(),
+    )
+
+
 def plan_postings(
     store: Store,
     *,
@@ -128,22 +172,7 @@ def plan_postings(
     result = PlanResult()
     target = target_of(rules)
     model_of = DOCUMENT_TYPES[rules.document]
-    # the kinds the event's planner consults, besides any the sync job names
-    related = tuple(dict.fromkeys([*related, *registry.spec_of(rules.event).related]))
     with store.transaction() as session:
-        names = {
-            key: Project.model_validate(jsonutil.loads(doc.data)).name
-            for key, doc in latest_documents(session, source_connection, "project").items()
-            if not doc.deleted
-        }
-        related_models = {
-            kind: [
-                DOCUMENT_TYPES[kind].model_validate(jsonutil.loads(doc.data))
-                for doc in latest_documents(session, source_connection, kind).values()
-                if not doc.deleted
-            ]
-            for kind in related
-        }
         latest = latest_documents(session, source_connection, rules.document)
         bound = _bound(session, source_connection, rules.document, rules.name)
         documents: list[PlannableDocument] = []
@@ -167,16 +196,13 @@ def plan_postings(
             documents.append(PlannableDocument(doc.id, doc.version, model))
             amounts[doc.id] = _amount_of(model)
         result.documents = len(documents)
-        context = PlanningContext(
-            connection=kingdee_connection,
-            project_names=names,
+        context = planning_context(
+            session,
+            rules,
+            source_connection=source_connection,
+            kingdee_connection=kingdee_connection,
             kingdee_projects=kingdee_projects,
-            related=related_models,
-            history={
-                **_history(session, rules, kingdee_connection),
-                **_month_end_history(session, rules, kingdee_connection),
-            },
-            today=dt.date.today(),
+            related=related,
         )
         plan = registry.plan(documents, rules, mapping, context)
         result.unmapped = plan.unmapped

@@ -1,7 +1,9 @@
 """Read-back: compare what yecai posted with what Kingdee holds, voucher by voucher.
 
-The full check reads every voucher that carries a yecai key token back from Kingdee with
-ExecuteBillQuery and checks each posted posting appears exactly once with the same totals:
+The full check reads every voucher that carries a yecai key back from Kingdee with
+ExecuteBillQuery — by the 摘要 token, and by the key field (FBillNo `YC…` or a custom `F_…` field)
+where the rule sets keep the key there and the 摘要 carries none — and checks each posted posting
+appears exactly once with the same totals:
 anything missing, duplicated, different in amount or unknown to yecai is listed. A nightly run
 checks only the postings it touched (`since`), looked up by their keys — so its cost follows the
 night's work, not the books' whole history. The source ↔ yecai ↔ Kingdee reconciliation by
@@ -30,6 +32,7 @@ from yecai.kingdee.keys import (
     field_key,
     find_by_keys,
     key_value,
+    present,
     repr_sql,
 )
 from yecai.kingdee.vouchers import FORM_ID
@@ -66,16 +69,48 @@ class PostingCheck:
         return not (self.missing or self.duplicated or self.amount_mismatch or self.unknown)
 
 
-def read_yecai_vouchers(client: KingdeeClient) -> dict[str, KingdeeVoucher]:
-    """Kingdee voucher id → voucher, for every voucher whose lines carry a yecai key token."""
+BILL_KEY = re.compile(r"YC[0-9A-F]{16}")  # yecai's own FBillNo of a voucher (`bill_number`)
+
+
+def read_yecai_vouchers(
+    client: KingdeeClient, postings: Iterable[Posting] = (), key_fields: Iterable[str] = (BILL_NO,)
+) -> dict[str, KingdeeVoucher]:
+    """Kingdee voucher id → voucher, for every voucher that carries a yecai key.
+
+    Vouchers with the 摘要 token are read line by line (their totals summed); vouchers keyed by
+    FBillNo or a custom field — the key fields in `key_fields` and those of `postings` — by their
+    header. A key value one of `postings` wrote maps to its posting key; any other (a yecai
+    number yecai does not know) stands for itself, so it shows as unknown, never as nothing.
+    """
     fields = ["FVOUCHERID", "FBillNo", "FDEBIT", "FCREDIT", "FEXPLANATION"]
     vouchers: dict[str, KingdeeVoucher] = {}
-    for row in client.query_all(FORM_ID, fields, "FEXPLANATION like '%#YC:%'", order="FVOUCHERID"):
+    for row in client.query_all(FORM_ID, fields, present(SUMMARY), order="FVOUCHERID"):
         voucher_id = str(row[0])
         voucher = vouchers.setdefault(voucher_id, KingdeeVoucher(voucher_id, str(row[1])))
         voucher.debit += Decimal(row[2] or 0)
         voucher.credit += Decimal(row[3] or 0)
         voucher.keys.update(TOKEN.findall(str(row[4] or "")))
+    owners: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for posting in postings:
+        if posting.key_field != SUMMARY and posting.kingdee_key:
+            owners[posting.key_field][posting.kingdee_key].append(posting.posting_key)
+    for key_field in dict.fromkeys([*key_fields, *owners]):
+        if key_field == SUMMARY:
+            continue
+        key = field_key(key_field)
+        header = ["FVOUCHERID", "FBillNo", key, "FDEBITTOTAL", "FCREDITTOTAL"]
+        for row in client.query_all(FORM_ID, header, present(key_field), order="FVOUCHERID"):
+            value = str(row[2] or "").strip()
+            if not value or (key_field == BILL_NO and not BILL_KEY.fullmatch(value)):
+                continue
+            voucher_id = str(row[0])
+            keys = owners[key_field].get(value) or [value]
+            if voucher_id in vouchers:
+                vouchers[voucher_id].keys.update(keys)  # also read by its token: totals counted once
+                continue
+            voucher = KingdeeVoucher(voucher_id, str(row[1]), Decimal(row[3] or 0), Decimal(row[4] or 0))
+            voucher.keys.update(keys)
+            vouchers[voucher_id] = voucher
     return vouchers
 
 
@@ -164,7 +199,7 @@ def check_postings(
             query = query.where(Posting.updated_at >= since)
         postings = {p.posting_key: p for p in session.scalars(query)}
     if since is None:
-        vouchers = read_yecai_vouchers(client)
+        vouchers = read_yecai_vouchers(client, [p for p in postings.values() if p.form_id == FORM_ID])
     else:
         vouchers = _touched_vouchers(
             client, [p for p in postings.values() if p.form_id == FORM_ID and p.kind != "delete"]

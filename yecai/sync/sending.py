@@ -7,6 +7,8 @@ Kingdee's WebAPI has no idempotency key, so exactly-once is built here from what
    "number already used"), the posting becomes `uncertain` and is looked up in Kingdee by its key
    before anything is resent — a write is never replayed blindly;
 3. whole-call refusals (throttling, an unreachable server) back off and give up after a few.
+A voucher's number in yecai is the 凭证字号 Kingdee gave it (`2026-10 记-0012`, read back after the
+save), the one an accountant looks it up by; its FBillNo stays where the key lives (`kingdee_key`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from yecai.errors import Action
 from yecai.kingdee.client import KingdeeClient, KingdeeError, PackageResult
 from yecai.kingdee.keys import find_by_keys, key_value
 from yecai.kingdee.responses import delete_done
+from yecai.kingdee.vouchers import FORM_ID as VOUCHER_FORM
+from yecai.kingdee.vouchers import voucher_numbers
 from yecai.mapping.rules import PeriodPolicy, RuleSet
 from yecai.observability import metrics
 from yecai.settings import Settings
@@ -120,7 +124,7 @@ def resolve_unknown(
                     continue
                 posting.kingdee_id, posting.kingdee_number, posting.kingdee_status = (
                     hit.id,
-                    hit.number,
+                    _number_of(posting, hit.number),
                     hit.status,
                 )
                 posting.response = jsonutil.dumps({"found_by_key": True, "Id": hit.id, "Number": hit.number})
@@ -130,6 +134,40 @@ def resolve_unknown(
                     posting, state_after(posting, _rules_for(posting, rule_sets)), reason="found by key"
                 )
                 result.found_after_unknown += 1
+
+
+def _number_of(posting: Posting, number: str | None) -> str | None:
+    """A bill is known by its FBillNo; a voucher by its 凭证字号, read after the save (None till then)."""
+    return None if posting.form_id == VOUCHER_FORM else number
+
+
+def number_vouchers(store: Store, client: KingdeeClient, *, kingdee_connection: str) -> int:
+    """Read the 凭证字号 of every voucher in Kingdee that yecai holds without one; how many were read.
+
+    One query per 200 vouchers. A failed read leaves them unnumbered for the next run: the number
+    is for people, the key (not the number) is what exactly-once relies on.
+    """
+    with store.transaction() as session:
+        postings = list(
+            session.scalars(
+                select(Posting).where(
+                    Posting.connection == kingdee_connection,
+                    Posting.form_id == VOUCHER_FORM,
+                    Posting.kingdee_id.is_not(None),
+                    Posting.kingdee_number.is_(None),
+                    Posting.state.in_((S.SAVED, S.POSTED)),
+                )
+            )
+        )
+        if not postings:
+            return 0
+        try:
+            numbers = voucher_numbers(client, [p.kingdee_id for p in postings if p.kingdee_id])
+        except KingdeeError:
+            return 0
+        for posting in postings:
+            posting.kingdee_number = numbers.get(str(posting.kingdee_id))
+        return sum(1 for p in postings if p.kingdee_number)
 
 
 def _rules_for(posting: Posting, rule_sets: Mapping[str, RuleSet] | None) -> RuleSet | None:
@@ -170,7 +208,7 @@ def _apply_package(
     )
     if package.ok:
         posting.kingdee_id = package.id
-        posting.kingdee_number = package.number
+        posting.kingdee_number = _number_of(posting, package.number)
         posting.step = "save"
         posting.kingdee_status = "A"
         posting.error_action = posting.error_fault = posting.error_message = posting.error_code = None
@@ -357,6 +395,7 @@ def send_postings(
     lifecycle.advance(
         store, client, kingdee_connection=kingdee_connection, rule_sets=rule_sets or {}, result=result
     )
+    number_vouchers(store, client, kingdee_connection=kingdee_connection)
     _fail_exhausted(store, kingdee_connection, max_attempts, result)
     return result
 

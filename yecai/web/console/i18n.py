@@ -128,7 +128,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "col.rule_set": ("规则集", "Rule set"),
     "col.form": ("金蝶单据", "Kingdee form"),
     "col.debit_total": ("借方合计", "Debit total"),
-    "col.kingdee_number": ("金蝶编号", "Kingdee number"),
+    "col.kingdee_number": ("金蝶凭证字号/单据编号", "Kingdee voucher / bill no."),
     "col.kingdee_id": ("金蝶内码", "Kingdee id"),
     "col.attempts": ("尝试次数", "Attempts"),
     "col.line": ("行号", "Line"),

@@ -53,6 +53,19 @@ def test_a_good_opening_balance_validates_with_exact_amounts() -> None:
     assert document.invoiced_to_date == Decimal("0.00")  # an income contract has no supplier invoices
 
 
+@pytest.mark.parametrize("blank", [None, "", "  "])
+def test_a_figure_left_blank_is_zero(blank: object) -> None:
+    # A REST source sends null and a template leaves the cell empty where a figure does not apply
+    # (an income contract has no 累计付款): zero, not "not a number" refusing the whole row.
+    zeroes = {name: blank for name in NON_NEGATIVE if name != "estimated_total_cost"}
+    document, issues = validate(OpeningBalance, {**GOOD, **zeroes, "prepaid_vat_carry": blank})
+    assert issues == []
+    assert document is not None
+    assert (
+        document.paid_to_date == document.retention_to_date == document.prepaid_vat_carry == Decimal("0.00")
+    )
+
+
 def test_a_project_level_row_needs_no_contract() -> None:
     data = {k: v for k, v in GOOD.items() if k != "contract_no"}
     document, issues = validate(OpeningBalance, {**data, "contract_no": ""})

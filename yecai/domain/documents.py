@@ -219,6 +219,15 @@ Amount = Annotated[Decimal, BeforeValidator(_decimal)]
 OptionalAmount = Annotated[Decimal | None, BeforeValidator(_optional_decimal)]
 Money = Annotated[Decimal, BeforeValidator(_money)]
 OptionalMoney = Annotated[Decimal | None, BeforeValidator(_optional_money)]
+
+
+def _money_or_zero(value: object, info: ValidationInfo) -> Decimal:
+    amount = _optional_money(value, info)
+    return Decimal("0.00") if amount is None else amount
+
+
+# A cumulative figure a source leaves blank (null, an empty cell) where it does not apply: zero.
+MoneyOrZero = Annotated[Decimal, BeforeValidator(_money_or_zero)]
 Rate = Annotated[Decimal | None, BeforeValidator(_rate)]
 OptionalText = Annotated[str | None, BeforeValidator(_text_or_none)]
 OptionalDate = Annotated[dt.date | None, BeforeValidator(_text_or_none)]
@@ -630,15 +639,15 @@ class OpeningBalance(_Document):
     project_code: Code
     contract_no: OptionalCode = None  # None: the project's figures as a whole
     as_of: dt.date  # the go-live day: the figures are those at the end of the day before
-    cost_to_date: Money = Decimal("0.00")  # 累计实际成本 (ex-VAT) booked to the contract
-    revenue_to_date: Money = Decimal("0.00")  # 累计已确认收入 (ex-VAT)
+    cost_to_date: MoneyOrZero = Decimal("0.00")  # 累计实际成本 (ex-VAT) booked to the contract
+    revenue_to_date: MoneyOrZero = Decimal("0.00")  # 累计已确认收入 (ex-VAT)
     estimated_total_cost: OptionalMoney = None  # 预计总成本 at go-live (ex-VAT)
-    billed_to_date: Money = Decimal("0.00")  # 累计业主计量/价款结算 (ex-VAT, before retention)
-    retention_to_date: Money = Decimal("0.00")  # 累计扣留质保金 (ex-VAT) not yet due
-    received_to_date: Money = Decimal("0.00")  # 累计收款 (价税合计) from the owner
-    invoiced_to_date: Money = Decimal("0.00")  # 累计收到发票 (价税合计) of a supplier contract
-    paid_to_date: Money = Decimal("0.00")  # 累计付款 of a supplier contract
-    prepaid_vat_carry: Money = Decimal("0.00")  # 预缴增值税 base carried forward (≤ 0, tax-inclusive)
+    billed_to_date: MoneyOrZero = Decimal("0.00")  # 累计业主计量/价款结算 (ex-VAT, before retention)
+    retention_to_date: MoneyOrZero = Decimal("0.00")  # 累计扣留质保金 (ex-VAT) not yet due
+    received_to_date: MoneyOrZero = Decimal("0.00")  # 累计收款 (价税合计) from the owner
+    invoiced_to_date: MoneyOrZero = Decimal("0.00")  # 累计收到发票 (价税合计) of a supplier contract
+    paid_to_date: MoneyOrZero = Decimal("0.00")  # 累计付款 of a supplier contract
+    prepaid_vat_carry: MoneyOrZero = Decimal("0.00")  # 预缴增值税 base carried forward (≤ 0, tax-inclusive)
 
     @field_validator(
         "cost_to_date",

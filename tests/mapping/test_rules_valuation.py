@@ -268,6 +268,23 @@ def test_retention_of_a_main_contract_and_its_supplement_falls_due_once() -> Non
     assert {x.document_ids for x in plan.vouchers[0].lines} == {(10,)}
 
 
+def test_the_main_contract_bills_even_when_its_supplement_numbers_first() -> None:
+    """A 补充协议 is signed after the contract it supplements: the main contract bills and its
+    retention falls due, whatever the numbering (ZB = 总包, BC = 补充 sorts first)."""
+    main = INCOME.model_copy(update={"contract_no": "XM1-ZB", "signed_date": dt.date(2025, 3, 1)})
+    supplement = SUPPLEMENT.model_copy(update={"contract_no": "XM1-BC", "signed_date": dt.date(2026, 2, 1)})
+    context = PlanningContext(
+        connection="kd",
+        related={"contract": [main, supplement], "progress_report": [report(1).model]},
+        today=dt.date(2027, 7, 1),
+    )
+    documents = [PlannableDocument(10, "c1", main), PlannableDocument(11, "c2", supplement)]
+    plan = registry.plan(documents, default_rule_set("retention_due"), default_mapping(), context)
+    assert plan.held == []
+    assert [sum(x.debit for x in v.lines) for v in plan.vouchers] == [D("71940.00")]
+    assert {x.document_ids for x in plan.vouchers[0].lines} == {(10,)}
+
+
 def test_retention_withheld_before_go_live_falls_due_too() -> None:
     # 34,000 withheld before go-live + 66,000 since = 100,000; VAT 9,000.00
     opening = OpeningBalance(

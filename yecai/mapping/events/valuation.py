@@ -105,7 +105,8 @@ def contract_of(
     project: str, contracts: dict[str, list[Contract]]
 ) -> tuple[Contract | None, tuple[str, str] | None]:
     """The income contract that bills the project (a 补充协议 on the same terms bills through the
-    main contract: the first by number), or the reason (中文, English) it cannot be chosen."""
+    main contract: the first signed, then the first by number), or the reason (中文, English) it
+    cannot be chosen."""
     found = contracts.get(project, [])
     if not found:
         return None, None
@@ -117,7 +118,8 @@ def contract_of(
             f"project {project} has several income contracts with different terms ({numbers}); "
             "customer, retention rate and VAT rate are ambiguous",
         )
-    return found[0], None
+    # A supplement is signed after the contract it supplements; its number may sort first.
+    return min(found, key=lambda c: (c.signed_date or dt.date.max, c.contract_no)), None
 
 
 def customer_of(resolver: common.Resolver, project: str) -> str | None:

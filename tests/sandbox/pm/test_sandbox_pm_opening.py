@@ -144,7 +144,7 @@ def test_a_specialist_carries_on_from_what_it_settled_before_go_live(world: Data
         if contracts[row.contract_no].contract_type_name == "劳务分包合同"
     ]
     assert labour
-    assert all(row.contract_kind is ContractKind.SUBCONTRACT for row in labour)
+    assert all(row.contract_kind is ContractKind.LABOUR for row in labour)  # 劳务分包: their own kind
 
 
 def _to_document(connector: dict[str, Any], row: OpeningBalance) -> dict[str, Any]:

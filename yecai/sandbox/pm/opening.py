@@ -26,6 +26,8 @@ from yecai.sandbox.pm.progress import ProgressState, measured_to_date
 from yecai.sandbox.pm.records import BoqItem, BudgetLine, Contract, ContractKind, OpeningBalance
 from yecai.sandbox.pm.seeding import office_time
 
+# 分包款 deducted from the prepaid-VAT base: 专业分包 and 劳务分包 alike (公告2016年第17号)
+_DEDUCTED = (ContractKind.SUBCONTRACT, ContractKind.LABOUR)
 _ZERO = Decimal("0.00")
 _DIRECT = (CostCategory.LABOUR, CostCategory.MATERIAL, CostCategory.MACHINERY, CostCategory.SUBCONTRACT)
 _HUNDRED = Decimal(100)
@@ -129,7 +131,7 @@ def opening_balances(
     retention = _money(billed * income.retention_rate)
     issued = _money((billed - retention) * (1 + income.tax_rate))  # 销项 invoices: net of retention
     subcontracted = sum(
-        (r.invoiced_to_date for r in suppliers if r.contract_kind is ContractKind.SUBCONTRACT), _ZERO
+        (r.invoiced_to_date for r in suppliers if r.contract_kind in _DEDUCTED), _ZERO
     )
     price = income.amount / (1 + income.tax_rate)
     owner = row(

@@ -267,7 +267,9 @@ def _plan_update(
         return False
     voucher = same[0]
 
-    payload = voucher_model(voucher, target_of(rules))
+    # an update rewrites the same Kingdee voucher: it stays in the book it was posted to
+    book = (jsonutil.loads(original.payload).get("FAccountBookID") or {}).get("FNumber")
+    payload = voucher_model(voucher, target_of(rules, book))
     payload["FVOUCHERID"] = int(original.kingdee_id or 0)
     if original.kingdee_key and original.key_field == BILL_NO:
         payload["FBillNo"] = original.kingdee_key  # the same Kingdee document keeps its number

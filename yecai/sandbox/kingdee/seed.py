@@ -177,8 +177,12 @@ def account_tables(seed: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # Shared base data the seed allocates to the organisations of `allocate_to`: the 往来 a branch's
-# vouchers name in their 供应商 / 客户 dimensions.
-ALLOCATED_SECTIONS = (("suppliers", "BD_Supplier"), ("customers", "BD_Customer"))
+# vouchers name in their 供应商 / 客户 dimensions, and the 费用项目 of its bills.
+ALLOCATED_SECTIONS = (
+    ("suppliers", "BD_Supplier"),
+    ("customers", "BD_Customer"),
+    ("expense_items", "BD_Expense"),
+)
 
 
 def apply_seed(store: Store, registry: FormRegistry, settings: SandboxSettings, seed: dict[str, Any]) -> None:

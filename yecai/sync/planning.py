@@ -2,8 +2,7 @@
 
 Groups the latest unbound version of every document into vouchers or bills by the rule set, and
 stores each posting with its key, payload (in the 账簿 of its projects' organisation) and document
-lines first (invariant 2): what is sent
-later is only ever what was stored here. A document changed or deleted after posting is held back
+lines first (invariant 2): what is sent later is only ever what was stored here. A document changed or deleted after posting is held back
 for corrections, never posted twice. Revenue planners also get what earlier postings recognised
 and what other rule sets put into 合同履约成本; prepaid VAT learns which projects it has posted.
 """

@@ -11,7 +11,8 @@ rule set into a served sandbox.kingdee. Then, independently of the rules' code:
   issued invoices' tax by the project's VAT method; 预交增值税 only on 跨县市 projects;
 - revenue of the month = contract price × progress − revenue recognised before (opening balances
   included), and cost of sales = the cost carried;
-- the small-enterprise project is never booked on the CAS chart's 合同履约成本.
+- the small-enterprise project is kept in the 分公司's book 002 on its own chart, whose trial balance
+  balances too, and never on the CAS book's 合同履约成本.
 Account numbers are those of the default configuration (sandbox.kingdee's seeded chart); supplier
 and customer numbers are the default mapping table's. The hypothesis test varies amounts and the
 order the source lists its records in, with the same assertions.
@@ -28,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.support.ledger_world import Amounts, LedgerWorld, build_world, world_connector
+from tests.support.ledger_world import Amounts, LedgerWorld, build_world, ledger_mapping, world_connector
 from yecai.demo import identity_of, needed_streams
 from yecai.domain.money import round_money
 from yecai.kingdee.client import KingdeeClient
@@ -50,9 +51,13 @@ INPUT_VAT, OUTPUT_VAT, SIMPLE_VAT, PREPAID_VAT = "2221.01.01", "2221.01.02", "22
 REVENUE, COST_OF_SALES = "6001", "6401"
 
 
+SMALL_BOOK = "002"  # the 分公司's book (org 200), on the 小企业会计准则 chart
+
+
 def run_month(
     store: Store, data_dir: Path, world: LedgerWorld, order: random.Random | None = None
-) -> tuple[SyncReport, TrialBalance]:
+) -> tuple[SyncReport, TrialBalance, TrialBalance]:
+    """The month through the pipeline, and the trial balances of book 001 and of book 002."""
     server, credentials = start_kingdee(data_dir)
     try:
         connector = world_connector(world, order=order)
@@ -65,7 +70,7 @@ def run_month(
                 connector,
                 client,
                 rule_sets=rule_sets,
-                mapping=default_mapping(),
+                mapping=ledger_mapping(),
                 source_connection="pm",
                 kingdee_connection="kd",
                 streams=needed_streams(connector, rule_sets),
@@ -73,7 +78,8 @@ def run_month(
                 full_check=True,
             )
             balance = read_trial_balance(client, book="001", start=OCTOBER, dimensions=True)
-        return report, balance
+            small = read_trial_balance(client, book=SMALL_BOOK, start=OCTOBER, dimensions=True)
+        return report, balance, small
     finally:
         server.stop()
 
@@ -193,14 +199,40 @@ class Findings:
             self.failed.append(message)
 
 
-def check_books(world: LedgerWorld, report: SyncReport, balance: TrialBalance) -> None:
+def check_books(world: LedgerWorld, report: SyncReport, balance: TrialBalance, small: TrialBalance) -> None:
     found = Findings()
-    audit(found, world, report, balance)
+    audit(found, world, report, balance, small)
+    audit_small_book(found, world, balance, small)
     assert not found.failed, "\n".join(found.failed)
 
 
-def audit(found: Findings, world: LedgerWorld, report: SyncReport, balance: TrialBalance) -> None:
+def audit_small_book(found: Findings, world: LedgerWorld, balance: TrialBalance, small: TrialBalance) -> None:
+    """The 分公司's book: balanced on its own, holding its project's cost on 工程施工 (4401), and the
+    group's book holding nothing of that project."""
     expect = found.expect
+    expect(small.balanced, f"book {SMALL_BOOK}'s trial balance does not balance: {small.totals}")
+    codes = [p["code"] for p in world.of("project") if p["accounting_standard"] == "small"]
+    for code in codes:
+        cost = sum((c["amount"] for c in world.of("cost_record") if c["project_code"] == code), D(0))
+        booked = sum(
+            (d.closing.net for r in small.rows if r.number.startswith("4401.01.") for d in r.detail(code)),
+            D(0),
+        )
+        expect(booked == cost, f"{code} 工程施工—合同成本 in book {SMALL_BOOK}: {booked}, cost {cost}")
+        stray = sorted({r.number for r in balance.rows if r.detail(code)})
+        expect(not stray, f"{code} booked in the group's book 001 on {stray}")
+
+
+def audit(
+    found: Findings, world: LedgerWorld, report: SyncReport, balance: TrialBalance, small: TrialBalance
+) -> None:
+    expect = found.expect
+    # a project's sub-ledgers are in its organisation's book: the small-enterprise one in book 002
+    in_small = {p["code"] for p in world.of("project") if p["accounting_standard"] == "small"}
+
+    def book_of(project: str) -> TrialBalance:
+        return small if project in in_small else balance
+
     with_receipts = any(pull.stream == "receipts" for pull in report.pulls)
     expect(not report.send.failed, f"Kingdee refused postings: {report.send.errors[:5]}")
     expect(report.check.clean, f"read-back: {report.check}")
@@ -208,13 +240,12 @@ def audit(found: Findings, world: LedgerWorld, report: SyncReport, balance: Tria
 
     # each supplier's payable, per project, over every 应付账款 sub-account
     for (supplier, project), owed in owed_to_suppliers(world).items():
-        booked = sum((net_per(row, supplier, project) for row in payable_rows(balance)), D(0))
+        booked = sum((net_per(row, supplier, project) for row in payable_rows(book_of(project))), D(0))
         expect(booked == -owed, f"应付 {supplier} × {project}: booked {-booked}, owed {owed}")
 
     # each customer's receivable, per project
-    receivable = balance.account(RECEIVABLE)
     for (customer, project), owed in owed_by_customers(world, with_receipts).items():
-        booked = net_per(receivable, customer, project)
+        booked = net_per(book_of(project).account(RECEIVABLE), customer, project)
         expect(booked == owed, f"应收 {customer} × {project}: booked {booked}, owed {owed}")
 
     # 合同履约成本 is empty at the end of the period for every CAS project (cost carried over)
@@ -235,7 +266,8 @@ def audit(found: Findings, world: LedgerWorld, report: SyncReport, balance: Tria
         ),
         D(0),
     )
-    booked_input = balance.movement(INPUT_VAT).debit
+    # VAT is per book: the two books' movements together tie to the company's invoices
+    booked_input = balance.movement(INPUT_VAT).debit + small.movement(INPUT_VAT).debit
     expect(booked_input == deductible, f"进项税额 {booked_input}, deductible {deductible}")
     for method, account in (("general", OUTPUT_VAT), ("simple", SIMPLE_VAT)):
         issued = sum(
@@ -246,7 +278,7 @@ def audit(found: Findings, world: LedgerWorld, report: SyncReport, balance: Tria
             ),
             D(0),
         )
-        credited = balance.movement(account).credit
+        credited = balance.movement(account).credit + small.movement(account).credit
         expect(
             credited == issued, f"{account} ({method}): credited {credited}, issued invoices' tax {issued}"
         )
@@ -283,15 +315,15 @@ def world() -> LedgerWorld:
 
 
 def test_the_month_adds_up_to_a_ledger(store: Store, tmp_path: Path, world: LedgerWorld) -> None:
-    report, balance = run_month(store, tmp_path / "kd", world)
-    check_books(world, report, balance)
+    report, balance, small = run_month(store, tmp_path / "kd", world)
+    check_books(world, report, balance, small)
 
 
 def test_a_second_run_changes_nothing(tmp_path: Path, world: LedgerWorld) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'yecai.sqlite'}")
     try:
-        _first, before = run_month(store, tmp_path / "kd", world)
-        second, after = run_month(store, tmp_path / "kd", world)
+        _first, before, _ = run_month(store, tmp_path / "kd", world)
+        second, after, _ = run_month(store, tmp_path / "kd", world)
     finally:
         store.close()
     assert second.send.posted == 0
@@ -336,7 +368,7 @@ def test_any_amounts_in_any_order(
     base = tmp_path_factory.mktemp("ledger")
     store = open_store(f"sqlite:///{base / 'yecai.sqlite'}")
     try:
-        report, balance = run_month(store, base / "kd", world, order=random.Random(seed))
+        report, balance, small = run_month(store, base / "kd", world, order=random.Random(seed))
     finally:
         store.close()
-    check_books(world, report, balance)
+    check_books(world, report, balance, small)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from yecai.domain.documents import (
+    AccountingStandard,
     BudgetLine,
     Contract,
     ContractKind,
@@ -33,7 +34,15 @@ from yecai.kingdee.signing import Identity
 from yecai.kingdee.vouchers import VoucherTarget, voucher_model
 from yecai.mapping import registry
 from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
-from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set, default_rule_sets
+from yecai.mapping.rules import (
+    MappingTable,
+    ProjectMapping,
+    RuleSet,
+    default_mapping,
+    default_rule_set,
+    default_rule_sets,
+)
+from yecai.sync.planning import books_by_project, target_of, voucher_books
 
 D = Decimal
 MARCH = dt.date(2026, 3, 20)
@@ -264,7 +273,12 @@ def kingdee_client(shared_kingdee: dict[str, Any]) -> Iterator[KingdeeClient]:
         # The 项目 dimension values the postings name (the binder creates them in a real run).
         values = [
             {"FNumber": number, "FDataValue": name, "FId": {"FNumber": "XM01"}}
-            for number, name in (("XM1", "综合楼"), ("XM2", "道路"), ("JJFY", "间接费用池"))
+            for number, name in (
+                ("XM1", "综合楼"),
+                ("XM2", "道路"),
+                ("JJFY", "间接费用池"),
+                ("XM-S", "分公司道路养护"),
+            )
         ]
         assert client.batch_save("BOS_ASSISTANTDATA_DETAIL", values).ok
         yield client
@@ -347,3 +361,96 @@ def test_cost_credits_by_nature_and_payables_with_suppliers_post(kingdee_client:
     }
     assert {v.date for v in plan.vouchers} == {dt.date(2026, 3, 31)}
     save(kingdee_client, rules, plan)
+
+
+# -- a 小企业会计准则 project: its own organisation, book and chart ------------------------------------
+
+SMALL = "XM-S"
+
+
+def small_mapping() -> MappingTable:
+    """The default table with one project of the 分公司 (org 200 → book 002, 小企业会计准则)."""
+    mapping = default_mapping()
+    row = {SMALL: ProjectMapping(org="200", accounting_standard=AccountingStandard.SMALL)}
+    return mapping.model_copy(update={"projects": {**mapping.projects, **row}})
+
+
+def small(document: PlannableDocument, **changes: Any) -> PlannableDocument:
+    return replace(document, model=document.model.model_copy(update={"project_code": SMALL, **changes}))
+
+
+def small_context() -> PlanningContext:
+    income = CONTRACTS[0].model_copy(update={"contract_no": "HT-SR-S", "project_code": SMALL})
+    base = context()
+    return replace(
+        base,
+        related={
+            **base.related,
+            "contract": [*CONTRACTS, income],
+            "project": [*PROJECTS, Project(code=SMALL, name="分公司道路养护")],
+            "budget_line": [b.model_copy(update={"project_code": SMALL}) for b in BUDGET],
+            "invoice": [small(d, contract_no="HT-SR-S").model for d in invoices()[2:]],
+        },
+    )
+
+
+def small_documents(rules: RuleSet) -> list[PlannableDocument]:
+    return {
+        "cost_record": [small(d) for d in costs()[:5]],
+        "invoice": [small(d) for d in invoices()[:2]] + [small(invoices()[2], contract_no="HT-SR-S")],
+        "progress_report": [small(report())],
+    }[rules.document]
+
+
+def books_of(rules: RuleSet, plan: Plan, mapping: MappingTable) -> list[str]:
+    books = books_by_project(mapping, rules, {SMALL, "XM1", "XM2"})
+    found = [voucher_books(v, rules, books) for v in plan.vouchers]
+    assert all(len(f) == 1 for f in found), found
+    return [f.pop() for f in found]
+
+
+@pytest.mark.parametrize("name", ["cost_actuals", "purchase_invoice", "valuation", "revenue"])
+def test_a_small_enterprise_project_posts_into_its_own_book(kingdee_client: KingdeeClient, name: str) -> None:
+    rules, mapping = default_rule_set(name), small_mapping()
+    plan = registry.plan(small_documents(rules), rules, mapping, small_context())
+    assert plan.unmapped == []
+    assert plan.vouchers, f"{name} planned nothing: held {plan.held}"
+    assert set(books_of(rules, plan, mapping)) == {"002"}
+    models = [voucher_model(v, target_of(rules, "002")) for v in plan.vouchers]
+    result = kingdee_client.batch_save("GL_VOUCHER", models)
+    assert result.ok, [p.describe() for p in result.packages if not p.ok]
+    # the group's book keeps the CAS chart: there a voucher on 工程施工 / 工程结算 / 主营业务收入 /
+    # 主营业务成本 is refused (5401 means 合同履约成本 there, 4401 / 4402 / 5001 do not exist)
+    own_chart = [v for v in plan.vouchers if any(line.account[:1] in "45" for line in v.lines)]
+    assert own_chart or name == "purchase_invoice"  # invoices use tax and payable numbers both charts hold
+    cas = [voucher_model(v, target_of(rules, "001")) for v in own_chart]
+    if cas:
+        assert not any(p.ok for p in kingdee_client.batch_save("GL_VOUCHER", cas).packages)
+
+
+def test_a_month_end_closes_each_book_apart(kingdee_client: KingdeeClient) -> None:
+    rules, mapping = default_rule_set("month_end"), small_mapping()
+    ctx = small_context()
+    by_book = {
+        "001": {"2221.01.02": {"": {"2026-03": "-192060.00"}}},
+        "002": {"2221.01.02": {"": {"2026-03": "-1000.00"}}, "2221.01.01": {"": {"2026-03": "400.00"}}},
+    }
+    ctx = replace(
+        ctx,
+        history={"month_end_ledger_by_book": by_book},
+        related={**ctx.related, "invoice": [d.model for d in invoices()[2:]] + ctx.related["invoice"]},
+    )
+    reports = [report(), small(report())]
+    plan = registry.plan(reports, rules, mapping, ctx)
+    assert plan.unmapped == []
+    company = {v.group_key: v for v in plan.vouchers if v.group_key.startswith("*")}
+    assert set(company) == {"*|2026-03", "*|002|2026-03"}
+    small_close = company["*|002|2026-03"]
+    assert small_close.book == "002"
+    lines = {(line.account, line.debit, line.credit) for line in small_close.lines}
+    assert ("2221.01.03", D("600.00"), D("0.00")) in lines  # 销项 1000 − 进项 400 of book 002 only
+    assert {line.account for line in small_close.lines} >= {"5403", "2221.08"}  # 税金及附加 on its chart
+    for book, vouchers in (("001", [company["*|2026-03"]]), ("002", [small_close])):
+        models = [voucher_model(v, target_of(rules, book)) for v in vouchers]
+        result = kingdee_client.batch_save("GL_VOUCHER", models)
+        assert result.ok, [p.describe() for p in result.packages if not p.ok]

@@ -114,11 +114,16 @@ def test_excel_sheets_have_chinese_headers(tmp_path: Path) -> None:
 
     path = export_mapping_xlsx(default_mapping(), tmp_path / "m.xlsx")
     book = CalamineWorkbook.from_path(str(path))
-    assert book.sheet_names == ["设置", "项目", "成本科目", "费用明细", "供应商", "客户", "员工"]
+    assert book.sheet_names == ["设置", "项目", "成本科目", "费用明细", "供应商", "客户", "员工", "账簿"]
     items = book.get_sheet_by_name("费用明细").to_python()
     assert items[0] == ["费用明细", "贷方科目", "贷方核算维度", "关键词"]
     assert items[1] == ["项目管理人员薪酬", "2211.01", "", "管理人员薪酬、薪酬"]
     assert ["施工用电", "2202.05", "项目、供应商", "用电、电费"] in items
+    assert book.get_sheet_by_name("账簿").to_python() == [
+        ["组织编码", "账簿编号"],
+        ["100", "001"],
+        ["200", "002"],
+    ]
     costs = book.get_sheet_by_name("成本科目").to_python()
     assert costs[0] == ["会计准则", "成本类别", "借方科目", "贷方科目"]
     assert costs[1] == ["小企业会计准则", "人工费", "4401.01.01", "2202.02"]

@@ -4,7 +4,8 @@ Four projects in October 2026 (go-live 2026-10-01):
 - XM-GEN: 一般计税, 跨县市 (VAT prepaid at the site), main contract plus a 补充协议 on the same
   terms, material / 劳务分包 / 专业分包 suppliers, a valuation, a sales invoice, a receipt;
 - XM-SIM: 简易计税 (3 %), local, the same material supplier as XM-GEN;
-- XM-SME: a project on 小企业会计准则;
+- XM-SME: a project of the 分公司 (org 200) on 小企业会计准则, kept in its own book 002 on the
+  small-enterprise chart (`ledger_mapping`);
 - XM-OLD: a contract already running at go-live, with an `OpeningBalance`.
 
 The documents are served over HTTP as a generic REST source (a connector YAML written here, pulled
@@ -28,6 +29,7 @@ import httpx
 from yecai.connectors.generic_rest import GenericRestConnector
 from yecai.connectors.generic_rest.spec import parse_spec
 from yecai.domain.documents import DOCUMENT_TYPES
+from yecai.mapping.rules import MappingTable, ProjectMapping, default_mapping
 from yecai.sources.connector import Connector
 
 D = Decimal
@@ -52,6 +54,12 @@ SUPPLIERS = {
     "subcontract": "安徽诚建钢构工程有限公司",
 }
 OWNERS = {"XM-GEN": "市城市建设投资集团有限公司", "XM-SIM": "区交通运输局", "XM-SME": "区交通运输局"}
+
+
+def ledger_mapping() -> MappingTable:
+    """The default mapping table with XM-SME in the 分公司 (org 200 → book 002, its own chart)."""
+    mapping = default_mapping()
+    return mapping.model_copy(update={"projects": {**mapping.projects, "XM-SME": ProjectMapping(org="200")}})
 
 
 def available_kinds() -> tuple[str, ...]:

@@ -46,6 +46,9 @@ class Voucher:
     date: dt.date
     summary: str
     lines: tuple[VoucherLine, ...] = field(default_factory=tuple)
+    # The 账簿 a planner grouped it for (company vouchers per legal entity); None: the book follows
+    # from the projects on its lines when it is planned.
+    book: str | None = None
 
     def __post_init__(self) -> None:
         if not self.lines:

@@ -1,7 +1,8 @@
 """Mapping tables as an Excel workbook, for the people who maintain them (财务/实施顾问).
 
 One sheet per table with Chinese headers — 设置 (policies and defaults), 项目, 成本科目, 费用明细,
-供应商, 客户, 员工 — written with XlsxWriter (every code cell is text, so 001 stays 001) and read back with
+供应商, 客户, 员工, 账簿 (organisation → account book) — written with XlsxWriter (every code cell is
+text, so 001 stays 001) and read back with
 python-calamine. Reading is forgiving where people are (extra columns, blank rows, numbers typed
 as numbers, 中文 or English policy words) and strict where it matters: every problem names the
 sheet, the row and the value, in Chinese and English.
@@ -29,6 +30,7 @@ COST_ITEMS = "费用明细"
 SUPPLIERS = "供应商"
 CUSTOMERS = "客户"
 WORKERS = "员工"
+BOOKS = "账簿"
 
 PROJECT_HEADERS = ("项目编码", "金蝶项目编号", "组织编码", "部门编码", "成本中心", "会计准则")
 COST_HEADERS = ("会计准则", "成本类别", "借方科目", "贷方科目")
@@ -45,6 +47,7 @@ LIST_SEPARATORS = ("、", ",", "，", ";", "；")
 SUPPLIER_HEADERS = ("供应商名称", "金蝶供应商编码")
 CUSTOMER_HEADERS = ("客户名称", "金蝶客户编码")
 WORKER_HEADERS = ("身份证号码", "金蝶员工编号")
+BOOK_HEADERS = ("组织编码", "账簿编号")  # 核算组织 → the 账簿 its projects' vouchers go to
 SETTING_HEADERS = ("设置项", "值", "说明")
 
 CATEGORY_ORDER = {category: position for position, category in enumerate(CostCategory)}
@@ -148,6 +151,7 @@ def export_mapping_xlsx(mapping: MappingTable, path: Path) -> Path:
         sheet(SUPPLIERS, SUPPLIER_HEADERS, sorted(mapping.suppliers.items()))
         sheet(CUSTOMERS, CUSTOMER_HEADERS, sorted(mapping.customers.items()))
         sheet(WORKERS, WORKER_HEADERS, sorted(mapping.workers.items()))
+        sheet(BOOKS, BOOK_HEADERS, sorted(mapping.account_books.items()))
     finally:
         workbook.close()
     return path
@@ -342,6 +346,7 @@ def import_mapping_xlsx(path: Path) -> MappingTable:
         (SUPPLIERS, SUPPLIER_HEADERS, "suppliers"),
         (CUSTOMERS, CUSTOMER_HEADERS, "customers"),
         (WORKERS, WORKER_HEADERS, "workers"),
+        (BOOKS, BOOK_HEADERS, "account_books"),
     ):
         table: dict[str, str] = {}
         seen = {}

@@ -1,7 +1,8 @@
 """Mapping tables (映射表): the value lookups that unify 数据口径 between the PM system and Kingdee.
 
-One table per kind of value: project → 项目 number, organisation, department, cost centre and
-accounting standard; cost category → accounts per accounting standard (CAS vs 小企业会计准则);
+One table per kind of value: project → 项目 number, organisation (and through it the 账簿 its
+vouchers go to), department, cost centre and accounting standard; cost category → accounts per
+accounting standard (CAS vs 小企业会计准则);
 费用明细 (cost item: 项目管理人员薪酬, 施工用电 …) → the account other and indirect costs are owed on;
 supplier / customer name → BD_Supplier / BD_Customer number; worker ID number → BD_Empinfo staff
 number. Each table says what happens to a value it lacks (report it, or — where sensible — use the
@@ -114,6 +115,11 @@ class MappingTable(_Config):
     organisation_default: str | None = Field(
         None, description="organisation of projects without one; empty → reported where a rule needs it"
     )
+    account_books: dict[str, str] = Field(
+        default_factory=dict,
+        description="核算组织 number → 账簿 number its vouchers go to (a 分公司 on 小企业会计准则 keeps its "
+        "own book on its own 科目表); an organisation not listed uses the rule set's kingdee.account_book",
+    )
     department_default: str | None = Field(
         None, description="department of projects without one; empty → reported where a rule needs it"
     )
@@ -203,6 +209,11 @@ class MappingTable(_Config):
     def organisation(self, code: str) -> str | None:
         row = self.projects.get(code)
         return (row.org if row is not None and row.org else None) or self.organisation_default
+
+    def account_book(self, code: str) -> str | None:
+        """The 账簿 of a project's vouchers: its organisation's book, or None (the rule set's book)."""
+        organisation = self.organisation(code)
+        return self.account_books.get(organisation) if organisation else None
 
     def department(self, code: str) -> str | None:
         row = self.projects.get(code)

@@ -72,10 +72,18 @@ class RuleCheckReport:
         return not (self.problems or self.unmapped)
 
 
-def read_chart(client: KingdeeClient) -> dict[str, Account]:
+def book_charts(client: KingdeeClient) -> dict[str, str]:
+    """账簿 number → the number of the 科目表 it keeps its accounts in (FACCTTABLEID)."""
+    rows = client.query_all("BD_AccountBook", ["FNumber", "FACCTTABLEID.FNumber"])
+    return {str(book): str(table) for book, table in rows if table}
+
+
+def read_chart(client: KingdeeClient, table: str | None = None) -> dict[str, Account]:
+    """The accounts of one 科目表 (`table`), or of every chart when None."""
     fields = ["FNumber", "FName", "FIsDetail", "FForbidStatus", "FFlEXITEMPROPERTYID.FNumber", "FInputType"]
+    condition = f"FAcctTblId.FNumber = '{table}'" if table else ""
     chart: dict[str, Account] = {}
-    for number, name, leaf, forbid, prop, input_type in client.query_all("BD_Account", fields):
+    for number, name, leaf, forbid, prop, input_type in client.query_all("BD_Account", fields, condition):
         account = chart.setdefault(str(number), Account(str(number), str(name), bool(leaf), forbid == "B"))
         if prop:
             account.allowed.add(str(prop))
@@ -112,6 +120,26 @@ def standards_in_use(
     return found
 
 
+def standard_books(
+    mapping: MappingTable, rule_sets: Sequence[RuleSet], documents: Sequence[PlannableDocument] = ()
+) -> dict[AccountingStandard, set[str]]:
+    """Per standard in use, the 账簿 whose chart must hold its accounts: the books of the
+    organisations of the projects on it (the company default's: the default organisation's)."""
+    fallback = rule_sets[0].kingdee.account_book if rule_sets else ""
+    out: dict[AccountingStandard, set[str]] = defaultdict(set)
+    default_org = mapping.organisation_default
+    out[mapping.accounting_standard].add(mapping.account_books.get(default_org or "", fallback))
+    for code, row in mapping.projects.items():
+        if row.accounting_standard:
+            out[row.accounting_standard].add(mapping.account_book(code) or fallback)
+    for document in documents:
+        if isinstance(document.model, Project):
+            code = document.model.code
+            standard = mapping.standard_of(code, document.model.accounting_standard)
+            out[standard].add(mapping.account_book(code) or fallback)
+    return out
+
+
 def check_rules(
     client: KingdeeClient,
     rule_sets: Sequence[RuleSet],
@@ -121,22 +149,30 @@ def check_rules(
     source_connection: str | None = None,
 ) -> RuleCheckReport:
     report = RuleCheckReport()
-    chart = read_chart(client)
     documents = (
         _current_documents(store, source_connection) if store is not None and source_connection else []
     )
     in_use = standards_in_use(mapping, documents)
-    seen: dict[tuple[str, str, tuple[str, ...]], list[str]] = defaultdict(list)
+    # each standard's accounts are looked up in the chart of the books that keep it (two books may
+    # hold the same number with different meanings: 5401)
+    tables = book_charts(client)
+    books = standard_books(mapping, rule_sets, documents)
+    charts: dict[str | None, dict[str, Account]] = {}
+    seen: dict[tuple[str, str, tuple[str, ...], str | None], list[str]] = defaultdict(list)
     for rules in rule_sets:
         for use in checks.accounts_used(rules, mapping):
             # One account book follows one standard: accounts of a standard no project uses
             # (small-enterprise numbers in a CAS book) are not expected to exist.
-            if use.standard in in_use:
-                seen[(use.account, use.role, use.flex_keys)].append(rules.name)
-    for (number, role, flex_keys), names in sorted(seen.items()):
+            if use.standard not in in_use:
+                continue
+            for book in sorted(books.get(use.standard) or {rules.kingdee.account_book}):
+                seen[(use.account, use.role, use.flex_keys, tables.get(book))].append(rules.name)
+    for (number, role, flex_keys, table), names in sorted(seen.items(), key=lambda item: str(item[0])):
         report.accounts_checked += 1
         where = ", ".join(sorted(set(names)))
-        account = chart.get(number)
+        if table not in charts:
+            charts[table] = read_chart(client, table)
+        account = charts[table].get(number)
         if account is None:
             report.problems.append(
                 Problem(

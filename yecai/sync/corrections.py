@@ -309,7 +309,9 @@ def _plan_update(
         return False
     voucher = same[0]
 
-    payload = voucher_model(voucher, target_of(rules))
+    # an update rewrites the same Kingdee voucher: it stays in the book it was posted to
+    book = (jsonutil.loads(original.payload).get("FAccountBookID") or {}).get("FNumber")
+    payload = voucher_model(voucher, target_of(rules, book))
     payload["FVOUCHERID"] = int(original.kingdee_id or 0)
     if original.kingdee_key and original.key_field != SUMMARY:
         # the same Kingdee document keeps its key value (FBillNo or custom field): found by it

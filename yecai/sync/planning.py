@@ -1,8 +1,8 @@
 """Planning: documents → planned postings, each stored with its key before anything is sent.
 
 Groups the latest unbound version of every document into vouchers or bills by the rule set, and
-stores each posting with its key, payload and document lines first (invariant 2): what is sent
-later is only ever what was stored here. A document changed or deleted after posting is held back
+stores each posting with its key, payload (in the 账簿 of its projects' organisation) and document
+lines first (invariant 2): what is sent later is only ever what was stored here. A document changed or deleted after posting is held back
 for corrections, never posted twice. Revenue planners also get what earlier postings recognised
 and what other rule sets put into 合同履约成本; prepaid VAT learns which projects it has posted.
 """
@@ -21,6 +21,7 @@ from yecai import jsonutil
 from yecai.domain.bills import Bill
 from yecai.domain.documents import DOCUMENT_TYPES, Project
 from yecai.domain.posting_states import PostingState, initial
+from yecai.domain.vouchers import Voucher
 from yecai.kingdee.keys import key_value
 from yecai.kingdee.vouchers import VoucherTarget, voucher_model
 from yecai.mapping import registry
@@ -62,9 +63,51 @@ def merge_plans(plans: list[PlanResult]) -> PlanResult:
     return total
 
 
-def target_of(rules: RuleSet) -> VoucherTarget:
+def target_of(rules: RuleSet, book: str | None = None) -> VoucherTarget:
+    """Where a rule set's vouchers go: `book` (the voucher's own), else the rule set's account book."""
     k = rules.kingdee
-    return VoucherTarget(k.account_book, k.voucher_group, k.currency, k.rate_type, k.key_field)
+    return VoucherTarget(book or k.account_book, k.voucher_group, k.currency, k.rate_type, k.key_field)
+
+
+def books_by_project(mapping: MappingTable, rules: RuleSet, codes: set[str]) -> dict[str, str]:
+    """项目 number → the 账簿 its vouchers go to, for the PM project codes known to the plan."""
+    out: dict[str, str] = {}
+    for code in sorted(codes | set(mapping.projects)):
+        number = mapping.project_number(code)
+        if number is not None:
+            out.setdefault(number, mapping.account_book(code) or rules.kingdee.account_book)
+    return out
+
+
+def voucher_books(voucher: Voucher, rules: RuleSet, books: dict[str, str]) -> set[str]:
+    """The books a voucher's lines belong to, by the 项目 on them (and the book its planner chose).
+
+    A voucher without any 项目 line (and no book of its own) goes to the rule set's book.
+    """
+    flex = rules.kingdee.project_dimension
+    found = {
+        books.get(value, rules.kingdee.account_book)
+        for line in voucher.lines
+        for key, value in line.dimensions
+        if key == flex
+    }
+    if voucher.book:
+        found.add(voucher.book)
+    return found or {rules.kingdee.account_book}
+
+
+def mixed_books(voucher: Voucher, found: set[str]) -> Held:
+    """Why a voucher whose lines fall in several books is refused (never posted half)."""
+    ids = tuple(dict.fromkeys(i for line in voucher.lines for i in line.document_ids))
+    listed = "、".join(sorted(found))
+    return Held(
+        ids,
+        f"凭证 {voucher.group_key} 的分录属于不同账簿（{listed}）：一张凭证不能跨账簿（核算组织）过账，"
+        "请检查映射表中项目的组织与 account_books，或规则集的汇总方式",
+        f"voucher {voucher.group_key} has lines in different account books ({', '.join(sorted(found))}): "
+        "one voucher cannot span books (accounting organisations); check the projects' org and "
+        "account_books in the mapping table, or the rule set's aggregation",
+    )
 
 
 def latest_documents(session: Session, connection: str, kind: str) -> dict[str, Document]:
@@ -206,7 +249,11 @@ def plan_postings(
         )
         plan = registry.plan(documents, rules, mapping, context)
         result.unmapped = plan.unmapped
-        result.held = plan.held
+        result.held = list(plan.held)
+        codes = set(context.project_names) | {
+            str(code) for d in documents if (code := getattr(d.model, "project_code", None)) is not None
+        }
+        books = books_by_project(mapping, rules, codes)
         result.zero_groups = plan.zero_groups
         keys = [p.posting_key for p in plan.postings]
         existing: set[str] = set()
@@ -229,7 +276,11 @@ def plan_postings(
                 debit = credit = planned.amount
                 key_field, kingdee_key = "bill_no", planned.bill_no
             else:
-                form_id, payload = rules.form_id, voucher_model(planned, target)
+                found = voucher_books(planned, rules, books)
+                if len(found) > 1:
+                    result.held.append(mixed_books(planned, found))
+                    continue
+                form_id, payload = rules.form_id, voucher_model(planned, target_of(rules, found.pop()))
                 debit, credit = planned.debit_total, planned.credit_total
                 key_field, kingdee_key = target.key_field, key_value(target.key_field, planned.posting_key)
             posting = Posting(
@@ -332,6 +383,9 @@ def _month_end_history(session: Session, rules: RuleSet, kingdee_connection: str
     flex = f"FDETAILID__{rules.kingdee.project_dimension}"
     others: dict[str, dict[str, dict[str, Decimal]]] = {}
     own: dict[str, dict[str, dict[str, Decimal]]] = {}
+    # the same per 账簿: VAT and surcharges close per book (the same account numbers in two books
+    # are two ledgers, possibly on two charts)
+    by_book: dict[str, dict[str, dict[str, dict[str, dict[str, Decimal]]]]] = {"others": {}, "own": {}}
     closed: set[str] = set()
     query = select(Posting.rule_set, Posting.group_key, Posting.business_date, Posting.payload).where(
         Posting.connection == kingdee_connection,
@@ -344,15 +398,25 @@ def _month_end_history(session: Session, rules: RuleSet, kingdee_connection: str
         if rule_set == rules.name:
             closed.add(str(group_key))
         period = f"{business_date:%Y-%m}"
-        for line in jsonutil.loads(payload).get("FEntity", []):
+        body = jsonutil.loads(payload)
+        book = (body.get("FAccountBookID") or {}).get("FNumber") or rules.kingdee.account_book
+        kept = by_book["own" if rule_set == rules.name else "others"].setdefault(str(book), {})
+        for line in body.get("FEntity", []):
             account = (line.get("FACCOUNTID") or {}).get("FNumber")
             if not account:
                 continue
             project = ((line.get("FDetailID") or {}).get(flex) or {}).get("FNumber") or ""
             net = Decimal(str(line.get("FDEBIT") or 0)) - Decimal(str(line.get("FCREDIT") or 0))
-            cell = books.setdefault(account, {}).setdefault(project, {})
-            cell[period] = cell.get(period, Decimal(0)) + net
-    return {month_end.LEDGER_KEY: others, month_end.OWN_KEY: own, month_end.CLOSED_KEY: closed}
+            for ledger in (books, kept):
+                cell = ledger.setdefault(account, {}).setdefault(project, {})
+                cell[period] = cell.get(period, Decimal(0)) + net
+    return {
+        month_end.LEDGER_KEY: others,
+        month_end.OWN_KEY: own,
+        month_end.CLOSED_KEY: closed,
+        month_end.BOOK_LEDGER_KEY: by_book["others"],
+        month_end.BOOK_OWN_KEY: by_book["own"],
+    }
 
 
 def _project_of(line: dict[str, object], flex: str) -> str | None:

@@ -372,6 +372,9 @@ def test_unknown_operation_code(sdk: Any) -> None:
 
 def test_allocate_shares_a_supplier_with_another_organisation(sdk: Any) -> None:
     orgs = dict(rows(sdk, "ORG_Organizations", "FNumber,FOrgID"))
+    # the seed allocates its expense items to the 分公司: take FYXM02 back for this test
+    seeded = rows(sdk, "BD_Expense", "FEXPID", "FNumber='FYXM02' and FUseOrgId.FNumber='100'")[0][0]
+    ok(sdk.CancelAllocate("BD_Expense", {"PkIds": [seeded], "TOrgIds": [orgs["200"]]}))
     created = saved(sdk, "BD_Supplier", {"FNumber": "GYS-AL", "FName": "分配供应商"})
     not_audited = refused(
         sdk.Allocate("BD_Supplier", {"PkIds": str(created["Id"]), "TOrgIds": str(orgs["200"])}), 11

@@ -285,7 +285,7 @@ def test_a_new_sub_account_turns_its_parent_into_a_non_leaf(sandbox: KingdeeSand
         sandbox,
         FormId="BD_Account",
         FieldKeys="FNumber,FIsDetail,FLevel,FFullName",
-        FilterString="FNumber like '1001%'",
+        FilterString="FNumber like '1001%' and FAcctTblId.FNumber = 'KMB001'",
         OrderString="FNumber",
     )
     assert rows == [["1001", False, 1, "库存现金"], ["1001.01", True, 2, "库存现金_人民币现金"]]

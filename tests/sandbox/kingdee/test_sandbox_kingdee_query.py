@@ -152,7 +152,11 @@ def test_filter_array_form(sandbox: KingdeeSandbox, books: list[int]) -> None:
 
 
 def test_order_and_paging(sandbox: KingdeeSandbox, books: list[int]) -> None:
-    keys = {"FormId": "BD_Account", "FieldKeys": "FNumber", "FilterString": "FNumber like '2221.%'"}
+    keys = {
+        "FormId": "BD_Account",
+        "FieldKeys": "FNumber",
+        "FilterString": "FNumber like '2221.%' and FAcctTblId.FNumber = 'KMB001'",
+    }
     everything = [row[0] for row in query(sandbox, **keys, OrderString="FNumber DESC")]
     assert everything == sorted(everything, reverse=True)
     assert len(everything) == 13
@@ -206,7 +210,7 @@ def test_accounts_expose_tree_and_required_dimensions(sandbox: KingdeeSandbox) -
         sandbox,
         FormId="BD_Account",
         FieldKeys="FNumber,FIsDetail,FLevel,FParentID.FNumber,FFullName,FFlEXITEMPROPERTYID.FName",
-        FilterString="FNumber like '2221.01%' or FNumber = '6602'",
+        FilterString="(FNumber like '2221.01%' or FNumber = '6602') and FAcctTblId.FNumber = 'KMB001'",
         OrderString="FNumber",
     )
     assert rows == [

@@ -4,7 +4,8 @@ Indirect costs booked to a pool project (a configurable 项目 code such as 公�
 spread over the period's contracts by a base — their direct cost or their direct labour — and
 moved with Dr 合同履约成本—间接费用 [project] per project, Cr 合同履约成本—间接费用 [pool]. The
 parts are rounded with the largest-remainder method so they add back to the pool to the cent.
-The base is read from the period's other cost records (the documents and `ctx.related`).
+The base is read from the period's other cost records (the documents and `ctx.related`); a pool
+is spread only over the contracts of its own 账簿 (legal entity).
 """
 
 from __future__ import annotations
@@ -114,7 +115,9 @@ def plan_allocation(
         ids = tuple(d.document_id for d in members)
         total = money_sum(d.model.amount for d in members)
         group = f"alloc|{pool}|{period}"
-        weights = {p: w for p, w in bases.get(period, {}).items() if w > 0}
+        # a pool is spread over the contracts of its own 账簿 (legal entity) only
+        book = resolver.book(pool)
+        weights = {p: w for p, w in bases.get(period, {}).items() if w > 0 and resolver.book(p) == book}
         if total == ZERO:
             plan.zero_groups.append(group)
             continue
@@ -153,6 +156,7 @@ def plan_allocation(
             group=group,
             count=len(parts),
             category_name="间接费用",
+            book=book,
         )
         if voucher is not None:
             plan.postings.append(voucher)

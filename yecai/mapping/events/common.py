@@ -295,6 +295,14 @@ class Resolver:
             self.miss("organisation", code, doc_ids)
         return number
 
+    def book(self, code: str) -> str:
+        """The 账簿 the project's vouchers go to: its organisation's book, else the rule set's.
+
+        VAT, surcharges and allocations are per legal entity (per book): a planner whose voucher
+        spans projects groups them by this, so one voucher never mixes two books.
+        """
+        return self.mapping.account_book(code) or self.rules.kingdee.account_book
+
     def department(self, code: str, doc_ids: Iterable[int]) -> str | None:
         number = self.mapping.department(code)
         if number is None:
@@ -475,7 +483,9 @@ class Entry:
                 out.cr(account, amount, dims, unique, note)
         return out
 
-    def voucher(self, posting_key: str, group: str, date: dt.date, summary: str) -> Voucher | None:
+    def voucher(
+        self, posting_key: str, group: str, date: dt.date, summary: str, book: str | None = None
+    ) -> Voucher | None:
         """The balanced voucher (None when every line was zero); raises if a rule is unbalanced."""
         if not self.lines:
             return None
@@ -491,7 +501,7 @@ class Entry:
             )
             for line in self.lines
         )
-        return Voucher(posting_key, group, date, summary, lines)
+        return Voucher(posting_key, group, date, summary, lines, book)
 
 
 def period_voucher(
@@ -505,6 +515,7 @@ def period_voucher(
     *,
     group: str | None = None,
     count: int | None = None,
+    book: str | None = None,
     **values: object,
 ) -> Voucher | None:
     """The voucher of a month-end group (by default the project's month): keyed by its documents,
@@ -522,4 +533,4 @@ def period_voucher(
         description=description,
         **values,
     )
-    return entry.voucher(key_for(ctx, rules, group, members), group, period_end(period), summary)
+    return entry.voucher(key_for(ctx, rules, group, members), group, period_end(period), summary, book)

@@ -6,7 +6,9 @@ stored posting by account × 项目 × period (`ctx.history`). Per period, one c
 VAT: 预交增值税 → 未交增值税 (entry 12b) for general-method projects, 转出未交增值税 (the credit
 balance of 应交增值税; a debit balance stays as 留抵), and accrues 附加税 (城建税 / 教育费附加 /
 地方教育附加) on the VAT due — at the project's location rate on what was prepaid there, at the
-seat's rate on the rest, spread over the projects by their output VAT. Per project, one voucher
+seat's rate on the rest, spread over the projects by their output VAT — one such voucher per 账簿
+(VAT and surcharges are declared per legal entity, and a 分公司 keeping its own book on its own
+chart closes its own). Per project, one voucher
 presents the net of 合同结算 as 合同资产 or 合同负债 (reversed in red ink on the next period's
 first day, so the running figures stay), and adjusts the 预计负债 of a loss-making contract to
 the loss on its unperformed part (entry 15). The transfers and the provision aim at a target
@@ -65,6 +67,9 @@ ROLES: dict[str, tuple[str, ...]] = {
 LEDGER_KEY = "month_end_ledger"  # every other rule set: {account: {项目 number or "": {period: net debit}}}
 OWN_KEY = "month_end_own"  # this rule set's own postings, the same shape
 CLOSED_KEY = "month_end_closed"  # group keys this rule set already posted ("*|2026-10", "XM1|2026-10")
+# The same ledgers per 账簿 ({book: ledger}); without them every posting is in the rule set's book.
+BOOK_LEDGER_KEY = "month_end_ledger_by_book"
+BOOK_OWN_KEY = "month_end_own_by_book"
 
 Ledger = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
@@ -206,7 +211,21 @@ def plan_month_end(
                 )
             )
             continue
-        _company(plan, resolver, options, month, others, own, closed)
+        default = rules.kingdee.account_book
+        book_others: Mapping[str, Ledger] = ctx.history.get(BOOK_LEDGER_KEY) or {default: others}
+        book_own: Mapping[str, Ledger] = ctx.history.get(BOOK_OWN_KEY) or {default: own}
+        books = {resolver.book(code) for code in month.by_project} | set(book_others)
+        for book in sorted(books):
+            _company(
+                plan,
+                resolver,
+                options,
+                month,
+                book_others.get(book, {}),
+                book_own.get(book, {}),
+                closed,
+                book,
+            )
         for project in sorted(month.by_project):
             _project(plan, resolver, options, month, project, others, own, closed)
     plan.unmapped = resolver.unmapped()
@@ -241,14 +260,22 @@ def _company(
     others: Ledger,
     own: Ledger,
     closed: set[str],
+    book: str,
 ) -> None:
-    """预交 → 未交, 转出未交增值税 and the surcharges of the period, in one company voucher."""
+    """预交 → 未交, 转出未交增值税 and the surcharges of the period, in one company voucher of
+    `book` (its ledgers are that book's, its projects those whose organisation keeps it)."""
     rules, ctx, period = resolver.rules, resolver.ctx, month.period
     members = month.members
     ids = tuple(d.document_id for d in members)
-    standard = rules.standard
+    codes = {
+        number: code
+        for number, code in _code_of(resolver, _known_codes(ctx, month)).items()
+        if resolver.book(code) == book
+    }
+    # the book's chart is its projects' standard (a book keeps one chart)
+    mine = sorted(code for code in month.by_project if resolver.book(code) == book)
+    standard = resolver.standard(mine[0]) if mine else rules.standard
     account = {role: rules.account(role, standard) for role in ROLES}
-    codes = _code_of(resolver, _known_codes(ctx, month))
     entry = common.Entry()
     notes: list[str] = []
 
@@ -258,7 +285,7 @@ def _company(
     numbers = sorted(set(others.get(prepaid or "", {})) | set(own.get(prepaid or "", {})))
     for number in numbers:
         code = codes.get(number, number)
-        if resolver.vat_method(code) is not VatMethod.GENERAL:
+        if resolver.book(code) != book or resolver.vat_method(code) is not VatMethod.GENERAL:
             continue
         amount = balance(others, [prepaid], number, period) + balance(own, [prepaid], number, period)
         if amount == ZERO:
@@ -293,7 +320,8 @@ def _company(
     # 3. 附加税. The VAT due is what was transferred out plus the simple-method VAT of the period
     # (a later run for a period already closed only adds surcharges on what it transfers).
     simple_due = ZERO
-    if f"*|{period}" not in closed:
+    group = f"*|{period}" if book == rules.kingdee.account_book else f"*|{book}|{period}"
+    if group not in closed:
         simple_due = max(-movement(others, [account["simple_vat"]], None, period), ZERO)
     location: dict[str, Decimal] = {
         code: amount
@@ -305,15 +333,19 @@ def _company(
         code: surcharges(base, resolver.urban_tax_rate(code), options) for code, base in location.items()
     }
     if seat_base > ZERO:
-        weights = _output_weights(ctx, period)
-        if not weights and options.seat_project:
+        weights = {
+            code: weight
+            for code, weight in _output_weights(ctx, period).items()
+            if resolver.book(code) == book
+        }
+        if not weights and options.seat_project and resolver.book(options.seat_project) == book:
             weights = {options.seat_project: Decimal(1)}
         if not weights:
             plan.held.append(
                 Held(
                     ids,
-                    f"期间 {period} 的附加税无法分摊到项目（本期没有销项发票，也未配置 options.seat_project）",
-                    f"period {period}: the seat's surcharges cannot be spread over projects "
+                    f"账簿 {book} 期间 {period} 的附加税无法分摊到项目（本期没有销项发票，也未配置 options.seat_project）",
+                    f"book {book}, period {period}: the seat's surcharges cannot be spread over projects "
                     "(no issued invoice in the period and no options.seat_project)",
                 )
             )
@@ -356,10 +388,9 @@ def _company(
         notes.append(f"附加税 {money_sum(p.total for p in parts.values()):.2f}")
     if not resolver.ok(ids):
         return
-    group = f"*|{period}"
     described = "增值税及附加税结转 " + "，".join(notes)
     voucher = common.period_voucher(
-        resolver, entry.merged(), "", period, members, transfer, described, group=group
+        resolver, entry.merged(), "", period, members, transfer, described, group=group, book=book
     )
     plan.add(voucher, group)
 

@@ -3,7 +3,8 @@
 `2221.01.01` is a child of `2221.01`; only accounts without children are 明细科目 (leaves), and
 only leaves may be posted to. Parent, level, full name and the leaf flag are derived on Save;
 adding a child turns its parent into a non-leaf in the same transaction, deleting its last child
-turns it back into a leaf.
+turns it back into a leaf. Each account belongs to one 科目表 (FAcctTblId): numbers, parents and
+leaves are per chart, so 5401 can be 合同履约成本 in one chart and 主营业务成本 in another.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ class AccountHook(BaseHook):
             return
         parent = None
         parent_no = parent_number(number)
+        table = draft.values.get("FACCTTBLID")
         if parent_no is not None:
-            parent_id = ctx.store.find_number(form, parent_no)
+            parent_id = ctx.store.find_number(form, parent_no, (table,))
             parent = ctx.store.get(form, parent_id) if parent_id is not None else None
             if parent is None:
                 draft.problem("account_parent_missing", "FNumber", number=number, parent=parent_no)
@@ -45,7 +47,7 @@ class AccountHook(BaseHook):
         draft.values["FISDETAIL"] = not any(
             number_key(str(r.values.get("FNUMBER", ""))).startswith(prefix)
             for r in ctx.store.records(form)
-            if r.id != draft.record_id
+            if r.id != draft.record_id and r.values.get("FACCTTBLID") == table
         )
 
     def after_put(self, ctx: SaveContext, tx: Transaction, record: Record) -> None:

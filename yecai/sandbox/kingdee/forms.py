@@ -27,7 +27,7 @@ class Field:
     """One field of a form header or entity.
 
     `default` is a plain value, or a token filled in after the Model is parsed: `@org` (the data
-    centre's organisation), `@currency` (the main book's currency), `@billtype` (the form's default
+    centre's organisation), `@currency` (the main book's currency), `@accttable` (the first 科目表), `@billtype` (the form's default
     单据类型), `=FKEY` (copy of header field FKEY). A `ref` without `form` is polymorphic (多类别基础
     资料): `type_field` names the header field that holds the target form id, one of `forms`.
     `form_scope` restricts a reference to targets whose field of that name holds the referring

@@ -99,6 +99,9 @@ MESSAGES: dict[str, MessageText] = {
     "account_not_leaf": MessageText(
         "{where}科目[{number} {name}]不是明细科目，只能使用明细科目录入凭证。", 11, "inferred"
     ),
+    "account_not_in_book_chart": MessageText(
+        "{where}科目编码[{number}]在账簿[{book}]的科目表[{table}]中不存在。", 11, "inferred"
+    ),
     "dimension_required": MessageText(
         "{where}科目[{number} {name}]的核算维度“{dimension}”是必录项。", 11, "inferred"
     ),

@@ -293,6 +293,9 @@ def _default_for(ctx: SaveContext, form: Form, field: Field, header: dict[str, A
         return (
             ctx.store.find_number(ctx.form("ORG_Organizations"), str(number)) if number is not None else None
         )
+    if token == "@accttable":  # the data centre's first 科目表 (the main book's chart)
+        tables = ctx.store.records(ctx.form("BD_ACCOUNTTABLE"))
+        return tables[0].id if tables else None
     if token == "@currency":
         books = ctx.store.records(ctx.form("BD_AccountBook"))
         return books[0].values.get("FCURRENCYID") if books else None

@@ -1,7 +1,7 @@
 """GetSysReportData for GL_RPT_AccountBalance (科目余额表), computed from the vouchers (§6.12).
 
 For one account book and a period range: opening balance (all periods before the start), the
-debit and credit of the range, year-to-date and closing balance, per account — leaf accounts and
+debit and credit of the range, year-to-date and closing balance, per account of the book's 科目表 — leaf accounts and
 every parent rolled up — and optionally per dimension combination (FSHOWDETAIL). Amounts are
 Decimal, rounded to the currency. Balances show on the account's own side (借 or 贷), negative when
 the balance is on the other side [INF]. Drafts (Z) never count; unaudited vouchers count only with
@@ -52,8 +52,13 @@ COLUMNS = (
     "FENDDEBIT", "FENDDEBITLOCAL", "FENDCREDIT", "FENDCREDITLOCAL",
     "FACCTDC", "FPROFIT", "FPROFITLOCAL", "FYTDPROFIT", "FYTDPROFITLOCAL",
 )  # fmt: skip
-# 会计要素 by the first digit of a CAS account number [INF: K/3 Cloud reads it from 科目类别].
+# 会计要素 by the first digit of an account number, per standard of the 科目表 [INF: K/3 Cloud reads
+# it from 科目类别]: 企业会计准则 (2006) and 小企业会计准则 (2011) number the classes differently.
 ELEMENTS = {"1": "资产", "2": "负债", "3": "共同", "4": "权益", "5": "成本", "6": "损益"}
+ELEMENTS_BY_STANDARD = {
+    "cas": ELEMENTS,
+    "small": {"1": "资产", "2": "负债", "3": "权益", "4": "成本", "5": "损益"},
+}
 _ZERO = Decimal(0)
 
 
@@ -283,7 +288,16 @@ def _signature(dims: dict[str, Any]) -> str:
 
 def _rows(ctx: SaveContext, chosen: Filter) -> list[dict[str, Any]]:
     account_form = ctx.form("BD_Account")
-    accounts = {record.id: record for record in ctx.store.records(account_form)}
+    table_id = chosen.book.values.get("FACCTTABLEID")
+    accounts = {
+        record.id: record
+        for record in ctx.store.records(account_form)
+        if record.values.get("FACCTTBLID") == table_id
+    }
+    table = ctx.store.get(ctx.form("BD_ACCOUNTTABLE"), table_id) if table_id else None
+    elements = ELEMENTS_BY_STANDARD.get(
+        str(table.values.get("FSTANDARD") or "cas") if table else "cas", ELEMENTS
+    )
     totals: dict[RecordId, Sums] = {}
     details: dict[RecordId, dict[str, Sums]] = {}
     for (account_id, signature), sums in _collect(ctx, chosen).items():
@@ -305,11 +319,13 @@ def _rows(ctx: SaveContext, chosen: Filter) -> list[dict[str, Any]]:
         sums = totals.get(account.id, Sums())
         if not _shown_amounts(chosen, sums):
             continue
-        rows.append(_row(account, sums, "", "", currency_name, digits, chosen, True))
+        rows.append(_row(account, sums, "", "", currency_name, digits, chosen, True, elements))
         for signature, detail in sorted(details.get(account.id, {}).items()):
             if _shown_amounts(chosen, detail):
                 number, name = _detail_label(ctx, signature)
-                rows.append(_row(account, detail, number, name, currency_name, digits, chosen, False))
+                rows.append(
+                    _row(account, detail, number, name, currency_name, digits, chosen, False, elements)
+                )
     return rows
 
 
@@ -370,12 +386,13 @@ def _row(
     digits: int,
     chosen: Filter,
     is_account: bool,
+    elements: dict[str, str] = ELEMENTS,
 ) -> dict[str, Any]:
     values = account.values
     number = str(values.get("FNUMBER", ""))
     dc = int(values.get("FDC") or 1)
     quantum = Decimal(1).scaleb(-digits)
-    element = ELEMENTS.get(number[:1], "")
+    element = elements.get(number[:1], "")
     show_account = is_account or chosen.flags["FDETAILSHOWACCT"]
     name_key = "FFULLNAME" if chosen.flags["FSHOWFULLNAME"] else "FNAME"
 

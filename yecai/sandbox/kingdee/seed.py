@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from yecai.sandbox.kingdee import allocation
 from yecai.sandbox.kingdee.drafts import SaveContext, SaveOptions
 from yecai.sandbox.kingdee.forms import FormRegistry, standard_dimension_number
 from yecai.sandbox.kingdee.operations import save_one
@@ -73,10 +74,15 @@ def _plan(seed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         steps.append(("BD_RateType", {"FNumber": item["number"], "FName": item["name"]}))
     for item in seed.get("voucher_groups") or []:
         steps.append(("BD_VOUCHERGROUP", {"FNumber": item["number"], "FName": item["name"]}))
+    tables = account_tables(seed)
+    for table in tables:
+        model = {"FNumber": table["number"], "FName": table["name"], "FStandard": table["standard"]}
+        steps.append(("BD_ACCOUNTTABLE", model))
     for item in seed.get("account_books") or []:
         model = {
             "FNumber": str(item["number"]),
             "FName": item["name"],
+            "FACCTTABLEID": {"FNumber": str(item.get("account_table") or tables[0]["number"])},
             "FACCTORGID": {"FNumber": str(item.get("org", org["FNumber"]))},
             "FCURRENCYID": {"FNumber": item["currency"]},
             "FSTARTYEAR": item.get("start_year", 0),
@@ -124,21 +130,59 @@ def _plan(seed: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for item in seed.get("assistant_data") or []:
         model = {"FId": {"FNumber": item["category"]}, "FNumber": item["number"], "FDataValue": item["value"]}
         steps.append(("BOS_ASSISTANTDATA_DETAIL", model))
-    for item in sorted(
-        seed.get("accounts") or [], key=lambda a: [part.zfill(8) for part in str(a["number"]).split(".")]
-    ):
-        rows = [
-            {"FFlEXITEMPROPERTYID": {"FNumber": standard_dimension_number(key)}, "FInputType": REQUIRED_INPUT}
-            for key in item.get("dims") or []
-        ]
-        model = {
-            "FNumber": str(item["number"]),
-            "FName": item["name"],
-            "FDC": item.get("dc", 1),
-            "FEntity": rows,
-        }
-        steps.append(("BD_Account", model))
+    dims_of = {
+        table["number"]: {str(a["number"]): a.get("dims") or [] for a in table["accounts"]}
+        for table in tables
+    }
+    for table in tables:
+        inherited = dims_of.get(str(table.get("dims_from") or ""), {})
+        for item in sorted(
+            table["accounts"], key=lambda a: [part.zfill(8) for part in str(a["number"]).split(".")]
+        ):
+            number = str(item["number"])
+            dims = item["dims"] if "dims" in item else inherited.get(number, [])
+            rows = [
+                {
+                    "FFlEXITEMPROPERTYID": {"FNumber": standard_dimension_number(key)},
+                    "FInputType": REQUIRED_INPUT,
+                }
+                for key in dims or []
+            ]
+            model = {
+                "FNumber": number,
+                "FName": item["name"],
+                "FDC": item.get("dc", 1),
+                "FAcctTblId": {"FNumber": table["number"]},
+                "FEntity": rows,
+            }
+            steps.append(("BD_Account", model))
     return steps
+
+
+DEFAULT_TABLE = {"number": "KMB001", "name": "企业会计准则科目表", "standard": "cas"}
+
+
+def account_tables(seed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The seed's 科目表, each with its accounts: the top-level `accounts` belong to the first one
+    (a seed naming no table gets one CAS chart, as before charts existed)."""
+    tables = [dict(item) for item in seed.get("account_tables") or [DEFAULT_TABLE]]
+    for position, table in enumerate(tables):
+        table["number"] = str(table["number"])
+        table.setdefault("standard", "cas")
+        own = table.get("accounts")
+        table["accounts"] = list(
+            own if own is not None else (seed.get("accounts") or []) if position == 0 else []
+        )
+    return tables
+
+
+# Shared base data the seed allocates to the organisations of `allocate_to`: the 往来 a branch's
+# vouchers name in their 供应商 / 客户 dimensions, and the 费用项目 of its bills.
+ALLOCATED_SECTIONS = (
+    ("suppliers", "BD_Supplier"),
+    ("customers", "BD_Customer"),
+    ("expense_items", "BD_Expense"),
+)
 
 
 def apply_seed(store: Store, registry: FormRegistry, settings: SandboxSettings, seed: dict[str, Any]) -> None:
@@ -160,3 +204,29 @@ def apply_seed(store: Store, registry: FormRegistry, settings: SandboxSettings, 
             raise SeedError(f"{form_id} {model.get('FNumber')}: {details}")
         if form_id == "SEC_User" and model["FUserAccount"] == str(centre["user_name"]):
             ctx.user, ctx.user_name = record.id, model["FUserAccount"]
+    _allocate_seeded(ctx, seed)
+
+
+def _allocate_seeded(ctx: SaveContext, seed: dict[str, Any]) -> None:
+    """Allocate (分配) the seeded shared base data to the `allocate_to` organisations, audited."""
+    orgs = [str(number) for number in seed.get("allocate_to") or []]
+    if not orgs:
+        return
+    org_form = ctx.form("ORG_Organizations")
+    org_ids = []
+    for number in orgs:
+        org_id = ctx.store.find_number(org_form, number)
+        if org_id is None:
+            raise SeedError(f"allocate_to: no organisation {number}")
+        org_ids.append(str(org_id))
+    for section, form_id in ALLOCATED_SECTIONS:
+        form = ctx.form(form_id)
+        ids = [str(ctx.store.find_number(form, str(item["number"]))) for item in seed.get(section) or []]
+        if not ids:
+            continue
+        answer = allocation.allocate(
+            ctx, form, {"PkIds": ids, "TOrgIds": org_ids, "IsAutoSubmitAndAudit": True}, cancel=False
+        )
+        status = answer["Result"]["ResponseStatus"]
+        if not status.get("IsSuccess"):
+            raise SeedError(f"{form_id}: allocation refused: {status.get('Errors')}")

@@ -1,6 +1,7 @@
 """GL_VOUCHER's own rules: what makes a voucher postable, and how it is numbered.
 
-Checks (all MsgCode 11, wording in messages.py): lines on leaf, enabled accounts; the dimensions
+Checks (all MsgCode 11, wording in messages.py): lines on leaf, enabled accounts of the book's
+科目表 (an account number resolves within the chart of the voucher's book); the dimensions
 each account requires; amounts within the currency's precision; debit or credit on every line;
 debits equal credits to the cent; an open period of the account book — for saving and for every
 status operation. Numbering: 凭证号 runs gap-free per book × year × period × 凭证字; FBillNo comes
@@ -66,7 +67,8 @@ class VoucherHook(BaseHook):
         debit_total = credit_total = Decimal(0)
         for position, row in enumerate(rows, start=1):
             where = entry_where(position)
-            self._check_account(ctx, draft, row, where)
+            if self._in_book_chart(ctx, draft, book, row, where):
+                self._check_account(ctx, draft, row, where)
             currency = self._line_currency(ctx, row, base_currency)
             digits = int(currency.values.get("FAMOUNTDIGITS", 2)) if currency else 2
             if currency is not None and currency.id == base_currency:
@@ -111,6 +113,38 @@ class VoucherHook(BaseHook):
             )
         elif closed(ctx, book_number, year, period):
             draft.problem("period_closed", "FDate", book=book_number, year=year, period=period)
+
+    def _in_book_chart(
+        self, ctx: SaveContext, draft: Draft, book: Record | None, row: dict[str, Any], where: str
+    ) -> bool:
+        """Point the line at the account of its number in the book's 科目表, or refuse the line.
+
+        The reference was resolved by number before the book was known (to the first chart holding
+        it); the book decides which chart counts [INF: a tenant filters the 科目 F7 by the book].
+        """
+        account_form = ctx.form("BD_Account")
+        account_id = row.get("FACCOUNTID")
+        account = ctx.store.get(account_form, account_id) if account_id else None
+        if account is None or book is None:
+            return True
+        table = book.values.get("FACCTTABLEID")
+        if account.values.get("FACCTTBLID") == table:
+            return True
+        number = str(account.values.get("FNUMBER", ""))
+        found = ctx.store.find_number(account_form, number, (table,))
+        if found is not None:
+            row["FACCOUNTID"] = found
+            return True
+        chart = ctx.store.get(ctx.form("BD_ACCOUNTTABLE"), table) if table else None
+        draft.problem(
+            "account_not_in_book_chart",
+            "FACCOUNTID",
+            where=where,
+            number=number,
+            book=str(book.values.get("FNUMBER", "")),
+            table=str(chart.values.get("FNAME", "")) if chart else "",
+        )
+        return False
 
     def _check_account(self, ctx: SaveContext, draft: Draft, row: dict[str, Any], where: str) -> None:
         account_form = ctx.form("BD_Account")

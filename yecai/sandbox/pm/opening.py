@@ -130,9 +130,7 @@ def opening_balances(
     contracted = sum((r.cost_to_date for r in suppliers), _ZERO)
     retention = _money(billed * income.retention_rate)
     issued = _money((billed - retention) * (1 + income.tax_rate))  # 销项 invoices: net of retention
-    subcontracted = sum(
-        (r.invoiced_to_date for r in suppliers if r.contract_kind in _DEDUCTED), _ZERO
-    )
+    subcontracted = sum((r.invoiced_to_date for r in suppliers if r.contract_kind in _DEDUCTED), _ZERO)
     price = income.amount / (1 + income.tax_rate)
     owner = row(
         income,

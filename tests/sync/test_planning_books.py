@@ -16,8 +16,8 @@ from yecai.store.tables import Posting
 from yecai.sync import planning
 
 ROWS = [
-    [1, "B-1", "XM-HQ", "材料费", "2026-10-12", "钢筋", None, None, None, 100000, "13%", "马钢"],
-    [2, "B-2", "XM-FGS", "材料费", "2026-10-14", "水泥", None, None, None, 50000, "13%", "马钢"],
+    [1, "B-1", "XM-HQ", "材料费", "2026-10-12", "钢筋", None, None, None, 100000, "13%", "江苏恒固建材有限公司"],
+    [2, "B-2", "XM-FGS", "材料费", "2026-10-14", "水泥", None, None, None, 50000, "13%", "江苏恒固建材有限公司"],
 ]
 
 

@@ -67,9 +67,14 @@ def clients(showcase: Showcase) -> Iterator[dict[str, TestClient]]:
             client.close()
 
 
+def own_posting(showcase: Showcase, project: str, state: str | None = None) -> trace.PostingSummary:
+    """A posting of this project alone (a voucher spanning projects is no single manager's)."""
+    rows = trace.postings(showcase.store, SYSTEM, project=project, state=state, limit=5000)
+    return next(p for p in rows if p.projects == (project,))
+
+
 def posting_in(showcase: Showcase, project: str) -> int:
-    rows = trace.postings(showcase.store, SYSTEM, project=project, limit=1)
-    return rows[0].id
+    return own_posting(showcase, project).id
 
 
 def document_in(showcase: Showcase, project: str) -> int:
@@ -142,6 +147,11 @@ def test_project_manager_sees_only_own_projects(showcase: Showcase, clients: dic
     assert pm1.get(f"/documents/{document_in(showcase, PROJECT_2)}", headers=HTML).status_code == 404
     assert pm1.get(f"/postings/{posting_in(showcase, PROJECT_1)}", headers=HTML).status_code == 200
     assert PROJECT_2 not in pm1.get("/postings", headers=HTML).text
+    # a voucher spanning projects (month-end's company voucher) shows the others' figures: not pm1's
+    spanning = [p for p in trace.postings(showcase.store, SYSTEM, limit=5000) if len(p.projects) > 1]
+    assert spanning
+    assert PROJECT_1 in spanning[0].projects
+    assert pm1.get(f"/postings/{spanning[0].id}", headers=HTML).status_code == 404
     assert clients["pm2"].get(f"/projects/{PROJECT_1}", headers=HTML).status_code == 404
     assert clients["admin"].get("/projects/NO-SUCH", headers=HTML).status_code == 404
 
@@ -428,13 +438,13 @@ def test_replay_a_failed_posting(showcase: Showcase, clients: dict[str, TestClie
 
 
 def test_voucher_number_leads_back_to_the_posting(showcase: Showcase, clients: dict[str, TestClient]) -> None:
-    posted = trace.postings(showcase.store, SYSTEM, state="posted", project=PROJECT_1, limit=1)[0]
+    posted = own_posting(showcase, PROJECT_1, state="posted")
     found = clients["pm1"].get(
         "/vouchers", params={"number": posted.kingdee_number}, headers=HTML, follow_redirects=False
     )
     assert found.status_code == 303
     assert found.headers["location"] == f"/postings/{posted.id}"
-    other = trace.postings(showcase.store, SYSTEM, state="posted", project=PROJECT_2, limit=1)[0]
+    other = own_posting(showcase, PROJECT_2, state="posted")
     hidden = clients["pm1"].get("/vouchers", params={"number": other.kingdee_number}, headers=HTML)
     assert hidden.status_code == 404
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from yecai.auth.principal import Principal
@@ -115,14 +115,22 @@ def _document_row(d: Document) -> DocumentRow:
 
 
 def _visible_posting(who: Principal) -> Any:
-    """Postings with at least one line of a visible project (everything for unlimited callers)."""
+    """Postings all of whose projects the caller may see (everything for unlimited callers).
+
+    A voucher spanning projects (a month-end company voucher, a `period` aggregation) shows every
+    project's figures, so a project manager sees it only when every project on it is theirs; a
+    posting with no project line at all is company-wide and not theirs either.
+    """
     if who.projects is None:
         return None
-    return exists(
-        select(PostingLine.id)
-        .join(Document, Document.id == PostingLine.document_id)
-        .where(PostingLine.posting_id == Posting.id, who.project_clause(Document.project_code))
+    lines = select(PostingLine.id).join(Document, Document.id == PostingLine.document_id)
+    mine = lines.where(PostingLine.posting_id == Posting.id, who.project_clause(Document.project_code))
+    others = lines.where(
+        PostingLine.posting_id == Posting.id,
+        Document.project_code.is_not(None),
+        ~who.project_clause(Document.project_code),
     )
+    return and_(exists(mine), ~exists(others))
 
 
 def _posting_projects(session: Session, ids: list[int]) -> dict[int, tuple[str, ...]]:

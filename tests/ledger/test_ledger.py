@@ -45,6 +45,7 @@ pytestmark = pytest.mark.slow
 D = Decimal
 OCTOBER = Period(2026, 10)
 PAYABLES = "2202"
+PROVISION = "2801"
 RECEIVABLE = "1122"
 CONTRACT_COST = "5401"
 INPUT_VAT, OUTPUT_VAT, SIMPLE_VAT, PREPAID_VAT = "2221.01.01", "2221.01.02", "2221.06", "2221.03"
@@ -151,7 +152,14 @@ def cost_of_month(world: LedgerWorld, project: str) -> Decimal:
 
 def revenue_of_month(world: LedgerWorld, project: str) -> Decimal:
     """Contract price (ex-VAT) × cumulative progress (cost ÷ budget) − revenue recognised before."""
-    price = sum(
+    price = price_of(world, project)
+    opening = [o for o in world.of("opening_balance") if o["project_code"] == project]
+    revenue_before = sum((o["revenue_to_date"] for o in opening), D(0))
+    return round_money(price * progress_of(world, project)) - revenue_before
+
+
+def price_of(world: LedgerWorld, project: str) -> Decimal:
+    return sum(
         (
             c["amount"] / (1 + c["tax_rate"])
             for c in world.of("contract")
@@ -159,12 +167,24 @@ def revenue_of_month(world: LedgerWorld, project: str) -> Decimal:
         ),
         D(0),
     )
-    opening = [o for o in world.of("opening_balance") if o["project_code"] == project]
-    cost_before = sum((o["cost_to_date"] for o in opening), D(0))
-    revenue_before = sum((o["revenue_to_date"] for o in opening), D(0))
-    estimate = sum((b["amount"] for b in world.of("budget_line") if b["project_code"] == project), D(0))
-    progress = (cost_before + cost_of_month(world, project)) / estimate
-    return round_money(price * progress) - revenue_before
+
+
+def estimate_of(world: LedgerWorld, project: str) -> Decimal:
+    return sum((b["amount"] for b in world.of("budget_line") if b["project_code"] == project), D(0))
+
+
+def progress_of(world: LedgerWorld, project: str) -> Decimal:
+    """Cumulative cost (go-live cost + the month's) ÷ the estimated total cost, at most 100 %."""
+    cost_before = sum(
+        (o["cost_to_date"] for o in world.of("opening_balance") if o["project_code"] == project), D(0)
+    )
+    return min((cost_before + cost_of_month(world, project)) / estimate_of(world, project), D(1))
+
+
+def provision_of(world: LedgerWorld, project: str) -> Decimal:
+    """预计负债 of a loss-making contract (entry 15): the expected loss on the part not yet done."""
+    loss = estimate_of(world, project) - price_of(world, project)
+    return round_money(loss * (1 - progress_of(world, project))) if loss > 0 else D("0.00")
 
 
 def net_per(account: AccountBalance | None, *numbers: str) -> Decimal:
@@ -295,8 +315,14 @@ def audit(
             continue
         booked, due = -movement_per(revenue, code), revenue_of_month(world, code)
         expect(booked == due, f"revenue of {code}: booked {booked}, price × progress {due}")
-        carried, cost = movement_per(cost_of_sales, code), cost_of_month(world, code)
-        expect(carried == cost, f"cost of sales of {code}: booked {carried}, cost {cost}")
+        # the month's cost, plus the provision for a loss-making contract (both 主营业务成本)
+        provision = provision_of(world, code)
+        carried, cost = movement_per(cost_of_sales, code), cost_of_month(world, code) + provision
+        expect(carried == cost, f"cost of sales of {code}: booked {carried}, cost + provision {cost}")
+        provided = -net_per(balance.account(PROVISION), code)
+        expect(
+            provided == provision, f"预计负债 of {code}: booked {provided}, expected loss left {provision}"
+        )
 
     # the small-enterprise project is never booked on the CAS 合同履约成本 (5401 is 主营业务成本 there)
     small = [code for code, p in kinds.items() if p["accounting_standard"] == "small"]

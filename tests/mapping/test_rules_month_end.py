@@ -285,6 +285,24 @@ def test_loss_making_contract_is_provided_for_and_adjusted() -> None:
     assert ("6401", D("0"), D("181818.18"), xm1) in project
 
 
+def test_the_provision_counts_the_cost_revenue_carried() -> None:
+    """Progress of the provision is revenue's: the cost carried to 主营业务成本 — cost records plus
+    what other rules put into 合同履约成本 (a simple-method project's input VAT, allocated indirect
+    cost) — not the cost records alone. 2,000,000 records + 200,000 non-deductible VAT carried:
+    progress 2.2/11 = 20 %, so (11,000,000 − 10,000,000) × 80 % = 800,000.00."""
+    budget = [
+        BudgetLine(
+            source_key="YS-1", project_code="XM1", category=CostCategory.MATERIAL, amount=D("11000000")
+        )
+    ]
+    related = {"contract": [INCOME], "budget_line": budget, "invoice": [ISSUED], "cost_record": costs()}
+    others = {**ledger(), "6401": {"XM1": {MARCH: D("2200000.00")}}}
+    result = plan([report(1)], context(related=related, others=others))
+    xm1 = ((P, "XM1"),)
+    project = lines(by_group(result)["XM1|2026-03"])
+    assert ("2801", D("0"), D("800000.00"), xm1) in project
+
+
 def test_an_open_period_is_held_and_a_small_enterprise_project_keeps_its_settlement() -> None:
     held = plan([report(1)], context(today=dt.date(2026, 3, 31)))
     assert held.postings == []

@@ -454,7 +454,8 @@ def _project(
             notes.append(f"{'合同资产' if net > ZERO else '合同负债'} {abs(net):.2f}")
 
     if options.loss_provision and rules.account("provision", standard) is not None and number is not None:
-        figures = _loss_figures(ctx, options, project, period)
+        carried = balance(others, [rules.account("cost_of_sales", standard)], number, period)
+        figures = _loss_figures(ctx, options, project, period, carried)
         if figures is not None:
             price, estimated, cumulative_cost = figures
             target_amount = loss_provision_target(price, estimated, cumulative_cost)
@@ -490,12 +491,14 @@ def _project(
 
 
 def _loss_figures(
-    ctx: PlanningContext, options: MonthEndOptions, project: str, period: str
+    ctx: PlanningContext, options: MonthEndOptions, project: str, period: str, carried: Decimal
 ) -> tuple[Decimal, Decimal, Decimal] | None:
     """(price ex-VAT, estimated total cost, cumulative cost to the period's end), or None if unknown.
 
     The same figures REVENUE uses: budget lines (or the go-live estimate, or the option) for the
-    estimate, income contracts ex-VAT for the price, cost records plus the go-live cost to date.
+    estimate, income contracts ex-VAT for the price, and for the cost the go-live cost to date plus
+    what the other rules carried to 主营业务成本 (`carried`: cost records, non-deductible VAT,
+    allocated indirect cost — revenue's progress); before any revenue posting, the cost records.
     """
     end = common.period_end(period)
     openings = [
@@ -527,12 +530,14 @@ def _loss_figures(
             )
     if estimated is None or price is None or estimated <= ZERO:
         return None
+    opening_cost = money_sum(o.cost_to_date for o in openings)
+    if carried != ZERO:
+        return price, estimated, opening_cost + carried
     seen: dict[str, Decimal] = {}
     for record in common.related_of(ctx, "cost_record", CostRecord):
         if record.project_code == project and record.business_date <= end:
             seen[record.source_key] = record.amount
-    cumulative = money_sum(seen.values()) + money_sum(o.cost_to_date for o in openings)
-    return price, estimated, cumulative
+    return price, estimated, money_sum(seen.values()) + opening_cost
 
 
 SPEC = common.EventSpec(

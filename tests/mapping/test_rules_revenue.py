@@ -192,9 +192,30 @@ def test_revenue_with_several_budget_versions_needs_one_chosen() -> None:
     context = PlanningContext(
         connection="kd", related={"contract": [INCOME], "budget_line": [*BUDGET, revised]}
     )
-    plan = registry.plan(PERIOD_1, default_rule_set("revenue"), default_mapping(), context)
+    rules = default_rule_set("revenue")
+    strict = rules.model_copy(update={"options": {**rules.options, "budget_version": None}})
+    plan = registry.plan(PERIOD_1, strict, default_mapping(), context)
     assert plan.vouchers == []
     assert "budget_version" in plan.held[0].zh
+    # by default the highest version of a line kept side by side is the estimate
+    latest = registry.plan(PERIOD_1, rules, default_mapping(), context)
+    assert latest.held == []
+    assert latest.vouchers
+
+
+def test_lines_revised_in_place_are_one_budget_whatever_their_versions() -> None:
+    """sandbox.pm (like Glodon's 目标成本) revises a category's line in place: V2 for material and
+    V1 for the rest is one budget, not two versions to choose from — even when told to be strict."""
+    revised = [
+        line.model_copy(update={"version": "V2" if line.category is CostCategory.MATERIAL else "V1"})
+        for line in BUDGET
+    ]
+    context = PlanningContext(connection="kd", related={"contract": [INCOME], "budget_line": revised})
+    rules = default_rule_set("revenue")
+    strict = rules.model_copy(update={"options": {**rules.options, "budget_version": None}})
+    plan = registry.plan(PERIOD_1, strict, default_mapping(), context)
+    assert plan.held == []
+    assert plan.vouchers
 
 
 def invoice(

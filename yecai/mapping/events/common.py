@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from yecai.domain.documents import (
     AccountingStandard,
+    BudgetLine,
     Contract,
     ContractKind,
     CostCategory,
@@ -190,6 +192,45 @@ def income_contracts(ctx: PlanningContext) -> dict[str, list[Contract]]:
         if contract.contract_kind is ContractKind.INCOME:
             out[contract.project_code].append(contract)
     return out
+
+
+# -- budgets -------------------------------------------------------------------------------------
+
+LATEST = "latest"  # budget_version: the highest version of each budget line kept side by side
+
+
+def _version_key(version: str | None) -> tuple[object, ...]:
+    """Natural order of version labels: V2 < V10, 调整1 < 调整2; no label first."""
+    parts = re.split(r"(\d+)", version or "")
+    return tuple(int(part) if part.isdigit() else part for part in parts)
+
+
+def budget_totals(
+    lines: Iterable[BudgetLine], version: str | None
+) -> tuple[dict[str, Decimal], dict[str, set[str]]]:
+    """Estimated total cost per project from its budget lines, and the projects whose budget is
+    ambiguous (project → the versions found).
+
+    A source either revises a line in place (one line per category whose version counts its
+    revisions: V1 for one category, V2 for another is one budget) or keeps versions side by side
+    (several lines for the same category and BOQ item). Only the second is ambiguous: `version`
+    names the one to use, `latest` takes the highest per line, None reports it.
+    """
+    groups: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for line in lines:
+        if version not in (None, LATEST) and line.version != version:
+            continue
+        group = groups[(line.project_code, line.category.value, line.boq_code or "")]
+        group[line.version or ""] += line.amount
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    ambiguous: dict[str, set[str]] = defaultdict(set)
+    for (project, _category, _boq), by_version in groups.items():
+        if len(by_version) > 1 and version is None:
+            ambiguous[project].update(by_version)
+            continue
+        chosen = max(by_version, key=_version_key)
+        totals[project] += by_version[chosen]
+    return dict(totals), dict(ambiguous)
 
 
 # Which cost category a contract kind's payables and invoices belong to (configurable per event).

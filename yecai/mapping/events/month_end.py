@@ -97,7 +97,7 @@ class MonthEndOptions(common.EventOptions):
     contract_price: dict[str, Decimal] = Field(
         default_factory=dict, description="project code → transaction price ex-VAT (else income contracts)"
     )
-    budget_version: str | None = None
+    budget_version: str | None = common.LATEST  # as REVENUE's: the same estimate
     default_vat_rate: Decimal = Decimal("0.09")
 
 
@@ -504,16 +504,14 @@ def _loss_figures(
     openings = [
         o for o in common.related_of(ctx, "opening_balance", OpeningBalance) if o.project_code == project
     ]
-    budget = [
-        line.amount
-        for line in common.related_of(ctx, "budget_line", BudgetLine)
-        if line.project_code == project
-        and (options.budget_version is None or line.version == options.budget_version)
-    ]
+    lines = [b for b in common.related_of(ctx, "budget_line", BudgetLine) if b.project_code == project]
+    budgets, ambiguous = common.budget_totals(lines, options.budget_version)
+    if project in ambiguous:
+        return None  # REVENUE holds the project and says why; no estimate, no provision
     estimated = options.estimated_total_cost.get(project)
     if estimated is None:
         opening = [o.estimated_total_cost for o in openings if o.estimated_total_cost is not None]
-        estimated = money_sum(budget) if budget else (money_sum(opening) if opening else None)
+        estimated = budgets.get(project) or (money_sum(opening) if opening else None)
     price = options.contract_price.get(project)
     if price is None:
         income = [

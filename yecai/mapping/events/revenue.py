@@ -63,7 +63,11 @@ class RevenueOptions(common.EventOptions):
         default_factory=dict,
         description="project code → transaction price ex-VAT (else from income contracts)",
     )
-    budget_version: str | None = Field(None, description="use only budget lines of this version")
+    budget_version: str | None = Field(
+        common.LATEST,
+        description="budget lines kept side by side in several versions: this version, `latest` (the "
+        "highest per line) or null (report them); lines revised in place are never ambiguous",
+    )
     default_vat_rate: Decimal = Decimal("0.09")
     carry_from: tuple[str, ...] = Field(
         ("purchase_invoice", "indirect_allocation"),
@@ -193,19 +197,6 @@ def _fulfilment_accounts(
     return accounts
 
 
-def _budget(
-    lines: Sequence[BudgetLine], version: str | None
-) -> tuple[dict[str, Decimal], dict[str, set[str]]]:
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    versions: dict[str, set[str]] = defaultdict(set)
-    for line in lines:
-        if version is not None and line.version != version:
-            continue
-        totals[line.project_code] += line.amount
-        versions[line.project_code].add(line.version or "")
-    return totals, versions
-
-
 def plan_revenue(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
@@ -214,7 +205,7 @@ def plan_revenue(
     plan = Plan()
     resolver = common.Resolver(rules, mapping, ctx, ROLES)
     budget_lines = common.related_of(ctx, "budget_line", BudgetLine)
-    budgets, versions = _budget(budget_lines, options.budget_version)
+    budgets, versions = common.budget_totals(budget_lines, options.budget_version)
     contracts = common.income_contracts(ctx)
     all_contracts = common.contracts_by_number(ctx)
     by_project: dict[str, dict[str, list[PlannableDocument]]] = defaultdict(lambda: defaultdict(list))
@@ -310,18 +301,18 @@ def _missing_figures(
     opening: Opening,
 ) -> tuple[str, str] | None:
     if project not in options.estimated_total_cost:
+        if options.estimate is EstimateSource.BUDGET and project in versions:
+            found = "、".join(sorted(v or "-" for v in versions[project]))
+            return (
+                f"项目 {project} 的预算有多个版本（{found}），请在 options.budget_version 中指定",
+                f"project {project} has budget lines of several versions ({found}); set options.budget_version",
+            )
         has_budget = options.estimate is EstimateSource.BUDGET and budgets.get(project, ZERO) > 0
         if not has_budget and not (opening.estimated_total and opening.estimated_total > 0):
             return (
                 f"项目 {project} 没有预计总成本（预算、期初余额或 options.estimated_total_cost），无法按投入法确认收入",
                 f"project {project} has no estimated total cost (budget, opening balance or "
                 "options.estimated_total_cost); input-method revenue cannot be recognised",
-            )
-        if has_budget and len(versions.get(project, set())) > 1:
-            found = "、".join(sorted(versions[project]))
-            return (
-                f"项目 {project} 的预算有多个版本（{found}），请在 options.budget_version 中指定",
-                f"project {project} has budget lines of several versions ({found}); set options.budget_version",
             )
     if project not in options.contract_price and not contracts.get(project):
         return (

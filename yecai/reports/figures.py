@@ -7,6 +7,8 @@ payables the payment rule set posts. From the PM documents: contract value, budg
 percent complete, payment requests. Budget to date = budget × percent complete of the latest
 progress report up to the period; without one, pro rata to the project's elapsed days; without
 dates, the whole budget. Variance % = (cost to date − budget to date) ÷ budget to date.
+A contract running at go-live adds its opening balance (cost and revenue to date before go-live)
+to the project's figures to date: Kingdee holds that history as 科目初始余额, not by 项目 × category.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from yecai.domain.documents import CATEGORY_NAMES_ZH, CostCategory, PaymentStatus, Project
+from yecai.domain.documents import CATEGORY_NAMES_ZH, ContractKind, CostCategory, PaymentStatus, Project
 from yecai.domain.money import ZERO, money_sum, round_money
 from yecai.mapping.rules import MappingTable
 from yecai.reports.accounts import ReportAccounts
@@ -86,6 +88,8 @@ class ProjectFigures:
     paid_to_date: Decimal
     unpaid: tuple[UnpaidRequest, ...]
     in_pm: bool = True  # False: a 项目 Kingdee holds figures for that the PM system does not list
+    opening_cost: Decimal = ZERO  # cost to date at go-live (in cost_to_date, not in the categories)
+    opening_revenue: Decimal = ZERO  # revenue recognised before go-live (in revenue_to_date)
 
     @property
     def margin_period(self) -> Decimal:
@@ -138,6 +142,19 @@ def _completion(
     if docs.budgets.get(code):
         return Decimal(1), "full", None
     return ZERO, "none", None
+
+
+def _opening(docs: ProjectDocuments, code: str) -> tuple[Decimal, Decimal]:
+    """(cost, revenue) to date at go-live: the project's own row, else its income contracts' rows —
+    a supplier contract's cost is already inside the contract's (as REVENUE counts it)."""
+    rows = docs.openings.get(code, [])
+    whole = [o for o in rows if o.contract_no is None]
+    if not whole:
+        kinds = {c.contract_no: c.contract_kind for c in docs.contracts.get(code, [])}
+        whole = [
+            o for o in rows if kinds.get(o.contract_no or "", ContractKind.INCOME) is ContractKind.INCOME
+        ]
+    return money_sum(o.cost_to_date for o in whole), money_sum(o.revenue_to_date for o in whole)
 
 
 def _cash(
@@ -215,6 +232,7 @@ def project_figures(
         paid_period = ledger.sum(number, accounts.payables, this, "debit")
         paid_to_date = ledger.sum(number, accounts.payables, None, "debit")
     budget_total = money_sum(budgets.values())
+    opening_cost, opening_revenue = _opening(docs, code)
     return ProjectFigures(
         code=code,
         name=project.name if project else code,
@@ -226,9 +244,9 @@ def project_figures(
         budget=budget_total,
         budget_to_date=money_sum(c.budget_to_date for c in categories),
         revenue_period=revenue(this),
-        revenue_to_date=revenue(None),
+        revenue_to_date=revenue(None) + opening_revenue,
         cost_period=money_sum(c.cost_period for c in categories),
-        cost_to_date=money_sum(c.cost_to_date for c in categories),
+        cost_to_date=money_sum(c.cost_to_date for c in categories) + opening_cost,
         categories=tuple(categories),
         trend=tuple(point for point in trend if point.cost or point.revenue or point.period == str(period)),
         requested_period=requested_period,
@@ -237,6 +255,8 @@ def project_figures(
         paid_to_date=paid_to_date,
         unpaid=unpaid,
         in_pm=project is not None,
+        opening_cost=opening_cost,
+        opening_revenue=opening_revenue,
     )
 
 

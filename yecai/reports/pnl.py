@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from yecai.domain.money import ZERO
 from yecai.reports.figures import CategoryFigures, Figures, ProjectFigures, percent
 
 
@@ -87,4 +88,13 @@ def _row(c: CategoryFigures, total: Decimal) -> PnlRow:
 
 def project_pnl(figures: Figures, project: ProjectFigures) -> ProjectPnl:
     rows = tuple(_row(c, project.cost_to_date) for c in project.categories)
+    if project.opening_cost:
+        # cost before go-live: one figure (Kingdee's 科目初始余额 are not split by 项目 × category)
+        opening = project.opening_cost
+        rows += (
+            PnlRow(
+                "opening", "期初累计成本 cost at go-live", ZERO, ZERO, ZERO, opening, ZERO, None,
+                percent(opening, project.cost_to_date),
+            ),
+        )  # fmt: skip
     return ProjectPnl(figures.period, figures.job, figures.kingdee, project, rows)

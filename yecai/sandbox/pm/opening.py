@@ -132,12 +132,17 @@ def opening_balances(
     issued = _money((billed - retention) * (1 + income.tax_rate))  # 销项 invoices: net of retention
     subcontracted = sum((r.invoiced_to_date for r in suppliers if r.contract_kind in _DEDUCTED), _ZERO)
     price = income.amount / (1 + income.tax_rate)
+    cost_to_date = max(direct, contracted) + overheads
+    estimate = sum(targets.values(), _ZERO)
+    # The books recognise revenue by the input method (CAS 14 投入法): price × cost to date ÷ 预计总成本,
+    # the progress yecai's revenue rule carries on from — not the PM system's physical percent.
+    input_progress = min(cost_to_date / estimate, Decimal(1)) if estimate > 0 else _ZERO
     owner = row(
         income,
         percent_complete=percent,
-        cost_to_date=max(direct, contracted) + overheads,
-        revenue_to_date=_money(price * share),
-        estimated_total_cost=sum(targets.values(), _ZERO),
+        cost_to_date=cost_to_date,
+        revenue_to_date=_money(price * input_progress),
+        estimated_total_cost=estimate,
         billed_to_date=billed,
         retention_to_date=retention,
         received_to_date=(billed * (1 + income.tax_rate) * income.payment_ratio).quantize(CENT, ROUND_DOWN),

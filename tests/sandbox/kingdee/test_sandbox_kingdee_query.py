@@ -205,6 +205,20 @@ def test_assistant_data_ids_are_text_and_filter_by_category_id(
     assert all(isinstance(row[0], str) for row in rows)
 
 
+def test_debit_nature_tax_accounts_carry_a_debit_direction(sandbox: KingdeeSandbox) -> None:
+    """财会〔2016〕22号: 进项税额, 转出未交增值税, 预交增值税 and 待认证进项税额 are debit-nature (借),
+    so the 科目余额表 shows their balances on the debit side, not as negative credits."""
+    rows = query(
+        sandbox,
+        FormId="BD_Account",
+        FieldKeys="FNumber,FDC",
+        FilterString="FNumber in ('2221.01.01', '2221.01.02', '2221.01.03', '2221.03', '2221.04') "
+        "and FAcctTblId.FNumber = 'KMB001'",
+        OrderString="FNumber",
+    )
+    assert rows == [["2221.01.01", 1], ["2221.01.02", -1], ["2221.01.03", 1], ["2221.03", 1], ["2221.04", 1]]
+
+
 def test_accounts_expose_tree_and_required_dimensions(sandbox: KingdeeSandbox) -> None:
     rows = query(
         sandbox,

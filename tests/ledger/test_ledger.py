@@ -361,7 +361,7 @@ cents = st.decimals(min_value=D("1000.00"), max_value=D("900000.00"), places=2)
 
 # no shrinking: each example is a whole month through the pipeline; the findings list the figures
 @settings(
-    max_examples=3,
+    max_examples=12,  # a second or two each
     deadline=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture],

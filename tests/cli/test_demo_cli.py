@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from yecai.cli.main import app
 from yecai.demo import run_demo
 from yecai.domain.money import money_sum
-from yecai.mapping.rules import DEFAULT_FILES
+from yecai.mapping.rules import default_job_rule_sets
 from yecai.sandbox.pm.data import generate
 from yecai.store.db import open_store
 from yecai.store.tables import Posting
@@ -45,7 +45,7 @@ def test_demo_twice(tmp_path: Path) -> None:
     assert row(first.output, "源系统成本合计 source cost total") == total
     assert row(first.output, "与源系统差额 difference against the source") == "0.00"
     assert row(first.output, "源系统成本记录 source records") == f"{len(dataset.all_cost_records):,}"
-    assert row(first.output, "规则集 rule sets") == str(len(DEFAULT_FILES))
+    assert row(first.output, "规则集 rule sets") == str(len(default_job_rule_sets()))
     # every rule set posts: Kingdee holds more than the cost vouchers, and its totals balance
     debit = row(first.output, "借方合计 debit total (Kingdee)")
     assert debit == row(first.output, "贷方合计 credit total (Kingdee)")
@@ -67,7 +67,7 @@ def test_demo_twice(tmp_path: Path) -> None:
     # the workspace names the same rule sets and streams the demo ran
     space = yaml.safe_load((tmp_path / "demo" / "yecai.yaml").read_text(encoding="utf-8"))
     job = space["syncs"]["demo"]
-    assert job["rule_sets"] == list(DEFAULT_FILES)
+    assert job["rule_sets"] == list(default_job_rule_sets())
     assert job["streams"][0] == "projects"
     assert {"cost_records", "contracts", "invoices", "payment_requests", "progress_reports"} <= set(
         job["streams"]

@@ -40,7 +40,7 @@ from yecai.domain.documents import (
 from yecai.domain.money import ZERO, money_sum, round_money
 from yecai.mapping.events import common, valuation
 from yecai.mapping.events.allocation import largest_remainder
-from yecai.mapping.events.revenue import recognise
+from yecai.mapping.events.revenue import recognise, transaction_price
 from yecai.mapping.interface import Held, Plan, PlannableDocument, PlanningContext
 from yecai.mapping.rules import Event, MappingTable, RuleSet
 
@@ -512,22 +512,14 @@ def _loss_figures(
     if estimated is None:
         opening = [o.estimated_total_cost for o in openings if o.estimated_total_cost is not None]
         estimated = budgets.get(project) or (money_sum(opening) if opening else None)
-    price = options.contract_price.get(project)
-    if price is None:
-        income = [
-            c
-            for c in common.related_of(ctx, "contract", Contract)
-            if c.project_code == project and c.contract_kind is ContractKind.INCOME
-        ]
-        if income:
-            price = money_sum(
-                round_money(
-                    c.amount / (1 + (c.tax_rate if c.tax_rate is not None else options.default_vat_rate))
-                )
-                for c in income
-            )
-    if estimated is None or price is None or estimated <= ZERO:
+    income = [
+        c
+        for c in common.related_of(ctx, "contract", Contract)
+        if c.project_code == project and c.contract_kind is ContractKind.INCOME
+    ]
+    if estimated is None or estimated <= ZERO or not (income or project in options.contract_price):
         return None
+    price = transaction_price(project, options.contract_price, income, options.default_vat_rate)
     opening_cost = money_sum(o.cost_to_date for o in openings)
     if carried != ZERO:
         return price, estimated, opening_cost + carried

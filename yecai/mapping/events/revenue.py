@@ -226,14 +226,9 @@ def plan_revenue(
             plan.held.append(Held(all_ids, *reason))
             continue
         estimated = _estimate(project, options, budgets, opening)
-        price = options.contract_price.get(project)
-        if price is None:
-            price = money_sum(
-                round_money(
-                    c.amount / (1 + (c.tax_rate if c.tax_rate is not None else options.default_vat_rate))
-                )
-                for c in contracts[project]
-            )
+        price = transaction_price(
+            project, options.contract_price, contracts[project], options.default_vat_rate
+        )
         standard = resolver.standard(project)
         accounts = _fulfilment_accounts(resolver, standard, options)
         number = mapping.project_number(project) or project
@@ -278,6 +273,19 @@ def plan_revenue(
             )
     plan.unmapped = resolver.unmapped()
     return plan
+
+
+def transaction_price(
+    project: str, prices: Mapping[str, Decimal], income: Sequence[Contract], default_vat_rate: Decimal
+) -> Decimal:
+    """The transaction price ex-VAT: the configured one, else the income contracts' amounts less
+    their VAT (each rounded to the cent) — one rule for revenue and the month-end loss provision."""
+    if project in prices:
+        return prices[project]
+    return money_sum(
+        round_money(c.amount / (1 + (c.tax_rate if c.tax_rate is not None else default_vat_rate)))
+        for c in income
+    )
 
 
 def _estimate(

@@ -105,6 +105,9 @@ class Practice:
     """
 
     mapping: MappingTable
+    # One payable per contract kind, the same for cost, invoice and payment (issue 13, defect 1): the
+    # cost rule set's table says which, and the invoices and payments are expected on that account —
+    # so a rule set that pays or invoices a contract on another 2202 account is an account difference.
     cost_credit: Mapping[str, str]  # cost category → its payable account (cost rule set)
     contract_categories: Mapping[str, str]  # contract kind → category of its payable
     itemised: frozenset[str]  # categories credited by their 费用明细 when under no contract
@@ -494,7 +497,7 @@ class SubledgerCheck:
 
 def compare(expected: Expectation, booked: Booked, balances: Sequence[TrialBalance]) -> SubledgerCheck:
     suppliers = differences("应付", booked.payables, expected.payables)
-    wrong = {key for d in suppliers for key in [d.key]}
+    wrong = {d.key for d in suppliers}
     accounts = [
         d
         for d in differences("应付科目", booked.payable_accounts, expected.payable_accounts)

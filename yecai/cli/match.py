@@ -36,7 +36,7 @@ AMOUNT_COLUMNS = (
 )
 
 
-SHOWN_DOCUMENTS = 4  # a month's daily costs are dozens of records: the Excel export lists them all
+SHOWN_DOCUMENTS = 2  # a month's daily costs are dozens of records: the Excel export lists them all
 
 
 def _money(value: object) -> str:

@@ -44,6 +44,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reconciliations/{run_id}"): P.READ,
     ("GET", "/api/v1/reconciliations/{run_id}/workbook"): P.READ,
     ("POST", "/api/v1/reconciliations"): P.OPERATE,
+    ("GET", "/api/v1/reconcile/matching"): P.READ,
     ("POST", "/api/v1/postings/{posting_id}/replay"): P.OPERATE,
     ("POST", "/api/v1/postings/{posting_id}/skip"): P.OPERATE,
     ("POST", "/api/v1/postings/approve"): P.APPROVE,

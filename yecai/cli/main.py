@@ -1,5 +1,5 @@
-"""The `yecai` command: demo, sandboxes, import, sync, rules, mapping, postings, serve, worker, jobs,
-alerts.
+"""The `yecai` command: demo, sandboxes, import, sync, reconcile, match, rules, mapping, postings,
+serve, worker, jobs, alerts.
 
 Commands stay thin: they parse options, call service functions and render results with Rich.
 """
@@ -11,6 +11,7 @@ import typer
 from yecai.cli.alerts import alerts_app
 from yecai.cli.demo import demo_command
 from yecai.cli.import_file import column_templates_app, import_command
+from yecai.cli.match import match_command
 from yecai.cli.postings import postings_app
 from yecai.cli.reconcile import reconcile_command
 from yecai.cli.report import report_app
@@ -36,6 +37,7 @@ app.command("import")(import_command)
 app.add_typer(column_templates_app, name="column-templates")
 app.command("sync")(sync_command)
 app.command("reconcile")(reconcile_command)
+app.command("match")(match_command)
 app.add_typer(connections_app, name="connections")
 app.add_typer(postings_app, name="postings")
 app.add_typer(rules_app, name="rules")

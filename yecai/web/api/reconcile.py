@@ -1,8 +1,10 @@
-"""Reconciliation over the API: the runs, one run's differences, run one now, its Excel workbook.
+"""Reconciliation over the API: the runs, one run's differences, run one now, its Excel workbook,
+and invoice matching (三单匹配) of a period.
 
 Reading is `read` and scoped by the service to the caller's projects (a project manager sees the
 differences of their projects only, never one without a project, and counts of those alone);
 running is `operate` and runs in the request (a read of one period's vouchers, not a long job).
+Matching is `read`: it reads the store only, and a project manager gets their projects' contracts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from yecai.auth.roles import Permission
 from yecai.errors import YecaiError
 from yecai.reconcile import service
+from yecai.reconcile.matching_service import match_job
 from yecai.reconcile.workbook import workbook
+from yecai.reports.periods import Period
 from yecai.web.api.common import IdPath, from_error, not_found, plain, problem
 from yecai.web.context import WebContext, context
 from yecai.web.security import allow, caller
@@ -111,3 +115,28 @@ async def reconciliation_workbook(
     data = await run_in_threadpool(workbook, found.run, found.differences)
     name = f"reconciliation-{run_id}-{found.run.period}.xlsx"
     return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get(
+    "/reconcile/matching",
+    dependencies=READ,
+    summary="三单匹配 · invoice matching: cost ↔ invoice ↔ payment per supplier contract",
+)
+async def matching(
+    request: Request,
+    period: str = Query(..., max_length=7, description="期间 · period YYYY-MM"),
+    job: str | None = Query(None, max_length=80, description="同步作业（仅一个时可省略）· sync job"),
+    project: str | None = Query(None, max_length=80, description="项目编码 · one project only"),
+    ctx: WebContext = Depends(context),
+) -> dict[str, object]:
+    who = caller(request)
+    try:
+        chosen = Period.parse(period)
+        space = ctx.workspace()
+        report = await run_in_threadpool(
+            lambda: match_job(ctx.store, space, job, period=chosen, who=who, project=project)
+        )
+    except YecaiError as exc:
+        raise from_error(exc) from None
+    answer: dict[str, object] = plain(report.as_dict())
+    return answer

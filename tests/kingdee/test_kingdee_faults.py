@@ -124,9 +124,9 @@ def test_an_answer_lost_after_commit_is_uncertain_and_the_voucher_exists(site: S
         with pytest.raises(KingdeeError) as caught:
             client.batch_save("GL_VOUCHER", [voucher("12.00", "T-DROP")])
         assert caught.value.action is Action.UNCERTAIN
-        assert client.execute_bill_query("BD_Account", ["FNumber"], "FNumber = '1001'") == [
-            ["1001"]
-        ]  # reads pass
+        assert client.execute_bill_query(
+            "BD_Account", ["FNumber"], "FNumber = '1001' and FAcctTblId.FNumber = 'KMB001'"
+        ) == [["1001"]]  # reads pass
     site.set_faults(drop_after_commit_rate=0.0)
     assert len(site.vouchers_with("T-DROP")) == 2  # committed: one voucher, two lines
     assert site.counts()["dropped_after_commit"] == 1
@@ -297,7 +297,9 @@ def test_one_client_is_safe_across_threads_under_session_loss(site: Site) -> Non
                         "GL_VOUCHER", [voucher(f"{worker + 1}.{n:02d}", f"T-PAR-{worker}-{n}")]
                     )
                     assert result.ok
-                    client.execute_bill_query("BD_Account", ["FNumber"], "FNumber = '1001'")
+                    client.execute_bill_query(
+                        "BD_Account", ["FNumber"], "FNumber = '1001' and FAcctTblId.FNumber = 'KMB001'"
+                    )
             except BaseException as exc:  # collected and re-raised in the test thread
                 errors.append(exc)
 

@@ -548,3 +548,29 @@ LABELS.update(
         "recon.source_changed": ("源系统已变更", "source changed"),
     }
 )
+
+# the voucher as Kingdee prints it, a bill's fields, a document's fields (issue 14)
+MESSAGES.update(
+    {
+        "voucher.heading": ("记账凭证", "Voucher"),
+        "voucher.word": ("凭证字号", "Voucher number"),
+        "voucher.unnumbered": ("（金蝶尚未编号）", "(not yet numbered by Kingdee)"),
+        "voucher.book": ("账簿", "Account book"),
+        "voucher.explanation": ("摘要", "Explanation"),
+        "voucher.account": ("会计科目", "Account"),
+        "voucher.dimensions": ("核算维度", "Dimensions"),
+        "voucher.debit": ("借方金额", "Debit"),
+        "voucher.credit": ("贷方金额", "Credit"),
+        "voucher.total": ("合计", "Total"),
+        "voucher.unbalanced": ("借贷不平", "does not balance"),
+        "voucher.names_unavailable": (
+            "暂时读不到金蝶科目表，科目只显示编码；金蝶可连接后刷新本页。",
+            "Kingdee's chart of accounts cannot be read now, so accounts show their codes only; "
+            "refresh once Kingdee is reachable.",
+        ),
+        "voucher.bill": ("单据", "Bill"),
+        "voucher.json": ("接口报文（供集成人员）", "API messages (for integrators)"),
+        "document.fields": ("单据内容", "Document"),
+        "document.raw": ("原始数据（供集成人员）", "Raw data (for integrators)"),
+    }
+)

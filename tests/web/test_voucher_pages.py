@@ -252,3 +252,31 @@ def test_voucher_view_totals_and_names_without_a_chart() -> None:
     assert [d.name for line in view.lines for d in line.dimensions] == ["一号楼", "某劳务公司"]
     assert [d.label_zh for line in view.lines for d in line.dimensions] == ["项目", "供应商"]
     assert not view.names_available
+
+
+# --- the mapping page: the chart in use ------------------------------------------------------------
+
+
+def test_the_mapping_page_shows_the_accounts_the_job_posts_to_with_names(
+    showcase: Showcase, finance: TestClient
+) -> None:
+    page = finance.get("/mappings/books", headers=HTML)
+    assert page.status_code == 200
+    section = re.search(r'data-testid="accounts-in-use">(.*?)</section>', page.text, re.S)
+    assert section is not None, "the mapping page lists no accounts in use"
+    cas = re.search(r'data-testid="accounts-cas">(.*?)</table>', section.group(1), re.S)
+    assert cas is not None
+    words = text_of(cas.group(1))
+    # the CAS accounts the demo's vouchers went to, with their names from Kingdee
+    assert "5401.01 合同履约成本_人工费" in words
+    assert "2202.02" in words
+    assert "应付账款_" in words
+    assert "企业会计准则" in text_of(section.group(1))
+    # the vouchers' debit accounts are all listed
+    with showcase.store.sessions() as session:
+        payloads = session.scalars(
+            select(Posting.payload).where(Posting.rule_set == "cost_actuals", Posting.state == "posted")
+        ).all()
+    used = {e["FACCOUNTID"]["FNumber"] for p in payloads for e in loads(p)["FEntity"]}
+    assert used
+    assert used <= set(re.findall(r'<td class="mono">([\d.]+)</td>', cas.group(1)))

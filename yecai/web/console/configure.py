@@ -19,8 +19,10 @@ from yecai.auth.principal import Principal
 from yecai.auth.roles import Permission
 from yecai.errors import DataError, YecaiError
 from yecai.jobs import actions
+from yecai.services import accounts as account_service
 from yecai.services import connections as connection_service
 from yecai.services import mapping_edit
+from yecai.web.console.browse import charts_of
 from yecai.web.console.rendering import Notice, not_found_page, notice, problem, render, status_of
 from yecai.web.console.routes import CONFIGURE, OPERATE, READ, ctx_of
 from yecai.web.security import caller
@@ -242,9 +244,24 @@ def _mapping_page(
     except YecaiError as exc:
         return render(request, "mappings.html", status=status_of(exc), jobs=[], notice=problem(exc))
     table = _scoped(view.table, who)
+    try:
+        in_use: account_service.ChartInUse | None = account_service.chart_in_use(
+            ctx.store,
+            space,
+            job,
+            charts=charts_of(request),
+            opener=lambda name: space.kingdee(name, ctx.secrets),
+        )
+    except YecaiError:
+        in_use = None  # a rule set that does not load: the editor still opens, `rules check` says why
     return render(
         request,
         "mapping.html",
+        in_use=in_use,
+        account_names={
+            a.number: a.name for s in (in_use.standards if in_use else []) for a in s.accounts if a.name
+        },
+        standard_names=account_service.STANDARD_NAMES,
         status=status,
         job=job,
         view=view,

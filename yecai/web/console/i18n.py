@@ -574,3 +574,17 @@ MESSAGES.update(
         "document.raw": ("原始数据（供集成人员）", "Raw data (for integrators)"),
     }
 )
+MESSAGES.update(
+    {
+        "map.in_use": ("本作业使用的会计科目", "Accounts this job posts to"),
+        "map.in_use_hint": (
+            "按本作业项目所用的会计准则，列出各规则集可能记入的科目；科目名称取自金蝶科目表。",
+            "per accounting standard this job's projects use, the accounts its rule sets may post to; "
+            "names from Kingdee's chart of accounts.",
+        ),
+        "map.account_number": ("科目编码", "Account code"),
+        "map.account_name": ("科目名称", "Account name"),
+        "map.used_by": ("使用的规则集", "Used by"),
+        "map.name_unknown": ("（金蝶科目表中没有）", "(not in Kingdee's chart)"),
+    }
+)

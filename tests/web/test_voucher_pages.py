@@ -25,6 +25,7 @@ from yecai.demo import identity_of
 from yecai.domain.documents import DOCUMENT_TYPES
 from yecai.jsonutil import loads
 from yecai.kingdee.client import KingdeeClient
+from yecai.reconcile import service as recon
 from yecai.sandbox.kingdee import start_sandbox
 from yecai.services import trace
 from yecai.services import vouchers as views
@@ -280,3 +281,62 @@ def test_the_mapping_page_shows_the_accounts_the_job_posts_to_with_names(
     used = {e["FACCOUNTID"]["FNumber"] for p in payloads for e in loads(p)["FEntity"]}
     assert used
     assert used <= set(re.findall(r'<td class="mono">([\d.]+)</td>', cas.group(1)))
+
+
+# --- a reconciliation shows its evidence; a failed one shows no zeros ------------------------------
+
+
+def test_a_reconciliation_shows_what_it_compared(
+    showcase: Showcase, finance: TestClient, sandbox_opener: views.Opener
+) -> None:
+    posted = own_posting(showcase, PROJECT_1, state="posted")
+    period = (posted.kingdee_number or "").split(" ")[0]
+    with sandbox_opener("kingdee") as client:
+        report = recon.reconcile(showcase.store, client, kingdee_connection="kingdee", period=period)
+    detail = recon.run_detail(showcase.store, SYSTEM, report.run_id)
+    assert detail is not None
+    (row,) = detail.run.evidence
+    assert row["period"] == period
+    assert row["yecai"]["vouchers"] > 0
+    assert row["kingdee"]["vouchers"] >= row["yecai"]["vouchers"] - report.counts["missing_in_kingdee"]
+    assert row["yecai"]["debit"] == row["yecai"]["credit"]
+    page = finance.get(f"/reconciliations/{report.run_id}", headers=HTML)
+    section = re.search(r'data-testid="recon-evidence">(.*?)</section>', page.text, re.S)
+    assert section is not None, "the run's page does not say what was compared"
+    words = text_of(section.group(1))
+    yecai, kingdee = row["yecai"], row["kingdee"]
+    expected = (
+        f"{period} {yecai['vouchers']} {yecai['lines']} {Decimal(yecai['debit']):,.2f} "
+        f"{Decimal(yecai['credit']):,.2f} {kingdee['vouchers']} {kingdee['lines']} "
+        f"{Decimal(kingdee['debit']):,.2f} {Decimal(kingdee['credit']):,.2f}"
+    )
+    assert expected in words
+    assert 'data-testid="recon-incomplete"' not in page.text
+
+
+def test_a_failed_reconciliation_does_not_show_zeros_as_clean(
+    showcase: Showcase, finance: TestClient
+) -> None:
+    class Unreachable:
+        def query_all(self, *args: object, **kwargs: object) -> Iterator[list[Any]]:
+            raise ConnectionError("金蝶不可达 / Kingdee unreachable")
+            yield []  # a generator, as the client's
+
+        def execute_bill_query(self, *args: object, **kwargs: object) -> list[list[Any]]:
+            raise ConnectionError("金蝶不可达 / Kingdee unreachable")
+
+    with pytest.raises(ConnectionError):
+        recon.reconcile(showcase.store, Unreachable(), kingdee_connection="kingdee", period="2026-10")  # type: ignore[arg-type]
+    failed = recon.runs(showcase.store, SYSTEM, limit=1)[0]
+    assert failed.status == "failed"
+    page = finance.get(f"/reconciliations/{failed.id}", headers=HTML)
+    assert 'data-testid="recon-incomplete"' in page.text
+    counts = re.search(r'data-testid="recon-counts">(.*?)</table>', page.text, re.S)
+    assert counts is not None
+    assert re.findall(r'<td class="num">([^<]*)</td>', counts.group(1)) == ["—"] * len(recon.KINDS)
+    listing = finance.get("/reconciliations", headers=HTML)
+    line = re.search(
+        rf'<tr[^>]*>\s*<td[^>]*><a href="/reconciliations/{failed.id}">.*?</tr>', listing.text, re.S
+    )
+    assert line is not None
+    assert ">0<" not in line.group(0)

@@ -588,3 +588,20 @@ MESSAGES.update(
         "map.name_unknown": ("（金蝶科目表中没有）", "(not in Kingdee's chart)"),
     }
 )
+MESSAGES.update(
+    {
+        "recon.incomplete": (
+            "本次对账未完成（{status}）：没有比较任何凭证，下列数字不代表“无差异”；请排除原因后重新对账。",
+            "this reconciliation did not complete ({status}): nothing was compared, so the figures below do "
+            "not mean “no difference”; fix the cause and reconcile again.",
+        ),
+        "recon.evidence": ("比较了什么", "What was compared"),
+        "recon.evidence_hint": (
+            "每个期间两边读到的凭证数、分录行数和借贷合计；差异为零时，这就是证据。",
+            "per period, the vouchers, lines and debit/credit totals read on each side: the evidence "
+            "behind zero differences.",
+        ),
+        "recon.vouchers": ("凭证数", "Vouchers"),
+        "recon.lines": ("分录行", "Lines"),
+    }
+)

@@ -12,9 +12,11 @@ import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -27,9 +29,11 @@ from yecai.jsonutil import loads
 from yecai.kingdee.client import KingdeeClient
 from yecai.reconcile import service as recon
 from yecai.sandbox.kingdee import start_sandbox
+from yecai.services import accounts as account_service
 from yecai.services import trace
 from yecai.services import vouchers as views
 from yecai.store.tables import Document, Posting
+from yecai.workspace import load_workspace
 
 
 @pytest.fixture(scope="module")
@@ -340,3 +344,48 @@ def test_a_failed_reconciliation_does_not_show_zeros_as_clean(
     )
     assert line is not None
     assert ">0<" not in line.group(0)
+
+
+def test_a_project_on_the_small_standard_adds_its_chart_from_its_book(
+    showcase: Showcase, sandbox_opener: views.Opener, tmp_path: Path
+) -> None:
+    """Only the standards in use are listed, each named from its own book's chart (002: 小企业)."""
+    space = yaml.safe_load((showcase.settings.workspace).read_text(encoding="utf-8"))
+    table = yaml.safe_load(showcase.mapping.read_text(encoding="utf-8"))
+    cas_only = account_service.chart_in_use(
+        showcase.store,
+        load_workspace(showcase.settings.workspace),
+        "books",
+        charts=views.ChartCache(),
+        opener=sandbox_opener,
+    )
+    assert [s.standard for s in cas_only.standards] == ["cas"]
+    table["projects"]["XM2026003"] = {"number": "XM2026003", "org": "200", "accounting_standard": "small"}
+    (tmp_path / "mapping.yaml").write_text(yaml.safe_dump(table, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "yecai.yaml").write_text(yaml.safe_dump(space, allow_unicode=True), encoding="utf-8")
+    both = account_service.chart_in_use(
+        showcase.store,
+        load_workspace(tmp_path / "yecai.yaml"),
+        "books",
+        charts=views.ChartCache(),
+        opener=sandbox_opener,
+    )
+    by_standard = {s.standard: s for s in both.standards}
+    assert set(by_standard) == {"cas", "small"}
+    assert by_standard["small"].books == ("002",)
+    small = {a.number: a.name for a in by_standard["small"].accounts}
+    assert small["4401.01.01"]
+    assert small["4401.01.01"].startswith("工程施工")
+    cas = {a.number: a.name for a in by_standard["cas"].accounts}
+    assert cas["5401.01"] == "合同履约成本_人工费"
+
+
+def test_without_kingdee_the_voucher_shows_codes_and_says_why(showcase: Showcase) -> None:
+    """The showcase's Kingdee listens nowhere: the page still opens, with codes and a notice."""
+    client = sign_in(TestClient(showcase.app()), "finance")
+    posted = own_posting(showcase, PROJECT_1, state="posted")
+    page = client.get(f"/postings/{posted.id}", headers=HTML)
+    client.close()
+    assert page.status_code == 200
+    assert 'data-testid="chart-unavailable"' in page.text
+    assert 'data-testid="voucher-lines"' in page.text

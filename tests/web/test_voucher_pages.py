@@ -389,3 +389,36 @@ def test_without_kingdee_the_voucher_shows_codes_and_says_why(showcase: Showcase
     assert page.status_code == 200
     assert 'data-testid="chart-unavailable"' in page.text
     assert 'data-testid="voucher-lines"' in page.text
+
+
+RAW = (
+    "cost_actuals",
+    "GL_VOUCHER",
+    "CN_PAYAPPLY",
+    "labour",
+    "material",
+    "machinery",
+    "subcontract",
+    "indirect",
+)
+
+
+def test_posting_and_document_pages_name_codes_in_words(showcase: Showcase, finance: TestClient) -> None:
+    posted = own_posting(showcase, PROJECT_1, state="posted")
+    page = finance.get(f"/postings/{posted.id}", headers=HTML).text
+    shown = text_of(page.split('<details class="integrators"')[0])
+    assert [raw for raw in RAW if raw in shown] == []
+    assert "记账凭证" in shown
+    with showcase.store.sessions() as session:
+        cost = session.scalars(
+            select(Document).where(Document.kind == "cost_record", Document.project_code == PROJECT_1)
+        ).first()
+    assert cost is not None
+    document = finance.get(f"/documents/{cost.id}", headers=HTML).text
+    shown = text_of(document.split('<details class="integrators"')[0])
+    assert [raw for raw in RAW if raw in shown] == []
+    mapping = finance.get("/mappings/books", headers=HTML).text
+    section = re.search(r'data-testid="accounts-in-use">(.*?)</section>', mapping, re.S)
+    assert section is not None
+    assert "实际成本 人工费 借方" in text_of(section.group(1))
+    assert "cost_actuals" not in text_of(section.group(1))

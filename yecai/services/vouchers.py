@@ -470,12 +470,16 @@ def _document_value(value: Any) -> str:
     return str(value)
 
 
-def document_fields(data: dict[str, Any]) -> list[LabelledField]:
-    """A document's data as labelled fields, in the order the document keeps them."""
+def document_fields(
+    data: dict[str, Any], words: Callable[[str, object], str] | None = None
+) -> list[LabelledField]:
+    """A document's data as labelled fields, in the order the document keeps them. `words(field,
+    value)` names a coded value (a category, a standard) in the page's language."""
     out: list[LabelledField] = []
     for key, value in data.items():
         zh, en = DOCUMENT_FIELDS.get(key, (key, key))
-        out.append(LabelledField(zh, en, _document_value(value)))
+        shown = words(key, value) if words is not None and isinstance(value, str) and value else None
+        out.append(LabelledField(zh, en, shown or _document_value(value)))
     return out
 
 

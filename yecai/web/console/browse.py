@@ -141,7 +141,9 @@ def document_page(request: Request, document_id: int) -> HTMLResponse:
     detail = trace.document_detail(request.app.state.ctx.store, caller(request), document_id)
     if detail is None:
         return not_found_page(request)
-    return render(request, "document.html", doc=detail, fields=voucher_views.document_fields(detail.data))
+    label = i18n.labeller(page_lang(request))
+    fields = voucher_views.document_fields(detail.data, label)
+    return render(request, "document.html", doc=detail, fields=fields)
 
 
 @router.get("/postings", dependencies=READ)

@@ -605,3 +605,35 @@ MESSAGES.update(
         "recon.lines": ("分录行", "Lines"),
     }
 )
+
+# rule sets, cost categories and accounting standards as the voucher, document and mapping pages
+# name them (issue 14: no raw codes in the Chinese UI)
+LABELS.update(
+    {
+        "rule_set.cost_actuals": ("实际成本", "actual costs"),
+        "rule_set.purchase_invoice": ("采购发票", "purchase invoices"),
+        "rule_set.payment_request": ("付款申请", "payment requests"),
+        "rule_set.payment": ("付款", "payments"),
+        "rule_set.receipt": ("收款", "receipts"),
+        "rule_set.valuation": ("产值计量", "valuations"),
+        "rule_set.revenue": ("收入确认", "revenue"),
+        "rule_set.prepaid_vat": ("预交增值税", "prepaid VAT"),
+        "rule_set.retention_due": ("质保金到期", "retention due"),
+        "rule_set.retention_received": ("质保金收回", "retention received"),
+        "rule_set.indirect_allocation": ("间接费用分配", "indirect cost allocation"),
+        "rule_set.accrual": ("暂估入账", "accruals"),
+        "rule_set.month_end": ("月末结转", "month-end close"),
+        "category.labour": ("人工费", "labour"),
+        "category.material": ("材料费", "materials"),
+        "category.machinery": ("机械使用费", "machinery"),
+        "category.subcontract": ("分包成本", "subcontracting"),
+        "category.other_direct": ("其他直接费", "other direct costs"),
+        "category.indirect": ("间接费用", "indirect costs"),
+        "accounting_standard.cas": ("企业会计准则", "CAS"),
+        "accounting_standard.small": ("小企业会计准则", "small-enterprise standard"),
+        "form.GL_VOUCHER": ("记账凭证", "voucher"),
+        "form.CN_PAYAPPLY": ("付款申请单", "payment request"),
+        "side.debit": ("借方", "debit"),
+        "side.credit": ("贷方", "credit"),
+    }
+)

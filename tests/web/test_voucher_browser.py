@@ -71,6 +71,8 @@ def test_an_accountant_reads_a_voucher(showcase: Showcase, context: BrowserConte
     assert lines.count() >= 2
     first = lines.nth(0).inner_text()
     assert "_" in first  # the account's full name from the chart (合同履约成本_… / 应付账款_…)
+    # long 摘要 wrap instead of pushing the amounts off the page
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     totals = page.inner_text("[data-testid=voucher-totals]")
     assert totals.count(f"{posted.debit_total:,.2f}") == 2
     # the JSON is for integrators: folded until opened
@@ -101,6 +103,7 @@ def test_the_mapping_page_names_the_accounts_in_use(context: BrowserContext, bas
     table = page.inner_text("[data-testid=accounts-cas]")
     assert "5401.01" in table
     assert "合同履约成本_人工费" in table
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_a_reconciliation_shows_its_evidence(

@@ -91,22 +91,20 @@ def chart_in_use(
     books = standard_books(store, mapping, spec.source, fallback)
     standards = set(books)
     chart = charts.chart(spec.target, opener)
-    grouped: dict[tuple[str, str], dict[str, object]] = {}
+    # (standard, account) → its users and dimensions, each once and in the order met (dicts as sets)
+    uses: dict[tuple[str, str], dict[tuple[str, str], None]] = defaultdict(dict)
+    dims: dict[tuple[str, str], dict[str, None]] = defaultdict(dict)
     for rules in rule_sets:
         for use in accounts_used(rules, mapping):
-            if use.standard not in standards:
-                continue
-            row = grouped.setdefault((use.standard.value, use.account), {"uses": [], "dims": []})
-            uses: list[tuple[str, str]] = row["uses"]  # type: ignore[assignment]
-            dims: list[str] = row["dims"]  # type: ignore[assignment]
-            if (rules.name, use.role) not in uses:
-                uses.append((rules.name, use.role))
-            dims.extend(d for d in use.dimensions if d not in dims)
+            if use.standard in standards:
+                key = (use.standard.value, use.account)
+                uses[key][(rules.name, use.role)] = None
+                dims[key].update(dict.fromkeys(use.dimensions))
     out: list[StandardInUse] = []
     for standard in sorted(standards, key=lambda s: s.value):
         its_books = tuple(sorted(books[standard]))
         accounts: list[AccountInUse] = []
-        for (value, number), row in sorted(grouped.items()):
+        for value, number in sorted(uses):
             if value != standard.value:
                 continue
             named = None
@@ -118,8 +116,8 @@ def chart_in_use(
                 AccountInUse(
                     number,
                     named.full_name if named else None,
-                    tuple(row["uses"]),  # type: ignore[arg-type]
-                    tuple(row["dims"]),  # type: ignore[arg-type]
+                    tuple(uses[(value, number)]),
+                    tuple(dims[(value, number)]),
                 )
             )
         out.append(StandardInUse(standard.value, its_books, accounts))

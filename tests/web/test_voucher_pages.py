@@ -422,3 +422,17 @@ def test_posting_and_document_pages_name_codes_in_words(showcase: Showcase, fina
     assert section is not None
     assert "实际成本 人工费 借方" in text_of(section.group(1))
     assert "cost_actuals" not in text_of(section.group(1))
+
+
+def test_a_supplier_mapped_by_hand_is_named_from_the_mapping_table(
+    showcase: Showcase, tmp_path: Path
+) -> None:
+    space = yaml.safe_load(showcase.settings.workspace.read_text(encoding="utf-8"))
+    table = yaml.safe_load(showcase.mapping.read_text(encoding="utf-8"))
+    table["suppliers"] = {"南京手工映射建材有限公司": "VEN0042"}
+    (tmp_path / "mapping.yaml").write_text(yaml.safe_dump(table, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "yecai.yaml").write_text(yaml.safe_dump(space, allow_unicode=True), encoding="utf-8")
+    names = views.names_of(showcase.store, "kingdee")
+    assert "VEN0042" not in names.parties
+    views.add_mapped_names(names, load_workspace(tmp_path / "yecai.yaml"), "kingdee")
+    assert names.parties["VEN0042"] == "南京手工映射建材有限公司"

@@ -501,6 +501,20 @@ def flex_keys_of(workspace: Workspace | None, connection: str, rule_set: str) ->
     return {dimension: target.flex_key(dimension) for dimension in DIMENSIONS}
 
 
+def add_mapped_names(names: Names, workspace: Workspace, connection: str) -> None:
+    """Suppliers and customers mapped by hand (name → number in the mapping table) have no binding:
+    their names come from the mapping tables of the jobs posting to this connection."""
+    for job in workspace.syncs.values():
+        if job.target != connection:
+            continue
+        try:
+            mapping = workspace.mapping(job)
+        except Exception:  # an unreadable table: the bindings' names still stand
+            continue
+        for name, number in (*mapping.suppliers.items(), *mapping.customers.items()):
+            names.parties.setdefault(number, name)
+
+
 @dataclass(frozen=True, slots=True)
 class PostingDocument:
     """What a posting page shows of Kingdee's side: a voucher, or a bill's labelled fields."""
@@ -527,6 +541,8 @@ def posting_document(
     if not isinstance(payload, dict):
         return PostingDocument(None, [], None)
     names = names_of(store, connection)
+    if workspace is not None:
+        add_mapped_names(names, workspace, connection)
     if form_id == VOUCHER_FORM:
         chart = charts.chart(connection, opener)
         flex = flex_keys_of(workspace, connection, rule_set)

@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import func, select
 
 from yecai.auth.principal import Principal
+from yecai.domain.money import round_money
 from yecai.errors import ConfigurationError, DataError
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.vouchers import FORM_ID
@@ -75,6 +76,42 @@ class ReconcileReport:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+def _side(vouchers: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """Per period: how many vouchers and lines one side holds, and their debit and credit totals."""
+    out: dict[str, dict[str, Any]] = {}
+    for voucher in vouchers:
+        row = out.setdefault(
+            str(voucher.period)[:7], {"vouchers": 0, "lines": 0, "debit": Decimal(0), "credit": Decimal(0)}
+        )
+        row["vouchers"] += 1
+        row["lines"] += len(voucher.lines)
+        row["debit"] += sum((line.debit for line in voucher.lines), Decimal(0))
+        row["credit"] += sum((line.credit for line in voucher.lines), Decimal(0))
+    return out
+
+
+def evidence_of(posted: Sequence[Any], held: Sequence[Any]) -> list[dict[str, Any]]:
+    """What a run compared, per period and side (JSON-ready: amounts as strings to the cent).
+
+    A clean run shows this next to its zero counts, so "no difference" is seen to rest on vouchers
+    actually read on both sides, not on an empty comparison.
+    """
+    ours, theirs = _side(posted), _side(held)
+    rows: list[dict[str, Any]] = []
+    for period in sorted(set(ours) | set(theirs)):
+        row: dict[str, Any] = {"period": period}
+        for name, side in (("yecai", ours), ("kingdee", theirs)):
+            found = side.get(period, {"vouchers": 0, "lines": 0, "debit": Decimal(0), "credit": Decimal(0)})
+            row[name] = {
+                "vouchers": found["vouchers"],
+                "lines": found["lines"],
+                "debit": f"{round_money(found['debit']):.2f}",
+                "credit": f"{round_money(found['credit']):.2f}",
+            }
+        rows.append(row)
+    return rows
 
 
 def reconcile(
@@ -135,6 +172,7 @@ def reconcile(
         **head,
         "differences": counts,
         "vouchers": {"yecai": len(posted.vouchers), "kingdee": len(held)},
+        "evidence": evidence_of(posted.vouchers, held),
         "balance_check": balance,
     }
     mismatched = len(balance.get("mismatched") or [])
@@ -241,10 +279,17 @@ class RunView:
     counts: dict[str, int]  # as the caller may see them
     message: str | None
     balance: dict[str, Any]
+    # what was compared, per period and side (company-wide callers; empty for runs before issue 14)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def completed(self) -> bool:
+        """Whether the run compared anything: a failed or unfinished run's zeros mean nothing."""
+        return self.status in ("succeeded", "attention")
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +352,7 @@ def _run_view(run: Run, counts: dict[str, int], who: Principal) -> RunView:
         counts,
         run.message if who.projects is None else None,
         balance,
+        list(info.get("evidence") or []) if who.projects is None else [],
     )
 
 

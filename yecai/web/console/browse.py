@@ -11,8 +11,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yecai.domain.posting_states import OPEN, STATES, TERMINAL, PostingState
+from yecai.errors import YecaiError
 from yecai.services import dashboard as dashboards
 from yecai.services import trace
+from yecai.services import vouchers as voucher_views
 from yecai.services.postings import NOT_SKIPPABLE, REPLAYABLE
 from yecai.web.console import i18n
 from yecai.web.console.rendering import PAGE_SIZE, Notice, not_found_page, notice, page_lang, page_of, render
@@ -139,7 +141,9 @@ def document_page(request: Request, document_id: int) -> HTMLResponse:
     detail = trace.document_detail(request.app.state.ctx.store, caller(request), document_id)
     if detail is None:
         return not_found_page(request)
-    return render(request, "document.html", doc=detail)
+    label = i18n.labeller(page_lang(request))
+    fields = voucher_views.document_fields(detail.data, label)
+    return render(request, "document.html", doc=detail, fields=fields)
 
 
 @router.get("/postings", dependencies=READ)
@@ -179,6 +183,15 @@ def postings_page(
 DONE = {"replayed": "posting.replayed", "skipped": "posting.skipped"}
 
 
+def charts_of(request: Request) -> voucher_views.ChartCache:
+    """The app's Kingdee charts (account names), read once per connection and kept with the app."""
+    state = request.app.state
+    cache = getattr(state, "charts", None)
+    if cache is None:
+        cache = state.charts = voucher_views.ChartCache()
+    return cache
+
+
 def posting_view(
     request: Request, posting_id: int, message: Notice | None, *, status: int = 200
 ) -> HTMLResponse:
@@ -190,11 +203,31 @@ def posting_view(
     if detail is None:
         return not_found_page(request)
     state = detail.posting.state
+    ctx = request.app.state.ctx
+    try:
+        space = ctx.workspace()
+    except YecaiError:
+        space = None  # no workspace: names of dimensions still come from the store
+    shown = voucher_views.posting_document(
+        ctx.store,
+        connection=detail.posting.connection,
+        rule_set=detail.posting.rule_set,
+        form_id=detail.posting.form_id,
+        number=detail.posting.kingdee_number,
+        payload=detail.payload,
+        workspace=space,
+        charts=charts_of(request),
+        opener=lambda name: ctx.workspace().kingdee(name, ctx.secrets),
+        lang=page_lang(request),
+    )
     return render(
         request,
         "posting.html",
         status=status,
         detail=detail,
+        shown=shown,
+        kingdee_status=voucher_views.KINGDEE_STATUS,
+        steps=voucher_views.STEPS,
         replayable=state in REPLAYABLE,
         skippable=state not in UNSKIPPABLE,
         notice=message,

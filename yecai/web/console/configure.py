@@ -8,6 +8,7 @@ page (it plans the current documents) and each value has a "map it" that fills t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,12 @@ from yecai.auth.principal import Principal
 from yecai.auth.roles import Permission
 from yecai.errors import DataError, YecaiError
 from yecai.jobs import actions
+from yecai.services import accounts as account_service
 from yecai.services import connections as connection_service
 from yecai.services import mapping_edit
-from yecai.web.console.rendering import Notice, not_found_page, notice, problem, render, status_of
+from yecai.web.console import i18n
+from yecai.web.console.browse import charts_of
+from yecai.web.console.rendering import Notice, not_found_page, notice, page_lang, problem, render, status_of
 from yecai.web.console.routes import CONFIGURE, OPERATE, READ, ctx_of
 from yecai.web.security import caller
 from yecai.workspace import AlertConnection
@@ -224,6 +228,19 @@ def _value(form: EntryForm) -> Any:
     return form.number.strip()
 
 
+def _role_words(label: Callable[[str, object], str]) -> Callable[[str], str]:
+    """A rule-set role in words: `labour.debit` → 人工费 借方, `item:施工用电.credit` → 施工用电 贷方."""
+
+    def words(role: str) -> str:
+        base, _, side = role.rpartition(".")
+        if side not in ("debit", "credit"):
+            return label("role", role)
+        name = base.removeprefix("item:") if base.startswith("item:") else label("category", base)
+        return f"{name} {label('side', side)}"
+
+    return words
+
+
 def _mapping_page(
     request: Request,
     job: str,
@@ -242,9 +259,25 @@ def _mapping_page(
     except YecaiError as exc:
         return render(request, "mappings.html", status=status_of(exc), jobs=[], notice=problem(exc))
     table = _scoped(view.table, who)
+    try:
+        in_use: account_service.ChartInUse | None = account_service.chart_in_use(
+            ctx.store,
+            space,
+            job,
+            charts=charts_of(request),
+            opener=lambda name: space.kingdee(name, ctx.secrets),
+        )
+    except YecaiError:
+        in_use = None  # a rule set that does not load: the editor still opens, `rules check` says why
     return render(
         request,
         "mapping.html",
+        in_use=in_use,
+        account_names={
+            a.number: a.name for s in (in_use.standards if in_use else []) for a in s.accounts if a.name
+        },
+        standard_names=account_service.STANDARD_NAMES,
+        role_label=_role_words(i18n.labeller(page_lang(request))),
         status=status,
         job=job,
         view=view,

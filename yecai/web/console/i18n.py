@@ -548,3 +548,92 @@ LABELS.update(
         "recon.source_changed": ("源系统已变更", "source changed"),
     }
 )
+
+# the voucher as Kingdee prints it, a bill's fields, a document's fields (issue 14)
+MESSAGES.update(
+    {
+        "voucher.heading": ("记账凭证", "Voucher"),
+        "voucher.word": ("凭证字号", "Voucher number"),
+        "voucher.unnumbered": ("（金蝶尚未编号）", "(not yet numbered by Kingdee)"),
+        "voucher.book": ("账簿", "Account book"),
+        "voucher.explanation": ("摘要", "Explanation"),
+        "voucher.account": ("会计科目", "Account"),
+        "voucher.dimensions": ("核算维度", "Dimensions"),
+        "voucher.debit": ("借方金额", "Debit"),
+        "voucher.credit": ("贷方金额", "Credit"),
+        "voucher.total": ("合计", "Total"),
+        "voucher.unbalanced": ("借贷不平", "does not balance"),
+        "voucher.names_unavailable": (
+            "暂时读不到金蝶科目表，科目只显示编码；金蝶可连接后刷新本页。",
+            "Kingdee's chart of accounts cannot be read now, so accounts show their codes only; "
+            "refresh once Kingdee is reachable.",
+        ),
+        "voucher.bill": ("单据", "Bill"),
+        "voucher.json": ("接口报文（供集成人员）", "API messages (for integrators)"),
+        "document.fields": ("单据内容", "Document"),
+        "document.raw": ("原始数据（供集成人员）", "Raw data (for integrators)"),
+    }
+)
+MESSAGES.update(
+    {
+        "map.in_use": ("本作业使用的会计科目", "Accounts this job posts to"),
+        "map.in_use_hint": (
+            "按本作业项目所用的会计准则，列出各规则集可能记入的科目；科目名称取自金蝶科目表。",
+            "per accounting standard this job's projects use, the accounts its rule sets may post to; "
+            "names from Kingdee's chart of accounts.",
+        ),
+        "map.account_number": ("科目编码", "Account code"),
+        "map.account_name": ("科目名称", "Account name"),
+        "map.used_by": ("使用的规则集", "Used by"),
+        "map.name_unknown": ("（金蝶科目表中没有）", "(not in Kingdee's chart)"),
+    }
+)
+MESSAGES.update(
+    {
+        "recon.incomplete": (
+            "本次对账未完成（{status}）：没有比较任何凭证，下列数字不代表“无差异”；请排除原因后重新对账。",
+            "this reconciliation did not complete ({status}): nothing was compared, so the figures below do "
+            "not mean “no difference”; fix the cause and reconcile again.",
+        ),
+        "recon.evidence": ("比较了什么", "What was compared"),
+        "recon.evidence_hint": (
+            "每个期间两边读到的凭证数、分录行数和借贷合计；差异为零时，这就是证据。",
+            "per period, the vouchers, lines and debit/credit totals read on each side: the evidence "
+            "behind zero differences.",
+        ),
+        "recon.vouchers": ("凭证数", "Vouchers"),
+        "recon.lines": ("分录行", "Lines"),
+    }
+)
+
+# rule sets, cost categories and accounting standards as the voucher, document and mapping pages
+# name them (issue 14: no raw codes in the Chinese UI)
+LABELS.update(
+    {
+        "rule_set.cost_actuals": ("实际成本", "actual costs"),
+        "rule_set.purchase_invoice": ("采购发票", "purchase invoices"),
+        "rule_set.payment_request": ("付款申请", "payment requests"),
+        "rule_set.payment": ("付款", "payments"),
+        "rule_set.receipt": ("收款", "receipts"),
+        "rule_set.valuation": ("产值计量", "valuations"),
+        "rule_set.revenue": ("收入确认", "revenue"),
+        "rule_set.prepaid_vat": ("预交增值税", "prepaid VAT"),
+        "rule_set.retention_due": ("质保金到期", "retention due"),
+        "rule_set.retention_received": ("质保金收回", "retention received"),
+        "rule_set.indirect_allocation": ("间接费用分配", "indirect cost allocation"),
+        "rule_set.accrual": ("暂估入账", "accruals"),
+        "rule_set.month_end": ("月末结转", "month-end close"),
+        "category.labour": ("人工费", "labour"),
+        "category.material": ("材料费", "materials"),
+        "category.machinery": ("机械使用费", "machinery"),
+        "category.subcontract": ("分包成本", "subcontracting"),
+        "category.other_direct": ("其他直接费", "other direct costs"),
+        "category.indirect": ("间接费用", "indirect costs"),
+        "accounting_standard.cas": ("企业会计准则", "CAS"),
+        "accounting_standard.small": ("小企业会计准则", "small-enterprise standard"),
+        "form.GL_VOUCHER": ("记账凭证", "voucher"),
+        "form.CN_PAYAPPLY": ("付款申请单", "payment request"),
+        "side.debit": ("借方", "debit"),
+        "side.credit": ("贷方", "credit"),
+    }
+)

@@ -75,11 +75,24 @@ def connection_rows(store: Store, space: Workspace, secrets: SecretBox) -> list[
     return rows
 
 
-def test_connection(space: Workspace, secrets: SecretBox, name: str) -> ConnectionTest:
-    """One read through the connection; KeyError when the workspace has no such connection."""
-    c = space.connections.get(name)
-    if c is None:
+def test_connection(
+    space: Workspace, secrets: SecretBox, name: str, *, store: Store | None = None
+) -> ConnectionTest:
+    """One read through the connection; KeyError when the workspace has no such connection.
+
+    With `store`, the outcome is recorded in the connection's health, so the health column and
+    the test never disagree.
+    """
+    if name not in space.connections:
         raise KeyError(name)
+    result = _try_connection(space, secrets, name)
+    if store is not None:
+        health.record_test(store, name, ok=result.ok, message=f"{result.message_zh} / {result.message_en}")
+    return result
+
+
+def _try_connection(space: Workspace, secrets: SecretBox, name: str) -> ConnectionTest:
+    c = space.connections[name]
     started = time.perf_counter()
 
     def outcome(ok: bool, zh: str, en: str) -> ConnectionTest:

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
-from yecai.cli.options import DATABASE, WORKSPACE
+from yecai.cli.options import DATABASE, JOB, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.reconcile.matching import MISMATCH_ZH
 from yecai.reconcile.matching_service import MISMATCH_EN, MatchingReport, match_job
@@ -111,7 +111,7 @@ def _unmatched_table(report: MatchingReport) -> Table:
 def match_command(
     period: str = typer.Option(..., "--period", help="会计期间 · period YYYY-MM"),
     project: str | None = typer.Option(None, "--project", help="只看一个项目 · one project only"),
-    job: str | None = typer.Option(None, "--job", help="同步作业（仅一个时可省略）· the sync job"),
+    job: str | None = JOB,
     workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
     excel: Path | None = typer.Option(None, "--excel", help="导出到 Excel · write the matching to OUT.xlsx"),

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import EXIT_USAGE, fail, opened
-from yecai.cli.options import DATABASE, WORKSPACE
+from yecai.cli.options import DATABASE, JOB, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.reconcile.classify import KINDS, TITLES
 from yecai.reconcile.service import ReconcileReport, parse_period, reconcile_job, run_detail
@@ -38,7 +38,7 @@ def reconcile_command(
     period: str | None = typer.Option(
         None, "--period", help="会计期间 YYYY-MM，或 all（默认本月，北京时间）· period YYYY-MM or all"
     ),
-    job: str | None = typer.Option(None, "--job", help="同步作业（仅一个时可省略）· the sync job"),
+    job: str | None = JOB,
     workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
     excel: Path | None = typer.Option(

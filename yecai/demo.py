@@ -26,6 +26,7 @@ from yecai.auth.principal import SYSTEM
 from yecai.auth.roles import Role
 from yecai.auth.users import ensure_user
 from yecai.connectors.pm_sandbox import PmSandboxConnector
+from yecai.connectors.pm_sandbox.connector import DEFAULT_WEBHOOK_SECRET
 from yecai.domain.money import ZERO, money_sum
 from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
@@ -348,6 +349,8 @@ def write_workspace(
     box = SecretBox(store, load_key(workdir))
     box.set(SOURCE, "PM_TOKEN", DEFAULT_TOKEN)
     box.set(KINGDEE, "KD_SECRET", str(credentials["app_secret"]))
+    # the connector's own placeholder, stored under its name: `yecai serve` receives the sandbox's pushes
+    box.set(SOURCE, "PM_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
     return path
 
 

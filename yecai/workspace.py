@@ -319,8 +319,8 @@ class Workspace(_Model):
             found = os.environ.get(name)
         if found is None:
             raise ConfigurationError(
-                f"连接 {connection} 缺少密钥 {name}：请用 yecai connections set-secret {connection} {name} 保存，或设置环境变量",
-                f"connection {connection} lacks secret {name}: store it with `yecai connections set-secret {connection} {name}` or set the environment variable",
+                f"连接 {connection} 缺少密钥 {name}：请用 yecai connections set-secret {connection} {name} 保存，或设置环境变量 {name}",
+                f"connection {connection} lacks secret {name}: store it with `yecai connections set-secret {connection} {name}` or set the environment variable {name}",
             )
         register_secret(found)  # also when it came from the environment: never in a log line
         return found

@@ -5,6 +5,7 @@ are the same for every command."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from yecai.cli.main import app
+from yecai.cli.serving import webhook_connectors
+from yecai.jobs.runner import Runtime
+from yecai.services import connections as connection_service
+from yecai.sync.launch import run_sync
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +118,37 @@ def test_a_one_shot_command_never_promises_to_retry(in_demo: Path, tmp_path: Pat
     assert "稍后重试" not in output
     assert "will retry" not in output
     assert "重新运行" in output, output  # it says what to do instead
+
+
+def test_serve_on_the_demo_starts_the_sandboxes_and_its_jobs_work(
+    in_demo: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the console does under `yecai serve`: 测试连接 passes for both connections and the
+    same as the health column, 立即运行's sync completes (no dead letter), and no webhook warning."""
+    seen: dict[str, object] = {}
+
+    def serving(runtime: Runtime, *, host: str, port: int, workers: int) -> None:
+        space = runtime.workspace()
+        for name in ("pm", "kingdee"):
+            result = connection_service.test_connection(space, runtime.secrets, name, store=runtime.store)
+            seen[name] = result.ok
+            seen[f"{name}.message"] = result.message_en
+        seen["hooks"] = sorted(webhook_connectors(space, runtime.secrets))
+        report = run_sync(runtime.store, space, "demo", secrets=runtime.secrets)
+        seen["clean"] = report.check.clean and not report.send.failed
+        seen["health"] = {
+            row.name: row.consecutive_failures
+            for row in connection_service.connection_rows(runtime.store, space, runtime.secrets)
+        }
+
+    monkeypatch.setattr("yecai.cli.serve.serve", serving)
+    with caplog.at_level(logging.WARNING, logger="yecai"):
+        code, output = _run("serve", "--workers", "0")
+    assert code == 0, output
+    assert "已启动演示沙箱" in output
+    assert seen["pm"] is True, seen
+    assert seen["kingdee"] is True, seen
+    assert seen["hooks"] == ["pm"]  # the demo stored the sandbox's webhook secret: pushes are received
+    assert seen["clean"] is True
+    assert seen["health"] == {"pm": 0, "kingdee": 0}
+    assert not [r for r in caplog.records if "webhook" in r.getMessage()]

@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from sqlalchemy import func, select
@@ -377,6 +378,22 @@ def write_sandboxes(
     return path
 
 
+def _workspace_ports(path: Path) -> dict[str, int]:
+    """The local ports the demo workspace's two connections point at (none when unreadable)."""
+    try:
+        space = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    connections = space.get("connections") or {}
+    found: dict[str, int] = {}
+    for name, key in ((SOURCE, "base_url"), (KINGDEE, "server_url")):
+        url = (connections.get(name) or {}).get(key)
+        port = urlsplit(url).port if isinstance(url, str) else None
+        if port:
+            found[name] = port
+    return found
+
+
 def _listening(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -397,9 +414,11 @@ def demo_sandboxes(workdir: Path, *, on_start: Callable[[str], None] | None = No
         return
     record = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     pm, kingdee = record.get("pm") or {}, record.get("kingdee") or {}
+    # the workspace is kept across demo runs: where it points wins over the recorded ports
+    pointed = _workspace_ports(workdir / "yecai.yaml")
     started: list[str] = []
     with ExitStack() as stack:
-        pm_port = int(pm.get("port", PM_PORT))
+        pm_port = pointed.get(SOURCE) or int(pm.get("port", PM_PORT))
         if not _listening(pm_port):
             server, _ = start_pm(
                 projects=int(pm.get("projects", 50)),
@@ -409,7 +428,7 @@ def demo_sandboxes(workdir: Path, *, on_start: Callable[[str], None] | None = No
             )
             stack.callback(server.stop)
             started.append(f"工程项目管理沙箱 PM sandbox: {server.base_url}")
-        kd_port = int(kingdee.get("port", KINGDEE_PORT))
+        kd_port = pointed.get(KINGDEE) or int(kingdee.get("port", KINGDEE_PORT))
         if not _listening(kd_port):
             kd_server, credentials = start_kingdee(
                 workdir / str(kingdee.get("data_dir", "kingdee")), port=kd_port

@@ -12,12 +12,7 @@ import typer
 WORKSPACE = typer.Option(
     None,
     "--workspace",
-    help="工作区文件（默认向上查找 yecai.yaml 或 .yecai-demo/yecai.yaml）· workspace file "
-    "(default: the nearest yecai.yaml or .yecai-demo/yecai.yaml, walking up from here)",
+    help="工作区文件（默认向上查找）· workspace file (default: found upward, docs/cli.md)",
 )
-DATABASE = typer.Option(
-    None,
-    "--database-url",
-    help="存储 · store URL (default: YECAI_DATABASE_URL, else SQLite in the work directory)",
-)
-JOB = typer.Option(None, "--job", help="同步作业（仅一个时可省略）· the sync job (omit when there is one)")
+DATABASE = typer.Option(None, "--database-url", help="存储 · store URL (default: in the work directory)")
+JOB = typer.Option(None, "--job", help="同步作业（仅一个时可省略）· sync job (omit if only one)")

@@ -81,6 +81,9 @@ def test_a_failed_connection_test_shows_in_health(tmp_path: Path, monkeypatch: p
         space = _space()
         result = connection_service.test_connection(space, box, "pm", store=store)
         assert not result.ok
+        assert "稍后重试" not in result.message_zh  # a person's one-off try: no promise to retry
+        assert "will retry" not in result.message_en
+        assert "然后再试一次" in result.message_zh
         state = health.health(store, "pm")
         assert state is not None
         assert state.consecutive_failures == 1

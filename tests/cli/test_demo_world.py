@@ -117,7 +117,7 @@ def test_a_one_shot_command_never_promises_to_retry(in_demo: Path, tmp_path: Pat
     assert "无法连接金蝶服务器" in output
     assert "稍后重试" not in output
     assert "will retry" not in output
-    assert "重新运行" in output, output  # it says what to do instead
+    assert "然后再试一次" in output, output  # it says what to do instead
 
 
 def test_serve_on_the_demo_starts_the_sandboxes_and_its_jobs_work(

@@ -11,7 +11,6 @@ under one convention (docs/cli.md): 0 ran, 1 could not run, 2 bad usage or input
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from rich.console import Console
 
 from yecai.errors import YecaiError
 from yecai.secrets import KEY_ENV, SecretBox, load_key
+from yecai.services.connections import without_retry
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
 from yecai.workspace import Workspace, load_workspace
@@ -149,22 +149,11 @@ def opened(
         store.close()
 
 
-# "will retry" belongs to the queue, which does retry; a one-shot command does not
-_RETRY_ZH = re.compile(r"[，,；;]?\s*稍后重试")
-_RETRY_EN = re.compile(r"[;,]?\s*will retry")
-
-
 def once(error: YecaiError | Exception) -> str:
     """The error as a one-shot command reports it: what failed and what to do, no promise to retry."""
     if not isinstance(error, YecaiError):
         return str(error)
-    zh, en = error.zh, error.en
-    if _RETRY_ZH.search(zh) or _RETRY_EN.search(en):
-        zh = _RETRY_ZH.sub("", zh) + "；请确认对方服务已启动、地址可达，再重新运行此命令"
-        en = (
-            _RETRY_EN.sub("", en)
-            + "; check that the server is running and reachable, then run the command again"
-        )
+    zh, en = without_retry(error.zh, error.en)
     where = error.context.describe()
     return f"{zh} / {en}" + (f" [{where}]" if where else "")
 

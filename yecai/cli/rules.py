@@ -15,7 +15,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from yecai.cli.context import fail, opened
+from yecai.cli.context import fail, once, opened
 from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
@@ -85,7 +85,7 @@ def check_command(
             try:
                 report = check_job(ctx.store, space, ctx.secrets, name)
             except YecaiError as exc:
-                console.print(f"[red]{name}: {exc}[/red]")
+                console.print(f"[red]{name}: {once(exc)}[/red]", soft_wrap=True, highlight=False)
                 clean = False
                 continue
             _render(console, name, report)

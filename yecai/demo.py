@@ -11,11 +11,14 @@ directory and the second run posts nothing, because everything is already in Kin
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from sqlalchemy import func, select
@@ -24,6 +27,7 @@ from yecai.auth.principal import SYSTEM
 from yecai.auth.roles import Role
 from yecai.auth.users import ensure_user
 from yecai.connectors.pm_sandbox import PmSandboxConnector
+from yecai.connectors.pm_sandbox.connector import DEFAULT_WEBHOOK_SECRET
 from yecai.domain.money import ZERO, money_sum
 from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
@@ -53,8 +57,23 @@ SOURCE = "pm"
 KINGDEE = "kingdee"
 # where `yecai sandbox kingdee` / `yecai sandbox pm` listen by default: the demo workspace points
 # there, so the console's "test connection" and "run now" work once both sandboxes are started
-KINGDEE_URL = "http://127.0.0.1:8090/K3Cloud/"
-PM_URL = "http://127.0.0.1:8091"
+KINGDEE_PORT = 8090
+PM_PORT = 8091
+
+
+def kingdee_url(port: int = KINGDEE_PORT) -> str:
+    return f"http://127.0.0.1:{port}/K3Cloud/"
+
+
+def pm_url(port: int = PM_PORT) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+KINGDEE_URL = kingdee_url()
+PM_URL = pm_url()
+# beside the demo's workspace: what the sandboxes were started with, so that a later command on
+# the demo workspace (yecai serve, sync, reconcile, report) starts the same two again
+SANDBOXES_FILE = "sandboxes.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +196,8 @@ def run_demo(
     seed: int = 42,
     step: Step | None = None,
     on_started: Callable[[str, str], None] | None = None,
+    pm_port: int = PM_PORT,
+    kingdee_port: int = KINGDEE_PORT,
 ) -> DemoResult:
     settings = Settings()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +242,17 @@ def run_demo(
         pm_projects = sorted(p.project_code for p in dataset.projects if p.manager_name == manager)
         demo_users = console_users(store, pm_projects)
         workspace = write_workspace(
-            workdir, store, settings, credentials, streams=streams, rule_sets=[r.name for r in rule_sets]
+            workdir,
+            store,
+            settings,
+            credentials,
+            streams=streams,
+            rule_sets=[r.name for r in rule_sets],
+            pm_port=pm_port,
+            kingdee_port=kingdee_port,
+        )
+        write_sandboxes(
+            workdir, projects=projects, months=months, seed=seed, pm_port=pm_port, kingdee_port=kingdee_port
         )
         return DemoResult(
             source_records=len(dataset.all_cost_records),
@@ -266,6 +297,8 @@ def write_workspace(
     *,
     streams: Sequence[str],
     rule_sets: Sequence[str],
+    pm_port: int = PM_PORT,
+    kingdee_port: int = KINGDEE_PORT,
 ) -> Path:
     """A workspace for `yecai serve` on the demo data: the two sandboxes, one sync job with the
     demo's streams and rule sets, an editable mapping table, and the secrets stored encrypted
@@ -285,12 +318,12 @@ def write_workspace(
                 SOURCE: {
                     "kind": "rest",
                     "connector": "pm_sandbox",
-                    "base_url": PM_URL,
+                    "base_url": pm_url(pm_port),
                     "secrets": {"PM_SANDBOX_TOKEN": "${PM_TOKEN}"},
                 },
                 KINGDEE: {
                     "kind": "kingdee",
-                    "server_url": KINGDEE_URL,
+                    "server_url": kingdee_url(kingdee_port),
                     "acct_id": str(credentials["acct_id"]),
                     "user_name": str(credentials["user_name"]),
                     "app_id": str(credentials["app_id"]),
@@ -310,11 +343,99 @@ def write_workspace(
             },
         }
         path.write_text(
-            "# yecai demo 工作区 · the demo workspace (yecai serve --workspace this file)\n"
+            "# yecai demo 工作区 · the demo workspace: yecai serve / sync / reconcile … find it from this folder or above\n"
             + yaml.safe_dump(space, allow_unicode=True, sort_keys=False),
             encoding="utf-8",
         )
     box = SecretBox(store, load_key(workdir))
     box.set(SOURCE, "PM_TOKEN", DEFAULT_TOKEN)
     box.set(KINGDEE, "KD_SECRET", str(credentials["app_secret"]))
+    # the connector's own placeholder, stored under its name: `yecai serve` receives the sandbox's pushes
+    box.set(SOURCE, "PM_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
     return path
+
+
+def write_sandboxes(
+    workdir: Path,
+    *,
+    projects: int,
+    months: int,
+    seed: int,
+    pm_port: int = PM_PORT,
+    kingdee_port: int = KINGDEE_PORT,
+) -> Path:
+    """Record how the demo's sandboxes are started again (same data, the same Kingdee data centre)."""
+    path = workdir / SANDBOXES_FILE
+    record = {
+        "pm": {"port": pm_port, "projects": projects, "months": months, "seed": seed},
+        "kingdee": {"port": kingdee_port, "data_dir": "kingdee"},
+    }
+    path.write_text(
+        "# yecai demo 沙箱 · how commands on the demo workspace start its sandboxes (written by yecai demo)\n"
+        + yaml.safe_dump(record, sort_keys=False),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _workspace_ports(path: Path) -> dict[str, int]:
+    """The local ports the demo workspace's two connections point at (none when unreadable)."""
+    try:
+        space = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    connections = space.get("connections") or {}
+    found: dict[str, int] = {}
+    for name, key in ((SOURCE, "base_url"), (KINGDEE, "server_url")):
+        url = (connections.get(name) or {}).get(key)
+        port = urlsplit(url).port if isinstance(url, str) else None
+        if port:
+            found[name] = port
+    return found
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def demo_sandboxes(workdir: Path, *, on_start: Callable[[str], None] | None = None) -> Iterator[list[str]]:
+    """On a demo work directory (one holding `sandboxes.yaml`), both sandboxes answering on the
+    ports its workspace names for as long as the block runs: started in-process unless something
+    already answers there (another command's, `yecai serve`'s or `yecai sandbox …`). Elsewhere:
+    nothing. Yields what it started."""
+    path = workdir / SANDBOXES_FILE
+    if not path.is_file():
+        yield []
+        return
+    record = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    pm, kingdee = record.get("pm") or {}, record.get("kingdee") or {}
+    # the workspace is kept across demo runs: where it points wins over the recorded ports
+    pointed = _workspace_ports(workdir / "yecai.yaml")
+    started: list[str] = []
+    with ExitStack() as stack:
+        pm_port = pointed.get(SOURCE) or int(pm.get("port", PM_PORT))
+        if not _listening(pm_port):
+            server, _ = start_pm(
+                projects=int(pm.get("projects", 50)),
+                months=int(pm.get("months", 1)),
+                seed=int(pm.get("seed", 42)),
+                port=pm_port,
+            )
+            stack.callback(server.stop)
+            started.append(f"工程项目管理沙箱 PM sandbox: {server.base_url}")
+        kd_port = pointed.get(KINGDEE) or int(kingdee.get("port", KINGDEE_PORT))
+        if not _listening(kd_port):
+            kd_server, credentials = start_kingdee(
+                workdir / str(kingdee.get("data_dir", "kingdee")), port=kd_port
+            )
+            stack.callback(kd_server.stop)
+            started.append(f"金蝶云星空沙箱 Kingdee sandbox: {credentials['server_url']}")
+        for line in started:
+            if on_start:
+                on_start(f"已启动演示沙箱（本命令结束时停止）started for this command · {line}")
+        yield started

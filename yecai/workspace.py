@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,6 +44,42 @@ _PLACEHOLDER = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _ConnectorSecrets(Mapping[str, str]):
+    """The values of a connector file's `${NAME}` placeholders, looked up as the error advice says:
+    the connection's `secrets:` mapping first, then a secret of that name stored for the connection
+    (`yecai connections set-secret`), then the environment variable of that name."""
+
+    def __init__(self, mapped: dict[str, str], connection: str, box: SecretBox | None) -> None:
+        self._mapped = mapped
+        self._connection = connection
+        self._box = box
+
+    def _find(self, name: str) -> str | None:
+        if name in self._mapped:
+            return self._mapped[name]
+        found = self._box.get(self._connection, name) if self._box else None
+        if found is None:
+            found = os.environ.get(name)
+        if found is not None:
+            register_secret(found)  # never in a log line, wherever it came from
+        return found
+
+    def __getitem__(self, name: str) -> str:
+        found = self._find(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._find(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapped)
+
+    def __len__(self) -> int:
+        return len(self._mapped)
 
 
 class SourceConnection(_Model):
@@ -283,8 +319,8 @@ class Workspace(_Model):
             found = os.environ.get(name)
         if found is None:
             raise ConfigurationError(
-                f"连接 {connection} 缺少密钥 {name}：请用 yecai connections set-secret {connection} {name} 保存，或设置环境变量",
-                f"connection {connection} lacks secret {name}: store it with `yecai connections set-secret {connection} {name}` or set the environment variable",
+                f"连接 {connection} 缺少密钥 {name}：请用 yecai connections set-secret {connection} {name} 保存，或设置环境变量 {name}",
+                f"connection {connection} lacks secret {name}: store it with `yecai connections set-secret {connection} {name}` or set the environment variable {name}",
             )
         register_secret(found)  # also when it came from the environment: never in a log line
         return found
@@ -298,9 +334,11 @@ class Workspace(_Model):
         path = None
         if connection.connector:
             path = BUILTIN_CONNECTORS.get(connection.connector) or self.base_dir / connection.connector
-        resolved = {
-            key: self.resolve(name, value, secrets) or "" for key, value in connection.secrets.items()
-        }
+        resolved = _ConnectorSecrets(
+            {key: self.resolve(name, value, secrets) or "" for key, value in connection.secrets.items()},
+            name,
+            secrets,
+        )
         request = ConnectorRequest(name, path, connection.base_url, resolved, transport)
         return build_connector(connection.kind, request)
 

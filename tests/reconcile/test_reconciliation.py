@@ -385,8 +385,8 @@ def test_cli_api_and_console(world: World, tmp_path: Path, monkeypatch: pytest.M
     rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("差异 Differences").to_python()
     assert rows[0][0].startswith("类型")
     assert len(rows) == 1 + 4  # two projects × two accounts (2241 is not an account yecai posts)
-    # could not run: a bad period, an unknown job, Kingdee out of reach → non-zero
-    assert CliRunner().invoke(cli, ["reconcile", "--period", "2026-13", *base]).exit_code == 1
+    # bad input exits 2 (docs/cli.md); could not run — an unknown job, Kingdee out of reach — exits 1
+    assert CliRunner().invoke(cli, ["reconcile", "--period", "2026-13", *base]).exit_code == 2
     assert CliRunner().invoke(cli, ["reconcile", "--job", "nope", *base]).exit_code == 1
 
     # the API: a project manager sees their own project's differences only, and counts of those

@@ -188,4 +188,8 @@ def test_pages_run_under_the_strict_csp(context: BrowserContext, base_url: str) 
     page.goto(f"{base_url}/connections")
     page.locator("[data-testid=connection-kingdee] [data-testid=test-connection]").click()
     page.locator("[data-testid=test-result-kingdee] .badge").wait_for()  # htmx sent the CSRF header
+    # the test's outcome and the health column agree (issue 14 item 1)
+    tested_ok = "连接正常" in page.locator("[data-testid=test-result-kingdee]").inner_text()
+    health = page.locator("[data-testid=connection-kingdee] td").nth(4).inner_text()
+    assert ("正常" in health) == tested_ok, health
     assert problems == []

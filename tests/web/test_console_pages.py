@@ -483,6 +483,9 @@ def test_connection_test_and_secrets(showcase: Showcase, clients: dict[str, Test
     )
     assert tested.status_code == 200
     assert "连接失败" in tested.text
+    # the row comes back whole: its health column shows the failed test, not 正常 (issue 14 item 1)
+    assert "连续失败" in tested.text
+    assert "测试连接失败" in tested.text
     saved = integrator.post(
         "/connections/secrets",
         data={

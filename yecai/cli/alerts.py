@@ -16,13 +16,12 @@ from rich.table import Table
 
 from yecai.alerts import recent_deliveries, send_test
 from yecai.cli.context import fail, opened
+from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.jobs.schedule import beijing
 
 alerts_app = typer.Typer(help="告警 · alerts: 钉钉, 飞书, 企业微信 robots and email")
 
-WORKSPACE = typer.Option(None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)")
-DATABASE = typer.Option(None, "--database-url", help="存储 · store URL")
 STATUS_STYLE = {"sent": "green", "failed": "red", "duplicate": "dim", "rate_limited": "yellow"}
 
 
@@ -41,8 +40,8 @@ def test_channel(
 ) -> None:
     """发送测试告警 · send a test alert through a configured channel and print the outcome."""
     console = Console()
-    with opened(database_url) as ctx:
-        space = ctx.workspace_or_exit(console, workspace)
+    with opened(database_url, workspace) as ctx:
+        space = ctx.workspace_or_exit(console)
         try:
             delivery = send_test(ctx.store, space, ctx.secrets, channel, who=_user())
         except YecaiError as exc:
@@ -64,11 +63,12 @@ def test_channel(
 def list_deliveries(
     channel: str | None = typer.Option(None, "--channel", help="只看该通道 · this channel only"),
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="条数 · how many"),
+    workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
     """最近的告警 · recent alert deliveries, newest first (北京时间 Beijing time)."""
     console = Console()
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         rows = recent_deliveries(ctx.store, limit=limit, channel=channel)
     table = Table(title="告警 alert deliveries（北京时间 Beijing time）")
     for column in ("时间 at", "通道 channel", "事件 event", "状态 status", "标题 title", "错误 error"):

@@ -14,8 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yecai.cli.context import find_workspace
 from yecai.cli.progress import step_progress
-from yecai.demo import DemoResult, run_demo
+from yecai.demo import KINGDEE_PORT, PM_PORT, DemoResult, run_demo
 
 STEP_NAMES = {
     "pull:projects": "拉取项目 pulling projects",
@@ -101,10 +102,18 @@ def _console_help(console: Console, result: DemoResult, workdir: Path) -> None:
         )
     console.print(table)
     if result.workspace is not None:
+        # from the folder the demo ran in, every command finds the demo's workspace by itself
+        found = find_workspace(Path.cwd().resolve())
+        here = found is not None and found.resolve() == result.workspace.resolve()
+        serve = "yecai serve" if here else f"yecai serve --workspace {result.workspace}"
         console.print(
-            "打开控制台 open the console on the demo data:\n"
-            f"  YECAI_WORKDIR={workdir} .venv/bin/yecai serve --workspace {result.workspace}\n"
-            "  → http://127.0.0.1:8000/  (API: /docs)"
+            "打开控制台（沙箱随之启动）open the console on the demo data (it starts the sandboxes):\n"
+            f"  {serve}\n"
+            "  → http://127.0.0.1:8000/  (API: /docs)\n"
+            "在此目录下，yecai sync / reconcile / report / postings 同样使用演示工作区 · "
+            "from this folder, yecai sync / reconcile / report / postings use the demo workspace too",
+            soft_wrap=True,
+            highlight=False,
         )
 
 
@@ -113,6 +122,14 @@ def demo_command(
     months: int = typer.Option(1, "--months", min=1, help="月数 months of cost data"),
     workdir: Path = typer.Option(Path(".yecai-demo"), "--workdir", help="工作目录 where state is kept"),
     seed: int = typer.Option(42, "--seed", help="随机种子 data seed"),
+    pm_port: int = typer.Option(
+        PM_PORT, "--pm-port", help="工作区中项目管理沙箱的端口 · the PM sandbox's port in the workspace"
+    ),
+    kingdee_port: int = typer.Option(
+        KINGDEE_PORT,
+        "--kingdee-port",
+        help="工作区中金蝶沙箱的端口 · the Kingdee sandbox's port in the workspace",
+    ),
 ) -> None:
     """演示：工程项目管理沙箱的业务单据按全部规则集过账到金蝶沙箱，并读回试算平衡表 / demo: every rule set from the PM sandbox into Kingdee, read back as a balanced trial balance."""
     console = Console()
@@ -135,7 +152,14 @@ def demo_command(
             console.print(f"金蝶云星空沙箱 Kingdee sandbox: {kingdee_url}")
 
         result = run_demo(
-            workdir=workdir, projects=projects, months=months, seed=seed, step=step, on_started=started
+            workdir=workdir,
+            projects=projects,
+            months=months,
+            seed=seed,
+            step=step,
+            on_started=started,
+            pm_port=pm_port,
+            kingdee_port=kingdee_port,
         )
     console.print(_summary(result))
     console.print(_trial_balance(result))

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
+from yecai.cli.options import DATABASE, JOB, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.reconcile.matching import MISMATCH_ZH
 from yecai.reconcile.matching_service import MISMATCH_EN, MatchingReport, match_job
@@ -110,11 +111,9 @@ def _unmatched_table(report: MatchingReport) -> Table:
 def match_command(
     period: str = typer.Option(..., "--period", help="会计期间 · period YYYY-MM"),
     project: str | None = typer.Option(None, "--project", help="只看一个项目 · one project only"),
-    job: str | None = typer.Option(None, "--job", help="同步作业（仅一个时可省略）· the sync job"),
-    workspace: Path | None = typer.Option(
-        None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)"
-    ),
-    database_url: str | None = typer.Option(None, "--database-url", help="存储 · store URL"),
+    job: str | None = JOB,
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
     excel: Path | None = typer.Option(None, "--excel", help="导出到 Excel · write the matching to OUT.xlsx"),
 ) -> None:
     """三单匹配 · match cost ↔ invoice ↔ payment per supplier contract for a period."""
@@ -123,8 +122,8 @@ def match_command(
         chosen = Period.parse(period)
     except YecaiError as exc:
         raise fail(console, exc, code=2) from None
-    with opened(database_url) as ctx:
-        space = ctx.workspace_or_exit(console, workspace)
+    with opened(database_url, workspace) as ctx:
+        space = ctx.workspace_or_exit(console)
         try:
             report = match_job(
                 ctx.store, space, job, period=chosen, who=cli_principal("cli"), project=project

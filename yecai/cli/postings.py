@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
+from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.domain.posting_states import STATES
 from yecai.errors import YecaiError
 from yecai.services import postings as service
@@ -22,13 +24,14 @@ def list_command(
     state: str | None = typer.Option(None, "--state", help=f"状态 · one of {', '.join(STATES)}"),
     connection: str | None = typer.Option(None, "--connection"),
     limit: int = typer.Option(200, "--limit", min=1),
-    database_url: str | None = typer.Option(None, "--database-url"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """列出过账 · list postings, newest first."""
     console = Console()
     if state is not None and state not in (*STATES, "sending"):
         raise fail(console, YecaiError(f"未知状态 {state}", f"unknown state {state}"), 2)
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         rows = service.list_postings(ctx.store, state=state, connection=connection, limit=limit)
         counts = service.counts_by_state(ctx.store, connection=connection)
     table = Table(title="过账 postings · " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -65,10 +68,11 @@ def approve_command(
     rule_set: str | None = typer.Option(None, "--rule-set"),
     connection: str | None = typer.Option(None, "--connection"),
     who: str = typer.Option(getpass.getuser(), "--who", help="审批人 · approver"),
-    database_url: str | None = typer.Option(None, "--database-url"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """审批放行 · release postings waiting at the approval gate."""
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         count = service.approve(
             ctx.store, who=who, ids=ids or (), rule_set=rule_set, connection=connection, by=cli_principal(who)
         )
@@ -78,11 +82,12 @@ def approve_command(
 @postings_app.command("replay")
 def replay_command(
     posting_id: int = typer.Argument(..., help="过账ID · posting id"),
-    database_url: str | None = typer.Option(None, "--database-url"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """重放 · put a failed, dead, held or skipped posting back (looked up in Kingdee first if needed)."""
     console = Console()
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         try:
             state = service.replay(ctx.store, posting_id=posting_id, by=cli_principal(getpass.getuser()))
         except YecaiError as exc:
@@ -95,11 +100,12 @@ def skip_command(
     posting_id: int = typer.Argument(...),
     reason: str = typer.Option(..., "--reason", help="原因 · why"),
     who: str = typer.Option(getpass.getuser(), "--who"),
-    database_url: str | None = typer.Option(None, "--database-url"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """跳过 · set a posting aside with a reason."""
     console = Console()
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         try:
             service.skip(ctx.store, posting_id=posting_id, reason=reason, who=who, by=cli_principal(who))
         except YecaiError as exc:

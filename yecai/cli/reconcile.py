@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from yecai.auth.principal import cli_principal
-from yecai.cli.context import fail, opened
+from yecai.cli.context import EXIT_USAGE, fail, opened
+from yecai.cli.options import DATABASE, JOB, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.reconcile.classify import KINDS, TITLES
 from yecai.reconcile.service import ReconcileReport, parse_period, reconcile_job, run_detail
@@ -37,21 +38,22 @@ def reconcile_command(
     period: str | None = typer.Option(
         None, "--period", help="会计期间 YYYY-MM，或 all（默认本月，北京时间）· period YYYY-MM or all"
     ),
-    job: str | None = typer.Option(None, "--job", help="同步作业（仅一个时可省略）· the sync job"),
-    workspace: Path | None = typer.Option(
-        None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)"
-    ),
-    database_url: str | None = typer.Option(None, "--database-url", help="存储 · store URL"),
+    job: str | None = JOB,
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
     excel: Path | None = typer.Option(
         None, "--excel", help="差异导出到 Excel · write the differences to OUT.xlsx"
     ),
 ) -> None:
     """对账 · reconcile source ↔ yecai ↔ Kingdee per project × account × period."""
     console = Console()
-    with opened(database_url) as ctx:
-        space = ctx.workspace_or_exit(console, workspace)
+    try:  # a bad period is bad input (exit 2), found before anything is opened
+        chosen = parse_period(period)
+    except YecaiError as exc:
+        raise fail(console, exc, EXIT_USAGE) from None
+    with opened(database_url, workspace) as ctx, ctx.sandboxes(console):
+        space = ctx.workspace_or_exit(console)
         try:
-            chosen = parse_period(period)
             report = reconcile_job(ctx.store, space, job, secrets=ctx.secrets, period=chosen)
         except YecaiError as exc:
             raise fail(console, exc) from None

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from yecai.auth.principal import cli_principal
-from yecai.cli.context import CommandContext, fail, opened
+from yecai.cli.context import EXIT_USAGE, CommandContext, fail, opened
+from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.reports import service
 from yecai.reports.periods import Period
@@ -25,8 +26,6 @@ from yecai.workspace import Workspace
 
 report_app = typer.Typer(help="报表 · reports: monthly operating analysis, project P&L", no_args_is_help=True)
 
-WORKSPACE = typer.Option(None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)")
-DATABASE = typer.Option(None, "--database-url", help="存储 · store URL")
 JOB = typer.Option(
     None, "--job", help="同步作业（决定账套与科目）· sync job naming the data centre and accounts"
 )
@@ -36,7 +35,7 @@ def _period(console: Console, text: str | None) -> Period:
     try:
         return Period.parse(text) if text else Period.of(dt.date.today()).previous()
     except YecaiError as exc:
-        raise fail(console, exc, code=2) from None
+        raise fail(console, exc, EXIT_USAGE) from None
 
 
 @contextmanager
@@ -50,8 +49,8 @@ def _reading(
     """
     console = Console()
     chosen = _period(console, period)
-    with opened(database_url) as ctx:
-        space = ctx.workspace_or_exit(console, workspace)
+    with opened(database_url, workspace) as ctx, ctx.sandboxes(console):
+        space = ctx.workspace_or_exit(console)
         try:
             yield console, chosen, ctx, space
         except YecaiError as exc:

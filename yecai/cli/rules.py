@@ -15,7 +15,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from yecai.cli.context import fail, opened
+from yecai.cli.context import fail, once, opened
+from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
 from yecai.mapping.rules import default_mapping, default_rule_sets, load_mapping
@@ -69,16 +70,14 @@ def _render(console: Console, job: str, report: RuleCheckReport) -> None:
 
 def check_command(
     job: str | None = typer.Option(None, "--job", help="只检查该作业 · just this sync job"),
-    workspace: Path | None = typer.Option(
-        None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)"
-    ),
-    database_url: str | None = typer.Option(None, "--database-url", help="存储 · store URL"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """检查规则 · check every job's rules and mapping against the live Kingdee chart of accounts."""
     console = Console()
     clean = True
-    with opened(database_url) as ctx:
-        space = ctx.workspace_or_exit(console, workspace)
+    with opened(database_url, workspace) as ctx, ctx.sandboxes(console):
+        space = ctx.workspace_or_exit(console)
         names = [job] if job else jobs_for(space)
         for name in names:
             if name not in space.syncs:
@@ -86,7 +85,7 @@ def check_command(
             try:
                 report = check_job(ctx.store, space, ctx.secrets, name)
             except YecaiError as exc:
-                console.print(f"[red]{name}: {exc}[/red]")
+                console.print(f"[red]{name}: {once(exc)}[/red]", soft_wrap=True, highlight=False)
                 clean = False
                 continue
             _render(console, name, report)

@@ -12,7 +12,7 @@ import datetime as dt
 import getpass
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import typer
@@ -21,6 +21,7 @@ from rich.table import Table
 
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
+from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.cli.serving import serve, work
 from yecai.errors import YecaiError
 from yecai.jobs import actions, deadletters
@@ -35,8 +36,6 @@ from yecai.workspace import Workspace
 
 jobs_app = typer.Typer(help="作业 · jobs: schedules, runs, dead letters, paused connections")
 
-WORKSPACE = typer.Option(None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)")
-DATABASE = typer.Option(None, "--database-url", help="存储 · store URL")
 QUEUE = typer.Option(
     None, "--queue-url", help="队列 · redis://… (default: YECAI_QUEUE_URL, else the embedded SQLite queue)"
 )
@@ -61,12 +60,15 @@ def _logging() -> None:
 
 @contextmanager
 def _runtime(
-    console: Console, workspace: Path | None, database_url: str | None, queue_url: str | None
+    console: Console,
+    workspace: Path | None,
+    database_url: str | None,
+    queue_url: str | None,
+    *,
+    sandboxes: bool = False,
 ) -> Iterator[Runtime]:
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx, ctx.sandboxes(console) if sandboxes else nullcontext():
         changes: dict[str, object] = {}
-        if workspace:
-            changes["workspace"] = workspace
         if queue_url:
             changes["queue_url"] = queue_url
         settings: Settings = ctx.settings.model_copy(update=changes)
@@ -123,7 +125,8 @@ def serve_command(
     """服务 · the web app, the job queue consumer and the scheduler in one process (Ctrl-C stops)."""
     console = Console()
     _logging()
-    with _runtime(console, workspace, database_url, queue_url) as runtime:
+    # on a demo workspace the sandboxes run in this process for as long as it serves
+    with _runtime(console, workspace, database_url, queue_url, sandboxes=True) as runtime:
         _workspace(console, runtime)
         try:
             serve(
@@ -236,11 +239,12 @@ def run_job(
 def list_dead(
     show_all: bool = typer.Option(False, "--all", help="含已重放/已跳过 · include replayed and skipped"),
     job: str | None = typer.Option(None, "--job", help="只看该作业 · this job only"),
+    workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
     """死信 · jobs that failed for good, with their error and what to do."""
     console = Console()
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         letters = deadletters.dead_letters(ctx.store, status=None if show_all else "dead", job=job)
     table = Table(title="死信 dead letters")
     for column in ("ID", "作业 job", "失败时间 failed", "次数 attempts", "错误 error", "状态 status"):
@@ -291,11 +295,12 @@ def skip(
     letter_id: int = typer.Argument(..., help="死信 ID · dead letter id"),
     reason: str = typer.Option(..., "--reason", help="原因 · why it is not replayed"),
     who: str | None = WHO,
+    workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
     """跳过 · close a dead letter without replaying it, with a reason."""
     console = Console()
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         try:
             letter = actions.skip_dead_letter(
                 ctx.store, letter_id, reason=reason, by=cli_principal(_who(who))
@@ -328,9 +333,10 @@ def pause(
 def resume(
     connection: str = typer.Argument(..., help="连接名 · connection name"),
     who: str | None = WHO,
+    workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
     """恢复连接 · its jobs run again on schedule (or `yecai jobs run`); failures are counted afresh."""
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         changed = actions.resume_connection(ctx.store, connection, by=cli_principal(_who(who)))
     Console().print(f"已恢复 resumed: {connection}" if changed else f"未暂停 not paused: {connection}")

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from yecai.auth.principal import cli_principal
-from yecai.cli.context import fail, opened
+from yecai.cli.context import fail, once, opened
+from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.cli.progress import step_progress
 from yecai.errors import YecaiError
 from yecai.services import connections as connection_service
@@ -58,15 +59,13 @@ def sync_command(
     since: str | None = typer.Option(
         None, "--since", help="从该日期重新读取 · re-read the source from DATE (YYYY-MM-DD)"
     ),
-    workspace: Path | None = typer.Option(
-        None, "--workspace", help="工作区文件 · workspace file (default yecai.yaml)"
-    ),
-    database_url: str | None = typer.Option(None, "--database-url", help="存储 · store URL"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """同步 · run the workspace's sync jobs now."""
     console = Console()
-    with opened(database_url) as ctx:
-        space = ctx.workspace_or_exit(console, workspace)
+    with opened(database_url, workspace) as ctx, ctx.sandboxes(console):
+        space = ctx.workspace_or_exit(console)
         names = [job] if job else jobs_for(space, connection)
         unknown = [n for n in names if n not in space.syncs]
         if unknown or not names:
@@ -87,7 +86,7 @@ def sync_command(
                 try:
                     report = run_sync(ctx.store, space, name, secrets=ctx.secrets, since=since, step=step)
                 except YecaiError as exc:
-                    console.print(f"[red]{name}: {exc}[/red]")
+                    console.print(f"[red]{name}: {once(exc)}[/red]", soft_wrap=True, highlight=False)
                     ok = False
                     continue
             console.print(_summary(name, report))
@@ -112,13 +111,13 @@ def _os_user() -> str:
 
 @connections_app.command("list")
 def list_connections(
-    workspace: Path | None = typer.Option(None, "--workspace"),
-    database_url: str | None = typer.Option(None, "--database-url"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """列出连接 · list connections and which secrets are stored (never their values)."""
     console = Console()
-    with opened(database_url) as ctx:
-        space = ctx.workspace_or_exit(console, workspace)
+    with opened(database_url, workspace) as ctx:
+        space = ctx.workspace_or_exit(console)
         table = Table(title="连接 connections")
         for column in ("名称 name", "类型 kind", "地址 address", "已存密钥 stored secrets"):
             table.add_column(column)
@@ -140,11 +139,12 @@ def set_secret(
     value: str = typer.Option(
         ..., "--value", prompt=True, hide_input=True, help="密钥值 · the value (prompted, hidden)"
     ),
-    database_url: str | None = typer.Option(None, "--database-url"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """保存密钥（加密） · store a connection secret, encrypted at rest."""
     console = Console()
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         try:
             connection_service.set_secret(
                 ctx.store,
@@ -164,10 +164,11 @@ def set_secret(
 def delete_secret(
     connection: str = typer.Argument(...),
     name: str = typer.Argument(...),
-    database_url: str | None = typer.Option(None, "--database-url"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """删除密钥 · delete a stored secret."""
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         found = connection_service.delete_secret(
             ctx.store, ctx.secrets, connection=connection, key=name, by=cli_principal(_os_user())
         )

@@ -8,6 +8,7 @@ never stored in clear.
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -17,10 +18,10 @@ from yecai.auth import sessions, users
 from yecai.auth.principal import cli_principal
 from yecai.auth.roles import ROLE_TITLES, Role
 from yecai.cli.context import fail, opened
+from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.errors import YecaiError
 
 users_app = typer.Typer(help="用户 · users, roles and API tokens of the console and API")
-DATABASE = typer.Option(None, "--database-url", help="存储 · store URL")
 ROLES = ", ".join(r.value for r in Role)
 
 
@@ -46,6 +47,7 @@ def create(
         None, "--password", help="密码；省略则生成 · omitted: one is generated"
     ),
     display_name: str | None = typer.Option(None, "--name", help="姓名 · display name"),
+    workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
     """新建用户 · create a user (a generated password is printed once)."""
@@ -55,7 +57,7 @@ def create(
         console.print(
             "[yellow]项目经理未分配项目，登录后看不到任何项目 / a project manager with no projects sees nothing[/yellow]"
         )
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         try:
             view, secret = users.create_user(
                 ctx.store,
@@ -78,9 +80,9 @@ def create(
 
 
 @users_app.command("list")
-def list_users(database_url: str | None = DATABASE) -> None:
+def list_users(workspace: Path | None = WORKSPACE, database_url: str | None = DATABASE) -> None:
     """列出用户 · users with role, projects and state."""
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         rows = users.list_users(ctx.store)
     table = Table(title="用户 users")
     for column in ("用户 user", "角色 role", "项目 projects", "状态 state", "最近登录 last sign-in"):
@@ -103,12 +105,13 @@ def list_users(database_url: str | None = DATABASE) -> None:
 def set_password(
     username: str = typer.Argument(...),
     password: str | None = typer.Option(None, "--password", help="新密码；省略则生成 · omitted: generated"),
+    workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
     """重设密码 · reset a password (every session of the user ends)."""
     console = Console()
     secret = password or users.new_password()
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         try:
             users.set_password(ctx.store, username, secret, by=cli_principal(_me()))
         except YecaiError as exc:
@@ -119,10 +122,14 @@ def set_password(
 
 
 @users_app.command("unlock")
-def unlock(username: str = typer.Argument(...), database_url: str | None = DATABASE) -> None:
+def unlock(
+    username: str = typer.Argument(...),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
+) -> None:
     """解锁 · clear failed sign-ins and the pause (the owner may sign in at once)."""
     console = Console()
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         try:
             users.unlock(ctx.store, username, by=cli_principal(_me()))
         except YecaiError as exc:
@@ -137,11 +144,12 @@ def token(
     days: int | None = typer.Option(
         None, "--days", help="有效天数 · valid for N days (default: until revoked)"
     ),
+    workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
     """新建 API 令牌 · issue an API token (printed once) for a machine or site agent."""
     console = Console()
-    with opened(database_url) as ctx:
+    with opened(database_url, workspace) as ctx:
         try:
             view, secret = sessions.create_token(
                 ctx.store, username=username, name=name, days=days, by=cli_principal(_me())

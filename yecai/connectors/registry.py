@@ -101,7 +101,13 @@ def build_connector(kind: str | None, request: ConnectorRequest) -> Connector:
 def _generic_rest(request: ConnectorRequest, *, pulls: bool) -> GenericRestConnector:
     assert request.connector_file is not None  # build_connector checked it
     return GenericRestConnector(
-        read_spec(request.connector_file, secrets=request.secrets),
+        # a pulled connection opens without its webhook secret: only receiving pushes needs it
+        read_spec(
+            request.connector_file,
+            secrets=request.secrets,
+            webhooks_required=not pulls,
+            connection=request.connection,
+        ),
         connection=request.connection,
         base_url=request.base_url,
         transport=request.transport,

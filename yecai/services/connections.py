@@ -9,6 +9,7 @@ raising. Storing or deleting a secret writes the audit log (the value never ente
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,21 @@ from yecai.store.db import Store
 from yecai.workspace import AlertConnection, KingdeeConnection, SourceConnection, Workspace
 
 SECRET_NAME_MAX = 80
+
+
+# "will retry" belongs to the job queue, which does retry; a person's one-off try (测试连接, a CLI
+# command) does not, so it says what to do instead
+_RETRY_ZH = re.compile(r"[，,；;]?\s*稍后重试")
+_RETRY_EN = re.compile(r"[;,]?\s*will retry")
+DO_ZH = "；请确认对方服务已启动、地址可达，然后再试一次"
+DO_EN = "; check that the server is running and reachable, then try again"
+
+
+def without_retry(zh: str, en: str) -> tuple[str, str]:
+    """An error's two texts as a one-off try reports them: no promise to retry, what to do instead."""
+    if not (_RETRY_ZH.search(zh) or _RETRY_EN.search(en)):
+        return zh, en
+    return _RETRY_ZH.sub("", zh) + DO_ZH, _RETRY_EN.sub("", en) + DO_EN
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +91,24 @@ def connection_rows(store: Store, space: Workspace, secrets: SecretBox) -> list[
     return rows
 
 
-def test_connection(space: Workspace, secrets: SecretBox, name: str) -> ConnectionTest:
-    """One read through the connection; KeyError when the workspace has no such connection."""
-    c = space.connections.get(name)
-    if c is None:
+def test_connection(
+    space: Workspace, secrets: SecretBox, name: str, *, store: Store | None = None
+) -> ConnectionTest:
+    """One read through the connection; KeyError when the workspace has no such connection.
+
+    With `store`, the outcome is recorded in the connection's health, so the health column and
+    the test never disagree.
+    """
+    if name not in space.connections:
         raise KeyError(name)
+    result = _try_connection(space, secrets, name)
+    if store is not None:
+        health.record_test(store, name, ok=result.ok, message=f"{result.message_zh} / {result.message_en}")
+    return result
+
+
+def _try_connection(space: Workspace, secrets: SecretBox, name: str) -> ConnectionTest:
+    c = space.connections[name]
     started = time.perf_counter()
 
     def outcome(ok: bool, zh: str, en: str) -> ConnectionTest:
@@ -105,7 +134,7 @@ def test_connection(space: Workspace, secrets: SecretBox, name: str) -> Connecti
         else:
             detail = "配置有效 configuration valid"
     except YecaiError as exc:
-        return outcome(False, exc.zh, exc.en)
+        return outcome(False, *without_retry(exc.zh, exc.en))
     except Exception as exc:  # a network failure is the answer to "test connection", not a server error
         return outcome(False, f"连接失败：{exc}", f"cannot connect: {exc}")
     return outcome(True, detail, detail)

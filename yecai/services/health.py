@@ -128,6 +128,25 @@ def record_success(store: Store, connections: Iterable[str], *, now: dt.datetime
             _count(session, connection, consecutive_failures=0, last_success_at=moment)
 
 
+def record_test(
+    store: Store, connection: str, *, ok: bool, message: str, now: dt.datetime | None = None
+) -> None:
+    """What a person's 测试连接 found, shown in the health column like a run's outcome: a failed test
+    counts one failure (it never pauses the connection: only runs do); a passing one clears them."""
+    moment = to_store(now or utcnow())
+    with store.transaction() as session:
+        if ok:
+            _count(session, connection, consecutive_failures=0, last_error=None)
+        else:
+            _count(
+                session,
+                connection,
+                consecutive_failures=ConnectionHealth.consecutive_failures + 1,
+                last_failure_at=moment,
+                last_error=f"测试连接失败 / connection test failed: {message}",
+            )
+
+
 def pause(store: Store, connection: str, *, who: str, reason: str, now: dt.datetime | None = None) -> bool:
     """Pause by hand; False when it was already paused."""
     with store.transaction() as session:

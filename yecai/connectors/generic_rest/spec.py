@@ -162,18 +162,48 @@ def _substitute(value: Any, secrets: Mapping[str, str], missing: set[str]) -> An
     return value
 
 
+def _missing_advice(origin: str, names: list[str], connection: str | None) -> ConfigurationError:
+    """Every way named here works (yecai.workspace resolves a connector's placeholders from the
+    connection's `secrets:`, then its stored secrets, then the environment)."""
+    who = connection or "<连接名>"
+    who_en = connection or "<connection>"
+    joined = ", ".join(names)
+    first = names[0]
+    return ConfigurationError(
+        f"连接器 {origin} 缺少密钥 {joined}：用 yecai connections set-secret {who} {first} 加密保存，"
+        f"或设置同名环境变量 {first}，或在工作区该连接的 secrets: 中写 {first}: ${{名称}}",
+        f"connector {origin} lacks the secrets {joined}: store it with "
+        f"`yecai connections set-secret {who_en} {first}`, or set the environment variable {first}, "
+        f"or map it under the connection's `secrets:` in the workspace",
+    )
+
+
 def parse_spec(
-    data: dict[str, Any], *, secrets: Mapping[str, str] | None = None, origin: str = ""
+    data: dict[str, Any],
+    *,
+    secrets: Mapping[str, str] | None = None,
+    origin: str = "",
+    webhooks_required: bool = True,
+    connection: str | None = None,
 ) -> ConnectorSpec:
-    """Validate a connector definition; `${NAME}` placeholders come from `secrets` (default: env)."""
+    """Validate a connector definition; `${NAME}` placeholders come from `secrets` (default: env).
+
+    With `webhooks_required=False` (a pulled connection) a `webhooks:` section whose secret is
+    missing is left out: the connection pulls, and only receiving pushes needs that secret.
+    """
+    lookup = os.environ if secrets is None else secrets
     missing: set[str] = set()
-    resolved = _substitute(data, os.environ if secrets is None else secrets, missing)
+    body = {k: v for k, v in data.items() if k != "webhooks"}
+    resolved = _substitute(body, lookup, missing)
     if missing:
-        names = ", ".join(sorted(missing))
-        raise ConfigurationError(
-            f"连接器 {origin} 缺少密钥 {names}（环境变量或连接配置）",
-            f"connector {origin} lacks the secrets {names} (environment or connection settings)",
-        )
+        raise _missing_advice(origin, sorted(missing), connection)
+    if "webhooks" in data:
+        hook_missing: set[str] = set()
+        hooks = _substitute(data["webhooks"], lookup, hook_missing)
+        if hook_missing and webhooks_required:
+            raise _missing_advice(origin, sorted(hook_missing), connection)
+        if not hook_missing:
+            resolved["webhooks"] = hooks
     try:
         return ConnectorSpec.model_validate(resolved)
     except ValidationError as exc:
@@ -183,7 +213,13 @@ def parse_spec(
         ) from None
 
 
-def read_spec(path: Path, *, secrets: Mapping[str, str] | None = None) -> ConnectorSpec:
+def read_spec(
+    path: Path,
+    *,
+    secrets: Mapping[str, str] | None = None,
+    webhooks_required: bool = True,
+    connection: str | None = None,
+) -> ConnectorSpec:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -192,4 +228,10 @@ def read_spec(path: Path, *, secrets: Mapping[str, str] | None = None) -> Connec
         ) from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"连接器文件 {path} 不是映射结构", f"connector file {path} is not a mapping")
-    return parse_spec(data, secrets=secrets, origin=str(path))
+    return parse_spec(
+        data,
+        secrets=secrets,
+        origin=str(path),
+        webhooks_required=webhooks_required,
+        connection=connection,
+    )

@@ -112,7 +112,7 @@ async def delete_secret(
 
 
 def _test(ctx: WebContext, name: str) -> dict[str, object]:
-    return plain(connection_service.test_connection(ctx.workspace(), ctx.secrets, name))
+    return plain(connection_service.test_connection(ctx.workspace(), ctx.secrets, name, store=ctx.store))
 
 
 @router.post("/connections/{name}/test", dependencies=CONFIGURE, summary="测试连接 · test a connection")

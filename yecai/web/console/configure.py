@@ -129,12 +129,18 @@ def delete_secret(request: Request, name: str, key: str) -> Response:
 def test_connection(request: Request, name: str) -> HTMLResponse:
     ctx = ctx_of(request)
     try:
-        result = connection_service.test_connection(ctx.workspace(), ctx.secrets, name)
+        result = connection_service.test_connection(ctx.workspace(), ctx.secrets, name, store=ctx.store)
     except KeyError:
         return render(request, "_notice.html", status=404, notice=notice("error.not_found_text", ok=False))
     except YecaiError as exc:
         return render(request, "_notice.html", status=status_of(exc), notice=problem(exc))
-    return render(request, "_connection_test.html", result=result)
+    # the whole row comes back: the health column shows what the test just found
+    rows = [
+        r
+        for r in connection_service.connection_rows(ctx.store, ctx.workspace(), ctx.secrets)
+        if r.name == name
+    ]
+    return render(request, "_connection_row.html", c=rows[0], row_notice=None, result=result)
 
 
 @router.post("/connections/{name}/pause", dependencies=OPERATE)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.kingdee_calls import balanced_voucher, pay_apply
+from tests.support.kingdee_calls import balanced_voucher, line, pay_apply, voucher
 from yecai.demo import identity_of
 from yecai.errors import Action, Fault
 from yecai.kingdee.auth import app_secret_login, password_login, sign_login
@@ -158,6 +158,22 @@ def test_account_balance_equals_the_vouchers(kd_client: KingdeeClient) -> None:
     by_account = {row["FBALANCEID"]: row for row in rows}
     assert Decimal(by_account["6602"]["FDEBIT"]) == Decimal("300.30")
     assert Decimal(by_account["1001"]["FCREDIT"]) == Decimal("300.30")
+
+
+def test_an_account_that_moved_but_closes_at_zero_is_still_a_row(kd_client: KingdeeClient) -> None:
+    # cost carried over the same month (合同履约成本 in and out) closes at zero; the reconciliation's
+    # balance check compares the month's movement, so the report must still show the account
+    there = balanced_voucher(Decimal("500.00"), date="2026-10-10")  # Dr 6602 / Cr 1001
+    back = voucher(
+        line("1001", debit="500.00"), line("6602", credit="500.00", FFLEX5="BM02"), date="2026-10-20"
+    )
+    ids = [kd_client.save("GL_VOUCHER", v).packages[0].id for v in (there, back)]
+    assert kd_client.submit("GL_VOUCHER", ids=ids).ok
+    assert kd_client.audit("GL_VOUCHER", ids=ids).ok
+    by_account = {row["FBALANCEID"]: row for row in kd_client.account_balance("001", 2026, 10)}
+    assert Decimal(by_account["6602"]["FDEBIT"]) == Decimal("500.00")
+    assert Decimal(by_account["6602"]["FCREDIT"]) == Decimal("500.00")
+    assert Decimal(by_account["6602"]["FENDDEBIT"]) == 0
 
 
 def test_metadata_and_data_centres(kd_client: KingdeeClient) -> None:

@@ -230,3 +230,27 @@ def test_serve_and_worker_follow_yecai_log_format(monkeypatch: pytest.MonkeyPatc
         for handler in [h for h in root.handlers if isinstance(h.formatter, JsonFormatter | TextFormatter)]:
             root.removeHandler(handler)
         root.setLevel(level)
+
+
+def test_the_default_handler_follows_stderr_so_a_closed_swap_is_never_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a command run under a test runner installs the handler while stderr is the runner's buffer,
+    # which is closed afterwards; later records must go to the stderr of their own moment
+    root = logging.getLogger()
+    level, before = root.level, list(root.handlers)
+    swap = io.StringIO()
+    monkeypatch.setattr("sys.stderr", swap)
+    handler = configure_logging(logging.INFO)
+    try:
+        swap.close()
+        now = io.StringIO()
+        monkeypatch.setattr("sys.stderr", now)
+        logging.getLogger("yecai.test").info("after the swap")
+        lines = now.getvalue().splitlines()
+        assert len(lines) == 1, lines  # the record itself, not a "--- Logging error ---" report
+        assert lines[0].endswith("after the swap")
+    finally:
+        root.removeHandler(handler)
+        root.handlers[:] = before
+        root.setLevel(level)

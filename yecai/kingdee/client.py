@@ -451,6 +451,9 @@ class KingdeeClient:
         """科目余额表 (GL_RPT_AccountBalance) of one book over a range of periods of one year.
 
         `include_unposted` sets FNOTPOSTVOUCHER (包括未过账凭证); None leaves the tenant's default.
+        FBALANCEZERO is always set: an account that moved in the range but ends at zero (合同履约成本
+        carried to cost of sales, a presentation reversed the next day) must still be a row, or its
+        movement would look missing.
         """
         model: dict[str, Any] = {
             "FACCTBOOKID": {"FNumber": book},
@@ -459,6 +462,7 @@ class KingdeeClient:
             "FSTARTPERIOD": period_from,
             "FENDYEAR": year,
             "FENDPERIOD": period_to or period_from,
+            "FBALANCEZERO": True,
         }
         if include_unposted is not None:
             model["FNOTPOSTVOUCHER"] = include_unposted

@@ -102,8 +102,25 @@ class TextFormatter(logging.Formatter):
         return f"{head} [{tail}]{newline}{rest}"
 
 
-class _YecaiHandler(logging.StreamHandler):
-    """Marks the handler `configure_logging` installed, so a second call replaces it."""
+class _YecaiHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler `configure_logging` installed, so a second call replaces it.
+
+    Without an explicit stream it writes to whatever `sys.stderr` is at the moment of the record,
+    not the one at install time: a command run inside a test runner (or any code that swaps stderr
+    and closes the swap) must not leave a handler writing to a closed file."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._fixed = stream
+        super().__init__(stream or sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return self._fixed if self._fixed is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        # StreamHandler.__init__ and setStream assign here: the current stderr means "follow it"
+        self._fixed = None if value is sys.stderr else value
 
 
 def configure_logging(
@@ -115,7 +132,7 @@ def configure_logging(
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _YecaiHandler)]:
         root.removeHandler(handler)
-    handler = _YecaiHandler(stream or sys.stderr)
+    handler = _YecaiHandler(stream)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     root.addHandler(handler)

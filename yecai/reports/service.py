@@ -23,7 +23,7 @@ from yecai.reports.documents import load_documents
 from yecai.reports.excel import monthly_workbook, pnl_workbook
 from yecai.reports.figures import Figures, compute_figures
 from yecai.reports.html import monthly_html
-from yecai.reports.latest import PeriodChoice, asked, latest_with_data
+from yecai.reports.latest import PeriodChoice, latest_with_data
 from yecai.reports.ledger import read_ledger
 from yecai.reports.monthly import MonthlyOptions, MonthlyReport, monthly_report
 from yecai.reports.periods import Period
@@ -94,15 +94,6 @@ def default_period(
         accounts={*accounts.cost, *accounts.revenue},
         today=today,
     )
-
-
-def choose_period(
-    store: Store, workspace: Workspace | None, text: str | None, *, job: str | None = None
-) -> PeriodChoice:
-    """The period `text` names (a bad one is a DataError), else the default (`default_period`)."""
-    if text:
-        return asked(Period.parse(text))
-    return default_period(store, workspace, job=job)
 
 
 def read_figures(

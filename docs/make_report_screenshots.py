@@ -25,11 +25,9 @@ from yecai.auth.principal import SYSTEM  # noqa: E402
 from yecai.auth.roles import Role  # noqa: E402
 from yecai.auth.users import create_user  # noqa: E402
 from yecai.reports import service  # noqa: E402
-from yecai.reports.periods import Period  # noqa: E402
 from yecai.web.app import create_app  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-PERIOD = Period(2026, 11)
 PASSWORD = "report-shots-password-1"
 
 
@@ -43,8 +41,14 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="yecai-report-shots-") as folder,
         report_world(Path(folder) / "world", projects=args.projects, months=2) as world,
     ):
+        chosen = service.default_period(world.store, world.workspace)  # as the console opens
         report = service.monthly(
-            world.store, world.workspace, period=PERIOD, who=SYSTEM, secrets=world.secrets
+            world.store,
+            world.workspace,
+            period=chosen.period,
+            choice=chosen,
+            who=SYSTEM,
+            secrets=world.secrets,
         )
         written = service.write_monthly(report, Path(folder) / "out")
         create_user(world.store, username="finance", role=Role.FINANCE.value, by=SYSTEM, password=PASSWORD)
@@ -61,7 +65,7 @@ def main() -> None:
             page.click("button[type=submit]")
             page.wait_for_url(f"{base}/")
             page.set_viewport_size({"width": 1440, "height": 900})
-            page.goto(f"{base}/projects/{code}/pnl?period={PERIOD}")
+            page.goto(f"{base}/projects/{code}/pnl")  # no period: the latest with data, named
             page.wait_for_selector("[data-testid=chart-trend][data-chart-ready]")
             page.wait_for_timeout(800)  # ECharts' entry animation
             page.screenshot(path=str(OUT / "project-pnl.png"), full_page=True)

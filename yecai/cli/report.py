@@ -1,13 +1,13 @@
 """`yecai report`: the monthly operating analysis and a project's P&L, from Kingdee's books.
 
-`yecai report monthly --period YYYY-MM --out DIR` writes exactly one .xlsx and one .html
+`yecai report monthly [--period YYYY-MM] --out DIR` writes exactly one .xlsx and one .html
 (monthly-YYYY-MM.*) and prints where; `yecai report pnl --project CODE [--period]` prints the
-project's P&L table. A bad period exits 2; Kingdee unreadable or bad configuration exits 1.
+project's P&L table. Without --period both report the latest period with data and say which
+(`service.default_period`). A bad period exits 2; Kingdee unreadable or bad configuration exits 1.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +21,7 @@ from yecai.cli.context import EXIT_USAGE, CommandContext, fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.reports import service
+from yecai.reports.latest import PeriodChoice, asked
 from yecai.reports.periods import Period
 from yecai.workspace import Workspace
 
@@ -31,26 +32,31 @@ JOB = typer.Option(
 )
 
 
-def _period(console: Console, text: str | None) -> Period:
+def _asked(console: Console, text: str | None) -> PeriodChoice | None:
+    """The period named on the command line (a bad one exits 2), or None for the default."""
     try:
-        return Period.parse(text) if text else Period.of(dt.date.today()).previous()
+        return asked(Period.parse(text)) if text else None
     except YecaiError as exc:
         raise fail(console, exc, EXIT_USAGE) from None
 
 
 @contextmanager
 def _reading(
-    period: str | None, workspace: Path | None, database_url: str | None
-) -> Iterator[tuple[Console, Period, CommandContext, Workspace]]:
+    period: str | None, job: str | None, workspace: Path | None, database_url: str | None
+) -> Iterator[tuple[Console, PeriodChoice, CommandContext, Workspace]]:
     """What both reports read with: the console, the period, the store and the workspace.
 
-    The period is checked before the store is opened (a bad one exits 2); a YecaiError while the
-    report is read or written exits 1, closing the store on the way out.
+    The period is checked before the store is opened (a bad one exits 2); without one, the latest
+    period with data is reported and named. A YecaiError while the report is read or written
+    exits 1, closing the store on the way out.
     """
     console = Console()
-    chosen = _period(console, period)
+    named = _asked(console, period)
     with opened(database_url, workspace) as ctx, ctx.sandboxes(console):
         space = ctx.workspace_or_exit(console)
+        chosen = named or service.default_period(ctx.store, space, job=job)
+        if chosen.defaulted:
+            console.print(str(chosen), soft_wrap=True)
         try:
             yield console, chosen, ctx, space
         except YecaiError as exc:
@@ -59,16 +65,24 @@ def _reading(
 
 @report_app.command("monthly")
 def monthly_command(
-    period: str = typer.Option(..., "--period", help="期间 · period YYYY-MM"),
+    period: str | None = typer.Option(
+        None, "--period", help="期间 · period YYYY-MM (default: the latest with data)"
+    ),
     out: Path = typer.Option(..., "--out", help="输出目录 · output directory"),
     job: str | None = JOB,
     workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
     """月度经营分析 · write the monthly operating analysis (.xlsx and .html)."""
-    with _reading(period, workspace, database_url) as (console, chosen, ctx, space):
+    with _reading(period, job, workspace, database_url) as (console, chosen, ctx, space):
         report = service.monthly(
-            ctx.store, space, period=chosen, who=cli_principal("cli"), secrets=ctx.secrets, job=job
+            ctx.store,
+            space,
+            period=chosen.period,
+            choice=chosen,
+            who=cli_principal("cli"),
+            secrets=ctx.secrets,
+            job=job,
         )
         written = service.write_monthly(report, out)
     console.print(f"已生成 written: {written.xlsx}", soft_wrap=True)
@@ -78,18 +92,20 @@ def monthly_command(
 @report_app.command("pnl")
 def pnl_command(
     project: str = typer.Option(..., "--project", help="项目编码 · project code"),
-    period: str | None = typer.Option(None, "--period", help="期间 · period YYYY-MM (default last month)"),
+    period: str | None = typer.Option(
+        None, "--period", help="期间 · period YYYY-MM (default: the latest with data)"
+    ),
     job: str | None = JOB,
     workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
     """项目损益 · print a project's P&L."""
-    with _reading(period, workspace, database_url) as (console, chosen, ctx, space):
+    with _reading(period, job, workspace, database_url) as (console, chosen, ctx, space):
         view = service.pnl(
             ctx.store,
             space,
             code=project,
-            period=chosen,
+            period=chosen.period,
             who=cli_principal("cli"),
             secrets=ctx.secrets,
             job=job,

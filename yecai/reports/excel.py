@@ -123,6 +123,8 @@ def _overview(book: Workbook, f: dict[str, Any], report: MonthlyReport) -> None:
     s = _Sheet(book, "概览 Overview", f)
     o = report.overview
     s.title(f"月度经营分析 monthly operating analysis · {report.period}")
+    if report.period_note:  # nobody named the period: say which one this is and why
+        s.text(1, 0, " / ".join(report.period_note))
     s.header(2, ("指标 figure", "金额 amount"))
     rows: list[tuple[str, Decimal | None, str]] = [
         ("项目数 projects", Decimal(o.projects), "n"),

@@ -223,6 +223,7 @@ def project_figures(
             number, accounts.revenue, periods, "debit"
         )
 
+    active = ledger.periods(cost_accounts | accounts.revenue)
     trend = tuple(
         TrendPoint(str(p), ledger.sum(number, cost_accounts, {p}, "debit"), revenue({p}))
         for p in period.back(TREND_MONTHS)
@@ -248,7 +249,13 @@ def project_figures(
         cost_period=money_sum(c.cost_period for c in categories),
         cost_to_date=money_sum(c.cost_to_date for c in categories) + opening_cost,
         categories=tuple(categories),
-        trend=tuple(point for point in trend if point.cost or point.revenue or point.period == str(period)),
+        # months with figures only; the period itself too when the books have any that month (a
+        # project quiet then shows its zero), never an empty month that ends the line at zero
+        trend=tuple(
+            point
+            for point in trend
+            if point.cost or point.revenue or (point.period == str(period) and period in active)
+        ),
         requested_period=requested_period,
         requested_to_date=requested_to_date,
         paid_period=paid_period,

@@ -42,18 +42,24 @@ RISK_NAMES = {
 }
 
 
+CASH_TOP = 15  # the cash chart's rows before the rest are summed into one "others" row
+OTHERS = "其他 {n} 个项目 / {n} others"
+
+
 def _charts(report: MonthlyReport) -> dict[str, object]:
-    top = report.by_margin[:12]
     totals = report.trend()
     periods = list(totals)
+    # every project, ranked by margin: one row each, so no label is hidden or drawn over another
+    by_margin = sorted(report.projects, key=lambda p: (-p.margin_to_date, p.code))
+    by_request = sorted(report.projects, key=lambda p: (-p.requested_to_date, -p.paid_to_date, p.code))
     return {
-        "margin": svg.bars(
-            [p.code for p in top],
+        "margin": svg.ranked(
             [
-                ("累计收入 revenue", [p.revenue_to_date for p in top]),
-                ("累计成本 cost", [p.cost_to_date for p in top]),
-                ("累计毛利 margin", [p.margin_to_date for p in top]),
+                svg.RankedRow(f"{p.code} {p.name}", (p.revenue_to_date, p.cost_to_date, p.margin_to_date))
+                for p in by_margin
             ],
+            ("累计收入 revenue", "累计成本 cost", "累计毛利 margin"),
+            value_series=2,
         ),
         "structure": svg.donut([(row.name, row.cost_to_date) for row in report.structure]),
         "trend": svg.lines(
@@ -63,12 +69,16 @@ def _charts(report: MonthlyReport) -> dict[str, object]:
                 ("收入 revenue", [totals[p][1] for p in periods]),
             ],
         ),
-        "cash": svg.bars(
-            [p.code for p in report.projects[:12]],
-            [
-                ("累计申请 requested", [p.requested_to_date for p in report.projects[:12]]),
-                ("累计已付 paid", [p.paid_to_date for p in report.projects[:12]]),
-            ],
+        "cash": svg.ranked(
+            svg.top_and_others(
+                [
+                    svg.RankedRow(f"{p.code} {p.name}", (p.requested_to_date, p.paid_to_date))
+                    for p in by_request
+                ],
+                CASH_TOP,
+                OTHERS,
+            ),
+            ("累计申请 requested", "累计已付 paid"),
         ),
     }
 
@@ -76,5 +86,10 @@ def _charts(report: MonthlyReport) -> dict[str, object]:
 def monthly_html(report: MonthlyReport) -> str:
     template = _env.get_template("monthly.html")
     return template.render(
-        r=report, o=report.overview, f=report.figures, charts=_charts(report), risk_names=RISK_NAMES
+        r=report,
+        o=report.overview,
+        f=report.figures,
+        charts=_charts(report),
+        risk_names=RISK_NAMES,
+        cash_top=CASH_TOP,
     )

@@ -51,6 +51,15 @@ class Ledger:
     def projects(self) -> set[str]:
         return set(self.entries)
 
+    def periods(self, accounts: set[str] | frozenset[str]) -> set[Period]:
+        """The periods in which any project has a line on `accounts`."""
+        return {
+            period
+            for cells in self.entries.values()
+            for (account, period), cell in cells.items()
+            if account in accounts and (cell[0] or cell[1])
+        }
+
     def sum(
         self, project: str, accounts: set[str] | frozenset[str], periods: set[Period] | None, side: str
     ) -> Decimal:

@@ -74,6 +74,8 @@ class MonthlyReport:
     by_variance: list[ProjectFigures] = field(default_factory=list)
     structure: list[StructureRow] = field(default_factory=list)
     risks: list[Risk] = field(default_factory=list)
+    # (zh, en) when nobody named the period: which one was chosen and why (reports.latest)
+    period_note: tuple[str, str] | None = None
 
     @property
     def projects(self) -> list[ProjectFigures]:

@@ -8,6 +8,7 @@ projects. Nothing is cached: each report reads Kingdee afresh, so it equals the 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NotRequired, TypedDict, Unpack
@@ -15,13 +16,14 @@ from typing import NotRequired, TypedDict, Unpack
 import httpx
 
 from yecai.auth.principal import Principal
-from yecai.errors import ConfigurationError
-from yecai.mapping.rules import Event
+from yecai.errors import ConfigurationError, YecaiError
+from yecai.mapping.rules import Event, default_job_rule_sets, default_mapping
 from yecai.reports.accounts import report_accounts
 from yecai.reports.documents import load_documents
 from yecai.reports.excel import monthly_workbook, pnl_workbook
 from yecai.reports.figures import Figures, compute_figures
 from yecai.reports.html import monthly_html
+from yecai.reports.latest import PeriodChoice, latest_with_data
 from yecai.reports.ledger import read_ledger
 from yecai.reports.monthly import MonthlyOptions, MonthlyReport, monthly_report
 from yecai.reports.periods import Period
@@ -66,6 +68,34 @@ def choose_job(workspace: Workspace, job: str | None = None) -> str:
     )
 
 
+def default_period(
+    store: Store, workspace: Workspace | None, *, job: str | None = None, today: dt.date | None = None
+) -> PeriodChoice:
+    """The period a report shows when none is asked for: the latest with data (`reports.latest`).
+
+    The one place every report's default comes from — console pages, API, CLI. The job (as for
+    the figures) names the Kingdee connection, the source and the accounts; without a usable job
+    the whole store counts, with the default rule sets' accounts.
+    """
+    kingdee = source = None
+    rule_sets, mapping = list(default_job_rule_sets().values()), default_mapping()
+    if workspace is not None:
+        try:
+            sync = workspace.syncs[choose_job(workspace, job)]
+            kingdee, source = sync.target, sync.source
+            rule_sets, mapping = workspace.rule_sets(sync), workspace.mapping(sync)
+        except YecaiError:
+            pass  # no job to read from: the report itself says so; the default still helps
+    accounts = report_accounts(rule_sets, mapping)
+    return latest_with_data(
+        store,
+        kingdee=kingdee,
+        source=source,
+        accounts={*accounts.cost, *accounts.revenue},
+        today=today,
+    )
+
+
 def read_figures(
     store: Store,
     workspace: Workspace,
@@ -100,10 +130,21 @@ def read_figures(
 
 
 def monthly(
-    store: Store, workspace: Workspace, *, options: MonthlyOptions | None = None, **query: Unpack[FigureQuery]
+    store: Store,
+    workspace: Workspace,
+    *,
+    options: MonthlyOptions | None = None,
+    choice: PeriodChoice | None = None,
+    **query: Unpack[FigureQuery],
 ) -> MonthlyReport:
-    """The monthly operating analysis of the figures `query` asks for (`read_figures`)."""
-    return monthly_report(read_figures(store, workspace, **query), options or MonthlyOptions())
+    """The monthly operating analysis of the figures `query` asks for (`read_figures`).
+
+    `choice` is how the period was chosen: a default one is named in the report's header.
+    """
+    report = monthly_report(read_figures(store, workspace, **query), options or MonthlyOptions())
+    if choice is not None and choice.defaulted:
+        report.period_note = (choice.zh, choice.en)
+    return report
 
 
 def pnl(store: Store, workspace: Workspace, *, code: str, **query: Unpack[FigureQuery]) -> ProjectPnl | None:

@@ -1,4 +1,4 @@
-"""Small inline SVG charts for the HTML report: grouped bars, a pie (donut) and lines.
+"""Small inline SVG charts for the HTML report: ranked horizontal bars, a pie (donut) and lines.
 
 The HTML report must render offline, in a mail client or an archive, with no script at all — so
 its charts are drawn here as SVG markup. Labels are escaped (markupsafe); numbers are formatted
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from markupsafe import Markup, escape
@@ -56,38 +57,103 @@ def _axis(
     return "".join(parts), scale, zero
 
 
-def bars(
-    labels: Sequence[str],
-    series: Sequence[tuple[str, Sequence[Decimal]]],
+def _ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round axis values (1, 2 or 5 × 10^k apart) covering low..high: 0, 5000万, 1亿 … not 9640万."""
+    raw = ((high - low) or 1.0) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.floor(low / step) * step
+    return [first + i * step for i in range(math.ceil((high - first) / step - 1e-9) + 1)]
+
+
+def _text_width(text: str, size: float) -> float:
+    """About how wide `text` is drawn at font size `size`: CJK glyphs are square, Latin ones narrower."""
+    return sum(size if ord(ch) > 0x2E7F else size * 0.6 for ch in text)
+
+
+def fit(text: str, width: float, size: float) -> str:
+    """`text` cut with "…" to fit `width` at font size `size` (the whole of it goes in a <title>)."""
+    if _text_width(text, size) <= width:
+        return text
+    while text and _text_width(text + "…", size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class RankedRow:
+    label: str
+    values: tuple[Decimal, ...]  # one per series
+
+
+def top_and_others(rows: Sequence[RankedRow], top: int, others: str) -> list[RankedRow]:
+    """The first `top` rows and one row summing the rest, named `others` ({n}: how many)."""
+    if len(rows) <= top + 1:  # an "others" row of one would hide a name for nothing
+        return list(rows)
+    rest = rows[top:]
+    summed = tuple(sum((r.values[i] for r in rest), Decimal(0)) for i in range(len(rest[0].values)))
+    return [*rows[:top], RankedRow(others.format(n=len(rest)), summed)]
+
+
+def ranked(
+    rows: Sequence[RankedRow],
+    series: Sequence[str],
     *,
-    width: int = 640,
-    height: int = 300,
+    width: int = 900,
+    label_width: int = 250,
+    value_series: int | None = None,
 ) -> Markup:
-    """Grouped vertical bars: one group per label, one bar per series."""
-    left, top, bottom = 56, 28, 46
-    plot_w, plot_h = width - left - 12, height - top - bottom
-    values = [float(v) for _, vs in series for v in vs] or [0.0]
-    low, high = min(0.0, *values), max(0.0, *values)
-    grid, scale, zero = _axis(low, high, left, top, plot_w, plot_h)
-    group = plot_w / max(len(labels), 1)
-    bar = max(min(group * 0.8 / max(len(series), 1), 36), 2)
-    parts = [grid]
-    for g, label in enumerate(labels):
-        x0 = left + g * group + (group - bar * len(series)) / 2
-        for s, (_name, vs) in enumerate(series):
-            value = float(vs[g])
-            y = zero - value * scale if value >= 0 else zero
-            parts.append(
-                f'<rect x="{x0 + s * bar:.1f}" y="{y:.1f}" width="{bar - 1:.1f}" height="{abs(value) * scale:.1f}" '
-                f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(label)}: {value:,.2f}</title></rect>'
-            )
+    """Horizontal bars, one row per item in the order given (ranked by the caller), one bar per
+    series. Every row has its own line, so labels never overlap however many rows there are;
+    a long label is cut with "…" and given whole in its <title>. `value_series` prints that
+    series' value at the row's right end (e.g. the margin)."""
+    size, bar, gap = 11, 7, 10
+    band = bar * len(series) + gap
+    top, right = 30, 96 if value_series is not None else 16
+    left = label_width + 8
+    plot_w = width - left - right
+    height = top + band * max(len(rows), 1) + 28
+    values = [float(v) for r in rows for v in r.values] or [0.0]
+    ticks = _ticks(min(0.0, *values), max(0.0, *values))
+    low, high = ticks[0], ticks[-1]
+    scale = plot_w / ((high - low) or 1.0)
+    zero = left - low * scale
+    parts = []
+    for value in ticks:  # value axis along the top, 万 / 亿 as finance reports write them
+        x = left + (value - low) * scale
         parts.append(
-            f'<text x="{left + g * group + group / 2:.1f}" y="{top + plot_h + 16}" font-size="10" '
-            f'text-anchor="middle">{escape(label[:10])}</text>'
+            f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 28}" stroke="#e3e3e3"/>'
+            f'<text x="{x:.1f}" y="{top - 8}" font-size="10" text-anchor="middle" fill="#666">{_short(value)}</text>'
         )
-    parts.append(_legend([name for name, _ in series], left, height - 8))
+    parts.append(
+        f'<line x1="{zero:.1f}" y1="{top - 4}" x2="{zero:.1f}" y2="{height - 28}" stroke="#9aa5b1"/>'
+    )
+    for index, row in enumerate(rows):
+        y0 = top + index * band + gap / 2
+        parts.append(
+            f'<text class="row-label" x="{label_width}" y="{y0 + bar * len(series) / 2 + size / 2 - 1:.1f}" '
+            f'font-size="{size}" text-anchor="end"><title>{escape(row.label)}</title>'
+            f"{escape(fit(row.label, label_width, size))}</text>"
+        )
+        for s, value in enumerate(row.values):
+            amount = float(value)
+            x = zero + min(amount, 0.0) * scale
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y0 + s * bar:.1f}" width="{abs(amount) * scale:.1f}" height="{bar - 1}" '
+                f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(row.label)} · {escape(series[s])}: '
+                f"{amount:,.2f}</title></rect>"
+            )
+        if value_series is not None:
+            amount = row.values[value_series]
+            colour = "#c62828" if amount < 0 else "#1d2733"
+            parts.append(
+                f'<text class="row-value" x="{width - 4}" y="{y0 + bar * len(series) / 2 + 4:.1f}" font-size="10" '
+                f'text-anchor="end" fill="{colour}">{_short(float(amount))}</text>'
+            )
+    parts.append(_legend(list(series), left, height - 8))
     return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img">{"".join(parts)}</svg>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'data-chart="ranked" data-rows="{len(rows)}">{"".join(parts)}</svg>'
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from yecai.auth.principal import Principal
+from yecai.domain.money import money_sum
 from yecai.domain.posting_states import PostingState
 from yecai.jsonutil import loads
 from yecai.services.postings import PostingHead, head_of
@@ -29,8 +30,22 @@ class ProjectRow:
     code: str
     name: str | None
     documents: int
-    cost_total: Decimal
+    cost_total: Decimal  # the latest version of each cost record, deleted ones left out
     postings: int
+    contract_value: Decimal | None = None  # 合同额, from the project's latest document
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectTotals:
+    """The projects list's 合计 row: money summed in Decimal over every row the filter kept.
+
+    Postings are not summed: a voucher spanning projects counts once in each of their rows.
+    """
+
+    projects: int
+    documents: int
+    contract_value: Decimal
+    cost_total: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +177,13 @@ def _summary(p: Posting, projects: tuple[str, ...]) -> PostingSummary:
     )
 
 
-def projects(store: Store, who: Principal) -> list[ProjectRow]:
-    """Every project code that has documents, with its name, cost total and postings."""
+def projects(store: Store, who: Principal, *, search: str | None = None) -> list[ProjectRow]:
+    """Every project code that has documents, with its name, contract value, cost and postings.
+
+    `search` keeps the projects whose code or name contains it (case-insensitive). Cost is the sum
+    of each cost record's latest version: a record changed in the source counts once, at its new
+    amount, and one deleted there not at all.
+    """
     with store.sessions() as session:
         visible = who.project_clause(Document.project_code)
         counts = dict(
@@ -173,13 +193,18 @@ def projects(store: Store, who: Principal) -> list[ProjectRow]:
                 .group_by(Document.project_code)
             ).all()
         )
-        costs = dict(
-            session.execute(
-                select(Document.project_code, func.coalesce(func.sum(Document.amount), 0))
-                .where(Document.kind == "cost_record", Document.deleted.is_(False), visible)
-                .group_by(Document.project_code)
-            ).all()
+        newest = (
+            select(func.max(Document.id))
+            .where(Document.kind == "cost_record", visible)
+            .group_by(Document.connection, Document.source_key)
         )
+        costs: dict[str, list[Decimal]] = {}
+        for code, amount in session.execute(
+            select(Document.project_code, Document.amount).where(
+                Document.id.in_(newest), Document.deleted.is_(False), Document.amount.is_not(None)
+            )
+        ):
+            costs.setdefault(code, []).append(Decimal(amount))
         posting_counts = dict(
             session.execute(
                 select(Document.project_code, func.count(func.distinct(PostingLine.posting_id)))
@@ -189,19 +214,42 @@ def projects(store: Store, who: Principal) -> list[ProjectRow]:
             ).all()
         )
         names: dict[str, str] = {}
+        contracts: dict[str, Decimal | None] = {}
         for row in session.scalars(
             select(Document).where(Document.kind == "project", visible).order_by(Document.id)
         ):
             data = loads(row.data)
-            name = data.get("name") if isinstance(data, dict) else None
-            if row.project_code and name:
-                names[row.project_code] = str(name)  # the newest version wins
-        return [
-            ProjectRow(
-                code, names.get(code), counts[code], Decimal(costs.get(code, 0)), posting_counts.get(code, 0)
-            )
-            for code in sorted(counts)
-        ]
+            if not row.project_code or not isinstance(data, dict):
+                continue
+            if data.get("name"):
+                names[row.project_code] = str(data["name"])  # the newest version wins
+            value = data.get("contract_value")
+            contracts[row.project_code] = None if row.deleted or value is None else Decimal(str(value))
+    rows = [
+        ProjectRow(
+            code,
+            names.get(code),
+            counts[code],
+            money_sum(costs.get(code, ())),
+            posting_counts.get(code, 0),
+            contracts.get(code),
+        )
+        for code in sorted(counts)
+    ]
+    needle = (search or "").strip().casefold()
+    if needle:
+        rows = [r for r in rows if needle in r.code.casefold() or needle in (r.name or "").casefold()]
+    return rows
+
+
+def project_totals(rows: list[ProjectRow]) -> ProjectTotals:
+    """The 合计 row of `rows` (see `ProjectTotals`)."""
+    return ProjectTotals(
+        projects=len(rows),
+        documents=sum(r.documents for r in rows),
+        contract_value=money_sum(r.contract_value for r in rows if r.contract_value is not None),
+        cost_total=money_sum(r.cost_total for r in rows),
+    )
 
 
 def documents(

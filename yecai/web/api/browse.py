@@ -54,8 +54,13 @@ async def runs(
 
 
 @router.get("/projects", dependencies=READ, summary="项目 · projects with documents")
-async def projects(request: Request, ctx: WebContext = Depends(context)) -> list[dict[str, object]]:
-    return plain(await run_in_threadpool(trace.projects, ctx.store, caller(request)))
+async def projects(
+    request: Request,
+    q: str = Query("", max_length=80, description="项目编码或名称包含 · code or name contains"),
+    ctx: WebContext = Depends(context),
+) -> list[dict[str, object]]:
+    who = caller(request)
+    return plain(await run_in_threadpool(lambda: trace.projects(ctx.store, who, search=q)))
 
 
 @router.get("/documents", dependencies=READ, summary="单据 · documents")

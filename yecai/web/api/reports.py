@@ -8,7 +8,6 @@ their projects — the same report, narrowed, rather than a refusal.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from yecai.reports import service
 from yecai.reports.excel import monthly_workbook
 from yecai.reports.figures import ProjectFigures
 from yecai.reports.html import monthly_html
+from yecai.reports.latest import PeriodChoice, asked
 from yecai.reports.ledger import KingdeeUnreadable
 from yecai.reports.monthly import MonthlyReport
 from yecai.reports.periods import Period
@@ -33,16 +33,32 @@ from yecai.web.security import allow, caller
 
 router = APIRouter(prefix="/api/v1", tags=["reports 报表"])
 READ = [allow(Permission.READ)]
-PeriodQuery = Query(None, max_length=7, description="YYYY-MM; default: last month")
+PeriodQuery = Query(None, max_length=7, description="YYYY-MM; default: the latest period with data")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 T = TypeVar("T")
 
 
-def period_of(text: str | None) -> Period:
-    try:
-        return Period.parse(text) if text else Period.of(dt.date.today()).previous()
-    except YecaiError as exc:
-        raise problem(422, exc.zh, exc.en) from None
+async def period_of(ctx: WebContext, text: str | None, job: str | None) -> PeriodChoice:
+    """The period asked for (a bad one is 422), else the latest period with data."""
+    if text:
+        try:
+            return asked(Period.parse(text))
+        except YecaiError as exc:
+            raise problem(422, exc.zh, exc.en) from None
+
+    def latest() -> PeriodChoice:
+        try:
+            workspace = ctx.workspace()
+        except YecaiError:
+            workspace = None  # the report itself says what is wrong with the workspace
+        return service.default_period(ctx.store, workspace, job=job)
+
+    return await run_in_threadpool(latest)
+
+
+def period_json(choice: PeriodChoice) -> dict[str, str]:
+    """How the period was chosen, in both languages (the answer names the period itself)."""
+    return {"basis": choice.basis.value, "zh": choice.zh, "en": choice.en}
 
 
 def answer_error(exc: YecaiError) -> HTTPException:
@@ -58,18 +74,20 @@ async def _run(work: Callable[[], T]) -> T:
         raise answer_error(exc) from None
 
 
-def monthly_for(ctx: WebContext, who: Principal, period: Period, job: str | None) -> MonthlyReport:
-    return service.monthly(ctx.store, ctx.workspace(), period=period, who=who, secrets=ctx.secrets, job=job)
+def monthly_for(ctx: WebContext, who: Principal, chosen: PeriodChoice, job: str | None) -> MonthlyReport:
+    return service.monthly(
+        ctx.store, ctx.workspace(), period=chosen.period, choice=chosen, who=who, secrets=ctx.secrets, job=job
+    )
 
 
 async def _monthly_asked(
     request: Request, ctx: WebContext, period: str | None, job: str | None
-) -> tuple[Period, MonthlyReport]:
+) -> tuple[PeriodChoice, MonthlyReport]:
     """The monthly report the caller asks for, narrowed to their projects, with its period.
 
     One reading for the JSON and both downloads, so the three answer with the same figures.
     """
-    who, chosen = caller(request), period_of(period)
+    who, chosen = caller(request), await period_of(ctx, period, job)
     return chosen, await _run(lambda: monthly_for(ctx, who, chosen, job))
 
 
@@ -85,15 +103,15 @@ async def project_pnl(
     job: str | None = Query(None, max_length=80),
     ctx: WebContext = Depends(context),
 ) -> dict[str, Any]:
-    who, chosen = caller(request), period_of(period)
+    who, chosen = caller(request), await period_of(ctx, period, job)
     view = await _run(
         lambda: service.pnl(
-            ctx.store, ctx.workspace(), code=code, period=chosen, who=who, secrets=ctx.secrets, job=job
+            ctx.store, ctx.workspace(), code=code, period=chosen.period, who=who, secrets=ctx.secrets, job=job
         )
     )
     if view is None:
         raise not_found("项目", "project", code)
-    return {**plain(view), "charts": view.charts()}
+    return {**plain(view), "charts": view.charts(), "period_choice": period_json(chosen)}
 
 
 def _project_json(p: ProjectFigures) -> dict[str, Any]:
@@ -126,8 +144,8 @@ async def monthly_json(
     job: str | None = Query(None, max_length=80),
     ctx: WebContext = Depends(context),
 ) -> dict[str, Any]:
-    _, report = await _monthly_asked(request, ctx, period, job)
-    return _monthly_json(report)
+    chosen, report = await _monthly_asked(request, ctx, period, job)
+    return {**_monthly_json(report), "period_choice": period_json(chosen)}
 
 
 async def _download(
@@ -135,7 +153,7 @@ async def _download(
 ) -> Response:
     """The monthly report as the file `yecai report monthly` writes: .xlsx, or .html with `html`."""
     chosen, report = await _monthly_asked(request, ctx, period, job)
-    xlsx_name, html_name = service.file_names(chosen)
+    xlsx_name, html_name = service.file_names(chosen.period)
     if html:
         body = await run_in_threadpool(monthly_html, report)
         return Response(body, media_type="text/html; charset=utf-8", headers=attachment(html_name))

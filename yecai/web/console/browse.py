@@ -93,11 +93,14 @@ def dashboard_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/projects", dependencies=READ)
-def projects_page(request: Request, page: int = PAGE) -> HTMLResponse:
-    rows = trace.projects(request.app.state.ctx.store, caller(request))
+def projects_page(request: Request, page: int = PAGE, q: str = Query("", max_length=80)) -> HTMLResponse:
+    """Projects, searchable by code or name, with a 合计 row over every project the search kept."""
+    rows = trace.projects(request.app.state.ctx.store, caller(request), search=q)
     start = (page - 1) * PAGE_SIZE
     shown, pager = page_of(rows[start : start + PAGE_SIZE + 1], page)
-    return render(request, "projects.html", rows=shown, pager=pager)
+    return render(
+        request, "projects.html", rows=shown, pager=pager, q=q.strip(), totals=trace.project_totals(rows)
+    )
 
 
 @router.get("/projects/{code}", dependencies=READ)

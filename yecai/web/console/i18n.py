@@ -424,6 +424,18 @@ MESSAGES.update(
     }
 )
 
+# the projects list: search by code or name, money columns and their 合计 row
+MESSAGES.update(
+    {
+        "projects.search": ("搜索项目编码或名称", "Search by project code or name"),
+        "projects.search_button": ("搜索", "Search"),
+        "projects.clear": ("清除", "Clear"),
+        "projects.found": ("找到 {n} 个项目", "{n} projects found"),
+        "projects.totals": ("合计（{n} 个项目）", "Total ({n} projects)"),
+        "col.contract_value": ("合同额", "Contract value"),
+    }
+)
+
 # Words of data (states, roles, groups): `label("state", posting.state)`.
 LABELS: dict[str, tuple[str, str]] = {
     "state.awaiting_approval": ("待审批", "awaiting approval"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from yecai import labels
 from yecai.domain.documents import AccountingStandard
 from yecai.jsonutil import loads
 from yecai.mapping.checks import accounts_used
@@ -22,10 +23,7 @@ from yecai.store.db import Store
 from yecai.store.tables import Document
 from yecai.workspace import Workspace
 
-STANDARD_NAMES: dict[str, tuple[str, str]] = {
-    AccountingStandard.CAS.value: ("企业会计准则", "Accounting Standards for Business Enterprises (CAS)"),
-    AccountingStandard.SMALL.value: ("小企业会计准则", "Accounting Standards for Small Enterprises"),
-}
+STANDARD_NAMES: dict[str, tuple[str, str]] = dict(labels.words_of("accounting_standard"))
 
 
 @dataclass(frozen=True, slots=True)

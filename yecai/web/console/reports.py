@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from yecai.errors import YecaiError
 from yecai.reports import service
 from yecai.reports.periods import Period
-from yecai.web.console.rendering import Notice, not_found_page, problem, render
+from yecai.web.console.rendering import Notice, not_found_page, page_lang, problem, render
 from yecai.web.console.routes import READ
 from yecai.web.security import caller
 
@@ -52,7 +52,13 @@ def pnl_page(request: Request, code: str, period: str | None = Query(None, max_l
     if view is None:
         return not_found_page(request)
     return render(
-        request, "pnl.html", code=code, period=str(chosen), view=view, charts=view.charts(), error=bad
+        request,
+        "pnl.html",
+        code=code,
+        period=str(chosen),
+        view=view,
+        charts=view.charts(page_lang(request)),
+        error=bad,
     )
 
 

@@ -12,7 +12,9 @@ source for those literals. A new value anywhere without words fails one of these
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import functools
+import io
 import re
 import typing
 from collections.abc import Iterable
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from python_calamine import CalamineWorkbook
 
 from yecai import labels
 from yecai.alerts.messages import SEVERITIES
@@ -33,8 +36,13 @@ from yecai.mapping import registry
 from yecai.mapping.rules import DEFAULT_FILES, Event, default_rule_set
 from yecai.observability.events import EVENTS
 from yecai.reconcile.classify import KINDS as DIFFERENCE_KINDS
+from yecai.reconcile.service import DifferenceView, RunView
 from yecai.reconcile.sides import KINGDEE_STATUSES
-from yecai.reports.monthly import RISK_KINDS
+from yecai.reconcile.workbook import workbook as recon_workbook
+from yecai.reports.excel import monthly_workbook
+from yecai.reports.figures import Figures
+from yecai.reports.html import monthly_html
+from yecai.reports.monthly import RISK_KINDS, MonthlyOptions, Risk, monthly_report
 from yecai.reports.pnl import CHART_WORDS
 from yecai.services.dashboard import GROUPS
 from yecai.sync.states import STEPS
@@ -345,3 +353,52 @@ def test_chart_words_are_in_both_languages() -> None:
     for key, (zh, en) in CHART_WORDS.items():
         assert CJK.search(zh), key
         assert not CJK.search(en), key
+
+
+# --- the workbooks ------------------------------------------------------------------------------
+
+
+def _cells(data: bytes, sheet: str) -> list[list[object]]:
+    return CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(sheet).to_python()
+
+
+def _no_bare_code(rows: list[list[object]]) -> list[str]:
+    """Cells that are a code and nothing else, or hold a snake_case code at all."""
+    codes = {code for table in labels.VOCABULARY.values() for code in table}
+    return [
+        str(cell)
+        for row in rows
+        for cell in row
+        if isinstance(cell, str) and (cell.strip() in codes or any("_" in c and c in cell for c in codes))
+    ]
+
+
+def test_the_monthly_workbook_names_each_risk() -> None:
+    report = monthly_report(Figures("2026-10", "books", "kingdee", "pm"), MonthlyOptions())
+    report.risks = [Risk(kind, "XM2026001", "一号楼", "说明", "description") for kind in RISK_KINDS]
+    rows = _cells(monthly_workbook(report), "风险 Risks")
+    kinds = [row[0] for row in rows[3:]]
+    assert kinds == [labels.both("risk", kind) for kind in RISK_KINDS]
+    assert kinds[0] == "毛利为负 negative margin"
+    assert _no_bare_code(rows) == []
+    assert "毛利为负 negative margin" in monthly_html(report)
+
+
+def test_the_reconciliation_workbook_names_status_and_types() -> None:
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    counts = dict.fromkeys(DIFFERENCE_KINDS, 1)
+    run = RunView(7, "succeeded", "kd-prod", "books", "2026-10", now, now, counts, None, {})
+    differences = [
+        DifferenceView(
+            7, kind, "XM2026001", "5401.01", "2026-10", None, None, None, None, None, None, [], "说明", "why"
+        )
+        for kind in DIFFERENCE_KINDS
+    ]
+    data = recon_workbook(run, differences)
+    summary = _cells(data, "汇总 Summary")
+    facts = {row[0]: row[1] for row in summary[1:]}
+    assert facts["状态 status"] == "成功 succeeded"
+    assert _no_bare_code(summary) == []
+    rows = _cells(data, "差异 Differences")
+    assert [row[0] for row in rows[1:]] == [labels.both("recon", kind) for kind in DIFFERENCE_KINDS]
+    assert _no_bare_code(rows) == []

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from yecai import labels
 from yecai.domain.documents import AccountingStandard
 from yecai.jsonutil import loads
 from yecai.mapping.checks import accounts_used
@@ -22,8 +21,6 @@ from yecai.services.vouchers import ChartCache, Opener
 from yecai.store.db import Store
 from yecai.store.tables import Document
 from yecai.workspace import Workspace
-
-STANDARD_NAMES: dict[str, tuple[str, str]] = dict(labels.words_of("accounting_standard"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from yecai import labels
 from yecai.auth.principal import Principal
 from yecai.domain.posting_states import OPEN, PostingState
 from yecai.services.trace import _visible_posting
@@ -23,7 +22,6 @@ from yecai.store.job_tables import ConnectionHealth, DeadLetter
 from yecai.store.tables import Document, Posting, Record, Run
 
 GROUPS = ("configuration", "data", "retry")
-GROUP_TITLES: dict[str, tuple[str, str]] = {g: labels.VOCABULARY["group"][g] for g in GROUPS}
 _FAULT_GROUP = {"configuration": "configuration", "data": "data", "transient": "retry", "remote": "retry"}
 
 

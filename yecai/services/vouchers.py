@@ -35,9 +35,7 @@ RETRY_AFTER_SECONDS = 60.0
 # how long a chart read is trusted: accounts are added or renamed rarely, and a restart re-reads
 FRESH_SECONDS = 3600.0
 
-# Kingdee's FDocumentStatus, the steps of a write and the 核算维度, in words (yecai.labels)
-KINGDEE_STATUS: dict[str, tuple[str, str]] = dict(labels.words_of("kingdee_status"))
-STEPS: dict[str, tuple[str, str]] = dict(labels.words_of("step"))
+# 核算维度 as a Kingdee voucher names them, by the rule-set dimension they carry (yecai.labels)
 DIMENSIONS: dict[str, tuple[str, str]] = dict(labels.words_of("dimension"))
 
 

@@ -95,6 +95,12 @@ FORBIDDEN["yecai.store"] = (
     "yecai.alerts",
     "yecai.auth",
 )
+# the words of coded values sit just above the domain: everything may read them, they read nothing
+FORBIDDEN["yecai.labels"] = tuple(
+    f"yecai.{name}"
+    for name in ("store", "sync", "services", "jobs", "web", "cli", "mapping", "kingdee", "sources",
+                 "connectors", "files", "reconcile", "reports", "alerts", "auth", "observability", "sandbox")
+)  # fmt: skip
 ALLOWED_IN_DOMAIN = ("yecai.domain",)
 
 

@@ -253,12 +253,12 @@ def test_cli_alerts_test_and_list(cli_env: dict[str, str], robot: FakeRobot, smt
     runner = CliRunner()
     result = runner.invoke(app, ["alerts", "test", "ops"], env=cli_env)
     assert result.exit_code == 0, result.output
-    assert "ops (dingtalk): sent" in result.output
+    assert "ops (钉钉 DingTalk): 已发送 sent" in result.output  # platform and status in words
     assert "测试告警" in robot.received[0].body["markdown"]["title"]
 
     result = runner.invoke(app, ["alerts", "test", "mail"], env=cli_env)
     assert result.exit_code == 0, result.output
-    assert "mail (email): sent" in result.output
+    assert "mail (邮件 email): 已发送 sent" in result.output
     [(_sender, _to, message)] = smtp.messages
     assert message["Subject"] == "【yecai】测试告警"  # language: zh
 
@@ -278,10 +278,11 @@ def test_cli_alerts_test_and_list(cli_env: dict[str, str], robot: FakeRobot, smt
 
     result = runner.invoke(app, ["alerts", "list"], env=cli_env)
     assert result.exit_code == 0, result.output
-    assert result.output.count("alert.test") == 3
+    assert result.output.count("测试告警 test alert │") == 3  # the event in words, not alert.test
+    assert "alert.test" not in result.output
     assert "130101" in result.output
     result = runner.invoke(app, ["alerts", "list", "--channel", "mail"], env=cli_env)
-    assert result.output.count("alert.test") == 1
+    assert result.output.count("测试告警 test alert │") == 1
     store = open_store(f"sqlite:///{(Path(cli_env['YECAI_WORKDIR']) / 'yecai.sqlite').resolve()}")
     try:
         statuses = [(d.channel, d.status) for d in recent_deliveries(store)]

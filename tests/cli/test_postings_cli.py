@@ -65,6 +65,20 @@ def test_list_by_state_and_unknown_state(cli: CliRunner, store: Store) -> None:
     assert "未知状态 lost" in out
 
 
+def test_list_names_rule_sets_and_states_in_words(cli: CliRunner, store: Store) -> None:
+    # issue 14, item 4: the accountant reads 实际成本 and 已过账, not cost_actuals and posted alone
+    add(store, "e" * 20, "posted")
+    add(store, "f" * 20, "awaiting_approval", "month_end")
+    code, out = run(cli, "list")
+    assert code == 0, out
+    assert "实际成本 actual costs" in out
+    assert "月末结转 month-end close" in out
+    assert "已过账 posted" in out
+    assert "待审批 awaiting approval" in out
+    assert "cost_actuals" not in out
+    assert "awaiting_approval" not in out
+
+
 def test_approve_replay_and_skip(cli: CliRunner, store: Store) -> None:
     waiting = [add(store, f"{n:020d}", "awaiting_approval", "valuation") for n in range(3)]
     other = add(store, "c" * 20, "awaiting_approval", "revenue")

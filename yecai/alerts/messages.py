@@ -16,17 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from yecai import labels
 from yecai.observability.events import EVENTS
 from yecai.secrets import redact
 
 Language = Literal["zh", "en", "both"]
 SEVERITIES = ("info", "warning", "error", "critical")
-SEVERITY_NAMES = {
-    "info": ("提示", "info"),
-    "warning": ("警告", "warning"),
-    "error": ("错误", "error"),
-    "critical": ("严重", "critical"),
-}
+SEVERITY_NAMES = {severity: labels.VOCABULARY["severity"][severity] for severity in SEVERITIES}
 # How bad each event is; a channel's min_severity filters on it. Unknown events are warnings.
 SEVERITY: dict[str, str] = {
     "job.retrying": "info",
@@ -177,6 +173,24 @@ def _label(key: str, language: Language) -> str:
     return f"{en}: " if zh == en else f"{zh} {en}: "
 
 
+# payload keys whose values are codes, by the vocabulary that names them (yecai.labels)
+CODED: dict[str, str] = {
+    "form": "form",
+    "context_form": "form",
+    "context_stream": "stream",
+    "state": "state",
+    "kind": "run_kind",
+}
+
+
+def _words(key: str, value: Any, language: Language) -> Any:
+    """A coded value in words (GL_VOUCHER → 记账凭证); any other value as it is."""
+    prefix = CODED.get(key)
+    if prefix is None or not isinstance(value, str):
+        return value
+    return labels.both(prefix, value) if language == "both" else labels.label(prefix, value, language)
+
+
 def _value(value: Any) -> str:
     text = " ".join(str(value).split())  # one line: chat markdown breaks on stray newlines
     return text if len(text) <= VALUE_LIMIT else text[: VALUE_LIMIT - 1] + "…"
@@ -205,7 +219,7 @@ def render(
     for key, value in payload.items():
         if key in SPECIAL or value in (None, "") or _sensitive(key):
             continue
-        lines.append(_label(key, language) + _value(value))
+        lines.append(_label(key, language) + _value(_words(key, value, language)))
     # The error and what to do are whole sentences: one line per language, Chinese first.
     if chinese and payload.get("error_zh"):
         lines.append("错误：" + _value(payload["error_zh"]))

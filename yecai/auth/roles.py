@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from yecai import labels
+
 
 class Permission(StrEnum):
     READ = "read"  # dashboards, runs, records, documents, postings, mappings, reports
@@ -40,13 +42,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: frozenset({P.READ, P.AUDIT}),
 }
 
-ROLE_TITLES: dict[Role, tuple[str, str]] = {
-    Role.ADMIN: ("系统管理员", "administrator"),
-    Role.INTEGRATOR: ("实施顾问", "integrator"),
-    Role.FINANCE: ("财务", "finance"),
-    Role.PROJECT_MANAGER: ("项目经理", "project manager"),
-    Role.AUDITOR: ("审计", "auditor"),
-}
+# the roles' titles are words like every other coded value's: one table, yecai.labels
+ROLE_TITLES: dict[Role, tuple[str, str]] = {role: labels.VOCABULARY["role"][role.value] for role in Role}
 
 
 def allows(role: Role | str, permission: Permission | str) -> bool:

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yecai import labels
 from yecai.alerts import recent_deliveries, send_test
 from yecai.cli.context import fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
@@ -48,7 +49,8 @@ def test_channel(
             raise fail(console, exc) from None
     style = STATUS_STYLE.get(delivery.status, "white")
     platform = getattr(space.connections.get(channel), "channel", "?")
-    console.print(f"{channel} ({platform}): [{style}]{delivery.status}[/{style}]")
+    shown = labels.both("state", delivery.status)
+    console.print(f"{channel} ({labels.both('channel', platform)}): [{style}]{shown}[/{style}]")
     if delivery.error:
         console.print(f"[red]{delivery.error}[/red]")
     if delivery.status == "rate_limited":
@@ -78,8 +80,8 @@ def list_deliveries(
         table.add_row(
             beijing(row.at).strftime("%Y-%m-%d %H:%M:%S"),
             row.channel,
-            row.event,
-            f"[{style}]{row.status}[/{style}]",
+            labels.both("alert_event", row.event),
+            f"[{style}]{labels.both('state', row.status)}[/{style}]",
             row.title,
             row.error or "",
         )

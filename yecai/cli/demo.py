@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yecai import labels
 from yecai.cli.context import find_workspace
 from yecai.cli.progress import step_progress
 from yecai.demo import KINGDEE_PORT, PM_PORT, DemoResult, run_demo
@@ -96,7 +97,7 @@ def _console_help(console: Console, result: DemoResult, workdir: Path) -> None:
     for user in result.users:
         table.add_row(
             user.username,
-            user.role.value,
+            labels.both("role", user.role),
             user.password or "（已存在，未改）(exists, unchanged)",
             ", ".join(user.projects) or "全部 all",
         )

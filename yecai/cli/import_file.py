@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from yecai import labels
 from yecai.files import (
     DEFAULT_CONNECTION,
     ColumnMapping,
@@ -71,7 +72,7 @@ def _constants(values: list[str]) -> dict[str, str]:
 
 def _counts_table(result: ImportResult) -> Table:
     counts = result.counts
-    title = f"导入 import · {result.file_name} · {result.kind}"
+    title = f"导入 import · {result.file_name} · {labels.both('import_kind', result.kind)}"
     table = Table(title=title)
     table.add_column("项目 item")
     table.add_column("行数 rows", justify="right")

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yecai import labels
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
@@ -34,7 +35,10 @@ def list_command(
     with opened(database_url, workspace) as ctx:
         rows = service.list_postings(ctx.store, state=state, connection=connection, limit=limit)
         counts = service.counts_by_state(ctx.store, connection=connection)
-    table = Table(title="过账 postings · " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    table = Table(
+        title="过账 postings · "
+        + ", ".join(f"{labels.both('state', k)} {v}" for k, v in sorted(counts.items()))
+    )
     for column in (
         "ID",
         "日期 date",
@@ -50,8 +54,8 @@ def list_command(
         table.add_row(
             str(row.id),
             row.business_date.isoformat(),
-            row.rule_set,
-            row.state,
+            labels.both("rule_set", row.rule_set),
+            labels.both("state", row.state),
             row.debit_total,
             row.kingdee_number or "-",
             str(row.attempts),

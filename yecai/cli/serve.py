@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yecai import labels
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
@@ -250,9 +251,10 @@ def list_dead(
     for column in ("ID", "作业 job", "失败时间 failed", "次数 attempts", "错误 error", "状态 status"):
         table.add_column(column)
     for letter in letters:
-        where = " ".join(f"{k}={v}" for k, v in letter.error_context.items())
-        error = f"{letter.error_zh}\n{letter.error_en}\n[{letter.error_action}/{letter.error_fault}] {where}".strip()
-        status = letter.status
+        where = " ".join(f"{labels.both('context', k)}={v}" for k, v in letter.error_context.items())
+        advice = f"{labels.both('action', letter.error_action)} / {labels.both('fault', letter.error_fault)}"
+        error = f"{letter.error_zh}\n{letter.error_en}\n[{advice}] {where}".strip()
+        status = labels.both("state", letter.status)
         if letter.status != "dead":
             status += f" · {letter.who} · {_when(letter.resolved_at)}" + (
                 f"\n{letter.reason}" if letter.reason else ""

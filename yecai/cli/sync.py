@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yecai import labels
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, once, opened
 from yecai.cli.options import DATABASE, WORKSPACE
@@ -128,7 +129,9 @@ def list_connections(
                 address = c.base_url or c.connector
             else:  # an alert channel: its webhook URL is usually a secret reference itself
                 address = f"{c.channel} " + (c.webhook_url or f"{c.host}:{c.port or '-'}")
-            table.add_row(name, c.kind, address, ", ".join(ctx.secrets.names(name)) or "-")
+            table.add_row(
+                name, labels.both("kind", c.kind), address, ", ".join(ctx.secrets.names(name)) or "-"
+            )
         console.print(table)
 
 

@@ -34,6 +34,8 @@ class JobOverview:
     last_message: str | None
     paused: tuple[str, ...]
     problem: str | None = None  # e.g. an invalid cron expression
+    cron: str | None = None  # the schedule's parts, for a page that names the holiday rule in words
+    holidays: str | None = None  # run | skip | next_workday
 
 
 def job_overview(
@@ -77,6 +79,8 @@ def job_overview(
                 last_message=state.last_message if state else None,
                 paused=tuple(c for c in (job.source, job.target) if c in pauses),
                 problem=problem,
+                cron=job.schedule.cron if job.schedule is not None else None,
+                holidays=job.schedule.holidays if job.schedule is not None else None,
             )
         )
     return rows

@@ -19,6 +19,7 @@ import xlsxwriter
 from pydantic import ValidationError
 from python_calamine import CalamineError, CalamineWorkbook
 
+from yecai import labels
 from yecai.domain.documents import CATEGORY_NAMES_ZH, AccountingStandard, CostCategory
 from yecai.errors import ConfigurationError
 from yecai.mapping.tables import MappingTable, UnmappedPolicy
@@ -36,13 +37,7 @@ PROJECT_HEADERS = ("项目编码", "金蝶项目编号", "组织编码", "部门
 COST_HEADERS = ("会计准则", "成本类别", "借方科目", "贷方科目")
 ITEM_HEADERS = ("费用明细", "贷方科目", "贷方核算维度", "关键词")
 # the dimensions a cost item's credit line may carry, as people write them (、 between several)
-DIMENSION_NAMES = {
-    "project": "项目",
-    "department": "部门",
-    "supplier": "供应商",
-    "customer": "客户",
-    "worker": "员工",
-}
+DIMENSION_NAMES = {code: zh for code, (zh, _) in labels.words_of("dimension").items()}
 LIST_SEPARATORS = ("、", ",", "，", ";", "；")
 SUPPLIER_HEADERS = ("供应商名称", "金蝶供应商编码")
 CUSTOMER_HEADERS = ("客户名称", "金蝶客户编码")
@@ -51,13 +46,9 @@ BOOK_HEADERS = ("组织编码", "账簿编号")  # 核算组织 → the 账簿 i
 SETTING_HEADERS = ("设置项", "值", "说明")
 
 CATEGORY_ORDER = {category: position for position, category in enumerate(CostCategory)}
-STANDARD_NAMES = {AccountingStandard.CAS: "企业会计准则", AccountingStandard.SMALL: "小企业会计准则"}
-POLICY_NAMES = {
-    UnmappedPolicy.REPORT: "报告",
-    UnmappedPolicy.SAME_CODE: "同编码",
-    UnmappedPolicy.DEFAULT: "默认",
-    UnmappedPolicy.CREATE: "自动创建",
-}
+# the words of the workbook are the words the console shows (yecai.labels)
+STANDARD_NAMES = {standard: labels.label("accounting_standard", standard) for standard in AccountingStandard}
+POLICY_NAMES = {policy: labels.label("policy", policy) for policy in UnmappedPolicy}
 
 # 设置 rows: label → (MappingTable field, what it means)
 SETTING_ROWS: tuple[tuple[str, str, str], ...] = (

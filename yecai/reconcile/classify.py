@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from yecai import labels
 from yecai.domain.money import ZERO
 from yecai.reconcile.sides import (
     KingdeeVoucher,
@@ -29,13 +30,8 @@ CHANGED = "changed_in_kingdee"
 SOURCE = "source_changed"
 KINDS = (MISSING, UNKNOWN, AMOUNT, CHANGED, SOURCE)
 
-TITLES: dict[str, tuple[str, str]] = {
-    MISSING: ("金蝶缺失", "missing in Kingdee"),
-    UNKNOWN: ("金蝶有、业财无（手工凭证）", "in Kingdee, unknown to yecai (manual entry)"),
-    AMOUNT: ("金额不符", "amount mismatch"),
-    CHANGED: ("过账后在金蝶被改动", "changed in Kingdee after posting"),
-    SOURCE: ("过账后源系统已变更", "source changed after posting"),
-}
+# the types in words: one table for the console, the workbook and the CLI (yecai.labels)
+TITLES: dict[str, tuple[str, str]] = {kind: labels.VOCABULARY["recon"][kind] for kind in KINDS}
 ADVICE: dict[str, tuple[str, str]] = {
     MISSING: (
         "查明凭证为何不在金蝶（被删除？上机日志可查）；应保留则在金蝶恢复，或联系实施顾问按过账键重新过账；"

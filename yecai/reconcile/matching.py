@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from yecai import labels
 from yecai.domain.documents import (
     Contract,
     ContractKind,
@@ -36,11 +37,7 @@ class Mismatch(StrEnum):
     PAYMENT_BEYOND_INVOICES = "payment_beyond_invoices"  # 付款超过到票 (预付)
 
 
-MISMATCH_ZH = {
-    Mismatch.COST_WITHOUT_INVOICE: "有成本未到票",
-    Mismatch.INVOICE_WITHOUT_COST: "有票无成本",
-    Mismatch.PAYMENT_BEYOND_INVOICES: "付款超过到票",
-}
+MISMATCH_ZH = {kind: labels.VOCABULARY["mismatch"][kind.value][0] for kind in Mismatch}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from yecai import jsonutil
+from yecai import jsonutil, labels
 from yecai.auth.principal import Principal
 from yecai.domain.documents import Contract, CostRecord, Invoice, PaymentRequest
 from yecai.reconcile.matching import MISMATCH_ZH, MatchingResult, Mismatch, match_contracts
@@ -26,11 +26,7 @@ from yecai.store.tables import Document
 from yecai.workspace import Workspace
 
 KINDS = ("contract", "cost_record", "invoice", "payment_request")
-MISMATCH_EN = {
-    Mismatch.COST_WITHOUT_INVOICE: "cost without invoice",
-    Mismatch.INVOICE_WITHOUT_COST: "invoice without cost",
-    Mismatch.PAYMENT_BEYOND_INVOICES: "paid beyond invoices",
-}
+MISMATCH_EN = {kind: labels.VOCABULARY["mismatch"][kind.value][1] for kind in Mismatch}
 
 
 @dataclass(slots=True)

@@ -14,8 +14,9 @@ from typing import Any
 
 import xlsxwriter
 
+from yecai import labels
 from yecai.domain.text import inert
-from yecai.reconcile.classify import KINDS, TITLES
+from yecai.reconcile.classify import KINDS
 from yecai.reconcile.service import DifferenceView, RunView
 
 HEADERS = (
@@ -68,12 +69,11 @@ def workbook(run: RunView, differences: list[DifferenceView]) -> bytes:
         ("期间 period", run.period),
         ("金蝶连接 Kingdee connection", run.connection or ""),
         ("同步作业 sync job", run.job or ""),
-        ("状态 status", run.status),
+        ("状态 status", labels.both("state", run.status)),
         ("开始 started (UTC)", run.started_at.strftime("%Y-%m-%d %H:%M:%S")),
     ]
     for kind in KINDS:
-        zh, en = TITLES[kind]
-        facts.append((f"{zh} {en} ({kind})", run.counts.get(kind, 0)))
+        facts.append((labels.both("recon", kind), run.counts.get(kind, 0)))
     summary.write_string(0, 0, "项目 item", head)
     summary.write_string(0, 1, "值 value", head)
     for row, (label, value) in enumerate(facts, start=1):
@@ -86,9 +86,8 @@ def workbook(run: RunView, differences: list[DifferenceView]) -> bytes:
         sheet.set_column(col, col, width)
     sheet.freeze_panes(1, 0)
     for row, d in enumerate(differences, start=1):
-        zh, en = TITLES.get(d.kind, (d.kind, d.kind))
         values: list[object] = [
-            f"{zh} {en}",
+            labels.both("recon", d.kind),
             d.project,
             d.account,
             d.period,

@@ -17,6 +17,7 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from yecai import labels
 from yecai.reports.cells import inert
 from yecai.reports.figures import ProjectFigures
 from yecai.reports.monthly import MonthlyReport
@@ -311,7 +312,8 @@ def _risks(book: Workbook, f: dict[str, Any], report: MonthlyReport) -> None:
     s.title("重点风险 top risks")
     s.header(2, ("类型 kind", "项目编码 code", "项目名称 name", "说明", "description"))
     for index, risk in enumerate(report.risks, start=3):
-        for col, value in enumerate((risk.kind, risk.project, risk.project_name, risk.zh, risk.en)):
+        kind = labels.both("risk", risk.kind)
+        for col, value in enumerate((kind, risk.project, risk.project_name, risk.zh, risk.en)):
             s.text(index, col, value)
     s.ws.set_column(0, 1, 16)
     s.ws.set_column(2, 2, 30)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from yecai import labels
 from yecai.reports import svg
-from yecai.reports.monthly import MonthlyReport
+from yecai.reports.monthly import RISK_KINDS, MonthlyReport
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -34,12 +35,7 @@ def pct(value: Decimal | None) -> str:
 _env.filters["money"] = money
 _env.filters["pct"] = pct
 
-RISK_NAMES = {
-    "negative_margin": "毛利为负 negative margin",
-    "overrun": "成本超支 overrun",
-    "unpaid": "付款逾期 unpaid requests",
-    "no_cost": "本月无成本 no cost this month",
-}
+RISK_NAMES = {kind: labels.both("risk", kind) for kind in RISK_KINDS}
 
 
 CASH_TOP = 15  # the cash chart's rows before the rest are summed into one "others" row

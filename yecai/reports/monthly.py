@@ -15,7 +15,9 @@ from yecai.domain.documents import CATEGORY_NAMES_ZH, CostCategory
 from yecai.domain.money import ZERO, money_sum
 from yecai.reports.figures import Figures, ProjectFigures, percent
 
-_RISK_ORDER = {"negative_margin": 0, "overrun": 1, "unpaid": 2, "no_cost": 3}
+# the kinds of risk, in the order the report lists them (their words: yecai.labels, prefix "risk")
+RISK_KINDS = ("negative_margin", "overrun", "unpaid", "no_cost")
+_RISK_ORDER = {kind: position for position, kind in enumerate(RISK_KINDS)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from yecai import labels
 from yecai.domain.money import ZERO
 from yecai.reports.figures import CategoryFigures, Figures, ProjectFigures, percent
+
+# the charts' legends and axis words (中文, English)
+CHART_WORDS: dict[str, tuple[str, str]] = {
+    "budget": ("预算", "budget"),
+    "budget_to_date": ("至今预算", "budget to date"),
+    "actual_cost": ("实际成本", "actual cost"),
+    "cost": ("成本", "cost"),
+    "revenue": ("收入", "revenue"),
+    "margin": ("毛利", "margin"),
+    "to_date": ("至今", "to date"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,36 +47,40 @@ class ProjectPnl:
     project: ProjectFigures
     rows: tuple[PnlRow, ...]
 
-    def charts(self) -> dict[str, object]:
-        """Chart data for the console: cost vs budget by category, monthly trend, margin."""
+    def charts(self, lang: str | None = None) -> dict[str, object]:
+        """Chart data for the console: cost vs budget by category, monthly trend, margin. In one
+        language ("zh" / "en": the console page's) or, without one, both (the API's)."""
         p = self.project
+
+        def say(key: str) -> str:
+            zh, en = CHART_WORDS[key]
+            return f"{zh} {en}" if lang is None else (en if lang == "en" else zh)
+
+        names = [r.name if lang is None else labels.label("category", r.category, lang) for r in self.rows]
         return {
             "categories": {
                 "kind": "bars",
-                "labels": [r.name for r in self.rows],
+                "labels": names,
                 "series": [
-                    {"name": "预算 budget", "values": [f"{r.budget:f}" for r in self.rows]},
-                    {
-                        "name": "至今预算 budget to date",
-                        "values": [f"{r.budget_to_date:f}" for r in self.rows],
-                    },
-                    {"name": "实际成本 actual cost", "values": [f"{r.cost_to_date:f}" for r in self.rows]},
+                    {"name": say("budget"), "values": [f"{r.budget:f}" for r in self.rows]},
+                    {"name": say("budget_to_date"), "values": [f"{r.budget_to_date:f}" for r in self.rows]},
+                    {"name": say("actual_cost"), "values": [f"{r.cost_to_date:f}" for r in self.rows]},
                 ],
             },
             "trend": {
                 "kind": "line",
                 "labels": [t.period for t in p.trend],
                 "series": [
-                    {"name": "成本 cost", "values": [f"{t.cost:f}" for t in p.trend]},
-                    {"name": "收入 revenue", "values": [f"{t.revenue:f}" for t in p.trend]},
+                    {"name": say("cost"), "values": [f"{t.cost:f}" for t in p.trend]},
+                    {"name": say("revenue"), "values": [f"{t.revenue:f}" for t in p.trend]},
                 ],
             },
             "margin": {
                 "kind": "bars",
-                "labels": ["收入 revenue", "成本 cost", "毛利 margin"],
+                "labels": [say("revenue"), say("cost"), say("margin")],
                 "series": [
                     {
-                        "name": "至今 to date",
+                        "name": say("to_date"),
                         "values": [f"{p.revenue_to_date:f}", f"{p.cost_to_date:f}", f"{p.margin_to_date:f}"],
                     }
                 ],
@@ -93,7 +109,7 @@ def project_pnl(figures: Figures, project: ProjectFigures) -> ProjectPnl:
         opening = project.opening_cost
         rows += (
             PnlRow(
-                "opening", "期初累计成本 cost at go-live", ZERO, ZERO, ZERO, opening, ZERO, None,
+                "opening", labels.both("category", "opening"), ZERO, ZERO, ZERO, opening, ZERO, None,
                 percent(opening, project.cost_to_date),
             ),
         )  # fmt: skip

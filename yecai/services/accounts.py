@@ -22,11 +22,6 @@ from yecai.store.db import Store
 from yecai.store.tables import Document
 from yecai.workspace import Workspace
 
-STANDARD_NAMES: dict[str, tuple[str, str]] = {
-    AccountingStandard.CAS.value: ("企业会计准则", "Accounting Standards for Business Enterprises (CAS)"),
-    AccountingStandard.SMALL.value: ("小企业会计准则", "Accounting Standards for Small Enterprises"),
-}
-
 
 @dataclass(frozen=True, slots=True)
 class AccountInUse:

@@ -22,11 +22,6 @@ from yecai.store.job_tables import ConnectionHealth, DeadLetter
 from yecai.store.tables import Document, Posting, Record, Run
 
 GROUPS = ("configuration", "data", "retry")
-GROUP_TITLES: dict[str, tuple[str, str]] = {
-    "configuration": ("需修正配置", "fix configuration"),
-    "data": ("需修正数据", "fix data"),
-    "retry": ("等待重试", "waiting to retry"),
-}
 _FAULT_GROUP = {"configuration": "configuration", "data": "data", "transient": "retry", "remote": "retry"}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from yecai import labels
 from yecai.jsonutil import loads
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.vouchers import FORM_ID as VOUCHER_FORM
@@ -34,28 +35,8 @@ RETRY_AFTER_SECONDS = 60.0
 # how long a chart read is trusted: accounts are added or renamed rarely, and a restart re-reads
 FRESH_SECONDS = 3600.0
 
-# Kingdee's FDocumentStatus, as its screens name it
-KINGDEE_STATUS: dict[str, tuple[str, str]] = {
-    "Z": ("暂存", "draft"),
-    "A": ("创建", "created"),
-    "B": ("审核中", "in review"),
-    "C": ("已审核", "audited"),
-    "D": ("重新审核", "re-audit"),
-}
-# the steps of a write (Save → Submit → Audit)
-STEPS: dict[str, tuple[str, str]] = {
-    "save": ("已保存", "saved"),
-    "submit": ("已提交", "submitted"),
-    "audit": ("已审核", "audited"),
-}
-# 核算维度 as they are named on a Kingdee voucher, by the rule-set dimension they carry
-DIMENSIONS: dict[str, tuple[str, str]] = {
-    "project": ("项目", "project"),
-    "supplier": ("供应商", "supplier"),
-    "customer": ("客户", "customer"),
-    "department": ("部门", "department"),
-    "worker": ("员工", "employee"),
-}
+# 核算维度 as a Kingdee voucher names them, by the rule-set dimension they carry (yecai.labels)
+DIMENSIONS: dict[str, tuple[str, str]] = dict(labels.words_of("dimension"))
 
 
 @dataclass(frozen=True, slots=True)

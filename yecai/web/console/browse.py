@@ -229,8 +229,6 @@ def posting_view(
         status=status,
         detail=detail,
         shown=shown,
-        kingdee_status=voucher_views.KINGDEE_STATUS,
-        steps=voucher_views.STEPS,
         replayable=state in REPLAYABLE,
         skippable=state not in UNSKIPPABLE,
         notice=message,

@@ -240,9 +240,34 @@ def _role_words(label: Callable[[str, object], str]) -> Callable[[str], str]:
     def words(role: str) -> str:
         base, _, side = role.rpartition(".")
         if side not in ("debit", "credit"):
-            return label("role", role)
+            return label("account_role", role)
         name = base.removeprefix("item:") if base.startswith("item:") else label("category", base)
         return f"{name} {label('side', side)}"
+
+    return words
+
+
+def _setting_words(label: Callable[[str, object], str]) -> Callable[[str, object], str]:
+    """A default of the mapping table in words: a policy or a standard by name, a number as it is."""
+
+    def words(key: str, value: object) -> str:
+        if value is None or value == "":
+            return "—"
+        if key == "accounting_standard":
+            return label("accounting_standard", value)
+        if key.endswith("_default") and key not in ("organisation_default", "department_default"):
+            return label("policy", value)
+        return str(value)
+
+    return words
+
+
+def _cost_account_words(label: Callable[[str, object], str]) -> Callable[[str], str]:
+    """A cost-account row's key in words: `small/labour` → 小企业会计准则 · 人工费."""
+
+    def words(key: str) -> str:
+        standard, _, category = key.partition("/")
+        return f"{label('accounting_standard', standard)} · {label('category', category)}"
 
     return words
 
@@ -265,6 +290,7 @@ def _mapping_page(
     except YecaiError as exc:
         return render(request, "mappings.html", status=status_of(exc), jobs=[], notice=problem(exc))
     table = _scoped(view.table, who)
+    label = i18n.labeller(page_lang(request))
     try:
         in_use: account_service.ChartInUse | None = account_service.chart_in_use(
             ctx.store,
@@ -282,8 +308,9 @@ def _mapping_page(
         account_names={
             a.number: a.name for s in (in_use.standards if in_use else []) for a in s.accounts if a.name
         },
-        standard_names=account_service.STANDARD_NAMES,
-        role_label=_role_words(i18n.labeller(page_lang(request))),
+        role_label=_role_words(label),
+        setting_value=_setting_words(label),
+        cost_account_key=_cost_account_words(label),
         status=status,
         job=job,
         view=view,

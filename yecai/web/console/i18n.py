@@ -1,8 +1,9 @@
 """The console's words in Chinese and English: one table, Chinese first.
 
 Templates say `t("key")`; a key missing from the table is a programming error (a test reads every
-template for them). Data-driven words — posting states, roles, failure groups — go through
-`label(prefix, value)`, which falls back to the raw value. The language comes from the
+template for them). Coded values — posting states, roles, failure groups, rule sets, categories —
+go through `label(prefix, value)`, whose words are the one table in `yecai.labels` that the Excel
+writers and the CLI read too; a value with no words (a name a user chose) is shown as it stands. The language comes from the
 `yecai_lang` cookie (the switch in the header), else the user's own setting, else Chinese.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from yecai.auth.roles import ROLE_TITLES
+from yecai import labels
 
 LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
@@ -243,6 +244,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dead.replayed": ("已重放：{message}", "replayed: {message}"),
     "dead.skipped": ("已跳过", "skipped"),
     "dead.by": ("{who} 于 {when}", "by {who} at {when}"),
+    "dead.since": ("自 {since} 起重读", "re-reading since {since}"),
     # jobs
     "jobs.title": ("作业与计划", "Jobs and schedules"),
     "jobs.run_now": ("立即运行", "Run now"),
@@ -303,6 +305,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "map.map_it": ("去映射", "Map it"),
     "map.loading": ("正在检查…", "checking…"),
     "map.version": ("版本", "version"),
+    "map.builtin_name": ("内置映射表", "built-in table"),
     "map.table.projects": ("项目", "Projects"),
     "map.table.suppliers": ("供应商", "Suppliers"),
     "map.table.customers": ("客户", "Customers"),
@@ -436,65 +439,6 @@ MESSAGES.update(
     }
 )
 
-# Words of data (states, roles, groups): `label("state", posting.state)`.
-LABELS: dict[str, tuple[str, str]] = {
-    "state.awaiting_approval": ("待审批", "awaiting approval"),
-    "state.planned": ("已计划", "planned"),
-    "state.sending": ("发送中", "sending"),
-    "state.sent": ("已发送", "sent"),
-    "state.uncertain": ("结果未定", "uncertain"),
-    "state.saved": ("已保存", "saved"),
-    "state.posted": ("已过账", "posted"),
-    "state.failed": ("失败", "failed"),
-    "state.dead": ("死信", "dead"),
-    "state.held": ("暂挂", "held"),
-    "state.skipped": ("已跳过", "skipped"),
-    "state.replayed": ("已重放", "replayed"),
-    "state.succeeded": ("成功", "succeeded"),
-    "state.running": ("运行中", "running"),
-    "state.attention": ("需关注", "needs attention"),
-    "state.queued": ("已排队", "queued"),
-    "state.sending_alert": ("发送中", "sending"),
-    "state.duplicate": ("重复已抑制", "duplicate"),
-    "state.rate_limited": ("超频已抑制", "rate limited"),
-    "group.configuration": ("需修正配置", "fix configuration"),
-    "group.data": ("需修正数据", "fix data"),
-    "group.retry": ("等待重试", "waiting to retry"),
-    "kind.source": ("源系统", "source"),
-    "kind.kingdee": ("金蝶数据中心", "Kingdee"),
-    "kind.alert": ("告警通道", "alert channel"),
-    "doc.project": ("项目", "project"),
-    "doc.cost_record": ("成本记录", "cost record"),
-    "doc.contract": ("合同", "contract"),
-    "doc.invoice": ("发票", "invoice"),
-    "doc.payment_request": ("付款申请", "payment request"),
-    "doc.progress_report": ("进度报告", "progress report"),
-    "doc.budget_line": ("预算行", "budget line"),
-    "doc.boq_item": ("清单项", "BOQ item"),
-    "doc.worker": ("工人", "worker"),
-    "doc.attendance": ("考勤", "attendance"),
-    "doc.opening_balance": ("期初余额", "opening balance"),
-    "action.retry": ("等待重试", "retry"),
-    "action.fail": ("需人工处理", "fix and replay"),
-    "action.skip": ("跳过", "skip"),
-    "action.uncertain": ("先查金蝶", "look up first"),
-    "fault.configuration": ("配置", "configuration"),
-    "fault.data": ("数据", "data"),
-    "fault.remote": ("对方系统", "remote system"),
-    "fault.transient": ("临时故障", "transient"),
-    "unmapped.project": ("项目", "project"),
-    "unmapped.category": ("成本类别", "cost category"),
-    "unmapped.supplier": ("供应商", "supplier"),
-    "unmapped.customer": ("客户", "customer"),
-    "unmapped.department": ("部门", "department"),
-    "unmapped.organisation": ("组织", "organisation"),
-    "unmapped.worker": ("员工", "worker"),
-    "unmapped.account": ("科目", "account"),
-}
-
-
-LABELS.update({f"role.{role.value}": titles for role, titles in ROLE_TITLES.items()})
-
 
 def choose(cookie: str | None, preferred: str | None) -> str:
     """The page language: the switch's cookie, else the user's setting, else Chinese."""
@@ -515,13 +459,8 @@ def translator(lang: str) -> Callable[..., str]:
 
 
 def labeller(lang: str) -> Callable[[str, object], str]:
-    index = 0 if lang == "zh" else 1
-
-    def label(prefix: str, value: object) -> str:
-        found = LABELS.get(f"{prefix}.{value}")
-        return found[index] if found else str(value)
-
-    return label
+    """Coded values in words (`label("state", posting.state)`), from the one table in yecai.labels."""
+    return labels.labeller(lang)
 
 
 # reconciliation: the runs, one run's differences (the type names are labels: `label("recon", kind)`)
@@ -549,15 +488,6 @@ MESSAGES.update(
             "{n} account(s) differ between the account-balance report and the vouchers read: the Kingdee "
             "side may be incomplete; check and reconcile again.",
         ),
-    }
-)
-LABELS.update(
-    {
-        "recon.missing_in_kingdee": ("金蝶缺失", "missing in Kingdee"),
-        "recon.unknown_in_kingdee": ("金蝶有、业财无", "unknown to yecai"),
-        "recon.amount_mismatch": ("金额不符", "amount mismatch"),
-        "recon.changed_in_kingdee": ("金蝶被改动", "changed in Kingdee"),
-        "recon.source_changed": ("源系统已变更", "source changed"),
     }
 )
 
@@ -615,37 +545,5 @@ MESSAGES.update(
         ),
         "recon.vouchers": ("凭证数", "Vouchers"),
         "recon.lines": ("分录行", "Lines"),
-    }
-)
-
-# rule sets, cost categories and accounting standards as the voucher, document and mapping pages
-# name them (issue 14: no raw codes in the Chinese UI)
-LABELS.update(
-    {
-        "rule_set.cost_actuals": ("实际成本", "actual costs"),
-        "rule_set.purchase_invoice": ("采购发票", "purchase invoices"),
-        "rule_set.payment_request": ("付款申请", "payment requests"),
-        "rule_set.payment": ("付款", "payments"),
-        "rule_set.receipt": ("收款", "receipts"),
-        "rule_set.valuation": ("产值计量", "valuations"),
-        "rule_set.revenue": ("收入确认", "revenue"),
-        "rule_set.prepaid_vat": ("预交增值税", "prepaid VAT"),
-        "rule_set.retention_due": ("质保金到期", "retention due"),
-        "rule_set.retention_received": ("质保金收回", "retention received"),
-        "rule_set.indirect_allocation": ("间接费用分配", "indirect cost allocation"),
-        "rule_set.accrual": ("暂估入账", "accruals"),
-        "rule_set.month_end": ("月末结转", "month-end close"),
-        "category.labour": ("人工费", "labour"),
-        "category.material": ("材料费", "materials"),
-        "category.machinery": ("机械使用费", "machinery"),
-        "category.subcontract": ("分包成本", "subcontracting"),
-        "category.other_direct": ("其他直接费", "other direct costs"),
-        "category.indirect": ("间接费用", "indirect costs"),
-        "accounting_standard.cas": ("企业会计准则", "CAS"),
-        "accounting_standard.small": ("小企业会计准则", "small-enterprise standard"),
-        "form.GL_VOUCHER": ("记账凭证", "voucher"),
-        "form.CN_PAYAPPLY": ("付款申请单", "payment request"),
-        "side.debit": ("借方", "debit"),
-        "side.credit": ("贷方", "credit"),
     }
 )

@@ -18,7 +18,7 @@ from yecai.errors import YecaiError
 from yecai.reports import service
 from yecai.reports.latest import PeriodChoice, asked
 from yecai.reports.periods import Period
-from yecai.web.console.rendering import Notice, not_found_page, problem, render
+from yecai.web.console.rendering import Notice, not_found_page, page_lang, problem, render
 from yecai.web.console.routes import READ
 from yecai.web.security import caller
 
@@ -58,7 +58,7 @@ def pnl_page(request: Request, code: str, period: str | None = Query(None, max_l
         return render(request, "pnl.html", status=503, view=None, error=problem(exc), **shown)
     if view is None:
         return not_found_page(request)
-    return render(request, "pnl.html", view=view, charts=view.charts(), error=bad, **shown)
+    return render(request, "pnl.html", view=view, charts=view.charts(page_lang(request)), error=bad, **shown)
 
 
 @router.get("/projects/{code}/pnl.xlsx", dependencies=READ)

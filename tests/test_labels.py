@@ -72,6 +72,7 @@ USER_FACING: dict[str, str] = {
     "yecai.reconcile.matching.Mismatch": "mismatch",
     "yecai.jobs.calendar.Coverage": "coverage",
     "yecai.cli.import_file.ImportKind": "import_kind",
+    "yecai.reports.latest.PeriodBasis": "period_basis",
 }
 INTERNAL: dict[str, str] = {
     # the published BOQ standards are shown by their own names (GB50500-2013, GB/T50500-2024)

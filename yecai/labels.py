@@ -423,6 +423,13 @@ VOCABULARY: dict[str, dict[str, Words]] = {
         "retention": ("质保金", "retention"),
         "advance": ("预收款", "advance"),
     },
+    # why a report shows the period it shows (yecai.reports.latest.PeriodBasis)
+    "period_basis": {
+        "asked": ("所选期间", "as asked"),
+        "postings": ("最近有数据的期间", "latest with data"),
+        "source": ("最近有源数据的期间，尚未过账", "latest with source data, not yet posted"),
+        "calendar": ("上月；工作区尚无数据", "last month; no data in the workspace yet"),
+    },
     # what `yecai import` reads (yecai.cli.import_file.ImportKind)
     "import_kind": {
         "cost": ("成本", "costs"),

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from yecai import jsonutil
 from yecai.domain.posting_states import PostingState
+from yecai.labels import label
 from yecai.reports.periods import Period
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting
@@ -38,14 +39,6 @@ class PeriodBasis(StrEnum):
     CALENDAR = "calendar"  # no data at all: the calendar's last month
 
 
-_NOTES: dict[PeriodBasis, tuple[str, str]] = {
-    PeriodBasis.ASKED: ("所选期间", "as asked"),
-    PeriodBasis.POSTINGS: ("最近有数据的期间", "latest with data"),
-    PeriodBasis.SOURCE: ("最近有源数据的期间，尚未过账", "latest with source data, not yet posted"),
-    PeriodBasis.CALENDAR: ("上月；工作区尚无数据", "last month; no data in the workspace yet"),
-}
-
-
 @dataclass(frozen=True, slots=True)
 class PeriodChoice:
     """The period a report shows and why that one."""
@@ -59,11 +52,11 @@ class PeriodChoice:
 
     @property
     def zh(self) -> str:
-        return f"期间 {self.period}（{_NOTES[self.basis][0]}）"
+        return f"期间 {self.period}（{label('period_basis', self.basis)}）"
 
     @property
     def en(self) -> str:
-        return f"period {self.period} ({_NOTES[self.basis][1]})"
+        return f"period {self.period} ({label('period_basis', self.basis, 'en')})"
 
     def __str__(self) -> str:
         return f"{self.zh} / {self.en}"

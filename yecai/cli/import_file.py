@@ -2,9 +2,11 @@
 
 Thin over `yecai.files`: parse options, open the store, run the import in a memory-capped worker
 process (`import_in_worker`, the limits from YECAI_IMPORT_*), render a Rich table. Exit codes: 0
-the file was processed (even with rejected rows, or when it had been imported before); 1 nothing
-of the file could be read, or reading it was stopped (the worker ran out of memory or time, or
-died); 2 bad options; 3 another import of the kind holds the lock. `--write-template DIR` writes blank templates instead; `column_templates_app` manages
+the file was processed (even with rejected rows, or when it had been imported before); 1 reading
+it was stopped (the worker ran out of memory or time, or died) or the OS refused the file; 2 bad
+options or a bad file (missing, a wrong type, not a valid or a damaged workbook, empty, no
+header) — the `--report` is written all the same, with the reason; 3 another import of the kind
+holds the lock. `--write-template DIR` writes blank templates instead; `column_templates_app` manages
 saved column mappings (list / export / load / delete).
 """
 
@@ -18,6 +20,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from yecai.cli.context import EXIT_USAGE
 from yecai.files import (
     DEFAULT_CONNECTION,
     ColumnMapping,
@@ -37,7 +40,10 @@ from yecai.files.isolated import WorkerLimits, import_in_worker
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
 
+# the import could not run: its worker ran out of memory or time, or the OS refused the file
 EXIT_UNREADABLE = 1
+# the file itself is bad input: missing, a wrong type, not a workbook, damaged, empty
+EXIT_INPUT = EXIT_USAGE
 EXIT_LOCKED = 3
 
 
@@ -67,6 +73,14 @@ def _constants(values: list[str]) -> dict[str, str]:
             )
         out[name.strip()] = value.strip()
     return out
+
+
+def _exit_code(problem: FileProblem) -> int:
+    # the worker's own failures (memory, time, a crash) and an OS refusal are "could not run"; every
+    # other problem is the file's: bad input, as in every command (docs/cli.md)
+    if problem.code.startswith("worker_") or problem.code == "unreadable":
+        return EXIT_UNREADABLE
+    return EXIT_INPUT
 
 
 def _counts_table(result: ImportResult) -> Table:
@@ -224,7 +238,10 @@ def import_command(
             console.print(f"已保存列映射模板 saved column template: {save_template}", highlight=False)
     except FileProblem as exc:
         console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
-        raise typer.Exit(EXIT_UNREADABLE) from None
+        written = report.with_suffix(".xlsx") if report is not None else None
+        if written is not None and written.exists():
+            console.print(f"报告 report: {written}", highlight=False)
+        raise typer.Exit(_exit_code(exc)) from None
     except MappingError as exc:
         console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
         raise typer.Exit(2) from None

@@ -9,18 +9,24 @@ at any time; written with XlsxWriter in constant-memory mode, so a million probl
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+import xlsxwriter.exceptions
 from sqlalchemy import select
 
 from yecai.domain.text import inert
 from yecai.files.locks import aware
+from yecai.files.problems import FileProblem
 from yecai.files.rows import RowIssue
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImport, FileImportIssue
+
+log = logging.getLogger(__name__)
 
 EXCEL_ROWS = 1_048_576
 SUMMARY_SHEET = "汇总 Summary"
@@ -104,6 +110,61 @@ def write_report(store: Store, import_id: int, path: Path, *, already: bool = Fa
     finally:
         workbook.close()
     return path
+
+
+def write_problem_report(
+    path: Path,
+    *,
+    file_name: str,
+    kind: str,
+    connection: str,
+    problem: FileProblem,
+    run_id: int | None = None,
+) -> Path:
+    """The report of a file that could not be imported at all: what was tried and why it failed.
+
+    Asked-for reports are always written, so that whoever collects them (a script, a colleague)
+    finds the reason next to the other reports instead of a missing file.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        path = path.with_suffix(".xlsx")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
+    try:
+        bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+        wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+        sheet = workbook.add_worksheet(SUMMARY_SHEET)
+        sheet.set_column(0, 0, 36)
+        sheet.set_column(1, 1, 90)
+        rows: list[tuple[str, object]] = [
+            ("文件 file", file_name),
+            ("导入类型 kind", kind),
+            ("连接 connection", connection),
+            ("运行 run", "" if run_id is None else run_id),
+            ("状态 status", "未导入：文件无法读取 not imported: the file could not be read"),
+            ("问题 problem", problem.code),
+            ("原因", problem.zh),
+            ("reason", problem.en),
+            ("时间 time", _stamp(dt.datetime.now(dt.UTC))),
+        ]
+        _text(sheet, 0, 0, "项目 item", bold)
+        _text(sheet, 0, 1, "内容 value", bold)
+        for line, (label, value) in enumerate(rows, start=1):
+            _text(sheet, line, 0, label)
+            _text(sheet, line, 1, value, wrap)
+    finally:
+        workbook.close()
+    return path
+
+
+def problem_report(path: Path, **details: Any) -> Path | None:
+    """`write_problem_report`, never raising: a report that cannot be written must not hide the problem."""
+    try:
+        return write_problem_report(path, **details)
+    except (OSError, xlsxwriter.exceptions.XlsxWriterException):
+        log.warning("could not write the import report %s", path, exc_info=True)
+        return None
 
 
 def _text(sheet: Any, row: int, col: int, value: object, style: Any = None) -> None:

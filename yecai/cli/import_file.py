@@ -92,6 +92,7 @@ def _counts_table(result: ImportResult) -> Table:
     table.add_row("已导入 imported", f"{counts.imported:,}")
     table.add_row("已拒绝 rejected", f"{counts.rejected:,}")
     table.add_row("重复 duplicate", f"{counts.duplicate:,}")
+    table.add_row("待确认（近似重复，未导入）held near-duplicates", f"{counts.held:,}")
     table.add_row("警告 warnings", f"{counts.warnings:,}")
     table.add_row("跳过（合计/备注行）skipped (totals, notes)", f"{counts.skipped:,}")
     table.add_row("数据行合计 data rows", f"{counts.rows:,}")
@@ -126,6 +127,13 @@ def _print_result(console: Console, result: ImportResult) -> None:
             highlight=False,
         )
     console.print(_counts_table(result))
+    if result.counts.duplicate or result.counts.held:
+        console.print(
+            "每一行重复或待确认的记录，连同它重复的单据，都列在报告的「重复 Duplicates」表中（--report）\n"
+            "every duplicate or held row, with the document it repeats, is listed on the report's "
+            "重复 Duplicates sheet (--report)",
+            highlight=False,
+        )
     for note in result.notes:
         console.print(f"[yellow]{note.zh}\n{note.en}[/yellow]", highlight=False)
     table = _issues_table(result)

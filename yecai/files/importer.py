@@ -421,7 +421,9 @@ class _Job:
             )
         # the process's business-date window (YECAI_BUSINESS_DATE_*), read once per sheet
         window = Settings().business_dates()
-        return FileContext(self.spec, self.digest, self.path.name, constants, texts, window)
+        return FileContext(
+            self.spec, self.digest, self.path.name, constants, texts, window, self.opened.file_format
+        )
 
     def _layout_json(self) -> dict[str, Any]:
         return {"sheets": [layout.describe() for layout in self.layouts], "settings": self._settings()}

@@ -56,9 +56,22 @@ class Preflight:
     sheets: dict[str, SheetScan] = field(default_factory=dict)  # worksheet zip member → its scan
     calamine: bool = True  # False: a workbook-wide part would make calamine over-allocate
 
-    def fast(self, scan: SheetScan) -> bool:
-        """Calamine may read this sheet: clean, its grid bounded, its XML under the threshold."""
-        return scan.clean and scan.size <= xlsx_stream.STREAM_BYTES and scan.area <= self.limits.cells
+    def fast(self, scan: SheetScan, *, formulas: bool = True) -> bool:
+        """Calamine may read this sheet: clean, its grid bounded, its XML under the threshold, and
+        (unless `formulas` is False) no formula cell without its saved result."""
+        return (
+            scan.clean
+            and scan.size <= xlsx_stream.STREAM_BYTES
+            and scan.area <= self.limits.cells
+            and not (formulas and scan.uncached)
+        )
+
+    def only_formulas_in_the_way(self, member: str | None) -> bool:
+        """Calamine may read the sheet (every sheet, for None) but for formulas without results."""
+        if self.container != "zip" or not self.calamine:
+            return False
+        scans = list(self.sheets.values()) if member is None else [self.sheets.get(member)]
+        return all(scan is not None and self.fast(scan, formulas=False) for scan in scans)
 
     def calamine_may_read(self, member: str | None) -> bool:
         """For a zip: may calamine read the sheet in `member` (None: every worksheet, when unknown)?"""

@@ -87,8 +87,20 @@ class OpenedFile:
         member = stream.member(name) if stream is not None else None
         checked = self._preflight
         if checked is not None and not checked.calamine_may_read(member):
-            # odd, too large a grid, or calamine cannot be trusted with the workbook at all
-            return self._streamed(name)
+            if member is not None or not checked.only_formulas_in_the_way(member):
+                # odd, too large a grid, formulas without results to name, or calamine cannot be
+                # trusted with the workbook at all
+                return self._streamed(name)
+            # formulas without results in a workbook the streaming reader does not understand:
+            # calamine reads them as empty cells; say so once, as the cells cannot be named
+            self.notes.append(
+                Note(
+                    f"工作表 {name} 中有公式单元格没有保存计算结果，这些单元格按空值读取；"
+                    "请在 Excel 中打开并保存后重新导入",
+                    f"sheet {name} has formula cells saved without their results; they were read as empty "
+                    "cells: open the file in Excel, save it and import it again",
+                )
+            )
         assert self._workbook is not None  # a zip without a stream has passed the preflight whole
         try:
             data = self._workbook.get_sheet_by_name(name)

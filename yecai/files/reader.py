@@ -93,14 +93,13 @@ class OpenedFile:
                 return self._streamed(name)
             # formulas without results in a workbook the streaming reader does not understand:
             # calamine reads them as empty cells; say so once, as the cells cannot be named
-            self.notes.append(
-                Note(
-                    f"工作表 {name} 中有公式单元格没有保存计算结果，这些单元格按空值读取；"
-                    "请在 Excel 中打开并保存后重新导入",
-                    f"sheet {name} has formula cells saved without their results; they were read as empty "
-                    "cells: open the file in Excel, save it and import it again",
-                )
+            note = Note(
+                "工作簿中有公式单元格没有保存计算结果，这些单元格按空值读取；请在 Excel 中打开并保存后重新导入",
+                "the workbook has formula cells saved without their results; they were read as empty cells: "
+                "open the file in Excel, save it and import it again",
             )
+            if note not in self.notes:
+                self.notes.append(note)
         assert self._workbook is not None  # a zip without a stream has passed the preflight whole
         try:
             data = self._workbook.get_sheet_by_name(name)

@@ -112,8 +112,9 @@ def write_report(store: Store, import_id: int, path: Path, *, already: bool = Fa
         bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
         wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
         _summary(workbook.add_worksheet(SUMMARY_SHEET), info, bold, wrap, already)
-        _imported(workbook.add_worksheet(IMPORTED_SHEET), store, import_id, info["run_id"], bold)
-        _duplicates(workbook.add_worksheet(DUPLICATE_SHEET), store, import_id, bold, wrap)
+        money = workbook.add_format({"num_format": "#,##0.00"})
+        _imported(workbook.add_worksheet(IMPORTED_SHEET), store, import_id, info["run_id"], bold, money)
+        _duplicates(workbook.add_worksheet(DUPLICATE_SHEET), store, import_id, bold, wrap, money)
         for severity, name in (
             ("error", ERROR_SHEET),
             ("warning", WARNING_SHEET),
@@ -302,14 +303,16 @@ def _category(code: str | None) -> str:
         return code
 
 
-def _key_cells(sheet: Any, line: int, project: Any, date: Any, category: Any, amount: Any, key: str) -> None:
+def _key_cells(
+    sheet: Any, line: int, project: Any, date: Any, category: Any, amount: Any, key: str, money: Any
+) -> None:
     _text(sheet, line, 2, project)
     _text(sheet, line, 3, date.isoformat() if isinstance(date, dt.date) else date)
     _text(sheet, line, 4, _category(category))
     if amount is None or amount == "":
         _text(sheet, line, 5, "")
     else:
-        sheet.write_number(line, 5, float(Decimal(str(amount))))
+        sheet.write_number(line, 5, float(Decimal(str(amount))), money)
     _text(sheet, line, 6, "" if key.startswith("row:") else key)
 
 
@@ -318,7 +321,7 @@ def _origin(payload: str) -> tuple[str, int]:
     return str(origin.get("sheet", "")), int(origin.get("row", 0))
 
 
-def _imported(sheet: Any, store: Store, import_id: int, run_id: int | None, bold: Any) -> None:
+def _imported(sheet: Any, store: Store, import_id: int, run_id: int | None, bold: Any, money: Any) -> None:
     """Each row this import stored as a document: where it is in the file and what it is."""
     _heading(sheet, IMPORTED_HEADERS, (16, 8, 14, 12, 16, 14, 22, 10, 30), bold)
     line = 1
@@ -364,7 +367,7 @@ def _imported(sheet: Any, store: Store, import_id: int, run_id: int | None, bold
             where, number = _origin(payload)
             _text(sheet, line, 0, where)
             sheet.write_number(line, 1, number)
-            _key_cells(sheet, line, project, date, category, amount, key)
+            _key_cells(sheet, line, project, date, category, amount, key, money)
             sheet.write_number(line, 7, document_id)
             if record_id in revived:
                 outcome = "已恢复（此前无效，现在有效）revived (invalid before, valid now)"
@@ -399,7 +402,7 @@ def _earlier(store: Store, record_ids: set[int]) -> dict[int, str]:
     return out
 
 
-def _duplicates(sheet: Any, store: Store, import_id: int, bold: Any, wrap: Any) -> None:
+def _duplicates(sheet: Any, store: Store, import_id: int, bold: Any, wrap: Any, money: Any) -> None:
     """Each row not stored because it repeats an earlier one (or nearly does: held to confirm)."""
     _heading(sheet, DUPLICATE_HEADERS, (16, 8, 14, 12, 16, 14, 22, 30, 12, 40, 50, 60, 60), bold)
     line = 1
@@ -428,6 +431,7 @@ def _duplicates(sheet: Any, store: Store, import_id: int, bold: Any, wrap: Any) 
                 value.get("category"),
                 value.get("amount"),
                 str(value.get("key") or ""),
+                money,
             )
             _text(sheet, line, 7, item.column)
             if value.get("document") is not None:

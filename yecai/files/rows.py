@@ -67,6 +67,7 @@ class PreparedRow:
     # listed whatever becomes of the row — imported, duplicate or rejected
     notices: list[RowIssue] = field(default_factory=list)
     _data: dict[str, Any] | None = None
+    _business: tuple[str | None, dt.date | None, str | None, Decimal | None] | None = None
 
     @property
     def valid(self) -> bool:
@@ -82,13 +83,15 @@ class PreparedRow:
     @property
     def business(self) -> tuple[str | None, dt.date | None, str | None, Decimal | None]:
         """(project, date, category, amount) of the document: with the key, what identifies a record."""
-        columns = document_columns(self.document) if self.document is not None else {}
-        return (
-            columns.get("project_code"),
-            columns.get("business_date"),
-            columns.get("category"),
-            columns.get("amount"),
-        )
+        if self._business is None:
+            columns = document_columns(self.document) if self.document is not None else {}
+            self._business = (
+                columns.get("project_code"),
+                columns.get("business_date"),
+                columns.get("category"),
+                columns.get("amount"),
+            )
+        return self._business
 
 
 @dataclass(frozen=True, slots=True)

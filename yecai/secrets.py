@@ -1,12 +1,15 @@
 """Secrets at rest: connection secrets encrypted with Fernet in the store, never in plain text.
 
 The key comes from `YECAI_SECRET_KEY` (a Fernet key) or a key file created with owner-only
-permissions beside the embedded store. Secrets are resolved at the moment a connection is opened
-and never put into job arguments, logs or error messages; `redact` removes them from text.
+permissions beside the embedded store; a key file inside a git work tree that does not ignore it is
+warned about once (one `git add .` would put it in the history). Secrets are resolved at the moment
+a connection is opened and never put into job arguments, logs or error messages; `redact` removes
+them from text.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
@@ -15,11 +18,15 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
 from yecai.errors import ConfigurationError
+from yecai.gitignore import is_ignored, work_tree
 from yecai.observability.redaction import register_secret
 from yecai.store.db import Store
 from yecai.store.secret_tables import ConnectionSecret
 
 KEY_ENV = "YECAI_SECRET_KEY"
+
+log = logging.getLogger(__name__)
+_WARNED: set[Path] = set()  # key files already warned about in this process: once is enough
 
 
 def load_key(workdir: Path) -> bytes:
@@ -34,11 +41,46 @@ def load_key(workdir: Path) -> bytes:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
         with os.fdopen(fd, "wb") as handle:
             handle.write(key)
+        warn_if_exposed(path)
         return key
     # a key file made by hand (or by an older yecai) may be readable by others: owner only
     if path.stat().st_mode & 0o077:
         path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    warn_if_exposed(path)
     return path.read_bytes().strip()
+
+
+def exposure(path: Path) -> tuple[str, str] | None:
+    """(中文, English) saying the key file would be committed, with the fix; None when it is safe."""
+    root = work_tree(path.parent)
+    if root is None or is_ignored(path, root):
+        return None
+    folder = path.resolve().parent  # work_tree walked up from it: root is one of its parents
+    # the key's folder (the work directory: store, queue and logs are no repository's business
+    # either), or the file itself when it sits at the top of the work tree
+    entry = folder.relative_to(root).as_posix() + "/" if folder != root else path.name
+    ignore = root / ".gitignore"
+    return (
+        f"密钥文件 {path} 位于 git 工作区 {root} 中，且未被忽略：一次 git add 就会把它提交进历史，"
+        f"所有连接密钥随之泄露。请在 {ignore} 中加入一行 {entry}（或把 YECAI_WORKDIR 设到工作区之外）",
+        f"the key file {path} is inside the git work tree {root} and not ignored: one `git add` would "
+        f"commit it, and with it every connection secret. Add the line {entry} to {ignore} (or set "
+        "YECAI_WORKDIR outside the work tree)",
+    )
+
+
+def warn_if_exposed(path: Path) -> None:
+    """Warn once per process (Chinese, then English) when `exposure` finds the key file exposed."""
+    resolved = path.resolve()
+    if resolved in _WARNED:
+        return
+    _WARNED.add(resolved)
+    try:
+        found = exposure(path)
+    except OSError:  # an unreadable .gitignore or folder must never stop the key from loading
+        return
+    if found is not None:
+        log.warning("%s\n%s", *found)
 
 
 class SecretBox:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from python_calamine import CalamineWorkbook
 from typer.testing import CliRunner
 
 from tests.support.memory_bombs import far_cell_workbook
@@ -34,11 +35,26 @@ def test_a_worker_out_of_memory_exits_one_naming_the_limit(tmp_path: Path) -> No
     db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
     header, rows, _ = GOOD["cost"]
     path = write_xlsx(tmp_path / "成本.xlsx", sheet_rows(header, rows))
-    code, out = run("import", str(path), "--kind", "cost", "--database-url", db, YECAI_IMPORT_MEMORY_MB="64")
+    report = tmp_path / "报告.xlsx"
+    code, out = run(
+        "import",
+        str(path),
+        "--kind",
+        "cost",
+        "--database-url",
+        db,
+        "--report",
+        str(report),
+        YECAI_IMPORT_MEMORY_MB="64",
+    )
     assert code == EXIT_UNREADABLE, out
     assert "成本.xlsx" in out
     assert "64 MB" in out
     assert "memory limit" in out
+    # the report asked for is there all the same, with the reason
+    summary = dict(CalamineWorkbook.from_path(str(report)).get_sheet_by_name("汇总 Summary").to_python())
+    assert summary["问题 problem"] == "worker_memory"
+    assert "64 MB" in summary["reason"]
     code, out = run("import", str(path), "--kind", "cost", "--database-url", db)
     assert code == 0, out
     line = next(line for line in out.splitlines() if "已导入 imported" in line)

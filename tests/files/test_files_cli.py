@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 import typer
+from python_calamine import CalamineWorkbook
 from typer.testing import CliRunner
 
 from tests.support.spreadsheets import GOOD, put, sheet_rows, write_xlsx
@@ -53,15 +55,66 @@ def test_bad_rows_exit_zero_and_print_the_counts(tmp_path: Path, db_url: str) ->
     assert "本次未导入任何行" in out
 
 
-def test_an_unreadable_file_exits_one_with_the_reason(tmp_path: Path, db_url: str) -> None:
+def test_an_unreadable_file_exits_two_with_the_reason(tmp_path: Path, db_url: str) -> None:
+    # a bad file is bad input: exit 2, as in every command (docs/cli.md)
     code, out = run("import", str(tmp_path / "missing.xlsx"), "--kind", "cost", "--database-url", db_url)
-    assert code == 1
+    assert code == 2
     assert "找不到文件" in out
     assert "does not exist" in out
     broken = put(tmp_path / "broken.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
     code, out = run("import", str(broken), "--kind", "cost", "--database-url", db_url)
-    assert code == 1
+    assert code == 2
     assert "damaged" in out
+
+
+def not_spreadsheets(folder: Path) -> dict[str, Path]:
+    """Files named like workbooks that are none: what a failed download or a renamed file leaves."""
+    good = write_xlsx(folder / "good.xlsx", sheet_rows(*GOOD["cost"][:2])).read_bytes()
+    noise = random.Random(14).randbytes(4000)
+    return {
+        "random": put(folder / "随机.xlsx", noise),
+        "text": put(folder / "说明.xlsx", "这不是表格，是一段说明文字。\nplain text, no workbook\n".encode()),
+        "truncated": put(folder / "截断.xlsx", good[: len(good) // 2]),
+        "xls": put(folder / "随机.xls", noise),
+        "ods": put(folder / "随机.ods", noise),
+    }
+
+
+@pytest.mark.parametrize("case", ["random", "text", "truncated", "xls", "ods"])
+def test_a_file_that_is_no_workbook_says_so_exits_two_and_still_writes_the_report(
+    tmp_path: Path, db_url: str, case: str
+) -> None:
+    path = not_spreadsheets(tmp_path)[case]
+    report = tmp_path / "报告" / "导入报告.xlsx"
+    code, out = run("import", str(path), "--kind", "cost", "--database-url", db_url, "--report", str(report))
+    assert code == 2, out
+    flat = " ".join(out.split())
+    # never the advice for a CSV whose encoding is odd: it is a workbook that is not one
+    assert "编码" not in out, out
+    assert "encoding" not in out, out
+    assert "CSV 请" not in out
+    if case == "truncated":
+        assert "已损坏" in out
+        assert "不完整" in out
+        assert "damaged" in flat
+        assert "incomplete" in flat
+    else:
+        what = "ODS 电子表格文件" if case == "ods" else "Excel 文件"
+        assert f"不是有效的 {what}（或已损坏）" in out
+        assert ("not a valid ODS spreadsheet file" if case == "ods" else "not a valid Excel file") in flat
+    if case == "text":
+        assert "改为 .csv" in out
+    assert f"报告 report: {report}" in flat
+    summary = {
+        row[0]: row[1]
+        for row in CalamineWorkbook.from_path(str(report)).get_sheet_by_name("汇总 Summary").to_python()
+    }
+    assert summary["文件 file"] == path.name
+    assert summary["问题 problem"] == "corrupt"
+    assert summary["状态 status"].startswith("未导入")
+    assert "已损坏" in summary["原因"]
+    assert "damaged" in summary["reason"]
+    assert summary["运行 run"]  # the failed attempt is a run the console lists
 
 
 def test_a_held_lock_exits_three_naming_the_holder(tmp_path: Path, db_url: str) -> None:

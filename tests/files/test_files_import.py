@@ -149,6 +149,8 @@ def test_bad_rows_are_reported_and_good_rows_import(store: Store, tmp_path: Path
     report = CalamineWorkbook.from_path(str(result.report))
     assert report.sheet_names == [
         "汇总 Summary",
+        "已导入 Imported",
+        "重复 Duplicates",
         "错误 Rejected",
         "警告 Warnings",
         "跳过 Skipped",

@@ -2,9 +2,11 @@
 
 Thin over `yecai.files`: parse options, open the store, run the import in a memory-capped worker
 process (`import_in_worker`, the limits from YECAI_IMPORT_*), render a Rich table. Exit codes: 0
-the file was processed (even with rejected rows, or when it had been imported before); 1 nothing
-of the file could be read, or reading it was stopped (the worker ran out of memory or time, or
-died); 2 bad options; 3 another import of the kind holds the lock. `--write-template DIR` writes blank templates instead; `column_templates_app` manages
+the file was processed (even with rejected rows, or when it had been imported before); 1 reading
+it was stopped (the worker ran out of memory or time, or died) or the OS refused the file; 2 bad
+options or a bad file (missing, a wrong type, not a valid or a damaged workbook, empty, no
+header) — the `--report` is written all the same, with the reason; 3 another import of the kind
+holds the lock. `--write-template DIR` writes blank templates instead; `column_templates_app` manages
 saved column mappings (list / export / load / delete).
 """
 
@@ -19,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from yecai import labels
+from yecai.cli.context import EXIT_USAGE
 from yecai.files import (
     DEFAULT_CONNECTION,
     ColumnMapping,
@@ -38,7 +41,10 @@ from yecai.files.isolated import WorkerLimits, import_in_worker
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
 
+# the import could not run: its worker ran out of memory or time, or the OS refused the file
 EXIT_UNREADABLE = 1
+# the file itself is bad input: missing, a wrong type, not a workbook, damaged, empty
+EXIT_INPUT = EXIT_USAGE
 EXIT_LOCKED = 3
 
 
@@ -70,6 +76,14 @@ def _constants(values: list[str]) -> dict[str, str]:
     return out
 
 
+def _exit_code(problem: FileProblem) -> int:
+    # the worker's own failures (memory, time, a crash) and an OS refusal are "could not run"; every
+    # other problem is the file's: bad input, as in every command (docs/cli.md)
+    if problem.code.startswith("worker_") or problem.code == "unreadable":
+        return EXIT_UNREADABLE
+    return EXIT_INPUT
+
+
 def _counts_table(result: ImportResult) -> Table:
     counts = result.counts
     title = f"导入 import · {result.file_name} · {labels.both('import_kind', result.kind)}"
@@ -79,6 +93,7 @@ def _counts_table(result: ImportResult) -> Table:
     table.add_row("已导入 imported", f"{counts.imported:,}")
     table.add_row("已拒绝 rejected", f"{counts.rejected:,}")
     table.add_row("重复 duplicate", f"{counts.duplicate:,}")
+    table.add_row("待确认（近似重复，未导入）held near-duplicates", f"{counts.held:,}")
     table.add_row("警告 warnings", f"{counts.warnings:,}")
     table.add_row("跳过（合计/备注行）skipped (totals, notes)", f"{counts.skipped:,}")
     table.add_row("数据行合计 data rows", f"{counts.rows:,}")
@@ -113,6 +128,13 @@ def _print_result(console: Console, result: ImportResult) -> None:
             highlight=False,
         )
     console.print(_counts_table(result))
+    if result.counts.duplicate or result.counts.held:
+        console.print(
+            "每一行重复或待确认的记录，连同它重复的单据，都列在报告的「重复 Duplicates」表中（--report）\n"
+            "every duplicate or held row, with the document it repeats, is listed on the report's "
+            "重复 Duplicates sheet (--report)",
+            highlight=False,
+        )
     for note in result.notes:
         console.print(f"[yellow]{note.zh}\n{note.en}[/yellow]", highlight=False)
     table = _issues_table(result)
@@ -225,7 +247,10 @@ def import_command(
             console.print(f"已保存列映射模板 saved column template: {save_template}", highlight=False)
     except FileProblem as exc:
         console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
-        raise typer.Exit(EXIT_UNREADABLE) from None
+        written = report.with_suffix(".xlsx") if report is not None else None
+        if written is not None and written.exists():
+            console.print(f"报告 report: {written}", highlight=False)
+        raise typer.Exit(_exit_code(exc)) from None
     except MappingError as exc:
         console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
         raise typer.Exit(2) from None

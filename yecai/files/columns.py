@@ -218,6 +218,9 @@ class KindSpec:
     key_field: str  # the column that identifies a row (the document key)
     natural_key: tuple[str, ...] = ()  # fields that identify a row when the key column is absent
     ignored: tuple[str, ...] = ()  # headers recognised (for layout detection) but not imported
+    # words for people (摘要, 说明): a row that differs from a stored one only in these is the same
+    # record — a duplicate listed for a person to confirm, never a new record or version
+    presentational: tuple[str, ...] = ()
 
     def spec(self, name: str) -> FieldSpec:
         for item in self.fields:
@@ -350,6 +353,7 @@ COST = KindSpec(
         _f("invoice_no", T.CODE, ("发票号码", "发票号")),
     ),
     ignored=(*_IGNORED, "累计数量", "累计金额", "含税金额", "税额"),
+    presentational=("description",),
 )
 
 ATTENDANCE = KindSpec(
@@ -561,6 +565,7 @@ BUDGET = KindSpec(
         _f("description", T.TEXT, ("说明", "摘要", "预算说明")),
     ),
     ignored=(*_IGNORED, "清单名称", "单位", "工程量", "综合单价"),
+    presentational=("description",),
 )
 
 WORKER = KindSpec(

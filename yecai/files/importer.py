@@ -41,7 +41,7 @@ from yecai.files.mappings import ColumnMapping, load_mapping
 from yecai.files.problems import FileProblem
 from yecai.files.raw import RawRow
 from yecai.files.reader import Note, OpenedFile, check_path, open_file, owner_note
-from yecai.files.report import first_issues, write_report
+from yecai.files.report import first_issues, problem_report, write_report
 from yecai.files.resume import (
     PreviousImport,
     abandon,
@@ -171,7 +171,11 @@ def import_file(
             progress,
         )
     except FileProblem as exc:
-        failed_run(store, connection=connection, kind=kind, message=f"{path.name}: {exc}")
+        run_id = failed_run(store, connection=connection, kind=kind, message=f"{path.name}: {exc}")
+        if report is not None:
+            problem_report(
+                report, file_name=path.name, kind=kind, connection=connection, problem=exc, run_id=run_id
+            )
         raise
     if result.import_id is not None:
         result.issues = first_issues(store, result.import_id)
@@ -417,7 +421,9 @@ class _Job:
             )
         # the process's business-date window (YECAI_BUSINESS_DATE_*), read once per sheet
         window = Settings().business_dates()
-        return FileContext(self.spec, self.digest, self.path.name, constants, texts, window)
+        return FileContext(
+            self.spec, self.digest, self.path.name, constants, texts, window, self.opened.file_format
+        )
 
     def _layout_json(self) -> dict[str, Any]:
         return {"sheets": [layout.describe() for layout in self.layouts], "settings": self._settings()}

@@ -61,6 +61,7 @@ from yecai.files.importer import CHUNK_ROWS, DEFAULT_CONNECTION, ImportResult, P
 from yecai.files.locks import STALE_AFTER, Owner, default_holder, release_owned, this_process
 from yecai.files.mappings import ColumnMapping, MappingError
 from yecai.files.problems import FileProblem
+from yecai.files.report import problem_report
 from yecai.files.resume import failed_run, interrupt_running, latest_run_id, runs_after
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
@@ -384,7 +385,7 @@ def import_in_worker(
             environ=dict(os.environ),
             stderr=str(Path(folder) / "stderr.txt"),
         )
-        watch = _Watch(store, path, kind, connection, limits, progress, Path(job.stderr))
+        watch = _Watch(store, path, kind, connection, limits, progress, Path(job.stderr), report)
         return watch.run(job, deadline=time.monotonic() + limits.timeout_s)
 
 
@@ -399,6 +400,7 @@ class _Watch:
     limits: WorkerLimits
     progress: Progress | None
     stderr: Path
+    report: Path | None = None  # the report asked for: written with the reason when the worker fails
     owner: Owner | None = None  # the child, once it has said hello
     timed_out: bool = False
 
@@ -434,6 +436,14 @@ class _Watch:
             "import worker for %s: %s\n%s\n…%s", self.path.name, problem.en, self._detail(tail), tail[-2000:]
         )
         self._bury(before, problem.en)
+        if self.report is not None:
+            problem_report(
+                self.report,
+                file_name=self.path.name,
+                kind=self.kind,
+                connection=self.connection,
+                problem=problem,
+            )
         raise problem
 
     def _answer(self, pipe: Connection, worker: _Worker, deadline: float) -> tuple[Any, ...]:

@@ -56,9 +56,22 @@ class Preflight:
     sheets: dict[str, SheetScan] = field(default_factory=dict)  # worksheet zip member → its scan
     calamine: bool = True  # False: a workbook-wide part would make calamine over-allocate
 
-    def fast(self, scan: SheetScan) -> bool:
-        """Calamine may read this sheet: clean, its grid bounded, its XML under the threshold."""
-        return scan.clean and scan.size <= xlsx_stream.STREAM_BYTES and scan.area <= self.limits.cells
+    def fast(self, scan: SheetScan, *, formulas: bool = True) -> bool:
+        """Calamine may read this sheet: clean, its grid bounded, its XML under the threshold, and
+        (unless `formulas` is False) no formula cell without its saved result."""
+        return (
+            scan.clean
+            and scan.size <= xlsx_stream.STREAM_BYTES
+            and scan.area <= self.limits.cells
+            and not (formulas and scan.uncached)
+        )
+
+    def only_formulas_in_the_way(self, member: str | None) -> bool:
+        """Calamine may read the sheet (every sheet, for None) but for formulas without results."""
+        if self.container != "zip" or not self.calamine:
+            return False
+        scans = list(self.sheets.values()) if member is None else [self.sheets.get(member)]
+        return all(scan is not None and self.fast(scan, formulas=False) for scan in scans)
 
     def calamine_may_read(self, member: str | None) -> bool:
         """For a zip: may calamine read the sheet in `member` (None: every worksheet, when unknown)?"""
@@ -85,11 +98,12 @@ def _problem(code: str, path: Path, zh: str, en: str) -> FileProblem:
     return FileProblem(code, f"文件 {path.name}：{zh}", f"{path.name}: {en}", path=str(path))
 
 
-def _corrupt(path: Path, why: str) -> FileProblem:
+def _corrupt(path: Path, why: str, why_en: str | None = None) -> FileProblem:
     return FileProblem(
         "corrupt",
         f"文件 {path.name} 已损坏或不是有效的 Excel 工作簿（{why}）；请重新导出",
-        f"{path.name} is damaged or not a valid Excel workbook ({why}); export it again",
+        f"{path.name} is damaged or not a valid Excel workbook ({why if why_en is None else why_en}); "
+        "export it again",
         path=str(path),
     )
 
@@ -201,7 +215,15 @@ class _Zip:
             raise self._members(count)
         try:
             package = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        except zipfile.BadZipFile:
+            # the zip's directory sits at its end: a download or copy cut short loses it first
+            raise _corrupt(
+                path,
+                "文件不完整：zip 目录缺失或损坏，可能是下载或复制没有完成",
+                "the file is incomplete: its zip directory is missing or damaged, perhaps a download or "
+                "copy that did not finish",
+            ) from None
+        except (zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
             raise _corrupt(path, str(exc)) from None
         with package, path.open("rb") as raw:
             infos = [info for info in package.infolist() if not info.is_dir()]

@@ -20,3 +20,6 @@ class RawRow:
     number: int
     cells: list[Cell]
     error: tuple[str, str] | None = None  # (中文, English) when the row itself could not be parsed
+    # (index into `cells`, formula text) of formula cells saved without a result (openpyxl and some
+    # exports write them so): their value is unknown, not empty, and the importer says so
+    uncached: tuple[tuple[int, str], ...] = ()

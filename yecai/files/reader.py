@@ -29,6 +29,10 @@ from yecai.files.text import detect_delimiter
 
 EXCEL_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".ods", ".et"}
 TEXT_EXTENSIONS = {".csv", ".txt", ".tsv"}
+ZIP_WORKBOOKS = {".xlsx", ".xlsm", ".ods"}  # always a zip package: any other content is no workbook
+BINARY_SAMPLE = 1 << 16  # bytes looked at to tell text from binary data
+BINARY_SHARE = 0.02  # more control bytes than this (tab, CR, LF aside) and it is not text
+CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
 # What `yecai import` and POST /api/v1/imports both accept: one list, so the two never disagree.
 IMPORT_EXTENSIONS: frozenset[str] = frozenset(EXCEL_EXTENSIONS | TEXT_EXTENSIONS)
 EXTENSIONS = IMPORT_EXTENSIONS
@@ -83,8 +87,19 @@ class OpenedFile:
         member = stream.member(name) if stream is not None else None
         checked = self._preflight
         if checked is not None and not checked.calamine_may_read(member):
-            # odd, too large a grid, or calamine cannot be trusted with the workbook at all
-            return self._streamed(name)
+            if member is not None or not checked.only_formulas_in_the_way(member):
+                # odd, too large a grid, formulas without results to name, or calamine cannot be
+                # trusted with the workbook at all
+                return self._streamed(name)
+            # formulas without results in a workbook the streaming reader does not understand:
+            # calamine reads them as empty cells; say so once, as the cells cannot be named
+            note = Note(
+                "工作簿中有公式单元格没有保存计算结果，这些单元格按空值读取；请在 Excel 中打开并保存后重新导入",
+                "the workbook has formula cells saved without their results; they were read as empty cells: "
+                "open the file in Excel, save it and import it again",
+            )
+            if note not in self.notes:
+                self.notes.append(note)
         assert self._workbook is not None  # a zip without a stream has passed the preflight whole
         try:
             data = self._workbook.get_sheet_by_name(name)
@@ -222,6 +237,42 @@ def sniff_format(path: Path) -> str:
     return "text"
 
 
+def _reads_as_text(path: Path) -> bool:
+    """Whether the file is text (a renamed CSV or TSV) rather than binary data that some codec accepts."""
+    try:
+        detected = detect_encoding(path)
+    except FileProblem:
+        return False
+    if detected.codec.lower().replace("_", "-").startswith(("utf-16", "utf-32")):
+        return True  # Excel's "Unicode text": NUL bytes are half of its ASCII
+    with path.open("rb") as handle:
+        head = handle.read(BINARY_SAMPLE)
+    # text holds hardly any control bytes but tab and line breaks; random or binary data about 11 %
+    controls = sum(head.count(bytes([b])) for b in CONTROL_BYTES)
+    return controls <= len(head) * BINARY_SHARE
+
+
+def _not_a_workbook(path: Path, *, text: bool) -> FileProblem:
+    suffix = path.suffix.lower()
+    what = {".ods": "ODS 电子表格文件", ".et": "WPS 表格文件"}.get(suffix, "Excel 文件")
+    what_en = "ODS spreadsheet" if suffix == ".ods" else ("WPS spreadsheet" if suffix == ".et" else "Excel")
+    if text:
+        inside = "内容是纯文本，不是工作簿；如果它是 CSV，请把扩展名改为 .csv 后再导入"
+        inside_en = "it holds plain text, not a workbook; if it is a CSV, rename it to .csv and import it"
+    else:
+        inside = "内容既不是工作簿，也不是文本（文件已损坏、未下载完整，或根本不是表格文件）；请用 Excel 或 WPS 打开确认，或从系统重新导出"
+        inside_en = (
+            "it holds neither a workbook nor text (the file is damaged, was not downloaded completely, or "
+            "is no spreadsheet at all); open it in Excel or WPS to check, or export it again"
+        )
+    return _problem(
+        "corrupt",
+        path,
+        f"文件 {path.name} 不是有效的 {what}（或已损坏）：{inside}",
+        f"{path.name} is not a valid {what_en} file (or it is damaged): {inside_en}",
+    )
+
+
 def _encrypted(path: Path) -> bool:
     # A password-protected xlsx is an OLE container holding an "EncryptedPackage" stream.
     with path.open("rb") as handle:
@@ -255,6 +306,16 @@ def open_file(path: Path) -> OpenedFile:
         opened = _open_workbook(path, kind)
     elif kind == "html":
         opened = _open_html(path)
+    elif suffix in ZIP_WORKBOOKS:
+        # an xlsx/ods is a zip, always: text under that name is no workbook (a renamed CSV at best),
+        # and "cannot tell the encoding" would send the user after the wrong problem
+        raise _not_a_workbook(path, text=_reads_as_text(path))
+    elif suffix in EXCEL_EXTENSIONS:
+        # many systems export tab-separated text named .xls: read it; but bytes that are not text
+        # either are a broken or foreign file, not a CSV with an odd encoding
+        if not _reads_as_text(path):
+            raise _not_a_workbook(path, text=False)
+        opened = _open_text(path)
     else:
         opened = _open_text(path)
     if suffix in EXCEL_EXTENSIONS and opened.file_format in ("csv", "html"):

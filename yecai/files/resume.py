@@ -131,25 +131,29 @@ def abandon(store: Store, *, run_id: int | None, counts: dict[str, int], exc: Ba
         pass
 
 
-def failed_run(store: Store, *, connection: str, kind: str, message: str) -> None:
-    """A file that could not be read is still a run: the console lists it with its reason."""
+def failed_run(store: Store, *, connection: str, kind: str, message: str) -> int | None:
+    """A file that could not be read is still a run: the console lists it with its reason.
+
+    Returns the run's id, or None when the store itself could not take it.
+    """
     now = dt.datetime.now(dt.UTC)
     try:
         with store.transaction() as session:
-            session.add(
-                Run(
-                    kind="file_import",
-                    connection=connection,
-                    stream=kind,
-                    status="failed",
-                    counts={},
-                    message=message[:4000],
-                    started_at=now,
-                    finished_at=now,
-                )
+            run = Run(
+                kind="file_import",
+                connection=connection,
+                stream=kind,
+                status="failed",
+                counts={},
+                message=message[:4000],
+                started_at=now,
+                finished_at=now,
             )
+            session.add(run)
+            session.flush()
+            return run.id
     except Exception:  # the store itself may be what failed; the FileProblem is what matters
-        pass
+        return None
 
 
 def latest_run_id(store: Store) -> int:

@@ -21,12 +21,17 @@ from yecai import jsonutil
 from yecai.domain.documents import DateWindow, Issue, validate
 from yecai.files.cells import Cell, CellError, excel_decimal
 from yecai.files.columns import FieldSpec, KindSpec, read_value
-from yecai.files.layout import Layout
+from yecai.files.layout import Column, Layout, column_letter
 from yecai.files.raw import RawRow
+from yecai.store.staging import document_columns
 
 MISSING_COLUMN = "（无此列）missing column"
 CONSTANT_COLUMN = "（常量）constant"
 KEY_LIMIT = 200  # records.source_key
+# with the document key (the source reference), what identifies a record: a row equal in these to
+# a stored one is the same cost, whatever its 摘要, remarks or links say
+BUSINESS_FIELDS = ("project_code", "business_date", "category", "amount")
+TEXT_FORMATS = frozenset({"csv", "html"})  # cells are text as typed: "=…" was never a formula
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +62,36 @@ class PreparedRow:
     payload: str  # canonical JSON: origin + every cell as read
     document: Any | None
     errors: list[RowIssue] = field(default_factory=list)
-    warnings: list[RowIssue] = field(default_factory=list)
+    warnings: list[RowIssue] = field(default_factory=list)  # doubts about the document, if imported
+    # doubts about the file's cells (a formula without its result, CSV text starting with "="):
+    # listed whatever becomes of the row — imported, duplicate or rejected
+    notices: list[RowIssue] = field(default_factory=list)
+    _data: dict[str, Any] | None = None
+    _business: tuple[str | None, dt.date | None, str | None, Decimal | None] | None = None
 
     @property
     def valid(self) -> bool:
         return self.document is not None and not self.errors
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The document as stored (`documents.data`, parsed back): what other versions compare with."""
+        if self._data is None:
+            self._data = jsonutil.loads(document_json(self.document)) if self.document is not None else {}
+        return self._data
+
+    @property
+    def business(self) -> tuple[str | None, dt.date | None, str | None, Decimal | None]:
+        """(project, date, category, amount) of the document: with the key, what identifies a record."""
+        if self._business is None:
+            columns = document_columns(self.document) if self.document is not None else {}
+            self._business = (
+                columns.get("project_code"),
+                columns.get("business_date"),
+                columns.get("category"),
+                columns.get("amount"),
+            )
+        return self._business
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +104,7 @@ class FileContext:
     constants: dict[str, Any]  # field → value already read (from --project, a template, the title)
     constant_text: dict[str, str]  # the same as given, for the content hash
     window: DateWindow | None = None  # business dates accepted (None: the domain's default)
+    file_format: str = ""  # xlsx | xls | ods | csv | html: text formats are checked for formula text
 
 
 def clean(cell: Cell) -> Cell:
@@ -168,8 +199,74 @@ def content_digest(kind: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def prepare_row(context: FileContext, layout: Layout, number: int, raw: list[Cell]) -> PreparedRow:
-    """Read, key, hash and validate one data row (never raises for bad data)."""
+def _identity_fields(spec: KindSpec) -> frozenset[str]:
+    """Fields without which a row cannot be identified or is refused anyway: key, natural key,
+    business key (project, date, category, amount) and every required field."""
+    names = {spec.key_field, *spec.natural_key, *BUSINESS_FIELDS}
+    names |= {item.name for item in spec.fields if item.required}
+    return frozenset(name for name in names if name in spec.field_names)
+
+
+def _uncached(spec: KindSpec, sheet: str, number: int, column: Column, formula: str) -> tuple[RowIssue, bool]:
+    """A formula cell saved without its result: an error in a field that identifies the row, else a
+    warning (the value is unknown; read as empty). The bool says whether it is an error."""
+    ref = f"{column.letter}{number}"
+    shown = f"={formula}" if formula else "="
+    if column.field and column.field in _identity_fields(spec):
+        return RowIssue(
+            sheet,
+            number,
+            column.header,
+            column.field,
+            shown[:200],
+            f"单元格 {ref}（{column.header}）是公式，但文件中没有保存它的计算结果，无法读取它的值；"
+            "请在 Excel 中打开文件、保存后重新导入",
+            f"cell {ref} ({column.header}) holds a formula whose result was not saved in the file, so its "
+            "value cannot be read; open the file in Excel, save it and import it again",
+        ), True
+    return RowIssue(
+        sheet,
+        number,
+        column.header,
+        column.field or "-",
+        shown[:200],
+        f"单元格 {ref}（{column.header}）是公式，文件中没有保存它的计算结果，已按空值读取；"
+        "它不影响记录的识别（重复判断只看业务键）。要读到它的值，请在 Excel 中打开文件、保存后重新导出",
+        f"cell {ref} ({column.header}) holds a formula whose result was not saved in the file; read as "
+        "empty. It does not decide the record's identity (duplicates are judged by the business key). "
+        "To read its value, open the file in Excel, save it and export it again",
+    ), False
+
+
+def _formula_text(sheet: str, number: int, header: str, letter: str, field_name: str, text: str) -> RowIssue:
+    # CSV/formula injection: harmless here (read as text), dangerous in a spreadsheet that runs it
+    ref = f"{letter}{number}"
+    return RowIssue(
+        sheet,
+        number,
+        header,
+        field_name or "-",
+        text[:200],
+        f"单元格 {ref}（{header}）的文本以“=”开头（{text[:40]}），像一个公式：已按文本读取，不会被执行；"
+        "yecai 写出的工作簿中它也只是文本。请确认源系统导出的数据没有被篡改（CSV 公式注入）",
+        f"cell {ref} ({header}) holds text starting with '=' ({text[:40]}) that looks like a formula: read as "
+        "text, never run, and written as plain text in every workbook yecai produces. Check that the "
+        "export was not tampered with (CSV/formula injection)",
+    )
+
+
+def prepare_row(
+    context: FileContext,
+    layout: Layout,
+    number: int,
+    raw: list[Cell],
+    uncached: dict[int, str] | None = None,
+) -> PreparedRow:
+    """Read, key, hash and validate one data row (never raises for bad data).
+
+    `uncached`: index → formula text of the formula cells saved without a result (their value is
+    unknown): an error where the cell identifies the row, a warning elsewhere.
+    """
     spec = context.spec
     sheet = layout.sheet
     cells_out: dict[str, Any] = {}
@@ -177,12 +274,26 @@ def prepare_row(context: FileContext, layout: Layout, number: int, raw: list[Cel
     data: dict[str, Any] = {}
     errors: list[RowIssue] = []
     notes: list[RowIssue] = []
+    notices: list[RowIssue] = []
     broken: set[str] = set()
     width = len(raw)
+    text_format = context.file_format in TEXT_FORMATS
     for column in layout.columns:
         cell = clean(raw[column.index]) if column.index < width else None
+        if uncached and column.index in uncached:
+            issue, fatal = _uncached(spec, sheet, number, column, uncached[column.index])
+            if fatal:
+                assert column.field is not None  # identity fields are mapped ones
+                broken.add(column.field)
+                errors.append(issue)
+            else:
+                notices.append(issue)
         if cell is None:
             continue
+        if text_format and isinstance(cell, str) and cell.lstrip().startswith("="):
+            notices.append(
+                _formula_text(sheet, number, column.header, column.letter, column.field or "", cell)
+            )
         cells_out[column.header] = jsonable(cell)
         if not column.field:
             continue
@@ -217,6 +328,8 @@ def prepare_row(context: FileContext, layout: Layout, number: int, raw: list[Cel
         # cells beyond the header (no column name): kept, never silently dropped
         if (cell := clean(raw[index])) is not None:
             cells_out[f"({index + 1})"] = jsonable(cell)
+            if text_format and isinstance(cell, str) and cell.lstrip().startswith("="):
+                notices.append(_formula_text(sheet, number, f"({index + 1})", column_letter(index), "", cell))
     digest = content_digest(spec.kind, hashed)
     key, keyed = _row_key(context, sheet, number, data)
     if spec.key_field == "source_key" and "source_key" not in data:
@@ -256,6 +369,7 @@ def prepare_row(context: FileContext, layout: Layout, number: int, raw: list[Cel
         document=document if not errors else None,
         errors=errors,
         warnings=notes,
+        notices=notices,
     )
 
 
@@ -293,7 +407,8 @@ def prepare_raw(context: FileContext, layout: Layout, raw: RawRow) -> PreparedRo
     if raw.error is not None:
         return _broken(context, layout, raw, raw.error)
     try:
-        return prepare_row(context, layout, raw.number, raw.cells)
+        formulas = dict(raw.uncached) if raw.uncached else None
+        return prepare_row(context, layout, raw.number, raw.cells, formulas)
     except Exception as exc:  # a row must never stop the file: report it and go on
         return _broken(
             context,

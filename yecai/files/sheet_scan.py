@@ -8,7 +8,9 @@ inflating, 0.75 s for the 56 MB sheet of an 80,000-row ledger), and finds: the d
 count, row numbers that repeat or go backwards, `r=` references that are missing, malformed or
 beyond Excel's grid, two cells at one position, cells outside their row, `s=`/`t=` values that are
 not what Excel writes, and whether the document ends where it should. Any of those makes the
-sheet "odd": it is then read by the streaming reader, which turns each oddity into one bad row.
+sheet "odd": it is then read by the streaming reader, which turns each oddity into one bad row. A
+formula cell saved without its result (`uncached`) sends the sheet to the streaming reader too,
+which names each such cell (calamine would hand it out as an empty cell).
 
 Blocks are cut at a `<row ` boundary, so a row never straddles two blocks and every check is local
 to a block; only the last row number and the largest column travel from one block to the next.
@@ -35,6 +37,9 @@ _PREFIXED = re.compile(rb":(?:c|row)[\s/>]")  # x:row, x:c: a namespace prefix
 _BAD_STYLE = re.compile(rb' s="(?![0-9]{1,9}")')
 _BAD_TYPE = re.compile(rb' t="(?!(?:s|n|b|e|str|inlineStr|d|shared|array|dataTable|normal)")')
 _DIMENSION = re.compile(rb'<dimension ref="([^"]{0,40})"')
+# a formula with no result saved after it (no <v>, or an empty one): calamine reads it as an empty
+# cell, and nothing would tell the user that the value was never there
+_UNCACHED = re.compile(rb"<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)\s*(?:</c>|<v\s*/>|<v>\s*</v>)")
 _ROOT = re.compile(rb"<(?:([\w.-]+):)?worksheet[\s>]")
 _ROW = b"<row "
 _DATA_OPEN = b"<sheetData>"
@@ -57,6 +62,8 @@ class SheetScan:
     max_col: int = 0  # the last column seen, 1-based (1 = A)
     ended: bool = False  # the document ends with </worksheet>
     odd: list[tuple[str, str]] = field(default_factory=list)  # (中文, English): why it is odd
+    # a formula cell without a saved result: the streaming reader, which names each such cell, reads it
+    uncached: bool = False
 
     @property
     def area(self) -> int:
@@ -174,6 +181,8 @@ class SheetScanner:
                 return self._odd("行号超出 Excel 的 1048576 行", "a row number beyond Excel's 1,048,576 rows")
         scan.rows += len(numbers)
         scan.cells += len(refs)
+        if not scan.uncached and b"<f" in block and _UNCACHED.search(block):
+            scan.uncached = True
         if not refs:
             return None
         if len(set(refs)) != len(refs):

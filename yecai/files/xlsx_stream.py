@@ -50,8 +50,8 @@ MAX_MERGES = 10_000
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RELS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_ROW, _C, _V, _IS, _T, _R, _SI, _DATA = (
-    f"{MAIN}{t}" for t in ("row", "c", "v", "is", "t", "r", "si", "sheetData")
+_ROW, _C, _V, _F, _IS, _T, _R, _SI, _DATA = (
+    f"{MAIN}{t}" for t in ("row", "c", "v", "f", "is", "t", "r", "si", "sheetData")
 )
 # built-in number formats that are dates or times (including the CJK ones Chinese Excel uses)
 DATE_FORMAT_IDS = {*range(14, 23), *range(27, 37), 45, 46, 47, *range(50, 59)}
@@ -75,6 +75,18 @@ class _CellProblem(Exception):
         super().__init__(en)
         self.zh = zh
         self.en = en
+
+
+def _without_result(cell: Element, kind: str) -> bool:
+    """A formula cell whose result was never saved: no <v>, or an empty one that is no empty text.
+
+    Excel saves a formula that yields "" as t="str" with an empty <v>: a result, empty. openpyxl
+    and exports written with it save the formula alone: the value is unknown, not empty.
+    """
+    if cell.find(_F) is None:
+        return False
+    value = cell.find(_V)
+    return value is None or (not value.text and kind != "str")
 
 
 def _column(letters: str) -> int:
@@ -344,7 +356,8 @@ class StreamedWorkbook:
                 ),
             ), False
         try:
-            return RawRow(number, self._cells(element, number, strings)), True
+            cells, uncached = self._cells(element, number, strings)
+            return RawRow(number, cells, uncached=uncached), True
         except _CellProblem as exc:
             return RawRow(
                 number,
@@ -364,9 +377,13 @@ class StreamedWorkbook:
                 break
         return last + 1
 
-    def _cells(self, row: Element, number: int, strings: list[str]) -> list[Cell]:
-        """The row's cells from column A; raises _CellProblem for the first cell that is wrong."""
+    def _cells(
+        self, row: Element, number: int, strings: list[str]
+    ) -> tuple[list[Cell], tuple[tuple[int, str], ...]]:
+        """The row's cells from column A, and which of them are formulas saved without a result;
+        raises _CellProblem for the first cell that is wrong."""
         out: list[Cell] = []
+        uncached: list[tuple[int, str]] = []
         own = str(number)
         for cell in row:
             if cell.tag != _C:
@@ -417,7 +434,11 @@ class StreamedWorkbook:
                     f'的单元格 {shown} 的 t="{kind[:20]}" 不是单元格类型',
                     f'cell {shown} has t="{kind[:20]}", not a cell type',
                 )
-            value = self._value(cell, kind, strings, shown)
+            if _without_result(cell, kind):
+                value: Cell = None  # unknown, not "" nor 0: the importer says which cell
+                uncached.append((index, (cell.findtext(_F) or "")[:200]))
+            else:
+                value = self._value(cell, kind, strings, shown)
             if index < len(out):
                 if out[index] is not None:
                     raise _CellProblem(
@@ -429,7 +450,7 @@ class StreamedWorkbook:
             while len(out) < index:
                 out.append(None)
             out.append(value)
-        return out
+        return out, tuple(uncached)
 
     def _value(self, cell: Element, kind: str, strings: list[str], shown: str) -> Cell:
         if kind == "inlineStr":

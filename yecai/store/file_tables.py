@@ -57,7 +57,7 @@ class FileImportIssue(Base):
     __tablename__ = "file_import_issues"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("file_imports.id"))
-    severity: Mapped[str] = mapped_column(String(10))  # error | warning
+    severity: Mapped[str] = mapped_column(String(10))  # error | warning | skipped | duplicate | revived
     sheet: Mapped[str] = mapped_column(String(120))
     row_number: Mapped[int] = mapped_column(Integer)  # 1-based, as Excel shows it
     column: Mapped[str] = mapped_column(String(200))  # the header as written in the file

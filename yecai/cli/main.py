@@ -10,6 +10,7 @@ import typer
 
 from yecai.cli.alerts import alerts_app
 from yecai.cli.demo import demo_command
+from yecai.cli.help_format import install as install_help_format
 from yecai.cli.import_file import column_templates_app, import_command
 from yecai.cli.match import match_command
 from yecai.cli.postings import postings_app
@@ -22,6 +23,7 @@ from yecai.cli.serve import jobs_app, serve_command, worker_command
 from yecai.cli.sync import connections_app, sync_command
 from yecai.cli.users import users_app
 
+install_help_format()  # every option name and help text whole at any width
 app = typer.Typer(
     name="yecai",
     help="业财一体化集成中枢 · integration hub: construction project management → Kingdee K/3 Cloud",

@@ -17,8 +17,8 @@ import xlsxwriter
 from sqlalchemy import select
 
 from yecai.domain.text import inert
-from yecai.files.locks import aware
 from yecai.files.rows import RowIssue
+from yecai.localtime import shown
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImport, FileImportIssue
 
@@ -113,7 +113,7 @@ def _text(sheet: Any, row: int, col: int, value: object, style: Any = None) -> N
 
 
 def _stamp(value: Any) -> str:
-    return aware(value).astimezone().strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+    return shown(value, seconds=True, empty="")
 
 
 def _summary(sheet: Any, info: dict[str, Any], bold: Any, wrap: Any, already: bool) -> None:

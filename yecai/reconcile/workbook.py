@@ -15,6 +15,7 @@ from typing import Any
 import xlsxwriter
 
 from yecai.domain.text import inert
+from yecai.localtime import shown
 from yecai.reconcile.classify import KINDS, TITLES
 from yecai.reconcile.service import DifferenceView, RunView
 
@@ -69,7 +70,7 @@ def workbook(run: RunView, differences: list[DifferenceView]) -> bytes:
         ("金蝶连接 Kingdee connection", run.connection or ""),
         ("同步作业 sync job", run.job or ""),
         ("状态 status", run.status),
-        ("开始 started (UTC)", run.started_at.strftime("%Y-%m-%d %H:%M:%S")),
+        ("开始 started", shown(run.started_at, seconds=True)),
     ]
     for kind in KINDS:
         zh, en = TITLES[kind]

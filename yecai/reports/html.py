@@ -12,6 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from yecai.localtime import shown
 from yecai.reports import svg
 from yecai.reports.monthly import MonthlyReport
 
@@ -33,6 +34,7 @@ def pct(value: Decimal | None) -> str:
 
 _env.filters["money"] = money
 _env.filters["pct"] = pct
+_env.filters["when"] = shown  # the workspace's zone, labelled (yecai.localtime)
 
 RISK_NAMES = {
     "negative_margin": "毛利为负 negative margin",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from yecai import __version__
 from yecai.cli.alerts import alerts_app
 from yecai.cli.demo import demo_command
 from yecai.cli.help_format import install as install_help_format
@@ -50,6 +51,21 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(report_app, name="report")
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"yecai {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="版本 · print the version and exit"
+    ),
+) -> None:
+    """业财一体化集成中枢 · integration hub: construction project management → Kingdee K/3 Cloud"""
 
 
 if __name__ == "__main__":

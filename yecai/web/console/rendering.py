@@ -22,6 +22,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from yecai import __version__
 from yecai.auth import users
 from yecai.auth.principal import Principal
 from yecai.auth.roles import Permission
@@ -73,6 +74,7 @@ def _slug(value: object) -> str:
 
 
 _env.filters.update(money=_money, when=_when, day=_day, pretty=_pretty, compact=_compact, slug=_slug)
+_env.globals["version"] = __version__  # the footer's
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""The `yecai` command: demo, sandboxes, import, sync, reconcile, match, rules, mapping, postings,
-serve, worker, jobs, alerts.
+"""The `yecai` command: demo, init, sandboxes, import, sync, reconcile, match, rules, mapping,
+postings, serve, worker, jobs, alerts.
 
 Commands stay thin: they parse options, call service functions and render results with Rich.
 """
@@ -13,6 +13,7 @@ from yecai.cli.alerts import alerts_app
 from yecai.cli.demo import demo_command
 from yecai.cli.help_format import install as install_help_format
 from yecai.cli.import_file import column_templates_app, import_command
+from yecai.cli.init_workspace import init_command
 from yecai.cli.match import match_command
 from yecai.cli.postings import postings_app
 from yecai.cli.reconcile import reconcile_command
@@ -36,6 +37,7 @@ app.add_typer(sandbox_app, name="sandbox")
 sandbox_app.command("kingdee")(kingdee_command)
 sandbox_app.command("pm")(pm_command)
 app.command("demo")(demo_command)
+app.command("init")(init_command)
 app.command("import")(import_command)
 app.add_typer(column_templates_app, name="column-templates")
 app.command("sync")(sync_command)

@@ -109,6 +109,6 @@ def test_the_readme_says_what_make_test_needs_in_both_languages() -> None:
     section = readme[start : readme.index("\n## ", start + 1)]
     for needed in ("PostgreSQL", "Redis", "chromium", "fonts-noto-cjk", "make test-fast", "10"):
         assert needed in section, needed
-    assert "needs three services" in section
-    assert "除 Python 外还需要三项服务" in section
+    assert "needs three things besides Python" in section
+    assert "除 Python 外还需要三样东西" in section
     assert "17" in section  # what CI measured

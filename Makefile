@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/pytest -q
 
-# the fast suite: no browser, chaos, PostgreSQL or slow end-to-end tests (under two minutes)
+# the fast suite: no browser, chaos, PostgreSQL or slow end-to-end tests (a few minutes; Redis for a few)
 FAST := not browser and not chaos and not postgres and not slow
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "$(FAST)"

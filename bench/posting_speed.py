@@ -1,7 +1,7 @@
 """Posting speed: yecai's BatchSave sender against Kingdee's own SDK saving one voucher per call.
 
 Both post the same N balanced vouchers into a fresh sandbox.kingdee with a per-call latency (a
-real K/3 Cloud site answers in 0.2–1.5 s, reference §4.2) and a per-record cost. The baseline is
+real K/3 Cloud site answers in 0.2–1.5 s, WebAPI §4.2) and a per-record cost. The baseline is
 measured in the same run, on the same machine: the official SDK's `Save`, one voucher per call, as
 integrations commonly do. Prints seconds, vouchers/s and the ratio. Not a test: no assertions.
 

@@ -4,4 +4,6 @@ Every business event in the project system becomes the right voucher or bill in 
 balanced and traceable. See docs/concepts.md for the vocabulary used throughout the code.
 """
 
-__version__ = "0.1.0"
+# the one version: pyproject.toml reads it (setuptools dynamic), the console footer, the API's
+# OpenAPI description and `yecai --version` show it
+__version__ = "0.2.0"

@@ -33,6 +33,7 @@ from yecai.errors import ConfigurationError
 from yecai.kingdee.auth import app_secret_login, password_login, sign_login
 from yecai.kingdee.client import KingdeeClient
 from yecai.kingdee.signing import Identity
+from yecai.localtime import use_zone, zone_named
 from yecai.mapping.rules import DEFAULTS, MappingTable, RuleSet, default_mapping, load_mapping, load_rule_set
 from yecai.observability.redaction import register_secret
 from yecai.secrets import SecretBox
@@ -288,10 +289,19 @@ class Workspace(_Model):
     syncs: dict[str, SyncJob] = Field(default_factory=dict)
     reports: Reports = Field(default_factory=Reports)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    timezone: str | None = Field(
+        None,
+        description="IANA zone of the times shown to people (CLI, reports, console); default Asia/Shanghai",
+    )
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")
     def _references(self) -> Workspace:
+        if self.timezone is not None:
+            try:
+                zone_named(self.timezone)
+            except ConfigurationError as exc:
+                raise ValueError(exc.en) from None
         for name, job in self.syncs.items():
             source = self.connections.get(job.source)
             target = self.connections.get(job.target)
@@ -423,4 +433,22 @@ def load_workspace(path: Path) -> Workspace:
         ) from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"工作区文件 {path} 不是映射结构", f"workspace file {path} is not a mapping")
-    return parse_workspace(data, path.parent, str(path))
+    workspace = parse_workspace(data, path.parent, str(path))
+    # one process serves one workspace: its zone is the one times are shown in (yecai.localtime)
+    use_zone(workspace.timezone)
+    return workspace
+
+
+def adopt_zone(path: Path) -> None:
+    """The zone of the workspace at `path` for the times this process shows (yecai.localtime), for
+    commands that print times but need nothing else of the workspace (`postings list`, `import`).
+
+    Only `timezone:` is read: a workspace that is missing or wrong elsewhere leaves the default
+    zone, and is reported by the commands that need it. A wrong zone name raises ConfigurationError.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        data = None
+    zone = data.get("timezone") if isinstance(data, dict) else None
+    use_zone(str(zone) if zone else None)

@@ -1,6 +1,6 @@
 """KingdeeClient against recorded real response shapes (httpx MockTransport).
 
-The shapes come from the protocol reference §4–§6 (real server answers). Each test checks what
+The shapes come from real server answers (WebAPI §4–§6, docs/architecture.md). Each test checks what
 the client does next: the outcome table, retries only for reads, never a blind repeat of a write.
 """
 

@@ -1,4 +1,4 @@
-"""COST and INDIRECT_ALLOCATION rules against hand-checked vouchers (construction-finance.md entries 2–8b).
+"""COST and INDIRECT_ALLOCATION rules against hand-checked vouchers (docs/rules.md entries 2–8b).
 
 Every expected line — account, debit, credit, dimensions — is written out literally, computed by
 hand from the reference's entries; nothing here is derived by calling the code under test.

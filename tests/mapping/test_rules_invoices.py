@@ -1,4 +1,4 @@
-"""PURCHASE_INVOICE rules against hand-checked vouchers (construction-finance.md entries 1, 1b, 3, 5; §2.2).
+"""PURCHASE_INVOICE rules against hand-checked vouchers (docs/rules.md entries 1, 1b, 3, 5; §2.2).
 
 Figures are the §2.1 worked example's: materials 1,200,000 + 13 % = 156,000 on a 专票; machinery
 rental 150,000 + 13 % = 19,500 (here on a 普票, so the tax goes into cost); 劳务分包 500,000 + 3 %.

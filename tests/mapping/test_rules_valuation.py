@@ -1,4 +1,4 @@
-"""VALUATION and RETENTION rules against hand-checked vouchers (construction-finance.md entries 10, 10b, 14).
+"""VALUATION and RETENTION rules against hand-checked vouchers (docs/rules.md entries 10, 10b, 14).
 
 §2.1's owner valuation: 2,200,000 ex-VAT; retention 3 % = 66,000 kept back; billed 2,134,000;
 output VAT 9 % = 192,060.00; Dr 应收账款 2,326,060.00. The retention's own VAT is 66,000 × 9 % = 5,940.00.

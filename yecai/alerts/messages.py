@@ -14,9 +14,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from yecai import labels
+from yecai.localtime import shown
 from yecai.observability.events import EVENTS
 from yecai.secrets import redact
 
@@ -114,7 +114,6 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
 SPECIAL = ("error_zh", "error_en", "action", "fault")
 SENSITIVE = ("secret", "password", "passwd", "token", "credential", "cookie", "authorization")
 VALUE_LIMIT = 500
-BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 def severity_of(event: str) -> str:
@@ -240,9 +239,7 @@ def render(
         lines.append("处理：" + hint[0])
     if hint and english:
         lines.append("what to do: " + hint[1])
-    moment = (now or dt.datetime.now(dt.UTC)).astimezone(BEIJING)
-    zone = {"zh": "北京时间", "en": "Beijing time", "both": "北京时间 Beijing time"}[language]
-    lines.append(_label("time", language) + f"{moment:%Y-%m-%d %H:%M:%S} ({zone})")
+    lines.append(_label("time", language) + shown(now or dt.datetime.now(dt.UTC), seconds=True))
     lines.append(_label("event", language) + event)
     known = list(secrets)
     return AlertText(event, severity, redact(title, known), tuple(redact(line, known) for line in lines))

@@ -19,7 +19,7 @@ from urllib.parse import SplitResult, urlsplit
 from yecai.alerts.channels import AlertSendError
 from yecai.workspace import Workspace
 
-# The robots' own webhook hosts, as /work/shared/reference/approval-platforms.md records them:
+# The robots' own webhook hosts, as the platforms' official SDKs and developer documentation give them:
 # 飞书 https://open.feishu.cn and Lark https://open.larksuite.com (§1.1, from lark-oapi core/const.py),
 # 钉钉 https://oapi.dingtalk.com (§2, the old-generation API host that serves /robot/send),
 # 企业微信 https://qyapi.weixin.qq.com (§3, the host of every /cgi-bin/ call, the webhook included).

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from yecai import labels
 from yecai.alerts import recent_deliveries, send_test
 from yecai.cli.context import fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
+from yecai.cli.tables import KEY, new_table
 from yecai.errors import YecaiError
-from yecai.jobs.schedule import beijing
+from yecai.localtime import shown
 
 alerts_app = typer.Typer(help="告警 · alerts: 钉钉, 飞书, 企业微信 robots and email")
 
@@ -68,17 +68,23 @@ def list_deliveries(
     workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
 ) -> None:
-    """最近的告警 · recent alert deliveries, newest first (北京时间 Beijing time)."""
+    """最近的告警 · recent alert deliveries, newest first."""
     console = Console()
     with opened(database_url, workspace) as ctx:
         rows = recent_deliveries(ctx.store, limit=limit, channel=channel)
-    table = Table(title="告警 alert deliveries（北京时间 Beijing time）")
-    for column in ("时间 at", "通道 channel", "事件 event", "状态 status", "标题 title", "错误 error"):
-        table.add_column(column)
+    table = new_table(
+        "告警 alert deliveries",
+        "时间 at",
+        ("通道 channel", KEY),
+        "事件 event",
+        ("状态 status", KEY),
+        "标题 title",
+        "错误 error",
+    )
     for row in rows:
         style = STATUS_STYLE.get(row.status, "white")
         table.add_row(
-            beijing(row.at).strftime("%Y-%m-%d %H:%M:%S"),
+            shown(row.at, seconds=True),
             row.channel,
             labels.both("alert_event", row.event),
             f"[{style}]{labels.both('state', row.status)}[/{style}]",

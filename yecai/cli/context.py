@@ -24,7 +24,7 @@ from yecai.secrets import KEY_ENV, SecretBox, load_key
 from yecai.services.connections import without_retry
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
-from yecai.workspace import Workspace, load_workspace
+from yecai.workspace import Workspace, adopt_zone, load_workspace
 
 WORKSPACE_FILE = "yecai.yaml"
 DEMO_DIR = ".yecai-demo"
@@ -110,7 +110,14 @@ def announce(console: Console, located: Located, settings: Settings) -> None:
 class CommandContext:
     settings: Settings
     store: Store
-    secrets: SecretBox
+    _secrets: SecretBox | None = None
+
+    @property
+    def secrets(self) -> SecretBox:
+        """The secret box, its key read (or created) only by a command that uses secrets."""
+        if self._secrets is None:
+            self._secrets = SecretBox(self.store, load_key(self.settings.workdir))
+        return self._secrets
 
     def workspace(self, path: Path | None = None) -> Workspace:
         return load_workspace(path or self.settings.workspace)
@@ -140,11 +147,16 @@ def opened(
         settings = settings.model_copy(update={"database_url": database_url})
     located = locate(settings, workspace)
     settings = located_settings(settings, located)
+    errors = Console(stderr=True)
     if not quiet:
-        announce(Console(stderr=True), located, settings)
+        announce(errors, located, settings)
+    try:
+        adopt_zone(settings.workspace)  # times printed by any command: the workspace's zone, labelled
+    except YecaiError as exc:
+        raise fail(errors, exc) from None
     store = open_store(settings.store_url())
     try:
-        yield CommandContext(settings, store, SecretBox(store, load_key(settings.workdir)))
+        yield CommandContext(settings, store)
     finally:
         store.close()
 

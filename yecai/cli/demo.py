@@ -17,6 +17,7 @@ from rich.table import Table
 from yecai import labels
 from yecai.cli.context import find_workspace
 from yecai.cli.progress import step_progress
+from yecai.cli.tables import FIGURE, KEY, new_table
 from yecai.demo import KINGDEE_PORT, PM_PORT, DemoResult, run_demo
 
 STEP_NAMES = {
@@ -41,9 +42,7 @@ def _money(value: object) -> str:
 def _summary(result: DemoResult) -> Table:
     report = result.report
     send, plan, check = report.send, report.plan, report.check
-    table = Table(title="yecai demo · 汇总 summary", show_lines=False)
-    table.add_column("项目 item")
-    table.add_column("数值 value", justify="right")
+    table = new_table("yecai demo · 汇总 summary", "项目 item", ("数值 value", FIGURE))
     table.add_row("规则集 rule sets", f"{len(result.rule_sets):,}")
     table.add_row("源系统成本记录 source records", f"{result.source_records:,}")
     table.add_row("已暂存记录 staged records", f"{result.staged_records:,}")
@@ -66,9 +65,12 @@ def _trial_balance(result: DemoResult) -> Table:
     balance = result.trial_balance
     totals = balance.totals
     period = f"{balance.start}" if balance.start == balance.end else f"{balance.start} – {balance.end}"
-    table = Table(title=f"科目余额表 trial balance · 账簿 book {balance.book} · {period}")
-    for column in ("合计 totals", "借方 debit", "贷方 credit"):
-        table.add_column(column, justify="right" if column != "合计 totals" else "left")
+    table = new_table(
+        f"科目余额表 trial balance · 账簿 book {balance.book} · {period}",
+        "合计 totals",
+        ("借方 debit", FIGURE),
+        ("贷方 credit", FIGURE),
+    )
     table.add_row("期初余额 opening", _money(totals.opening.debit), _money(totals.opening.credit))
     table.add_row("本期发生额 movement", _money(totals.movement.debit), _money(totals.movement.credit))
     table.add_row("期末余额 closing", _money(totals.closing.debit), _money(totals.closing.credit))
@@ -78,9 +80,7 @@ def _trial_balance(result: DemoResult) -> Table:
 
 def _pnl(result: DemoResult) -> Table:
     pnl = result.pnl
-    table = Table(title="公司损益 company P&L")
-    table.add_column("项目 item")
-    table.add_column("金额 amount", justify="right")
+    table = new_table("公司损益 company P&L", "项目 item", ("金额 amount", FIGURE))
     table.add_row("营业收入 revenue", _money(pnl.revenue))
     table.add_row("营业成本 cost of sales", _money(pnl.cost_of_sales))
     table.add_row("税金及附加 taxes and surcharges", _money(pnl.taxes))
@@ -91,9 +91,13 @@ def _pnl(result: DemoResult) -> Table:
 
 
 def _console_help(console: Console, result: DemoResult, workdir: Path) -> None:
-    table = Table(title="控制台用户 console users")
-    for column in ("用户 user", "角色 role", "密码 password", "项目 projects"):
-        table.add_column(column)
+    table = new_table(
+        "控制台用户 console users",
+        ("用户 user", KEY),
+        ("角色 role", KEY),
+        ("密码 password", KEY),
+        "项目 projects",
+    )
     for user in result.users:
         table.add_row(
             user.username,

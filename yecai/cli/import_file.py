@@ -21,7 +21,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from yecai import labels
-from yecai.cli.context import EXIT_USAGE
+from yecai.cli.context import EXIT_USAGE, opened
+from yecai.cli.options import DATABASE, WORKSPACE
+from yecai.cli.tables import FIGURE, KEY, new_table
 from yecai.files import (
     DEFAULT_CONNECTION,
     ColumnMapping,
@@ -38,8 +40,7 @@ from yecai.files import (
     write_template,
 )
 from yecai.files.isolated import WorkerLimits, import_in_worker
-from yecai.settings import Settings
-from yecai.store.db import Store, open_store
+from yecai.store.db import Store
 
 # the import could not run: its worker ran out of memory or time, or the OS refused the file
 EXIT_UNREADABLE = 1
@@ -56,11 +57,6 @@ class ImportKind(StrEnum):
     BUDGET = "budget"
     WORKER = "worker"
     OPENING_BALANCE = "opening_balance"  # 期初余额
-
-
-def _store(database_url: str | None) -> Store:
-    # the same store as `serve` and the console: YECAI_DATABASE_URL, else YECAI_WORKDIR's SQLite
-    return open_store(database_url or Settings().store_url())
 
 
 def _constants(values: list[str]) -> dict[str, str]:
@@ -87,9 +83,7 @@ def _exit_code(problem: FileProblem) -> int:
 def _counts_table(result: ImportResult) -> Table:
     counts = result.counts
     title = f"导入 import · {result.file_name} · {labels.both('import_kind', result.kind)}"
-    table = Table(title=title)
-    table.add_column("项目 item")
-    table.add_column("行数 rows", justify="right")
+    table = new_table(title, "项目 item", ("行数 rows", FIGURE))
     table.add_row("已导入 imported", f"{counts.imported:,}")
     table.add_row("已拒绝 rejected", f"{counts.rejected:,}")
     table.add_row("重复 duplicate", f"{counts.duplicate:,}")
@@ -103,9 +97,13 @@ def _counts_table(result: ImportResult) -> Table:
 def _issues_table(result: ImportResult, limit: int = 20) -> Table | None:
     if not result.issues:
         return None
-    table = Table(title="问题行（前 {0} 条）first {0} problems".format(min(limit, len(result.issues))))
-    for name in ("位置 where", "列 column", "值 value", "原因 reason"):
-        table.add_column(name, overflow="fold")
+    table = new_table(
+        "问题行（前 {0} 条）first {0} problems".format(min(limit, len(result.issues))),
+        ("位置 where", KEY),
+        "列 column",
+        "值 value",
+        "原因 reason",
+    )
     for issue in result.issues[:limit]:
         table.add_row(f"{issue.sheet}!{issue.row}", issue.column, issue.value[:40], f"{issue.zh}\n{issue.en}")
     return table
@@ -189,9 +187,8 @@ def import_command(
     connection: str = typer.Option(
         DEFAULT_CONNECTION, "--connection", help="连接名 connection the records belong to"
     ),
-    database_url: str | None = typer.Option(
-        None, "--database-url", help="存储 store URL (default: YECAI_DATABASE_URL, else .yecai/yecai.sqlite)"
-    ),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
     wait: float = typer.Option(
         0.0, "--wait", min=0, help="他人正在导入时最多等待秒数 seconds to wait for another import of the kind"
     ),
@@ -214,51 +211,54 @@ def import_command(
     if file is None:
         raise typer.BadParameter("请指定要导入的文件 / name the file to import", param_hint="FILE")
     constants = _constants(set_values)
-    store = _store(database_url)
-    try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("[progress.description]{task.description}"),
-            TextColumn("{task.completed:,} 行 rows"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"导入 importing {file.name}", total=None)
-            result = import_in_worker(
-                store,
-                file,
-                kind=kind.value,
-                connection=connection,
-                project=project,
-                constants=constants,
-                mapping=template,
-                sheet=sheet,
-                report=report,
-                wait=wait,
-                progress=lambda n: bar.advance(task, n),
-                limits=WorkerLimits.from_settings(),
-            )
-        _print_result(console, result)
-        if save_template:
-            _save_detected(
-                store, save_template, result, {**constants, **({"project_code": project} if project else {})}
-            )
-            console.print(f"已保存列映射模板 saved column template: {save_template}", highlight=False)
-    except FileProblem as exc:
-        console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
-        written = report.with_suffix(".xlsx") if report is not None else None
-        if written is not None and written.exists():
-            console.print(f"报告 report: {written}", highlight=False)
-        raise typer.Exit(_exit_code(exc)) from None
-    except MappingError as exc:
-        console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
-        raise typer.Exit(2) from None
-    except LockHeld as exc:
-        console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
-        raise typer.Exit(EXIT_LOCKED) from None
-    finally:
-        store.close()
+    # the same workspace, work directory and store as every other command (docs/cli.md), said in one line
+    with opened(database_url, workspace) as ctx:
+        store = ctx.store
+        try:
+            with Progress(
+                SpinnerColumn(),
+                TextColumn("[progress.description]{task.description}"),
+                TextColumn("{task.completed:,} 行 rows"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task(f"导入 importing {file.name}", total=None)
+                result = import_in_worker(
+                    store,
+                    file,
+                    kind=kind.value,
+                    connection=connection,
+                    project=project,
+                    constants=constants,
+                    mapping=template,
+                    sheet=sheet,
+                    report=report,
+                    wait=wait,
+                    progress=lambda n: bar.advance(task, n),
+                    limits=WorkerLimits.from_settings(),
+                )
+            _print_result(console, result)
+            if save_template:
+                _save_detected(
+                    store,
+                    save_template,
+                    result,
+                    {**constants, **({"project_code": project} if project else {})},
+                )
+                console.print(f"已保存列映射模板 saved column template: {save_template}", highlight=False)
+        except FileProblem as exc:
+            console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
+            written = report.with_suffix(".xlsx") if report is not None else None
+            if written is not None and written.exists():
+                console.print(f"报告 report: {written}", highlight=False)
+            raise typer.Exit(_exit_code(exc)) from None
+        except MappingError as exc:
+            console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        except LockHeld as exc:
+            console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
+            raise typer.Exit(EXIT_LOCKED) from None
 
 
 column_templates_app = typer.Typer(
@@ -269,16 +269,20 @@ column_templates_app = typer.Typer(
 
 @column_templates_app.command("list")
 def list_templates_command(
-    database_url: str | None = typer.Option(None, "--database-url", help="存储 store URL"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """列出已保存的列映射模板 · list saved column templates."""
     console = Console()
-    store = _store(database_url)
-    try:
-        table = Table(title="列映射模板 column templates")
-        for name in ("名称 name", "类型 kind", "列 columns", "常量 constants"):
-            table.add_column(name)
-        for item in list_mappings(store):
+    with opened(database_url, workspace) as ctx:
+        table = new_table(
+            "列映射模板 column templates",
+            ("名称 name", KEY),
+            ("类型 kind", KEY),
+            "列 columns",
+            "常量 constants",
+        )
+        for item in list_mappings(ctx.store):
             table.add_row(
                 item.name,
                 item.kind,
@@ -286,53 +290,46 @@ def list_templates_command(
                 ", ".join(f"{k}={v}" for k, v in item.constants.items()),
             )
         console.print(table)
-    finally:
-        store.close()
 
 
 @column_templates_app.command("export")
 def export_templates_command(
     out: Path = typer.Argument(..., help="YAML 文件 file to write"),
-    database_url: str | None = typer.Option(None, "--database-url", help="存储 store URL"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """导出全部列映射模板为 YAML · export every column template as YAML."""
-    store = _store(database_url)
-    try:
-        out.write_text(mappings_to_yaml(list_mappings(store)), encoding="utf-8")
-    finally:
-        store.close()
+    with opened(database_url, workspace) as ctx:
+        out.write_text(mappings_to_yaml(list_mappings(ctx.store)), encoding="utf-8")
     Console().print(f"已导出 exported: {out}", highlight=False)
 
 
 @column_templates_app.command("load")
 def load_templates_command(
     source: Path = typer.Argument(..., help="YAML 文件 file to read"),
-    database_url: str | None = typer.Option(None, "--database-url", help="存储 store URL"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """从 YAML 载入（新增或替换）列映射模板 · load (add or replace) column templates from YAML."""
     console = Console()
-    store = _store(database_url)
-    try:
-        names = import_mappings_yaml(store, source.read_text(encoding="utf-8"))
-    except MappingError as exc:
-        console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
+    with opened(database_url, workspace) as ctx:
+        try:
+            names = import_mappings_yaml(ctx.store, source.read_text(encoding="utf-8"))
+        except MappingError as exc:
+            console.print(f"[red]{exc.zh}\n{exc.en}[/red]", highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
     console.print(f"已载入 loaded: {', '.join(names)}", highlight=False)
 
 
 @column_templates_app.command("delete")
 def delete_template_command(
     name: str = typer.Argument(..., help="模板名称 template name"),
-    database_url: str | None = typer.Option(None, "--database-url", help="存储 store URL"),
+    workspace: Path | None = WORKSPACE,
+    database_url: str | None = DATABASE,
 ) -> None:
     """删除列映射模板 · delete a column template."""
-    store = _store(database_url)
-    try:
-        found = delete_mapping(store, name)
-    finally:
-        store.close()
+    with opened(database_url, workspace) as ctx:
+        found = delete_mapping(ctx.store, name)
     if not found:
         Console().print(f"[red]没有该模板 no such template: {name}[/red]", highlight=False)
         raise typer.Exit(1)

@@ -1,5 +1,5 @@
-"""The `yecai` command: demo, sandboxes, import, sync, reconcile, match, rules, mapping, postings,
-serve, worker, jobs, alerts.
+"""The `yecai` command: demo, init, sandboxes, import, sync, reconcile, match, rules, mapping,
+postings, serve, worker, jobs, alerts.
 
 Commands stay thin: they parse options, call service functions and render results with Rich.
 """
@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import typer
 
+from yecai import __version__
 from yecai.cli.alerts import alerts_app
 from yecai.cli.demo import demo_command
+from yecai.cli.help_format import install as install_help_format
 from yecai.cli.import_file import column_templates_app, import_command
+from yecai.cli.init_workspace import init_command
 from yecai.cli.match import match_command
 from yecai.cli.postings import postings_app
 from yecai.cli.reconcile import reconcile_command
@@ -22,6 +25,7 @@ from yecai.cli.serve import jobs_app, serve_command, worker_command
 from yecai.cli.sync import connections_app, sync_command
 from yecai.cli.users import users_app
 
+install_help_format()  # every option name and help text whole at any width
 app = typer.Typer(
     name="yecai",
     help="业财一体化集成中枢 · integration hub: construction project management → Kingdee K/3 Cloud",
@@ -33,6 +37,7 @@ app.add_typer(sandbox_app, name="sandbox")
 sandbox_app.command("kingdee")(kingdee_command)
 sandbox_app.command("pm")(pm_command)
 app.command("demo")(demo_command)
+app.command("init")(init_command)
 app.command("import")(import_command)
 app.add_typer(column_templates_app, name="column-templates")
 app.command("sync")(sync_command)
@@ -48,6 +53,21 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(report_app, name="report")
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"yecai {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="版本 · print the version and exit"
+    ),
+) -> None:
+    """业财一体化集成中枢 · integration hub: construction project management → Kingdee K/3 Cloud"""
 
 
 if __name__ == "__main__":

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from yecai import labels
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
+from yecai.cli.tables import FIGURE, KEY, new_table
 from yecai.domain.posting_states import STATES
 from yecai.errors import YecaiError
 from yecai.services import postings as service
@@ -35,33 +35,31 @@ def list_command(
     with opened(database_url, workspace) as ctx:
         rows = service.list_postings(ctx.store, state=state, connection=connection, limit=limit)
         counts = service.counts_by_state(ctx.store, connection=connection)
-    table = Table(
-        title="过账 postings · "
-        + ", ".join(f"{labels.both('state', k)} {v}" for k, v in sorted(counts.items()))
+    # Five narrow columns fit 80 columns with every amount and number whole; the messages, long and
+    # bilingual, follow the table as lines of their own instead of a column one word wide.
+    table = new_table(
+        "过账 postings · " + ", ".join(f"{labels.both('state', k)} {v}" for k, v in sorted(counts.items())),
+        ("ID", KEY),
+        ("日期 date", KEY),
+        ("规则集/状态\nrule set / state", KEY),
+        ("金额 amount", FIGURE),
+        ("凭证字号/单据编号 number", KEY),
     )
-    for column in (
-        "ID",
-        "日期 date",
-        "规则 rule set",
-        "状态 state",
-        "金额 amount",
-        "凭证字号/单据编号 number",
-        "尝试 tries",
-        "说明 message",
-    ):
-        table.add_column(column)
     for row in rows:
+        tries = f" · {row.attempts} 次 tries" if row.attempts else ""
         table.add_row(
             str(row.id),
             row.business_date.isoformat(),
-            labels.both("rule_set", row.rule_set),
-            labels.both("state", row.state),
+            f"{labels.both('rule_set', row.rule_set)}\n{labels.both('state', row.state)}{tries}",
             row.debit_total,
             row.kingdee_number or "-",
-            str(row.attempts),
-            (row.message or "")[:80],
         )
     console.print(table)
+    messages = [row for row in rows if row.message]
+    if messages:
+        console.print("说明 messages:", highlight=False)
+    for row in messages:
+        console.print(f"  {row.id}: {row.message}", highlight=False)
 
 
 @postings_app.command("approve")

@@ -16,6 +16,7 @@ from rich.table import Table
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import EXIT_USAGE, fail, opened
 from yecai.cli.options import DATABASE, JOB, WORKSPACE
+from yecai.cli.tables import FIGURE, KEY, new_table
 from yecai.errors import YecaiError
 from yecai.reconcile.classify import KINDS, TITLES
 from yecai.reconcile.service import ReconcileReport, parse_period, reconcile_job, run_detail
@@ -23,10 +24,12 @@ from yecai.reconcile.workbook import workbook
 
 
 def _table(job: str | None, report: ReconcileReport) -> Table:
-    table = Table(title=f"对账 reconciliation · {job or '-'} · {report.period} · run {report.run_id}")
-    table.add_column("差异类型 difference type")
-    table.add_column("代码 code")
-    table.add_column("数量 count", justify="right")
+    table = new_table(
+        f"对账 reconciliation · {job or '-'} · {report.period} · run {report.run_id}",
+        "差异类型 difference type",
+        ("代码 code", KEY),
+        ("数量 count", FIGURE),
+    )
     for kind in KINDS:
         zh, en = TITLES[kind]
         table.add_row(f"{zh} {en}", kind, f"{report.counts.get(kind, 0):,}")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import EXIT_USAGE, CommandContext, fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
+from yecai.cli.tables import FIGURE, new_table
 from yecai.errors import YecaiError
 from yecai.reports import service
 from yecai.reports.latest import PeriodChoice, asked
@@ -113,16 +113,14 @@ def pnl_command(
     if view is None:
         raise fail(console, YecaiError(f"没有项目 {project}", f"no project {project}"))
     p = view.project
-    table = Table(title=f"项目损益 P&L · {p.code} {p.name} · {view.period}")
-    for title in (
+    table = new_table(
+        f"项目损益 P&L · {p.code} {p.name} · {view.period}",
         "成本项目 category",
-        "目标成本 budget",
-        "至今预算 to date",
-        "本月 month",
-        "累计 cost",
-        "偏差 %",
-    ):
-        table.add_column(title, justify="left" if title.startswith("成本项目") else "right")
+        *(
+            (title, FIGURE)
+            for title in ("目标成本 budget", "至今预算 to date", "本月 month", "累计 cost", "偏差 %")
+        ),
+    )
     for r in view.rows:
         table.add_row(
             r.name,

@@ -13,10 +13,10 @@ from pathlib import Path
 import typer
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from yecai.cli.context import fail, once, opened
 from yecai.cli.options import DATABASE, WORKSPACE
+from yecai.cli.tables import KEY, new_table
 from yecai.errors import YecaiError
 from yecai.mapping.excel import export_mapping_xlsx, import_mapping_xlsx
 from yecai.mapping.rules import default_mapping, default_rule_sets, load_mapping
@@ -30,16 +30,15 @@ mapping_app = typer.Typer(help="映射表 · mapping tables: to and from Excel f
 @rules_app.command("list")
 def list_rules() -> None:
     """列出内置规则集 · list the built-in rule sets (event, document, Kingdee form)."""
-    table = Table(title="内置规则集 built-in rule sets")
-    for column in (
-        "名称 name",
-        "事件 event",
+    table = new_table(
+        "内置规则集 built-in rule sets",
+        ("名称 name", KEY),
+        ("事件 event", KEY),
         "单据 document",
-        "金蝶表单 form",
+        ("金蝶表单 form", KEY),
         "需审批 approval",
         "期间 period",
-    ):
-        table.add_column(column)
+    )
     for name, rules in sorted(default_rule_sets().items()):
         table.add_row(
             name,
@@ -58,9 +57,13 @@ def _render(console: Console, job: str, report: RuleCheckReport) -> None:
         f"问题 problems {len(report.problems)}, 未映射 unmapped {len(report.unmapped)}"
     )
     if report.problems:
-        table = Table(title=f"{job} · 规则问题 rule problems")
-        for column in ("规则集 rule set", "角色 role", "科目 account", "问题 problem"):
-            table.add_column(column)
+        table = new_table(
+            f"{job} · 规则问题 rule problems",
+            "规则集 rule set",
+            "角色 role",
+            ("科目 account", KEY),
+            "问题 problem",
+        )
         for p in report.problems:
             table.add_row(p.rule_set, p.role, p.account, f"{p.zh}\n{p.en}")
         console.print(table)

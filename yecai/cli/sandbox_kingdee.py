@@ -94,7 +94,12 @@ def _serve(host: str, port: int, data_dir: Path, faults: FaultSettings) -> None:
     server_url = server_url_for(host, port)
     record_server_url(data_dir, server_url)
     console.print(f"[bold]sandbox.kingdee[/] serving {server_url} (data: {data_dir})")
-    console.print("credentials: yecai sandbox kingdee --print-credentials --data-dir " + str(data_dir))
+    # a command to copy: one line whatever the terminal's width
+    console.print(
+        "credentials: yecai sandbox kingdee --print-credentials --data-dir " + str(data_dir),
+        soft_wrap=True,
+        highlight=False,
+    )
     site = server_url.removesuffix("K3Cloud/")
     console.print(f"web page: {site}  ·  faults: {faults.as_dict()}  ·  change them: POST {site}admin/faults")
     try:

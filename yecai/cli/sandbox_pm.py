@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from yecai.cli.tables import FIGURE, KEY, new_table
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.auth import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, AuthMode
 from yecai.sandbox.pm.data import MAX_MONTHS, MAX_PROJECTS, generate
@@ -110,7 +110,14 @@ def pm_command(
     if export is not None:
         with console.status(f"导出 · writing exports to {export} …"):
             files = write_exports(dataset, export)
-        table = Table("文件 file", "kind", "format", "encoding", "rows", title="sandbox.pm 导出 · exports")
+        table = new_table(
+            "sandbox.pm 导出 · exports",
+            "文件 file",
+            ("kind", KEY),
+            ("format", KEY),
+            ("encoding", KEY),
+            ("rows", FIGURE),
+        )
         for file in files:
             table.add_row(file.path.name, file.kind, file.format, file.encoding or "", f"{file.rows:,}")
         console.print(table)

@@ -17,20 +17,20 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from yecai import labels
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.cli.serving import serve, work
+from yecai.cli.tables import FIGURE, KEY, new_table
 from yecai.errors import YecaiError
 from yecai.jobs import actions, deadletters
 from yecai.jobs.calendar import Coverage
 from yecai.jobs.overview import job_overview
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime, is_distributed, open_runtime
-from yecai.jobs.schedule import beijing
+from yecai.localtime import shown
 from yecai.observability.logs import configure_logging
 from yecai.settings import Settings
 from yecai.workspace import Workspace
@@ -104,7 +104,7 @@ def _job_runtime(
 
 
 def _when(value: dt.datetime | None) -> str:
-    return beijing(value).strftime("%Y-%m-%d %H:%M") if value else "-"
+    return shown(value, empty="-")
 
 
 # --- serve and worker ---------------------------------------------------------------------------
@@ -177,17 +177,16 @@ def list_jobs(
     """列出作业 · jobs with schedule, next run, last run and paused connections."""
     with _job_runtime(workspace, database_url, queue_url) as (console, runtime, space):
         rows = job_overview(runtime.store, space, runtime.calendar)
-    table = Table(title="作业 jobs（北京时间 Beijing time）")
-    for column in (
-        "作业 job",
+    table = new_table(
+        "作业 jobs",
+        ("作业 job", KEY),
         "源 → 金蝶 source → Kingdee",
         "计划 schedule",
         "下次运行 next run",
         "上次运行 last run",
         "当前 now",
         "暂停 paused",
-    ):
-        table.add_column(column)
+    )
     warnings: list[str] = []
     for row in rows:
         last = "-"
@@ -247,9 +246,15 @@ def list_dead(
     console = Console()
     with opened(database_url, workspace) as ctx:
         letters = deadletters.dead_letters(ctx.store, status=None if show_all else "dead", job=job)
-    table = Table(title="死信 dead letters")
-    for column in ("ID", "作业 job", "失败时间 failed", "次数 attempts", "错误 error", "状态 status"):
-        table.add_column(column)
+    table = new_table(
+        "死信 dead letters",
+        ("ID", KEY),
+        "作业 job",
+        "失败时间 failed",
+        ("次数 attempts", FIGURE),
+        "错误 error",
+        "状态 status",
+    )
     for letter in letters:
         where = " ".join(f"{labels.both('context', k)}={v}" for k, v in letter.error_context.items())
         advice = f"{labels.both('action', letter.error_action)} / {labels.both('fault', letter.error_fault)}"

@@ -20,6 +20,7 @@ from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, once, opened
 from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.cli.progress import step_progress
+from yecai.cli.tables import FIGURE, KEY, new_table
 from yecai.errors import YecaiError
 from yecai.services import connections as connection_service
 from yecai.sync.launch import jobs_for, run_sync
@@ -30,9 +31,7 @@ connections_app = typer.Typer(help="连接 · connections: list them, store thei
 
 
 def _summary(name: str, report: SyncReport) -> Table:
-    table = Table(title=f"同步 sync · {name} · run {report.run_id}")
-    table.add_column("项目 item")
-    table.add_column("数值 value", justify="right")
+    table = new_table(f"同步 sync · {name} · run {report.run_id}", "项目 item", ("数值 value", FIGURE))
     for pull in report.pulls:
         table.add_row(f"拉取 pulled {pull.stream}", f"{pull.fetched:,} (新 new {pull.new:,})")
     invalid = sum(v.invalid for v in report.validations)
@@ -119,9 +118,13 @@ def list_connections(
     console = Console()
     with opened(database_url, workspace) as ctx:
         space = ctx.workspace_or_exit(console)
-        table = Table(title="连接 connections")
-        for column in ("名称 name", "类型 kind", "地址 address", "已存密钥 stored secrets"):
-            table.add_column(column)
+        table = new_table(
+            "连接 connections",
+            ("名称 name", KEY),
+            ("类型 kind", KEY),
+            "地址 address",
+            "已存密钥 stored secrets",
+        )
         for name, c in space.connections.items():
             if isinstance(c, KingdeeConnection):
                 address = c.server_url

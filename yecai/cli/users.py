@@ -12,14 +12,15 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from yecai.auth import sessions, users
 from yecai.auth.principal import cli_principal
 from yecai.auth.roles import ROLE_TITLES, Role
 from yecai.cli.context import fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
+from yecai.cli.tables import KEY, new_table
 from yecai.errors import YecaiError
+from yecai.localtime import shown
 
 users_app = typer.Typer(help="用户 · users, roles and API tokens of the console and API")
 ROLES = ", ".join(r.value for r in Role)
@@ -84,19 +85,24 @@ def list_users(workspace: Path | None = WORKSPACE, database_url: str | None = DA
     """列出用户 · users with role, projects and state."""
     with opened(database_url, workspace) as ctx:
         rows = users.list_users(ctx.store)
-    table = Table(title="用户 users")
-    for column in ("用户 user", "角色 role", "项目 projects", "状态 state", "最近登录 last sign-in"):
-        table.add_column(column)
+    table = new_table(
+        "用户 users",
+        ("用户 user", KEY),
+        ("角色 role", KEY),
+        "项目 projects",
+        "状态 state",
+        "最近登录 last sign-in",
+    )
     for u in rows:
         state = "启用 active" if u.active else "停用 disabled"
         if u.locked_until:
-            state += f" · 暂停登录至 sign-in paused until {u.locked_until:%Y-%m-%d %H:%M:%S}Z"
+            state += f" · 暂停登录至 sign-in paused until {shown(u.locked_until, seconds=True)}"
         table.add_row(
             u.username,
             u.role.value,
             ", ".join(u.projects) or "-",
             state,
-            f"{u.last_login_at:%Y-%m-%d %H:%M}Z" if u.last_login_at else "-",
+            shown(u.last_login_at, empty="-"),
         )
     Console().print(table)
 

@@ -2,7 +2,7 @@
 
 Bills (付款申请单, 应付单, 付款单 …) carry their posting key where Kingdee keeps it: a deterministic
 `FBillNo` derived from the key, which Kingdee itself refuses to save twice — the strongest
-exactly-once guard available through the WebAPI (reference §8).
+exactly-once guard available through the WebAPI (§8 of the WebAPI facts, docs/architecture.md).
 """
 
 from __future__ import annotations

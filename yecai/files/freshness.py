@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from yecai.files.locks import aware
 from yecai.files.reader import Note
+from yecai.localtime import shown
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImport
 
 STALE_EXPORT = dt.timedelta(days=7)
-BEIJING = dt.timezone(dt.timedelta(hours=8))  # exports are stamped in Beijing time
 
 
 def export_age_notes(store: Store, *, connection: str, kind: str, stamp: dt.datetime | None) -> list[Note]:
@@ -29,8 +29,8 @@ def export_age_notes(store: Store, *, connection: str, kind: str, stamp: dt.date
     if age > STALE_EXPORT:
         notes.append(
             Note(
-                f"该文件导出于 {stamp:%Y-%m-%d %H:%M}，已过去 {age.days} 天；导出之后的变更不在其中",
-                f"the file was exported on {stamp:%Y-%m-%d %H:%M}, {age.days} days ago; "
+                f"该文件导出于 {shown(stamp)}，已过去 {age.days} 天；导出之后的变更不在其中",
+                f"the file was exported on {shown(stamp)}, {age.days} days ago; "
                 "changes since then are not in it",
             )
         )
@@ -47,12 +47,12 @@ def export_age_notes(store: Store, *, connection: str, kind: str, stamp: dt.date
             .limit(1)
         ).one_or_none()
         if newer is not None and newer.exported_at is not None:
-            when = aware(newer.exported_at).astimezone(BEIJING)
+            when = shown(aware(newer.exported_at))
             notes.append(
                 Note(
-                    f"已导入过更新的导出 {newer.file_name}（导出于 {when:%Y-%m-%d %H:%M}，运行 "
+                    f"已导入过更新的导出 {newer.file_name}（导出于 {when}，运行 "
                     f"{newer.run_id}）；本文件较旧，其中改动过的行会作为新版本导入，请确认",
-                    f"a newer export, {newer.file_name} (exported {when:%Y-%m-%d %H:%M}, run "
+                    f"a newer export, {newer.file_name} (exported {when}, run "
                     f"{newer.run_id}), was already imported; rows changed since this older file will be "
                     "imported as new versions: please check",
                 )

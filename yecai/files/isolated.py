@@ -63,6 +63,7 @@ from yecai.files.mappings import ColumnMapping, MappingError
 from yecai.files.problems import FileProblem
 from yecai.files.report import problem_report
 from yecai.files.resume import failed_run, interrupt_running, latest_run_id, runs_after
+from yecai.localtime import ZONE_ENV, people_zone
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
 
@@ -382,7 +383,8 @@ def import_in_worker(
             options=options,
             memory_mb=limits.memory_mb,
             cpu_seconds=limits.cpu_seconds,
-            environ=dict(os.environ),
+            # the caller's zone for the times the import's notes and report show (yecai.localtime)
+            environ={**os.environ, ZONE_ENV: people_zone().key},
             stderr=str(Path(folder) / "stderr.txt"),
         )
         watch = _Watch(store, path, kind, connection, limits, progress, Path(job.stderr), report)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from yecai.files.problems import LockHeld, LockLost
 from yecai.files.reader import Note
+from yecai.localtime import shown
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImportLock
 
@@ -326,7 +327,7 @@ def takeover_note(lock: ImportLock) -> Note | None:
     old = lock.took_over
     if old is None:
         return None
-    since = old.heartbeat_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    since = shown(old.heartbeat_at, seconds=True)
     if lock.owner_gone and old.owner is not None:
         pid, host = old.owner.pid, old.owner.host
         return Note(

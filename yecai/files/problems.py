@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from yecai.errors import Action, Context, Fault, YecaiError
+from yecai.localtime import shown
 
 
 class FileProblem(YecaiError):
@@ -26,7 +27,7 @@ class LockHeld(YecaiError):
     def __init__(
         self, *, connection: str, kind: str, holder: str, since: dt.datetime, file_name: str
     ) -> None:
-        local = since.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        local = shown(since, seconds=True)
         super().__init__(
             f"{holder} 自 {local} 起正在导入 {file_name}（连接 {connection}，类型 {kind}），请稍后再试",
             f"{holder} has been importing {file_name} since {local} (connection {connection}, kind {kind}); "

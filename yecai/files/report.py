@@ -28,9 +28,9 @@ from sqlalchemy import or_, select
 from yecai import jsonutil
 from yecai.domain.documents import CATEGORY_NAMES_ZH, CostCategory
 from yecai.domain.text import inert
-from yecai.files.locks import aware
 from yecai.files.problems import FileProblem
 from yecai.files.rows import RowIssue
+from yecai.localtime import shown
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImport, FileImportIssue
 from yecai.store.tables import Document, Record
@@ -189,7 +189,7 @@ def _text(sheet: Any, row: int, col: int, value: object, style: Any = None) -> N
 
 
 def _stamp(value: Any) -> str:
-    return aware(value).astimezone().strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+    return shown(value, seconds=True, empty="")
 
 
 def _summary(sheet: Any, info: dict[str, Any], bold: Any, wrap: Any, already: bool) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from yecai.files.problems import FileProblem, LockLost
 from yecai.files.reader import Note
+from yecai.localtime import shown
 from yecai.store.db import Store
 from yecai.store.file_tables import FileImport
 from yecai.store.tables import Run
@@ -64,7 +65,7 @@ def check_settings(previous: FileImport, settings: dict[str, Any]) -> None:
 def already_note(previous: FileImport, file_name: str) -> Note:
     """What to tell someone importing bytes that were imported before."""
     when = previous.finished_at or previous.started_at
-    stamp = when.replace(tzinfo=when.tzinfo or dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+    stamp = shown(when)
     renamed = previous.file_name != file_name
     as_name_zh = f"（当时文件名 {previous.file_name}，内容完全相同）" if renamed else ""
     as_name_en = f" (then named {previous.file_name}; the bytes are identical)" if renamed else ""

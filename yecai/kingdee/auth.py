@@ -26,7 +26,7 @@ from yecai.kingdee.signing import Identity, signed_headers
 SESSION_COOKIE = "kdservice-sessionid"
 ASP_COOKIE = "ASP.NET_SessionId"
 AUTH_SERVICE = "Kingdee.BOS.WebApi.ServicesStub.AuthService."
-# LoginResultType 1 = 登录成功; -5 = 需要表单处理, which API integrations treat as logged in [reference §4.4].
+# LoginResultType 1 = 登录成功; -5 = 需要表单处理, which API integrations treat as logged in [WebAPI §4.4].
 LOGGED_IN = frozenset({1, -5})
 LOGIN_REFUSED = Outcome(
     Action.FAIL,

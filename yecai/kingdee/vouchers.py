@@ -1,6 +1,6 @@
 """GL_VOUCHER payloads and numbers: the Save model of a planned voucher, and its 凭证字号.
 
-Field keys follow Kingdee's GL_VOUCHER template (protocol reference §7.1–§7.2). The key goes where
+Field keys follow Kingdee's GL_VOUCHER template (WebAPI §7.1–§7.2). The key goes where
 the rule set's `key_field` says (see `yecai.kingdee.keys`): with `summary` every line's 摘要 carries
 the token `#YC:<key>`; with `bill_no` or a custom `F_…` field the key lives there and the 摘要 is
 left to people. An accountant finds a voucher by 期间 + 凭证字号 (记-0012: FVOUCHERGROUPID +

@@ -16,6 +16,7 @@ import xlsxwriter
 
 from yecai import labels
 from yecai.domain.text import inert
+from yecai.localtime import shown
 from yecai.reconcile.classify import KINDS
 from yecai.reconcile.service import DifferenceView, RunView
 
@@ -70,7 +71,7 @@ def workbook(run: RunView, differences: list[DifferenceView]) -> bytes:
         ("金蝶连接 Kingdee connection", run.connection or ""),
         ("同步作业 sync job", run.job or ""),
         ("状态 status", labels.both("state", run.status)),
-        ("开始 started (UTC)", run.started_at.strftime("%Y-%m-%d %H:%M:%S")),
+        ("开始 started", shown(run.started_at, seconds=True)),
     ]
     for kind in KINDS:
         facts.append((labels.both("recon", kind), run.counts.get(kind, 0)))

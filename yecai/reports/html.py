@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from yecai import labels
+from yecai.localtime import shown
 from yecai.reports import svg
 from yecai.reports.monthly import RISK_KINDS, MonthlyReport
 
@@ -34,6 +35,7 @@ def pct(value: Decimal | None) -> str:
 
 _env.filters["money"] = money
 _env.filters["pct"] = pct
+_env.filters["when"] = shown  # the workspace's zone, labelled (yecai.localtime)
 
 RISK_NAMES = {kind: labels.both("risk", kind) for kind in RISK_KINDS}
 

@@ -2,7 +2,7 @@
 
 Company overview, projects ranked by gross margin % and by cost variance %, the cost structure by
 category, cash (payment requests against payments) and the top risks: cost overrun beyond a
-threshold (10 % by default — company policy, construction-finance.md §5), negative margin,
+threshold (10 % by default — company policy, construction facts §5), negative margin,
 approved requests unpaid for too long, and active projects with no cost booked in the month.
 """
 

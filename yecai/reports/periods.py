@@ -2,7 +2,7 @@
 
 A period is parsed once at the edge (CLI option, query parameter, schedule) and a bad one is a
 bilingual `DataError`, so every caller reports it the same way. Kingdee's 会计期间 are calendar
-months in the sandbox and in most construction tenants (construction-finance.md §7.2).
+months in the sandbox and in most construction tenants (construction facts §7.2).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def property_number(flex_key: str) -> str:
     """The 核算维度 (BD_FLEXITEMPROPERTY) number behind a voucher flex key.
 
     Kingdee's standard slots FFLEX4…FFLEX13 are HSWD01_SYS…HSWD10_SYS; custom dimensions keep
-    their FF1000xx key as their number (reference §7.2).
+    their FF1000xx key as their number (WebAPI §7.2).
     """
     match = _FLEX.match(flex_key.upper())
     if match:

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from yecai import __version__
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime
 from yecai.settings import Settings
@@ -65,7 +66,7 @@ def create_app(
     app = FastAPI(
         title="yecai",
         description="业财一体化集成中枢 · the integration hub between construction project systems and Kingdee",
-        version="0.1.0",
+        version=__version__,
         docs_url=None,  # the console serves Swagger UI from vendored files (yecai.web.console.docs)
         redoc_url=None,
     )

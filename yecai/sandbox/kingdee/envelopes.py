@@ -1,7 +1,7 @@
 """The exact JSON shapes K/3 Cloud answers with, and a JSON codec that keeps money exact.
 
 Real servers return JSON booleans and integers, spell `SuccessEntitys` that way, and include
-`ErrorCode` only on failure (protocol reference §5.1–§5.2, §6.6). Amounts travel as JSON numbers,
+`ErrorCode` only on failure (WebAPI §5.1–§5.2, §6.6). Amounts travel as JSON numbers,
 read and written digit for digit by `yecai.jsonutil`, never through binary floats.
 """
 

@@ -1,7 +1,7 @@
 """The FilterString language of ExecuteBillQuery: a safe recursive-descent parser and evaluator.
 
 Clients write SQL-like conditions (`FDocumentStatus='C' AND FDate>='2025-01-01'`, `like`, `in (…)`)
-or the documented array form (protocol reference §6.6). The server turns them into SQL Server
+or the documented array form (WebAPI §6.6). The server turns them into SQL Server
 predicates, so we reproduce SQL semantics — three-valued logic with NULL, case-insensitive text
 comparison (Chinese_PRC_CI_AS), implicit date/number conversion — without ever building SQL text.
 """

@@ -1,6 +1,6 @@
 """Every text sandbox.kingdee puts in front of a client, in one table.
 
-Texts marked `verbatim` were seen on real K/3 Cloud servers (protocol reference §4.2, §5, §6.6);
+Texts marked `verbatim` were seen on real K/3 Cloud servers (WebAPI §4.2, §5, §6.6);
 texts marked `inferred` are this sandbox's plausible wording for cases where the real text is not
 public (unbalanced voucher, closed period, missing base data, …). When a live tenant shows the real
 wording, correct the row here — nothing else in the sandbox spells these texts out.

@@ -1,6 +1,6 @@
 """Knobs of one sandbox.kingdee instance: the behaviours that are inferred rather than known.
 
-Where the real server's behaviour is not public (protocol reference §11), the sandbox picks the
+Where the real server's behaviour is not public (WebAPI §11), the sandbox picks the
 stricter plausible behaviour by default and lets a user or test switch it here.
 """
 

@@ -2,7 +2,7 @@
 
 Clients send the same value many ways (`1000`, `"1000.00"`, `"true"`, `"2025-01-31"`,
 `"2025-01-31 00:00:00"`); the server stores one typed value. Queries print dates as
-`yyyy-MM-ddTHH:mm:ss` and amounts as exact numbers (protocol reference §6.6, §8).
+`yyyy-MM-ddTHH:mm:ss` and amounts as exact numbers (WebAPI §6.6, §8).
 """
 
 from __future__ import annotations

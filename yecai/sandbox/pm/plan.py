@@ -17,7 +17,7 @@ from yecai.sandbox.pm.projects import city_of, is_civil
 
 _TEN_THOUSANDTH = Decimal("0.0001")
 
-# VAT rates (construction-finance.md §2.2): goods 13 %; construction services and machinery hired
+# VAT rates (construction facts §2.2): goods 13 %; construction services and machinery hired
 # with its operator 9 %; 清包工 labour subcontractors may elect the simple method at 3 %; modern
 # services (testing, insurance) 6 %.
 VAT_GOODS = Decimal("0.13")

@@ -250,7 +250,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "jobs.run_now": ("立即运行", "Run now"),
     "jobs.manual": ("手动", "manual"),
     "jobs.runs": ("最近运行", "Recent runs"),
-    "jobs.beijing": ("时间为北京时间", "times are Beijing time"),
+    "jobs.beijing": ("计划（cron）按北京时间执行", "schedules (cron) run on Beijing time"),
     # connections
     "conn.title": ("连接", "Connections"),
     "conn.test": ("测试连接", "Test connection"),

@@ -3,7 +3,8 @@
 Autoescaping is on for every template (values from sources, users and Kingdee are text, never
 markup). Each page gets the caller, their CSRF token (for the `<meta>` that console.js hands to
 htmx, and for plain forms), the language with its `t` and `label`, and the navigation the caller's
-role may use. Times are shown in Beijing time, money with two decimals and thousands separators.
+role may use. Times are shown in the workspace's zone with their offset (yecai.localtime), money
+with two decimals and thousands separators.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from yecai import __version__
 from yecai.auth import users
 from yecai.auth.principal import Principal
 from yecai.auth.roles import Permission
 from yecai.errors import YecaiError
-from yecai.jobs.schedule import beijing
+from yecai.localtime import shown
 from yecai.web.console import i18n
 from yecai.web.security import SIGNED_IN
 
@@ -48,7 +50,7 @@ def _money(value: object) -> str:
 
 
 def _when(value: dt.datetime | None) -> str:
-    return beijing(value).strftime("%Y-%m-%d %H:%M") if value else "—"
+    return shown(value)  # the workspace's zone, labelled: the same text as the CLI and the reports
 
 
 def _day(value: dt.date | None) -> str:
@@ -72,6 +74,7 @@ def _slug(value: object) -> str:
 
 
 _env.filters.update(money=_money, when=_when, day=_day, pretty=_pretty, compact=_compact, slug=_slug)
+_env.globals["version"] = __version__  # the footer's
 
 
 @dataclass(frozen=True, slots=True)

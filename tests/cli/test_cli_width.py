@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
+from yecai import labels
 from yecai.cli.demo import _console_help
 from yecai.cli.main import app
 from yecai.store.db import Store
@@ -102,8 +103,13 @@ def test_postings_list_at_80_columns_shows_amounts_and_numbers_whole(
     table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
     assert table
     assert max(len(line) for line in table) <= 80
-    assert "awaiting_approval" in out  # states and rule sets whole as well
-    assert "purchase_invoice" in out
+    # states and rule sets in words (they may wrap at spaces, never cut): no raw codes
+    assert "待审批" in out
+    assert "awaiting" in out
+    assert "approval" in out
+    assert "awaiting_approval" not in out
+    assert labels.label("rule_set", "purchase_invoice") in out
+    assert "purchase_invoice" not in out
     # the message is whole too (it was cut at 80 characters): every word of it is there
     assert all(word in out for word in ("5401.04", "已禁用", "forbidden"))
 

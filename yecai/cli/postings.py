@@ -12,7 +12,7 @@ from yecai import labels
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
-from yecai.cli.tables import FIGURE, KEY, new_table
+from yecai.cli.tables import FIGURE, KEY, TEXT, new_table
 from yecai.domain.posting_states import STATES
 from yecai.errors import YecaiError
 from yecai.services import postings as service
@@ -41,7 +41,7 @@ def list_command(
         "过账 postings · " + ", ".join(f"{labels.both('state', k)} {v}" for k, v in sorted(counts.items())),
         ("ID", KEY),
         ("日期 date", KEY),
-        ("规则集/状态\nrule set / state", KEY),
+        ("规则集/状态\nrule set / state", TEXT),  # words, not codes: they may wrap
         ("金额 amount", FIGURE),
         ("凭证字号/单据编号 number", KEY),
     )

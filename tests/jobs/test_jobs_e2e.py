@@ -265,7 +265,12 @@ def test_a_killed_workers_job_is_taken_over_and_completes_exactly_once(
     tmp_path: Path, pg_url: str, queue_name: str, sandboxes: tuple[Any, Any, Any, dict[str, Any]]
 ) -> None:
     pm, dataset, _kingdee, credentials = sandboxes
-    store, env, queue = distributed(tmp_path, pg_url, queue_name, credentials, pm.base_url, batch_size=2)
+    # 8 s, not the fast 3 s: on a loaded machine (CI, two cores) the second worker's heartbeat could
+    # be starved past a 3 s lease and be taken over once more — correct, but not the one takeover
+    # this test counts. The dead worker's lease still expires within the wait below.
+    store, env, queue = distributed(
+        tmp_path, pg_url, queue_name, credentials, pm.base_url, batch_size=2, lease_seconds=8.0
+    )
     total = expected_vouchers(dataset)
     first = spawn(WORKER, env, tmp_path / "worker-1.log", "--workers", "1")
     second: subprocess.Popen[bytes] | None = None

@@ -18,8 +18,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from playwright.sync_api import Browser
 from sqlalchemy.engine import make_url
 
+from tests.support.chromium import launched_chromium
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.store.db import Store, open_store
 
@@ -88,3 +90,10 @@ def kingdee(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def shared_kingdee(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The credentials of one sandbox.kingdee served for the whole module."""
     yield from _running_kingdee(tmp_path_factory.mktemp("kd"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, one per module (tests/support/chromium.py)."""
+    with launched_chromium() as launched:
+        yield launched

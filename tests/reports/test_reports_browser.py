@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select
 
 from tests.support.report_world import ReportWorld, report_world
@@ -32,7 +31,6 @@ from yecai.store.tables import Document, Record
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "pw-browser-123456"
 LATEST = "2026-10"
 HUGE = Decimal("999999999999.99")  # the largest amount a card must hold
@@ -52,18 +50,6 @@ def base_url(world: ReportWorld) -> Iterator[str]:
 
     with serving(create_app(world.store, settings=world.settings)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium is not installed at {CHROMIUM}: apt-get install -y chromium (see .ci/run)")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

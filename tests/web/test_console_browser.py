@@ -11,11 +11,10 @@ These tests fail — never skip — when chromium is missing: `.ci/run` installs
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 from sqlalchemy import func, select
 
 from tests.support.showcase import PASSWORD, PROJECT_1, PROJECT_2, Showcase, serving
@@ -28,25 +27,11 @@ from yecai.store.tables import Posting
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-
 
 @pytest.fixture(scope="module")
 def base_url(showcase: Showcase) -> Iterator[str]:
     with serving(showcase.app()) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium is not installed at {CHROMIUM}: apt-get install -y chromium (see .ci/run)")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext
 from sqlalchemy import select
 
 from tests.support.showcase import PROJECT_1, Showcase, serving
-from tests.web.test_console_browser import CHROMIUM, sign_in
+from tests.web.test_console_browser import sign_in
 from tests.web.test_console_pages import own_posting
 from tests.web.test_voucher_pages import sandbox_opener  # noqa: F401  (the module's fixture)
 from yecai.reconcile import service as recon
@@ -34,20 +34,6 @@ def base_url(showcase: Showcase, sandbox_opener: views.Opener) -> Iterator[str]:
     app.state.charts = charts
     with serving(app) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium is not installed at {CHROMIUM}: apt-get install -y chromium (see .ci/run)")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

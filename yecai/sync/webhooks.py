@@ -240,7 +240,7 @@ def store_deliveries(store: Store, deliveries: Sequence[Delivery]) -> list[Webho
         return []
     try:
         outcomes = staged_in_retry(lambda: _store_batch(store, deliveries))
-    except Exception as exc:  # noqa: BLE001 - split the batch so that only the bad event fails
+    except Exception as exc:
         if len(deliveries) == 1:
             return [_retry(deliveries[0].event_id) if isinstance(exc, IntegrityError) else exc]
         # each delivery on its own: its own transaction says which one it was

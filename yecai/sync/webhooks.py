@@ -166,7 +166,7 @@ def _store_batch(store: Store, deliveries: Sequence[Delivery]) -> list[str]:
     for place, delivery in enumerate(deliveries):
         first.setdefault((delivery.connection, delivery.event_id), place)
     unique = [deliveries[place] for place in first.values()]
-    with store.transaction() as session:
+    with store.durable_transaction() as session:  # 2xx follows: synced to disk, not only written
         claimed = _claim(session, unique) if unique else {}
         # by connection and stream, in arrival order: later events of a key compare with earlier ones
         groups: dict[tuple[str, str], list[int]] = {}

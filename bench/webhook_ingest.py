@@ -146,7 +146,7 @@ async def _fire(port: int, requests: list[bytes], connections: int) -> dict[str,
 
 def load_main(port: int, events: int, connections: int, prefix: str) -> None:
     try:
-        import uvloop  # noqa: PLC0415 - the generator's own loop, fast like the server's
+        import uvloop  # the generator's own loop, fast like the server's
 
         uvloop.install()
     except ImportError:
@@ -241,8 +241,10 @@ def measure(
         try:
             _wait_healthy(port, server, log)
             fired = subprocess.run(
-                [sys.executable, __file__, "--load", str(port), "--events", str(events)]
-                + ["--connections", str(connections), "--prefix", label],
+                [
+                    *(sys.executable, __file__, "--load", str(port), "--events", str(events)),
+                    *("--connections", str(connections), "--prefix", label),
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -270,7 +272,9 @@ def measure(
         finally:
             store.close()
         if db == "postgres":
-            web = "2 web processes" if "2 web processes" in log.read_text(encoding="utf-8") else "1 web process"
+            web = (
+                "2 web processes" if "2 web processes" in log.read_text(encoding="utf-8") else "1 web process"
+            )
             result["web"] = web
         return result
     finally:

@@ -13,6 +13,7 @@ not access-logged (thousands a second, each already in `webhook_events`); other 
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -151,10 +152,13 @@ def _serve_processes(runtime: Runtime, *, host: str, port: int, processes: int) 
         log_level="info",
         log_config=None,
     )
-    server = uvicorn.Server(config)
     sock = config.bind_socket()
     try:
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn before 0.50
+            supervisor = Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock])  # type: ignore[call-arg]
+        else:
+            supervisor = Multiprocess(config, sockets=[sock])
+        supervisor.run()
     finally:
         sock.close()
 

@@ -22,8 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import BigInteger, Text, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -128,6 +129,19 @@ def inspect(
     return Delivery(connector.connection, event_id, event_type, body_hash, binding.stream, item)
 
 
+_CLAIMED = ("connection", "event_id", "event_type", "outcome", "body_hash")
+
+
+def _arrays(names: Sequence[str], types: Sequence[Any], rows: Sequence[dict[str, Any]]) -> Any:
+    """PostgreSQL: the rows as one `unnest` of column arrays — one short statement whatever the
+    batch size, parsed and planned once, instead of a multi-row VALUES of thousands of parameters."""
+    columns = [
+        cast(bindparam(f"_{name}", [row[name] for row in rows], type_=ARRAY(kind)), ARRAY(kind))
+        for name, kind in zip(names, types, strict=True)
+    ]
+    return func.unnest(*columns).table_valued(*names).render_derived()
+
+
 def _claim(session: Session, deliveries: Sequence[Delivery]) -> dict[tuple[str, str], int]:
     """Insert the events' rows unless their ids are stored; the new rows' ids by (connection, id).
 
@@ -135,13 +149,6 @@ def _claim(session: Session, deliveries: Sequence[Delivery]) -> dict[tuple[str, 
     (SQLite), then counts as stored: the claim is the de-duplication, settled in the database.
     """
     table = WebhookEvent.__table__
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["connection", "event_id"])
-        .returning(table.c.id, table.c.connection, table.c.event_id)
-    )
     now = utc_now()
     rows = [
         {
@@ -151,12 +158,49 @@ def _claim(session: Session, deliveries: Sequence[Delivery]) -> dict[tuple[str, 
             # staged events get their final outcome and record below, in the same transaction
             "outcome": "ignored" if d.stream is None else "stored",
             "body_hash": d.body_hash,
-            "record_id": None,
-            "received_at": now,
         }
         for d in deliveries
     ]
-    return {(c, e): i for i, c, e in session.execute(statement, rows)}
+    returned = (table.c.id, table.c.connection, table.c.event_id)
+    if session.get_bind().dialect.name == "postgresql":
+        source = _arrays(_CLAIMED, [Text] * len(_CLAIMED), rows)
+        statement: Any = (
+            postgresql.insert(table)
+            .from_select(
+                [*_CLAIMED, "received_at"],
+                select(*(source.c[name] for name in _CLAIMED), literal(now, table.c.received_at.type)),
+            )
+            .on_conflict_do_nothing(index_elements=["connection", "event_id"])
+            .returning(*returned)
+        )
+        found = session.execute(statement)
+    else:
+        statement = (
+            sqlite.insert(table)
+            .on_conflict_do_nothing(index_elements=["connection", "event_id"])
+            .returning(*returned)
+        )
+        found = session.execute(statement, [{**row, "received_at": now} for row in rows])
+    return {(c, e): i for i, c, e in found}
+
+
+def _settle(session: Session, changes: Sequence[dict[str, Any]]) -> None:
+    """Give staged events their outcome and record (rows claimed earlier in the transaction)."""
+    table = WebhookEvent.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        source = _arrays(("row", "outcome", "record"), (BigInteger, Text, BigInteger), changes)
+        session.execute(
+            update(table)
+            .where(table.c.id == source.c.row)
+            .values(outcome=source.c.outcome, record_id=source.c.record)
+        )
+        return
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row"))
+        .values(outcome=bindparam("outcome"), record_id=bindparam("record")),
+        changes,
+    )
 
 
 def _store_batch(store: Store, deliveries: Sequence[Delivery]) -> list[str]:
@@ -196,18 +240,12 @@ def _store_batch(store: Store, deliveries: Sequence[Delivery]) -> list[str]:
                 changes.append(
                     {
                         "row": claimed[(delivery.connection, delivery.event_id)],
-                        "new_outcome": outcomes[place],
-                        "new_record": record_id,
+                        "outcome": outcomes[place],
+                        "record": record_id,
                     }
                 )
         if changes:
-            table = WebhookEvent.__table__
-            session.execute(
-                update(table)
-                .where(table.c.id == bindparam("row"))
-                .values(outcome=bindparam("new_outcome"), record_id=bindparam("new_record")),
-                changes,
-            )
+            _settle(session, changes)
     return outcomes
 
 

@@ -221,3 +221,28 @@ def test_on_sqlite_the_webhook_commit_is_synced_and_other_commits_are_not(tmp_pa
         assert modes == [2, 1]  # the store's every-day commits stay NORMAL (the setting was put back)
     finally:
         store.close()
+
+
+def test_two_writers_racing_on_the_same_events_store_each_once(
+    store: Store, connector: GenericRestConnector
+) -> None:
+    # what two web processes do when a sender delivers the same events to both at once
+    batch = [delivery(connector, f"R{n}", f"CB-R{n}") for n in range(50)]
+    answers: list[list[WebhookReceipt | Exception]] = []
+    lock = threading.Lock()
+
+    def write(deliveries: list[Delivery]) -> None:
+        found = store_deliveries(store, deliveries)
+        with lock:
+            answers.append(found)
+
+    threads = [threading.Thread(target=write, args=(order,)) for order in (batch, batch[::-1], batch[::2])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outcomes = [a.outcome for found in answers for a in found if isinstance(a, WebhookReceipt)]
+    assert len(outcomes) == 50 + 50 + 25  # every delivery answered, none failed
+    assert outcomes.count("stored") == 50  # each event stored by exactly one writer
+    assert set(outcomes) == {"stored", "duplicate"}
+    assert (count(store, Record), count(store, WebhookEvent)) == (50, 50)

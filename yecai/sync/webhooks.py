@@ -209,7 +209,9 @@ def _store_batch(store: Store, deliveries: Sequence[Delivery]) -> list[str]:
     first: dict[tuple[str, str], int] = {}  # a redelivery inside the batch is its own duplicate
     for place, delivery in enumerate(deliveries):
         first.setdefault((delivery.connection, delivery.event_id), place)
-    unique = [deliveries[place] for place in first.values()]
+    # claimed in key order: two processes claiming overlapping ids wait for each other in the
+    # same order, never in a circle (a deadlock would cost the batch its one-transaction path)
+    unique = [deliveries[first[key]] for key in sorted(first)]
     with store.durable_transaction() as session:  # 2xx follows: synced to disk, not only written
         claimed = _claim(session, unique) if unique else {}
         # by connection and stream, in arrival order: later events of a key compare with earlier ones

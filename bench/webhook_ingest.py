@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -209,7 +210,14 @@ def _wait_healthy(port: int, server: subprocess.Popen[bytes], log: Path) -> None
 
 
 def measure(
-    db: str, pg_url: str, *, events: int, connections: int, batch_events: int | None, label: str
+    db: str,
+    pg_url: str,
+    *,
+    events: int,
+    connections: int,
+    batch_events: int | None,
+    label: str,
+    web_processes: int | None = None,
 ) -> dict[str, Any]:
     """One run: a fresh store, `yecai serve`, the load, then what the store holds."""
     work = Path(tempfile.mkdtemp(prefix=f"yecai-hooks-{label}-"))
@@ -230,9 +238,12 @@ def measure(
         if batch_events is not None:
             env["YECAI_WEBHOOK_BATCH_EVENTS"] = str(batch_events)
         log = work / "serve.log"
+        command = [sys.executable, "-c", SERVE, "serve", "--port", str(port), "--workers", "0"]
+        if web_processes is not None:
+            command += ["--web-processes", str(web_processes)]
         with log.open("wb") as out:
             server = subprocess.Popen(
-                [sys.executable, "-c", SERVE, "serve", "--port", str(port), "--workers", "0"],
+                command,
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -272,10 +283,9 @@ def measure(
         finally:
             store.close()
         if db == "postgres":
-            web = (
-                "2 web processes" if "2 web processes" in log.read_text(encoding="utf-8") else "1 web process"
-            )
-            result["web"] = web
+            # what serve says it runs: "…, N web processes"
+            found = re.search(r"(\d+) web processes", log.read_text(encoding="utf-8"))
+            result["web"] = f"{found.group(1) if found else '?'} web processes"
         return result
     finally:
         if database is not None:
@@ -295,6 +305,11 @@ def main() -> None:
         "--baseline-events", type=int, default=0, help="deliveries in the unbatched run (default events/5)"
     )
     parser.add_argument("--connections", type=int, default=64, help="concurrent keep-alive connections")
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        help="yecai serve --web-processes (default: 2 on PostgreSQL, 1 on SQLite)",
+    )
     parser.add_argument("--load", type=int, help=argparse.SUPPRESS)  # the generator process: a port
     parser.add_argument("--prefix", default="ev", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -305,7 +320,13 @@ def main() -> None:
     runs = {}
     for label, count, batch in (("unbatched", baseline_events, 1), ("batched", args.events, None)):
         run = runs[label] = measure(
-            args.db, args.pg_url, events=count, connections=args.connections, batch_events=batch, label=label
+            args.db,
+            args.pg_url,
+            events=count,
+            connections=args.connections,
+            batch_events=batch,
+            label=label,
+            web_processes=args.web_processes,
         )
         run["events_per_s"] = run["acked"] / run["elapsed"] if run["elapsed"] else 0.0
         print(

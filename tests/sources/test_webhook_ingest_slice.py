@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 LAST = re.compile(r"events_per_s=(\d+) p99_ms=(\d+\.\d) stored=(\d+) sent=(\d+)")
 RUN = re.compile(
-    r"(unbatched|batched): (\w+)(?: \((\d) web process(?:es)?\))? sent=(\d+) acked=(\d+) .* stored=(\d+) event_rows=(\d+)"
+    r"(unbatched|batched): (\w+)(?: \((\d) web processes\))? sent=(\d+) acked=(\d+) .* stored=(\d+) event_rows=(\d+)"
 )
 
 

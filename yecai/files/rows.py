@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -66,6 +65,7 @@ class PreparedRow:
     # doubts about the file's cells (a formula without its result, CSV text starting with "="):
     # listed whatever becomes of the row — imported, duplicate or rejected
     notices: list[RowIssue] = field(default_factory=list)
+    document_text: str | None = None  # `document_json(document)`, written once (stored as documents.data)
     _data: dict[str, Any] | None = None
     _business: tuple[str | None, dt.date | None, str | None, Decimal | None] | None = None
 
@@ -74,10 +74,17 @@ class PreparedRow:
         return self.document is not None and not self.errors
 
     @property
+    def json(self) -> str:
+        """The document's canonical JSON text, written once however often it is asked for."""
+        if self.document_text is None:
+            self.document_text = document_json(self.document)
+        return self.document_text
+
+    @property
     def data(self) -> dict[str, Any]:
         """The document as stored (`documents.data`, parsed back): what other versions compare with."""
         if self._data is None:
-            self._data = jsonutil.loads(document_json(self.document)) if self.document is not None else {}
+            self._data = jsonutil.loads(self.json) if self.document is not None else {}
         return self._data
 
     @property
@@ -186,16 +193,32 @@ def _canonical(value: Any) -> Any:
     return ["s", str(value)]
 
 
+def _canonical_text(value: Any) -> str:
+    """`json.dumps(_canonical(value), ensure_ascii=False)`, written directly (once per cell)."""
+    if isinstance(value, bool):
+        return '["b", true]' if value else '["b", false]'
+    if isinstance(value, Decimal | int):
+        return f'["n", "{format(Decimal(value).normalize(), "f") if value else "0"}"]'
+    if isinstance(value, dt.date | dt.time):
+        return f'["d", "{value.isoformat()}"]'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(encode_basestring(str(part)) for part in value) + "]"
+    return f'["s", {encode_basestring(str(value))}]'
+
+
 def content_digest(kind: str, fields: dict[str, Any]) -> str:
     """SHA-256 of a row's meaning: its fields' values as read, in field order, with the kind.
 
     Values are hashed after reading, so a re-export that writes a date as text instead of a date
     cell, 1234.5 as 1234.50 or puts columns in another order is still the same content; the row's
-    place in the file (and columns that feed no field, like 序号) are not part of it.
+    place in the file (and columns that feed no field, like 序号) are not part of it. The text hashed
+    is `json.dumps([kind, sorted((name, _canonical(value)) …)], ensure_ascii=False)`, byte for byte
+    (digests stored by earlier versions stay comparable), written without building the lists.
     """
-    text = json.dumps(
-        [kind, sorted((name, _canonical(value)) for name, value in fields.items())], ensure_ascii=False
+    inner = ", ".join(
+        f"[{encode_basestring(name)}, {_canonical_text(value)}]" for name, value in sorted(fields.items())
     )
+    text = f"[{encode_basestring(kind)}, [{inner}]]"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -347,6 +370,7 @@ def prepare_row(
         }
     )
     document = None
+    document_text = None
     if not cells_out:
         errors.append(RowIssue(sheet, number, "-", "-", "", "该行没有可识别的数据", "the row holds no data"))
     else:
@@ -359,6 +383,7 @@ def prepare_row(
             notes.extend(_locate(w, layout, spec, sheet, number) for w in document.warnings())
             if keyed and spec.key_field != "source_key":
                 key = document.key  # normalised by validation (ID numbers in upper case …)
+            document_text = document_json(document)
     return PreparedRow(
         sheet=sheet,
         row=number,
@@ -367,6 +392,7 @@ def prepare_row(
         content_hash=digest,
         payload=payload,
         document=document if not errors else None,
+        document_text=document_text if not errors else None,
         errors=errors,
         warnings=notes,
         notices=notices,

@@ -54,6 +54,7 @@ from yecai.files.resume import (
     resumed_note,
     start_import,
 )
+from yecai.files.row_feed import FEED_ABOVE_BYTES, fed_rows
 from yecai.files.rows import FileContext, PreparedRow, RowIssue, prepare_raw, skipped_issue
 from yecai.settings import Settings
 from yecai.store.db import Store
@@ -355,7 +356,10 @@ class _Job:
                 self._start()
             else:
                 self._touch_layout()
-            for raw in chain(head, sheet.rows):
+            rows = sheet.rows
+            if self.size > FEED_ABOVE_BYTES:
+                rows = fed_rows(rows, self.path.name)  # read in a child while this process stores
+            for raw in chain(head, rows):
                 if raw.number < layout.data_start:
                     continue
                 if is_blank(raw):

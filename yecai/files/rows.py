@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -123,6 +124,8 @@ def clean(cell: Cell) -> Cell:
 
 def jsonable(cell: Cell) -> Any:
     """A cell as it goes into the payload: numbers exact (Decimal), dates ISO, text as is."""
+    if type(cell) is str:
+        return cell
     if isinstance(cell, float):
         try:
             return excel_decimal(cell)
@@ -150,6 +153,11 @@ def _key_part(value: Any) -> str:
 
 
 def _json_value(value: Any) -> str:
+    kind = type(value)  # exact types first: nearly every value of a row is one of these
+    if kind is str:
+        return encode_basestring(value)
+    if kind is Decimal:
+        return jsonutil.decimal_text(value)
     if value is None:
         return "null"
     if isinstance(value, str):
@@ -167,13 +175,25 @@ def _json_value(value: Any) -> str:
     return jsonutil.dumps(value)
 
 
+_KEYS: dict[Any, str] = {}  # a dict key's JSON text: headers and field names repeat on every row
+
+
+def _json_key(key: Any) -> str:
+    text = _KEYS.get(key)
+    if text is None:
+        text = encode_basestring(str(key))
+        if len(_KEYS) < 10_000 and type(key) is str:
+            _KEYS[key] = text
+    return text
+
+
 def flat_json(values: dict[str, Any]) -> str:
     """The JSON text jsonutil.dumps writes for a flat dict, several times faster (one row, many times).
 
     Decimals are written digit for digit, floats are refused, like jsonutil; nested lists fall back
     to jsonutil itself.
     """
-    return "{" + ",".join(f"{encode_basestring(str(k))}:{_json_value(v)}" for k, v in values.items()) + "}"
+    return "{" + ",".join([f"{_json_key(k)}:{_json_value(v)}" for k, v in values.items()]) + "}"
 
 
 def document_json(document: Any) -> str:
@@ -278,6 +298,15 @@ def _formula_text(sheet: str, number: int, header: str, letter: str, field_name:
     )
 
 
+@lru_cache(maxsize=64)
+def _payload_frame(
+    file_name: str, fingerprint: str, sheet: str, constants: tuple[tuple[str, str], ...]
+) -> tuple[str, str]:
+    """The payload's JSON text before the row number and after the cells (see `prepare_row`)."""
+    origin = flat_json({"file": file_name, "fingerprint": fingerprint, "sheet": sheet})
+    return '{"origin":' + origin[:-1] + ',"row":', ',"constants":' + flat_json(dict(constants)) + "}"
+
+
 def prepare_row(
     context: FileContext,
     layout: Layout,
@@ -357,18 +386,12 @@ def prepare_row(
     key, keyed = _row_key(context, sheet, number, data)
     if spec.key_field == "source_key" and "source_key" not in data:
         data["source_key"] = key
-    payload = flat_json(
-        {
-            "origin": {
-                "file": context.file_name,
-                "fingerprint": context.fingerprint,
-                "sheet": sheet,
-                "row": number,
-            },
-            "cells": cells_out,
-            "constants": context.constant_text,
-        }
+    # flat_json({"origin": {"file", "fingerprint", "sheet", "row"}, "cells", "constants"}), the
+    # parts that every row of the sheet shares written once
+    head, tail = _payload_frame(
+        context.file_name, context.fingerprint, sheet, tuple(context.constant_text.items())
     )
+    payload = f'{head}{number}}},"cells":{flat_json(cells_out)}{tail}'
     document = None
     document_text = None
     if not cells_out:

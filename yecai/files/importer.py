@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, update
+from sqlalchemy import text as sql
 
 from yecai.files.cells import CellError
 from yecai.files.columns import KindSpec, kind_spec, read_value
@@ -279,6 +280,7 @@ class _Job:
     consumed: Counter[tuple[str, str]] = field(default_factory=Counter)
     resumed_note: bool = False
     skipped: list[RowIssue] = field(default_factory=list)  # footer rows waiting for the next commit
+    analyzed: bool = False  # PostgreSQL's statistics refreshed after the first chunk
 
     def _result(self, status: str) -> ImportResult:
         opened = self.opened
@@ -500,6 +502,21 @@ class _Job:
 
     # -- the chunk commit -----------------------------------------------------------------
 
+    def _analyze(self) -> None:
+        """PostgreSQL: statistics of the tables an import grows, once its first chunk is in.
+
+        A store filled by this very import has none yet, and the planner then guesses: the
+        duplicate checks of the following chunks (by key, content hash, project and date) must not
+        be planned on an empty table's guesses. The key lookup itself goes through the unique
+        index whatever the statistics (`staging.stored_versions`).
+        """
+        self.analyzed = True
+        if self.store.engine.dialect.name != "postgresql":
+            return
+        with self.store.transaction() as session:
+            session.execute(sql("ANALYZE records"))
+            session.execute(sql("ANALYZE documents"))
+
     def _commit(self, rows: list[PreparedRow], rows_done: int, *, final: bool) -> None:
         with self.store.transaction() as session:
             heartbeat(session, self.lock)
@@ -533,5 +550,7 @@ class _Job:
         # only once committed: a rolled-back chunk leaves the counts as they were
         self.counts, self.consumed = counts, consumed
         self.skipped = []
+        if not final and not self.analyzed:
+            self._analyze()
         if self.progress and rows:
             self.progress(len(rows))

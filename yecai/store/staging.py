@@ -95,8 +95,10 @@ def repeat_version(content_hash: str, revision: int) -> str:
 
 # PostgreSQL: each key of the chunk looked up on its own through the unique index
 # (connection, stream, source_key, revision). An `IN (…)` list of 500 keys leaves the plan to the
-# statistics, and before the first ANALYZE of a fresh table the planner took the content-hash index
-# for (connection, stream) and filtered source_key row by row: quadratic in the rows imported.
+# statistics, and before the first ANALYZE of a fresh table the planner took an index on
+# (connection, stream) and filtered source_key row by row: quadratic in the rows imported. The
+# LATERAL subquery runs once per key; `OFFSET 0` keeps the planner from flattening it into a hash
+# join over the whole stream (the same scan of every stored row, once per chunk).
 _PG_VERSIONS = text(
     """
     SELECT r.id, r.source_key, r.content_hash, r.status, r.run_id, r.revision
@@ -105,6 +107,7 @@ _PG_VERSIONS = text(
         SELECT id, source_key, content_hash, status, run_id, revision
         FROM records
         WHERE connection = :connection AND stream = :stream AND source_key = wanted.key
+        OFFSET 0
     ) AS r
     ORDER BY r.source_key, r.revision
     """
@@ -159,6 +162,7 @@ _PG_HISTORY = text(
         SELECT source_key, content_hash, revision
         FROM records
         WHERE connection = :connection AND stream = :stream AND source_key = wanted.key
+        OFFSET 0
     ) AS r
     GROUP BY r.source_key, r.content_hash
     """

@@ -144,9 +144,11 @@ def phase_import(path: Path, url: str, chunk: int, trace: bool) -> dict[str, flo
     store = open_store(url)
     if trace:
         tracemalloc.start()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     result = import_file(store, path, kind="cost", chunk_rows=chunk)
     seconds = time.perf_counter() - began
+    cpu = time.process_time() - cpu
+    reader = resource.getrusage(resource.RUSAGE_CHILDREN)
     traced = tracemalloc.get_traced_memory()[1] / (1024 * 1024) if trace else 0.0
     store.close()
     counts = result.counts
@@ -157,6 +159,8 @@ def phase_import(path: Path, url: str, chunk: int, trace: bool) -> dict[str, flo
         "duplicate": counts.duplicate,
         "skipped": counts.skipped,
         "seconds": seconds,
+        "cpu_s": cpu,  # the importer's process
+        "reader_cpu_s": reader.ru_utime + reader.ru_stime,  # its row reader (a child)
         # the importer's process and its row reader run at once: count both peaks
         "peak_rss_mb": _peak_rss_mb() + _peak_rss_mb(resource.RUSAGE_CHILDREN),
         "python_peak_mb": traced,
@@ -263,6 +267,12 @@ def main() -> None:
             f"import ({shown}, chunks of {args.chunk:,}): {done['rows']:,} data rows "
             f"(imported {done['imported']:,}, rejected {done['rejected']:,}, duplicate {done['duplicate']:,}, "
             f"footers skipped {done['skipped']:,}) in {done['seconds']:.1f} s = {rate:,.0f} rows/s",
+        )
+        print(
+            f"CPU: importer {done['cpu_s']:.1f} s ({done['cpu_s'] / done['rows'] * 1e6:.0f} µs/row), "
+            f"row reader {done['reader_cpu_s']:.1f} s ({done['reader_cpu_s'] / done['rows'] * 1e6:.0f} µs/row), "
+            f"running at once on {os.cpu_count()} CPUs: on idle cores the import would take about "
+            f"{max(done['cpu_s'], done['reader_cpu_s']):.1f} s"
         )
         print(
             f"peak RSS {done['peak_rss_mb']:.0f} MB, importer and its row reader together "

@@ -206,7 +206,7 @@ class FieldSpec:
         }.get(self.type, ())
 
 
-_SPEC_INDEX: dict[tuple[str, str], FieldSpec] = {}
+_SPEC_INDEX: dict[tuple[int, str], tuple[KindSpec, FieldSpec]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,13 +226,13 @@ class KindSpec:
     presentational: tuple[str, ...] = ()
 
     def spec(self, name: str) -> FieldSpec:
-        found = _SPEC_INDEX.get((self.kind, name))
-        if found is not None and found in self.fields:
-            return found
+        found = _SPEC_INDEX.get((id(self), name))
+        if found is not None and found[0] is self:  # the very spec (the id of a live object)
+            return found[1]
         for item in self.fields:
             if item.name == name:
                 if len(_SPEC_INDEX) < 10_000:
-                    _SPEC_INDEX[(self.kind, name)] = item  # asked for per cell of every row
+                    _SPEC_INDEX[(id(self), name)] = (self, item)  # asked for per cell of every row
                 return item
         raise KeyError(name)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Table, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from yecai.domain.documents import Project
@@ -302,14 +303,21 @@ def _copy(session: Session, table: Table, columns: Sequence[str], rows: Sequence
     ]
     driver = connection.connection.driver_connection
     names = ", ".join(f'"{name}"' for name in columns)
-    with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in rows:
-            if as_json:
-                values = list(row)
-                for index in as_json:
-                    values[index] = serialize(values[index])
-                row = tuple(values)
-            copy.write_row(row)
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                if as_json:
+                    values = list(row)
+                    for index in as_json:
+                        values[index] = serialize(values[index])
+                    row = tuple(values)
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        # the driver's error as SQLAlchemy raises it for an INSERT (a unique violation is an
+        # IntegrityError): callers settle races by that type whatever way the rows went in
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
 
 
 def _insert_many(

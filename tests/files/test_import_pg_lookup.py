@@ -114,3 +114,18 @@ def test_the_lookup_uses_the_unique_index_before_any_statistics(pg_url: str, tmp
         assert not _keyed_scan(old), old
     finally:
         store.close()
+
+
+def test_a_key_asked_for_twice_lists_its_versions_once(store: Store) -> None:
+    with store.transaction() as session:
+        session.execute(
+            text(
+                "INSERT INTO records (connection, stream, source_key, content_hash, revision, payload, status, "
+                "received_at) VALUES ('file', 'cost', 'K1', 'a', 1, '{}', 'valid', CURRENT_TIMESTAMP), "
+                "('file', 'cost', 'K1', 'b', 2, '{}', 'valid', CURRENT_TIMESTAMP)"
+            )
+        )
+    with store.transaction() as session:
+        found = stored_versions(session, connection="file", stream="cost", keys=["K1", "K2", "K1"])
+    assert [(v.revision, v.content_hash) for v in found["K1"]] == [(1, "a"), (2, "b")]
+    assert "K2" not in found

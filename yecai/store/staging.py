@@ -120,7 +120,8 @@ def versions_query(
 ) -> tuple[Any, dict[str, Any]]:
     """The statement and parameters `stored_versions` runs for one part of the keys (EXPLAINed by tests)."""
     if _dialect(session) == "postgresql":
-        return _PG_VERSIONS, {"keys": list(keys), "connection": connection, "stream": stream}
+        # each key once: a key given twice would list its versions twice
+        return _PG_VERSIONS, {"keys": list(dict.fromkeys(keys)), "connection": connection, "stream": stream}
     query = (
         select(
             Record.id,

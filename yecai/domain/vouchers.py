@@ -14,6 +14,11 @@ from decimal import Decimal
 from yecai.domain.money import ZERO, is_money, money_sum
 
 
+# Frozen dataclasses set their fields through object.__setattr__; `checked_by_caller` does the same.
+_new = object.__new__
+_set = object.__setattr__
+
+
 class UnbalancedVoucherError(ValueError):
     """Debit and credit of a planned voucher differ; a rule is wrong, never the data."""
 
@@ -35,6 +40,32 @@ class VoucherLine:
                 raise ValueError(f"line amount {side} on {self.account} is not rounded to the cent")
         if (self.debit != ZERO) == (self.credit != ZERO):
             raise ValueError(f"line on {self.account} must carry exactly one of debit and credit")
+
+    @classmethod
+    def checked_by_caller(
+        cls,
+        account: str,
+        debit: Decimal,
+        credit: Decimal,
+        explanation: str,
+        dimensions: tuple[tuple[str, str], ...],
+        document_ids: tuple[int, ...],
+    ) -> VoucherLine:
+        """A line whose amounts the caller has rounded and checked already (the planner's `Entry`).
+
+        Skips `__post_init__`: planning builds hundreds of thousands of lines whose amounts went
+        through `round_money` and the one-side check moments before, and checking them twice was a
+        measurable share of planning (issue 15). Anything else — untrusted input, tests, payloads
+        read back — uses the ordinary constructor, which still refuses a bad line.
+        """
+        line = _new(cls)
+        _set(line, "account", account)
+        _set(line, "debit", debit)
+        _set(line, "credit", credit)
+        _set(line, "explanation", explanation)
+        _set(line, "dimensions", dimensions)
+        _set(line, "document_ids", document_ids)
+        return line
 
 
 @dataclass(frozen=True, slots=True)

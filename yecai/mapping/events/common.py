@@ -16,7 +16,7 @@ import calendar
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -50,6 +50,7 @@ from yecai.mapping.rules import Aggregation, CategoryRule, Event, MappingTable, 
 Dims = tuple[tuple[str, str], ...]
 OptionsT = TypeVar("OptionsT", bound="EventOptions")
 ModelT = TypeVar("ModelT")
+ResultT = TypeVar("ResultT")
 
 
 class EventOptions(BaseModel):
@@ -283,6 +284,9 @@ class Resolver:
     missing: dict[tuple[str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
     failed: set[int] = field(default_factory=set)
     _projects: dict[str, Project] = field(default_factory=dict)
+    # `memo`: key → (value, the misses computing it recorded); `_trace` collects those misses
+    _memo: dict[Hashable, tuple[Any, tuple[tuple[str, str], ...]]] = field(default_factory=dict)
+    _trace: list[tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
         self._projects = {p.code: p for p in related(self.ctx, "project") if isinstance(p, Project)}
@@ -291,6 +295,34 @@ class Resolver:
         ids = list(doc_ids)
         self.missing[(kind, value)].update(ids)
         self.failed.update(ids)
+        if self._trace is not None:
+            self._trace.append((kind, value))
+
+    def memo(self, key: Hashable, compute: Callable[[list[int]], ResultT], doc_ids: list[int]) -> ResultT:
+        """`compute(doc_ids)` once per `key` in this plan; later documents with the same key get
+        the same value, and every value it could not map is reported for them too.
+
+        Resolution is a pure function of the plan's rule set, mapping table and context (fixed for
+        one `Resolver`) and of the document fields the caller puts in `key`: the key must hold
+        every field `compute` reads, or two documents would share a wrong answer. Thousands of
+        cost lines share a few hundred (project, category, counterparty …) keys (issue 15).
+        """
+        found = self._memo.get(key)
+        if found is not None:
+            value, misses = found
+            for kind, missed in misses:
+                self.miss(kind, missed, doc_ids)
+            return value
+        outer, self._trace = self._trace, []
+        try:
+            value = compute(doc_ids)
+            trace = self._trace
+        finally:
+            self._trace = outer
+        if outer is not None:
+            outer.extend(trace)
+        self._memo[key] = (value, tuple(trace))
+        return value
 
     def ok(self, doc_ids: Iterable[int]) -> bool:
         return not any(i in self.failed for i in doc_ids)
@@ -465,6 +497,8 @@ class Resolver:
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    """One line of an `Entry`, made by `Entry._add` only: its amounts are rounded to the cent."""
+
     account: str
     debit: Decimal
     credit: Decimal
@@ -531,18 +565,20 @@ class Entry:
         if not self.lines:
             return None
         token = key_token(posting_key)
-        lines = tuple(
-            VoucherLine(
-                line.account,
-                line.debit,
-                line.credit,
-                " ".join(part for part in (summary, line.note, token) if part),
-                line.dims,
-                line.doc_ids,
+        plain = f"{summary} {token}" if summary else token
+        lines: list[VoucherLine] = []
+        for line in self.lines:
+            # Amounts went through round_money in `_add`; only the one-side rule is left to check
+            # (a sub-cent amount rounds to nothing), so the line is not validated a second time.
+            if (line.debit != ZERO) == (line.credit != ZERO):
+                raise ValueError(f"line on {line.account} must carry exactly one of debit and credit")
+            explanation = " ".join(part for part in (summary, line.note, token) if part) if line.note else plain
+            lines.append(
+                VoucherLine.checked_by_caller(
+                    line.account, line.debit, line.credit, explanation, line.dims, line.doc_ids
+                )
             )
-            for line in self.lines
-        )
-        return Voucher(posting_key, group, date, summary, lines, book)
+        return Voucher(posting_key, group, date, summary, tuple(lines), book)
 
 
 def period_voucher(

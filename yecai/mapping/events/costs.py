@@ -15,6 +15,7 @@ credited by their 费用明细 (mapping table `cost_items`: 应付职工薪酬, 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -41,19 +42,40 @@ class CostOptions(common.EventOptions):
     )
 
 
-def _group_key(rules: RuleSet, record: CostRecord) -> str:
-    category, day = record.category.value, record.business_date
-    match rules.aggregation:
+# A group as a tuple while documents are sorted into groups (hashing a tuple is cheaper than
+# formatting text for every cost line); its text — part of the posting key — is made once per group.
+GroupKey = tuple[object, ...]
+
+
+def _group_of(aggregation: Aggregation, record: CostRecord) -> GroupKey:
+    day = record.business_date
+    match aggregation:
         case Aggregation.PER_DOCUMENT:
-            return f"doc|{record.source_key}"
+            return ("doc", record.source_key)
         case Aggregation.PROJECT_DAY:
-            return f"{record.project_code}|{day.isoformat()}"
+            return (record.project_code, day)
         case Aggregation.PROJECT_PERIOD | Aggregation.PROJECT_CATEGORY_MONTH:
-            return f"{record.project_code}|{category}|{day:%Y-%m}"
+            return (record.project_code, record.category, day.year, day.month)
         case Aggregation.PERIOD:
-            return f"*|{category}|{day:%Y-%m}"
+            return ("*", record.category, day.year, day.month)
         case _:
-            return f"{record.project_code}|{category}|{day.isoformat()}"
+            return (record.project_code, record.category, day)
+
+
+def _group_text(aggregation: Aggregation, key: GroupKey) -> str:
+    """The group's text: `project|category|day` and the like, exactly as posting keys have it."""
+    match aggregation:
+        case Aggregation.PER_DOCUMENT:
+            return f"doc|{key[1]}"
+        case Aggregation.PROJECT_DAY:
+            project, day = key
+            return f"{project}|{day.isoformat()}"
+        case Aggregation.PROJECT_PERIOD | Aggregation.PROJECT_CATEGORY_MONTH | Aggregation.PERIOD:
+            project, category, year, month = key
+            return f"{project}|{category.value}|{dt.date(year, month, 1):%Y-%m}"
+        case _:
+            project, category, day = key
+            return f"{project}|{category.value}|{day.isoformat()}"
 
 
 # A bucket is one Dr/Cr pair of a voucher:
@@ -93,6 +115,55 @@ def _credit(
     return None if payable is None else (payable.account, payable.dims)
 
 
+def _resolution_key(
+    record: CostRecord, options: CostOptions, contracts: dict[str, Contract], mapping: MappingTable
+) -> tuple[object, ...]:
+    """Every field of a cost that `_bucket` reads: equal keys resolve to the same bucket.
+
+    The description counts only where it can choose the 费用明细 (an itemised cost without a
+    contract whose sub-category is not a row of its own); elsewhere it would split the cache for
+    nothing.
+    """
+    item: tuple[str | None, ...] = ()
+    if record.category in options.itemised_categories and contracts.get(record.contract_no or "") is None:
+        name = (record.subcategory or "").strip()
+        if name and name in mapping.cost_items:
+            item = (name,)
+        else:
+            item = (record.subcategory, record.description)
+    return (record.project_code, record.category, record.contract_no, record.supplier_name, item)
+
+
+def _bucket(
+    resolver: common.Resolver,
+    record: CostRecord,
+    options: CostOptions,
+    contracts: dict[str, Contract],
+    ids: list[int],
+) -> Bucket | None:
+    """The Dr/Cr pair of one cost, or None (with every unmapped value recorded) when it cannot post."""
+    standard = resolver.standard(record.project_code)
+    rule = resolver.category(record.category, standard, ids)
+    # Resolve everything even after a miss, so every unmapped value is reported at once.
+    project = resolver.project(record.project_code, ids)
+    credit = _credit(resolver, record, options, contracts, ids)
+    if rule is None or project is None or credit is None:
+        return None
+    values = {"project": record.project_code, "supplier": record.supplier_name}
+    debit_dims = resolver.dims(rule.debit_dimensions, ids, **values)
+    if debit_dims is None or not resolver.ok(ids):
+        return None
+    credit_account, credit_dims = credit
+    return (
+        record.project_code,
+        rule.debit,
+        debit_dims,
+        credit_account,
+        credit_dims,
+        record.supplier_name or "",
+    )
+
+
 def plan_costs(
     documents: Sequence[PlannableDocument], rules: RuleSet, mapping: MappingTable, ctx: PlanningContext
 ) -> Plan:
@@ -106,38 +177,26 @@ def plan_costs(
     plan = Plan()
     resolver = common.Resolver(rules, mapping, ctx, ROLES)
     contracts = common.contracts_by_number(ctx)
-    groups: dict[str, list[PlannableDocument]] = defaultdict(list)
+    groups: dict[GroupKey, list[PlannableDocument]] = defaultdict(list)
     buckets: dict[int, Bucket] = {}
     for document in documents:
         record: CostRecord = document.model
         if not common.selected(rules, record):
             continue
-        ids = [document.document_id]
-        standard = resolver.standard(record.project_code)
-        rule = resolver.category(record.category, standard, ids)
-        # Resolve everything even after a miss, so every unmapped value is reported at once.
-        project = resolver.project(record.project_code, ids)
-        credit = _credit(resolver, record, options, contracts, ids)
-        if rule is None or project is None or credit is None:
-            continue
-        values = {"project": record.project_code, "supplier": record.supplier_name}
-        debit_dims = resolver.dims(rule.debit_dimensions, ids, **values)
-        if debit_dims is None or not resolver.ok(ids):
-            continue
-        credit_account, credit_dims = credit
-        buckets[document.document_id] = (
-            record.project_code,
-            rule.debit,
-            debit_dims,
-            credit_account,
-            credit_dims,
-            record.supplier_name or "",
+        bucket = resolver.memo(
+            _resolution_key(record, options, contracts, mapping),
+            lambda ids, record=record: _bucket(resolver, record, options, contracts, ids),
+            [document.document_id],
         )
-        groups[_group_key(rules, record)].append(document)
+        if bucket is None:
+            continue
+        buckets[document.document_id] = bucket
+        groups[_group_of(rules.aggregation, record)].append(document)
 
     plan.unmapped = resolver.unmapped()
-    for group in sorted(groups):
-        members = sorted(groups[group], key=lambda d: d.source_key)
+    named = {_group_text(rules.aggregation, key): key for key in groups}
+    for group in sorted(named):  # in the order of the texts, as before tuples were used
+        members = sorted(groups[named[group]], key=lambda d: d.source_key)
         first: CostRecord = members[0].model
         key = common.key_for(ctx, rules, group, members)
         categories = dict.fromkeys(m.model.category for m in members)

@@ -14,11 +14,6 @@ from decimal import Decimal
 from yecai.domain.money import ZERO, is_money, money_sum
 
 
-# Frozen dataclasses set their fields through object.__setattr__; `checked_by_caller` does the same.
-_new = object.__new__
-_set = object.__setattr__
-
-
 class UnbalancedVoucherError(ValueError):
     """Debit and credit of a planned voucher differ; a rule is wrong, never the data."""
 
@@ -59,13 +54,22 @@ class VoucherLine:
         read back — uses the ordinary constructor, which still refuses a bad line.
         """
         line = _new(cls)
-        _set(line, "account", account)
-        _set(line, "debit", debit)
-        _set(line, "credit", credit)
-        _set(line, "explanation", explanation)
-        _set(line, "dimensions", dimensions)
-        _set(line, "document_ids", document_ids)
+        _ACCOUNT(line, account)
+        _DEBIT(line, debit)
+        _CREDIT(line, credit)
+        _EXPLANATION(line, explanation)
+        _DIMENSIONS(line, dimensions)
+        _DOCUMENT_IDS(line, document_ids)
         return line
+
+
+# `checked_by_caller` fills a line through its slots' own setters, as the frozen dataclass's
+# `__init__` does through object.__setattr__, minus the lookup by name.
+_new = object.__new__
+_ACCOUNT, _DEBIT, _CREDIT, _EXPLANATION, _DIMENSIONS, _DOCUMENT_IDS = (
+    VoucherLine.__dict__[name].__set__
+    for name in ("account", "debit", "credit", "explanation", "dimensions", "document_ids")
+)
 
 
 @dataclass(frozen=True, slots=True)

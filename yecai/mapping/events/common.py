@@ -32,7 +32,7 @@ from yecai.domain.documents import (
     Project,
     VatMethod,
 )
-from yecai.domain.money import ZERO, round_money
+from yecai.domain.money import ZERO, money_sum, round_money
 from yecai.domain.vouchers import Voucher, VoucherLine
 from yecai.errors import ConfigurationError
 from yecai.mapping.interface import (
@@ -45,7 +45,15 @@ from yecai.mapping.interface import (
     member_keys,
     posting_key,
 )
-from yecai.mapping.rules import Aggregation, CategoryRule, Event, MappingTable, RuleSet, format_summary
+from yecai.mapping.rules import (
+    Aggregation,
+    CategoryRule,
+    Event,
+    MappingTable,
+    RuleSet,
+    format_summary,
+    summary_fields,
+)
 
 Dims = tuple[tuple[str, str], ...]
 OptionsT = TypeVar("OptionsT", bound="EventOptions")
@@ -154,12 +162,14 @@ def summary_of(
     rules: RuleSet, ctx: PlanningContext, project: str, day: dt.date, *, period: str = "", **values: object
 ) -> str:
     """The rule set's 摘要 for a group of `project` dated `day` (period: the day's month by default)."""
+    used = summary_fields(rules.summary)
     return format_summary(
         rules.summary,
         project_code=project,
         project_name=ctx.project_names.get(project, project),
         date=day.isoformat(),
-        period=period or f"{day:%Y-%m}",
+        # formatting a date is slow, and most templates show the date, not the period
+        period=period or (f"{day:%Y-%m}" if "period" in used else ""),
         **values,
     )
 
@@ -517,12 +527,15 @@ class Entry:
     def dr(
         self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = (), note: str = ""
     ) -> None:
-        self._add(account, amount, ZERO, dims, doc_ids, note)
+        # Zero lines are dropped: Kingdee refuses a line with neither debit nor credit.
+        if amount != ZERO:
+            self.lines.append(Line(account, round_money(amount), ZERO, dims, tuple(doc_ids), note))
 
     def cr(
         self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = (), note: str = ""
     ) -> None:
-        self._add(account, ZERO, amount, dims, doc_ids, note)
+        if amount != ZERO:
+            self.lines.append(Line(account, ZERO, round_money(amount), dims, tuple(doc_ids), note))
 
     def _add(
         self,
@@ -543,19 +556,27 @@ class Entry:
 
     def merged(self) -> Entry:
         """Lines on the same account, side and dimensions added up (an aggregated voucher stays short)."""
-        totals: dict[tuple[str, bool, Dims, str], tuple[Decimal, list[int]]] = {}
+        totals: dict[tuple[str, bool, Dims, str], tuple[list[Decimal], list[int]]] = {}
         for line in self.lines:
             debit_side = line.debit != ZERO
             slot = (line.account, debit_side, line.dims, line.note)
-            amount, ids = totals.get(slot, (ZERO, []))
-            totals[slot] = (amount + (line.debit if debit_side else line.credit), [*ids, *line.doc_ids])
+            found = totals.get(slot)
+            if found is None:
+                totals[slot] = found = ([], [])
+            found[0].append(line.debit if debit_side else line.credit)
+            found[1].extend(line.doc_ids)
         out = Entry()
-        for (account, debit_side, dims, note), (amount, ids) in totals.items():
-            unique = tuple(dict.fromkeys(ids))
+        append = out.lines.append
+        for (account, debit_side, dims, note), (amounts, ids) in totals.items():
+            # A sum of amounts rounded to the cent is rounded to the cent: no second rounding.
+            amount = money_sum(amounts) if len(amounts) > 1 else amounts[0]
+            if amount == ZERO:
+                continue  # lines that cancel out leave no line (as `dr`/`cr` drop a zero)
+            unique = tuple(ids) if len(ids) == 1 else tuple(dict.fromkeys(ids))
             if debit_side:
-                out.dr(account, amount, dims, unique, note)
+                append(Line(account, amount, ZERO, dims, unique, note))
             else:
-                out.cr(account, amount, dims, unique, note)
+                append(Line(account, ZERO, amount, dims, unique, note))
         return out
 
     def voucher(
@@ -572,7 +593,7 @@ class Entry:
             # (a sub-cent amount rounds to nothing), so the line is not validated a second time.
             if (line.debit != ZERO) == (line.credit != ZERO):
                 raise ValueError(f"line on {line.account} must carry exactly one of debit and credit")
-            explanation = " ".join(part for part in (summary, line.note, token) if part) if line.note else plain
+            explanation = (f"{summary} {line.note} {token}" if summary else f"{line.note} {token}") if line.note else plain
             lines.append(
                 VoucherLine.checked_by_caller(
                     line.account, line.debit, line.credit, explanation, line.dims, line.doc_ids

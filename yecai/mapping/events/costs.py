@@ -18,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from operator import itemgetter
 
 from pydantic import Field
 
 from yecai.domain.documents import CATEGORY_NAMES_ZH, Contract, CostCategory, CostRecord
 from yecai.domain.money import ZERO, money_sum
 from yecai.mapping.events import common
-from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext
+from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext, posting_key
 from yecai.mapping.rules import Aggregation, Event, MappingTable, RuleSet
 
 # Cost vouchers have no roles: each category's rule names its accounts and dimensions.
@@ -196,27 +197,36 @@ def plan_costs(
     plan.unmapped = resolver.unmapped()
     named = {_group_text(rules.aggregation, key): key for key in groups}
     for group in sorted(named):  # in the order of the texts, as before tuples were used
-        members = sorted(groups[named[group]], key=lambda d: d.source_key)
+        # each member's source key once: it orders the members and keys the posting
+        keyed = sorted(((m.source_key, m) for m in groups[named[group]]), key=itemgetter(0))
+        members = [m for _, m in keyed]
         first: CostRecord = members[0].model
-        key = common.key_for(ctx, rules, group, members)
+        key = posting_key(ctx.connection, rules.name, group, [f"{sk}@{m.version}" for sk, m in keyed])
         categories = dict.fromkeys(m.model.category for m in members)
         suppliers = sorted({m.model.supplier_name for m in members if m.model.supplier_name})
+        date = common.group_date(rules.aggregation, first.business_date)
         summary = common.summary_of(
             rules,
             ctx,
             first.project_code,
-            common.group_date(rules.aggregation, first.business_date),
+            date,
             category_name="、".join(CATEGORY_NAMES_ZH[c] for c in categories),
             count=len(members),
             # one supplier names itself; several are named on their own payable lines
             counterparty=suppliers[0] if len(suppliers) == 1 else "",
             description=first.description if len(members) == 1 else "",
         )
-        by_bucket: dict[Bucket, list[PlannableDocument]] = defaultdict(list)
+        by_bucket: dict[Bucket, list[PlannableDocument]] = {}
         for member in members:
-            by_bucket[buckets[member.document_id]].append(member)
+            bucket = buckets[member.document_id]
+            found = by_bucket.get(bucket)
+            if found is None:
+                by_bucket[bucket] = [member]
+            else:
+                found.append(member)
         entry = common.Entry()
-        for bucket in sorted(by_bucket):
+        several = len(suppliers) > 1
+        for bucket in sorted(by_bucket) if len(by_bucket) > 1 else by_bucket:
             docs = by_bucket[bucket]
             total = money_sum(d.model.amount for d in docs)
             if total == ZERO:
@@ -227,8 +237,7 @@ def plan_costs(
             # (负数) amount, the Chinese convention for reductions, rather than swapping sides.
             entry.dr(debit, total, debit_dims, ids)
             # Aggregated vouchers carry several suppliers: each payable line names its own.
-            entry.cr(credit, total, credit_dims, ids, note=supplier if len(suppliers) > 1 else "")
-        date = common.group_date(rules.aggregation, first.business_date)
+            entry.cr(credit, total, credit_dims, ids, note=supplier if several else "")
         plan.add(entry.merged().voucher(key, group, date, summary), group)
     return plan
 

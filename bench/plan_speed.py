@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--months", type=int, default=1)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=7, help="timed runs of each contender (best counts)")
-    parser.add_argument("--db-url", default=None, help="store for the pipeline side (default: SQLite in a temp dir)")
+    parser.add_argument(
+        "--db-url", default=None, help="store for the pipeline side (default: SQLite in a temp dir)"
+    )
     args = parser.parse_args(argv)
 
     rules, mapping = default_rule_set(), default_mapping()
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
             documents, context, bound = planning_inputs(store, rules, mapping)
             lines = len(documents)
             plan = registry.plan(documents, rules, bound, context)
-            assert not plan.unmapped and not plan.held, (plan.unmapped[:3], plan.held[:3])
+            assert not plan.unmapped, plan.unmapped[:3]
+            assert not plan.held, plan.held[:3]
             vouchers = len(plan.vouchers)
 
             def in_memory() -> None:
@@ -128,15 +131,21 @@ def main(argv: list[str] | None = None) -> None:
             store.close()
 
     per_s = lines / frozen_s
-    print(f"seed case: {args.projects} projects × {args.months} month(s): {lines:,} cost lines → {vouchers:,} vouchers")
+    print(
+        f"seed case: {args.projects} projects × {args.months} month(s): {lines:,} cost lines → {vouchers:,} vouchers"
+    )
     print(f"best of {args.repeat} runs each, one core; the machine may be shared")
     print(f"in memory, heap frozen (yecai.heap.frozen): {frozen_s * 1000:.1f} ms, {per_s:,.0f} lines/s")
-    print(f"in memory, heap not frozen:                 {loose_s * 1000:.1f} ms, {lines / loose_s:,.0f} lines/s")
+    print(
+        f"in memory, heap not frozen:                 {loose_s * 1000:.1f} ms, {lines / loose_s:,.0f} lines/s"
+    )
     print(
         f"pipeline plan_postings (load, plan, payloads, store): {pipeline_s * 1000:.1f} ms, "
         f"{lines / pipeline_s:,.0f} lines/s"
     )
-    print(f"ratio in-memory / pipeline = {pipeline_s / frozen_s:.1f}x; frozen / not frozen = {loose_s / frozen_s:.2f}x")
+    print(
+        f"ratio in-memory / pipeline = {pipeline_s / frozen_s:.1f}x; frozen / not frozen = {loose_s / frozen_s:.2f}x"
+    )
     print(f"lines_per_s={per_s:.0f}")
 
 

@@ -593,7 +593,11 @@ class Entry:
             # (a sub-cent amount rounds to nothing), so the line is not validated a second time.
             if (line.debit != ZERO) == (line.credit != ZERO):
                 raise ValueError(f"line on {line.account} must carry exactly one of debit and credit")
-            explanation = (f"{summary} {line.note} {token}" if summary else f"{line.note} {token}") if line.note else plain
+            explanation = (
+                (f"{summary} {line.note} {token}" if summary else f"{line.note} {token}")
+                if line.note
+                else plain
+            )
             lines.append(
                 VoucherLine.checked_by_caller(
                     line.account, line.debit, line.credit, explanation, line.dims, line.doc_ids

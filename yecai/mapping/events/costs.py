@@ -128,10 +128,7 @@ def _resolution_key(
     item: tuple[str | None, ...] = ()
     if record.category in options.itemised_categories and contracts.get(record.contract_no or "") is None:
         name = (record.subcategory or "").strip()
-        if name and name in mapping.cost_items:
-            item = (name,)
-        else:
-            item = (record.subcategory, record.description)
+        item = (name,) if name and name in mapping.cost_items else (record.subcategory, record.description)
     return (record.project_code, record.category, record.contract_no, record.supplier_name, item)
 
 

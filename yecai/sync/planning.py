@@ -35,7 +35,6 @@ from yecai.store.db import Store
 from yecai.store.inserts import insert_many_ignore
 from yecai.store.tables import Document, Posting, PostingLine
 
-
 # Rows per INSERT statement batch when storing planned postings and their lines.
 INSERT_BATCH = 1000
 

@@ -9,7 +9,6 @@ same order, and each line on the same posting. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +36,7 @@ SKIPPED = {"id", "created_at", "updated_at"}
 
 
 @pytest.fixture
-def seeded(store: Store) -> Iterator[tuple[Store, RuleSet, MappingTable]]:
+def seeded(store: Store) -> tuple[Store, RuleSet, MappingTable]:
     """Two projects' costs pulled and validated as the nightly job does, suppliers bound."""
     server, _dataset = start_pm(projects=2, months=1, seed=7)
     try:
@@ -57,7 +56,7 @@ def seeded(store: Store) -> Iterator[tuple[Store, RuleSet, MappingTable]]:
             }
         )
     suppliers = {name: f"VEN{n:04d}" for n, name in enumerate(names, start=1)}
-    yield store, rules, default_mapping().model_copy(update={"suppliers": suppliers})
+    return store, rules, default_mapping().model_copy(update={"suppliers": suppliers})
 
 
 def orm_reference(store: Store, rules: RuleSet, mapping: MappingTable) -> None:

@@ -72,6 +72,24 @@ _ACCOUNT, _DEBIT, _CREDIT, _EXPLANATION, _DIMENSIONS, _DOCUMENT_IDS = (
 )
 
 
+def _check_balance(group_key: str, lines: tuple[VoucherLine, ...]) -> None:
+    """Books balance to the cent before anything is sent (invariant 3): refuse an empty or
+    unbalanced voucher."""
+    if not lines:
+        raise ValueError(f"voucher {group_key} has no lines")
+    # both sides in one pass (every planned voucher is checked: a hot path of planning)
+    debit = credit = ZERO
+    for line in lines:
+        debit += line.debit
+        credit += line.credit
+    if debit != credit:
+        debit, credit = money_sum(x.debit for x in lines), money_sum(x.credit for x in lines)
+        raise UnbalancedVoucherError(
+            f"凭证 {group_key} 借贷不平：借 {debit} 贷 {credit} / "
+            f"voucher {group_key} does not balance: debit {debit} credit {credit}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Voucher:
     """A planned GL voucher: identity (posting key), date, summary and balanced lines."""
@@ -86,13 +104,27 @@ class Voucher:
     book: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.lines:
-            raise ValueError(f"voucher {self.group_key} has no lines")
-        if self.debit_total != self.credit_total:
-            raise UnbalancedVoucherError(
-                f"凭证 {self.group_key} 借贷不平：借 {self.debit_total} 贷 {self.credit_total} / "
-                f"voucher {self.group_key} does not balance: debit {self.debit_total} credit {self.credit_total}"
-            )
+        _check_balance(self.group_key, self.lines)
+
+    @classmethod
+    def of_checked_lines(
+        cls,
+        posting_key: str,
+        group_key: str,
+        date: dt.date,
+        summary: str,
+        lines: tuple[VoucherLine, ...],
+        book: str | None = None,
+    ) -> Voucher:
+        """A voucher of lines made by `VoucherLine.checked_by_caller`, balanced: the same checks as
+        the constructor (lines, balance), its fields filled through their slots (planning, issue 15)."""
+        _check_balance(group_key, lines)
+        voucher = _new(cls)
+        for setter, value in zip(
+            _VOUCHER_SETTERS, (posting_key, group_key, date, summary, lines, book), strict=True
+        ):
+            setter(voucher, value)
+        return voucher
 
     @property
     def debit_total(self) -> Decimal:
@@ -101,3 +133,9 @@ class Voucher:
     @property
     def credit_total(self) -> Decimal:
         return money_sum(line.credit for line in self.lines)
+
+
+_VOUCHER_SETTERS = tuple(
+    Voucher.__dict__[name].__set__
+    for name in ("posting_key", "group_key", "date", "summary", "lines", "book")
+)

@@ -16,7 +16,7 @@ import calendar
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -577,8 +577,9 @@ class Entry:
     def extend(self, other: Entry) -> None:
         self.lines.extend(other.lines)
 
-    def merged(self) -> Entry:
-        """Lines on the same account, side and dimensions added up (an aggregated voucher stays short)."""
+    def _totals(self) -> Iterator[tuple[str, bool, Dims, str, Decimal, tuple[int, ...]]]:
+        """Lines on the same account, side, dimensions and note added up, in order of first
+        appearance: (account, debit side, dims, note, amount, document ids); sums of zero left out."""
         totals: dict[tuple[str, bool, Dims, str], tuple[list[Decimal], list[int]]] = {}
         for line in self.lines:
             debit_side = line.debit != ZERO
@@ -588,19 +589,55 @@ class Entry:
                 totals[slot] = found = ([], [])
             found[0].append(line.debit if debit_side else line.credit)
             found[1].extend(line.doc_ids)
-        out = Entry()
-        append = out.lines.append
         for (account, debit_side, dims, note), (amounts, ids) in totals.items():
             # A sum of amounts rounded to the cent is rounded to the cent: no second rounding.
             amount = money_sum(amounts) if len(amounts) > 1 else amounts[0]
             if amount == ZERO:
                 continue  # lines that cancel out leave no line (as `dr`/`cr` drop a zero)
-            unique = tuple(ids) if len(ids) == 1 else tuple(dict.fromkeys(ids))
+            yield (
+                account,
+                debit_side,
+                dims,
+                note,
+                amount,
+                tuple(ids) if len(ids) == 1 else tuple(dict.fromkeys(ids)),
+            )
+
+    def merged(self) -> Entry:
+        """Lines on the same account, side and dimensions added up (an aggregated voucher stays short)."""
+        out = Entry()
+        append = out.lines.append
+        for account, debit_side, dims, note, amount, ids in self._totals():
             if debit_side:
-                append(_line(account, amount, ZERO, dims, unique, note))
+                append(_line(account, amount, ZERO, dims, ids, note))
             else:
-                append(_line(account, ZERO, amount, dims, unique, note))
+                append(_line(account, ZERO, amount, dims, ids, note))
         return out
+
+    def merged_voucher(
+        self, posting_key: str, group: str, date: dt.date, summary: str, book: str | None = None
+    ) -> Voucher | None:
+        """`merged().voucher(…)` in one pass, without the merged entry's intermediate lines.
+
+        A merged line carries a non-zero sum of rounded amounts on one side only, so it needs no
+        check before it becomes a voucher line.
+        """
+        token = key_token(posting_key)
+        plain = f"{summary} {token}" if summary else token
+        lines = [
+            VoucherLine.checked_by_caller(
+                account,
+                amount if debit_side else ZERO,
+                ZERO if debit_side else amount,
+                _explanation(summary, note, token) if note else plain,
+                dims,
+                ids,
+            )
+            for account, debit_side, dims, note, amount, ids in self._totals()
+        ]
+        return (
+            Voucher.of_checked_lines(posting_key, group, date, summary, tuple(lines), book) if lines else None
+        )
 
     def voucher(
         self, posting_key: str, group: str, date: dt.date, summary: str, book: str | None = None
@@ -612,21 +649,22 @@ class Entry:
         plain = f"{summary} {token}" if summary else token
         lines: list[VoucherLine] = []
         for line in self.lines:
-            # Amounts went through round_money in `_add`; only the one-side rule is left to check
-            # (a sub-cent amount rounds to nothing), so the line is not validated a second time.
+            # Amounts went through round_money in `dr`/`cr`; only the one-side rule is left to
+            # check (a sub-cent amount rounds to nothing), so the line is not validated twice.
             if (line.debit != ZERO) == (line.credit != ZERO):
                 raise ValueError(f"line on {line.account} must carry exactly one of debit and credit")
-            explanation = (
-                (f"{summary} {line.note} {token}" if summary else f"{line.note} {token}")
-                if line.note
-                else plain
-            )
+            explanation = _explanation(summary, line.note, token) if line.note else plain
             lines.append(
                 VoucherLine.checked_by_caller(
                     line.account, line.debit, line.credit, explanation, line.dims, line.doc_ids
                 )
             )
-        return Voucher(posting_key, group, date, summary, tuple(lines), book)
+        return Voucher.of_checked_lines(posting_key, group, date, summary, tuple(lines), book)
+
+
+def _explanation(summary: str, note: str, token: str) -> str:
+    """A line's 摘要: the voucher's, the line's own words, the key token (empty parts left out)."""
+    return " ".join(part for part in (summary, note, token) if part)
 
 
 def period_voucher(

@@ -235,7 +235,7 @@ def plan_costs(
             entry.dr(debit, total, debit_dims, ids)
             # Aggregated vouchers carry several suppliers: each payable line names its own.
             entry.cr(credit, total, credit_dims, ids, note=supplier if several else "")
-        plan.add(entry.merged().voucher(key, group, date, summary), group)
+        plan.add(entry.merged_voucher(key, group, date, summary), group)
     return plan
 
 

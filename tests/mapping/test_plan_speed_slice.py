@@ -31,7 +31,9 @@ def test_the_bench_plans_a_small_seed_case_and_prints_lines_per_second() -> None
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout.splitlines()
-    seed = re.fullmatch(r"seed case: 2 projects × 1 month\(s\): ([\d,]+) cost lines → ([\d,]+) vouchers", out[0])
+    seed = re.fullmatch(
+        r"seed case: 2 projects × 1 month\(s\): ([\d,]+) cost lines → ([\d,]+) vouchers", out[0]
+    )
     assert seed, out[0]
     lines, vouchers = (int(g.replace(",", "")) for g in seed.groups())
     assert 0 < vouchers <= lines

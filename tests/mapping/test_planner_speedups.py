@@ -13,6 +13,8 @@ import gc
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.mapping.test_rules_costs import LABOUR_CONTRACT
 from yecai import heap
@@ -20,7 +22,7 @@ from yecai.domain.documents import ContractKind, CostRecord
 from yecai.domain.money import is_money, round_money
 from yecai.domain.vouchers import VoucherLine
 from yecai.mapping import registry
-from yecai.mapping.events.common import Entry
+from yecai.mapping.events.common import Entry, pair_voucher
 from yecai.mapping.interface import PlannableDocument, PlanningContext
 from yecai.mapping.rules import (
     Aggregation,
@@ -218,3 +220,29 @@ def test_the_heap_is_frozen_for_the_block_and_given_back() -> None:
             assert gc.get_freeze_count() == frozen
         assert gc.get_freeze_count() == frozen
     assert gc.get_freeze_count() == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.decimals(min_value=-1000, max_value=1000, places=3),
+    summary=st.sampled_from(["", "XM1 材料费 2026-03-05 成本归集 2笔"]),
+    note=st.sampled_from(["", "江苏恒固建材有限公司"]),
+    ids=st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=4).map(tuple),
+    same_account=st.booleans(),
+)
+def test_a_pair_voucher_is_the_entry_of_one_dr_cr_pair(
+    amount: Decimal, summary: str, note: str, ids: tuple[int, ...], same_account: bool
+) -> None:
+    debit = ("5401.02", ((P, "XM1"),))
+    credit = ("5401.02" if same_account else "2202.01", ((P, "XM1"), ("FFLEX4", "GYS0001")), note)
+    args = ("k" * 20, "XM1|material|2026-03-05", dt.date(2026, 3, 5), summary)
+    entry = Entry()
+    entry.dr(debit[0], amount, debit[1], ids)
+    entry.cr(credit[0], amount, credit[1], ids, note=note)
+    try:
+        expected = entry.merged_voucher(*args)
+    except ValueError as exc:
+        expected = exc.args
+    assert pair_voucher(*args, debit, credit, amount, ids) == expected
+    if expected is not None:
+        assert entry.merged().voucher(*args) == expected

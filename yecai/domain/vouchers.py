@@ -120,10 +120,13 @@ class Voucher:
         the constructor (lines, balance), its fields filled through their slots (planning, issue 15)."""
         _check_balance(group_key, lines)
         voucher = _new(cls)
-        for setter, value in zip(
-            _VOUCHER_SETTERS, (posting_key, group_key, date, summary, lines, book), strict=True
-        ):
-            setter(voucher, value)
+        set_key, set_group, set_date, set_summary, set_lines, set_book = _VOUCHER_SETTERS
+        set_key(voucher, posting_key)
+        set_group(voucher, group_key)
+        set_date(voucher, date)
+        set_summary(voucher, summary)
+        set_lines(voucher, lines)
+        set_book(voucher, book)
         return voucher
 
     @property

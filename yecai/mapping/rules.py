@@ -159,7 +159,7 @@ SUMMARY_FIELDS = (
 _KNOWN_FIELDS = frozenset(SUMMARY_FIELDS)
 
 
-class _Blank(dict[str, object]):
+class SummaryValues(dict[str, object]):
     """The values of a 摘要: a known field the event did not fill is empty; any other is an error."""
 
     def __missing__(self, name: str) -> object:
@@ -170,7 +170,7 @@ class _Blank(dict[str, object]):
 
 def format_summary(template: str, **values: object) -> str:
     """The 摘要 for a template; unknown-to-this-event fields are empty, never an error."""
-    return template.format_map(_Blank({k: v for k, v in values.items() if k in _KNOWN_FIELDS})).strip()
+    return template.format_map(SummaryValues({k: v for k, v in values.items() if k in _KNOWN_FIELDS})).strip()
 
 
 @lru_cache(maxsize=256)

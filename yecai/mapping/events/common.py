@@ -51,7 +51,7 @@ from yecai.mapping.rules import (
     Event,
     MappingTable,
     RuleSet,
-    format_summary,
+    SummaryValues,
     summary_fields,
 )
 
@@ -162,16 +162,19 @@ def summary_of(
     rules: RuleSet, ctx: PlanningContext, project: str, day: dt.date, *, period: str = "", **values: object
 ) -> str:
     """The rule set's 摘要 for a group of `project` dated `day` (period: the day's month by default)."""
-    used = summary_fields(rules.summary)
-    return format_summary(
-        rules.summary,
-        project_code=project,
-        project_name=ctx.project_names.get(project, project),
-        date=day.isoformat(),
-        # formatting a date is slow, and most templates show the date, not the period
-        period=period or (f"{day:%Y-%m}" if "period" in used else ""),
-        **values,
-    )
+    template = rules.summary
+    used = summary_fields(template)
+    values["project_code"] = project
+    # Only what the template shows is computed: formatting dates is slow, and a 摘要 is made for
+    # every planned voucher.
+    if "project_name" in used:
+        values["project_name"] = ctx.project_names.get(project, project)
+    if "date" in used:
+        values["date"] = day.isoformat()
+    if "period" in used:
+        values["period"] = period or f"{day:%Y-%m}"
+    # A rule set's template names known fields only (checked when it loads): nothing to filter.
+    return template.format_map(SummaryValues(values)).strip()
 
 
 def period_summary(rules: RuleSet, ctx: PlanningContext, project: str, period: str, **values: object) -> str:
@@ -660,6 +663,43 @@ class Entry:
                 )
             )
         return Voucher.of_checked_lines(posting_key, group, date, summary, tuple(lines), book)
+
+
+def pair_voucher(
+    posting_key: str,
+    group: str,
+    date: dt.date,
+    summary: str,
+    debit: tuple[str, Dims],
+    credit: tuple[str, Dims, str],
+    amount: Decimal,
+    doc_ids: tuple[int, ...],
+) -> Voucher | None:
+    """The voucher of one Dr/Cr pair of `amount`: what `Entry` gives for `dr` + `cr` +
+    `merged_voucher`, without the entry (most cost vouchers are one pair; issue 15).
+
+    `debit` is (account, dims), `credit` (account, dims, note). None when the amount rounds to
+    zero, as the entry drops zero lines.
+    """
+    rounded = round_money(amount)
+    if rounded == ZERO:
+        return None
+    ids = doc_ids if len(doc_ids) == 1 else tuple(dict.fromkeys(doc_ids))
+    token = key_token(posting_key)
+    plain = f"{summary} {token}" if summary else token
+    credit_account, credit_dims, note = credit
+    lines = (
+        VoucherLine.checked_by_caller(debit[0], rounded, ZERO, plain, debit[1], ids),
+        VoucherLine.checked_by_caller(
+            credit_account,
+            ZERO,
+            rounded,
+            _explanation(summary, note, token) if note else plain,
+            credit_dims,
+            ids,
+        ),
+    )
+    return Voucher.of_checked_lines(posting_key, group, date, summary, lines)
 
 
 def _explanation(summary: str, note: str, token: str) -> str:

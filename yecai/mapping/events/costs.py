@@ -221,9 +221,26 @@ def plan_costs(
                 by_bucket[bucket] = [member]
             else:
                 found.append(member)
-        entry = common.Entry()
         several = len(suppliers) > 1
-        for bucket in sorted(by_bucket) if len(by_bucket) > 1 else by_bucket:
+        if len(by_bucket) == 1:
+            # one Dr/Cr pair: the voucher without an entry to merge (the common case)
+            ((bucket, docs),) = by_bucket.items()
+            _, debit, debit_dims, credit, credit_dims, supplier = bucket
+            total = money_sum(d.model.amount for d in docs)
+            voucher = common.pair_voucher(
+                key,
+                group,
+                date,
+                summary,
+                (debit, debit_dims),
+                (credit, credit_dims, supplier if several else ""),
+                total,
+                tuple(d.document_id for d in docs),
+            )
+            plan.add(voucher, group)
+            continue
+        entry = common.Entry()
+        for bucket in sorted(by_bucket):
             docs = by_bucket[bucket]
             total = money_sum(d.model.amount for d in docs)
             if total == ZERO:

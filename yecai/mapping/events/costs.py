@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 
 from pydantic import Field
@@ -48,19 +48,19 @@ class CostOptions(common.EventOptions):
 GroupKey = tuple[object, ...]
 
 
-def _group_of(aggregation: Aggregation, record: CostRecord) -> GroupKey:
-    day = record.business_date
+def _grouping(aggregation: Aggregation) -> Callable[[CostRecord], GroupKey]:
+    """The group key of a cost under `aggregation` (chosen once per plan, not once per cost)."""
     match aggregation:
         case Aggregation.PER_DOCUMENT:
-            return ("doc", record.source_key)
+            return lambda r: ("doc", r.source_key)
         case Aggregation.PROJECT_DAY:
-            return (record.project_code, day)
+            return lambda r: (r.project_code, r.business_date)
         case Aggregation.PROJECT_PERIOD | Aggregation.PROJECT_CATEGORY_MONTH:
-            return (record.project_code, record.category, day.year, day.month)
+            return lambda r: (r.project_code, r.category, r.business_date.year, r.business_date.month)
         case Aggregation.PERIOD:
-            return ("*", record.category, day.year, day.month)
+            return lambda r: ("*", r.category, r.business_date.year, r.business_date.month)
         case _:
-            return (record.project_code, record.category, day)
+            return lambda r: (r.project_code, r.category, r.business_date)
 
 
 def _group_text(aggregation: Aggregation, key: GroupKey) -> str:
@@ -177,9 +177,10 @@ def plan_costs(
     contracts = common.contracts_by_number(ctx)
     groups: dict[GroupKey, list[PlannableDocument]] = defaultdict(list)
     buckets: dict[int, Bucket] = {}
+    group_of, filtered = _grouping(rules.aggregation), bool(rules.filter)
     for document in documents:
         record: CostRecord = document.model
-        if not common.selected(rules, record):
+        if filtered and not common.selected(rules, record):
             continue
         bucket = resolver.memo(
             _resolution_key(record, options, contracts, mapping),
@@ -189,18 +190,27 @@ def plan_costs(
         if bucket is None:
             continue
         buckets[document.document_id] = bucket
-        groups[_group_of(rules.aggregation, record)].append(document)
+        groups[group_of(record)].append(document)
 
     plan.unmapped = resolver.unmapped()
     named = {_group_text(rules.aggregation, key): key for key in groups}
     for group in sorted(named):  # in the order of the texts, as before tuples were used
         # each member's source key once: it orders the members and keys the posting
-        keyed = sorted(((m.source_key, m) for m in groups[named[group]]), key=itemgetter(0))
-        members = [m for _, m in keyed]
+        members = groups[named[group]]
         first: CostRecord = members[0].model
-        key = posting_key(ctx.connection, rules.name, group, [f"{sk}@{m.version}" for sk, m in keyed])
-        categories = dict.fromkeys(m.model.category for m in members)
-        suppliers = sorted({m.model.supplier_name for m in members if m.model.supplier_name})
+        if len(members) == 1:  # most groups: nothing to sort or collect
+            key = posting_key(
+                ctx.connection, rules.name, group, [f"{members[0].source_key}@{members[0].version}"]
+            )
+            categories = {first.category: None}
+            suppliers = [first.supplier_name] if first.supplier_name else []
+        else:
+            keyed = sorted(((m.source_key, m) for m in members), key=itemgetter(0))
+            members = [m for _, m in keyed]
+            first = members[0].model
+            key = posting_key(ctx.connection, rules.name, group, [f"{sk}@{m.version}" for sk, m in keyed])
+            categories = dict.fromkeys(m.model.category for m in members)
+            suppliers = sorted({m.model.supplier_name for m in members if m.model.supplier_name})
         date = common.group_date(rules.aggregation, first.business_date)
         summary = common.summary_of(
             rules,

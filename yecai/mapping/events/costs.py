@@ -193,7 +193,9 @@ def plan_costs(
         groups[group_of(record)].append(document)
 
     plan.unmapped = resolver.unmapped()
-    named = {_group_text(rules.aggregation, key): key for key in groups}
+    aggregation = rules.aggregation
+    dated_by_period = aggregation in common.PERIOD_AGGREGATIONS
+    named = {_group_text(aggregation, key): key for key in groups}
     for group in sorted(named):  # in the order of the texts, as before tuples were used
         # each member's source key once: it orders the members and keys the posting
         members = groups[named[group]]
@@ -211,13 +213,17 @@ def plan_costs(
             key = posting_key(ctx.connection, rules.name, group, [f"{sk}@{m.version}" for sk, m in keyed])
             categories = dict.fromkeys(m.model.category for m in members)
             suppliers = sorted({m.model.supplier_name for m in members if m.model.supplier_name})
-        date = common.group_date(rules.aggregation, first.business_date)
+        date = common.group_date(aggregation, first.business_date) if dated_by_period else first.business_date
         summary = common.summary_of(
             rules,
             ctx,
             first.project_code,
             date,
-            category_name="、".join(CATEGORY_NAMES_ZH[c] for c in categories),
+            category_name=(
+                CATEGORY_NAMES_ZH[first.category]
+                if len(categories) == 1
+                else "、".join(CATEGORY_NAMES_ZH[c] for c in categories)
+            ),
             count=len(members),
             # one supplier names itself; several are named on their own payable lines
             counterparty=suppliers[0] if len(suppliers) == 1 else "",

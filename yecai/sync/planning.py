@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
-from yecai import jsonutil
+from yecai import heap, jsonutil
 from yecai.domain.bills import Bill
 from yecai.domain.documents import DOCUMENT_TYPES, Project
 from yecai.domain.posting_states import PostingState, initial
@@ -277,7 +277,9 @@ def plan_postings(
             kingdee_projects=kingdee_projects,
             related=related,
         )
-        plan = registry.plan(documents, rules, mapping, context)
+        # What was just loaded lives until the plan is stored: keep it out of the collector's way.
+        with heap.frozen():
+            plan = registry.plan(documents, rules, mapping, context)
         result.unmapped = plan.unmapped
         result.held = list(plan.held)
         codes = set(context.project_names) | {

@@ -5,7 +5,9 @@ thousands of loaded documents sit on the heap. Each full collection walks all of
 none of them can be garbage while the work runs. `frozen()` moves everything alive at its start
 into the permanent generation (`gc.freeze`) for the duration of the block and gives it back
 afterwards (`gc.unfreeze`), so a long-lived worker never keeps a frozen heap — or its cyclic
-garbage — beyond the block.
+garbage — beyond the block. Freezing only changes when objects are collected, never whether
+they are: threads sharing the process (a worker beside the web server) may see the heap frozen or
+not, and stay correct either way.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from yecai.domain.documents import ContractKind, CostRecord
 from yecai.domain.money import is_money, round_money
 from yecai.domain.vouchers import VoucherLine
 from yecai.mapping import registry
-from yecai.mapping.events.common import Entry, pair_voucher
+from yecai.mapping.events.common import Entry, pair_voucher, pairs_voucher
 from yecai.mapping.interface import PlannableDocument, PlanningContext
 from yecai.mapping.rules import (
     Aggregation,
@@ -246,3 +246,27 @@ def test_a_pair_voucher_is_the_entry_of_one_dr_cr_pair(
     assert pair_voucher(*args, debit, credit, amount, ids) == expected
     if expected is not None:
         assert entry.merged().voucher(*args) == expected
+
+
+PAIR = st.tuples(
+    st.sampled_from(["5401.02", "5401.03"]),
+    st.sampled_from([((P, "XM1"),), ((P, "XM2"),)]),
+    st.sampled_from(["2202.01", "5401.02"]),
+    st.sampled_from([((P, "XM1"),), ((P, "XM1"), ("FFLEX4", "GYS0001"))]),
+    st.sampled_from(["", "江苏恒固建材有限公司", "浙江力拓机械租赁有限公司"]),
+    st.one_of(st.decimals(min_value=-500, max_value=500, places=3), st.sampled_from([D("0"), D("0.004")])),
+    st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=3).map(tuple),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pairs=st.lists(PAIR, max_size=6), summary=st.sampled_from(["", "XM1 2026-03-05 成本归集 3笔"]))
+def test_a_pairs_voucher_is_the_merged_entry_of_its_pairs(pairs: list, summary: str) -> None:
+    args = ("k" * 20, "XM1|material|2026-03-05", dt.date(2026, 3, 5), summary)
+    entry = Entry()
+    for debit, debit_dims, credit, credit_dims, note, amount, ids in pairs:
+        entry.dr(debit, amount, debit_dims, ids)
+        entry.cr(credit, amount, credit_dims, ids, note=note)
+    expected = entry.merged_voucher(*args)
+    assert pairs_voucher(*args, pairs) == expected
+    assert entry.merged().voucher(*args) == expected

@@ -702,6 +702,50 @@ def pair_voucher(
     return Voucher.of_checked_lines(posting_key, group, date, summary, lines)
 
 
+# One Dr/Cr pair of `pairs_voucher`: debit account and dims, credit account, dims and the credit
+# line's note, the amount, the documents.
+Pair = tuple[str, Dims, str, Dims, str, Decimal, tuple[int, ...]]
+
+
+def pairs_voucher(
+    posting_key: str, group: str, date: dt.date, summary: str, pairs: Sequence[Pair]
+) -> Voucher | None:
+    """The voucher of several Dr/Cr pairs: what `Entry` gives for a `dr` + `cr` per pair and
+    `merged_voucher` — lines on the same account, side, dimensions and note added up, in order of
+    first appearance — without the entry's intermediate lines (issue 15). None when nothing is left.
+    """
+    totals: dict[tuple[str, bool, Dims, str], tuple[list[Decimal], list[int]]] = {}
+    for debit, debit_dims, credit, credit_dims, note, amount, ids in pairs:
+        if amount == ZERO:
+            continue  # `dr` and `cr` drop a zero amount
+        rounded = round_money(amount)
+        # a sub-cent amount rounds to 0.00: the entry's debit line then counts on the credit side
+        for slot in ((debit, rounded != ZERO, debit_dims, ""), (credit, False, credit_dims, note)):
+            found = totals.get(slot)
+            if found is None:
+                totals[slot] = found = ([], [])
+            found[0].append(rounded)
+            found[1].extend(ids)
+    token = key_token(posting_key)
+    plain = f"{summary} {token}" if summary else token
+    lines: list[VoucherLine] = []
+    for (account, debit_side, dims, note), (amounts, ids) in totals.items():
+        total = money_sum(amounts) if len(amounts) > 1 else amounts[0]
+        if total == ZERO:
+            continue
+        lines.append(
+            VoucherLine.checked_by_caller(
+                account,
+                total if debit_side else ZERO,
+                ZERO if debit_side else total,
+                _explanation(summary, note, token) if note else plain,
+                dims,
+                tuple(ids) if len(ids) == 1 else tuple(dict.fromkeys(ids)),
+            )
+        )
+    return Voucher.of_checked_lines(posting_key, group, date, summary, tuple(lines)) if lines else None
+
+
 def _explanation(summary: str, note: str, token: str) -> str:
     """A line's 摘要: the voucher's, the line's own words, the key token (empty parts left out)."""
     return " ".join(part for part in (summary, note, token) if part)

@@ -255,20 +255,21 @@ def plan_costs(
             )
             plan.add(voucher, group)
             continue
-        entry = common.Entry()
+        pairs: list[common.Pair] = []
         for bucket in sorted(by_bucket):
             docs = by_bucket[bucket]
             total = money_sum(d.model.amount for d in docs)
             if total == ZERO:
                 continue
             _, debit, debit_dims, credit, credit_dims, supplier = bucket
-            ids = tuple(d.document_id for d in docs)
             # A negative total (credit notes outweigh costs) stays on the same sides as a red-ink
             # (负数) amount, the Chinese convention for reductions, rather than swapping sides.
-            entry.dr(debit, total, debit_dims, ids)
             # Aggregated vouchers carry several suppliers: each payable line names its own.
-            entry.cr(credit, total, credit_dims, ids, note=supplier if several else "")
-        plan.add(entry.merged_voucher(key, group, date, summary), group)
+            note = supplier if several else ""
+            pairs.append(
+                (debit, debit_dims, credit, credit_dims, note, total, tuple(d.document_id for d in docs))
+            )
+        plan.add(common.pairs_voucher(key, group, date, summary, pairs), group)
     return plan
 
 

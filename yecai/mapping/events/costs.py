@@ -195,10 +195,14 @@ def plan_costs(
     plan.unmapped = resolver.unmapped()
     aggregation = rules.aggregation
     dated_by_period = aggregation in common.PERIOD_AGGREGATIONS
-    named = {_group_text(aggregation, key): key for key in groups}
-    for group in sorted(named):  # in the order of the texts, as before tuples were used
+    # The groups by their texts (were two keys ever to read alike, they would be one group, as
+    # when the text was the key), in the order of the texts, as before tuples were used.
+    named: dict[str, list[PlannableDocument]] = {}
+    for group_key, grouped in groups.items():
+        named.setdefault(_group_text(aggregation, group_key), []).extend(grouped)
+    for group in sorted(named):
         # each member's source key once: it orders the members and keys the posting
-        members = groups[named[group]]
+        members = named[group]
         first: CostRecord = members[0].model
         if len(members) == 1:  # most groups: nothing to sort or collect
             key = posting_key(

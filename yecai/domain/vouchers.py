@@ -83,7 +83,6 @@ def _check_balance(group_key: str, lines: tuple[VoucherLine, ...]) -> None:
         debit += line.debit
         credit += line.credit
     if debit != credit:
-        debit, credit = money_sum(x.debit for x in lines), money_sum(x.credit for x in lines)
         raise UnbalancedVoucherError(
             f"凭证 {group_key} 借贷不平：借 {debit} 贷 {credit} / "
             f"voucher {group_key} does not balance: debit {debit} credit {credit}"

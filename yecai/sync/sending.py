@@ -380,7 +380,9 @@ class _Sender:
                             f"{self.unknown_streak} unknown write outcomes in a row; run stopped"
                         )
                         self.result.interrupted = stopping = True
-                while len(flying) < self.senders and not stopping:
+                # After a refusal (throttling, an unreachable server) one call probes at a time
+                # until a save goes through: a throttled data centre is not hit by a full burst.
+                while len(flying) < (1 if self.refusals else self.senders) and not stopping:
                     flight = self._next_read()
                     if flight is None:
                         if drained or self.settle or time.monotonic() < self.pause_until:

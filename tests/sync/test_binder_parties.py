@@ -1,4 +1,5 @@
-"""Suppliers and customers under policy `create`: found by name, else created once, then remembered.
+"""Suppliers and customers under policy `create`: found by name, else created once, then remembered —
+and only those a voucher or bill of the job's rule sets will reference.
 
 The source names parties by name only (宏达劳务, 马钢 …). yecai looks each up in Kingdee by name,
 creates the ones Kingdee lacks under a stable number, and stores the binding. A run that dies
@@ -14,15 +15,19 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from tests.support.posting_world import Systems
 from tests.support.spreadsheets import GOOD, write_csv
 from yecai.demo import identity_of
 from yecai.files import import_file
 from yecai.kingdee.client import KingdeeClient
-from yecai.mapping.rules import default_mapping
+from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
 from yecai.mapping.tables import UnmappedPolicy
 from yecai.store.db import Store
 from yecai.store.tables import Binding
 from yecai.sync.binder import bind_parties, party_number, with_parties
+
+# The cost rule set puts the 供应商 on every payable line: each cost record's supplier is referenced.
+COSTS = [default_rule_set()]
 
 
 def suppliers_by_name(client: KingdeeClient) -> Counter[str]:
@@ -48,7 +53,9 @@ def test_found_by_name_created_once_and_remembered(
                 "FUseOrgId": {"FNumber": "100"},
             },
         )
-        first = bind_parties(store, client, mapping=mapping, source_connection="pm", kingdee_connection="kd")
+        first = bind_parties(
+            store, client, mapping=mapping, source_connection="pm", kingdee_connection="kd", rule_sets=COSTS
+        )
         assert first.failed == []
         assert first.found == 1  # 马钢, under the number a person gave it
         assert first.created == len(names) - 1
@@ -57,7 +64,9 @@ def test_found_by_name_created_once_and_remembered(
         counts = suppliers_by_name(client)
         assert all(counts[name] == 1 for name in names)
 
-        again = bind_parties(store, client, mapping=mapping, source_connection="pm", kingdee_connection="kd")
+        again = bind_parties(
+            store, client, mapping=mapping, source_connection="pm", kingdee_connection="kd", rule_sets=COSTS
+        )
         assert (again.found, again.created) == (0, 0)
         assert again.numbers == first.numbers
 
@@ -65,7 +74,7 @@ def test_found_by_name_created_once_and_remembered(
         with store.transaction() as session:
             session.execute(delete(Binding).where(Binding.kind == "supplier"))
         recovered = bind_parties(
-            store, client, mapping=mapping, source_connection="pm", kingdee_connection="kd"
+            store, client, mapping=mapping, source_connection="pm", kingdee_connection="kd", rule_sets=COSTS
         )
         assert (recovered.found, recovered.created) == (len(names), 0)
         assert recovered.numbers == first.numbers
@@ -82,6 +91,76 @@ def test_report_policy_creates_nothing(store: Store, kingdee: dict[str, Any], tm
     mapping = default_mapping().model_copy(update={"supplier_default": UnmappedPolicy.REPORT})
     with KingdeeClient(str(kingdee["server_url"]), identity_of(kingdee), connection="kd") as client:
         before = suppliers_by_name(client)
-        result = bind_parties(store, client, mapping=mapping, source_connection="pm", kingdee_connection="kd")
+        result = bind_parties(
+            store, client, mapping=mapping, source_connection="pm", kingdee_connection="kd", rule_sets=COSTS
+        )
         assert (result.found, result.created) == (0, 0)
         assert suppliers_by_name(client) == before
+
+
+def _without_supplier_dimension() -> RuleSet:
+    """The cost rule set with payables by project only: no voucher line names a supplier."""
+    rules = default_rule_set()
+    categories = {
+        category: rule.model_copy(update={"credit_dimensions": ("project",)})
+        for category, rule in rules.categories.items()
+    }
+    return rules.model_copy(update={"categories": categories})
+
+
+def test_only_parties_a_voucher_references_are_created(store: Store, posting_systems: Systems) -> None:
+    """Projects name their customers and cost records their suppliers; cost vouchers reference
+    suppliers on payable lines only: the customers are never created, nor suppliers when the
+    rule set's dimensions do not ask for them."""
+    dataset = posting_systems.dataset
+    suppliers = {r.supplier_name for r in dataset.all_cost_records if r.supplier_name}
+    customers = {p.customer_name for p in dataset.projects if p.customer_name}
+    assert suppliers
+    assert customers  # mentioned by the source, never on a cost voucher
+    with posting_systems.client() as client:
+        before = {form: _names(client, form) for form in ("BD_Supplier", "BD_Customer")}
+
+    report = posting_systems.sync(store, _without_supplier_dimension())
+    assert report.check.clean
+    assert report.send.posted > 0
+    with posting_systems.client() as client:
+        assert {form: _names(client, form) for form in before} == before
+
+    # A second rule set that does put the 供应商 on payables: exactly the cost records' suppliers.
+    with posting_systems.client() as client:
+        parties = bind_parties(
+            store,
+            client,
+            mapping=default_mapping(),
+            source_connection="pm",
+            kingdee_connection="kd",
+            rule_sets=[default_rule_set().model_copy(update={"name": "costs_by_supplier"})],
+        )
+        assert parties.failed == []
+        assert set(parties.numbers["supplier"]) == suppliers
+        assert parties.numbers["customer"] == {}
+        assert _names(client, "BD_Supplier") - before["BD_Supplier"] == suppliers - before["BD_Supplier"]
+        assert _names(client, "BD_Customer") == before["BD_Customer"]
+
+
+def test_parties_of_documents_already_posted_are_not_asked_for(
+    store: Store, posting_systems: Systems
+) -> None:
+    """Once a rule set has posted a document, its parties are no longer a reason to create."""
+    rules = _without_supplier_dimension()
+    posting_systems.sync(store, rules)
+    with posting_systems.client() as client:
+        parties = bind_parties(
+            store,
+            client,
+            mapping=default_mapping(),
+            source_connection="pm",
+            kingdee_connection="kd",
+            # the same rule set, now asking for suppliers: but every cost record is posted by it
+            rule_sets=[default_rule_set().model_copy(update={"name": rules.name})],
+        )
+    assert (parties.created, parties.found) == (0, 0)
+
+
+def _names(client: KingdeeClient, form_id: str) -> set[str]:
+    return {str(name) for (name,) in client.query_all(form_id, ["FName"])}

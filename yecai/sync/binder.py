@@ -9,21 +9,26 @@ blindly sending it twice.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pydantic import PrivateAttr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yecai import jsonutil
-from yecai.domain.documents import Project
+from yecai.domain.documents import DOCUMENT_TYPES, Project
 from yecai.errors import Action
 from yecai.kingdee.client import KingdeeClient, KingdeeError
 from yecai.kingdee.keys import repr_sql
+from yecai.mapping import registry
+from yecai.mapping.interface import PlannableDocument
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.mapping.tables import UnmappedPolicy
 from yecai.store.db import Store
-from yecai.store.tables import Binding, Document
-from yecai.sync.planning import latest_documents
+from yecai.store.tables import Binding, Document, PostingLine
+from yecai.sync.planning import latest_documents, planning_context
 
 BATCH = 100
 
@@ -144,9 +149,12 @@ class PartyResult:
     numbers: dict[str, dict[str, str]] = field(default_factory=lambda: {"supplier": {}, "customer": {}})
 
 
-def _party_names(session: Session, connection: str) -> dict[str, set[str]]:
-    """Supplier and customer names the source's current documents mention."""
-    names: dict[str, set[str]] = {"supplier": set(), "customer": set()}
+def _party_documents(session: Session, connection: str) -> dict[str, dict[str, list[Document]]]:
+    """Supplier and customer names the source's current documents mention, with those documents."""
+    names: dict[str, dict[str, list[Document]]] = {
+        "supplier": defaultdict(list),
+        "customer": defaultdict(list),
+    }
     latest: dict[tuple[str, str], Document] = {}
     for doc in session.scalars(
         select(Document).where(Document.connection == connection).order_by(Document.id)
@@ -156,23 +164,99 @@ def _party_names(session: Session, connection: str) -> dict[str, set[str]]:
         if doc.deleted:
             continue
         data = jsonutil.loads(doc.data)
+        mentioned: list[tuple[str, object]] = []
         if kind == "payment_request":
-            names["supplier"].add(data.get("payee_name"))
+            mentioned.append(("supplier", data.get("payee_name")))
         elif kind == "cost_record":
-            names["supplier"].add(data.get("supplier_name"))
+            mentioned.append(("supplier", data.get("supplier_name")))
         elif kind == "contract":
             role = "customer" if data.get("contract_kind") == "income" else "supplier"
-            names[role].add(data.get("counterparty"))
+            mentioned.append((role, data.get("counterparty")))
         elif kind == "invoice":
             if data.get("direction") == "in":
-                names["supplier"].add(data.get("seller_name"))
+                mentioned.append(("supplier", data.get("seller_name")))
             else:
-                names["customer"].add(data.get("buyer_name"))
+                mentioned.append(("customer", data.get("buyer_name")))
         elif kind == "project":
-            names["customer"].add(data.get("customer"))
-    return {
-        role: {n.strip() for n in found if isinstance(n, str) and n.strip()} for role, found in names.items()
-    }
+            mentioned.append(("customer", data.get("customer")))
+        for role, name in mentioned:
+            if isinstance(name, str) and name.strip():
+                names[role][name.strip()].append(doc)
+    return names
+
+
+class _AskedFor(MappingTable):
+    """The job's mapping, answering every party the table lacks with its would-be number and
+    remembering which ones a planner asked for: those a voucher or bill will reference."""
+
+    _asked: dict[str, set[str]] = PrivateAttr(default_factory=lambda: {"supplier": set(), "customer": set()})
+
+    def supplier_number(self, name: str) -> str | None:
+        if name in self.suppliers:
+            return self.suppliers[name]
+        self._asked["supplier"].add(name)
+        return party_number(name)
+
+    def customer_number(self, name: str) -> str | None:
+        if name in self.customers:
+            return self.customers[name]
+        self._asked["customer"].add(name)
+        return party_number(name)
+
+
+def _referenced(
+    session: Session,
+    candidates: dict[str, dict[str, list[Document]]],
+    *,
+    rule_sets: Sequence[RuleSet],
+    mapping: MappingTable,
+    source_connection: str,
+    kingdee_connection: str,
+    kingdee_projects: set[str] | None,
+    related: tuple[str, ...],
+) -> dict[str, set[str]]:
+    """The candidate parties a voucher or bill of the rule sets will reference, by a dry plan.
+
+    Each rule set plans (nothing is stored) the documents of its kind that name a candidate and are
+    not yet posted by it, with a mapping that records the parties looked up: a party is needed only
+    where a dimension or a bill field asks for it, and a rule set whose dimensions name no supplier
+    asks for none, so a 612-supplier source with cost vouchers by project creates none.
+    """
+    asked = _AskedFor.model_construct(**{name: getattr(mapping, name) for name in MappingTable.model_fields})
+    by_kind: dict[str, dict[int, Document]] = defaultdict(dict)
+    for documents in candidates.values():
+        for found in documents.values():
+            for doc in found:
+                by_kind[doc.kind][doc.id] = doc
+    for rules in rule_sets:
+        mine = by_kind.get(rules.document)
+        if not mine:
+            continue
+        posted = set(
+            session.scalars(
+                select(PostingLine.document_id).where(
+                    PostingLine.rule_set == rules.name, PostingLine.document_id.in_(list(mine))
+                )
+            )
+        )
+        model_of = DOCUMENT_TYPES[rules.document]
+        documents = [
+            PlannableDocument(doc.id, doc.version, model_of.model_validate(jsonutil.loads(doc.data)))
+            for doc_id, doc in sorted(mine.items())
+            if doc_id not in posted
+        ]
+        if not documents:
+            continue
+        context = planning_context(
+            session,
+            rules,
+            source_connection=source_connection,
+            kingdee_connection=kingdee_connection,
+            kingdee_projects=kingdee_projects,
+            related=related,
+        )
+        registry.plan(documents, rules, asked, context)
+    return asked._asked
 
 
 def party_number(name: str) -> str:
@@ -187,9 +271,13 @@ def bind_parties(
     mapping: MappingTable,
     source_connection: str,
     kingdee_connection: str,
+    rule_sets: Sequence[RuleSet],
+    kingdee_projects: set[str] | None = None,
+    related: tuple[str, ...] = (),
     organisation: str = "100",
 ) -> PartyResult:
-    """Find or create in Kingdee every supplier and customer whose table policy is `create`.
+    """Find or create in Kingdee the suppliers and customers (table policy `create`) that a voucher
+    or bill of `rule_sets` will reference — not every party the source happens to name.
 
     A party is looked up by name first (it may exist under another number), else created with a
     stable number; either way the binding is stored, so a run that dies between the create and the
@@ -199,7 +287,7 @@ def bind_parties(
     policies = {"supplier": mapping.supplier_default, "customer": mapping.customer_default}
     tables = {"supplier": mapping.suppliers, "customer": mapping.customers}
     with store.transaction() as session:
-        wanted = _party_names(session, source_connection)
+        mentioned = _party_documents(session, source_connection)
         bound = {
             (b.kind, b.source_key): b.kingdee_number
             for b in session.scalars(
@@ -208,10 +296,36 @@ def bind_parties(
                 )
             )
         }
+        # Only parties yecai may create and has not bound yet are worth a dry plan.
+        candidates = {
+            role: {
+                name: docs
+                for name, docs in mentioned[role].items()
+                if policies[role] is UnmappedPolicy.CREATE
+                and name not in tables[role]
+                and (role, name) not in bound
+            }
+            for role in PARTY_FORMS
+        }
+        needed = (
+            _referenced(
+                session,
+                candidates,
+                rule_sets=rule_sets,
+                mapping=mapping,
+                source_connection=source_connection,
+                kingdee_connection=kingdee_connection,
+                kingdee_projects=kingdee_projects,
+                related=related,
+            )
+            if any(candidates.values())
+            else {role: set() for role in PARTY_FORMS}
+        )
+    wanted = {role: set(mentioned[role]) for role in PARTY_FORMS}
     for role, form_id in PARTY_FORMS.items():
         if policies[role] is not UnmappedPolicy.CREATE:
             continue
-        missing = sorted(n for n in wanted[role] if n not in tables[role] and (role, n) not in bound)
+        missing = sorted(n for n in candidates[role] if n in needed[role])
         for name in sorted(wanted[role]):
             if (role, name) in bound:
                 result.numbers[role][name] = bound[(role, name)]

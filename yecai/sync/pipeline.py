@@ -167,6 +167,9 @@ def run_sync_job(
             mapping=mapping,
             source_connection=source_connection,
             kingdee_connection=kingdee_connection,
+            rule_sets=rule_sets,
+            kingdee_projects=report.projects.numbers,
+            related=tuple(related),
         )
         mapping = binder.with_parties(mapping, report.parties)
         for rules in rule_sets:

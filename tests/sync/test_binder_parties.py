@@ -21,10 +21,11 @@ from yecai.demo import identity_of
 from yecai.files import import_file
 from yecai.kingdee.client import KingdeeClient
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
-from yecai.mapping.tables import UnmappedPolicy
+from yecai.mapping.tables import MappingTable, UnmappedPolicy
 from yecai.store.db import Store
 from yecai.store.tables import Binding
 from yecai.sync.binder import bind_parties, party_number, with_parties
+from yecai.sync.pipeline import run_sync_job
 
 # The cost rule set puts the 供应商 on every payable line: each cost record's supplier is referenced.
 COSTS = [default_rule_set()]
@@ -99,7 +100,7 @@ def test_report_policy_creates_nothing(store: Store, kingdee: dict[str, Any], tm
 
 
 def _without_supplier_dimension() -> RuleSet:
-    """The cost rule set with payables by project only: no voucher line names a supplier."""
+    """The cost rule set with payables by project only (see `_mapping_without_suppliers`)."""
     rules = default_rule_set()
     categories = {
         category: rule.model_copy(update={"credit_dimensions": ("project",)})
@@ -108,10 +109,22 @@ def _without_supplier_dimension() -> RuleSet:
     return rules.model_copy(update={"categories": categories})
 
 
+def _mapping_without_suppliers() -> MappingTable:
+    """The default mapping whose 费用明细 (utilities, insurance …) are owed by project only."""
+    mapping = default_mapping()
+    items = {
+        name: item.model_copy(
+            update={"credit_dimensions": tuple(d for d in item.credit_dimensions if d != "supplier")}
+        )
+        for name, item in mapping.cost_items.items()
+    }
+    return mapping.model_copy(update={"cost_items": items})
+
+
 def test_only_parties_a_voucher_references_are_created(store: Store, posting_systems: Systems) -> None:
     """Projects name their customers and cost records their suppliers; cost vouchers reference
-    suppliers on payable lines only: the customers are never created, nor suppliers when the
-    rule set's dimensions do not ask for them."""
+    suppliers on payable lines only: the customers are never created, nor suppliers when neither
+    the rule set's nor the 费用明细's dimensions ask for them."""
     dataset = posting_systems.dataset
     suppliers = {r.supplier_name for r in dataset.all_cost_records if r.supplier_name}
     customers = {p.customer_name for p in dataset.projects if p.customer_name}
@@ -120,7 +133,16 @@ def test_only_parties_a_voucher_references_are_created(store: Store, posting_sys
     with posting_systems.client() as client:
         before = {form: _names(client, form) for form in ("BD_Supplier", "BD_Customer")}
 
-    report = posting_systems.sync(store, _without_supplier_dimension())
+    with posting_systems.client() as client:
+        report = run_sync_job(
+            store,
+            posting_systems.connector,
+            client,
+            rule_sets=[_without_supplier_dimension()],
+            mapping=_mapping_without_suppliers(),
+            source_connection="pm",
+            kingdee_connection="kd",
+        )
     assert report.check.clean
     assert report.send.posted > 0
     with posting_systems.client() as client:
@@ -148,8 +170,16 @@ def test_parties_of_documents_already_posted_are_not_asked_for(
 ) -> None:
     """Once a rule set has posted a document, its parties are no longer a reason to create."""
     rules = _without_supplier_dimension()
-    posting_systems.sync(store, rules)
     with posting_systems.client() as client:
+        run_sync_job(
+            store,
+            posting_systems.connector,
+            client,
+            rule_sets=[rules],
+            mapping=_mapping_without_suppliers(),
+            source_connection="pm",
+            kingdee_connection="kd",
+        )
         parties = bind_parties(
             store,
             client,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import PrivateAttr
 from sqlalchemy import select
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 from yecai import jsonutil
 from yecai.domain.documents import DOCUMENT_TYPES, Project
 from yecai.errors import Action
-from yecai.kingdee.client import KingdeeClient, KingdeeError
+from yecai.kingdee.client import KingdeeClient, KingdeeError, SaveResult
 from yecai.kingdee.keys import repr_sql
 from yecai.mapping import registry
 from yecai.mapping.interface import PlannableDocument
@@ -275,13 +277,15 @@ def bind_parties(
     kingdee_projects: set[str] | None = None,
     related: tuple[str, ...] = (),
     organisation: str = "100",
+    senders: int = 4,
 ) -> PartyResult:
     """Find or create in Kingdee the suppliers and customers (table policy `create`) that a voucher
     or bill of `rule_sets` will reference — not every party the source happens to name.
 
     A party is looked up by name first (it may exist under another number), else created with a
     stable number; either way the binding is stored, so a run that dies between the create and the
-    binding finds the party by name next time instead of creating it twice.
+    binding finds the party by name next time instead of creating it twice. Lookups and creates
+    go `senders` calls at once (the data centre's concurrency limit).
     """
     result = PartyResult()
     policies = {"supplier": mapping.supplier_default, "customer": mapping.customer_default}
@@ -331,34 +335,19 @@ def bind_parties(
                 result.numbers[role][name] = bound[(role, name)]
         if not missing:
             continue
-        existing = _by_name(client, form_id, missing)
+        existing = _by_name(client, form_id, missing, senders)
         result.found += len(existing)
         to_create = [name for name in missing if name not in existing]
-        for start in range(0, len(to_create), BATCH):
-            chunk = to_create[start : start + BATCH]
-            models = [
-                {
-                    "FNumber": party_number(name),
-                    "FName": name,
-                    "FCreateOrgId": {"FNumber": organisation},
-                    "FUseOrgId": {"FNumber": organisation},
-                }
-                for name in chunk
-            ]
-            try:
-                answer = client.batch_save(form_id, models, IsVerifyBaseDataField=True)
-            except KingdeeError as exc:
-                if exc.action in (Action.UNCERTAIN, Action.RETRY):
-                    continue  # settled by the lookup by name below (or the next run)
-                raise
-            for name, package in zip(chunk, answer.packages, strict=True):
-                if package.ok:
-                    result.created += 1
-                elif not (package.outcome and package.outcome.action == Action.UNCERTAIN):
-                    result.failed.append(f"{role} {name}: {package.describe()}")
-        existing = _by_name(client, form_id, missing)
+        created, unsettled = _create_parties(client, form_id, role, to_create, organisation, senders, result)
+        # A party saved is known by the number it was saved under; only those whose answer was
+        # lost (or refused as "number already used") are read back by name — never created twice.
+        numbers = {
+            **existing,
+            **created,
+            **(_by_name(client, form_id, unsettled, senders) if unsettled else {}),
+        }
         with store.transaction() as session:
-            for name, number in existing.items():
+            for name, number in numbers.items():
                 session.add(
                     Binding(
                         connection=kingdee_connection,
@@ -373,14 +362,66 @@ def bind_parties(
     return result
 
 
-def _by_name(client: KingdeeClient, form_id: str, names: list[str]) -> dict[str, str]:
-    """Name → number of the base data Kingdee already has under those names."""
-    found: dict[str, str] = {}
-    for start in range(0, len(names), 40):
-        chunk = names[start : start + 40]
+def _create_parties(
+    client: KingdeeClient,
+    form_id: str,
+    role: str,
+    names: list[str],
+    organisation: str,
+    senders: int,
+    result: PartyResult,
+) -> tuple[dict[str, str], list[str]]:
+    """BatchSave the parties, `senders` calls at once: (name → number saved, names unsettled)."""
+    chunks = [names[start : start + BATCH] for start in range(0, len(names), BATCH)]
+
+    def save(chunk: list[str]) -> SaveResult | None:
+        models = [
+            {
+                "FNumber": party_number(name),
+                "FName": name,
+                "FCreateOrgId": {"FNumber": organisation},
+                "FUseOrgId": {"FNumber": organisation},
+            }
+            for name in chunk
+        ]
+        try:
+            return client.batch_save(form_id, models, IsVerifyBaseDataField=True)
+        except KingdeeError as exc:
+            if exc.action in (Action.UNCERTAIN, Action.RETRY):
+                return None  # settled by the lookup by name (or the next run)
+            raise
+
+    created: dict[str, str] = {}
+    unsettled: list[str] = []
+    with ThreadPoolExecutor(max(1, senders), thread_name_prefix="yecai-bind") as pool:
+        for chunk, answer in zip(chunks, pool.map(save, chunks), strict=True):
+            if answer is None:
+                unsettled.extend(chunk)
+                continue
+            for name, package in zip(chunk, answer.packages, strict=True):
+                if package.ok:
+                    result.created += 1
+                    created[name] = package.number or party_number(name)
+                elif package.outcome and package.outcome.action == Action.UNCERTAIN:
+                    unsettled.append(name)  # "number already used": it exists, read it back
+                else:
+                    result.failed.append(f"{role} {name}: {package.describe()}")
+    return created, unsettled
+
+
+def _by_name(client: KingdeeClient, form_id: str, names: list[str], senders: int = 1) -> dict[str, str]:
+    """Name → number of the base data Kingdee already has under those names (`senders` at once)."""
+    chunks = [names[start : start + 40] for start in range(0, len(names), 40)]
+
+    def read(chunk: list[str]) -> list[list[Any]]:
         condition = "FName in (" + ",".join(repr_sql(n) for n in chunk) + ")"
-        for number, name in client.query_all(form_id, ["FNumber", "FName"], condition):
-            found.setdefault(str(name), str(number))
+        return list(client.query_all(form_id, ["FNumber", "FName"], condition))
+
+    found: dict[str, str] = {}
+    with ThreadPoolExecutor(max(1, senders), thread_name_prefix="yecai-bind") as pool:
+        for rows in pool.map(read, chunks):
+            for number, name in rows:
+                found.setdefault(str(name), str(number))
     return found
 
 

@@ -170,6 +170,7 @@ def run_sync_job(
             rule_sets=rule_sets,
             kingdee_projects=report.projects.numbers,
             related=tuple(related),
+            senders=senders,
         )
         mapping = binder.with_parties(mapping, report.parties)
         for rules in rule_sets:

@@ -16,6 +16,7 @@ own, so its CPU does not compete with yecai's for the GIL.
 The last line is `sdk_s=… yecai_s=… floor_s=… ratio_vs_sdk=… ratio_vs_floor=…`.
 
     .venv/bin/python bench/sync_vs_sdk.py [--projects 50 --months 1 --latency-ms 50 --per-record-ms 5]
+                                          [--senders 4]   # 1: yecai one call at a time, for comparison
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ class YecaiRun:
     records: int
 
 
-def run_yecai(store: Store, pm_url: str, kd: Kingdee) -> YecaiRun:
+def run_yecai(store: Store, pm_url: str, kd: Kingdee, senders: int = CONCURRENCY) -> YecaiRun:
     before = kd.counts()
     started = time.perf_counter()
     with kd.client() as client:
@@ -152,7 +153,7 @@ def run_yecai(store: Store, pm_url: str, kd: Kingdee) -> YecaiRun:
             source_connection="pm",
             kingdee_connection="kd",
             full_check=False,  # what a nightly job does: read back what it posted, by key
-            senders=CONCURRENCY,
+            senders=senders,
         )
     elapsed = time.perf_counter() - started
     assert report.check.clean, report.check
@@ -227,6 +228,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--per-record-ms", type=float, default=5.0)
+    parser.add_argument(
+        "--senders",
+        type=int,
+        default=CONCURRENCY,
+        help="yecai's calls in flight (1: one at a time, as before issue 15); the sandbox allows 4",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -236,7 +243,7 @@ def main() -> None:
                 pm(args.projects, args.months, args.seed) as pm_url,
                 kingdee(work / "kd-yecai", args.latency_ms, args.per_record_ms) as kd,
             ):
-                yecai = run_yecai(store, pm_url, kd)
+                yecai = run_yecai(store, pm_url, kd, args.senders)
             with kingdee(work / "kd-sdk", args.latency_ms, args.per_record_ms) as kd:
                 sdk_seconds, sdk_vouchers = run_sdk(store, kd)
         finally:
@@ -251,8 +258,8 @@ def main() -> None:
     )
     print(f"baseline, official SDK Save × {sdk_vouchers:,} vouchers, one at a time: {sdk_seconds:.1f} s")
     print(
-        f"yecai full pipeline (pull → validate → bind → plan → BatchSave ∥ read back → check): "
-        f"{yecai.seconds:.1f} s"
+        f"yecai full pipeline (pull → validate → bind → plan → BatchSave ∥ read back → check), "
+        f"{args.senders} sender(s): {yecai.seconds:.1f} s"
     )
     print(
         f"floor = (calls × latency + records × per-record) / concurrency = ({yecai.calls:,} × "

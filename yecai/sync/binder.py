@@ -208,7 +208,6 @@ class _AskedFor(MappingTable):
 
 def _referenced(
     session: Session,
-    candidates: dict[str, dict[str, list[Document]]],
     *,
     rule_sets: Sequence[RuleSet],
     mapping: MappingTable,
@@ -217,35 +216,33 @@ def _referenced(
     kingdee_projects: set[str] | None,
     related: tuple[str, ...],
 ) -> dict[str, set[str]]:
-    """The candidate parties a voucher or bill of the rule sets will reference, by a dry plan.
+    """The parties a voucher or bill of the rule sets will reference, found by a dry plan.
 
-    Each rule set plans (nothing is stored) the documents of its kind that name a candidate and are
-    not yet posted by it, with a mapping that records the parties looked up: a party is needed only
-    where a dimension or a bill field asks for it, and a rule set whose dimensions name no supplier
-    asks for none, so a 612-supplier source with cost vouchers by project creates none.
+    Each rule set plans (nothing is stored) its current documents not yet posted by it — new ones,
+    and changed ones a correction will re-plan — with a mapping that records the parties looked
+    up: a party is needed only where a dimension or a bill field asks for it, whichever document
+    names it (a progress report's voucher takes its customer from the project or the contract).
     """
     asked = _AskedFor.model_construct(**{name: getattr(mapping, name) for name in MappingTable.model_fields})
-    by_kind: dict[str, dict[int, Document]] = defaultdict(dict)
-    for documents in candidates.values():
-        for found in documents.values():
-            for doc in found:
-                by_kind[doc.kind][doc.id] = doc
     for rules in rule_sets:
-        mine = by_kind.get(rules.document)
-        if not mine:
-            continue
+        latest = latest_documents(session, source_connection, rules.document)
         posted = set(
             session.scalars(
-                select(PostingLine.document_id).where(
-                    PostingLine.rule_set == rules.name, PostingLine.document_id.in_(list(mine))
+                select(PostingLine.document_id)
+                .join(Document, PostingLine.document_id == Document.id)
+                .where(
+                    Document.connection == source_connection,
+                    Document.kind == rules.document,
+                    PostingLine.rule_set == rules.name,
+                    PostingLine.active.is_(True),
                 )
             )
         )
         model_of = DOCUMENT_TYPES[rules.document]
         documents = [
             PlannableDocument(doc.id, doc.version, model_of.model_validate(jsonutil.loads(doc.data)))
-            for doc_id, doc in sorted(mine.items())
-            if doc_id not in posted
+            for doc in latest.values()
+            if not doc.deleted and doc.id not in posted
         ]
         if not documents:
             continue
@@ -314,7 +311,6 @@ def bind_parties(
         needed = (
             _referenced(
                 session,
-                candidates,
                 rule_sets=rule_sets,
                 mapping=mapping,
                 source_connection=source_connection,

@@ -267,7 +267,7 @@ def main() -> None:
         f"{waited:.2f} s / {CONCURRENCY} = {floor:.2f} s"
     )
     print(
-        f"sdk_s={sdk_seconds:.2f} yecai_s={yecai.seconds:.2f} floor_s={floor:.2f} "
+        f"sdk_s={sdk_seconds:.2f} yecai_s={yecai.seconds:.2f} floor_s={floor:.3f} "
         f"ratio_vs_sdk={sdk_seconds / yecai.seconds:.2f} ratio_vs_floor={yecai.seconds / floor:.2f}"
     )
 

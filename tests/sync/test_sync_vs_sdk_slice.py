@@ -50,12 +50,13 @@ def test_the_bench_prints_its_floor_and_its_last_line() -> None:
     assert records > calls
     assert float(floor["waited"]) == pytest.approx((calls * 5 + records * 1) / 1000, abs=0.01)
     assert float(floor["floor"]) == pytest.approx(float(floor["waited"]) / 4, abs=0.01)
-    assert float(last["floor"]) == pytest.approx(float(floor["floor"]), abs=0.01)
+    assert float(last["floor"]) == pytest.approx(float(floor["floor"]), abs=0.006)
     sdk, yecai = float(last["sdk"]), float(last["yecai"])
     assert sdk > 0
     assert yecai > 0
-    assert float(last["vs_sdk"]) == pytest.approx(sdk / yecai, rel=0.02)
-    assert float(last["vs_floor"]) == pytest.approx(yecai / float(last["floor"]), rel=0.02)
+    # the figures are printed rounded (seconds to 0.01, the floor to 0.001): ratios agree within that
+    assert float(last["vs_sdk"]) == pytest.approx(sdk / yecai, rel=0.05)
+    assert float(last["vs_floor"]) == pytest.approx(yecai / float(last["floor"]), rel=0.05)
     vouchers = re.search(r"official SDK Save × ([\d,]+) vouchers", result.stdout)
     assert vouchers
     assert int(vouchers[1].replace(",", "")) > 0

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from tests.support.posting_world import rules_with, systems_for
 from yecai.domain.money import money_sum
+from yecai.errors import Action, YecaiError
 from yecai.kingdee.keys import BILL_NO, present
 from yecai.mapping.rules import default_mapping
 from yecai.sandbox.kingdee.faults import FaultSettings
@@ -57,10 +58,17 @@ def test_four_senders_post_every_voucher_once_under_faults(store: Store, tmp_pat
     for systems in systems_for(tmp_path, faults=faults):
         timeout = httpx.Timeout(0.6, connect=5.0)
         expected_vouchers, expected_total = _expected(systems.dataset)
+        stopped: list[Action] = []
         for _ in range(10):  # nightly runs, each picking up what the last left planned or uncertain
-            report = systems.sync(store, rules, batch_size=8, timeout=timeout, read_attempts=6)
-            if report.send.posted and report.pending == 0 and _posted(store) >= expected_vouchers:
+            try:
+                report = systems.sync(store, rules, batch_size=8, timeout=timeout, read_attempts=6)
+            except YecaiError as exc:
+                # a run stopped by the faults (a party not yet confirmed …) is retried, as a job is
+                stopped.append(exc.action)
+                continue
+            if report.send.posted and report.pending == 0 and _posted(store) == expected_vouchers:
                 break
+        assert set(stopped) <= {Action.RETRY, Action.UNCERTAIN}, stopped
         counts = systems.kingdee.faults.counts
         # The hazards really happened, and the calls really overlapped (never past the limit).
         assert counts.failed > 0, counts
@@ -79,9 +87,8 @@ def test_four_senders_post_every_voucher_once_under_faults(store: Store, tmp_pat
         vouchers = {row[0]: row for row in rows}
         per_key = Counter(row[1] for row in vouchers.values())
         assert max(per_key.values()) == 1, [key for key, n in per_key.items() if n > 1]
-        # Documents held by a failed binding in an early run post later, in a voucher of their own:
-        # so at least one voucher per project × category × day, and the amounts add up exactly.
-        assert len(vouchers) >= expected_vouchers
+        # one voucher per project × category × day — no group split by a party bound late
+        assert len(vouchers) == expected_vouchers
         assert money_sum(Decimal(str(row[2])) for row in vouchers.values()) == expected_total
         with store.transaction() as session:
             postings = session.scalars(select(Posting)).all()

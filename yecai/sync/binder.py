@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from yecai import jsonutil
 from yecai.domain.documents import DOCUMENT_TYPES, Project
-from yecai.errors import Action
+from yecai.errors import Action, Context, Fault, YecaiError
 from yecai.kingdee.client import KingdeeClient, KingdeeError, SaveResult
 from yecai.kingdee.keys import repr_sql
 from yecai.mapping import registry
@@ -141,6 +141,7 @@ def _create(client: KingdeeClient, rules: RuleSet, wanted: dict[str, Project], r
 # --- suppliers and customers -----------------------------------------------------------------------
 
 PARTY_FORMS = {"supplier": "BD_Supplier", "customer": "BD_Customer"}
+ROLE_ZH = {"supplier": "供应商", "customer": "客户"}
 
 
 @dataclass(slots=True)
@@ -355,6 +356,19 @@ def bind_parties(
                     )
                 )
                 result.numbers[role][name] = number
+        # Bound what could be, kept it; but a party left unbound by a transient failure (an error
+        # page, a lost answer whose write has not landed yet) would hold back its documents, and
+        # they would post later in a voucher of their own beside the group's: the run stops here
+        # and the retry binds the rest before anything is planned.
+        pending = sorted(set(unsettled) - set(numbers))
+        if pending:
+            raise YecaiError(
+                f"{len(pending)} 个{ROLE_ZH[role]}尚未在金蝶中确认（如 {pending[0]}），稍后重试",
+                f"{len(pending)} {role}(s) not yet confirmed in Kingdee (e.g. {pending[0]}); will retry",
+                Action.RETRY,
+                Fault.TRANSIENT,
+                Context(connection=kingdee_connection, form_id=form_id),
+            )
     return result
 
 

@@ -13,17 +13,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
+import httpx
+import pytest
+from sqlalchemy import delete, select
 
 from tests.support.posting_world import Systems
 from tests.support.spreadsheets import GOOD, write_csv
 from yecai.demo import identity_of
+from yecai.errors import Action, YecaiError
 from yecai.files import import_file
 from yecai.kingdee.client import KingdeeClient
 from yecai.mapping.rules import RuleSet, default_mapping, default_rule_set
 from yecai.mapping.tables import MappingTable, UnmappedPolicy
 from yecai.store.db import Store
-from yecai.store.tables import Binding
+from yecai.store.tables import Binding, Posting
 from yecai.sync.binder import bind_parties, party_number, with_parties
 from yecai.sync.pipeline import run_sync_job
 
@@ -194,3 +197,49 @@ def test_parties_of_documents_already_posted_are_not_asked_for(
 
 def _names(client: KingdeeClient, form_id: str) -> set[str]:
     return {str(name) for (name,) in client.query_all(form_id, ["FName"])}
+
+
+class _FirstSupplierSaveFails(httpx.BaseTransport):
+    """An error page instead of the first BatchSave of suppliers (nothing reached Kingdee)."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+        self.failed = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if (
+            not self.failed
+            and request.url.path.endswith("BatchSave.common.kdsvc")
+            and b"BD_Supplier" in request.content
+        ):
+            self.failed += 1
+            return httpx.Response(500, text="<html><body>500</body></html>", request=request)
+        return self._inner.handle_request(request)
+
+
+def test_a_party_left_unconfirmed_stops_the_run_before_planning(
+    store: Store, posting_systems: Systems
+) -> None:
+    """Planning with part of the suppliers bound would hold the others' documents back, and they
+    would post later in a second voucher of their group: the run stops and is retried instead."""
+    transport = _FirstSupplierSaveFails()
+    with posting_systems.client(transport=transport) as client, pytest.raises(YecaiError) as stopped:
+        run_sync_job(
+            store,
+            posting_systems.connector,
+            client,
+            rule_sets=[default_rule_set()],
+            mapping=default_mapping(),
+            source_connection="pm",
+            kingdee_connection="kd",
+        )
+    assert transport.failed == 1
+    assert stopped.value.action is Action.RETRY
+    with store.transaction() as session:
+        assert session.scalars(select(Posting.id)).first() is None  # nothing planned
+    report = posting_systems.sync(store, default_rule_set())  # the retry
+    assert report.check.clean
+    groups = {
+        (r.project_code, r.category.value, r.business_date) for r in posting_systems.dataset.all_cost_records
+    }
+    assert report.check.vouchers == len(groups)

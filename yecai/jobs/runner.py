@@ -251,6 +251,7 @@ def execute(runtime: Runtime, name: str, *, task_id: str, since: str | None = No
             # a slot outlives the longest call (a login and the call itself), then expires
             hold_seconds=2 * target.timeout_seconds + 30,
             fence=heartbeat.check,
+            owner=holder,  # freed at once when this worker dies and the job is taken over
         )
         try:
             report = run_sync(store, workspace, name, secrets=runtime.secrets, since=since, limiter=limiter)

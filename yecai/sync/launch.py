@@ -16,7 +16,7 @@ import httpx
 from yecai.secrets import SecretBox
 from yecai.store.db import Store
 from yecai.sync.pipeline import Step, SyncReport, run_sync_job
-from yecai.workspace import Workspace
+from yecai.workspace import KingdeeConnection, Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,8 @@ def run_sync(
     `limiter` is held around every call to the job's Kingdee data centre (its concurrency limit).
     """
     job = workspace.syncs[name]
+    target = workspace.connections[job.target]
+    senders = target.max_concurrency if isinstance(target, KingdeeConnection) else 1
     routes = transports or Transports({})
     connector = workspace.source(job.source, secrets, transport=routes.get(job.source))
     with workspace.kingdee(job.target, secrets, transport=routes.get(job.target), limiter=limiter) as client:
@@ -74,4 +76,6 @@ def run_sync(
             backoff=backoff,
             step=step,
             kind=f"sync:{name}",
+            # as many calls at once as the data centre allows (the limiter enforces it globally)
+            senders=senders,
         )

@@ -113,6 +113,7 @@ def run_sync_job(
     step: Step | None = None,
     kind: str = "sync",
     full_check: bool = False,
+    senders: int = sending.DEFAULT_SENDERS,
 ) -> SyncReport:
     """Run a sync job once; `step(name, total)` may return a progress callback.
 
@@ -120,7 +121,8 @@ def run_sync_job(
     re-reads the source from that moment instead of the stored cursors. Every rule set plans
     from the documents, then everything planned for the Kingdee connection is sent, and what
     Kingdee holds is checked against what yecai posted: the postings this run touched, or with
-    `full_check` every voucher yecai ever posted (what the demo shows as totals).
+    `full_check` every voucher yecai ever posted (what the demo shows as totals). `senders` calls
+    go to Kingdee at once (the data centre's `max_concurrency`).
     """
     if not rule_sets:
         raise ValueError("a sync job needs at least one rule set")
@@ -132,6 +134,7 @@ def run_sync_job(
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     run_id = runs.start_run(store, kind=kind, connection=source_connection)
     report = _Progress()
+    read = readback.ReadBack()  # vouchers read back while sending: the check does not ask again
     try:
         for stream in streams:
             # A pushed (webhook) or imported (file) source has its records staged already.
@@ -164,6 +167,10 @@ def run_sync_job(
             mapping=mapping,
             source_connection=source_connection,
             kingdee_connection=kingdee_connection,
+            rule_sets=rule_sets,
+            kingdee_projects=report.projects.numbers,
+            related=tuple(related),
+            senders=senders,
         )
         mapping = binder.with_parties(mapping, report.parties)
         for rules in rule_sets:
@@ -204,12 +211,18 @@ def run_sync_job(
                 backoff=backoff,
                 settle_seconds=settle_seconds,
                 progress=progress("post", pending) if not _round else None,
+                senders=senders,
+                read=read,
             )
             report.send = merge_sends([report.send, sent]) if report.send else sent
             if not corrections.finalize(store, kingdee_connection=kingdee_connection):
                 break
         report.check = readback.check_postings(
-            store, client, kingdee_connection=kingdee_connection, since=None if full_check else started
+            store,
+            client,
+            kingdee_connection=kingdee_connection,
+            since=None if full_check else started,
+            already=read,
         )
     except Exception as exc:
         runs.finish_run(store, run_id=run_id, status="failed", counts=report.counts(), message=str(exc))
@@ -248,6 +261,7 @@ def run_cost_sync(
     streams: tuple[str, ...] = ("projects", "cost_records"),
     step: Step | None = None,
     full_check: bool = True,
+    senders: int = sending.DEFAULT_SENDERS,
 ) -> SyncReport:
     """The nightly cost job of reference case 1: one cost rule set (what `yecai demo` runs)."""
     return run_sync_job(
@@ -265,4 +279,5 @@ def run_cost_sync(
         step=step,
         kind="cost_sync",
         full_check=full_check,
+        senders=senders,
     )

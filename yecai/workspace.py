@@ -269,6 +269,8 @@ class SyncJob(_Model):
     reconcile: bool = False
     batch_size: int = Field(50, ge=1, le=500)
     max_attempts: int = Field(3, ge=1)
+    # Queued runs share their sending among this many workers (docs/jobs.md, "Fan-out"); 1: one.
+    parts: int = Field(1, ge=1, le=64)
 
 
 class MonthlyReportSchedule(_Model):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -183,22 +183,30 @@ def _touched_vouchers(client: KingdeeClient, postings: Iterable[Posting]) -> dic
 
 
 def check_postings(
-    store: Store, client: KingdeeClient, *, kingdee_connection: str, since: dt.datetime | None = None
+    store: Store,
+    client: KingdeeClient,
+    *,
+    kingdee_connection: str,
+    since: dt.datetime | None = None,
+    ids: Collection[int] | None = None,
 ) -> PostingCheck:
     """Every posting yecai holds as done must be in Kingdee exactly once, with the same totals.
 
     Vouchers are found by the key token in their 摘要 (a voucher in two copies shows up as a
     duplicate) or their key field; bills by their deterministic bill number (which Kingdee keeps
     unique). With `since`, only postings changed since then are checked, and vouchers Kingdee
-    holds that yecai does not know are left to the full check and the reconciliation.
+    holds that yecai does not know are left to the full check and the reconciliation. With `ids`,
+    only those postings are checked (the share of a sync that one worker sent).
     """
     check = PostingCheck()
     with store.transaction() as session:
         query = select(Posting).where(Posting.connection == kingdee_connection)
         if since is not None:
             query = query.where(Posting.updated_at >= since)
+        if ids is not None:
+            query = query.where(Posting.id.in_(list(ids)))
         postings = {p.posting_key: p for p in session.scalars(query)}
-    if since is None:
+    if since is None and ids is None:
         vouchers = read_yecai_vouchers(client, [p for p in postings.values() if p.form_id == FORM_ID])
     else:
         vouchers = _touched_vouchers(
@@ -235,7 +243,7 @@ def check_postings(
             check.amount_mismatch.append(
                 f"{key}: yecai {posting.debit_total}/{posting.credit_total}, Kingdee {found[0].debit}/{found[0].credit}"
             )
-    if since is None:
+    if since is None and ids is None:
         for key in sorted(set(by_key) - set(postings)):
             check.unknown.append(f"{key} (not in yecai)")
     return check

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from yecai.demo import identity_of
 from yecai.domain.money import money_sum
 from yecai.jobs import states
 from yecai.jobs.config import JobSettings
+from yecai.jobs.parts import part_kind
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import open_runtime
 from yecai.kingdee.client import KingdeeClient
@@ -49,7 +51,7 @@ from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.secrets import SecretBox, load_key
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
-from yecai.store.tables import Posting
+from yecai.store.tables import Posting, Run
 from yecai.sync.readback import read_yecai_vouchers
 
 JOB = "nightly"
@@ -121,6 +123,34 @@ def posted_in_yecai(store: Store) -> dict[str, Decimal]:
     return {key: Decimal(debit) for key, debit in rows}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def phases(store: Store) -> str:
+    """Where the run's time went: planning before the senders, sharing, and settling alone after."""
+    with store.transaction() as session:
+        job = session.execute(select(Run.started_at, Run.finished_at).where(Run.kind == f"sync:{JOB}")).one()
+        shares = session.execute(
+            select(Run.started_at, Run.finished_at).where(Run.kind == part_kind(JOB))
+        ).all()
+    if not shares or job[1] is None:
+        return "phases: not fanned out"
+    first = min(start for start, _ in shares)
+    last = max(end for _, end in shares if end is not None)
+    return (
+        f"plan_s={(first - job[0]).total_seconds():.1f} share_s={(last - first).total_seconds():.1f} "
+        f"settle_s={(job[1] - last).total_seconds():.1f} senders={len(shares)}"
+    )
+
+
 def run_once(workers: int, args: argparse.Namespace, pm_url: str, source_total: Decimal, work: Path) -> float:
     """One worker count on a fresh database and a fresh Kingdee; the wall time (exactly once checked)."""
     faults = FaultSettings(
@@ -159,7 +189,8 @@ def run_once(workers: int, args: argparse.Namespace, pm_url: str, source_total: 
             )
         time.sleep(args.startup_seconds)  # the workers import and connect before the clock starts
         queue = JobQueue(runtime)
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), own_cpu()
+        workers_before = sum(cpu_seconds(p.pid) for p in processes)
         assert queue.enqueue(JOB).queued
         while True:
             state = states.state(store, JOB)
@@ -169,6 +200,9 @@ def run_once(workers: int, args: argparse.Namespace, pm_url: str, source_total: 
                 raise SystemExit(f"a worker exited; see {work}/worker-{workers}-*.log")
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
+        # this process serves both sandboxes (and polls the store): their CPU, next to the workers'
+        used = sum(cpu_seconds(p.pid) for p in processes) - workers_before
+        cpu = f"cpu_sandboxes_s={own_cpu() - cpu_before:.1f} cpu_workers_s={used:.1f}"
         assert state.last_outcome == "succeeded", (state.last_outcome, state.last_message)
         kingdee.faults.update({"latency_ms": 0, "per_record_ms": 0, "max_concurrency": 0})
         count, keys, debit = in_kingdee(credentials, store)
@@ -181,7 +215,8 @@ def run_once(workers: int, args: argparse.Namespace, pm_url: str, source_total: 
         )
         print(
             f"workers={workers} wall_s={elapsed:.1f} vouchers={count} postings={len(posted)} "
-            f"debit={debit} source={source_total} exactly_once={'yes' if once else 'NO'}",
+            f"debit={debit} source={source_total} exactly_once={'yes' if once else 'NO'} "
+            f"{phases(store)} {cpu}",
             flush=True,
         )
         if not once:

@@ -123,8 +123,12 @@ class JobQueue:
         execute_part(self.runtime, job, part, task_id=task.id, token=token)
 
     def _fan_out(self, job: str, spec: SyncJob, fence: Callable[[], None]) -> tuple[Send, Check] | None:
-        """The send and check steps of a job whose sending `parts` workers share."""
-        if spec.parts < 2:
+        """The send and check steps of a job whose sending `parts` workers share.
+
+        PostgreSQL only: there `FOR UPDATE SKIP LOCKED` hands each batch to one sender. SQLite's
+        deferred transactions would let two senders read the same planned postings (the embedded
+        queue runs in one process anyway; its job sends alone)."""
+        if spec.parts < 2 or self.runtime.store.engine.dialect.name != "postgresql":
             return None
         fanout = Fanout(
             self.runtime.store,

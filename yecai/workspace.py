@@ -305,6 +305,9 @@ class Workspace(_Model):
             except ConfigurationError as exc:
                 raise ValueError(exc.en) from None
         for name, job in self.syncs.items():
+            if "#" in name:
+                # `<job>#<n>` names the leases of a job's parts (yecai/jobs/parts.py)
+                raise ValueError(f"sync {name}: a job's name cannot contain '#'")
             source = self.connections.get(job.source)
             target = self.connections.get(job.target)
             if not isinstance(source, SourceConnection):

@@ -355,21 +355,25 @@ class Fanout:
             for index in range(1, self.parts):
                 if self.enqueue(self.job, part_name(self.job, index), self.token) is not None:
                     self.fanned_out += 1
-            run_share(
-                store,
-                client,
-                job=self.job,
-                token=self.token,
-                kingdee_connection=kingdee_connection,
-                rule_sets=rules,
-                batch_size=batch_size,
-                max_attempts=max_attempts,
-                backoff=backoff,
-                progress=progress,
-            )
-            # A part no worker has started is not needed any more: the work is taken.
-            self._withdraw_unstarted()
-            self._wait_for_parts()
+            try:
+                run_share(
+                    store,
+                    client,
+                    job=self.job,
+                    token=self.token,
+                    kingdee_connection=kingdee_connection,
+                    rule_sets=rules,
+                    batch_size=batch_size,
+                    max_attempts=max_attempts,
+                    backoff=backoff,
+                    progress=progress,
+                )
+            finally:
+                # A part no worker has started is not needed any more: the work is taken (or this
+                # run failed). The running ones finish before anything else happens, so a retry
+                # never plans or looks up beside a sender still writing.
+                self._withdraw_unstarted()
+                self._wait_for_parts()
             sends += self._new_sends()
         # Alone now: unknown outcomes looked up by key, leftovers sent, later steps, dead letters.
         sends.append(

@@ -139,15 +139,21 @@ def phases(store: Store) -> str:
     with store.transaction() as session:
         job = session.execute(select(Run.started_at, Run.finished_at).where(Run.kind == f"sync:{JOB}")).one()
         shares = session.execute(
-            select(Run.started_at, Run.finished_at).where(Run.kind == part_kind(JOB))
+            select(Run.started_at, Run.finished_at, Run.counts).where(Run.kind == part_kind(JOB))
         ).all()
     if not shares or job[1] is None:
         return "phases: not fanned out"
-    first = min(start for start, _ in shares)
-    last = max(end for _, end in shares if end is not None)
+    first = min(start for start, _, _ in shares)
+    last = max(end for _, end, _ in shares if end is not None)
+    # per sender: postings taken / seconds from its start to its end (sending, numbering, checking)
+    each = ",".join(
+        f"{counts.get('taken', 0)}/{(end - start).total_seconds():.0f}"
+        for start, end, counts in sorted(shares, key=lambda row: row[0])
+        if end is not None
+    )
     return (
         f"plan_s={(first - job[0]).total_seconds():.1f} share_s={(last - first).total_seconds():.1f} "
-        f"settle_s={(job[1] - last).total_seconds():.1f} senders={len(shares)}"
+        f"settle_s={(job[1] - last).total_seconds():.1f} senders={len(shares)} taken/s={each}"
     )
 
 
@@ -187,7 +193,13 @@ def run_once(workers: int, args: argparse.Namespace, pm_url: str, source_total: 
                     stderr=subprocess.STDOUT,
                 )
             )
-        time.sleep(args.startup_seconds)  # the workers import and connect before the clock starts
+        # the clock starts once every worker's consumer runs (imports and migrations are not timed)
+        logs = [work / f"worker-{workers}-{n}.log" for n in range(workers)]
+        deadline = time.monotonic() + args.startup_seconds
+        while not all(b"consumer started" in log.read_bytes() for log in logs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise SystemExit(f"the workers did not start; see {work}/worker-{workers}-*.log")
+            time.sleep(0.1)
         queue = JobQueue(runtime)
         started, cpu_before = time.perf_counter(), own_cpu()
         workers_before = sum(cpu_seconds(p.pid) for p in processes)
@@ -252,7 +264,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=16, help="concurrent calls Kingdee allows")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--per-record-ms", type=float, default=5.0)
-    parser.add_argument("--startup-seconds", type=float, default=4.0)
+    parser.add_argument("--startup-seconds", type=float, default=120.0, help="longest wait for the workers")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()

@@ -38,8 +38,6 @@ def test_the_bench_prints_its_line_and_every_worker_count_posts_exactly_once(tmp
             "1,2",
             "--parts",
             "2",
-            "--startup-seconds",
-            "3",
             "--pg-url",
             PG_URL,
         ],

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from yecai import jsonutil
 from yecai.domain.posting_states import PostingState as S
@@ -34,6 +34,7 @@ from yecai.kingdee.client import KingdeeClient, KingdeeError
 from yecai.kingdee.vouchers import FORM_ID as VOUCHER_FORM
 from yecai.kingdee.vouchers import voucher_numbers
 from yecai.mapping.rules import RuleSet
+from yecai.observability import metrics
 from yecai.settings import Settings
 from yecai.store import runs
 from yecai.store.clock import utcnow
@@ -53,6 +54,7 @@ MIN_BATCHES = 4
 # what it leaves is planned or uncertain, and the job's final step settles it.
 MAX_STREAK = 3
 WAIT_POLL = 0.2
+ID_CHUNK = 10_000
 
 
 def part_name(job: str, index: int) -> str:
@@ -136,7 +138,7 @@ def _save_batch(
     result: SendResult,
 ) -> str:
     """BatchSave one claimed batch and apply Kingdee's answer: ok | uncertain | refused."""
-    form_id = batch[0].form_id
+    form_id, connection = batch[0].form_id, batch[0].connection
     ids = [p.id for p in batch]
     models = [jsonutil.loads(p.payload) for p in batch]
     result.calls += 1
@@ -146,14 +148,17 @@ def _save_batch(
         if exc.action == Action.UNCERTAIN:
             # Looked up by key in the final step, once no other sender is writing.
             sending._move_all(store, ids, S.UNCERTAIN, reason="BatchSave outcome unknown")
+            metrics.count_postings(connection, "uncertain", len(ids))
             return "uncertain"
         # Refused before anything ran: planned again, no attempt used up.
         sending._move_all(store, ids, S.PLANNED, reason="BatchSave refused before anything ran", refund=True)
+        metrics.count_postings(connection, "refused", len(ids))
         if exc.action != Action.RETRY:
             raise
         result.retried += len(ids)
         return "refused"
     result.sent += len(batch)
+    outcomes: list[str] = []
     with store.transaction() as session:
         fresh = {p.id: p for p in session.scalars(select(Posting).where(Posting.id.in_(ids)))}
         for posting_id, package in zip(ids, answer.packages, strict=True):
@@ -161,26 +166,45 @@ def _save_batch(
             sending._apply_package(
                 posting, package, rule_sets.get(posting.rule_set), max_attempts, period_moves, result
             )
+            outcomes.append("retry" if posting.state == S.PLANNED else posting.state)
+    for state in outcomes:  # counted once committed, as the single sender does
+        metrics.count_postings(connection, state)
     return "ok"
 
 
+def _chunks(ids: list[int]) -> list[list[int]]:
+    """Ids in groups a statement can carry (PostgreSQL takes at most 65,535 parameters)."""
+    return [ids[start : start + ID_CHUNK] for start in range(0, len(ids), ID_CHUNK)]
+
+
 def _number(store: Store, client: KingdeeClient, ids: list[int]) -> list[int]:
-    """Read the 凭证字号 of the vouchers among `ids` now in Kingdee; the ids of those in Kingdee."""
+    """Read the 凭证字号 of the vouchers among `ids` now in Kingdee; the ids of those in Kingdee.
+
+    No transaction stays open across the Kingdee queries: ids are read, Kingdee asked, then the
+    numbers written in a unit of work of their own."""
+    placed: list[int] = []
+    unnumbered: dict[int, str] = {}
     with store.transaction() as session:
-        placed = list(
-            session.scalars(
-                select(Posting).where(Posting.id.in_(ids), Posting.state.in_((S.SAVED, S.POSTED)))
+        for chunk in _chunks(ids):
+            rows = session.execute(
+                select(Posting.id, Posting.form_id, Posting.kingdee_id, Posting.kingdee_number).where(
+                    Posting.id.in_(chunk), Posting.state.in_((S.SAVED, S.POSTED))
+                )
             )
-        )
-        vouchers = [p for p in placed if p.form_id == VOUCHER_FORM and p.kingdee_id and not p.kingdee_number]
-        if vouchers:
-            try:
-                numbers = voucher_numbers(client, [p.kingdee_id for p in vouchers if p.kingdee_id])
-            except KingdeeError:
-                numbers = {}  # the number is for people; the final step reads what is missing
-            for posting in vouchers:
-                posting.kingdee_number = numbers.get(str(posting.kingdee_id))
-        return [p.id for p in placed]
+            for posting_id, form_id, kingdee_id, number in rows:
+                placed.append(posting_id)
+                if form_id == VOUCHER_FORM and kingdee_id and not number:
+                    unnumbered[posting_id] = str(kingdee_id)
+    if unnumbered:
+        try:
+            numbers = voucher_numbers(client, unnumbered.values())
+        except KingdeeError:
+            numbers = {}  # the number is for people; the final step reads what is missing
+        found = {posting_id: numbers[k] for posting_id, k in unnumbered.items() if k in numbers}
+        with store.transaction() as session:
+            for posting_id, number in found.items():
+                session.execute(update(Posting).where(Posting.id == posting_id).values(kingdee_number=number))
+    return placed
 
 
 def share(
@@ -193,13 +217,12 @@ def share(
     max_attempts: int,
     backoff: float = 0.5,
     progress: Callable[[int], None] | None = None,
-    stop: Callable[[], bool] = lambda: False,
 ) -> Share:
-    """Take and save batches until none is left (or `stop()`), then number and check them."""
+    """Take and save batches until none is left, then number and check what was saved."""
     done = Share()
     moves = Settings().kingdee_period_moves
     streak = 0
-    while streak < MAX_STREAK and not stop():
+    while streak < MAX_STREAK:
         batch = sending._take_batch(store, kingdee_connection, max_attempts, batch_size)
         if not batch:
             break
@@ -222,10 +245,12 @@ def share(
         time.sleep(min(backoff * 2**streak, 30.0))
     if done.ids:
         done.checked = _number(store, client, done.ids)
-        if done.checked:
-            done.check = readback.check_postings(
-                store, client, kingdee_connection=kingdee_connection, ids=done.checked
-            )
+        done.check = merge_checks(
+            [
+                readback.check_postings(store, client, kingdee_connection=kingdee_connection, ids=chunk)
+                for chunk in _chunks(done.checked)
+            ]
+        )
     return done
 
 
@@ -433,10 +458,10 @@ class Fanout:
             )
         rest = sorted(touched - checked)
         checks = [_check_of(c) for c in parts]
-        if rest:
-            checks.append(
-                readback.check_postings(store, client, kingdee_connection=kingdee_connection, ids=rest)
-            )
+        checks += [
+            readback.check_postings(store, client, kingdee_connection=kingdee_connection, ids=chunk)
+            for chunk in _chunks(rest)
+        ]
         return merge_checks(checks)
 
 

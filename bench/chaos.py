@@ -8,7 +8,10 @@ source's own data (computed here, independently of yecai's store). The last line
 
     missing=N duplicated=N amount_diff=X
 
-    .venv/bin/python bench/chaos.py --records 20000 --kills 10
+    .venv/bin/python bench/chaos.py --records 20000 --kills 10 [--senders 4]
+
+`--senders N` (default 4) is the data centre's concurrency limit: the worker sends and reads back
+up to N calls at once, and sandbox.kingdee handles at most N at once (`--senders 1`: one by one).
 """
 
 from __future__ import annotations
@@ -54,7 +57,12 @@ def size_for(records: int) -> tuple[int, int]:
 
 
 def write_workspace(
-    path: Path, pm_url: str, credentials: dict[str, object], timeout: float, batch_size: int = 50
+    path: Path,
+    pm_url: str,
+    credentials: dict[str, object],
+    timeout: float,
+    batch_size: int = 50,
+    senders: int = 4,
 ) -> None:
     workspace = {
         "connections": {
@@ -74,6 +82,7 @@ def write_workspace(
                 "lcid": credentials["lcid"],
                 "org_num": str(credentials["org_num"]),
                 "timeout_seconds": timeout,
+                "max_concurrency": senders,
             },
         },
         "syncs": {
@@ -124,6 +133,12 @@ def main() -> None:
     parser.add_argument("--drop-rate", type=float, default=0.03)
     parser.add_argument("--session-loss-every", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=50, help="vouchers per BatchSave")
+    parser.add_argument(
+        "--senders",
+        type=int,
+        default=4,
+        help="calls at once to Kingdee: the workspace's max_concurrency, also the sandbox's limit",
+    )
     parser.add_argument("--max-runs", type=int, default=60, help="give up after this many worker runs")
     parser.add_argument(
         "--database-url", default=None, help="store of the worker (default: SQLite in a temp dir)"
@@ -139,6 +154,7 @@ def main() -> None:
         hang_seconds=timeout + 1.0,
         drop_after_commit_rate=args.drop_rate,
         session_loss_every=args.session_loss_every,
+        max_concurrency=args.senders,
         seed=args.seed,
     )
     pm_server, dataset = start_pm(projects=projects, months=months, seed=args.seed)
@@ -148,7 +164,9 @@ def main() -> None:
         f"source: {projects} projects × {months} months = {records:,} cost records; work dir {work}",
         flush=True,
     )
-    write_workspace(work / "yecai.yaml", pm_server.base_url, credentials, timeout, args.batch_size)
+    write_workspace(
+        work / "yecai.yaml", pm_server.base_url, credentials, timeout, args.batch_size, args.senders
+    )
     env = {
         **os.environ,
         "YECAI_WORKDIR": str(work / "yecai"),
@@ -212,7 +230,8 @@ def main() -> None:
     source_total = money_sum(expected.values())
     print(
         f"runs={runs} kills={kills} seconds={time.monotonic() - started:.0f} vouchers={sum(counts.values()):,} "
-        f"expected={len(expected):,} wrong_amounts={len(wrong)} faults={kd_server.faults.counts}",
+        f"expected={len(expected):,} wrong_amounts={len(wrong)} senders={args.senders} "
+        f"faults={kd_server.faults.counts}",
         flush=True,
     )
     print(

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     webhook_max_depth: int = Field(
         64, ge=1, le=500, description="deepest nesting of arrays and objects in a webhook body"
     )
+    # one writer per process commits webhook events in groups (yecai.sync.webhook_writer): a batch
+    # closes this long after its first event or at this many events; 1 event = one transaction each
+    webhook_batch_events: int = Field(
+        200, ge=1, le=5000, description="most webhook events committed in one transaction"
+    )
+    webhook_batch_ms: float = Field(
+        5.0, ge=0, le=1000, description="longest a webhook event waits for others to share its commit, in ms"
+    )
     # console and API sign-in (OWASP session guidance: idle and absolute timeouts, lock-out)
     session_idle_minutes: int = Field(30, ge=1, description="a console session ends after this long idle")
     session_max_hours: int = Field(12, ge=1, description="a console session ends this long after sign-in")

@@ -127,7 +127,7 @@ def test_serve_on_the_demo_starts_the_sandboxes_and_its_jobs_work(
     same as the health column, 立即运行's sync completes (no dead letter), and no webhook warning."""
     seen: dict[str, object] = {}
 
-    def serving(runtime: Runtime, *, host: str, port: int, workers: int) -> None:
+    def serving(runtime: Runtime, *, host: str, port: int, workers: int, web: int | None = None) -> None:
         space = runtime.workspace()
         for name in ("pm", "kingdee"):
             result = connection_service.test_connection(space, runtime.secrets, name, store=runtime.store)

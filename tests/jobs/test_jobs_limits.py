@@ -129,6 +129,29 @@ def test_a_dead_holders_redis_slot_expires() -> None:
         client.delete(*slots.keys())
 
 
+def test_a_dead_workers_slots_are_freed_by_its_owner_at_once() -> None:
+    """A job holds up to the whole limit at once; when its worker dies, the takeover frees every
+    slot that worker held — and only those — without waiting for them to expire."""
+    prefix = f"yecai-test-{uuid.uuid4().hex[:8]}"
+    limits = Limits(REDIS_URL, prefix=prefix)
+    slots = RedisSlots(redis.Redis.from_url(REDIS_URL), f"{prefix}:limit:kd", hold_seconds=300)
+    try:
+        dead = [slots.acquire(4, timeout=1, owner="host:101:ab*[c]") for _ in range(3)]
+        alive = slots.acquire(4, timeout=1, owner="host:1010:ef")
+        assert all(dead)
+        assert alive
+        assert slots.acquire(4, timeout=0.2) is None  # full, and would stay so for 300 s
+        assert limits.release_owner("kd", "host:101:ab*[c]") == 3
+        assert slots.holders() == 1  # the live worker's slot stays held
+        assert limits.release_owner("kd", "host:101:ab*[c]") == 0
+        freed = [slots.acquire(4, timeout=1) for _ in range(3)]
+        assert all(freed)
+        assert slots.acquire(4, timeout=0.2) is None
+    finally:
+        redis.Redis.from_url(REDIS_URL).delete(*slots.keys())
+        limits.close()
+
+
 @pytest.mark.parametrize("kind", ["threads", "redis"])
 def test_a_greedy_caller_cannot_starve_the_others(kind: str) -> None:
     """A job that calls back to back (release, ask again at once) still lets waiters in turn."""

@@ -2,7 +2,8 @@
 
 `bench/chaos.py` runs `yecai sync` as a separate process against sandbox.pm and sandbox.kingdee
 while Kingdee answers 500 pages, hangs past the client's timeout and commits anyway, drops answers
-after committing and loses sessions — and the worker is killed with SIGKILL three times. Kingdee's
+after committing and loses sessions — and the worker, sending with four calls in flight, is killed
+with SIGKILL three times. Kingdee's
 contents are then compared voucher by voucher with what the source's data should produce. The
 full-size run (20,000 records, 10 kills) is in docs/architecture.md; this one keeps CI honest.
 """
@@ -43,6 +44,8 @@ def test_nothing_missing_or_doubled_after_kills_and_faults(store_url: str, seed:
             "10",
             "--session-loss-every",
             "9",
+            "--senders",
+            "4",
             "--database-url",
             store_url,
         ],
@@ -63,3 +66,6 @@ def test_nothing_missing_or_doubled_after_kills_and_faults(store_url: str, seed:
         assert figures.get(counter, 0) > 0, (counter, summary)
     assert figures["vouchers"] == figures["expected"] > 0, summary
     assert figures["wrong_amounts"] == 0, summary
+    # Four senders really had calls in flight together, and the data centre's limit held.
+    assert figures["senders"] == 4, summary
+    assert 2 <= figures["peak_concurrency"] <= 4, summary

@@ -243,7 +243,8 @@ def test_endless_throttling_ends_the_run_and_keeps_postings_planned(store: Store
     with store.transaction() as session:
         postings = session.scalars(select(Posting)).all()
     assert {(p.state, p.attempts) for p in postings} == {("planned", 0)}
-    assert transport.batch_saves == 7  # the first refusal and six more with backoff
+    # four at once (the senders), then one at a time with backoff until the seventh refusal
+    assert transport.batch_saves == 7
 
 
 @pytest.mark.parametrize("key_field", ["bill_no", "summary"])

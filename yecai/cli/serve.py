@@ -119,6 +119,12 @@ def serve_command(
         min=0,
         help="执行线程数 · consumer threads (0: web only; default YECAI_JOBS_WORKERS)",
     ),
+    web: int | None = typer.Option(
+        None,
+        "--web-processes",
+        min=1,
+        help="Web 进程数 · web processes (default: 2 on PostgreSQL, 1 on SQLite)",
+    ),
     workspace: Path | None = WORKSPACE,
     database_url: str | None = DATABASE,
     queue_url: str | None = QUEUE,
@@ -135,6 +141,7 @@ def serve_command(
                 host=host,
                 port=port,
                 workers=runtime.options.workers if workers is None else workers,
+                web=web,
             )
         except YecaiError as exc:
             raise fail(console, exc) from None

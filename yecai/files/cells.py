@@ -41,14 +41,26 @@ def excel_decimal(value: float) -> Decimal:
     Integral values come out as integers (100.0 → 100); trailing zeros of fractions are dropped
     (1234.50 → 1234.5; money validation accepts both). Non-finite values raise CellError.
     """
+    known = _DECIMALS.get(value)
+    if known is not None:
+        return known
     if value != value or value in (float("inf"), float("-inf")):
         raise CellError(f"数字 {value!r} 不是有限数", f"number {value!r} is not finite")
     if value == 0:
         return Decimal(0)
     result = Decimal(format(value, f".{EXCEL_DIGITS}g"))
     if result.as_tuple().exponent >= 0 or result == int(result):  # type: ignore[operator]
-        return Decimal(int(result))
-    return result.normalize()
+        result = Decimal(int(result))
+    else:
+        result = result.normalize()
+    if len(_DECIMALS) >= 4096:
+        _DECIMALS.clear()  # a row reads its numbers twice (payload, field): recent ones suffice
+    _DECIMALS[value] = result
+    return result
+
+
+# recent doubles → their Decimal (immutable, so shared safely); NaN never gets here
+_DECIMALS: dict[float, Decimal] = {}
 
 
 def nfkc(text: str) -> str:

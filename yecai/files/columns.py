@@ -206,6 +206,9 @@ class FieldSpec:
         }.get(self.type, ())
 
 
+_SPEC_INDEX: dict[tuple[int, str], tuple[KindSpec, FieldSpec]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class KindSpec:
     """An import kind: its document model, fields, row key and the headers that mean nothing."""
@@ -223,8 +226,13 @@ class KindSpec:
     presentational: tuple[str, ...] = ()
 
     def spec(self, name: str) -> FieldSpec:
+        found = _SPEC_INDEX.get((id(self), name))
+        if found is not None and found[0] is self:  # the very spec (the id of a live object)
+            return found[1]
         for item in self.fields:
             if item.name == name:
+                if len(_SPEC_INDEX) < 10_000:
+                    _SPEC_INDEX[(id(self), name)] = (self, item)  # asked for per cell of every row
                 return item
         raise KeyError(name)
 
@@ -761,7 +769,16 @@ LIMITS = {FieldType.MONEY: Decimal(10) ** 16, FieldType.DECIMAL: Decimal(10) ** 
 def read_value(
     item: FieldSpec, cell: Cell, money_scale: Decimal | None = None
 ) -> tuple[Any, tuple[str, str] | None]:
-    """The field's value from a cell, plus a note (e.g. `9` read as 9 %); raises CellError."""
+    """The field's value from a cell, plus a note (e.g. `9` read as 9 %); raises CellError.
+
+    Text cells repeat down a column (project codes, categories, suppliers, units, rates): their
+    reading, a pure function of the text, is remembered (the values are immutable).
+    """
+    memo = type(cell) is str
+    if memo:
+        known = _READ.get((item.type, cell, money_scale))
+        if known is not None:
+            return known
     value, note = READERS[item.type](cell)
     if money_scale is not None and item.type is FieldType.MONEY and isinstance(value, Decimal):
         value = value * money_scale
@@ -772,4 +789,11 @@ def read_value(
             f"数值 {value} 超出范围（整数部分最多 {digits} 位）",
             f"the number {value} is out of range (at most {digits} digits before the decimal point)",
         )
+    if memo:
+        if len(_READ) >= 50_000:
+            _READ.clear()
+        _READ[(item.type, cell, money_scale)] = (value, note)  # type: ignore[index]
     return value, note
+
+
+_READ: dict[tuple[FieldType, str, Decimal | None], tuple[Any, tuple[str, str] | None]] = {}

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from yecai import jsonutil
 from yecai.files.columns import KindSpec
-from yecai.files.rows import PreparedRow, RowIssue, document_json
+from yecai.files.rows import PreparedRow, RowIssue
 from yecai.store import staging
 from yecai.store.file_tables import FileImportIssue
 from yecai.store.staging import NewDocument, NewRecord, StoredVersion
@@ -198,7 +198,8 @@ class RowStager:
         )
         invalid = sorted({r.content_hash for r in rows if not r.keyed and not r.valid})
         earlier_invalid = self._earlier_rows(session, invalid)
-        in_chunk: dict[str, tuple[str, int, dict[str, Any] | None]] = {}  # key → (hash, row, data)
+        # key → (hash, row number, the row if valid): its data is parsed only if a later row needs it
+        in_chunk: dict[str, tuple[str, int, PreparedRow | dict[str, Any] | None]] = {}
         chunk = _Chunk()
         compare: list[tuple[int, StoredVersion]] = []  # keyed rows unlike their latest version
         keyless: list[int] = []
@@ -223,7 +224,8 @@ class RowStager:
             if seen is None:
                 seen = self._seen_in_file(session, existing.get(row.key, []))
             if seen is not None:
-                digest, number, data = seen
+                digest, number, earlier = seen
+                data = earlier.data if isinstance(earlier, PreparedRow) else earlier
                 if digest == row.content_hash:
                     counts.duplicate += 1
                     counts.warnings += 1
@@ -240,7 +242,7 @@ class RowStager:
                     row.document = None
                     reject(row, None)
                 continue
-            in_chunk[row.key] = (row.content_hash, row.row, row.data if row.valid else None)
+            in_chunk[row.key] = (row.content_hash, row.row, row if row.valid else None)
             history = existing.get(row.key, [])
             latest = history[-1] if history else None
             # only the latest version counts: an older one with this content was changed since
@@ -540,6 +542,7 @@ class RowStager:
         revived = [(rows[index], record_id) for index, record_id in chunk.revived]
         issues = chunk.issues
         # a file row arrives validated: its record is stored valid or invalid, not "staged"
+        versions: dict[int, str] = {}
         ids = staging.stage_records(
             session,
             connection=self.connection,
@@ -556,6 +559,7 @@ class RowStager:
             ],
             run_id=self.run_id,
             history=history,  # revisions follow from the versions the rows were judged against
+            versions=versions,
         )
         documents: list[NewDocument] = []
         for row, record_id in chain(zip(new, ids, strict=True), revived):
@@ -572,8 +576,9 @@ class RowStager:
                 NewDocument(
                     record_id=record_id,
                     source_key=row.key,
-                    data=document_json(row.document),
+                    data=row.json,
                     document=row.document,
+                    columns=row.business,
                 )
             )
         for row, record_id in revived:
@@ -583,7 +588,11 @@ class RowStager:
                 revival = RowIssue(row.sheet, row.row, "-", "-", row.key, "已恢复", "revived")
                 issues.append(issue_row(self.import_id, "revived", revival, record_id))
         staging.store_documents(
-            session, connection=self.connection, kind=self.spec.model.kind, documents=documents
+            session,
+            connection=self.connection,
+            kind=self.spec.model.kind,
+            documents=documents,
+            versions=versions,  # a revived record's version is read back
         )
         if issues:
             session.execute(insert(FileImportIssue.__table__), issues)

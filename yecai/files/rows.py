@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -66,6 +66,7 @@ class PreparedRow:
     # doubts about the file's cells (a formula without its result, CSV text starting with "="):
     # listed whatever becomes of the row — imported, duplicate or rejected
     notices: list[RowIssue] = field(default_factory=list)
+    document_text: str | None = None  # `document_json(document)`, written once (stored as documents.data)
     _data: dict[str, Any] | None = None
     _business: tuple[str | None, dt.date | None, str | None, Decimal | None] | None = None
 
@@ -74,10 +75,17 @@ class PreparedRow:
         return self.document is not None and not self.errors
 
     @property
+    def json(self) -> str:
+        """The document's canonical JSON text, written once however often it is asked for."""
+        if self.document_text is None:
+            self.document_text = document_json(self.document)
+        return self.document_text
+
+    @property
     def data(self) -> dict[str, Any]:
         """The document as stored (`documents.data`, parsed back): what other versions compare with."""
         if self._data is None:
-            self._data = jsonutil.loads(document_json(self.document)) if self.document is not None else {}
+            self._data = jsonutil.loads(self.json) if self.document is not None else {}
         return self._data
 
     @property
@@ -116,6 +124,8 @@ def clean(cell: Cell) -> Cell:
 
 def jsonable(cell: Cell) -> Any:
     """A cell as it goes into the payload: numbers exact (Decimal), dates ISO, text as is."""
+    if type(cell) is str:
+        return cell
     if isinstance(cell, float):
         try:
             return excel_decimal(cell)
@@ -143,6 +153,11 @@ def _key_part(value: Any) -> str:
 
 
 def _json_value(value: Any) -> str:
+    kind = type(value)  # exact types first: nearly every value of a row is one of these
+    if kind is str:
+        return encode_basestring(value)
+    if kind is Decimal:
+        return jsonutil.decimal_text(value)
     if value is None:
         return "null"
     if isinstance(value, str):
@@ -160,13 +175,25 @@ def _json_value(value: Any) -> str:
     return jsonutil.dumps(value)
 
 
+_KEYS: dict[Any, str] = {}  # a dict key's JSON text: headers and field names repeat on every row
+
+
+def _json_key(key: Any) -> str:
+    text = _KEYS.get(key)
+    if text is None:
+        text = encode_basestring(str(key))
+        if len(_KEYS) < 10_000 and type(key) is str:
+            _KEYS[key] = text
+    return text
+
+
 def flat_json(values: dict[str, Any]) -> str:
     """The JSON text jsonutil.dumps writes for a flat dict, several times faster (one row, many times).
 
     Decimals are written digit for digit, floats are refused, like jsonutil; nested lists fall back
     to jsonutil itself.
     """
-    return "{" + ",".join(f"{encode_basestring(str(k))}:{_json_value(v)}" for k, v in values.items()) + "}"
+    return "{" + ",".join([f"{_json_key(k)}:{_json_value(v)}" for k, v in values.items()]) + "}"
 
 
 def document_json(document: Any) -> str:
@@ -186,16 +213,32 @@ def _canonical(value: Any) -> Any:
     return ["s", str(value)]
 
 
+def _canonical_text(value: Any) -> str:
+    """`json.dumps(_canonical(value), ensure_ascii=False)`, written directly (once per cell)."""
+    if isinstance(value, bool):
+        return '["b", true]' if value else '["b", false]'
+    if isinstance(value, Decimal | int):
+        return f'["n", "{format(Decimal(value).normalize(), "f") if value else "0"}"]'
+    if isinstance(value, dt.date | dt.time):
+        return f'["d", "{value.isoformat()}"]'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(encode_basestring(str(part)) for part in value) + "]"
+    return f'["s", {encode_basestring(str(value))}]'
+
+
 def content_digest(kind: str, fields: dict[str, Any]) -> str:
     """SHA-256 of a row's meaning: its fields' values as read, in field order, with the kind.
 
     Values are hashed after reading, so a re-export that writes a date as text instead of a date
     cell, 1234.5 as 1234.50 or puts columns in another order is still the same content; the row's
-    place in the file (and columns that feed no field, like 序号) are not part of it.
+    place in the file (and columns that feed no field, like 序号) are not part of it. The text hashed
+    is `json.dumps([kind, sorted((name, _canonical(value)) …)], ensure_ascii=False)`, byte for byte
+    (digests stored by earlier versions stay comparable), written without building the lists.
     """
-    text = json.dumps(
-        [kind, sorted((name, _canonical(value)) for name, value in fields.items())], ensure_ascii=False
+    inner = ", ".join(
+        f"[{encode_basestring(name)}, {_canonical_text(value)}]" for name, value in sorted(fields.items())
     )
+    text = f"[{encode_basestring(kind)}, [{inner}]]"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -253,6 +296,15 @@ def _formula_text(sheet: str, number: int, header: str, letter: str, field_name:
         "text, never run, and written as plain text in every workbook yecai produces. Check that the "
         "export was not tampered with (CSV/formula injection)",
     )
+
+
+@lru_cache(maxsize=64)
+def _payload_frame(
+    file_name: str, fingerprint: str, sheet: str, constants: tuple[tuple[str, str], ...]
+) -> tuple[str, str]:
+    """The payload's JSON text before the row number and after the cells (see `prepare_row`)."""
+    origin = flat_json({"file": file_name, "fingerprint": fingerprint, "sheet": sheet})
+    return '{"origin":' + origin[:-1] + ',"row":', ',"constants":' + flat_json(dict(constants)) + "}"
 
 
 def prepare_row(
@@ -334,19 +386,14 @@ def prepare_row(
     key, keyed = _row_key(context, sheet, number, data)
     if spec.key_field == "source_key" and "source_key" not in data:
         data["source_key"] = key
-    payload = flat_json(
-        {
-            "origin": {
-                "file": context.file_name,
-                "fingerprint": context.fingerprint,
-                "sheet": sheet,
-                "row": number,
-            },
-            "cells": cells_out,
-            "constants": context.constant_text,
-        }
+    # flat_json({"origin": {"file", "fingerprint", "sheet", "row"}, "cells", "constants"}), the
+    # parts that every row of the sheet shares written once
+    head, tail = _payload_frame(
+        context.file_name, context.fingerprint, sheet, tuple(context.constant_text.items())
     )
+    payload = f'{head}{number}}},"cells":{flat_json(cells_out)}{tail}'
     document = None
+    document_text = None
     if not cells_out:
         errors.append(RowIssue(sheet, number, "-", "-", "", "该行没有可识别的数据", "the row holds no data"))
     else:
@@ -359,6 +406,7 @@ def prepare_row(
             notes.extend(_locate(w, layout, spec, sheet, number) for w in document.warnings())
             if keyed and spec.key_field != "source_key":
                 key = document.key  # normalised by validation (ID numbers in upper case …)
+            document_text = document_json(document)
     return PreparedRow(
         sheet=sheet,
         row=number,
@@ -367,6 +415,7 @@ def prepare_row(
         content_hash=digest,
         payload=payload,
         document=document if not errors else None,
+        document_text=document_text if not errors else None,
         errors=errors,
         warnings=notes,
         notices=notices,

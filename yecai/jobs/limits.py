@@ -68,7 +68,7 @@ class LimitTimeout(YecaiError):
 
 
 class Slots(Protocol):
-    def acquire(self, limit: int, timeout: float) -> str | None: ...
+    def acquire(self, limit: int, timeout: float, owner: str | None = None) -> str | None: ...
 
     def release(self, token: str) -> None: ...
 
@@ -84,7 +84,8 @@ class ThreadSlots:
         self._free = limit
         self._waiting: collections.deque[threading.Event] = collections.deque()
 
-    def acquire(self, limit: int, timeout: float) -> str | None:
+    def acquire(self, limit: int, timeout: float, owner: str | None = None) -> str | None:
+        # `owner` is for slots shared across processes; in one process they all go with it.
         with self._lock:
             if self._free > 0 and not self._waiting:
                 self._free -= 1
@@ -119,8 +120,10 @@ class RedisSlots:
         self._stale_ms = max(1000, int(stale_seconds * 1000))
         self._script: Any = client.register_script(_ACQUIRE)
 
-    def acquire(self, limit: int, timeout: float) -> str | None:
-        token = uuid.uuid4().hex
+    def acquire(self, limit: int, timeout: float, owner: str | None = None) -> str | None:
+        # A slot names its owner (the job's lease holder), so a takeover can free a dead
+        # worker's slots at once instead of waiting for them to expire.
+        token = f"{owner}|{uuid.uuid4().hex}" if owner else uuid.uuid4().hex
         deadline = time.monotonic() + timeout
         pause = 0.002
         while True:
@@ -139,6 +142,12 @@ class RedisSlots:
 
     def holders(self) -> int:
         return int(self._client.zcard(self._keys[0]))
+
+    def release_owner(self, owner: str) -> int:
+        """Free every slot `owner` holds (a worker known dead); how many were freed."""
+        pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in owner) + "|*"
+        tokens = [token for token, _score in self._client.zscan_iter(self._keys[0], match=pattern)]
+        return int(self._client.zrem(self._keys[0], *tokens)) if tokens else 0
 
     def keys(self) -> list[str]:
         return list(self._keys)
@@ -177,8 +186,14 @@ class Limits:
         *,
         hold_seconds: float = 300.0,
         fence: Callable[[], None] | None = None,
+        owner: str | None = None,
     ) -> Limiter:
-        """A zero-argument callable giving a context manager that holds one slot (for run_sync)."""
+        """A zero-argument callable giving a context manager that holds one slot (for run_sync).
+
+        `owner` (the job's lease holder) marks the slots taken, for `release_owner`: a job sends
+        with up to `limit` calls in flight, so a killed worker may hold every slot of the data
+        centre until they expire — its takeover frees them at once instead.
+        """
         slots = self.slots(connection, limit, hold_seconds=hold_seconds)
         wait = self._wait
 
@@ -187,7 +202,7 @@ class Limits:
             if fence:
                 fence()
             started = time.monotonic()
-            token = slots.acquire(limit, wait)
+            token = slots.acquire(limit, wait, owner)
             if token is None:
                 raise LimitTimeout(connection, limit, time.monotonic() - started)
             try:
@@ -198,6 +213,13 @@ class Limits:
                 slots.release(token)
 
         return held
+
+    def release_owner(self, connection: str, owner: str, *, hold_seconds: float = 300.0) -> int:
+        """Free the slots a dead worker (`owner`, its lease holder) holds on `connection`."""
+        if self._redis is None:
+            return 0  # in-process slots went with the process
+        slots = RedisSlots(self._redis, f"{self._prefix}:limit:{connection}", hold_seconds)
+        return slots.release_owner(owner)
 
     def close(self) -> None:
         if self._redis is not None:

@@ -2,9 +2,11 @@
 
 A job with `parts: N` (N > 1) still plans under its own lease; its send step then queues N − 1
 part tasks, each with a lease of its own (`job#k`), and works as one of the senders itself. Every
-sender takes batches of planned postings with `FOR UPDATE SKIP LOCKED` (a posting is in one batch
-only, its key stored and the posting marked `sent` before the call), saves them, reads the 凭证字号
-of what it saved and checks those postings in Kingdee, and records what it did as a part run.
+sender is send's concurrent sender (`sending._Sender`) keeping its share of the data centre's
+limit in flight: it takes batches of planned postings with `FOR UPDATE SKIP LOCKED` (a posting is
+in one batch only, its key stored and the posting marked `sent` before the call), saves them, reads
+each saved batch back by key at once (which gives the 凭证字号), checks those postings in Kingdee
+from what it read, and records what it did as a part run.
 An unknown outcome is left `uncertain`: nothing is looked up while other senders may still be
 writing. When its own share is done the job withdraws the parts no worker has started, waits for
 the running ones, and settles the rest once, alone: unknown outcomes looked up by key, leftovers
@@ -25,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from yecai import jsonutil
 from yecai.domain.posting_states import PostingState as S
 from yecai.errors import Action
 from yecai.jobs import leases
@@ -34,7 +35,6 @@ from yecai.kingdee.client import KingdeeClient, KingdeeError
 from yecai.kingdee.vouchers import FORM_ID as VOUCHER_FORM
 from yecai.kingdee.vouchers import voucher_numbers
 from yecai.mapping.rules import RuleSet
-from yecai.observability import metrics
 from yecai.settings import Settings
 from yecai.store import runs
 from yecai.store.clock import utcnow
@@ -127,51 +127,6 @@ def merge_checks(checks: list[PostingCheck]) -> PostingCheck:
     return total
 
 
-def _save_batch(
-    store: Store,
-    client: KingdeeClient,
-    batch: list[Posting],
-    *,
-    rule_sets: Mapping[str, RuleSet],
-    max_attempts: int,
-    period_moves: int,
-    result: SendResult,
-) -> str:
-    """BatchSave one claimed batch and apply Kingdee's answer: ok | uncertain | refused."""
-    form_id, connection = batch[0].form_id, batch[0].connection
-    ids = [p.id for p in batch]
-    models = [jsonutil.loads(p.payload) for p in batch]
-    result.calls += 1
-    try:
-        answer = client.batch_save(form_id, models, IsVerifyBaseDataField=True, IsDeleteEntry=True)
-    except KingdeeError as exc:
-        if exc.action == Action.UNCERTAIN:
-            # Looked up by key in the final step, once no other sender is writing.
-            sending._move_all(store, ids, S.UNCERTAIN, reason="BatchSave outcome unknown")
-            metrics.count_postings(connection, "uncertain", len(ids))
-            return "uncertain"
-        # Refused before anything ran: planned again, no attempt used up.
-        sending._move_all(store, ids, S.PLANNED, reason="BatchSave refused before anything ran", refund=True)
-        metrics.count_postings(connection, "refused", len(ids))
-        if exc.action != Action.RETRY:
-            raise
-        result.retried += len(ids)
-        return "refused"
-    result.sent += len(batch)
-    outcomes: list[str] = []
-    with store.transaction() as session:
-        fresh = {p.id: p for p in session.scalars(select(Posting).where(Posting.id.in_(ids)))}
-        for posting_id, package in zip(ids, answer.packages, strict=True):
-            posting = fresh[posting_id]
-            sending._apply_package(
-                posting, package, rule_sets.get(posting.rule_set), max_attempts, period_moves, result
-            )
-            outcomes.append("retry" if posting.state == S.PLANNED else posting.state)
-    for state in outcomes:  # counted once committed, as the single sender does
-        metrics.count_postings(connection, state)
-    return "ok"
-
-
 def _chunks(ids: list[int]) -> list[list[int]]:
     """Ids in groups a statement can carry (PostgreSQL takes at most 65,535 parameters)."""
     return [ids[start : start + ID_CHUNK] for start in range(0, len(ids), ID_CHUNK)]
@@ -207,6 +162,26 @@ def _number(store: Store, client: KingdeeClient, ids: list[int]) -> list[int]:
     return placed
 
 
+class _PartSender(sending._Sender):
+    """send's concurrent sender as one of several: no look-ups, and the ids it took remembered."""
+
+    def __init__(self, *args: Any, taken: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, lookups=False, **kwargs)
+        self.taken = taken
+
+    def _claim(self) -> sending._Flight | None:
+        flight = super()._claim()
+        if flight is not None:
+            self.taken += flight.ids
+        return flight
+
+
+def slot_share(limit: int, parts: int) -> int:
+    """Calls one sender keeps in flight: its share of the data centre's limit (the limiter, held
+    around every call by every worker, still enforces the limit itself)."""
+    return max(1, -(-limit // max(1, parts)))
+
+
 def share(
     store: Store,
     client: KingdeeClient,
@@ -215,39 +190,49 @@ def share(
     rule_sets: Mapping[str, RuleSet],
     batch_size: int,
     max_attempts: int,
+    senders: int = 1,
     backoff: float = 0.5,
     progress: Callable[[int], None] | None = None,
 ) -> Share:
-    """Take and save batches until none is left, then number and check what was saved."""
+    """Take and save batches, `senders` calls at once, until none is left; then number and check
+    what was saved (what was read back while sending is not asked about again)."""
     done = Share()
-    moves = Settings().kingdee_period_moves
-    streak = 0
-    while streak < MAX_STREAK:
-        batch = sending._take_batch(store, kingdee_connection, max_attempts, batch_size)
-        if not batch:
-            break
-        done.ids += [p.id for p in batch]
-        outcome = _save_batch(
-            store,
-            client,
-            batch,
-            rule_sets=rule_sets,
-            max_attempts=max_attempts,
-            period_moves=moves,
-            result=done.send,
-        )
-        if outcome == "ok":
-            streak = 0
-            if progress:
-                progress(len(batch))
-            continue
-        streak += 1
-        time.sleep(min(backoff * 2**streak, 30.0))
+    read = readback.ReadBack()
+    sender = _PartSender(
+        store,
+        client,
+        kingdee_connection=kingdee_connection,
+        rule_sets=rule_sets,
+        batch_size=batch_size,
+        max_attempts=max_attempts,
+        options={},
+        # A sender stops after this many refusals or unknown outcomes in a row; what it leaves is
+        # planned or uncertain, and the job's final step settles it.
+        max_refusals=MAX_STREAK,
+        backoff=backoff,
+        settle_seconds=None,
+        moves=Settings().kingdee_period_moves,
+        senders=senders,
+        progress=progress,
+        result=done.send,
+        read=read,
+        taken=done.ids,
+    )
+    # The whole share runs with no look-up: a refusal that ends it puts its postings back to
+    # planned first, so only a throttled data centre's give-up is swallowed here.
+    try:
+        sender.run()
+    except KingdeeError as exc:
+        if exc.action != Action.RETRY:
+            raise
+        done.send.errors.append(f"分片发送方暂停 / sender stopped: {exc}")
     if done.ids:
         done.checked = _number(store, client, done.ids)
         done.check = merge_checks(
             [
-                readback.check_postings(store, client, kingdee_connection=kingdee_connection, ids=chunk)
+                readback.check_postings(
+                    store, client, kingdee_connection=kingdee_connection, ids=chunk, already=read
+                )
                 for chunk in _chunks(done.checked)
             ]
         )
@@ -264,6 +249,7 @@ def run_share(
     rule_sets: Mapping[str, RuleSet],
     batch_size: int,
     max_attempts: int,
+    senders: int = 1,
     backoff: float = 0.5,
     progress: Callable[[int], None] | None = None,
 ) -> Share:
@@ -277,6 +263,7 @@ def run_share(
             rule_sets=rule_sets,
             batch_size=batch_size,
             max_attempts=max_attempts,
+            senders=senders,
             backoff=backoff,
             progress=progress,
         )
@@ -360,8 +347,13 @@ class Fanout:
         backoff: float = 0.5,
         settle_seconds: float | None = None,
         progress: Callable[[int], None] | None = None,
+        senders: int = sending.DEFAULT_SENDERS,
+        read: readback.ReadBack | None = None,
     ) -> SendResult:
-        """`sending.send_postings`, with the batches shared by the part tasks and this one."""
+        """`sending.send_postings`, with the batches shared by the part tasks and this one.
+
+        `senders` is the data centre's limit: each of the `parts` senders keeps its share of it in
+        flight, and the final step, alone, all of it."""
         rules = dict(rule_sets or {})
         # Nothing is looked up while a sender of an earlier run may still be writing.
         self._withdraw_unstarted()
@@ -390,6 +382,7 @@ class Fanout:
                     rule_sets=rules,
                     batch_size=batch_size,
                     max_attempts=max_attempts,
+                    senders=slot_share(senders, self.parts),
                     backoff=backoff,
                     progress=progress,
                 )
@@ -411,6 +404,8 @@ class Fanout:
                 max_attempts=max_attempts,
                 backoff=backoff,
                 settle_seconds=settle_seconds,
+                senders=senders,
+                read=read,
             )
         )
         return merge_sends(sends)
@@ -442,10 +437,14 @@ class Fanout:
         *,
         kingdee_connection: str,
         since: dt.datetime | None = None,
+        already: readback.ReadBack | None = None,
     ) -> PostingCheck:
-        """The parts' checks plus a check of every other posting the run touched."""
+        """The parts' checks plus a check of every other posting the run touched (what this
+        task's final step read back `already` is not asked about again)."""
         if since is None:
-            return readback.check_postings(store, client, kingdee_connection=kingdee_connection)
+            return readback.check_postings(
+                store, client, kingdee_connection=kingdee_connection, already=already
+            )
         parts = [c for c in self._part_runs().values() if "check" in c]
         checked = {int(i) for c in parts for i in c["checked_ids"]}
         with store.transaction() as session:
@@ -459,7 +458,9 @@ class Fanout:
         rest = sorted(touched - checked)
         checks = [_check_of(c) for c in parts]
         checks += [
-            readback.check_postings(store, client, kingdee_connection=kingdee_connection, ids=chunk)
+            readback.check_postings(
+                store, client, kingdee_connection=kingdee_connection, ids=chunk, already=already
+            )
             for chunk in _chunks(rest)
         ]
         return merge_checks(checks)
@@ -511,6 +512,7 @@ def execute_part(runtime: Runtime, job: str, part: str, *, task_id: str, token: 
                     rule_sets={rules.name: rules for rules in workspace.rule_sets(spec)},
                     batch_size=spec.batch_size,
                     max_attempts=spec.max_attempts,
+                    senders=slot_share(target.max_concurrency, spec.parts),
                 )
     except Exception:
         log.exception(

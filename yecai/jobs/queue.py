@@ -257,6 +257,10 @@ class JobQueue:
             return None  # someone else took it over first
         if lease.state == "running":
             abandon_runs(store, job)
+            if lease.holder:
+                # The dead worker may hold every call slot of the data centre (a job sends with
+                # up to max_concurrency calls in flight): free them now, not when they expire.
+                self.runtime.limits.release_owner(spec.target, lease.holder)
         states.record_takeover(store, job)
         self.runtime.alerts.emit(
             "lease.taken_over",

@@ -266,6 +266,7 @@ def execute(
             # a slot outlives the longest call (a login and the call itself), then expires
             hold_seconds=2 * target.timeout_seconds + 30,
             fence=heartbeat.check,
+            owner=holder,  # freed at once when this worker dies and the job is taken over
         )
         steps = fan_out(name, job, heartbeat.check) if fan_out else None
         try:

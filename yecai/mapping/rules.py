@@ -10,7 +10,9 @@ lives in `defaults/` and fits sandbox.kingdee's seeded chart.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 import yaml
@@ -154,9 +156,27 @@ SUMMARY_FIELDS = (
 )
 
 
+_KNOWN_FIELDS = frozenset(SUMMARY_FIELDS)
+
+
+class SummaryValues(dict[str, object]):
+    """The values of a 摘要: a known field the event did not fill is empty; any other is an error."""
+
+    def __missing__(self, name: str) -> object:
+        if name in _KNOWN_FIELDS:
+            return ""
+        raise KeyError(name)
+
+
 def format_summary(template: str, **values: object) -> str:
     """The 摘要 for a template; unknown-to-this-event fields are empty, never an error."""
-    return template.format(**{name: values.get(name, "") for name in SUMMARY_FIELDS}).strip()
+    return template.format_map(SummaryValues({k: v for k, v in values.items() if k in _KNOWN_FIELDS})).strip()
+
+
+@lru_cache(maxsize=256)
+def summary_fields(template: str) -> frozenset[str]:
+    """The fields a 摘要 template uses (a planner may skip computing the others)."""
+    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
 
 
 class RuleSet(_Config):

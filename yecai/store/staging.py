@@ -11,13 +11,15 @@ transaction, so a cursor saved beside the records moves with them (invariant 1).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import JSON, Table, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from yecai.domain.documents import Project
@@ -25,6 +27,8 @@ from yecai.store.tables import Document, Record, StreamState
 
 # Keeps each IN (…) list well under every driver's parameter limit.
 QUERY_CHUNK = 500
+# PostgreSQL takes the keys as one array parameter: no limit but the statement's size
+PG_KEY_CHUNK = 10_000
 
 # Date that places a document in time, by document kind (what reports and periods look at): the
 # first of these fields the document has and fills.
@@ -72,6 +76,8 @@ class NewDocument:
     data: str  # canonical JSON text of the document
     document: BaseModel | None = None
     deleted: bool = False
+    # (project_code, business_date, category, amount) when the caller has them (`document_columns`)
+    columns: tuple[str | None, dt.date | None, str | None, Decimal | None] | None = None
 
 
 def chunks(values: Sequence[str], size: int = QUERY_CHUNK) -> Iterator[Sequence[str]]:
@@ -88,6 +94,53 @@ def repeat_version(content_hash: str, revision: int) -> str:
     return f"{content_hash[:48]}~r{revision}"
 
 
+# PostgreSQL: each key of the chunk looked up on its own through the unique index
+# (connection, stream, source_key, revision). An `IN (…)` list of 500 keys leaves the plan to the
+# statistics, and before the first ANALYZE of a fresh table the planner took an index on
+# (connection, stream) and filtered source_key row by row: quadratic in the rows imported. The
+# LATERAL subquery runs once per key; `OFFSET 0` keeps the planner from flattening it into a hash
+# join over the whole stream (the same scan of every stored row, once per chunk).
+_PG_VERSIONS = text(
+    """
+    SELECT r.id, r.source_key, r.content_hash, r.status, r.run_id, r.revision
+    FROM unnest(CAST(:keys AS text[])) AS wanted(key)
+    CROSS JOIN LATERAL (
+        SELECT id, source_key, content_hash, status, run_id, revision
+        FROM records
+        WHERE connection = :connection AND stream = :stream AND source_key = wanted.key
+        OFFSET 0
+    ) AS r
+    ORDER BY r.source_key, r.revision
+    """
+)
+
+
+def versions_query(
+    session: Session, *, connection: str, stream: str, keys: Sequence[str]
+) -> tuple[Any, dict[str, Any]]:
+    """The statement and parameters `stored_versions` runs for one part of the keys (EXPLAINed by tests)."""
+    if _dialect(session) == "postgresql":
+        # each key once: a key given twice would list its versions twice
+        return _PG_VERSIONS, {"keys": list(dict.fromkeys(keys)), "connection": connection, "stream": stream}
+    query = (
+        select(
+            Record.id,
+            Record.source_key,
+            Record.content_hash,
+            Record.status,
+            Record.run_id,
+            Record.revision,
+        )
+        .where(
+            Record.connection == connection,
+            Record.stream == stream,
+            Record.source_key.in_(keys),
+        )
+        .order_by(Record.source_key, Record.revision)
+    )
+    return query, {}
+
+
 def stored_versions(
     session: Session, *, connection: str, stream: str, keys: Sequence[str]
 ) -> dict[str, list[StoredVersion]]:
@@ -96,25 +149,26 @@ def stored_versions(
     The last of each list is the key's latest version: what a new delivery is compared with.
     """
     found: dict[str, list[StoredVersion]] = {}
-    for part in chunks(keys):
-        for row in session.execute(
-            select(
-                Record.id,
-                Record.source_key,
-                Record.content_hash,
-                Record.status,
-                Record.run_id,
-                Record.revision,
-            )
-            .where(
-                Record.connection == connection,
-                Record.stream == stream,
-                Record.source_key.in_(part),
-            )
-            .order_by(Record.source_key, Record.revision)
-        ):
+    for part in chunks(keys, PG_KEY_CHUNK if _dialect(session) == "postgresql" else QUERY_CHUNK):
+        statement, params = versions_query(session, connection=connection, stream=stream, keys=part)
+        for row in session.execute(statement, params):
             found.setdefault(row.source_key, []).append(StoredVersion(*row))
     return found
+
+
+_PG_HISTORY = text(
+    """
+    SELECT r.source_key, r.content_hash, max(r.revision)
+    FROM unnest(CAST(:keys AS text[])) AS wanted(key)
+    CROSS JOIN LATERAL (
+        SELECT source_key, content_hash, revision
+        FROM records
+        WHERE connection = :connection AND stream = :stream AND source_key = wanted.key
+        OFFSET 0
+    ) AS r
+    GROUP BY r.source_key, r.content_hash
+    """
+)
 
 
 def _history(
@@ -123,12 +177,19 @@ def _history(
     """Per key: its highest stored revision and every content hash it has held."""
     revisions: dict[str, int] = {}
     hashes: dict[str, set[str]] = {}
-    for part in chunks(keys):
-        for key, digest, revision in session.execute(
-            select(Record.source_key, Record.content_hash, func.max(Record.revision))
-            .where(Record.connection == connection, Record.stream == stream, Record.source_key.in_(part))
-            .group_by(Record.source_key, Record.content_hash)
-        ):
+    postgres = _dialect(session) == "postgresql"
+    for part in chunks(keys, PG_KEY_CHUNK if postgres else QUERY_CHUNK):
+        if postgres:
+            rows = session.execute(
+                _PG_HISTORY, {"keys": list(part), "connection": connection, "stream": stream}
+            )
+        else:
+            rows = session.execute(
+                select(Record.source_key, Record.content_hash, func.max(Record.revision))
+                .where(Record.connection == connection, Record.stream == stream, Record.source_key.in_(part))
+                .group_by(Record.source_key, Record.content_hash)
+            )
+        for key, digest, revision in rows:
             revisions[key] = max(revisions.get(key, 0), revision)
             hashes.setdefault(key, set()).add(digest)
     return revisions, hashes
@@ -142,6 +203,7 @@ def stage_records(
     records: Sequence[NewRecord],
     run_id: int | None = None,
     history: Mapping[str, Sequence[StoredVersion]] | None = None,
+    versions: dict[int, str] | None = None,
 ) -> list[int]:
     """Insert `records` in the caller's transaction; their ids, in the order given.
 
@@ -151,8 +213,10 @@ def stage_records(
     the caller decided against (`stored_versions`, an empty list for a key it found none of): the
     revisions follow from that very read, never from a later one that might already see the other
     writer's row (PostgreSQL's READ COMMITTED gives each statement a fresh view). Core inserts on the
-    table (not ORM objects): thousands of file rows per chunk cost no object bookkeeping, and the
-    ids come back in parameter order on SQLite and PostgreSQL alike.
+    table (not ORM objects), ids allocated up front (`_insert_numbered`): COPY on PostgreSQL, one
+    `executemany` on SQLite, so a chunk of thousands of file rows costs no statement per row.
+    `versions`, if given, receives each new record's document version (id → version): what
+    `store_documents` would otherwise read back.
     """
     if not records:
         return []
@@ -160,33 +224,156 @@ def stage_records(
     decided = history or {}
     unread = sorted({r.source_key for r in records} - decided.keys())
     revisions, hashes = _history(session, connection, stream, unread)
-    for key, versions in decided.items():
-        revisions[key] = max((v.revision for v in versions), default=0)
-        hashes[key] = {v.content_hash for v in versions}
+    for key, stored in decided.items():
+        revisions[key] = max((v.revision for v in stored), default=0)
+        hashes[key] = {v.content_hash for v in stored}
     params = []
     for record in records:
         revision = revisions[record.source_key] = revisions.get(record.source_key, 0) + 1
         held = hashes.setdefault(record.source_key, set())
         repeated = record.content_hash in held
         held.add(record.content_hash)
+        version = repeat_version(record.content_hash, revision) if repeated else None
         params.append(
-            {
-                "connection": connection,
-                "stream": stream,
-                "source_key": record.source_key,
-                "content_hash": record.content_hash,
-                "revision": revision,
-                "version": repeat_version(record.content_hash, revision) if repeated else None,
-                "payload": record.payload,
-                "cursor_value": record.cursor_value,
-                "status": record.status,
-                "issues": record.issues,
-                "run_id": run_id,
-                "received_at": now,
-            }
+            (
+                connection,
+                stream,
+                record.source_key,
+                record.content_hash,
+                revision,
+                version,
+                record.payload,
+                record.cursor_value,
+                record.status,
+                record.issues,
+                run_id,
+                now,
+            )
         )
-    table = Record.__table__
-    return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), params))
+    ids = _insert_numbered(session, Record.__table__, _RECORD_COLUMNS, params)
+    if versions is not None:
+        for record_id, row in zip(ids, params, strict=True):
+            versions[record_id] = row[5] or row[3]
+    return ids
+
+
+# the columns `stage_records` writes, in the order of its rows (the id is put in front)
+_RECORD_COLUMNS = (
+    "connection",
+    "stream",
+    "source_key",
+    "content_hash",
+    "revision",
+    "version",
+    "payload",
+    "cursor_value",
+    "status",
+    "issues",
+    "run_id",
+    "received_at",
+)
+_DOCUMENT_COLUMNS = (
+    "record_id",
+    "connection",
+    "kind",
+    "source_key",
+    "version",
+    "deleted",
+    "data",
+    "created_at",
+    "project_code",
+    "business_date",
+    "category",
+    "amount",
+)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _copy(session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL's COPY … FROM STDIN in the session's transaction: one stream, no statement per row."""
+    connection = session.connection()
+    # JSON columns as an INSERT stores them: the dialect's serializer, None as JSON null
+    serialize = connection.dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
+    as_json = [
+        index
+        for index, name in enumerate(columns)
+        if isinstance(table.c[name].type, JSON) and not table.c[name].type.none_as_null
+    ]
+    driver = connection.connection.driver_connection
+    names = ", ".join(f'"{name}"' for name in columns)
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                if as_json:
+                    values = list(row)
+                    for index in as_json:
+                        values[index] = serialize(values[index])
+                    row = tuple(values)
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        # the driver's error as SQLAlchemy raises it for an INSERT (a unique violation is an
+        # IntegrityError): callers settle races by that type whatever way the rows went in
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+
+
+def _insert_many(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Rows of `columns` into `table`: COPY on PostgreSQL, one `executemany` elsewhere."""
+    if not rows:
+        return
+    if _dialect(session) == "postgresql":
+        _copy(session, table, columns, rows)
+        return
+    statement = insert(table)
+    session.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def _insert_numbered(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> list[int]:
+    """Insert rows and return their ids in order, ids allocated up front rather than RETURNed per row.
+
+    PostgreSQL hands out a block from the table's sequence (safe with any number of writers) and
+    the rows go in by COPY. SQLite inserts the first row alone (RETURNING its id): from then on the
+    transaction holds SQLite's one write lock, so the ids after it are free (SQLite numbers a row
+    past the highest id) and the rest go in with one `executemany`.
+    """
+    if not rows:
+        return []
+    dialect = _dialect(session)
+    if dialect == "postgresql":
+        ids = list(
+            session.scalars(
+                text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                {"table": table.name, "n": len(rows)},
+            )
+        )
+        _copy(session, table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        return ids
+    first = session.scalar(insert(table).returning(table.c.id), dict(zip(columns, rows[0], strict=True)))
+    assert first is not None  # an insert returns its row
+    if dialect != "sqlite":  # pragma: no cover - the store runs on SQLite and PostgreSQL only
+        rest = session.scalars(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [dict(zip(columns, row, strict=True)) for row in rows[1:]],
+        )
+        return [first, *rest]
+    ids = list(range(first, first + len(rows)))
+    if len(rows) > 1:
+        session.execute(
+            insert(table),
+            [
+                {"id": i, **dict(zip(columns, row, strict=True))}
+                for i, row in zip(ids[1:], rows[1:], strict=True)
+            ],
+        )
+    return ids
 
 
 def document_columns(document: BaseModel) -> dict[str, Any]:
@@ -208,18 +395,26 @@ def document_columns(document: BaseModel) -> dict[str, Any]:
 
 
 def store_documents(
-    session: Session, *, connection: str, kind: str, documents: Sequence[NewDocument]
+    session: Session,
+    *,
+    connection: str,
+    kind: str,
+    documents: Sequence[NewDocument],
+    versions: Mapping[int, str] | None = None,
 ) -> None:
     """Insert document versions of one kind in the caller's transaction.
 
     A document's version is its record's (`records.version`, else its content hash), looked up
-    here so that no way in can label a value that changed back with an older version.
+    here so that no way in can label a value that changed back with an older version; `versions`
+    are those `stage_records` just wrote (id → version), not read back. A document may carry its
+    query columns already computed (`NewDocument.columns`).
     """
     if not documents:
         return
     now = dt.datetime.now(dt.UTC)
-    versions: dict[int, str] = {}
-    ids = sorted({item.record_id for item in documents})
+    known = versions or {}
+    versions = dict(known)
+    ids = sorted({item.record_id for item in documents} - known.keys())
     for start in range(0, len(ids), QUERY_CHUNK):
         for record_id, digest, version in session.execute(
             select(Record.id, Record.content_hash, Record.version).where(

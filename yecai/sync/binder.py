@@ -9,21 +9,28 @@ blindly sending it twice.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import PrivateAttr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yecai import jsonutil
-from yecai.domain.documents import Project
-from yecai.errors import Action
-from yecai.kingdee.client import KingdeeClient, KingdeeError
+from yecai.domain.documents import DOCUMENT_TYPES, Project
+from yecai.errors import Action, Context, Fault, YecaiError
+from yecai.kingdee.client import KingdeeClient, KingdeeError, SaveResult
 from yecai.kingdee.keys import repr_sql
+from yecai.mapping import registry
+from yecai.mapping.interface import PlannableDocument
 from yecai.mapping.rules import MappingTable, RuleSet
 from yecai.mapping.tables import UnmappedPolicy
 from yecai.store.db import Store
-from yecai.store.tables import Binding, Document
-from yecai.sync.planning import latest_documents
+from yecai.store.tables import Binding, Document, PostingLine
+from yecai.sync.planning import latest_documents, planning_context
 
 BATCH = 100
 
@@ -134,6 +141,7 @@ def _create(client: KingdeeClient, rules: RuleSet, wanted: dict[str, Project], r
 # --- suppliers and customers -----------------------------------------------------------------------
 
 PARTY_FORMS = {"supplier": "BD_Supplier", "customer": "BD_Customer"}
+ROLE_ZH = {"supplier": "供应商", "customer": "客户"}
 
 
 @dataclass(slots=True)
@@ -144,9 +152,12 @@ class PartyResult:
     numbers: dict[str, dict[str, str]] = field(default_factory=lambda: {"supplier": {}, "customer": {}})
 
 
-def _party_names(session: Session, connection: str) -> dict[str, set[str]]:
-    """Supplier and customer names the source's current documents mention."""
-    names: dict[str, set[str]] = {"supplier": set(), "customer": set()}
+def _party_documents(session: Session, connection: str) -> dict[str, dict[str, list[Document]]]:
+    """Supplier and customer names the source's current documents mention, with those documents."""
+    names: dict[str, dict[str, list[Document]]] = {
+        "supplier": defaultdict(list),
+        "customer": defaultdict(list),
+    }
     latest: dict[tuple[str, str], Document] = {}
     for doc in session.scalars(
         select(Document).where(Document.connection == connection).order_by(Document.id)
@@ -156,23 +167,96 @@ def _party_names(session: Session, connection: str) -> dict[str, set[str]]:
         if doc.deleted:
             continue
         data = jsonutil.loads(doc.data)
+        mentioned: list[tuple[str, object]] = []
         if kind == "payment_request":
-            names["supplier"].add(data.get("payee_name"))
+            mentioned.append(("supplier", data.get("payee_name")))
         elif kind == "cost_record":
-            names["supplier"].add(data.get("supplier_name"))
+            mentioned.append(("supplier", data.get("supplier_name")))
         elif kind == "contract":
             role = "customer" if data.get("contract_kind") == "income" else "supplier"
-            names[role].add(data.get("counterparty"))
+            mentioned.append((role, data.get("counterparty")))
         elif kind == "invoice":
             if data.get("direction") == "in":
-                names["supplier"].add(data.get("seller_name"))
+                mentioned.append(("supplier", data.get("seller_name")))
             else:
-                names["customer"].add(data.get("buyer_name"))
+                mentioned.append(("customer", data.get("buyer_name")))
         elif kind == "project":
-            names["customer"].add(data.get("customer"))
-    return {
-        role: {n.strip() for n in found if isinstance(n, str) and n.strip()} for role, found in names.items()
-    }
+            mentioned.append(("customer", data.get("customer")))
+        for role, name in mentioned:
+            if isinstance(name, str) and name.strip():
+                names[role][name.strip()].append(doc)
+    return names
+
+
+class _AskedFor(MappingTable):
+    """The job's mapping, answering every party the table lacks with its would-be number and
+    remembering which ones a planner asked for: those a voucher or bill will reference."""
+
+    _asked: dict[str, set[str]] = PrivateAttr(default_factory=lambda: {"supplier": set(), "customer": set()})
+
+    def supplier_number(self, name: str) -> str | None:
+        if name in self.suppliers:
+            return self.suppliers[name]
+        self._asked["supplier"].add(name)
+        return party_number(name)
+
+    def customer_number(self, name: str) -> str | None:
+        if name in self.customers:
+            return self.customers[name]
+        self._asked["customer"].add(name)
+        return party_number(name)
+
+
+def _referenced(
+    session: Session,
+    *,
+    rule_sets: Sequence[RuleSet],
+    mapping: MappingTable,
+    source_connection: str,
+    kingdee_connection: str,
+    kingdee_projects: set[str] | None,
+    related: tuple[str, ...],
+) -> dict[str, set[str]]:
+    """The parties a voucher or bill of the rule sets will reference, found by a dry plan.
+
+    Each rule set plans (nothing is stored) its current documents not yet posted by it — new ones,
+    and changed ones a correction will re-plan — with a mapping that records the parties looked
+    up: a party is needed only where a dimension or a bill field asks for it, whichever document
+    names it (a progress report's voucher takes its customer from the project or the contract).
+    """
+    asked = _AskedFor.model_construct(**{name: getattr(mapping, name) for name in MappingTable.model_fields})
+    for rules in rule_sets:
+        latest = latest_documents(session, source_connection, rules.document)
+        posted = set(
+            session.scalars(
+                select(PostingLine.document_id)
+                .join(Document, PostingLine.document_id == Document.id)
+                .where(
+                    Document.connection == source_connection,
+                    Document.kind == rules.document,
+                    PostingLine.rule_set == rules.name,
+                    PostingLine.active.is_(True),
+                )
+            )
+        )
+        model_of = DOCUMENT_TYPES[rules.document]
+        documents = [
+            PlannableDocument(doc.id, doc.version, model_of.model_validate(jsonutil.loads(doc.data)))
+            for doc in latest.values()
+            if not doc.deleted and doc.id not in posted
+        ]
+        if not documents:
+            continue
+        context = planning_context(
+            session,
+            rules,
+            source_connection=source_connection,
+            kingdee_connection=kingdee_connection,
+            kingdee_projects=kingdee_projects,
+            related=related,
+        )
+        registry.plan(documents, rules, asked, context)
+    return asked._asked
 
 
 def party_number(name: str) -> str:
@@ -187,19 +271,25 @@ def bind_parties(
     mapping: MappingTable,
     source_connection: str,
     kingdee_connection: str,
+    rule_sets: Sequence[RuleSet],
+    kingdee_projects: set[str] | None = None,
+    related: tuple[str, ...] = (),
     organisation: str = "100",
+    senders: int = 4,
 ) -> PartyResult:
-    """Find or create in Kingdee every supplier and customer whose table policy is `create`.
+    """Find or create in Kingdee the suppliers and customers (table policy `create`) that a voucher
+    or bill of `rule_sets` will reference — not every party the source happens to name.
 
     A party is looked up by name first (it may exist under another number), else created with a
     stable number; either way the binding is stored, so a run that dies between the create and the
-    binding finds the party by name next time instead of creating it twice.
+    binding finds the party by name next time instead of creating it twice. Lookups and creates
+    go `senders` calls at once (the data centre's concurrency limit).
     """
     result = PartyResult()
     policies = {"supplier": mapping.supplier_default, "customer": mapping.customer_default}
     tables = {"supplier": mapping.suppliers, "customer": mapping.customers}
     with store.transaction() as session:
-        wanted = _party_names(session, source_connection)
+        mentioned = _party_documents(session, source_connection)
         bound = {
             (b.kind, b.source_key): b.kingdee_number
             for b in session.scalars(
@@ -208,43 +298,53 @@ def bind_parties(
                 )
             )
         }
+        # Only parties yecai may create and has not bound yet are worth a dry plan.
+        candidates = {
+            role: {
+                name: docs
+                for name, docs in mentioned[role].items()
+                if policies[role] is UnmappedPolicy.CREATE
+                and name not in tables[role]
+                and (role, name) not in bound
+            }
+            for role in PARTY_FORMS
+        }
+        needed = (
+            _referenced(
+                session,
+                rule_sets=rule_sets,
+                mapping=mapping,
+                source_connection=source_connection,
+                kingdee_connection=kingdee_connection,
+                kingdee_projects=kingdee_projects,
+                related=related,
+            )
+            if any(candidates.values())
+            else {role: set() for role in PARTY_FORMS}
+        )
+    wanted = {role: set(mentioned[role]) for role in PARTY_FORMS}
     for role, form_id in PARTY_FORMS.items():
         if policies[role] is not UnmappedPolicy.CREATE:
             continue
-        missing = sorted(n for n in wanted[role] if n not in tables[role] and (role, n) not in bound)
+        missing = sorted(n for n in candidates[role] if n in needed[role])
         for name in sorted(wanted[role]):
             if (role, name) in bound:
                 result.numbers[role][name] = bound[(role, name)]
         if not missing:
             continue
-        existing = _by_name(client, form_id, missing)
+        existing = _by_name(client, form_id, missing, senders)
         result.found += len(existing)
         to_create = [name for name in missing if name not in existing]
-        for start in range(0, len(to_create), BATCH):
-            chunk = to_create[start : start + BATCH]
-            models = [
-                {
-                    "FNumber": party_number(name),
-                    "FName": name,
-                    "FCreateOrgId": {"FNumber": organisation},
-                    "FUseOrgId": {"FNumber": organisation},
-                }
-                for name in chunk
-            ]
-            try:
-                answer = client.batch_save(form_id, models, IsVerifyBaseDataField=True)
-            except KingdeeError as exc:
-                if exc.action in (Action.UNCERTAIN, Action.RETRY):
-                    continue  # settled by the lookup by name below (or the next run)
-                raise
-            for name, package in zip(chunk, answer.packages, strict=True):
-                if package.ok:
-                    result.created += 1
-                elif not (package.outcome and package.outcome.action == Action.UNCERTAIN):
-                    result.failed.append(f"{role} {name}: {package.describe()}")
-        existing = _by_name(client, form_id, missing)
+        created, unsettled = _create_parties(client, form_id, role, to_create, organisation, senders, result)
+        # A party saved is known by the number it was saved under; only those whose answer was
+        # lost (or refused as "number already used") are read back by name — never created twice.
+        numbers = {
+            **existing,
+            **created,
+            **(_by_name(client, form_id, unsettled, senders) if unsettled else {}),
+        }
         with store.transaction() as session:
-            for name, number in existing.items():
+            for name, number in numbers.items():
                 session.add(
                     Binding(
                         connection=kingdee_connection,
@@ -256,17 +356,82 @@ def bind_parties(
                     )
                 )
                 result.numbers[role][name] = number
+        # Bound what could be, kept it; but a party left unbound by a transient failure (an error
+        # page, a lost answer whose write has not landed yet) would hold back its documents, and
+        # they would post later in a voucher of their own beside the group's: the run stops here
+        # and the retry binds the rest before anything is planned.
+        pending = sorted(set(unsettled) - set(numbers))
+        if pending:
+            raise YecaiError(
+                f"{len(pending)} 个{ROLE_ZH[role]}尚未在金蝶中确认（如 {pending[0]}），稍后重试",
+                f"{len(pending)} {role}(s) not yet confirmed in Kingdee (e.g. {pending[0]}); will retry",
+                Action.RETRY,
+                Fault.TRANSIENT,
+                Context(connection=kingdee_connection, form_id=form_id),
+            )
     return result
 
 
-def _by_name(client: KingdeeClient, form_id: str, names: list[str]) -> dict[str, str]:
-    """Name → number of the base data Kingdee already has under those names."""
-    found: dict[str, str] = {}
-    for start in range(0, len(names), 40):
-        chunk = names[start : start + 40]
+def _create_parties(
+    client: KingdeeClient,
+    form_id: str,
+    role: str,
+    names: list[str],
+    organisation: str,
+    senders: int,
+    result: PartyResult,
+) -> tuple[dict[str, str], list[str]]:
+    """BatchSave the parties, `senders` calls at once: (name → number saved, names unsettled)."""
+    chunks = [names[start : start + BATCH] for start in range(0, len(names), BATCH)]
+
+    def save(chunk: list[str]) -> SaveResult | None:
+        models = [
+            {
+                "FNumber": party_number(name),
+                "FName": name,
+                "FCreateOrgId": {"FNumber": organisation},
+                "FUseOrgId": {"FNumber": organisation},
+            }
+            for name in chunk
+        ]
+        try:
+            return client.batch_save(form_id, models, IsVerifyBaseDataField=True)
+        except KingdeeError as exc:
+            if exc.action in (Action.UNCERTAIN, Action.RETRY):
+                return None  # settled by the lookup by name (or the next run)
+            raise
+
+    created: dict[str, str] = {}
+    unsettled: list[str] = []
+    with ThreadPoolExecutor(max(1, senders), thread_name_prefix="yecai-bind") as pool:
+        for chunk, answer in zip(chunks, pool.map(save, chunks), strict=True):
+            if answer is None:
+                unsettled.extend(chunk)
+                continue
+            for name, package in zip(chunk, answer.packages, strict=True):
+                if package.ok:
+                    result.created += 1
+                    created[name] = package.number or party_number(name)
+                elif package.outcome and package.outcome.action == Action.UNCERTAIN:
+                    unsettled.append(name)  # "number already used": it exists, read it back
+                else:
+                    result.failed.append(f"{role} {name}: {package.describe()}")
+    return created, unsettled
+
+
+def _by_name(client: KingdeeClient, form_id: str, names: list[str], senders: int = 1) -> dict[str, str]:
+    """Name → number of the base data Kingdee already has under those names (`senders` at once)."""
+    chunks = [names[start : start + 40] for start in range(0, len(names), 40)]
+
+    def read(chunk: list[str]) -> list[list[Any]]:
         condition = "FName in (" + ",".join(repr_sql(n) for n in chunk) + ")"
-        for number, name in client.query_all(form_id, ["FNumber", "FName"], condition):
-            found.setdefault(str(name), str(number))
+        return list(client.query_all(form_id, ["FNumber", "FName"], condition))
+
+    found: dict[str, str] = {}
+    with ThreadPoolExecutor(max(1, senders), thread_name_prefix="yecai-bind") as pool:
+        for rows in pool.map(read, chunks):
+            for number, name in rows:
+                found.setdefault(str(name), str(number))
     return found
 
 

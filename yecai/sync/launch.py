@@ -16,7 +16,7 @@ import httpx
 from yecai.secrets import SecretBox
 from yecai.store.db import Store
 from yecai.sync.pipeline import Check, Send, Step, SyncReport, run_sync_job
-from yecai.workspace import Workspace
+from yecai.workspace import KingdeeConnection, Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,8 @@ def run_sync(
     `send` and `check` replace the pipeline's send and check steps (a job fanned out to workers).
     """
     job = workspace.syncs[name]
+    target = workspace.connections[job.target]
+    senders = target.max_concurrency if isinstance(target, KingdeeConnection) else 1
     routes = transports or Transports({})
     connector = workspace.source(job.source, secrets, transport=routes.get(job.source))
     with workspace.kingdee(job.target, secrets, transport=routes.get(job.target), limiter=limiter) as client:
@@ -79,4 +81,6 @@ def run_sync(
             kind=f"sync:{name}",
             send=send,
             check=check,
+            # as many calls at once as the data centre allows (the limiter enforces it globally)
+            senders=senders,
         )

@@ -117,6 +117,7 @@ def run_sync_job(
     step: Step | None = None,
     kind: str = "sync",
     full_check: bool = False,
+    senders: int = sending.DEFAULT_SENDERS,
     send: Send | None = None,
     check: Check | None = None,
 ) -> SyncReport:
@@ -126,8 +127,9 @@ def run_sync_job(
     re-reads the source from that moment instead of the stored cursors. Every rule set plans
     from the documents, then everything planned for the Kingdee connection is sent, and what
     Kingdee holds is checked against what yecai posted: the postings this run touched, or with
-    `full_check` every voucher yecai ever posted (what the demo shows as totals). `send` and
-    `check` replace `sending.send_postings` and `readback.check_postings` (same arguments).
+    `full_check` every voucher yecai ever posted (what the demo shows as totals). `senders` calls
+    go to Kingdee at once (the data centre's `max_concurrency`). `send` and `check` replace
+    `sending.send_postings` and `readback.check_postings` (same arguments).
     """
     if not rule_sets:
         raise ValueError("a sync job needs at least one rule set")
@@ -139,6 +141,7 @@ def run_sync_job(
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     run_id = runs.start_run(store, kind=kind, connection=source_connection)
     report = _Progress()
+    read = readback.ReadBack()  # vouchers read back while sending: the check does not ask again
     try:
         for stream in streams:
             # A pushed (webhook) or imported (file) source has its records staged already.
@@ -171,6 +174,10 @@ def run_sync_job(
             mapping=mapping,
             source_connection=source_connection,
             kingdee_connection=kingdee_connection,
+            rule_sets=rule_sets,
+            kingdee_projects=report.projects.numbers,
+            related=tuple(related),
+            senders=senders,
         )
         mapping = binder.with_parties(mapping, report.parties)
         for rules in rule_sets:
@@ -211,12 +218,18 @@ def run_sync_job(
                 backoff=backoff,
                 settle_seconds=settle_seconds,
                 progress=progress("post", pending) if not _round else None,
+                senders=senders,
+                read=read,
             )
             report.send = merge_sends([report.send, sent]) if report.send else sent
             if not corrections.finalize(store, kingdee_connection=kingdee_connection):
                 break
         report.check = (check or readback.check_postings)(
-            store, client, kingdee_connection=kingdee_connection, since=None if full_check else started
+            store,
+            client,
+            kingdee_connection=kingdee_connection,
+            since=None if full_check else started,
+            already=read,
         )
     except Exception as exc:
         runs.finish_run(store, run_id=run_id, status="failed", counts=report.counts(), message=str(exc))
@@ -255,6 +268,7 @@ def run_cost_sync(
     streams: tuple[str, ...] = ("projects", "cost_records"),
     step: Step | None = None,
     full_check: bool = True,
+    senders: int = sending.DEFAULT_SENDERS,
 ) -> SyncReport:
     """The nightly cost job of reference case 1: one cost rule set (what `yecai demo` runs)."""
     return run_sync_job(
@@ -272,4 +286,5 @@ def run_cost_sync(
         step=step,
         kind="cost_sync",
         full_check=full_check,
+        senders=senders,
     )

@@ -13,11 +13,12 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
-from yecai import jsonutil
+from yecai import heap, jsonutil
 from yecai.domain.bills import Bill
 from yecai.domain.documents import DOCUMENT_TYPES, Project
 from yecai.domain.posting_states import PostingState, initial
@@ -31,7 +32,11 @@ from yecai.mapping.events.revenue import FULFILMENT_KEY, HISTORY_KEY, RevenueOpt
 from yecai.mapping.interface import Held, PlannableDocument, Planned, PlanningContext, Unmapped
 from yecai.mapping.rules import Event, MappingTable, RuleSet
 from yecai.store.db import Store
+from yecai.store.inserts import insert_many_ignore
 from yecai.store.tables import Document, Posting, PostingLine
+
+# Rows per INSERT statement batch when storing planned postings and their lines.
+INSERT_BATCH = 1000
 
 
 @dataclass(slots=True)
@@ -120,6 +125,31 @@ def latest_documents(session: Session, connection: str, kind: str) -> dict[str, 
     return latest
 
 
+def latest_rows(session: Session, connection: str, kind: str) -> dict[str, Row[Any]]:
+    """`latest_documents` as plain rows (id, source_key, version, deleted, data), read with Core.
+
+    Planning reads only these columns of thousands of documents: mapping each row to a tracked
+    ORM object cost more than the query itself (issue 15). Only the newest version of each key is
+    read, in the same order as `latest_documents` (by the key's first version).
+    """
+    versions = (
+        select(
+            Document.source_key,
+            func.min(Document.id).label("first"),
+            func.max(Document.id).label("last"),
+        )
+        .where(Document.connection == connection, Document.kind == kind)
+        .group_by(Document.source_key)
+        .subquery()
+    )
+    query = (
+        select(Document.id, Document.source_key, Document.version, Document.deleted, Document.data)
+        .join(versions, Document.id == versions.c.last)
+        .order_by(versions.c.first)
+    )
+    return {row.source_key: row for row in session.execute(query)}
+
+
 def _bound(session: Session, connection: str, kind: str, rule_set: str) -> dict[str, set[int]]:
     """Source key → ids of its document versions already bound to a posting of this rule set."""
     rows = session.execute(
@@ -174,13 +204,13 @@ def planning_context(
     kinds = tuple(dict.fromkeys([*related, *registry.spec_of(rules.event).related]))
     names = {
         key: Project.model_validate(jsonutil.loads(doc.data)).name
-        for key, doc in latest_documents(session, source_connection, "project").items()
+        for key, doc in latest_rows(session, source_connection, "project").items()
         if not doc.deleted
     }
     related_models = {
         kind: [
             DOCUMENT_TYPES[kind].model_validate(jsonutil.loads(doc.data))
-            for doc in latest_documents(session, source_connection, kind).values()
+            for doc in latest_rows(session, source_connection, kind).values()
             if not doc.deleted
         ]
         for kind in kinds
@@ -216,7 +246,7 @@ def plan_postings(
     target = target_of(rules)
     model_of = DOCUMENT_TYPES[rules.document]
     with store.transaction() as session:
-        latest = latest_documents(session, source_connection, rules.document)
+        latest = latest_rows(session, source_connection, rules.document)
         bound = _bound(session, source_connection, rules.document, rules.name)
         documents: list[PlannableDocument] = []
         amounts: dict[int, Decimal] = {}
@@ -247,7 +277,9 @@ def plan_postings(
             kingdee_projects=kingdee_projects,
             related=related,
         )
-        plan = registry.plan(documents, rules, mapping, context)
+        # What was just loaded lives until the plan is stored: keep it out of the collector's way.
+        with heap.frozen():
+            plan = registry.plan(documents, rules, mapping, context)
         result.unmapped = plan.unmapped
         result.held = list(plan.held)
         codes = set(context.project_names) | {
@@ -267,10 +299,15 @@ def plan_postings(
         # the 合同结算 presentation): the documents are bound to the first; the companion carries
         # them in its lines' trail only (a document is bound once per rule set).
         bound_here: set[int] = set()
+        postings: list[dict[str, Any]] = []
+        lines: dict[str, list[dict[str, Any]]] = {}
+        state = str(initial(approval=rules.approval))  # the plain value, as the ORM stored it
         for planned in plan.postings:
             if planned.posting_key in existing:
                 result.already_planned += 1
                 continue
+            if planned.posting_key in lines:  # a planner's bug: one key for two postings
+                raise ValueError(f"the plan holds posting key {planned.posting_key} twice")
             if isinstance(planned, Bill):
                 form_id, payload = planned.form_id, planned.model()
                 debit = credit = planned.amount
@@ -283,29 +320,64 @@ def plan_postings(
                 form_id, payload = rules.form_id, voucher_model(planned, target_of(rules, found.pop()))
                 debit, credit = planned.debit_total, planned.credit_total
                 key_field, kingdee_key = target.key_field, key_value(target.key_field, planned.posting_key)
-            posting = Posting(
-                posting_key=planned.posting_key,
-                connection=kingdee_connection,
-                rule_set=rules.name,
-                form_id=form_id,
-                group_key=planned.group_key,
-                business_date=planned.date,
-                state=initial(approval=rules.approval),
-                debit_total=debit,
-                credit_total=credit,
-                payload=jsonutil.dumps(payload),
-                attempts=0,
-                key_field=key_field,
-                kingdee_key=kingdee_key,
+            postings.append(
+                {
+                    "posting_key": planned.posting_key,
+                    "connection": kingdee_connection,
+                    "rule_set": rules.name,
+                    "form_id": form_id,
+                    "group_key": planned.group_key,
+                    "business_date": planned.date,
+                    "state": state,
+                    "debit_total": debit,
+                    "credit_total": credit,
+                    "payload": jsonutil.dumps(payload),
+                    "attempts": 0,
+                    "kind": "posting",
+                    "key_field": key_field,
+                    "kingdee_key": kingdee_key,
+                }
             )
-            posting.lines = [
-                PostingLine(document_id=doc_id, rule_set=rules.name, line_no=line_no, amount=amounts[doc_id])
+            own = [
+                {"document_id": doc_id, "rule_set": rules.name, "line_no": line_no, "amount": amounts[doc_id]}
                 for doc_id, line_no in _documents_of(planned)
                 if doc_id not in bound_here
             ]
-            bound_here.update(line.document_id for line in posting.lines)
-            session.add(posting)
-            result.planned += 1
+            bound_here.update(line["document_id"] for line in own)
+            lines[planned.posting_key] = own
+        _store_postings(session, postings, lines, result)
+    return result
+
+
+def _store_postings(
+    session: Session,
+    postings: list[dict[str, Any]],
+    lines: dict[str, list[dict[str, Any]]],
+    result: PlanResult,
+) -> None:
+    """Insert the planned postings, then their lines, with Core executemany (no unit of work).
+
+    Postings go first, in plan order, each yielding to a posting another planner stored with the
+    same key meanwhile (counted as already planned, its lines left to that planner); each line
+    then points at the id its posting was given.
+    """
+    ids: dict[str, int] = {}
+    for start in range(0, len(postings), INSERT_BATCH):
+        batch = postings[start : start + INSERT_BATCH]
+        ids.update(
+            (key, posting_id)
+            for posting_id, key in insert_many_ignore(session, Posting, batch, ("id", "posting_key"))
+        )
+    rows: list[dict[str, Any]] = []
+    for posting in postings:
+        key = posting["posting_key"]
+        if key not in ids:
+            result.already_planned += 1
+            continue
+        result.planned += 1
+        rows.extend({"posting_id": ids[key], "active": True, **line} for line in lines[key])
+    for start in range(0, len(rows), INSERT_BATCH):
+        session.execute(insert(PostingLine.__table__), rows[start : start + INSERT_BATCH])
     return result
 
 

@@ -35,7 +35,7 @@ from yecai.kingdee.keys import (
     present,
     repr_sql,
 )
-from yecai.kingdee.vouchers import FORM_ID
+from yecai.kingdee.vouchers import FORM_ID, NUMBER_FIELDS, voucher_label
 from yecai.store.db import Store
 from yecai.store.tables import Posting
 
@@ -51,6 +51,7 @@ class KingdeeVoucher:
     debit: Decimal = ZERO
     credit: Decimal = ZERO
     keys: set[str] = field(default_factory=set)
+    label: str | None = None  # 凭证字号 (`2026-10 记-0012`) when the read asked for it
 
 
 @dataclass(slots=True)
@@ -139,8 +140,57 @@ def _check_bill(check: PostingCheck, posting: Posting, bills: dict[tuple[str, st
         check.unknown.append(f"{posting.posting_key} ({posting.state} in yecai, present in Kingdee)")
 
 
-def _touched_vouchers(client: KingdeeClient, postings: Iterable[Posting]) -> dict[str, KingdeeVoucher]:
-    """Kingdee voucher id → voucher, for the vouchers carrying the keys of these postings.
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    """What a read-back needs of one posting: where its key lives, the value there, and its key."""
+
+    key_field: str
+    value: str
+    posting_key: str
+
+
+def key_ref(posting: Posting) -> KeyRef:
+    value = posting.kingdee_key or key_value(posting.key_field, posting.posting_key)
+    return KeyRef(posting.key_field, value, posting.posting_key)
+
+
+@dataclass(slots=True)
+class ReadBack:
+    """Vouchers already read back by key while the run was sending, and the posting keys covered.
+
+    The sender reads each saved batch back at once, in the slots the saves share, so the check at
+    the end of the run asks Kingdee only about the postings not covered here (found after an
+    unknown outcome, or whose read-back failed).
+    """
+
+    vouchers: dict[str, KingdeeVoucher] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)
+
+    def add(self, keys: Iterable[str], vouchers: dict[str, KingdeeVoucher]) -> None:
+        self.keys.update(keys)
+        _merge(self.vouchers, vouchers)
+
+
+def _merge(into: dict[str, KingdeeVoucher], more: dict[str, KingdeeVoucher]) -> None:
+    """Add vouchers read by another query: one read per voucher, the posting keys of both."""
+    for voucher_id, voucher in more.items():
+        known = into.get(voucher_id)
+        if known is None:
+            into[voucher_id] = voucher
+        else:
+            known.keys.update(voucher.keys)
+
+
+def _label(row: list[object] | tuple[object, ...], start: int) -> str | None:
+    """`2026-10 记-0012` from the number fields read after the key fields, if Kingdee gave one."""
+    word, number, year, period = row[start : start + 4]
+    if not str(number or "").strip() or not year:
+        return None
+    return voucher_label(int(str(year)), int(str(period)), str(word or ""), str(number))
+
+
+def read_back(client: KingdeeClient, refs: Iterable[KeyRef]) -> dict[str, KingdeeVoucher]:
+    """Kingdee voucher id → voucher, for the vouchers carrying these keys (with their 凭证字号).
 
     摘要 tokens are matched on entry rows (a voucher's totals are summed from its lines); a key in
     FBillNo or a custom header field is matched on header rows with the voucher's own totals.
@@ -149,9 +199,9 @@ def _touched_vouchers(client: KingdeeClient, postings: Iterable[Posting]) -> dic
     # key field → value → posting keys: an update rewrites its original's document in place, so
     # both carry the same FBillNo (the original is then superseded and not expected on its own).
     by_field: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for posting in postings:
-        value = posting.kingdee_key or key_value(posting.key_field, posting.posting_key)
-        by_field[posting.key_field][value].append(posting.posting_key)
+    for ref in refs:
+        by_field[ref.key_field][ref.value].append(ref.posting_key)
+    numbers = list(NUMBER_FIELDS[1:])  # read in the same query: no second round trip for them
     for key_field, values in by_field.items():
         wanted = list(values)
         size = chunk_size(key_field)
@@ -159,25 +209,27 @@ def _touched_vouchers(client: KingdeeClient, postings: Iterable[Posting]) -> dic
             chunk = wanted[start : start + size]
             if key_field == SUMMARY:
                 condition = " or ".join(f"FEXPLANATION like '%{value}%'" for value in chunk)
-                fields = ["FVOUCHERID", "FBillNo", "FDEBIT", "FCREDIT", "FEXPLANATION"]
+                fields = ["FVOUCHERID", "FBillNo", "FDEBIT", "FCREDIT", "FEXPLANATION", *numbers]
                 lines: dict[str, KingdeeVoucher] = {}
                 for row in client.query_all(FORM_ID, fields, condition):
                     voucher = lines.setdefault(str(row[0]), KingdeeVoucher(str(row[0]), str(row[1])))
                     voucher.debit += Decimal(row[2] or 0)
                     voucher.credit += Decimal(row[3] or 0)
                     voucher.keys.update(TOKEN.findall(str(row[4] or "")))
+                    voucher.label = voucher.label or _label(row, 5)
                 # Lines of one voucher may span queries; the first complete read of it wins.
                 for voucher_id, voucher in lines.items():
                     vouchers.setdefault(voucher_id, voucher)
                 continue
             key = field_key(key_field)
             condition = f"{key} in ({','.join(repr_sql(v) for v in chunk)})"
-            fields = ["FVOUCHERID", "FBillNo", key, "FDEBITTOTAL", "FCREDITTOTAL"]
+            fields = ["FVOUCHERID", "FBillNo", key, "FDEBITTOTAL", "FCREDITTOTAL", *numbers]
             for row in client.query_all(FORM_ID, fields, condition):
                 if str(row[0]) in vouchers or str(row[2]) not in values:
                     continue  # one row per entry on some tenants: the header totals count once
                 voucher = KingdeeVoucher(str(row[0]), str(row[1]), Decimal(row[3] or 0), Decimal(row[4] or 0))
                 voucher.keys.update(values[str(row[2])])
+                voucher.label = _label(row, 5)
                 vouchers[voucher.id] = voucher
     return vouchers
 
@@ -189,6 +241,7 @@ def check_postings(
     kingdee_connection: str,
     since: dt.datetime | None = None,
     ids: Collection[int] | None = None,
+    already: ReadBack | None = None,
 ) -> PostingCheck:
     """Every posting yecai holds as done must be in Kingdee exactly once, with the same totals.
 
@@ -196,7 +249,8 @@ def check_postings(
     duplicate) or their key field; bills by their deterministic bill number (which Kingdee keeps
     unique). With `since`, only postings changed since then are checked, and vouchers Kingdee
     holds that yecai does not know are left to the full check and the reconciliation. With `ids`,
-    only those postings are checked (the share of a sync that one worker sent).
+    only those postings are checked (the share of a sync that one worker sent); postings `already`
+    read back while sending are not asked about again.
     """
     check = PostingCheck()
     with store.transaction() as session:
@@ -209,9 +263,11 @@ def check_postings(
     if since is None and ids is None:
         vouchers = read_yecai_vouchers(client, [p for p in postings.values() if p.form_id == FORM_ID])
     else:
-        vouchers = _touched_vouchers(
-            client, [p for p in postings.values() if p.form_id == FORM_ID and p.kind != "delete"]
-        )
+        done = already or ReadBack()
+        touched = [p for p in postings.values() if p.form_id == FORM_ID and p.kind != "delete"]
+        vouchers: dict[str, KingdeeVoucher] = {}
+        _merge(vouchers, {i: v for i, v in done.vouchers.items() if v.keys & postings.keys()})
+        _merge(vouchers, read_back(client, [key_ref(p) for p in touched if p.posting_key not in done.keys]))
     by_key: dict[str, list[KingdeeVoucher]] = defaultdict(list)
     for voucher in vouchers.values():
         check.vouchers += 1

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -25,7 +27,7 @@ from yecai import jsonutil
 from yecai.domain.posting_states import UNKNOWN
 from yecai.domain.posting_states import PostingState as S
 from yecai.errors import Action
-from yecai.kingdee.client import KingdeeClient, KingdeeError, PackageResult
+from yecai.kingdee.client import KingdeeClient, KingdeeError, PackageResult, SaveResult
 from yecai.kingdee.keys import find_by_keys, key_value
 from yecai.kingdee.responses import delete_done
 from yecai.kingdee.vouchers import FORM_ID as VOUCHER_FORM
@@ -35,7 +37,7 @@ from yecai.observability import metrics
 from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.store.tables import Posting
-from yecai.sync import lifecycle
+from yecai.sync import lifecycle, readback
 from yecai.sync.results import SendResult
 from yecai.sync.states import state_after, transition
 
@@ -289,6 +291,229 @@ def _take_batch(store: Store, kingdee_connection: str, max_attempts: int, batch_
         return batch
 
 
+# Calls in flight at once when the caller names no limit: a workspace's default `max_concurrency`.
+DEFAULT_SENDERS = 4
+# Keys read back in one query: several saved batches waiting for a slot go together, up to this.
+READ_BACK_KEYS = 200
+
+
+@dataclass(slots=True)
+class _Flight:
+    """One call in flight: a BatchSave of claimed postings, or the read-back of saved ones."""
+
+    ids: list[int]
+    form_id: str = ""
+    refs: list[readback.KeyRef] = field(default_factory=list)  # read-back: the keys asked for
+    models: list[dict[str, Any]] = field(default_factory=list)  # BatchSave: what is sent
+
+    @property
+    def is_read(self) -> bool:
+        return bool(self.refs)
+
+
+class _Sender:
+    """Up to `senders` BatchSave and read-back calls in flight; every store write on this thread.
+
+    Batches are claimed here (committed `sent` with an attempt charged, before the call), sent by
+    worker threads that only talk HTTP, and their answers stored here as they come back — so on
+    SQLite this thread is the single writer, and on PostgreSQL a claim also skips rows another
+    sender holds (`FOR UPDATE SKIP LOCKED`). A saved batch is read back by key at once, in the same
+    slots. When an outcome is unknown, nothing new is claimed until every call in flight has come
+    back and the unknown postings have been looked up (a posting still in flight must never be
+    taken for lost).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        client: KingdeeClient,
+        *,
+        kingdee_connection: str,
+        rule_sets: Mapping[str, RuleSet] | None,
+        batch_size: int,
+        max_attempts: int,
+        options: dict[str, object],
+        max_refusals: int,
+        backoff: float,
+        settle_seconds: float | None,
+        moves: int,
+        senders: int,
+        progress: Progress | None,
+        result: SendResult,
+        read: readback.ReadBack,
+        lookups: bool = True,
+    ) -> None:
+        self.store, self.client, self.connection = store, client, kingdee_connection
+        # False for one of several senders sharing a run (`yecai.jobs.parts`): another sender's
+        # batch in flight would look lost, so unknown outcomes stay uncertain for the job to settle
+        # once it sends alone; this sender only pauses until its own calls are back.
+        self.lookups = lookups
+        self.rule_sets, self.batch_size, self.max_attempts = rule_sets, batch_size, max_attempts
+        self.options, self.max_refusals, self.backoff = options, max_refusals, backoff
+        self.settle_seconds, self.moves, self.senders = settle_seconds, moves, max(1, senders)
+        self.progress, self.result, self.read = progress, result, read
+        self.refusals = 0  # consecutive call-level refusals; the run gives up after max_refusals
+        self.unknown_streak = 0  # consecutive batches whose outcome was unknown
+        self.pause_until = 0.0  # no new BatchSave before this (backoff after a refusal)
+        # Unknown outcomes are settled before anything new is sent: those left by an earlier run
+        # first, then after every batch that left one.
+        self.settle = True
+        self.fatal: BaseException | None = None
+        self.reads: deque[_Flight] = deque()  # saved batches waiting for a slot to be read back
+
+    def run(self) -> None:
+        flying: dict[Future[Any], _Flight] = {}
+        drained = False  # no planned posting was left at the last claim
+        with ThreadPoolExecutor(self.senders, thread_name_prefix="yecai-send") as pool:
+            while True:
+                stopping = self.fatal is not None or self.result.interrupted
+                if self.settle and not flying and not stopping:
+                    if self.lookups:
+                        resolve_unknown(
+                            self.store,
+                            self.client,
+                            kingdee_connection=self.connection,
+                            result=self.result,
+                            rule_sets=self.rule_sets,
+                            settle_seconds=self.settle_seconds,
+                        )
+                    self.settle, drained = False, False
+                    if self.unknown_streak > self.max_refusals:
+                        # The link keeps failing mid-write: stop this run (nothing is lost — every
+                        # posting is planned or uncertain) and let the next run, or the retry, go on.
+                        self.result.errors.append(
+                            f"连续 {self.unknown_streak} 次写入结果不明，本次运行中止 / "
+                            f"{self.unknown_streak} unknown write outcomes in a row; run stopped"
+                        )
+                        self.result.interrupted = stopping = True
+                # After a refusal (throttling, an unreachable server) one call probes at a time
+                # until a save goes through: a throttled data centre is not hit by a full burst.
+                while len(flying) < (1 if self.refusals else self.senders) and not stopping:
+                    flight = self._next_read()
+                    if flight is None:
+                        if drained or self.settle or time.monotonic() < self.pause_until:
+                            break
+                        flight = self._claim()
+                        if flight is None:
+                            drained = True
+                            break
+                    flying[pool.submit(self._call, flight)] = flight
+                if not flying:
+                    if stopping or (drained and not self.reads and not self.settle):
+                        break
+                    time.sleep(max(0.0, self.pause_until - time.monotonic()))
+                    continue
+                wait_for = max(0.0, self.pause_until - time.monotonic()) or None
+                done, _ = wait(flying, timeout=wait_for, return_when=FIRST_COMPLETED)
+                for future in done:
+                    flight = flying.pop(future)
+                    self._landed(flight, future)
+                    # a landed save may have put postings back to planned (a retry, a new period)
+                    drained = drained and flight.is_read
+        if self.fatal is not None:
+            raise self.fatal
+
+    def _claim(self) -> _Flight | None:
+        batch = _take_batch(self.store, self.connection, self.max_attempts, self.batch_size)
+        if not batch:
+            return None
+        self.result.calls += 1
+        models = [jsonutil.loads(p.payload) for p in batch]
+        return _Flight([p.id for p in batch], batch[0].form_id, models=models)
+
+    def _next_read(self) -> _Flight | None:
+        """Saved batches waiting to be read back, several together up to READ_BACK_KEYS keys."""
+        if not self.reads:
+            return None
+        flight = self.reads.popleft()
+        while self.reads and len(flight.refs) + len(self.reads[0].refs) <= READ_BACK_KEYS:
+            more = self.reads.popleft()
+            flight = _Flight(flight.ids + more.ids, flight.form_id, flight.refs + more.refs)
+        return flight
+
+    def _call(self, flight: _Flight) -> Any:
+        """On a worker thread: HTTP only, never the store."""
+        if flight.is_read:
+            return readback.read_back(self.client, flight.refs)
+        save_options = {"IsVerifyBaseDataField": True, "IsDeleteEntry": True, **self.options}
+        return self.client.batch_save(flight.form_id, flight.models, **save_options)
+
+    def _landed(self, flight: _Flight, future: Future[Any]) -> None:
+        error = future.exception()
+        if flight.is_read:
+            if error is None:
+                self._store_read(flight, future.result())
+            # A failed read-back is not an error: the check at the end of the run reads again.
+            return
+        if isinstance(error, KingdeeError):
+            self._save_failed(flight, error)
+        elif error is not None:
+            # Not Kingdee's answer: a fault of ours. The batch stays `sent` — looked up next run.
+            self.fatal = self.fatal or error
+        else:
+            self._saved(flight, future.result())
+
+    def _save_failed(self, flight: _Flight, exc: KingdeeError) -> None:
+        if exc.action == Action.UNCERTAIN:
+            _move_all(self.store, flight.ids, S.UNCERTAIN, reason="BatchSave outcome unknown")
+            metrics.count_postings(self.connection, "uncertain", len(flight.ids))
+            self.unknown_streak += 1
+            self.settle = True
+            self.pause_until = time.monotonic() + self.backoff
+            return
+        # Refused before anything ran (throttled, unreachable, credentials …): the postings go
+        # back to planned without using up an attempt — it was nobody's data.
+        _move_all(
+            self.store, flight.ids, S.PLANNED, reason="BatchSave refused before anything ran", refund=True
+        )
+        metrics.count_postings(self.connection, "refused", len(flight.ids))
+        if exc.action == Action.RETRY and self.refusals < self.max_refusals:
+            self.refusals += 1
+            self.result.retried += len(flight.ids)
+            self.pause_until = time.monotonic() + min(self.backoff * 2**self.refusals, 30.0)
+            return
+        self.fatal = self.fatal or exc
+
+    def _saved(self, flight: _Flight, answer: SaveResult) -> None:
+        self.refusals = 0
+        self.unknown_streak = 0
+        self.result.sent += len(flight.ids)
+        outcomes: list[str] = []
+        refs: list[readback.KeyRef] = []
+        with self.store.transaction() as session:
+            fresh = {p.id: p for p in session.scalars(select(Posting).where(Posting.id.in_(flight.ids)))}
+            for posting_id, package in zip(flight.ids, answer.packages, strict=True):
+                posting = fresh[posting_id]
+                rules = _rules_for(posting, self.rule_sets)
+                _apply_package(posting, package, rules, self.max_attempts, self.moves, self.result)
+                # planned again: a retry (or re-dated into the next open period) in a later batch
+                outcomes.append("retry" if posting.state == S.PLANNED else posting.state)
+                if not package.ok and package.outcome and package.outcome.action == Action.RETRY:
+                    self.pause_until = time.monotonic() + self.backoff
+                if package.ok and posting.form_id == VOUCHER_FORM:
+                    refs.append(readback.key_ref(posting))
+        # Counted once committed; the outcome is the state each posting took from Kingdee's answer.
+        for state in outcomes:
+            metrics.count_postings(self.connection, state)
+        if any(not p.ok and p.outcome and p.outcome.action == Action.UNCERTAIN for p in answer.packages):
+            self.settle = True
+        if refs:
+            self.reads.append(_Flight(flight.ids, flight.form_id, refs))
+        if self.progress:
+            self.progress(len(flight.ids))
+
+    def _store_read(self, flight: _Flight, vouchers: dict[str, readback.KingdeeVoucher]) -> None:
+        """Remember what was read for the run's check, and give each voucher its 凭证字号."""
+        self.read.add((ref.posting_key for ref in flight.refs), vouchers)
+        labels = {v.id: v.label for v in vouchers.values() if v.label}
+        if not labels:
+            return
+        with self.store.transaction() as session:
+            for posting in session.scalars(select(Posting).where(Posting.id.in_(flight.ids))):
+                if posting.kingdee_id in labels and not posting.kingdee_number:
+                    posting.kingdee_number = labels[posting.kingdee_id]
+
+
 def send_postings(
     store: Store,
     client: KingdeeClient,
@@ -303,95 +528,42 @@ def send_postings(
     backoff: float = 0.5,
     settle_seconds: float | None = None,
     period_moves: int | None = None,
+    senders: int = DEFAULT_SENDERS,
+    read: readback.ReadBack | None = None,
 ) -> SendResult:
     """Send every planned posting of the connection; settle unknown outcomes first.
 
     Postings are saved in batches of one form each (vouchers with BatchSave on GL_VOUCHER, bills
-    on their own form); then the Submit/Audit steps a rule set asks for are done. A posting is
-    charged an attempt only when a BatchSave that carried it could have reached Kingdee's
-    validation; after `max_attempts` it becomes a dead letter. Whole-call refusals (throttling,
-    an unreachable server) back off exponentially from `backoff` seconds up to 30 s and end the
-    run after `max_refusals` in a row. `period_moves` defaults to the setting
+    on their own form), up to `senders` calls at once (the data centre's concurrency limit; the
+    client's limiter, when it has one, still holds a slot around each call); each saved batch of
+    vouchers is read back by key at once, into `read` (what the run's check then need not ask
+    again), which also gives the vouchers their 凭证字号. Then the Submit/Audit steps a rule set
+    asks for are done. A posting is charged an attempt only when a BatchSave that carried it could
+    have reached Kingdee's validation; after `max_attempts` it becomes a dead letter. Whole-call
+    refusals (throttling, an unreachable server) back off exponentially from `backoff` seconds up
+    to 30 s and end the run after `max_refusals` in a row. `period_moves` defaults to the setting
     `kingdee_period_moves` (YECAI_KINGDEE_PERIOD_MOVES).
     """
     result = SendResult()
     moves = Settings().kingdee_period_moves if period_moves is None else period_moves
-    save_options = {"IsVerifyBaseDataField": True, "IsDeleteEntry": True, **(options or {})}
     _send_deletions(store, client, kingdee_connection=kingdee_connection, result=result)
-    delay = 0.0
-    refusals = 0  # consecutive call-level refusals; the run gives up after max_refusals
-    unknown_streak = 0  # consecutive batches whose outcome was unknown
-    # Unknown outcomes are settled before anything new is sent: those left by an earlier run
-    # first, then after every batch that left one.
-    settle = True
-    while True:
-        if settle:
-            resolve_unknown(
-                store,
-                client,
-                kingdee_connection=kingdee_connection,
-                result=result,
-                rule_sets=rule_sets,
-                settle_seconds=settle_seconds,
-            )
-            settle = False
-        if unknown_streak > max_refusals:
-            # The link keeps failing mid-write: stop this run (nothing is lost — every posting is
-            # planned or uncertain) and let the next run, or the job's retry, go on.
-            result.errors.append(
-                f"连续 {unknown_streak} 次写入结果不明，本次运行中止 / {unknown_streak} unknown write outcomes in a row; run stopped"
-            )
-            result.interrupted = True
-            break
-        batch = _take_batch(store, kingdee_connection, max_attempts, batch_size)
-        if not batch:
-            break
-        if delay:
-            time.sleep(delay)
-        form_id = batch[0].form_id
-        models = [jsonutil.loads(p.payload) for p in batch]
-        ids = [p.id for p in batch]
-        result.calls += 1
-        try:
-            answer = client.batch_save(form_id, models, **save_options)
-        except KingdeeError as exc:
-            if exc.action == Action.UNCERTAIN:
-                _move_all(store, ids, S.UNCERTAIN, reason="BatchSave outcome unknown")
-                metrics.count_postings(kingdee_connection, "uncertain", len(ids))
-                unknown_streak += 1
-                settle = True
-                delay = backoff
-                continue
-            # Refused before anything ran (throttled, unreachable, credentials …): the postings
-            # go back to planned without using up an attempt — it was nobody's data.
-            _move_all(store, ids, S.PLANNED, reason="BatchSave refused before anything ran", refund=True)
-            metrics.count_postings(kingdee_connection, "refused", len(ids))
-            if exc.action == Action.RETRY and refusals < max_refusals:
-                refusals += 1
-                result.retried += len(ids)
-                delay = min(backoff * 2**refusals, 30.0)
-                continue
-            raise
-        refusals = 0
-        unknown_streak = 0
-        result.sent += len(batch)
-        delay = 0.0
-        outcomes: list[str] = []
-        with store.transaction() as session:
-            fresh = {p.id: p for p in session.scalars(select(Posting).where(Posting.id.in_(ids)))}
-            for posting_id, package in zip(ids, answer.packages, strict=True):
-                posting = fresh[posting_id]
-                _apply_package(posting, package, _rules_for(posting, rule_sets), max_attempts, moves, result)
-                # planned again: a retry (or re-dated into the next open period) in a later batch
-                outcomes.append("retry" if posting.state == S.PLANNED else posting.state)
-                if not package.ok and package.outcome and package.outcome.action == Action.RETRY:
-                    delay = backoff
-        # Counted once committed; the outcome is the state each posting took from Kingdee's answer.
-        for state in outcomes:
-            metrics.count_postings(kingdee_connection, state)
-        settle = any(not p.ok and p.outcome and p.outcome.action == Action.UNCERTAIN for p in answer.packages)
-        if progress:
-            progress(len(batch))
+    _Sender(
+        store,
+        client,
+        kingdee_connection=kingdee_connection,
+        rule_sets=rule_sets,
+        batch_size=batch_size,
+        max_attempts=max_attempts,
+        options=dict(options or {}),
+        max_refusals=max_refusals,
+        backoff=backoff,
+        settle_seconds=settle_seconds,
+        moves=moves,
+        senders=senders,
+        progress=progress,
+        result=result,
+        read=read if read is not None else readback.ReadBack(),
+    ).run()
     lifecycle.advance(
         store, client, kingdee_connection=kingdee_connection, rule_sets=rule_sets or {}, result=result
     )

@@ -18,8 +18,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yecai.auth.principal import Principal
 from yecai.auth.roles import Permission
@@ -202,23 +201,44 @@ CSP = (
 )
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    def __init__(self, app: Any, *, hsts: bool = False) -> None:
-        super().__init__(app)
-        self.hsts = hsts
+class SecurityHeaders:
+    """Security headers on every HTTP response: pages, API answers, errors and static files.
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Content-Security-Policy", CSP)
-        if self.hsts:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if not request.url.path.startswith("/static/"):
-            # pages and API answers carry business data: never kept by browsers or proxies
-            headers.setdefault("Cache-Control", "no-store")
-        return response
+    Pure ASGI (it only adds headers to the response's start message), not `BaseHTTPMiddleware`,
+    which runs each request through an extra task and memory streams — a cost every webhook paid.
+    A header the route set itself is kept, as `setdefault` would.
+    """
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        fixed = [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "same-origin"),
+            ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("content-security-policy", CSP),
+        ]
+        if hsts:
+            fixed.append(("strict-transport-security", "max-age=31536000"))
+        self._fixed = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fixed]
+        # pages and API answers carry business data: never kept by browsers or proxies
+        self._no_store = (b"cache-control", b"no-store")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self._fixed
+        if not scope["path"].startswith("/static/"):
+            extra = [*extra, self._no_store]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _value in headers}
+                headers.extend(pair for pair in extra if pair[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -16,7 +16,7 @@ import calendar
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -32,7 +32,7 @@ from yecai.domain.documents import (
     Project,
     VatMethod,
 )
-from yecai.domain.money import ZERO, round_money
+from yecai.domain.money import ZERO, money_sum, round_money
 from yecai.domain.vouchers import Voucher, VoucherLine
 from yecai.errors import ConfigurationError
 from yecai.mapping.interface import (
@@ -45,11 +45,20 @@ from yecai.mapping.interface import (
     member_keys,
     posting_key,
 )
-from yecai.mapping.rules import Aggregation, CategoryRule, Event, MappingTable, RuleSet, format_summary
+from yecai.mapping.rules import (
+    Aggregation,
+    CategoryRule,
+    Event,
+    MappingTable,
+    RuleSet,
+    SummaryValues,
+    summary_fields,
+)
 
 Dims = tuple[tuple[str, str], ...]
 OptionsT = TypeVar("OptionsT", bound="EventOptions")
 ModelT = TypeVar("ModelT")
+ResultT = TypeVar("ResultT")
 
 
 class EventOptions(BaseModel):
@@ -153,14 +162,19 @@ def summary_of(
     rules: RuleSet, ctx: PlanningContext, project: str, day: dt.date, *, period: str = "", **values: object
 ) -> str:
     """The rule set's 摘要 for a group of `project` dated `day` (period: the day's month by default)."""
-    return format_summary(
-        rules.summary,
-        project_code=project,
-        project_name=ctx.project_names.get(project, project),
-        date=day.isoformat(),
-        period=period or f"{day:%Y-%m}",
-        **values,
-    )
+    template = rules.summary
+    used = summary_fields(template)
+    values["project_code"] = project
+    # Only what the template shows is computed: formatting dates is slow, and a 摘要 is made for
+    # every planned voucher.
+    if "project_name" in used:
+        values["project_name"] = ctx.project_names.get(project, project)
+    if "date" in used:
+        values["date"] = day.isoformat()
+    if "period" in used:
+        values["period"] = period or f"{day:%Y-%m}"
+    # A rule set's template names known fields only (checked when it loads): nothing to filter.
+    return template.format_map(SummaryValues(values)).strip()
 
 
 def period_summary(rules: RuleSet, ctx: PlanningContext, project: str, period: str, **values: object) -> str:
@@ -283,6 +297,9 @@ class Resolver:
     missing: dict[tuple[str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
     failed: set[int] = field(default_factory=set)
     _projects: dict[str, Project] = field(default_factory=dict)
+    # `memo`: key → (value, the misses computing it recorded); `_trace` collects those misses
+    _memo: dict[Hashable, tuple[Any, tuple[tuple[str, str], ...]]] = field(default_factory=dict)
+    _trace: list[tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
         self._projects = {p.code: p for p in related(self.ctx, "project") if isinstance(p, Project)}
@@ -291,6 +308,34 @@ class Resolver:
         ids = list(doc_ids)
         self.missing[(kind, value)].update(ids)
         self.failed.update(ids)
+        if self._trace is not None:
+            self._trace.append((kind, value))
+
+    def memo(self, key: Hashable, compute: Callable[[list[int]], ResultT], doc_ids: list[int]) -> ResultT:
+        """`compute(doc_ids)` once per `key` in this plan; later documents with the same key get
+        the same value, and every value it could not map is reported for them too.
+
+        Resolution is a pure function of the plan's rule set, mapping table and context (fixed for
+        one `Resolver`) and of the document fields the caller puts in `key`: the key must hold
+        every field `compute` reads, or two documents would share a wrong answer. Thousands of
+        cost lines share a few hundred (project, category, counterparty …) keys (issue 15).
+        """
+        found = self._memo.get(key)
+        if found is not None:
+            value, misses = found
+            for kind, missed in misses:
+                self.miss(kind, missed, doc_ids)
+            return value
+        outer, self._trace = self._trace, []
+        try:
+            value = compute(doc_ids)
+            trace = self._trace
+        finally:
+            self._trace = outer
+        if outer is not None:
+            outer.extend(trace)
+        self._memo[key] = (value, tuple(trace))
+        return value
 
     def ok(self, doc_ids: Iterable[int]) -> bool:
         return not any(i in self.failed for i in doc_ids)
@@ -465,6 +510,8 @@ class Resolver:
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    """One line of an `Entry`, made by `Entry._add` only: its amounts are rounded to the cent."""
+
     account: str
     debit: Decimal
     credit: Decimal
@@ -472,6 +519,29 @@ class Line:
     doc_ids: tuple[int, ...]
     # words this line's 摘要 adds after the voucher's (e.g. the supplier of one payable line)
     note: str = ""
+
+
+# Entries make hundreds of thousands of lines when planning a big ledger; a frozen dataclass's
+# `__init__` sets each field through object.__setattr__ by name, which was most of a line's cost
+# (issue 15). `_line` fills the slots through their own setters: the same frozen `Line`, faster.
+_new = object.__new__
+_LINE_SETTERS = tuple(
+    Line.__dict__[name].__set__ for name in ("account", "debit", "credit", "dims", "doc_ids", "note")
+)
+
+
+def _line(
+    account: str, debit: Decimal, credit: Decimal, dims: Dims, doc_ids: tuple[int, ...], note: str
+) -> Line:
+    line = _new(Line)
+    set_account, set_debit, set_credit, set_dims, set_ids, set_note = _LINE_SETTERS
+    set_account(line, account)
+    set_debit(line, debit)
+    set_credit(line, credit)
+    set_dims(line, dims)
+    set_ids(line, doc_ids)
+    set_note(line, note)
+    return line
 
 
 @dataclass(slots=True)
@@ -483,12 +553,15 @@ class Entry:
     def dr(
         self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = (), note: str = ""
     ) -> None:
-        self._add(account, amount, ZERO, dims, doc_ids, note)
+        # Zero lines are dropped: Kingdee refuses a line with neither debit nor credit.
+        if amount != ZERO:
+            self.lines.append(_line(account, round_money(amount), ZERO, dims, tuple(doc_ids), note))
 
     def cr(
         self, account: str, amount: Decimal, dims: Dims = (), doc_ids: Iterable[int] = (), note: str = ""
     ) -> None:
-        self._add(account, ZERO, amount, dims, doc_ids, note)
+        if amount != ZERO:
+            self.lines.append(_line(account, ZERO, round_money(amount), dims, tuple(doc_ids), note))
 
     def _add(
         self,
@@ -507,22 +580,67 @@ class Entry:
     def extend(self, other: Entry) -> None:
         self.lines.extend(other.lines)
 
-    def merged(self) -> Entry:
-        """Lines on the same account, side and dimensions added up (an aggregated voucher stays short)."""
-        totals: dict[tuple[str, bool, Dims, str], tuple[Decimal, list[int]]] = {}
+    def _totals(self) -> Iterator[tuple[str, bool, Dims, str, Decimal, tuple[int, ...]]]:
+        """Lines on the same account, side, dimensions and note added up, in order of first
+        appearance: (account, debit side, dims, note, amount, document ids); sums of zero left out."""
+        totals: dict[tuple[str, bool, Dims, str], tuple[list[Decimal], list[int]]] = {}
         for line in self.lines:
             debit_side = line.debit != ZERO
             slot = (line.account, debit_side, line.dims, line.note)
-            amount, ids = totals.get(slot, (ZERO, []))
-            totals[slot] = (amount + (line.debit if debit_side else line.credit), [*ids, *line.doc_ids])
+            found = totals.get(slot)
+            if found is None:
+                totals[slot] = found = ([], [])
+            found[0].append(line.debit if debit_side else line.credit)
+            found[1].extend(line.doc_ids)
+        for (account, debit_side, dims, note), (amounts, ids) in totals.items():
+            # A sum of amounts rounded to the cent is rounded to the cent: no second rounding.
+            amount = money_sum(amounts) if len(amounts) > 1 else amounts[0]
+            if amount == ZERO:
+                continue  # lines that cancel out leave no line (as `dr`/`cr` drop a zero)
+            yield (
+                account,
+                debit_side,
+                dims,
+                note,
+                amount,
+                tuple(ids) if len(ids) == 1 else tuple(dict.fromkeys(ids)),
+            )
+
+    def merged(self) -> Entry:
+        """Lines on the same account, side and dimensions added up (an aggregated voucher stays short)."""
         out = Entry()
-        for (account, debit_side, dims, note), (amount, ids) in totals.items():
-            unique = tuple(dict.fromkeys(ids))
+        append = out.lines.append
+        for account, debit_side, dims, note, amount, ids in self._totals():
             if debit_side:
-                out.dr(account, amount, dims, unique, note)
+                append(_line(account, amount, ZERO, dims, ids, note))
             else:
-                out.cr(account, amount, dims, unique, note)
+                append(_line(account, ZERO, amount, dims, ids, note))
         return out
+
+    def merged_voucher(
+        self, posting_key: str, group: str, date: dt.date, summary: str, book: str | None = None
+    ) -> Voucher | None:
+        """`merged().voucher(…)` in one pass, without the merged entry's intermediate lines.
+
+        A merged line carries a non-zero sum of rounded amounts on one side only, so it needs no
+        check before it becomes a voucher line.
+        """
+        token = key_token(posting_key)
+        plain = f"{summary} {token}" if summary else token
+        lines = [
+            VoucherLine.checked_by_caller(
+                account,
+                amount if debit_side else ZERO,
+                ZERO if debit_side else amount,
+                _explanation(summary, note, token) if note else plain,
+                dims,
+                ids,
+            )
+            for account, debit_side, dims, note, amount, ids in self._totals()
+        ]
+        return (
+            Voucher.of_checked_lines(posting_key, group, date, summary, tuple(lines), book) if lines else None
+        )
 
     def voucher(
         self, posting_key: str, group: str, date: dt.date, summary: str, book: str | None = None
@@ -531,18 +649,106 @@ class Entry:
         if not self.lines:
             return None
         token = key_token(posting_key)
-        lines = tuple(
-            VoucherLine(
-                line.account,
-                line.debit,
-                line.credit,
-                " ".join(part for part in (summary, line.note, token) if part),
-                line.dims,
-                line.doc_ids,
+        plain = f"{summary} {token}" if summary else token
+        lines: list[VoucherLine] = []
+        for line in self.lines:
+            # Amounts went through round_money in `dr`/`cr`; only the one-side rule is left to
+            # check (a sub-cent amount rounds to nothing), so the line is not validated twice.
+            if (line.debit != ZERO) == (line.credit != ZERO):
+                raise ValueError(f"line on {line.account} must carry exactly one of debit and credit")
+            explanation = _explanation(summary, line.note, token) if line.note else plain
+            lines.append(
+                VoucherLine.checked_by_caller(
+                    line.account, line.debit, line.credit, explanation, line.dims, line.doc_ids
+                )
             )
-            for line in self.lines
+        return Voucher.of_checked_lines(posting_key, group, date, summary, tuple(lines), book)
+
+
+def pair_voucher(
+    posting_key: str,
+    group: str,
+    date: dt.date,
+    summary: str,
+    debit: tuple[str, Dims],
+    credit: tuple[str, Dims, str],
+    amount: Decimal,
+    doc_ids: tuple[int, ...],
+) -> Voucher | None:
+    """The voucher of one Dr/Cr pair of `amount`: what `Entry` gives for `dr` + `cr` +
+    `merged_voucher`, without the entry (most cost vouchers are one pair; issue 15).
+
+    `debit` is (account, dims), `credit` (account, dims, note). None when the amount rounds to
+    zero, as the entry drops zero lines.
+    """
+    rounded = round_money(amount)
+    if rounded == ZERO:
+        return None
+    ids = doc_ids if len(doc_ids) == 1 else tuple(dict.fromkeys(doc_ids))
+    token = key_token(posting_key)
+    plain = f"{summary} {token}" if summary else token
+    credit_account, credit_dims, note = credit
+    lines = (
+        VoucherLine.checked_by_caller(debit[0], rounded, ZERO, plain, debit[1], ids),
+        VoucherLine.checked_by_caller(
+            credit_account,
+            ZERO,
+            rounded,
+            _explanation(summary, note, token) if note else plain,
+            credit_dims,
+            ids,
+        ),
+    )
+    return Voucher.of_checked_lines(posting_key, group, date, summary, lines)
+
+
+# One Dr/Cr pair of `pairs_voucher`: debit account and dims, credit account, dims and the credit
+# line's note, the amount, the documents.
+Pair = tuple[str, Dims, str, Dims, str, Decimal, tuple[int, ...]]
+
+
+def pairs_voucher(
+    posting_key: str, group: str, date: dt.date, summary: str, pairs: Sequence[Pair]
+) -> Voucher | None:
+    """The voucher of several Dr/Cr pairs: what `Entry` gives for a `dr` + `cr` per pair and
+    `merged_voucher` — lines on the same account, side, dimensions and note added up, in order of
+    first appearance — without the entry's intermediate lines (issue 15). None when nothing is left.
+    """
+    totals: dict[tuple[str, bool, Dims, str], tuple[list[Decimal], list[int]]] = {}
+    for debit, debit_dims, credit, credit_dims, note, amount, ids in pairs:
+        if amount == ZERO:
+            continue  # `dr` and `cr` drop a zero amount
+        rounded = round_money(amount)
+        # a sub-cent amount rounds to 0.00: the entry's debit line then counts on the credit side
+        for slot in ((debit, rounded != ZERO, debit_dims, ""), (credit, False, credit_dims, note)):
+            found = totals.get(slot)
+            if found is None:
+                totals[slot] = found = ([], [])
+            found[0].append(rounded)
+            found[1].extend(ids)
+    token = key_token(posting_key)
+    plain = f"{summary} {token}" if summary else token
+    lines: list[VoucherLine] = []
+    for (account, debit_side, dims, note), (amounts, ids) in totals.items():
+        total = money_sum(amounts) if len(amounts) > 1 else amounts[0]
+        if total == ZERO:
+            continue
+        lines.append(
+            VoucherLine.checked_by_caller(
+                account,
+                total if debit_side else ZERO,
+                ZERO if debit_side else total,
+                _explanation(summary, note, token) if note else plain,
+                dims,
+                tuple(ids) if len(ids) == 1 else tuple(dict.fromkeys(ids)),
+            )
         )
-        return Voucher(posting_key, group, date, summary, lines, book)
+    return Voucher.of_checked_lines(posting_key, group, date, summary, tuple(lines)) if lines else None
+
+
+def _explanation(summary: str, note: str, token: str) -> str:
+    """A line's 摘要: the voucher's, the line's own words, the key token (empty parts left out)."""
+    return " ".join(part for part in (summary, note, token) if part)
 
 
 def period_voucher(

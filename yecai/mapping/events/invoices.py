@@ -190,7 +190,7 @@ def plan_invoices(
             note = doc.model.seller_name if len(sellers) > 1 else ""
             for line in entry.lines:
                 merged.lines.append(line if not line.credit else replace(line, note=note))
-        plan.add(merged.merged().voucher(key, group, date, summary), group)
+        plan.add(merged.merged_voucher(key, group, date, summary), group)
     return plan
 
 

@@ -246,9 +246,7 @@ def plan_payments(
         merged = common.Entry()
         for _doc, entry in members:
             merged.extend(entry)
-        plan.add(
-            merged.merged().voucher(key, group, common.group_date(rules.aggregation, day), summary), group
-        )
+        plan.add(merged.merged_voucher(key, group, common.group_date(rules.aggregation, day), summary), group)
     return plan
 
 

@@ -170,8 +170,10 @@ async def _handle_with_faults(
         # finishes a request whose client has gone — the nastiest case for exactly-once.
         await asyncio.sleep(faults.hang_seconds)
     reply = await run_in_threadpool(sandbox.handle, wire)
+    records = _records(body, reply)
+    injector.count_records(records)
     if faults.per_record_ms:
-        await asyncio.sleep(faults.per_record_ms * _records(body, reply) / 1000)
+        await asyncio.sleep(faults.per_record_ms * records / 1000)
     response = _reply_response(reply)
     if decision.drop_after_commit:
         lost = _LostAnswer(status_code=response.status_code)

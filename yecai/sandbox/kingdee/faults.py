@@ -94,6 +94,7 @@ class FaultCounts:
     dropped_after_commit: int = 0
     sessions_lost: int = 0
     peak_concurrency: int = 0  # most calls handled at once so far
+    records: int = 0  # data packages saved or rows returned by the calls handled (per-record cost)
 
 
 class FaultInjector:
@@ -146,6 +147,11 @@ class FaultInjector:
                 counts.hung += decision.hang
                 counts.dropped_after_commit += decision.drop_after_commit
             return decision
+
+    def count_records(self, records: int) -> None:
+        """Add the records a handled call was charged for (what a benchmark's floor is made of)."""
+        with self._lock:
+            self.counts.records += records
 
     # --- concurrency limit ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -66,6 +66,24 @@ class In:
     operand: Operand
     items: tuple[Operand, ...]
     negated: bool = False
+    # When every item is a text literal (or NULL): the items as SQL Server compares text, so a text
+    # value is looked up once instead of coerced against each item (`FBillNo IN (…200 numbers…)`
+    # row by row was the emulator's own bottleneck, issue 15). None: items of other kinds.
+    texts: frozenset[str] | None = field(default=None, init=False, compare=False, repr=False)
+    has_null: bool = field(default=False, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        texts: set[str] = set()
+        has_null = False
+        for item in self.items:
+            if not isinstance(item, Literal) or not (item.value is None or isinstance(item.value, str)):
+                return
+            if item.value is None:
+                has_null = True
+            else:
+                texts.add(_text_key(item.value))
+        object.__setattr__(self, "texts", frozenset(texts))
+        object.__setattr__(self, "has_null", has_null)
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +478,15 @@ def evaluate(node: Node | None, resolve: Resolver) -> bool | None:
         return like_matches(_as_text(pattern), _as_text(value)) != node.negated
     if isinstance(node, In):
         value = _value(node.operand, resolve)
+        if node.texts is not None:
+            if value is None:  # NULL IN (…) is UNKNOWN, and NOT IN too, unless the list is empty
+                return None if node.items else node.negated
+            if isinstance(value, str):
+                # Text against text literals: equal after the one coercion `_coerce` applies to
+                # text, so a set lookup gives the loop's answer (a NULL item makes a miss UNKNOWN).
+                if _text_key(value) in node.texts:
+                    return not node.negated
+                return None if node.has_null else node.negated
         unknown = False
         for item in node.items:
             order = compare_values(value, _value(item, resolve))
@@ -503,7 +530,12 @@ def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
     if left_number or right_number:
         return _as_number(left), _as_number(right)
     # Text against text: case-insensitive, trailing blanks ignored (SQL Server, CI collation).
-    return str(left).rstrip(" ").casefold(), str(right).rstrip(" ").casefold()
+    return _text_key(left), _text_key(right)
+
+
+def _text_key(value: Any) -> str:
+    """Text as SQL Server's case-insensitive collation compares it: case folded, trailing blanks cut."""
+    return str(value).rstrip(" ").casefold()
 
 
 def _unbool(value: Any) -> Any:

@@ -75,6 +75,8 @@ VOCABULARY: dict[str, dict[str, Words]] = {
     # a run's kind (runs.kind); a sync job's runs are `sync:<job>`: the job's name follows the word
     "run_kind": {
         "sync": ("同步", "sync"),
+        # one worker's share of a queued sync's sending (yecai/jobs/parts.py)
+        "sync-part": ("同步分片", "sync share"),
         "cost_sync": ("成本同步", "cost sync"),
         "demo": ("演示同步", "demo sync"),
         "reconcile": ("对账", "reconciliation"),

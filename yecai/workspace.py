@@ -269,6 +269,8 @@ class SyncJob(_Model):
     reconcile: bool = False
     batch_size: int = Field(50, ge=1, le=500)
     max_attempts: int = Field(3, ge=1)
+    # Queued runs share their sending among this many workers (docs/jobs.md, "Fan-out"); 1: one.
+    parts: int = Field(1, ge=1, le=64)
 
 
 class MonthlyReportSchedule(_Model):
@@ -303,6 +305,9 @@ class Workspace(_Model):
             except ConfigurationError as exc:
                 raise ValueError(exc.en) from None
         for name, job in self.syncs.items():
+            if "#" in name:
+                # `<job>#<n>` names the leases of a job's parts (yecai/jobs/parts.py)
+                raise ValueError(f"sync {name}: a job's name cannot contain '#'")
             source = self.connections.get(job.source)
             target = self.connections.get(job.target)
             if not isinstance(source, SourceConnection):

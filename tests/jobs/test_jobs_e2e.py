@@ -42,12 +42,13 @@ from yecai.cli.serve import jobs_app, serve_command, worker_command
 from yecai.connectors.generic_rest import load_connector
 from yecai.domain.money import money_sum
 from yecai.jobs import leases, states
+from yecai.jobs.parts import part_kind
 from yecai.jobs.queue import JobQueue
 from yecai.sandbox.kingdee.faults import FaultSettings
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sources.webhooks import sign
 from yecai.store.db import Store, open_store
-from yecai.store.tables import Posting
+from yecai.store.tables import Posting, Run
 from yecai.workspace import BUILTIN_CONNECTORS
 
 pytestmark = pytest.mark.slow
@@ -207,13 +208,14 @@ def distributed(
     pm_url: str,
     batch_size: int,
     lease_seconds: float = FAST["lease_seconds"],
+    parts: int = 1,
 ) -> tuple[Store, dict[str, str], JobQueue]:
     workdir = tmp_path / "work"
     workspace = write_workspace(
         tmp_path / "yecai.yaml",
         kingdee=credentials,
         sources={"pm": pm_url},
-        jobs={"costs": {"source": "pm", "target": "kd", "batch_size": batch_size}},
+        jobs={"costs": {"source": "pm", "target": "kd", "batch_size": batch_size, "parts": parts}},
     )
     store = open_store(pg_url)
     store_secrets(store, workdir, credentials, ["pm"])
@@ -303,4 +305,54 @@ def test_a_killed_workers_job_is_taken_over_and_completes_exactly_once(
         stop(first)
         if second is not None:
             stop(second)
+        store.close()
+
+
+def part_runs(store: Store) -> list[Run]:
+    with store.transaction() as session:
+        return list(session.scalars(select(Run).where(Run.kind == part_kind("costs")).order_by(Run.id)))
+
+
+@pytest.mark.postgres
+def test_two_workers_share_one_sync_and_kingdee_holds_every_posting_once(
+    tmp_path: Path, pg_url: str, queue_name: str, sandboxes: tuple[Any, Any, Any, dict[str, Any]]
+) -> None:
+    pm, dataset, _kingdee, credentials = sandboxes
+    # Small batches: the job's sending is shared only when there are several batches to share,
+    # and with 80 ms a call the part task is taken by the second worker while batches remain.
+    store, env, queue = distributed(
+        tmp_path, pg_url, queue_name, credentials, pm.base_url, batch_size=4, lease_seconds=30.0, parts=2
+    )
+    total = expected_vouchers(dataset)
+    workers = [spawn(WORKER, env, tmp_path / f"worker-{n}.log", "--workers", "1") for n in (1, 2)]
+    try:
+        assert queue.enqueue("costs").queued
+        wait_for(lambda: (s := states.state(store, "costs")) and s.last_outcome is not None, timeout=90)
+        job_state = states.state(store, "costs")
+        assert job_state is not None
+        assert job_state.last_outcome == "succeeded", job_state.last_message
+        (run,) = runs_of(store, "costs")
+        assert run.counts["check"] == {
+            "vouchers": total,
+            "missing": 0,
+            "duplicated": 0,
+            "amount_mismatch": 0,
+            "unknown": 0,
+        }
+        shares = part_runs(store)
+        # the job's own task and the part task, each in one worker (one thread each), both sent
+        assert len(shares) == 2
+        assert all(share.status == "succeeded" for share in shares)
+        taken = [share.counts["taken"] for share in shares]
+        assert all(n > 0 for n in taken), taken
+        assert sum(taken) == total  # no batch taken twice, nothing left for the final step
+        checked = [set(share.counts["checked_ids"]) for share in shares]
+        assert not checked[0] & checked[1]
+        assert len(checked[0] | checked[1]) == total
+        assert posted(store) == total
+        assert_exactly_once(credentials, dataset)
+        assert leases.all_leases(store) == []  # the job's lease and the part's, both released
+    finally:
+        for worker in workers:
+            stop(worker)
         store.close()

@@ -306,3 +306,31 @@ def test_a_paused_connection_stops_enqueueing_and_scheduling(runtime: Runtime) -
     assert health.resume(store, "kd")
     assert not health.resume(store, "kd")
     assert queue.enqueue("costs").status == "queued"
+
+
+def test_a_parts_lease_is_withdrawn_only_while_queued_and_listed_by_its_jobs_prefix(
+    runtime: Runtime,
+) -> None:
+    store = runtime.store
+    for name, task in (("costs#1", "t1"), ("costs#2", "t2"), ("costs_x#1", "t3"), ("costsy#1", "t4")):
+        assert leases.claim(store, name, task_id=task, since=None, origin="part")
+    # `_` is no wildcard: costs_x is another job's part
+    assert [lease.job for lease in leases.all_leases(store, prefix="costs#")] == ["costs#1", "costs#2"]
+    assert [lease.job for lease in leases.all_leases(store, prefix="costs_")] == ["costs_x#1"]
+    assert leases.start(store, "costs#2", task_id="t2", holder="h") is not None
+    assert not leases.withdraw(store, "costs#2", task_id="t2")  # running: it finishes first
+    assert not leases.withdraw(store, "costs#1", task_id="other")  # not that task's lease
+    assert leases.withdraw(store, "costs#1", task_id="t1")
+    assert leases.start(store, "costs#1", task_id="t1", holder="h") is None  # its task finds nothing
+    assert [lease.job for lease in leases.all_leases(store, prefix="costs#")] == ["costs#2"]
+
+
+def test_a_stale_part_lease_is_released_never_taken_over(runtime: Runtime, collector: Collector) -> None:
+    store = runtime.store
+    queue = JobQueue(runtime, MemoryHuey("parts-test"))
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    assert leases.claim(store, "costs#1", task_id="gone", since=None, origin="part", now=past)
+    assert leases.start(store, "costs#1", task_id="gone", holder="h", now=past) is not None
+    assert queue.recover() == []
+    assert leases.all_leases(store) == []
+    assert not collector.of("lease.taken_over")

@@ -62,9 +62,13 @@ def get(store: Store, job: str) -> Lease | None:
         return Lease.of(row) if row else None
 
 
-def all_leases(store: Store) -> list[Lease]:
+def all_leases(store: Store, *, prefix: str | None = None) -> list[Lease]:
+    """Every lease, or those whose name starts with `prefix` (the parts of a fanned-out job)."""
+    query = select(JobLease).order_by(JobLease.job)
+    if prefix is not None:
+        query = query.where(JobLease.job.startswith(prefix, autoescape=True))
     with store.transaction() as session:
-        return [Lease.of(row) for row in session.scalars(select(JobLease).order_by(JobLease.job))]
+        return [Lease.of(row) for row in session.scalars(query)]
 
 
 def claim(
@@ -197,5 +201,16 @@ def release(store: Store, job: str, *, task_id: str) -> bool:
     with store.transaction() as session:
         result: Any = session.execute(
             delete(JobLease).where(JobLease.job == job, JobLease.task_id == task_id)
+        )
+        return bool(result.rowcount == 1)
+
+
+def withdraw(store: Store, job: str, *, task_id: str) -> bool:
+    """Drop a lease no worker has started (its task, when it comes, finds nothing to run)."""
+    with store.transaction() as session:
+        result: Any = session.execute(
+            delete(JobLease).where(
+                JobLease.job == job, JobLease.task_id == task_id, JobLease.state == "queued"
+            )
         )
         return bool(result.rowcount == 1)

@@ -21,6 +21,7 @@ from huey.exceptions import RetryTask
 
 from yecai.errors import ConfigurationError, YecaiError
 from yecai.jobs import deadletters, leases, states
+from yecai.jobs.parts import Fanout, execute_part, is_part
 from yecai.jobs.reporting import REPORT_JOB, write_scheduled_monthly
 from yecai.jobs.runner import Runtime, abandon_runs, execute, is_distributed, lost_failure
 from yecai.jobs.schedule import due_run
@@ -29,11 +30,13 @@ from yecai.services import health
 from yecai.settings import Settings
 from yecai.store.clock import utcnow
 from yecai.store.db import private_file
-from yecai.workspace import Workspace
+from yecai.sync.pipeline import Check, Send
+from yecai.workspace import SyncJob, Workspace
 
 log = logging.getLogger("yecai.jobs")
 
 RUN_TASK = "yecai.run_sync_job"
+PART_TASK = "yecai.run_sync_part"
 REPORT_TASK = "yecai.write_monthly_report"
 # a report that failed (Kingdee unreachable at 07:00) is tried again twice, 10 minutes apart
 REPORT_RETRIES, REPORT_RETRY_DELAY = 2, 600
@@ -101,6 +104,7 @@ class JobQueue:
         self.runtime = runtime
         self.huey = huey or make_huey(runtime.settings, runtime.options.queue_name)
         self._run = self.huey.task(context=True, name=RUN_TASK)(self._run_task)
+        self._part = self.huey.task(context=True, name=PART_TASK)(self._part_task)
         self._report = self.huey.task(
             name=REPORT_TASK, retries=REPORT_RETRIES, retry_delay=REPORT_RETRY_DELAY
         )(self._report_task)
@@ -109,10 +113,40 @@ class JobQueue:
 
     def _run_task(self, job: str, since: str | None = None, task: Task | None = None) -> None:
         assert task is not None
-        outcome = execute(self.runtime, job, task_id=task.id, since=since)
+        outcome = execute(self.runtime, job, task_id=task.id, since=since, fan_out=self._fan_out)
         if outcome.retry_in is not None:
             # Same task id, put on Huey's schedule: the lease (still ours, 'queued') waits for it.
             raise RetryTask(delay=outcome.retry_in)
+
+    def _part_task(self, job: str, part: str, token: str, task: Task | None = None) -> None:
+        assert task is not None
+        execute_part(self.runtime, job, part, task_id=task.id, token=token)
+
+    def _fan_out(self, job: str, spec: SyncJob, fence: Callable[[], None]) -> tuple[Send, Check] | None:
+        """The send and check steps of a job whose sending `parts` workers share.
+
+        PostgreSQL only: there `FOR UPDATE SKIP LOCKED` hands each batch to one sender. SQLite's
+        deferred transactions would let two senders read the same planned postings (the embedded
+        queue runs in one process anyway; its job sends alone)."""
+        if spec.parts < 2 or self.runtime.store.engine.dialect.name != "postgresql":
+            return None
+        fanout = Fanout(
+            self.runtime.store,
+            job=job,
+            parts=spec.parts,
+            enqueue=self.enqueue_part,
+            lease_seconds=self.runtime.options.lease_seconds,
+            fence=fence,
+        )
+        return fanout.send, fanout.check
+
+    def enqueue_part(self, job: str, part: str, token: str) -> str | None:
+        """Queue one part of a fanned-out run, its lease claimed first; its task id, or None."""
+        task = self._part.s(job, part, token)
+        if not leases.claim(self.runtime.store, part, task_id=task.id, since=None, origin="part"):
+            return None  # still held by a part of an earlier run: one sender fewer
+        self._put(part, task)
+        return task.id
 
     def _report_task(self, moment: str) -> None:
         write_scheduled_monthly(self.runtime, moment=dt.datetime.fromisoformat(moment))
@@ -252,6 +286,11 @@ class JobQueue:
         snapshot = _QueueSnapshot(self.huey)
         done: list[str] = []
         for lease in leases.all_leases(self.runtime.store):
+            if is_part(lease.job):
+                # A part is never retried: its job's final step settles what a lost part left.
+                if self._stale(lease, snapshot):
+                    leases.release(self.runtime.store, lease.job, task_id=lease.task_id)
+                continue
             if self._stale(lease, snapshot) and self._take_over(lease, space) is not None:
                 done.append(lease.job)
         return done

@@ -39,9 +39,14 @@ from yecai.store.clock import utcnow
 from yecai.store.db import Store, open_store
 from yecai.store.tables import Run
 from yecai.sync.launch import run_sync
+from yecai.sync.pipeline import Check, Send
 from yecai.workspace import KingdeeConnection, SyncJob, Workspace, load_workspace
 
 log = logging.getLogger("yecai.jobs")
+
+# For a job whose sending is shared by several workers: (job name, its spec, the lease fence) →
+# the send and check steps that replace the pipeline's own (`yecai.jobs.parts`), or None.
+FanOut = Callable[[str, SyncJob, Callable[[], None]], tuple[Send, Check] | None]
 
 
 def is_distributed(settings: Settings) -> bool:
@@ -193,7 +198,8 @@ class Outcome:
     message: str | None = None
 
 
-def _holder() -> str:
+def holder_name() -> str:
+    """Who runs a task: host, process and a nonce (two tasks of one process differ)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -209,10 +215,19 @@ def _blame(job: SyncJob, failure: JobFailure) -> list[str]:
     return [job.source, job.target]
 
 
-def execute(runtime: Runtime, name: str, *, task_id: str, since: str | None = None) -> Outcome:
-    """Run the queued job `name` once as the task `task_id` (which must own its lease)."""
+def execute(
+    runtime: Runtime,
+    name: str,
+    *,
+    task_id: str,
+    since: str | None = None,
+    fan_out: FanOut | None = None,
+) -> Outcome:
+    """Run the queued job `name` once as the task `task_id` (which must own its lease).
+
+    `fan_out` may share the job's sending with other workers (a job with `parts` > 1)."""
     store = runtime.store
-    holder = _holder()
+    holder = holder_name()
     lease = leases.start(store, name, task_id=task_id, holder=holder)
     if lease is None:
         # A duplicate delivery, or the lease was taken over while this task waited: not ours.
@@ -253,8 +268,18 @@ def execute(runtime: Runtime, name: str, *, task_id: str, since: str | None = No
             fence=heartbeat.check,
             owner=holder,  # freed at once when this worker dies and the job is taken over
         )
+        steps = fan_out(name, job, heartbeat.check) if fan_out else None
         try:
-            report = run_sync(store, workspace, name, secrets=runtime.secrets, since=since, limiter=limiter)
+            report = run_sync(
+                store,
+                workspace,
+                name,
+                secrets=runtime.secrets,
+                since=since,
+                limiter=limiter,
+                send=steps[0] if steps else None,
+                check=steps[1] if steps else None,
+            )
             if job.reconcile:
                 _reconcile_after(runtime, workspace, name, limiter)
         except Exception as exc:

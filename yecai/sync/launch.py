@@ -15,7 +15,7 @@ import httpx
 
 from yecai.secrets import SecretBox
 from yecai.store.db import Store
-from yecai.sync.pipeline import Step, SyncReport, run_sync_job
+from yecai.sync.pipeline import Check, Send, Step, SyncReport, run_sync_job
 from yecai.workspace import KingdeeConnection, Workspace
 
 
@@ -49,10 +49,13 @@ def run_sync(
     transports: Transports | None = None,
     backoff: float = 0.5,
     limiter: Callable[[], AbstractContextManager[object]] | None = None,
+    send: Send | None = None,
+    check: Check | None = None,
 ) -> SyncReport:
     """Run the sync job `name` of the workspace once.
 
-    `limiter` is held around every call to the job's Kingdee data centre (its concurrency limit).
+    `limiter` is held around every call to the job's Kingdee data centre (its concurrency limit);
+    `send` and `check` replace the pipeline's send and check steps (a job fanned out to workers).
     """
     job = workspace.syncs[name]
     target = workspace.connections[job.target]
@@ -76,6 +79,8 @@ def run_sync(
             backoff=backoff,
             step=step,
             kind=f"sync:{name}",
+            send=send,
+            check=check,
             # as many calls at once as the data centre allows (the limiter enforces it globally)
             senders=senders,
         )

@@ -22,6 +22,10 @@ from yecai.sync import binder, corrections, intake, planning, readback, sending,
 from yecai.sync.results import SendResult, merge_sends
 
 Step = Callable[[str, int | None], Callable[[int], None] | None]
+# The send and check steps, replaceable: a queued job fans its sending out to several workers
+# (`yecai.jobs.parts`) and merges what each worker read back.
+Send = Callable[..., SendResult]
+Check = Callable[..., readback.PostingCheck]
 
 
 # Postings still on their way into Kingdee at the end of a run (the report's `pending`).
@@ -114,6 +118,8 @@ def run_sync_job(
     kind: str = "sync",
     full_check: bool = False,
     senders: int = sending.DEFAULT_SENDERS,
+    send: Send | None = None,
+    check: Check | None = None,
 ) -> SyncReport:
     """Run a sync job once; `step(name, total)` may return a progress callback.
 
@@ -122,7 +128,8 @@ def run_sync_job(
     from the documents, then everything planned for the Kingdee connection is sent, and what
     Kingdee holds is checked against what yecai posted: the postings this run touched, or with
     `full_check` every voucher yecai ever posted (what the demo shows as totals). `senders` calls
-    go to Kingdee at once (the data centre's `max_concurrency`).
+    go to Kingdee at once (the data centre's `max_concurrency`). `send` and `check` replace
+    `sending.send_postings` and `readback.check_postings` (same arguments).
     """
     if not rule_sets:
         raise ValueError("a sync job needs at least one rule set")
@@ -201,7 +208,7 @@ def run_sync_job(
                     planning.merge_plans([report.plans[rules.name], planned]) if _round else planned
                 )
             pending = states.posting_counts(store, kingdee_connection).get(PostingState.PLANNED, 0)
-            sent = sending.send_postings(
+            sent = (send or sending.send_postings)(
                 store,
                 client,
                 kingdee_connection=kingdee_connection,
@@ -217,7 +224,7 @@ def run_sync_job(
             report.send = merge_sends([report.send, sent]) if report.send else sent
             if not corrections.finalize(store, kingdee_connection=kingdee_connection):
                 break
-        report.check = readback.check_postings(
+        report.check = (check or readback.check_postings)(
             store,
             client,
             kingdee_connection=kingdee_connection,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -240,6 +240,7 @@ def check_postings(
     *,
     kingdee_connection: str,
     since: dt.datetime | None = None,
+    ids: Collection[int] | None = None,
     already: ReadBack | None = None,
 ) -> PostingCheck:
     """Every posting yecai holds as done must be in Kingdee exactly once, with the same totals.
@@ -247,16 +248,19 @@ def check_postings(
     Vouchers are found by the key token in their 摘要 (a voucher in two copies shows up as a
     duplicate) or their key field; bills by their deterministic bill number (which Kingdee keeps
     unique). With `since`, only postings changed since then are checked, and vouchers Kingdee
-    holds that yecai does not know are left to the full check and the reconciliation; postings
-    `already` read back while sending are not asked about again.
+    holds that yecai does not know are left to the full check and the reconciliation. With `ids`,
+    only those postings are checked (the share of a sync that one worker sent); postings `already`
+    read back while sending are not asked about again.
     """
     check = PostingCheck()
     with store.transaction() as session:
         query = select(Posting).where(Posting.connection == kingdee_connection)
         if since is not None:
             query = query.where(Posting.updated_at >= since)
+        if ids is not None:
+            query = query.where(Posting.id.in_(list(ids)))
         postings = {p.posting_key: p for p in session.scalars(query)}
-    if since is None:
+    if since is None and ids is None:
         vouchers = read_yecai_vouchers(client, [p for p in postings.values() if p.form_id == FORM_ID])
     else:
         done = already or ReadBack()
@@ -295,7 +299,7 @@ def check_postings(
             check.amount_mismatch.append(
                 f"{key}: yecai {posting.debit_total}/{posting.credit_total}, Kingdee {found[0].debit}/{found[0].credit}"
             )
-    if since is None:
+    if since is None and ids is None:
         for key in sorted(set(by_key) - set(postings)):
             check.unknown.append(f"{key} (not in yecai)")
     return check

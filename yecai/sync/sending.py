@@ -341,8 +341,13 @@ class _Sender:
         progress: Progress | None,
         result: SendResult,
         read: readback.ReadBack,
+        lookups: bool = True,
     ) -> None:
         self.store, self.client, self.connection = store, client, kingdee_connection
+        # False for one of several senders sharing a run (`yecai.jobs.parts`): another sender's
+        # batch in flight would look lost, so unknown outcomes stay uncertain for the job to settle
+        # once it sends alone; this sender only pauses until its own calls are back.
+        self.lookups = lookups
         self.rule_sets, self.batch_size, self.max_attempts = rule_sets, batch_size, max_attempts
         self.options, self.max_refusals, self.backoff = options, max_refusals, backoff
         self.settle_seconds, self.moves, self.senders = settle_seconds, moves, max(1, senders)
@@ -363,14 +368,15 @@ class _Sender:
             while True:
                 stopping = self.fatal is not None or self.result.interrupted
                 if self.settle and not flying and not stopping:
-                    resolve_unknown(
-                        self.store,
-                        self.client,
-                        kingdee_connection=self.connection,
-                        result=self.result,
-                        rule_sets=self.rule_sets,
-                        settle_seconds=self.settle_seconds,
-                    )
+                    if self.lookups:
+                        resolve_unknown(
+                            self.store,
+                            self.client,
+                            kingdee_connection=self.connection,
+                            result=self.result,
+                            rule_sets=self.rule_sets,
+                            settle_seconds=self.settle_seconds,
+                        )
                     self.settle, drained = False, False
                     if self.unknown_streak > self.max_refusals:
                         # The link keeps failing mid-write: stop this run (nothing is lost — every

@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import gc
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -264,14 +265,28 @@ def _fewer_collections() -> Iterator[None]:
     threshold (700 allocations) the collector runs hundreds of times per chunk and, every so often,
     walks every object of the process (the ORM's and pydantic's included): 14 % of the import's
     CPU. A higher first threshold leaves the cycles it exists for to be found later. The setting is
-    the process's: it is put back as it was when the import ends.
+    the process's: the first import to start raises it and the last to end puts it back, so
+    imports overlapping in threads (the console's uploads) never leave it raised.
     """
-    before = gc.get_threshold()
-    gc.set_threshold(50_000, *before[1:])
+    global _streaming, _threshold_before
+    with _gc_lock:
+        if _streaming == 0:
+            _threshold_before = gc.get_threshold()
+            gc.set_threshold(50_000, *_threshold_before[1:])
+        _streaming += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _gc_lock:
+            _streaming -= 1
+            if _streaming == 0:
+                gc.set_threshold(*_threshold_before)
+
+
+# Imports streaming in this process now, and the collector's thresholds before the first of them.
+_gc_lock = threading.Lock()
+_streaming = 0
+_threshold_before: tuple[int, ...] = gc.get_threshold()
 
 
 @dataclass(slots=True)

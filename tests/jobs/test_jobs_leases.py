@@ -334,3 +334,20 @@ def test_a_stale_part_lease_is_released_never_taken_over(runtime: Runtime, colle
     assert queue.recover() == []
     assert leases.all_leases(store) == []
     assert not collector.of("lease.taken_over")
+
+
+def test_a_stale_parts_call_slots_are_freed_with_its_lease(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part sends with its share of the data centre's slots; when its worker dies, releasing its
+    lease frees them at once (as a job's takeover does), not when they expire."""
+    freed: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        runtime.limits, "release_owner", lambda connection, owner, **_: freed.append((connection, owner)) or 0
+    )
+    store = runtime.store
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    assert leases.claim(store, "costs#2", task_id="gone", since=None, origin="part", now=past)
+    assert leases.start(store, "costs#2", task_id="gone", holder="host:7:dead", now=past) is not None
+    assert JobQueue(runtime, MemoryHuey("parts-slots")).recover() == []
+    assert freed == [("kd", "host:7:dead")]

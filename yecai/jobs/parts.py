@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 from yecai.domain.posting_states import PostingState as S
 from yecai.errors import Action
 from yecai.jobs import leases
-from yecai.jobs.runner import Heartbeat, Runtime, holder_name
+from yecai.jobs.runner import Heartbeat, Runtime, call_limiter, holder_name
 from yecai.kingdee.client import KingdeeClient, KingdeeError
 from yecai.kingdee.vouchers import FORM_ID as VOUCHER_FORM
 from yecai.kingdee.vouchers import voucher_numbers
@@ -67,6 +67,11 @@ def part_kind(job: str) -> str:
 
 def is_part(lease_job: str) -> bool:
     return SEPARATOR in lease_job
+
+
+def job_of(part: str) -> str:
+    """The sync job a part's lease name belongs to (`<job>#k` → `<job>`)."""
+    return part.split(SEPARATOR, 1)[0]
 
 
 @dataclass(slots=True)
@@ -496,12 +501,7 @@ def execute_part(runtime: Runtime, job: str, part: str, *, task_id: str, token: 
         with Heartbeat(
             store, lease, holder, interval=options.heartbeat(), lease_seconds=options.lease_seconds
         ) as heartbeat:
-            limiter = runtime.limits.limiter(
-                spec.target,
-                target.max_concurrency,
-                hold_seconds=2 * target.timeout_seconds + 30,
-                fence=heartbeat.check,
-            )
+            limiter = call_limiter(runtime, spec.target, target, heartbeat, holder)
             with workspace.kingdee(spec.target, runtime.secrets, limiter=limiter) as client:
                 run_share(
                     store,

@@ -21,7 +21,7 @@ from huey.exceptions import RetryTask
 
 from yecai.errors import ConfigurationError, YecaiError
 from yecai.jobs import deadletters, leases, states
-from yecai.jobs.parts import Fanout, execute_part, is_part
+from yecai.jobs.parts import Fanout, execute_part, is_part, job_of
 from yecai.jobs.reporting import REPORT_JOB, write_scheduled_monthly
 from yecai.jobs.runner import Runtime, abandon_runs, execute, is_distributed, lost_failure
 from yecai.jobs.schedule import due_run
@@ -290,6 +290,10 @@ class JobQueue:
                 # A part is never retried: its job's final step settles what a lost part left.
                 if self._stale(lease, snapshot):
                     leases.release(self.runtime.store, lease.job, task_id=lease.task_id)
+                    spec = space.syncs.get(job_of(lease.job))
+                    if lease.holder and spec is not None:
+                        # its calls died with it: free its slots now, not when they expire
+                        self.runtime.limits.release_owner(spec.target, lease.holder)
                 continue
             if self._stale(lease, snapshot) and self._take_over(lease, space) is not None:
                 done.append(lease.job)

@@ -28,7 +28,7 @@ from yecai.jobs import deadletters, leases, states
 from yecai.jobs.calendar import WorkCalendar, load_overrides
 from yecai.jobs.config import JobSettings
 from yecai.jobs.failures import JobFailure, backoff
-from yecai.jobs.limits import Limits
+from yecai.jobs.limits import Limiter, Limits
 from yecai.kingdee.results import KingdeeError
 from yecai.observability.events import AlertHooks, alerts
 from yecai.secrets import SecretBox, load_key
@@ -203,6 +203,20 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def call_limiter(
+    runtime: Runtime, connection: str, target: KingdeeConnection, heartbeat: Heartbeat, holder: str
+) -> Limiter:
+    """The data centre's call slots for a job's or a part's sender, fenced by its heartbeat."""
+    return runtime.limits.limiter(
+        connection,
+        target.max_concurrency,
+        # a slot outlives the longest call (a login and the call itself), then expires
+        hold_seconds=2 * target.timeout_seconds + 30,
+        fence=heartbeat.check,
+        owner=holder,  # freed at once when this worker dies (takeover, or a stale part released)
+    )
+
+
 def _last_run_id(store: Store, job: str) -> int:
     with store.transaction() as session:
         return int(session.scalar(select(func.max(Run.id)).where(Run.kind == f"sync:{job}")) or 0)
@@ -260,14 +274,7 @@ def execute(
     with Heartbeat(
         store, lease, holder, interval=options.heartbeat(), lease_seconds=options.lease_seconds
     ) as heartbeat:
-        limiter = runtime.limits.limiter(
-            job.target,
-            target.max_concurrency,
-            # a slot outlives the longest call (a login and the call itself), then expires
-            hold_seconds=2 * target.timeout_seconds + 30,
-            fence=heartbeat.check,
-            owner=holder,  # freed at once when this worker dies and the job is taken over
-        )
+        limiter = call_limiter(runtime, job.target, target, heartbeat, holder)
         steps = fan_out(name, job, heartbeat.check) if fan_out else None
         try:
             report = run_sync(

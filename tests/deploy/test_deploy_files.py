@@ -4,8 +4,10 @@ the proxy configuration with a certificate made here, and the command lines the 
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,8 @@ from tests.support.topology import (
     unit_file,
 )
 from yecai.cli.serve import serve_command, worker_command
+from yecai.jobs.config import JobSettings
+from yecai.settings import Settings
 
 UNITS = ("yecai-web.service", "yecai-worker@.service", "yecai.target")
 HARDENING = {
@@ -124,18 +128,27 @@ def test_the_example_env_file_expands_every_command_line() -> None:
     assert env["YECAI_DATABASE_URL"].startswith("postgresql+psycopg://")
 
 
+def _options(command: Callable[..., None]) -> set[str]:
+    names: set[str] = set()
+    for parameter in inspect.signature(command).parameters.values():
+        names.update(getattr(parameter.default, "param_decls", ()) or ())
+    return names
+
+
 def test_the_options_the_units_pass_exist() -> None:
     # a renamed CLI option would make the units fail at start; Typer keeps the option names here
-    def options(command: object) -> set[str]:
-        import inspect
+    assert {"--host", "--port", "--web-processes", "--workers"} <= _options(serve_command)
+    assert "--workers" in _options(worker_command)
 
-        names: set[str] = set()
-        for parameter in inspect.signature(command).parameters.values():  # type: ignore[arg-type]
-            names.update(getattr(parameter.default, "param_decls", ()) or ())
-        return names
 
-    assert {"--host", "--port", "--web-processes", "--workers"} <= options(serve_command)
-    assert "--workers" in options(worker_command)
+def test_every_variable_of_the_example_env_file_means_something() -> None:
+    # a misspelt or retired setting in the env file would be ignored silently (extra="ignore")
+    known = {f"YECAI_{name.upper()}" for name in Settings.model_fields}
+    known |= {f"YECAI_JOBS_{name.upper()}" for name in JobSettings.model_fields}
+    known |= {"YECAI_SECRET_KEY", "FORWARDED_ALLOW_IPS"}  # yecai.secrets.KEY_ENV; uvicorn's proxy trust
+    for unit in ("yecai-web.service", "yecai-worker@.service"):  # the units' own command-line variables
+        known |= set(unit_environment(unit_file(SYSTEMD / unit), {}))
+    assert set(environment_file(SYSTEMD / "yecai.env.example")) <= known
 
 
 def test_nginx_accepts_the_configuration_as_shipped(tmp_path: Path) -> None:

@@ -140,7 +140,11 @@ class CommandContext:
 
 @contextmanager
 def opened(
-    database_url: str | None = None, workspace: Path | None = None, *, quiet: bool = False
+    database_url: str | None = None,
+    workspace: Path | None = None,
+    *,
+    quiet: bool = False,
+    upgrade: bool = True,  # False: `yecai db …`, which checks or upgrades the schema itself
 ) -> Iterator[CommandContext]:
     settings = Settings()
     if database_url:
@@ -154,7 +158,7 @@ def opened(
         adopt_zone(settings.workspace)  # times printed by any command: the workspace's zone, labelled
     except YecaiError as exc:
         raise fail(errors, exc) from None
-    store = open_store(settings.store_url())
+    store = open_store(settings.store_url(), upgrade=upgrade)
     try:
         yield CommandContext(settings, store)
     finally:

@@ -167,9 +167,18 @@ def migrate(engine: Engine) -> Upgrade:
         event.listen(own, "connect", _sqlite_pragmas)
         try:
             with own.connect() as connection:
+                # SQLite's own procedure for schema changes (lang_altertable.html): foreign keys
+                # off — a batch migration copies a table, drops the old one and renames the copy,
+                # and with them on, dropping a table that rows of others refer to fails (a store
+                # with data in it, e.g. one written by v0.1.0) — then checked before the commit.
+                # The pragma is a no-op inside a transaction: set first, on this connection only.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
                 done = _upgrade_locked(connection, config)
-                connection.commit()  # (an error instead: closing the connection rolls back)
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:  # raising leaves the old schema: closing the connection rolls back
+                    raise RuntimeError(f"migration left rows with dangling foreign keys: {broken[:5]}")
+                connection.commit()
         finally:
             own.dispose()
         return done

@@ -78,7 +78,7 @@ def test_two_processes_opening_a_fresh_database_migrate_it_once(store_url: str, 
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for (_, p), (out, err) in zip(racers, outputs, strict=True):
+    for (_, p), (_out, err) in zip(racers, outputs, strict=True):
         assert p.returncode == 0, err
     opened, upgraded = (out for out, _ in outputs)
     migrated = ["migrated" in opened, "schema upgraded" in upgraded]

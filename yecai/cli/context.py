@@ -18,6 +18,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from yecai.errors import YecaiError
 from yecai.secrets import KEY_ENV, SecretBox, load_key
@@ -176,5 +177,6 @@ def once(error: YecaiError | Exception) -> str:
 
 def fail(console: Console, error: YecaiError | Exception, code: int = EXIT_FAILED) -> typer.Exit:
     """Print an error (Chinese first, then English) and return the Exit to raise."""
-    console.print(f"[red]{once(error)}[/red]", soft_wrap=True, highlight=False)
+    # escaped: a message is text, and its brackets ("yecai[server]", "[connection=…]") are not markup
+    console.print(f"[red]{escape(once(error))}[/red]", soft_wrap=True, highlight=False)
     return typer.Exit(code)

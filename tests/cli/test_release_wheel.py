@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -82,11 +83,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tree = out / "src"
     shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     env["SETUPTOOLS_SCM_PRETEND_VERSION"] = version
+    # no --wheel/--sdist: build makes the sdist, then the wheel from the unpacked sdist, so a file
+    # the sdist forgot is missing from the wheel too
     _run(
-        [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(out), str(tree)],
-        cwd=tree,
-        env=env,
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(tree)], cwd=tree, env=env
     )
+    (sdist,) = out.glob("yecai-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+    assert f"yecai-{version}/pyproject.toml" in names
+    assert f"yecai-{version}/yecai/store/migrations/script.py.mako" in names
     (built,) = out.glob("yecai-*.whl")
     return built
 

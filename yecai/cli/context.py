@@ -159,7 +159,10 @@ def opened(
         adopt_zone(settings.workspace)  # times printed by any command: the workspace's zone, labelled
     except YecaiError as exc:
         raise fail(errors, exc) from None
-    store = open_store(settings.store_url(), upgrade=upgrade)
+    try:
+        store = open_store(settings.store_url(), upgrade=upgrade)
+    except YecaiError as exc:  # a schema a newer yecai migrated: said once, no traceback
+        raise fail(errors, exc) from None
     try:
         yield CommandContext(settings, store)
     finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from yecai.errors import YecaiError
 from yecai.secrets import KEY_ENV, SecretBox, load_key
@@ -140,7 +141,11 @@ class CommandContext:
 
 @contextmanager
 def opened(
-    database_url: str | None = None, workspace: Path | None = None, *, quiet: bool = False
+    database_url: str | None = None,
+    workspace: Path | None = None,
+    *,
+    quiet: bool = False,
+    upgrade: bool = True,  # False: `yecai db …`, which checks or upgrades the schema itself
 ) -> Iterator[CommandContext]:
     settings = Settings()
     if database_url:
@@ -154,7 +159,10 @@ def opened(
         adopt_zone(settings.workspace)  # times printed by any command: the workspace's zone, labelled
     except YecaiError as exc:
         raise fail(errors, exc) from None
-    store = open_store(settings.store_url())
+    try:
+        store = open_store(settings.store_url(), upgrade=upgrade)
+    except YecaiError as exc:  # a schema a newer yecai migrated: said once, no traceback
+        raise fail(errors, exc) from None
     try:
         yield CommandContext(settings, store)
     finally:
@@ -172,5 +180,6 @@ def once(error: YecaiError | Exception) -> str:
 
 def fail(console: Console, error: YecaiError | Exception, code: int = EXIT_FAILED) -> typer.Exit:
     """Print an error (Chinese first, then English) and return the Exit to raise."""
-    console.print(f"[red]{once(error)}[/red]", soft_wrap=True, highlight=False)
+    # escaped: a message is text, and its brackets ("yecai[server]", "[connection=…]") are not markup
+    console.print(f"[red]{escape(once(error))}[/red]", soft_wrap=True, highlight=False)
     return typer.Exit(code)

@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from yecai import labels
+from yecai import extras, labels
 from yecai.auth.principal import cli_principal
 from yecai.cli.context import fail, opened
 from yecai.cli.options import DATABASE, WORKSPACE
@@ -131,6 +131,10 @@ def serve_command(
 ) -> None:
     """服务 · the web app, the job queue consumer and the scheduler in one process (Ctrl-C stops)."""
     console = Console()
+    try:
+        extras.require("server", "yecai serve")
+    except YecaiError as exc:
+        raise fail(console, exc) from None
     _logging()
     # on a demo workspace the sandboxes run in this process for as long as it serves
     with _runtime(console, workspace, database_url, queue_url, sandboxes=True) as runtime:

@@ -17,10 +17,9 @@ import inspect
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
 from yecai import alerts as alert_channels
@@ -31,8 +30,10 @@ from yecai.observability.logs import configure_logging
 from yecai.secrets import SecretBox
 from yecai.settings import Settings
 from yecai.sources.connector import Connector
-from yecai.web.app import create_app
 from yecai.workspace import SourceConnection, Workspace, adopt_zone
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("yecai.jobs")
 
@@ -92,6 +93,9 @@ def install_alerts(runtime: Runtime) -> None:
 
 def serve(runtime: Runtime, *, host: str, port: int, workers: int, web: int | None = None) -> None:
     """Run the web app, the consumer threads and the scheduler until interrupted."""
+    # the web app needs the server extra; imported here so that `yecai worker` does not
+    from yecai.web.app import create_app
+
     install_alerts(runtime)
     queue = JobQueue(runtime)
     connectors = webhook_connectors(runtime.workspace(), runtime.secrets)
@@ -165,6 +169,8 @@ def _serve_processes(runtime: Runtime, *, host: str, port: int, processes: int) 
 
 def web_process_app() -> FastAPI:
     """The app of one web process the supervisor started (uvicorn calls this factory)."""
+    from yecai.web.app import create_app
+
     opening = json.loads(os.environ[WEB_PROCESS_ENV])
     settings = Settings(**{k: v for k, v in opening.items() if v is not None})
     configure_logging(logging.INFO, json=settings.log_format == "json")

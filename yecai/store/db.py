@@ -17,9 +17,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from yecai.errors import ConfigurationError
 from yecai.store import schema  # noqa: F401  (every table known before the first session)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,11 +56,13 @@ SQLITE_DURABLE = "FULL"  # the WAL is synced at each commit: it survives a power
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # first: the switch to WAL below takes a lock, and two processes opening a fresh database at
+    # once must wait for each other there rather than fail with "database is locked"
+    cursor.execute("PRAGMA busy_timeout=30000")
     # WAL lets readers (console, reports) run while a sync writes; busy_timeout waits for locks
     # instead of failing at once when the scheduler and a manual run overlap.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     # NORMAL: a commit survives a crash of the process, not a power loss (WAL is synced at each
     # checkpoint). What a sender is told is stored commits with FULL (`Store.durable_transaction`).
     cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
@@ -86,15 +91,74 @@ def alembic_config(url: str) -> Config:
 _MIGRATION_LOCK = 0x79656361  # "yeca"
 
 
-def migrate(engine: Engine) -> None:
+def code_heads() -> tuple[str, ...]:
+    """The newest revision(s) this yecai's migrations know."""
+    return tuple(ScriptDirectory(str(MIGRATIONS)).get_heads())
+
+
+def known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+
+
+def database_revisions(connection: Connection) -> tuple[str, ...]:
+    """The revision(s) the database is at (empty: never migrated)."""
+    return tuple(MigrationContext.configure(connection).get_current_heads())
+
+
+class SchemaAhead(ConfigurationError):
+    """The database was migrated by a newer yecai: this one does not know its revision."""
+
+    def __init__(self, revisions: tuple[str, ...]) -> None:
+        at = ", ".join(revisions)
+        super().__init__(
+            f"数据库结构版本 {at} 比本程序新（由更新版本的 yecai 升级过）：请安装该版本或更新的 yecai，不要用旧版本打开",
+            f"the database schema ({at}) is newer than this yecai (a newer release migrated it): "
+            "install that release or a later one; an older yecai must not open it",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """What `migrate` did: the revisions before and after (equal: nothing to do)."""
+
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def _upgrade_locked(connection: Connection, config: Config) -> Upgrade:
+    """Upgrade on `connection`, which holds the migration lock; refuse a schema from the future."""
+    before = database_revisions(connection)
+    unknown = tuple(revision for revision in before if revision not in known_revisions())
+    if unknown:
+        raise SchemaAhead(unknown)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    return Upgrade(before, database_revisions(connection))
+
+
+def migrate(engine: Engine) -> Upgrade:
     """Bring the schema to the newest revision (idempotent), all or nothing, one process at a time.
 
-    A process killed mid-migration (the chaos test kills workers at random, including while they
-    start) must leave the old schema, not half a new one: on PostgreSQL DDL is transactional and
-    an advisory lock keeps `serve` and workers starting together from migrating twice. Python's
-    sqlite3 runs CREATE TABLE outside any transaction it has not begun itself, so SQLite gets its
-    own connection in autocommit mode with an explicit BEGIN IMMEDIATE around the whole upgrade
-    (which also makes a second process wait, then find the schema current).
+    The one path every upgrade takes: `open_store` (the embedded default migrates on open) and
+    `yecai db upgrade`. A process killed mid-migration (the chaos test kills workers at random,
+    including while they start) must leave the old schema, not half a new one, and two processes
+    starting together must not both migrate:
+
+    - PostgreSQL: DDL is transactional; the migration's own transaction first takes an advisory
+      lock on a fixed key (`pg_advisory_xact_lock`, held to its commit or rollback, so a killed
+      process never leaves it held), then reads the revision: the second process waits, then finds
+      the schema current.
+    - SQLite: Python's sqlite3 runs CREATE TABLE outside any transaction it has not begun itself,
+      so the upgrade runs on a connection of its own in autocommit mode inside an explicit
+      BEGIN IMMEDIATE: the database's write lock, which a second process waits for (busy_timeout)
+      before it reads the revision.
+
+    A database at a revision this yecai does not know was migrated by a newer release: refused
+    with `SchemaAhead` before anything is touched.
     """
     url = engine.url.render_as_string(hide_password=False)
     config = alembic_config(url)
@@ -103,18 +167,25 @@ def migrate(engine: Engine) -> None:
         event.listen(own, "connect", _sqlite_pragmas)
         try:
             with own.connect() as connection:
+                # SQLite's own procedure for schema changes (lang_altertable.html): foreign keys
+                # off — a batch migration copies a table, drops the old one and renames the copy,
+                # and with them on, dropping a table that rows of others refer to fails (a store
+                # with data in it, e.g. one written by v0.1.0) — then checked before the commit.
+                # The pragma is a no-op inside a transaction: set first, on this connection only.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                done = _upgrade_locked(connection, config)
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:  # raising leaves the old schema: closing the connection rolls back
+                    raise RuntimeError(f"migration left rows with dangling foreign keys: {broken[:5]}")
                 connection.commit()
         finally:
             own.dispose()
-        return
+        return done
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        return _upgrade_locked(connection, config)
 
 
 @dataclass(slots=True)

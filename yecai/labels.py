@@ -58,6 +58,10 @@ _STATES: dict[str, Words] = {
     "staged": ("已暂存", "staged"),
     "valid": ("有效", "valid"),
     "invalid": ("无效", "invalid"),
+    # yecai doctor's findings and overall status
+    "ok": ("正常", "ok"),
+    "warning": ("警告", "warning"),
+    "error": ("错误", "error"),
 }
 
 # cost categories in English; in Chinese they are the words vouchers carry in their 摘要 (domain)

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from yecai import labels
 from yecai.cli.context import announce, locate, located_settings
 from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.services.doctor import DoctorReport, run_doctor
@@ -22,9 +23,9 @@ from yecai.services.doctor_checks import Finding, Limits, check_settings
 from yecai.settings import Settings
 
 STATUS = {
-    "ok": ("green", "✓ 正常 ok"),
-    "warning": ("yellow", "! 警告 warning"),
-    "error": ("red", "✗ 错误 error"),
+    "ok": ("green", f"✓ {labels.both('state', 'ok')}"),
+    "warning": ("yellow", f"! {labels.both('state', 'warning')}"),
+    "error": ("red", f"✗ {labels.both('state', 'error')}"),
 }
 CHECK_NAMES = {
     "config": "配置 configuration",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+import httpx
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -506,6 +507,17 @@ def certificate_failed(error: BaseException | str) -> bool:
     return False
 
 
+def tls_verifies(url: str, limits: Limits) -> bool:
+    """False when an HTTPS handshake with `url` fails certificate verification, checked the way
+    yecai's clients connect (httpx, verification on); any other outcome is the caller's to judge."""
+    try:
+        with httpx.Client(verify=True, timeout=limits.timeout) as client:
+            client.head(url)
+    except httpx.HTTPError as exc:
+        return not certificate_failed(exc)
+    return True
+
+
 def _certificate_problem(name: str, url: str) -> Finding:
     return problem(
         "tls",
@@ -648,6 +660,9 @@ def check_source(space: Workspace, name: str, secrets: SecretBox | None, limits:
     c = space.connections[name]
     assert isinstance(c, SourceConnection)
     findings = tls_setting("source", name, c.base_url)
+    if c.base_url and c.base_url.startswith("https://") and not tls_verifies(c.base_url, limits):
+        # the connector's client would fail the same handshake, with less precise words
+        return [*findings, _certificate_problem(name, c.base_url)]
     result = test_connection(space, secrets, name)  # type: ignore[arg-type]  # (None: environment only)
     if result.ok:
         findings.append(ok("source", name, result.message_zh, result.message_en))

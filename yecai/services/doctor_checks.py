@@ -228,8 +228,8 @@ def check_secrets(settings: Settings, store: Store | None) -> tuple[SecretBox | 
                     f"a key rotation is not finished: {old} still decrypts",
                 ),
                 (
-                    "所有进程重启后运行 yecai secrets withdraw-old-key",
-                    "once every process has restarted, run `yecai secrets withdraw-old-key`",
+                    "确认所有进程运行正常后运行 yecai secrets withdraw-old-key（密钥来自环境变量时先按提示更新并重启）",
+                    "once every process runs normally, run `yecai secrets withdraw-old-key` (with the key in the environment: update it and restart first, as rotate-key said)",
                 ),
             )
         )

@@ -77,9 +77,22 @@ def load_keys(workdir: Path) -> list[bytes]:
     return [primary, *(key for key in old_keys(workdir) if key != primary)]
 
 
+def current_keys(workdir: Path) -> list[bytes]:
+    """`load_keys` without creating anything: empty when there is no key (yet, or any more)."""
+    env = os.environ.get(KEY_ENV)
+    path = workdir / KEY_FILE
+    if env:
+        primary = env.encode("ascii")
+    elif path.is_file():
+        primary = path.read_bytes().strip()
+    else:
+        return []
+    return [primary, *(key for key in old_keys(workdir) if key != primary)]
+
+
 def open_box(store: Store, workdir: Path) -> SecretBox:
     """The secret box of a work directory: current and old keys, re-read when a rotation changes them."""
-    return SecretBox(store, load_keys(workdir), reload=lambda: load_keys(workdir))
+    return SecretBox(store, load_keys(workdir), reload=lambda: current_keys(workdir))
 
 
 def exposure(path: Path) -> tuple[str, str] | None:
@@ -134,20 +147,27 @@ class SecretBox:
 
     def _use(self, key: bytes | Sequence[bytes]) -> None:
         keys = (key,) if isinstance(key, bytes) else tuple(key)
+        self._fernet = MultiFernet([Fernet(each) for each in keys])  # ValueError before any change
         self._keys = keys
-        self._fernet = MultiFernet([Fernet(each) for each in keys])
 
     def _refresh(self) -> bool:
         """Read the keys again; True when they changed (a rotation happened since)."""
         if self._reload is None:
             return False
         try:
-            keys = tuple(self._reload())
+            found = tuple(self._reload())
         except (OSError, ValueError, ConfigurationError):
             return False
-        if not keys or keys == self._keys:
+        if not found:
+            return False  # no key file any more: keep what this process knows, never invent one
+        # the keys read now first; those this process held stay readable behind them
+        keys = (*found, *(key for key in self._keys if key not in found))
+        if keys == self._keys:
             return False
-        self._use(keys)
+        try:
+            self._use(keys)
+        except ValueError:  # a damaged key file: carry on with the keys already held
+            return False
         return True
 
     def set(self, connection: str, name: str, value: str) -> None:

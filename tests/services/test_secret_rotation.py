@@ -92,6 +92,21 @@ def test_secret_written_during_the_rotation_window_is_kept(store: Store, tmp_pat
         SecretBox(store, old).get("pm", "LATE_ONE")
 
 
+def test_a_running_process_never_invents_a_key(store: Store, tmp_path: Path) -> None:
+    """The key file gone (or damaged) under a running process: it keeps the key it holds."""
+    workdir = tmp_path / "work"
+    plant(store, workdir)
+    running = open_box(store, workdir)
+    (workdir / "secret.key").unlink()
+    running.set("kd", "AFTER", "still-under-the-held-key")
+    assert not (workdir / "secret.key").exists()
+    (workdir / "secret.key").write_bytes(b"not a key")
+    running.set("kd", "DAMAGED", "also-kept")
+    assert running.get("kd", "KD_SECRET") == SECRETS[("kd", "KD_SECRET")]
+    assert running.get("kd", "AFTER") == "still-under-the-held-key"
+    assert running.get("kd", "DAMAGED") == "also-kept"
+
+
 def test_refusals_lose_nothing(store: Store, tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     plant(store, workdir)

@@ -286,8 +286,10 @@ def check_secrets(settings: Settings, store: Store | None) -> tuple[SecretBox | 
             ok(
                 "secrets",
                 where,
-                f"密钥可用，{total} 个已存密钥均可解密",
-                f"key in place, all {total} stored secrets decrypt",
+                f"密钥可用，{total} 个已存密钥均可解密" if total else "密钥可用，尚未保存任何连接密钥",
+                f"key in place, all {total} stored secrets decrypt"
+                if total
+                else "key in place, no secrets stored yet",
             )
         )
     return SecretBox(store, keys), findings

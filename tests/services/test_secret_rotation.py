@@ -7,6 +7,7 @@ On SQLite and PostgreSQL (the `store` fixture), through the service and through 
 from __future__ import annotations
 
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,42 @@ def test_secret_written_during_the_rotation_window_is_kept(store: Store, tmp_pat
     assert only_new.get("pm", "LATE_ONE") == "written-with-the-old-key"
     with pytest.raises(ConfigurationError):
         SecretBox(store, old).get("pm", "LATE_ONE")
+
+
+def test_writers_racing_the_rotation_lose_nothing(store: Store, tmp_path: Path) -> None:
+    """Two processes keep storing secrets while the key is rotated: one re-reading the key files,
+    one holding the old key only. After the withdrawal the new key alone reads every one of them."""
+    workdir = tmp_path / "work"
+    old = plant(store, workdir)
+    running, stale = open_box(store, workdir), SecretBox(store, old)
+    written: dict[tuple[str, str], str] = {}
+    stop = threading.Event()
+
+    def write(box: SecretBox, connection: str) -> None:
+        n = 0
+        while not stop.is_set() or n < 5:
+            name, value = f"S{n}", f"{connection}-value-{n}"
+            box.set(connection, name, value)
+            written[(connection, name)] = value
+            n += 1
+
+    threads = [
+        threading.Thread(target=write, args=(running, "racer")),
+        threading.Thread(target=write, args=(stale, "stale")),
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        rotate_key(store, workdir, by=WHO)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    withdraw_old_key(store, workdir, by=WHO)
+    only_new = SecretBox(store, load_key(workdir))
+    assert len(written) >= 10
+    assert {key: only_new.get(*key) for key in written} == written
+    assert readable(store, load_key(workdir)) == SECRETS
 
 
 def test_a_running_process_never_invents_a_key(store: Store, tmp_path: Path) -> None:

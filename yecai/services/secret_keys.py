@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import select
+from sqlalchemy import false, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from yecai.auth import audit
 from yecai.auth.principal import Principal
@@ -110,6 +111,10 @@ def reencrypt(store: Store, primary: bytes, old: list[bytes], *, by: Principal, 
     """Every stored secret under `primary` (MultiFernet.rotate), in one audited transaction."""
     multi = MultiFernet([Fernet(primary), *(Fernet(key) for key in old)])
     with store.transaction() as session:
+        # a writer from the first statement: SQLite then waits for other writers (busy timeout)
+        # instead of failing when one commits between this read and its writes; PostgreSQL locks
+        # the rows it reads
+        session.execute(update(ConnectionSecret).where(false()).values(name=ConnectionSecret.name))
         rows = list(session.scalars(select(ConnectionSecret).with_for_update()))
         for row in rows:
             row.ciphertext = multi.rotate(row.ciphertext.encode("ascii")).decode("ascii")
@@ -161,7 +166,15 @@ def rotate_key(store: Store, workdir: Path, *, by: Principal, out: Path | None =
     # (withdraw-old-key then finishes the job).
     write_private(old_file, old)
     write_private(key_file, new)
-    count = reencrypt(store, new, [old], by=by, action="secret.rotate_key")
+    try:
+        count = reencrypt(store, new, [old], by=by, action="secret.rotate_key")
+    except SQLAlchemyError as exc:
+        raise ConfigurationError(
+            f"重新加密失败（{type(exc).__name__}）：新旧密钥都已就位，没有丢失任何密钥；"
+            "数据库恢复后运行 yecai secrets withdraw-old-key 完成轮换",
+            f"re-encryption failed ({type(exc).__name__}): the new and the old key are both in place and "
+            "nothing is lost; once the database works, run `yecai secrets withdraw-old-key` to finish",
+        ) from exc
     return Rotation(count, False, key_file, old_file, out, None)
 
 

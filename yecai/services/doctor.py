@@ -1,6 +1,6 @@
 """`yecai doctor`: is this installation able to run? Every check, every finding, one exit code.
 
-Runs the checks of yecai/services/doctor_checks.py in order — configuration, database and its
+Runs the checks of doctor_checks.py and doctor_connections.py in order — configuration, database and its
 revision, Redis, the secrets key, every connection of the workspace (Kingdee login and clock
 skew, the PM system, alert channels by dry run), TLS, free disk — each under a deadline so that an
 unanswering host costs seconds, not minutes. Exit codes: 0 all well, 1 at least one error, 3
@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from yecai.services.doctor_checks import (
-    CHECKS,
     Finding,
     Limits,
     check_database,
@@ -27,6 +26,7 @@ from yecai.services.doctor_checks import (
     database_directory,
     problem,
 )
+from yecai.services.doctor_connections import CHECKS
 from yecai.settings import Settings
 
 EXIT_OK = 0

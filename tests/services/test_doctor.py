@@ -513,10 +513,16 @@ def test_invalid_workspace_and_settings(world: World, monkeypatch: pytest.Monkey
 def test_cli_exit_code_and_fix_lines(world: World) -> None:
     world.space["connections"]["pm"]["base_url"] = f"http://127.0.0.1:{free_port()}"
     world.write()
-    env = {"COLUMNS": "200", "YECAI_WORKDIR": str(world.workdir), "YECAI_DOCTOR_TIMEOUT": "3"}
+    env = {
+        "COLUMNS": "200",
+        "YECAI_WORKDIR": str(world.workdir),
+        "YECAI_DOCTOR_TIMEOUT": "3",
+        "YECAI_DOCTOR_MIN_FREE_MB": str(10**12),  # thresholds from the environment too
+    }
     result = CliRunner().invoke(app, ["doctor", "--workspace", str(world.path)], env=env)
     assert result.exit_code == EXIT_ERRORS, result.output
     assert "✗ 错误 error  业务系统 PM system · pm" in result.output
     assert "修复 fix: 确认项目管理系统已启动" in result.output
-    assert "1 个错误" in result.output
-    assert "1 errors" in result.output
+    assert "✗ 错误 error  磁盘 disk · workdir" in result.output
+    assert "2 个错误" in result.output
+    assert "2 errors" in result.output

@@ -45,7 +45,7 @@ from yecai.reports.trial_balance import (
 from yecai.sandbox.kingdee import start_sandbox as start_kingdee
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.server import start_sandbox as start_pm
-from yecai.secrets import SecretBox, load_key
+from yecai.secrets import open_box
 from yecai.settings import Settings
 from yecai.sources.connector import Connector
 from yecai.store import runs
@@ -347,7 +347,7 @@ def write_workspace(
             + yaml.safe_dump(space, allow_unicode=True, sort_keys=False),
             encoding="utf-8",
         )
-    box = SecretBox(store, load_key(workdir))
+    box = open_box(store, workdir)
     box.set(SOURCE, "PM_TOKEN", DEFAULT_TOKEN)
     box.set(KINGDEE, "KD_SECRET", str(credentials["app_secret"]))
     # the connector's own placeholder, stored under its name: `yecai serve` receives the sandbox's pushes

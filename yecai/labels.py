@@ -58,6 +58,10 @@ _STATES: dict[str, Words] = {
     "staged": ("已暂存", "staged"),
     "valid": ("有效", "valid"),
     "invalid": ("无效", "invalid"),
+    # yecai doctor's findings and overall status
+    "ok": ("正常", "ok"),
+    "warning": ("警告", "warning"),
+    "error": ("错误", "error"),
 }
 
 # cost categories in English; in Chinese they are the words vouchers carry in their 摘要 (domain)
@@ -207,7 +211,9 @@ VOCABULARY: dict[str, dict[str, Words]] = {
         "posting.replay": ("重放过账", "posting replayed"),
         "posting.skip": ("跳过过账", "posting skipped"),
         "secret.delete": ("删除密钥", "secret deleted"),
+        "secret.rotate_key": ("轮换加密密钥", "secrets key rotated"),
         "secret.set": ("保存密钥", "secret stored"),
+        "secret.withdraw_old_key": ("撤下旧加密密钥", "old secrets key withdrawn"),
         "template.delete": ("删除列模板", "column template deleted"),
         "template.load": ("载入列模板", "column template loaded"),
         "token.create": ("新建 API 令牌", "API token created"),
@@ -225,6 +231,7 @@ VOCABULARY: dict[str, dict[str, Words]] = {
         "job": ("作业", "job"),
         "mapping": ("映射表", "mapping table"),
         "posting": ("过账", "posting"),
+        "secrets": ("加密密钥", "secrets key"),
         "token": ("API 令牌", "API token"),
         "user": ("用户", "user"),
     },

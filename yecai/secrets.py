@@ -4,7 +4,10 @@ The key comes from `YECAI_SECRET_KEY` (a Fernet key) or a key file created with 
 permissions beside the embedded store; a key file inside a git work tree that does not ignore it is
 warned about once (one `git add .` would put it in the history). Secrets are resolved at the moment
 a connection is opened and never put into job arguments, logs or error messages; `redact` removes
-them from text.
+them from text. During a key rotation (`yecai secrets rotate-key`, yecai/services/secret_keys.py)
+the previous key (`secret.key.old` or `YECAI_SECRET_KEY_OLD`) still decrypts, and a box opened
+with `open_box` re-reads the key files when a secret does not decrypt, so running processes
+carry on across the switch.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
 
 from yecai.errors import ConfigurationError
@@ -24,6 +28,10 @@ from yecai.store.db import Store
 from yecai.store.secret_tables import ConnectionSecret
 
 KEY_ENV = "YECAI_SECRET_KEY"
+# the key a rotation replaced, still accepted for decryption until it is withdrawn
+OLD_KEY_ENV = "YECAI_SECRET_KEY_OLD"
+KEY_FILE = "secret.key"
+OLD_KEY_FILE = "secret.key.old"
 
 log = logging.getLogger(__name__)
 _WARNED: set[Path] = set()  # key files already warned about in this process: once is enough
@@ -34,7 +42,7 @@ def load_key(workdir: Path) -> bytes:
     env = os.environ.get(KEY_ENV)
     if env:
         return env.encode("ascii")
-    path = workdir / "secret.key"
+    path = workdir / KEY_FILE
     if not path.exists():
         workdir.mkdir(parents=True, exist_ok=True)
         key = Fernet.generate_key()
@@ -48,6 +56,43 @@ def load_key(workdir: Path) -> bytes:
         path.chmod(stat.S_IRUSR | stat.S_IWUSR)
     warn_if_exposed(path)
     return path.read_bytes().strip()
+
+
+def old_keys(workdir: Path) -> list[bytes]:
+    """Keys a rotation replaced and that still decrypt (never encrypt): `YECAI_SECRET_KEY_OLD` when
+    the key comes from the environment, else the `secret.key.old` file beside the key file."""
+    if os.environ.get(KEY_ENV):
+        env = os.environ.get(OLD_KEY_ENV, "")
+        return [part.strip().encode("ascii") for part in env.split(",") if part.strip()]
+    path = workdir / OLD_KEY_FILE
+    try:
+        return [path.read_bytes().strip()] if path.is_file() else []
+    except OSError:
+        return []
+
+
+def load_keys(workdir: Path) -> list[bytes]:
+    """The key that encrypts, then any old keys that still decrypt (see `old_keys`)."""
+    primary = load_key(workdir)
+    return [primary, *(key for key in old_keys(workdir) if key != primary)]
+
+
+def current_keys(workdir: Path) -> list[bytes]:
+    """`load_keys` without creating anything: empty when there is no key (yet, or any more)."""
+    env = os.environ.get(KEY_ENV)
+    path = workdir / KEY_FILE
+    if env:
+        primary = env.encode("ascii")
+    elif path.is_file():
+        primary = path.read_bytes().strip()
+    else:
+        return []
+    return [primary, *(key for key in old_keys(workdir) if key != primary)]
+
+
+def open_box(store: Store, workdir: Path) -> SecretBox:
+    """The secret box of a work directory: current and old keys, re-read when a rotation changes them."""
+    return SecretBox(store, load_keys(workdir), reload=lambda: current_keys(workdir))
 
 
 def exposure(path: Path) -> tuple[str, str] | None:
@@ -86,11 +131,48 @@ def warn_if_exposed(path: Path) -> None:
 class SecretBox:
     """Encrypts and decrypts connection secrets held in the store."""
 
-    def __init__(self, store: Store, key: bytes) -> None:
+    def __init__(
+        self,
+        store: Store,
+        key: bytes | Sequence[bytes],
+        *,
+        reload: Callable[[], Sequence[bytes]] | None = None,
+    ) -> None:
+        """`key`: one key, or the key that encrypts followed by old keys that still decrypt.
+        `reload`: where to read the keys again when a rotation may have replaced them."""
         self.store = store
-        self._fernet = Fernet(key)
+        self._reload = reload
+        self._keys: tuple[bytes, ...] = ()
+        self._use(key)
+
+    def _use(self, key: bytes | Sequence[bytes]) -> None:
+        keys = (key,) if isinstance(key, bytes) else tuple(key)
+        self._fernet = MultiFernet([Fernet(each) for each in keys])  # ValueError before any change
+        self._keys = keys
+
+    def _refresh(self) -> bool:
+        """Read the keys again; True when they changed (a rotation happened since)."""
+        if self._reload is None:
+            return False
+        try:
+            found = tuple(self._reload())
+        except (OSError, ValueError, ConfigurationError):
+            return False
+        if not found:
+            return False  # no key file any more: keep what this process knows, never invent one
+        # the keys read now first; those this process held stay readable behind them
+        keys = (*found, *(key for key in self._keys if key not in found))
+        if keys == self._keys:
+            return False
+        try:
+            self._use(keys)
+        except ValueError:  # a damaged key file: carry on with the keys already held
+            return False
+        return True
 
     def set(self, connection: str, name: str, value: str) -> None:
+        # a rotation may have put a new key in place since this process started: write under it
+        self._refresh()
         token = self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
         with self.store.transaction() as session:
             row = session.get(ConnectionSecret, (connection, name))
@@ -106,7 +188,7 @@ class SecretBox:
         if token is None:
             return None
         try:
-            value = self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+            value = self._decrypt(token)
         except InvalidToken:
             raise ConfigurationError(
                 f"连接 {connection} 的密钥 {name} 无法解密：加密密钥已更换？",
@@ -114,6 +196,15 @@ class SecretBox:
             ) from None
         register_secret(value)  # from now on no log line of this process carries it
         return value
+
+    def _decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            # re-encrypted under a key this process has not read yet: read the key files again
+            if not self._refresh():
+                raise
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
 
     def delete(self, connection: str, name: str) -> bool:
         with self.store.transaction() as session:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from yecai.errors import YecaiError
-from yecai.secrets import KEY_ENV, SecretBox, load_key
+from yecai.secrets import KEY_ENV, SecretBox, open_box
 from yecai.services.connections import without_retry
 from yecai.settings import Settings
 from yecai.store.db import Store, open_store
@@ -117,7 +117,7 @@ class CommandContext:
     def secrets(self) -> SecretBox:
         """The secret box, its key read (or created) only by a command that uses secrets."""
         if self._secrets is None:
-            self._secrets = SecretBox(self.store, load_key(self.settings.workdir))
+            self._secrets = open_box(self.store, self.settings.workdir)
         return self._secrets
 
     def workspace(self, path: Path | None = None) -> Workspace:

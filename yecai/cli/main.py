@@ -1,5 +1,5 @@
 """The `yecai` command: demo, init, sandboxes, import, sync, reconcile, match, rules, mapping,
-postings, serve, worker, jobs, alerts, db.
+postings, serve, worker, jobs, alerts, db, doctor, secrets.
 
 Commands stay thin: they parse options, call service functions and render results with Rich.
 """
@@ -12,6 +12,7 @@ from yecai import __version__
 from yecai.cli.alerts import alerts_app
 from yecai.cli.db import db_app
 from yecai.cli.demo import demo_command
+from yecai.cli.doctor import doctor_command
 from yecai.cli.help_format import install as install_help_format
 from yecai.cli.import_file import column_templates_app, import_command
 from yecai.cli.init_workspace import init_command
@@ -22,6 +23,7 @@ from yecai.cli.report import report_app
 from yecai.cli.rules import mapping_app, rules_app
 from yecai.cli.sandbox_kingdee import kingdee_command
 from yecai.cli.sandbox_pm import pm_command
+from yecai.cli.secrets_cli import secrets_app
 from yecai.cli.serve import jobs_app, serve_command, worker_command
 from yecai.cli.sync import connections_app, sync_command
 from yecai.cli.users import users_app
@@ -55,6 +57,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
+app.command("doctor")(doctor_command)
+app.add_typer(secrets_app, name="secrets")
 
 
 def _print_version(wanted: bool) -> None:

@@ -103,6 +103,6 @@ def _serve(host: str, port: int, data_dir: Path, faults: FaultSettings) -> None:
     site = server_url.removesuffix("K3Cloud/")
     console.print(f"web page: {site}  ·  faults: {faults.as_dict()}  ·  change them: POST {site}admin/faults")
     try:
-        serve_forever(app, host, port)
+        serve_forever(app, host, port, date_header=False)  # the sandbox sends its clock's Date
     finally:
         app.state.kingdee.close()

@@ -31,7 +31,7 @@ from yecai.jobs.failures import JobFailure, backoff
 from yecai.jobs.limits import Limiter, Limits
 from yecai.kingdee.results import KingdeeError
 from yecai.observability.events import AlertHooks, alerts
-from yecai.secrets import SecretBox, load_key
+from yecai.secrets import SecretBox, open_box
 from yecai.services import health
 from yecai.services.refusals import kingdee_failures
 from yecai.settings import Settings
@@ -109,7 +109,7 @@ def open_runtime(
         settings=settings,
         options=options,
         store=opened,
-        secrets=secrets or SecretBox(opened, load_key(settings.workdir)),
+        secrets=secrets or open_box(opened, settings.workdir),
         calendar=holiday_table(settings, options),
         limits=Limits(
             settings.queue_url if is_distributed(settings) else None,

@@ -103,6 +103,9 @@ class KingdeeClient:
         # thread and worker process that talks to it (provided by the jobs layer).
         self._limiter = limiter
         self._poll_interval = poll_interval
+        # the `Date` header of the newest answer: the WebAPI has no server-time service, so this is
+        # how Kingdee's clock is read (`yecai doctor` measures the skew against it)
+        self.last_response_date: str | None = None
         self._http = httpx.Client(
             auth=auth,
             timeout=timeout or httpx.Timeout(120.0, connect=10.0),
@@ -147,6 +150,7 @@ class KingdeeClient:
             raise KingdeeError(
                 transport_outcome("timeout", write=write), type(exc).__name__, context=context
             ) from exc
+        self.last_response_date = response.headers.get("date")
         text = response.text
         if response.status_code not in (200, 206):
             kind = "bad_data_centre" if "Fail to verify thirty passport" in text else "http_error"

@@ -19,11 +19,14 @@ import uvicorn
 class ServerThread:
     """A uvicorn server in a daemon thread; use as a context manager or call start()/stop()."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, date_header: bool = True) -> None:
+        """`date_header=False`: the app sends its own `Date` (sandbox.kingdee, from its clock)."""
         self._sock = listening_socket(host, port)
         self.host = host
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, date_header=date_header
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"asgi:{self.port}", daemon=True)
 
@@ -73,11 +76,12 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_forever(app: Any, host: str, port: int) -> None:
+def serve_forever(app: Any, host: str, port: int, *, date_header: bool = True) -> None:
     """Serve in the foreground until interrupted (the `yecai sandbox …` commands)."""
     sock = listening_socket(host, port)
     try:
-        uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off")).run(sockets=[sock])
+        config = uvicorn.Config(app, log_level="info", lifespan="off", date_header=date_header)
+        uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the Ctrl-C it handled; stopping on it is the normal end
     finally:

@@ -14,7 +14,7 @@ from fastapi import Request
 from yecai.errors import ConfigurationError
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import Runtime
-from yecai.secrets import SecretBox, load_key
+from yecai.secrets import SecretBox, open_box
 from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.workspace import Workspace, load_workspace
@@ -33,7 +33,7 @@ class WebContext:
         if self.runtime is not None:
             return self.runtime.secrets
         if self._secrets is None:
-            self._secrets = SecretBox(self.store, load_key(self.settings.workdir))
+            self._secrets = open_box(self.store, self.settings.workdir)
         return self._secrets
 
     def workspace(self) -> Workspace:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +113,30 @@ class _LostAnswer(Response):
         # Returning without the body makes the server close the connection mid-response.
 
 
+class ServerDate:
+    """Every answer carries `Date` from the sandbox's clock, as IIS sends the server's time: the
+    only way K/3 Cloud's WebAPI tells its clock (`yecai doctor` measures skew from it)."""
+
+    def __init__(self, app: Any, clock: Callable[[], datetime]) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def dated(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                now = self.clock().astimezone(UTC)  # a naive clock reads local time
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", format_datetime(now, usegmt=True).encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, dated)
+
+
 def create_app(
     data_dir: Path,
     *,
@@ -129,6 +156,7 @@ def create_app(
     )
     app.state.kingdee = sandbox
     app.state.faults = injector
+    app.add_middleware(ServerDate, clock=sandbox.settings.clock)
     _admin_routes(app, sandbox, injector)
     web.install(app, sandbox)
 
@@ -270,7 +298,7 @@ class SandboxServer(ServerThread):
     """A ServerThread that also closes the sandbox's database when it stops."""
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(app, host, port)
+        super().__init__(app, host, port, date_header=False)  # the app's Date: the sandbox's clock
         self.sandbox: KingdeeSandbox = app.state.kingdee
         self.faults: FaultInjector = app.state.faults
 

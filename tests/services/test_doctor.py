@@ -276,7 +276,7 @@ def test_database_behind_and_ahead(
     _stamp(store_url, "0011")  # one migration behind the code
     (finding,) = of(world.doctor(), "database")
     assert finding.status == "error"
-    assert "behind: at 0011" in finding.found_en
+    assert "behind (0011 → 0012" in finding.found_en
     assert "yecai db upgrade" in finding.fix_en
     # a revision this code does not know: written by a newer yecai
     store = open_store(store_url, upgrade=False)

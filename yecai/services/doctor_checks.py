@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import ValidationError
 from sqlalchemy import create_engine, select
@@ -27,8 +25,9 @@ from sqlalchemy.engine import make_url
 
 from yecai.errors import YecaiError
 from yecai.secrets import KEY_ENV, KEY_FILE, OLD_KEY_ENV, OLD_KEY_FILE, SecretBox
+from yecai.services.schema import SchemaState, check_schema
 from yecai.settings import Settings
-from yecai.store.db import Store, alembic_config, make_engine
+from yecai.store.db import Store, make_engine
 from yecai.store.secret_tables import ConnectionSecret
 from yecai.workspace import Workspace, load_workspace
 
@@ -322,7 +321,7 @@ def check_database(settings: Settings, limits: Limits) -> tuple[Store | None, li
         )
     try:
         with engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
+            connection.exec_driver_sql("SELECT 1")
     except Exception as exc:  # any driver error: the database cannot be used, whatever the cause
         engine.dispose()
         return None, [
@@ -341,60 +340,21 @@ def check_database(settings: Settings, limits: Limits) -> tuple[Store | None, li
             )
         ]
     store = Store(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
-    scripts = ScriptDirectory.from_config(alembic_config(url))
-    heads = set(scripts.get_heads())
-    if current == heads:
-        return store, [
-            ok(
-                "database",
-                shown,
-                f"数据库可达，版本 {', '.join(sorted(heads))} 为最新",
-                f"database reachable, at head {', '.join(sorted(heads))}",
-            )
-        ]
-    unknown = []
-    for revision in current:
-        try:
-            scripts.get_revision(revision)
-        except Exception:  # alembic: a revision this code does not know
-            unknown.append(revision)
-    head = ", ".join(sorted(heads))
-    if not current:
-        found = ("数据库为空，尚无表结构", "the database is empty: no schema yet")
-    elif unknown:
-        return store, [
-            problem(
-                "database",
-                shown,
-                "error",
-                (
-                    f"数据库版本 {', '.join(unknown)} 比本程序新（本程序最新为 {head}）",
-                    f"the database is ahead: revision {', '.join(unknown)} is newer than this yecai's head {head}",
-                ),
-                (
-                    "安装写入该数据库的 yecai 版本（或更新版本）；不要用旧版本运行",
-                    "install the yecai version that wrote it (or newer); do not run an older yecai on it",
-                ),
-            )
-        ]
+    # the same reading as `yecai db check`: one place decides behind / current / ahead
+    report = check_schema(store)
+    if report.state is SchemaState.CURRENT:
+        return store, [ok("database", shown, f"数据库可达，{report.zh}", f"database reachable: {report.en}")]
+    if report.state is SchemaState.AHEAD:
+        fix = (
+            "安装写入该数据库的 yecai 版本（或更新版本）；不要用旧版本运行",
+            "install the yecai version that wrote it (or newer); do not run an older yecai on it",
+        )
     else:
-        at = ", ".join(sorted(current))
-        found = (
-            f"数据库版本 {at} 落后于 {head}",
-            f"the database is behind: at {at}, the code's head is {head}",
+        fix = (
+            "备份后运行 yecai db upgrade（yecai serve / worker 启动时也会升级）",
+            "back up, then run `yecai db upgrade` (yecai serve / worker also upgrade when they start)",
         )
-    return store, [
-        problem(
-            "database",
-            shown,
-            "error",
-            found,
-            (
-                "备份后运行 yecai db upgrade（yecai serve / worker 启动时也会升级）",
-                "back up, then run `yecai db upgrade` (yecai serve / worker also upgrade when they start)",
-            ),
-        )
-    ]
+    return store, [problem("database", shown, "error", (report.zh, report.en), fix)]
 
 
 def _without_password(url: str) -> str:

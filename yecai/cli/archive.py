@@ -66,6 +66,11 @@ def archive_command(
         except (YecaiError, OSError) as exc:
             raise fail(console, exc) from None
     cutoff = result.cutoff.isoformat(timespec="seconds")
+    if result.records == 0:
+        console.print(
+            f"没有早于 {cutoff} 的可归档记录 / nothing received before {cutoff} to archive", highlight=False
+        )
+        return
     table = new_table(
         f"{'可归档（未执行）would archive' if dry_run else '已归档 archived'} · 接收早于 received before {cutoff}",
         ("连接/数据流 connection/stream", KEY),
@@ -88,8 +93,6 @@ def archive_command(
             highlight=False,
             soft_wrap=True,
         )
-    elif not dry_run:
-        console.print("没有可归档的记录 / nothing old enough to archive", highlight=False)
 
 
 @archive_app.command("verify")

@@ -1,3 +1,6 @@
-"""Operations: what the person running yecai in production does beside syncing — archive old raw
-records (`archive`), and the other care of an installation. Called by services; no web or CLI here.
+"""Operations: what the person running yecai does to the installation itself (backup, restore).
+
+Each module is one role: `container` the backup file's format, `postgres` the PostgreSQL client
+tools, `backup` taking a copy, `restore` putting one back. The CLI and the web call them through
+`yecai.services.backups`.
 """

@@ -462,3 +462,34 @@ def test_the_command_archives_verifies_and_reads(store: Store, store_url: str, t
 
     bad_age = runner.invoke(cli, ["archive", "--older-than", "soon", *options], env=env)
     assert bad_age.exit_code == 2
+
+
+def test_two_runs_at_once_point_each_record_at_one_file(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world(store)
+    check = ops._check_written
+    other: list[ops.ArchiveResult] = []
+    raced: list[bool] = []
+
+    def racing(path: Path, written: list[tuple[int, str, str]]) -> None:
+        check(path, written)
+        if not raced:  # a second run archives the same records while the first is between steps
+            raced.append(True)
+            other.append(
+                ops.archive_records(store, tmp_path / "archive", older_than=AGE, keep_latest=KEEP, now=NOW)
+            )
+
+    monkeypatch.setattr(ops, "_check_written", racing)
+    first = ops.archive_records(store, tmp_path / "archive", older_than=AGE, keep_latest=KEEP, now=NOW)
+    [second] = other
+    assert second.records == 3
+    assert (first.records, first.already_archived) == (0, 3)
+    assert second.file is not None
+    pointed = {file for _payload, file, _line in payloads(store).values() if file}
+    assert pointed == {second.file.name}  # each record points at one file, whose line holds it
+    for record_id, (_payload, file, line) in payloads(store).items():
+        if file:
+            assert next(ops.read_archive(second.file, line=line))["record_id"] == record_id
+    assert first.file is not None
+    assert ops.verify_archive(first.file).ok  # the copies are a whole, verifiable file too

@@ -93,6 +93,14 @@ def archive_command(
             highlight=False,
             soft_wrap=True,
         )
+    if result.already_archived:
+        console.print(
+            f"[yellow]{result.already_archived} 条记录同时被另一次归档处理，本文件中的这些行是副本 / "
+            f"{result.already_archived} records were archived by another run at the same time: "
+            "their lines in this file are copies[/yellow]",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @archive_app.command("verify")

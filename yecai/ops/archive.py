@@ -119,6 +119,9 @@ class ArchiveResult:
     file_bytes: int = 0
     kept_latest: dict[str, list[str]] = field(default_factory=dict)  # connection → streams protected
     dry_run: bool = False
+    # lines of the file whose record another archive run, at the same time, had already archived:
+    # they are copies (the database points at the other file), nothing is lost
+    already_archived: int = 0
 
 
 @dataclass(slots=True)
@@ -284,6 +287,7 @@ def archive_records(
     moved = _point_records(store, final.name, written, now, batch)
     result.file, result.manifest = final, manifest_of(final)
     result.records = moved
+    result.already_archived = len(written) - moved
     result.by_stream = dict(sorted(by_stream.items()))
     result.file_bytes = final.stat().st_size
     return result

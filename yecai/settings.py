@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     queue_url: str | None = Field(
         None, description="redis://… for distributed workers; default: the embedded SQLite queue in workdir"
     )
+    archive_dir: Path | None = Field(
+        None,
+        description="where `yecai archive` writes archive files; default: archive/ in the work directory",
+    )
     log_format: Literal["text", "json"] = Field(
         "text", description="log lines of serve and worker: text for people, json for a log collector"
     )
@@ -149,6 +153,9 @@ class Settings(BaseSettings):
     def store_url(self, workdir: Path | None = None) -> str:
         directory = workdir or self.workdir
         return self.database_url or f"sqlite:///{(directory / 'yecai.sqlite').resolve()}"
+
+    def archive_directory(self) -> Path:
+        return self.archive_dir or self.workdir / "archive"
 
     def http_timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.http_read_timeout, connect=self.http_connect_timeout)

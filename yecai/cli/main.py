@@ -1,5 +1,5 @@
 """The `yecai` command: demo, init, sandboxes, import, sync, reconcile, match, rules, mapping,
-postings, serve, worker, jobs, alerts, db, doctor, secrets.
+postings, serve, worker, jobs, alerts, db, doctor, secrets, archive.
 
 Commands stay thin: they parse options, call service functions and render results with Rich.
 """
@@ -10,6 +10,7 @@ import typer
 
 from yecai import __version__
 from yecai.cli.alerts import alerts_app
+from yecai.cli.archive import archive_app
 from yecai.cli.db import db_app
 from yecai.cli.demo import demo_command
 from yecai.cli.doctor import doctor_command
@@ -59,6 +60,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
 app.command("doctor")(doctor_command)
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(archive_app, name="archive")
 
 
 def _print_version(wanted: bool) -> None:

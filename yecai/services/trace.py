@@ -93,6 +93,17 @@ class DocumentDetail:
     record_received_at: dt.datetime
     versions: list[DocumentRow]
     postings: list[PostingSummary]
+    # set when `yecai archive` moved the raw payload to a file: record_payload is then a stub
+    record_archive: RecordArchive | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordArchive:
+    """Where an archived record's raw payload is: the archive file (in the archive directory) and line."""
+
+    file: str
+    line: int
+    archived_at: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +328,9 @@ def document_detail(store: Store, who: Principal, document_id: int) -> DocumentD
             record.received_at,
             versions,
             postings,
+            RecordArchive(record.archive_file, record.archive_line or 0, record.archived_at)
+            if record.archive_file
+            else None,
         )
 
 

@@ -83,6 +83,12 @@ class Record(Base):
     issues: Mapped[list | None] = mapped_column(JSON)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # `yecai archive` moved the raw payload to a checksummed file (yecai.ops.archive): the row stays
+    # (documents, webhook events and the trace refer to it), `payload` keeps only a stub, and these
+    # say where the payload is: the file's name in the archive directory and its line (1-based).
+    archive_file: Mapped[str | None] = mapped_column(String(255))
+    archive_line: Mapped[int | None] = mapped_column(Integer)
+    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 Index("ix_records_status", Record.connection, Record.stream, Record.status)

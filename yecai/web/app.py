@@ -185,7 +185,9 @@ def create_app(
         route_class_override=_DirectRoute,
     )
 
-    app.include_router(monitoring_router(store, queue=queue))
+    # free disk where yecai writes: the disk alert then works without node_exporter
+    disk = {"workdir": settings.workdir, "archive": settings.archive_directory()}
+    app.include_router(monitoring_router(store, queue=queue, disk=disk))
     for module in (session, browse, operations, configure, admin, reports, reconcile):
         app.include_router(module.router)
     console.install(app)

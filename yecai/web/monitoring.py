@@ -9,7 +9,8 @@ checks and the collector live in `yecai.observability`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from yecai.observability.disk import DiskCollector
 from yecai.observability.metrics import ProcessInstruments
 from yecai.observability.readiness import CHECK_SECONDS, Check, RedisCheck, database_checks
 from yecai.observability.store_collector import StoreCollector
@@ -48,14 +50,19 @@ async def _within(deadline: float, names: tuple[str, ...], check: Callable[[], l
         ]
 
 
-def monitoring_router(store: Store, *, queue: JobQueue | None = None) -> APIRouter:
-    """The three endpoints for `store` (and the queue's length and Redis, when `queue` is given)."""
+def monitoring_router(
+    store: Store, *, queue: JobQueue | None = None, disk: Mapping[str, Path] | None = None
+) -> APIRouter:
+    """The three endpoints for `store` (and the queue's length and Redis, when `queue` is given;
+    the free space of each directory in `disk`, by the name of its role)."""
     # public on purpose: probes and Prometheus scrape without signing in; nothing here names a
     # project, a record or a secret (bind the port to the internal network in production)
     router = APIRouter(tags=["monitoring 监控"], dependencies=[allow(PUBLIC)])
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ProcessInstruments())
     registry.register(StoreCollector(store, queue.huey if queue is not None else None))
+    if disk:
+        registry.register(DiskCollector(disk))
     redis_check = (
         RedisCheck(queue.runtime.settings.queue_url)
         if queue is not None and queue.runtime.distributed and queue.runtime.settings.queue_url

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yecai.domain.posting_states import OPEN, STATES, TERMINAL, PostingState
 from yecai.errors import YecaiError
+from yecai.services import archive as archives
 from yecai.services import dashboard as dashboards
 from yecai.services import trace
 from yecai.services import vouchers as voucher_views
@@ -146,7 +147,13 @@ def document_page(request: Request, document_id: int) -> HTMLResponse:
         return not_found_page(request)
     label = i18n.labeller(page_lang(request))
     fields = voucher_views.document_fields(detail.data, label)
-    return render(request, "document.html", doc=detail, fields=fields)
+    archived = None
+    if detail.record_archive is not None:  # the raw payload left the database: read it where it went
+        where = detail.record_archive
+        archived = archives.read_pointer(
+            request.app.state.ctx.settings, where.file, where.line, where.archived_at
+        )
+    return render(request, "document.html", doc=detail, fields=fields, archived=archived)
 
 
 @router.get("/postings", dependencies=READ)

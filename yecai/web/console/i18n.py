@@ -189,6 +189,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "document.title": ("单据 {id}", "Document {id}"),
     "document.record": ("原始记录", "Source record"),
     "document.data": ("规范化单据", "Canonical document"),
+    "document.archived": ("原始内容已归档至", "Raw payload archived to"),
+    "document.archive_line": ("第 {line} 行", "line {line}"),
+    "document.archive_content": ("归档中的原始内容（已校验行）", "Raw payload read from the archive"),
+    "document.archive_missing": (
+        "归档文件不在本机 {path}：用 yecai archive read FILE --line N 在存放处读取",
+        "the archive file is not at {path} on this host: read it where it is kept with yecai archive read FILE --line N",
+    ),
     "document.versions": ("版本", "Versions"),
     "document.postings": ("相关过账", "Postings"),
     "document.current": ("当前", "this one"),

@@ -1,0 +1,6 @@
+"""Operations: what the person running yecai does to the installation itself (backup, restore).
+
+Each module is one role: `container` the backup file's format, `postgres` the PostgreSQL client
+tools, `backup` taking a copy, `restore` putting one back. The CLI and the web call them through
+`yecai.services.backups`.
+"""

@@ -1,5 +1,5 @@
 """The `yecai` command: demo, init, sandboxes, import, sync, reconcile, match, rules, mapping,
-postings, serve, worker, jobs, alerts.
+postings, serve, worker, jobs, alerts, backup, restore.
 
 Commands stay thin: they parse options, call service functions and render results with Rich.
 """
@@ -10,6 +10,7 @@ import typer
 
 from yecai import __version__
 from yecai.cli.alerts import alerts_app
+from yecai.cli.backup import backup_command, restore_command
 from yecai.cli.demo import demo_command
 from yecai.cli.help_format import install as install_help_format
 from yecai.cli.import_file import column_templates_app, import_command
@@ -53,6 +54,8 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(report_app, name="report")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def _print_version(wanted: bool) -> None:

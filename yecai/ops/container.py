@@ -13,6 +13,7 @@ import io
 import json
 import os
 import tarfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ def write_container(out: Path, manifest: Manifest, members: dict[str, Path]) -> 
             tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar,
         ):
             info = tarfile.TarInfo(MANIFEST)
-            info.size, info.mode = len(body), PRIVATE
+            info.size, info.mode, info.mtime = len(body), PRIVATE, int(time.time())
             tar.addfile(info, io.BytesIO(body))
             for name, path in members.items():
                 info = tar.gettarinfo(str(path), arcname=name)

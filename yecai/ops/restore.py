@@ -44,6 +44,7 @@ class RestoreResult:
     marked: list[str] = field(default_factory=list)  # Kingdee connections looked up before sending
     key: str = "absent"  # absent | written | same | kept_env | replaced
     key_path: Path | None = None
+    lookup_days: int = restored.LOOKUP_DAYS
 
     @property
     def behind(self) -> bool:
@@ -249,7 +250,9 @@ def restore_backup(
             f"恢复后的表结构版本 {revision} 与备份清单 {manifest.schema_revision} 不符",
             f"the restored schema revision {revision} differs from the manifest's {manifest.schema_revision}",
         )
-    return RestoreResult(manifest, shown, revision, code_head(), states, marked, key_action, key_path)
+    return RestoreResult(
+        manifest, shown, revision, code_head(), states, marked, key_action, key_path, lookup_days
+    )
 
 
 def _scratch(kind: str, store_url: str) -> str | None:

@@ -16,13 +16,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from sqlalchemy import JSON, Connection, column, inspect, select, table, text
 
 from yecai.domain.posting_states import PostingState as S
-from yecai.kingdee.client import KingdeeClient
-from yecai.kingdee.keys import find_by_keys, key_value
+from yecai.kingdee.keys import Found, key_value
 from yecai.store.clock import as_utc
 from yecai.store.db import Store
 from yecai.store.tables import Posting, Run
@@ -83,12 +81,16 @@ def mark_restored(
     return names
 
 
+# (form id, key field, key values) → value → the document found: the sender's own lookup
+Find = Callable[[str, str, Iterable[str]], dict[str, Found]]
+
+
 def settle_after_restore(
     store: Store,
-    client: KingdeeClient,
+    find: Find,
     *,
     kingdee_connection: str,
-    confirm: Callable[[Posting, Any], None],
+    confirm: Callable[[Posting, Found], None],
 ) -> int:
     """While a restore marker is pending: look up every not-yet-checked posting by key; how many found.
 
@@ -120,7 +122,7 @@ def settle_after_restore(
                 .with_for_update(skip_locked=True)
             )
         )
-        found = _look_up(client, postings, confirm)
+        found = _look_up(find, postings, confirm)
         top = max([checked_to, *(p.id for p in postings)])
         counts.update(
             checked_to_id=top,
@@ -135,25 +137,14 @@ def settle_after_restore(
         return found
 
 
-def _look_up(
-    client: KingdeeClient, postings: Iterable[Posting], confirm: Callable[[Posting, Any], None]
-) -> int:
-    from yecai.sync.sending import AMOUNT_FIELDS, PRIMARY_KEYS  # the sender's own lookup shape
-
+def _look_up(find: Find, postings: Iterable[Posting], confirm: Callable[[Posting, Found], None]) -> int:
     groups: dict[tuple[str, str], list[Posting]] = defaultdict(list)
     for posting in postings:
         groups[(posting.form_id, posting.key_field)].append(posting)
     found = 0
     for (form_id, key_field), members in groups.items():
         values = {p.id: p.kingdee_key or key_value(p.key_field, p.posting_key) for p in members}
-        hits = find_by_keys(
-            client,
-            form_id,
-            key_field,
-            values.values(),
-            pk=PRIMARY_KEYS.get(form_id, "FID"),
-            amount_fields=AMOUNT_FIELDS.get(form_id, ()),
-        )
+        hits = find(form_id, key_field, values.values())
         for posting in members:
             hit = hits.get(values[posting.id])
             if hit is not None:

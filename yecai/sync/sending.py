@@ -90,7 +90,7 @@ def resolve_unknown(
     # After a restore the backup's "not sent" may be stale: those postings are looked up first.
     result.found_after_restore += restored.settle_after_restore(
         store,
-        client,
+        lambda form_id, key_field, values: _find(client, form_id, key_field, values),
         kingdee_connection=kingdee_connection,
         confirm=lambda posting, hit: _confirm(posting, hit, rule_sets, reason="found by key after a restore"),
     )
@@ -106,14 +106,7 @@ def resolve_unknown(
         for posting in unknown:
             groups[(posting.form_id, posting.key_field)].append(posting)
         for (form_id, key_field), postings in groups.items():
-            found = find_by_keys(
-                client,
-                form_id,
-                key_field,
-                (_lookup_value(p) for p in postings),
-                pk=PRIMARY_KEYS.get(form_id, "FID"),
-                amount_fields=AMOUNT_FIELDS.get(form_id, ()),
-            )
+            found = _find(client, form_id, key_field, (_lookup_value(p) for p in postings))
             for posting in postings:
                 if posting.kind == "update":
                     # rewriting with the same content again is harmless
@@ -134,6 +127,18 @@ def resolve_unknown(
                     continue
                 _confirm(posting, hit, rule_sets, reason="found by key")
                 result.found_after_unknown += 1
+
+
+def _find(client: KingdeeClient, form_id: str, key_field: str, values: Iterable[str]) -> dict[str, Found]:
+    """Documents of the form carrying these key values: the one lookup every unknown outcome gets."""
+    return find_by_keys(
+        client,
+        form_id,
+        key_field,
+        values,
+        pk=PRIMARY_KEYS.get(form_id, "FID"),
+        amount_fields=AMOUNT_FIELDS.get(form_id, ()),
+    )
 
 
 def _confirm(posting: Posting, hit: Found, rule_sets: Mapping[str, RuleSet] | None, *, reason: str) -> None:

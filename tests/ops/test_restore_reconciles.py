@@ -7,7 +7,8 @@ finishes. The backup is restored into an empty database — it holds
 postings `sent` (their outcome unknown to it) and `planned` (sent after it was taken) — and the
 sync runs again: every such posting is found in Kingdee by its key, nothing is sent, and the
 reconciliation (yecai.reconcile) finds no difference; each posting key is in Kingdee once, with the
-source's amounts. On SQLite and PostgreSQL. A control restore without the restore's marker shows
+source's amounts. With Submit/Audit in the rule set the backup also holds `saved` postings audited
+after it: their status is read again, never submitted twice. On SQLite and PostgreSQL. A control restore without the restore's marker shows
 the planned postings would otherwise be posted a second time (the test can fail).
 """
 
@@ -46,14 +47,18 @@ def slow_systems(tmp_path: Path) -> Iterator[Systems]:
 
 
 def sync(
-    store: Store, systems: Systems, key_field: str, step: Callable[[str, int | None], Any] | None = None
+    store: Store,
+    systems: Systems,
+    key_field: str,
+    step: Callable[[str, int | None], Any] | None = None,
+    audit: bool = False,
 ) -> SyncReport:
     with systems.client() as client:
         return run_sync_job(
             store,
             systems.connector,
             client,
-            rule_sets=[rules_with(kingdee={"key_field": key_field})],
+            rule_sets=[rules_with(kingdee={"key_field": key_field}, submit=audit, audit=audit)],
             mapping=default_mapping(),
             source_connection="pm",
             kingdee_connection="kd",
@@ -78,7 +83,13 @@ def kingdee_total(systems: Systems) -> Any:
 
 
 def backup_mid_sync(
-    store_url: str, store: Store, systems: Systems, key_field: str, workdir: Path, out: Path
+    store_url: str,
+    store: Store,
+    systems: Systems,
+    key_field: str,
+    workdir: Path,
+    out: Path,
+    audit: bool = False,
 ) -> BackupResult:
     """Run the sync; after its second saved batch, a backup from another thread while calls fly."""
     taken: list[BackupResult] = []
@@ -109,7 +120,7 @@ def backup_mid_sync(
 
         return landed
 
-    report = sync(store, systems, key_field, step)
+    report = sync(store, systems, key_field, step, audit)
     for thread in threads:
         thread.join(timeout=120)
     assert not errors, errors
@@ -120,16 +131,18 @@ def backup_mid_sync(
 
 # bill_no: Kingdee itself refuses a second FBillNo; summary: nothing in Kingdee stops a second copy,
 # only the lookup by key does.
-@pytest.mark.parametrize("key_field", [BILL_NO, SUMMARY])
+# audit: Submit and Audit follow the saves, so the backup also holds `saved` postings whose
+# Submit/Audit happened after it.
+@pytest.mark.parametrize(("key_field", "audit"), [(BILL_NO, False), (SUMMARY, False), (SUMMARY, True)])
 def test_a_backup_taken_mid_sync_restores_and_nothing_is_posted_twice(
-    store_url: str, empty_url: str, slow_systems: Systems, tmp_path: Path, key_field: str
+    store_url: str, empty_url: str, slow_systems: Systems, tmp_path: Path, key_field: str, audit: bool
 ) -> None:
     systems = slow_systems
     source_total = money_sum(r.amount for r in systems.dataset.all_cost_records)
     store = open_store(store_url)
     try:
         backup = backup_mid_sync(
-            store_url, store, systems, key_field, tmp_path / "work", tmp_path / "yecai.backup"
+            store_url, store, systems, key_field, tmp_path / "work", tmp_path / "yecai.backup", audit
         )
         with store.transaction() as session:
             # what each posting's key reads as in Kingdee: the 摘要 token's key, or the FBillNo
@@ -146,7 +159,7 @@ def test_a_backup_taken_mid_sync_restores_and_nothing_is_posted_twice(
     states = backup.manifest.postings
     assert states.get("sent", 0) + states.get("uncertain", 0) > 0, states
     assert states.get("planned", 0) > 0, states
-    assert states.get("posted", 0) > 0, states
+    assert states.get("saved" if audit else "posted", 0) > 0, states  # saved: Submit/Audit came after
 
     result = restore_backup(backup.path, empty_url, tmp_path / "restored-work")
     assert result.postings == states
@@ -154,8 +167,10 @@ def test_a_backup_taken_mid_sync_restores_and_nothing_is_posted_twice(
     assert not result.behind
     restored_store = open_store(empty_url)
     try:
-        again = sync(restored_store, systems, key_field)
+        again = sync(restored_store, systems, key_field, audit=audit)
         assert again.send.sent == 0, again.send
+        # saved in the backup, audited since: their status is read again, nothing submitted twice
+        assert (again.send.submitted, again.send.audited, again.send.compensated) == (0, 0, 0)
         assert again.send.found_after_unknown == states.get("sent", 0) + states.get("uncertain", 0)
         assert again.send.found_after_restore == states["planned"]
         assert again.check.clean, again.check

@@ -32,6 +32,9 @@ LOOKUP_DAYS = 7
 # Not in Kingdee as far as the restored database knows, but maybe sent after the backup was taken
 # (sent/uncertain are looked up by `sending.resolve_unknown` anyway).
 NOT_SENT = (S.PLANNED, S.AWAITING_APPROVAL, S.FAILED, S.DEAD, S.HELD, S.SKIPPED)
+# Saved in the backup: Submit/Audit may have happened since — their status is read again first, or
+# the next run would submit an audited voucher and, refused, compensate it.
+LOOK_UP = (*NOT_SENT, S.SAVED)
 # Updates rewrite in place and deletions end in "already gone": repeating them is harmless.
 NEW_DOCUMENTS = ("posting", "reversal")
 
@@ -94,6 +97,8 @@ def settle_after_restore(
 ) -> int:
     """While a restore marker is pending: look up every not-yet-checked posting by key; how many found.
 
+    Saved postings are re-read too (their status may have moved on) but not counted as found.
+
     `confirm(posting, hit)` records a found posting (the sender's own confirmation, as after an
     unknown outcome). Postings another sender holds are skipped (FOR UPDATE SKIP LOCKED on
     PostgreSQL); they are checked at the next send. The marker closes once its time is up.
@@ -115,7 +120,7 @@ def settle_after_restore(
                 .where(
                     Posting.connection == kingdee_connection,
                     Posting.id > checked_to,
-                    Posting.state.in_(NOT_SENT),
+                    Posting.state.in_(LOOK_UP),
                     Posting.kind.in_(NEW_DOCUMENTS),
                 )
                 .order_by(Posting.id)
@@ -148,8 +153,9 @@ def _look_up(find: Find, postings: Iterable[Posting], confirm: Callable[[Posting
         for posting in members:
             hit = hits.get(values[posting.id])
             if hit is not None:
+                was_saved = posting.state == S.SAVED
                 confirm(posting, hit)
-                found += 1
+                found += 0 if was_saved else 1
     return found
 
 

@@ -151,7 +151,9 @@ def _confirm(posting: Posting, hit: Found, rule_sets: Mapping[str, RuleSet] | No
     posting.response = jsonutil.dumps({"found_by_key": True, "Id": hit.id, "Number": hit.number})
     posting.error_action = posting.error_fault = posting.error_message = None
     posting.step = {"C": "audit", "B": "submit"}.get(hit.status or "", "save")
-    transition(posting, state_after(posting, _rules_for(posting, rule_sets)), reason=reason)
+    target = state_after(posting, _rules_for(posting, rule_sets))
+    if posting.state != target:  # a saved posting re-read after a restore may still be saved
+        transition(posting, target, reason=reason)
 
 
 def _number_of(posting: Posting, number: str | None) -> str | None:

@@ -100,8 +100,9 @@ def settle_after_restore(
     Saved postings are re-read too (their status may have moved on) but not counted as found.
 
     `confirm(posting, hit)` records a found posting (the sender's own confirmation, as after an
-    unknown outcome). Postings another sender holds are skipped (FOR UPDATE SKIP LOCKED on
-    PostgreSQL); they are checked at the next send. The marker closes once its time is up.
+    unknown outcome). The marker row is locked for the lookup (PostgreSQL): two senders of the
+    connection starting together take turns, and the second looks up only what the first did not.
+    The marker closes once its time is up.
     """
     with store.transaction() as session:
         marker = session.scalars(
@@ -109,6 +110,7 @@ def settle_after_restore(
             .where(Run.kind == KIND, Run.connection == kingdee_connection, Run.status == PENDING)
             .order_by(Run.id)
             .limit(1)
+            .with_for_update()
         ).first()
         if marker is None:
             return 0
@@ -124,7 +126,8 @@ def settle_after_restore(
                     Posting.kind.in_(NEW_DOCUMENTS),
                 )
                 .order_by(Posting.id)
-                .with_for_update(skip_locked=True)
+                # a row a sender is claiming right now is waited for, then seen `sent` and left out
+                .with_for_update()
             )
         )
         found = _look_up(find, postings, confirm)

@@ -31,7 +31,7 @@ from yecai.cli.main import app
 from yecai.errors import ConfigurationError, DataError
 from yecai.ops import postgres
 from yecai.ops.backup import take_backup
-from yecai.ops.container import KEY_MEMBER, MANIFEST, SQLITE_MEMBER, unpack, write_container
+from yecai.ops.container import KEY_MEMBER, MANIFEST, OLD_KEY_MEMBER, SQLITE_MEMBER, unpack, write_container
 from yecai.ops.restore import restore_backup
 from yecai.secrets import KEY_ENV
 from yecai.store.db import alembic_config, open_store
@@ -329,3 +329,21 @@ def test_the_commands_say_it_chinese_first(monkeypatch: pytest.MonkeyPatch, tmp_
     assert "Run one `yecai sync`" in done.output
     assert "备份不含加密密钥" in done.output
     assert "holds no secrets key" in done.output
+
+
+def test_a_rotations_previous_key_travels_with_the_key(tmp_path: Path) -> None:
+    """After `yecai secrets rotate-key` the previous key still decrypts: backed up and restored beside the key."""
+    url = f"sqlite:///{tmp_path / 'yecai.sqlite'}"
+    open_store(url).close()
+    (tmp_path / "secret.key").write_bytes(key := Fernet.generate_key())
+    (tmp_path / "secret.key.old").write_bytes(old := Fernet.generate_key())
+    plain = take_backup(url, tmp_path, tmp_path / "plain.backup")
+    assert set(members(plain.path)) == {MANIFEST, SQLITE_MEMBER}  # neither key without the flag
+    keyed = take_backup(url, tmp_path, tmp_path / "keyed.backup", include_key=True)
+    inside = members(keyed.path)
+    assert (inside[KEY_MEMBER], inside[OLD_KEY_MEMBER]) == (key, old)
+    fresh = tmp_path / "fresh"
+    result = restore_backup(keyed.path, f"sqlite:///{fresh / 'yecai.sqlite'}", fresh)
+    assert (result.key, result.old_key) == ("written", {"secret.key.old": "written"})
+    assert (fresh / "secret.key.old").read_bytes() == old
+    assert stat.S_IMODE((fresh / "secret.key.old").stat().st_mode) == 0o600

@@ -22,7 +22,14 @@ from sqlalchemy.engine import make_url
 from yecai import __version__
 from yecai.errors import ConfigurationError
 from yecai.ops import postgres
-from yecai.ops.container import KEY_MEMBER, POSTGRES_MEMBER, SQLITE_MEMBER, Manifest, write_container
+from yecai.ops.container import (
+    KEY_MEMBER,
+    OLD_KEY_MEMBER,
+    POSTGRES_MEMBER,
+    SQLITE_MEMBER,
+    Manifest,
+    write_container,
+)
 from yecai.secrets import KEY_ENV
 
 
@@ -76,6 +83,23 @@ def read_key(workdir: Path) -> tuple[bytes, str] | None:
         return env.encode("ascii"), KEY_ENV
     path = workdir / "secret.key"
     if path.is_file():
+        return path.read_bytes().strip(), str(path)
+    return None
+
+
+# A rotation's previous key (`yecai secrets rotate-key`) still decrypts what was not re-encrypted
+# yet, and a backup taken before the rotation: it travels with the key when there is one.
+OLD_KEY_ENV = "YECAI_SECRET_KEY_OLD"
+OLD_KEY_FILE = "secret.key.old"
+
+
+def read_old_key(workdir: Path) -> tuple[bytes, str] | None:
+    """The previous key beside the key, as it is stored (environment or file), never created."""
+    if os.environ.get(KEY_ENV):
+        env = os.environ.get(OLD_KEY_ENV, "").strip()
+        return (env.encode("ascii"), OLD_KEY_ENV) if env else None
+    path = workdir / OLD_KEY_FILE
+    if path.is_file() and path.read_bytes().strip():
         return path.read_bytes().strip(), str(path)
     return None
 
@@ -182,11 +206,16 @@ def take_backup(store_url: str, workdir: Path, out: Path, *, include_key: bool =
             manifest = _postgres_copy(store_url, member)
             members = {POSTGRES_MEMBER: member}
         if key is not None:
-            key_file = folder / KEY_MEMBER
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(key[0])
-            members[KEY_MEMBER] = key_file
+            keys = {KEY_MEMBER: key[0]}
+            old_key = read_old_key(workdir)
+            if old_key is not None:
+                keys[OLD_KEY_MEMBER] = old_key[0]
+            for name, value in keys.items():
+                key_file = folder / name
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(value)
+                members[name] = key_file
             manifest.includes_key = True
         write_container(out, manifest, members)
     return BackupResult(out, manifest, out.stat().st_size, key[1] if key else None)

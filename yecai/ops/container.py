@@ -26,7 +26,9 @@ MANIFEST = "manifest.json"
 SQLITE_MEMBER = "database.sqlite"
 POSTGRES_MEMBER = "database.pgdump"
 KEY_MEMBER = "secret.key"
-MEMBERS = (SQLITE_MEMBER, POSTGRES_MEMBER, KEY_MEMBER)
+# the key a rotation replaced, which still decrypts until it is withdrawn (`yecai secrets rotate-key`)
+OLD_KEY_MEMBER = "secret.key.old"
+MEMBERS = (SQLITE_MEMBER, POSTGRES_MEMBER, KEY_MEMBER, OLD_KEY_MEMBER)
 PRIVATE = 0o600
 _CHUNK = 1 << 20
 
@@ -151,6 +153,8 @@ def read_manifest(path: Path) -> Manifest:
     unknown = set(manifest.members) - set(MEMBERS)
     if unknown or manifest.database_member not in manifest.members:
         raise _bad(path, "清单列出的成员不符", "the manifest lists unexpected or missing members")
+    if OLD_KEY_MEMBER in manifest.members and KEY_MEMBER not in manifest.members:
+        raise _bad(path, "有旧密钥而无当前密钥", "an old key without the current one")
     if manifest.includes_key != (KEY_MEMBER in manifest.members):
         raise _bad(path, "清单关于密钥的说明与成员不符", "the manifest's key flag disagrees with its members")
     return manifest

@@ -24,8 +24,16 @@ from sqlalchemy.engine import Engine
 
 from yecai.errors import ConfigurationError, DataError
 from yecai.ops import postgres
-from yecai.ops.backup import database_kind, postings_by_state, revision_of, server_major, sqlite_path
-from yecai.ops.container import KEY_MEMBER, Manifest, read_manifest, unpack
+from yecai.ops.backup import (
+    OLD_KEY_ENV,
+    OLD_KEY_FILE,
+    database_kind,
+    postings_by_state,
+    revision_of,
+    server_major,
+    sqlite_path,
+)
+from yecai.ops.container import KEY_MEMBER, OLD_KEY_MEMBER, Manifest, read_manifest, unpack
 from yecai.secrets import KEY_ENV
 from yecai.store.db import alembic_config, private_file
 from yecai.sync import restored
@@ -45,6 +53,7 @@ class RestoreResult:
     key: str = "absent"  # absent | written | same | kept_env | replaced
     key_path: Path | None = None
     lookup_days: int = restored.LOOKUP_DAYS
+    old_key: dict[str, str] = field(default_factory=dict)  # secret.key.old → its action, when in the backup
 
     @property
     def behind(self) -> bool:
@@ -116,19 +125,24 @@ def _sqlite_rows(path: Path) -> dict[str, int]:
         engine.dispose()
 
 
-def _plan_key(manifest: Manifest, unpacked: Path, workdir: Path, force: bool) -> tuple[str, bytes | None]:
-    """What to do with the key in the backup, decided before any database is touched."""
-    if not manifest.includes_key:
-        return "absent", None
-    key = (unpacked / KEY_MEMBER).read_bytes().strip()
-    env = os.environ.get(KEY_ENV)
-    if env:
-        return ("same" if env.encode("ascii") == key else "kept_env"), None
-    path = workdir / "secret.key"
+@dataclass(frozen=True, slots=True)
+class KeyPlan:
+    """What a restore does with one key of the backup: its file, the action and the bytes to write."""
+
+    file: str  # secret.key | secret.key.old
+    action: str  # absent | written | same | kept_env | replaced
+    key: bytes | None = None  # to write (written, replaced)
+
+
+def _plan_one(name: str, key: bytes, workdir: Path, force: bool, env_name: str) -> KeyPlan:
+    env = os.environ.get(env_name) if os.environ.get(KEY_ENV) else None
+    if os.environ.get(KEY_ENV):  # keys from the environment: the files are not used
+        return KeyPlan(name, "same" if (env or "").encode("ascii") == key else "kept_env")
+    path = workdir / name
     if not path.exists():
-        return "written", key
+        return KeyPlan(name, "written", key)
     if path.read_bytes().strip() == key:
-        return "same", None
+        return KeyPlan(name, "same")
     if not force:
         raise DataError(
             f"{path} 已有另一把密钥：恢复不会覆盖它（覆盖后用它加密的密钥将无法解密）。"
@@ -136,16 +150,27 @@ def _plan_key(manifest: Manifest, unpacked: Path, workdir: Path, force: bool) ->
             f"{path} holds a different key: a restore does not overwrite it (secrets encrypted with it "
             "would become unreadable). Add --force to use the backup's key (the old file is kept, renamed)",
         )
-    return "replaced", key
+    return KeyPlan(name, "replaced", key)
 
 
-def _write_key(workdir: Path, key: bytes, replace: bool) -> Path:
-    path = workdir / "secret.key"
+def _plan_keys(manifest: Manifest, unpacked: Path, workdir: Path, force: bool) -> list[KeyPlan]:
+    """What to do with the backup's keys, decided before any database is touched."""
+    if not manifest.includes_key:
+        return [KeyPlan(KEY_MEMBER, "absent")]
+    plans = [_plan_one(KEY_MEMBER, (unpacked / KEY_MEMBER).read_bytes().strip(), workdir, force, KEY_ENV)]
+    if OLD_KEY_MEMBER in manifest.members:
+        old = (unpacked / OLD_KEY_MEMBER).read_bytes().strip()
+        plans.append(_plan_one(OLD_KEY_FILE, old, workdir, force, OLD_KEY_ENV))
+    return plans
+
+
+def _write_key(workdir: Path, name: str, key: bytes, replace: bool) -> Path:
+    path = workdir / name
     workdir.mkdir(parents=True, exist_ok=True)
     if replace and path.exists():
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        path.rename(path.with_name(f"secret.key.before-restore-{stamp}"))
-    partial = path.with_name(f".secret.key.partial-{os.getpid()}")
+        path.rename(path.with_name(f"{name}.before-restore-{stamp}"))
+    partial = path.with_name(f".{name}.partial-{os.getpid()}")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key)
@@ -215,7 +240,7 @@ def restore_backup(
         unpacked = Path(tmp)
         os.chmod(unpacked, 0o700)
         unpack(path, unpacked)  # every checksum verified before anything is touched
-        key_action, key = _plan_key(manifest, unpacked, workdir, force)
+        key_plans = _plan_keys(manifest, unpacked, workdir, force)
         copy = unpacked / manifest.database_member
         if kind == "sqlite":
             target = sqlite_path(store_url)
@@ -234,7 +259,11 @@ def restore_backup(
             if held and not force:
                 raise _refuse_non_empty(shown, held)
             _restore_postgres(copy, store_url, manifest)
-    key_path = _write_key(workdir, key, key_action == "replaced") if key is not None else None
+    written = {
+        plan.file: _write_key(workdir, plan.file, plan.key, plan.action == "replaced")
+        for plan in key_plans
+        if plan.key is not None
+    }
     engine = create_engine(store_url)
     try:
         with engine.begin() as connection:
@@ -251,7 +280,16 @@ def restore_backup(
             f"the restored schema revision {revision} differs from the manifest's {manifest.schema_revision}",
         )
     return RestoreResult(
-        manifest, shown, revision, code_head(), states, marked, key_action, key_path, lookup_days
+        manifest,
+        shown,
+        revision,
+        code_head(),
+        states,
+        marked,
+        key_plans[0].action,
+        written.get(KEY_MEMBER),
+        lookup_days,
+        {plan.file: plan.action for plan in key_plans[1:]},
     )
 
 

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from yecai.ops.backup import BackupResult, take_backup
+from yecai.ops.container import OLD_KEY_MEMBER
 from yecai.ops.restore import RestoreResult, restore_backup
 from yecai.secrets import KEY_ENV
 from yecai.settings import Settings
@@ -54,11 +55,14 @@ def backup_lines(result: BackupResult, settings: Settings) -> list[Line]:
         ),
     ]
     if manifest.includes_key:
+        old = OLD_KEY_MEMBER in manifest.members
         lines.append(
             (
-                f"此备份包含加密密钥（来自 {result.key_from}）：持有该文件的人可以解密所有已保存的连接密钥。"
+                f"此备份包含加密密钥（来自 {result.key_from}{'，另含轮换前的旧密钥' if old else ''}）："
+                "持有该文件的人可以解密所有已保存的连接密钥。"
                 "请像保管密钥本身一样保管它：勿上传、勿放入 git、勿与他人共享",
-                f"this backup holds the secrets key (from {result.key_from}): whoever has the file can decrypt "
+                f"this backup holds the secrets key (from {result.key_from}"
+                f"{', and the previous key a rotation replaced' if old else ''}): whoever has the file can decrypt "
                 "every stored connection secret. Guard it like the key itself: do not upload it, commit it or "
                 "share it",
                 "danger",
@@ -136,6 +140,27 @@ def restore_lines(result: RestoreResult, settings: Settings) -> list[Line]:
         ),
     }[result.key]
     lines.append(key)
+    old_key = {
+        "written": (
+            f"轮换前的旧密钥已写入 {settings.workdir / 'secret.key.old'}（撤下旧密钥之前仍用于解密）",
+            f"the previous key a rotation replaced was written to {settings.workdir / 'secret.key.old'} (it "
+            "still decrypts until it is withdrawn)",
+            "info",
+        ),
+        "replaced": (
+            f"已改用备份中的旧密钥 {settings.workdir / 'secret.key.old'}（原文件改名保留）",
+            f"the backup's previous key now is {settings.workdir / 'secret.key.old'} (the old file kept, renamed)",
+            "warning",
+        ),
+        "kept_env": (
+            "备份中的旧密钥与环境变量 YECAI_SECRET_KEY_OLD 不同：若有连接密钥无法解密，请把它设为备份中的旧密钥",
+            "the backup's previous key differs from YECAI_SECRET_KEY_OLD: if a connection secret cannot be "
+            "decrypted, set it to the backup's previous key",
+            "warning",
+        ),
+    }.get(result.old_key.get("secret.key.old", ""))
+    if old_key is not None:
+        lines.append(old_key)
     if result.behind:
         lines.append(
             (

@@ -79,6 +79,8 @@ INTERNAL: dict[str, str] = {
     "yecai.domain.documents.BoqEdition": "proper names, shown as they are",
     # sign-in outcomes reach people as LOGIN_MESSAGES, whole sentences in both languages
     "yecai.auth.users.LoginOutcome": "shown as LOGIN_MESSAGES sentences",
+    # `yecai db check` / doctor say where the schema stands in whole sentences (SchemaReport.zh / .en)
+    "yecai.services.schema.SchemaState": "shown as SchemaReport.zh / .en sentences",
     # the column types of the file importer's layouts: configuration read by code, never shown
     "yecai.files.columns.FieldType": "layout configuration, never shown",
     # rule-set options an integrator writes in YAML; the YAML keys are the documented interface

@@ -37,6 +37,7 @@ _STATES: dict[str, Words] = {
     "deleted": ("已删除", "deleted"),
     # runs, imports and job outcomes
     "running": ("运行中", "running"),
+    "pending": ("进行中", "pending"),  # a restore's lookups by key still under way
     "importing": ("导入中", "importing"),
     "succeeded": ("成功", "succeeded"),
     "attention": ("需关注", "needs attention"),
@@ -86,6 +87,8 @@ VOCABULARY: dict[str, dict[str, Words]] = {
         "reconcile": ("对账", "reconciliation"),
         "file_import": ("文件导入", "file import"),
         "report": ("报告", "report"),
+        # a restore's marker per Kingdee connection (yecai/sync/restored.py)
+        "restore": ("恢复备份后按键核对", "restore: look up by key"),
     },
     # what to do next, by failure group (yecai.services.dashboard.GROUPS)
     "group": {

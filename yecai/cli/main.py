@@ -1,5 +1,5 @@
 """The `yecai` command: demo, init, sandboxes, import, sync, reconcile, match, rules, mapping,
-postings, serve, worker, jobs, alerts, db, doctor, secrets, archive.
+postings, serve, worker, jobs, alerts, db, doctor, secrets, archive, backup, restore.
 
 Commands stay thin: they parse options, call service functions and render results with Rich.
 """
@@ -11,6 +11,7 @@ import typer
 from yecai import __version__
 from yecai.cli.alerts import alerts_app
 from yecai.cli.archive import archive_app
+from yecai.cli.backup import backup_command, restore_command
 from yecai.cli.db import db_app
 from yecai.cli.demo import demo_command
 from yecai.cli.doctor import doctor_command
@@ -61,6 +62,8 @@ app.add_typer(db_app, name="db")
 app.command("doctor")(doctor_command)
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(archive_app, name="archive")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def _print_version(wanted: bool) -> None:

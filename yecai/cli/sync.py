@@ -43,6 +43,11 @@ def _summary(name: str, report: SyncReport) -> Table:
         if plan.held:
             table.add_row(f"暂缓 held · {rule_set}", f"{sum(len(h.document_ids) for h in plan.held):,}")
     table.add_row("过账 posted", f"{report.send.posted + report.send.found_after_unknown:,}")
+    if report.send.found_after_restore:  # the first syncs after `yecai restore`
+        table.add_row(
+            "恢复后按键找到（不再发送） found by key after a restore (not sent again)",
+            f"{report.send.found_after_restore:,}",
+        )
     table.add_row("失败 failed", f"{report.send.failed:,}")
     table.add_row("待处理 still pending", f"{report.pending:,}")
     check = report.check

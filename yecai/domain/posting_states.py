@@ -46,8 +46,12 @@ UNKNOWN: tuple[PostingState, ...] = (S.SENT, S.UNCERTAIN)
 # Not yet settled: still on the way to Kingdee (the console's backlog).
 OPEN: tuple[PostingState, ...] = (S.PLANNED, S.AWAITING_APPROVAL, S.SENT, S.UNCERTAIN, S.SAVED)
 
+# After a restore the backup's "not sent" may be stale: a posting found by key is confirmed.
+_FOUND_AFTER_RESTORE = "恢复备份后按键在金蝶中找到 / found by key in Kingdee after a restore"
+
 _REPLAY = {
     S.PLANNED: "重放：从未保存 / replayed: never saved",
+    S.POSTED: _FOUND_AFTER_RESTORE,
     S.UNCERTAIN: "重放：可能已在金蝶，先按键查询 / replayed: may be in Kingdee, looked up by key first",
     S.SAVED: "重放：已在金蝶，继续提交审核 / replayed: in Kingdee, Submit/Audit go on",
     S.SKIPPED: "人工跳过（附原因） / skipped by a person, with a reason",
@@ -58,11 +62,15 @@ TRANSITIONS: Mapping[PostingState, Mapping[PostingState, str]] = {
     S.AWAITING_APPROVAL: {
         S.PLANNED: "审批通过 / approved at the gate",
         S.SKIPPED: "人工跳过（附原因） / skipped by a person, with a reason",
+        S.SAVED: _FOUND_AFTER_RESTORE,
+        S.POSTED: _FOUND_AFTER_RESTORE,
     },
     S.PLANNED: {
         S.SENT: "放入批量保存 / taken into a BatchSave",
         S.PLANNED: "删除调用未获应答或被拒，下次重试 / a deletion's call failed before an answer: next run",
-        S.POSTED: "删除完成（或已不存在） / deletion done (or already gone)",
+        S.SAVED: _FOUND_AFTER_RESTORE,
+        S.POSTED: "删除完成（或已不存在），或恢复备份后按键找到 / deletion done (or already gone), "
+                  "or found by key after a restore",
         S.FAILED: "删除被拒或找不到原凭证 / deletion refused, or the voucher to delete is unknown",
         S.DEAD: "尝试次数用尽 / attempts exhausted",
         S.SKIPPED: "人工跳过（附原因） / skipped by a person, with a reason",

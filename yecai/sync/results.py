@@ -15,6 +15,7 @@ class SendResult:
     posted: int = 0  # confirmed in Kingdee by this run
     found_after_unknown: int = 0  # uncertain writes that turned out to have landed
     reset_after_unknown: int = 0  # uncertain writes that had not landed (sent again)
+    found_after_restore: int = 0  # held as not sent by a restored backup, found in Kingdee by key
     retried: int = 0
     failed: int = 0
     held: int = 0  # closed period, period policy hold

@@ -28,7 +28,7 @@ from yecai.domain.posting_states import UNKNOWN
 from yecai.domain.posting_states import PostingState as S
 from yecai.errors import Action
 from yecai.kingdee.client import KingdeeClient, KingdeeError, PackageResult, SaveResult
-from yecai.kingdee.keys import find_by_keys, key_value
+from yecai.kingdee.keys import Found, find_by_keys, key_value
 from yecai.kingdee.responses import delete_done
 from yecai.kingdee.vouchers import FORM_ID as VOUCHER_FORM
 from yecai.kingdee.vouchers import voucher_numbers
@@ -37,7 +37,7 @@ from yecai.observability import metrics
 from yecai.settings import Settings
 from yecai.store.db import Store
 from yecai.store.tables import Posting
-from yecai.sync import lifecycle, readback
+from yecai.sync import lifecycle, readback, restored
 from yecai.sync.results import SendResult
 from yecai.sync.states import state_after, transition
 
@@ -85,7 +85,15 @@ def resolve_unknown(
 
     A posting found is confirmed; one not found goes back to planned — except a summary-keyed
     posting still inside its settle time, which stays uncertain (see SUMMARY_SETTLE_SECONDS).
+    After a restore, postings the backup held as not sent are looked up first (`restored`).
     """
+    # After a restore the backup's "not sent" may be stale: those postings are looked up first.
+    result.found_after_restore += restored.settle_after_restore(
+        store,
+        lambda form_id, key_field, values: _find(client, form_id, key_field, values),
+        kingdee_connection=kingdee_connection,
+        confirm=lambda posting, hit: _confirm(posting, hit, rule_sets, reason="found by key after a restore"),
+    )
     with store.transaction() as session:
         unknown = list(
             session.scalars(
@@ -98,14 +106,7 @@ def resolve_unknown(
         for posting in unknown:
             groups[(posting.form_id, posting.key_field)].append(posting)
         for (form_id, key_field), postings in groups.items():
-            found = find_by_keys(
-                client,
-                form_id,
-                key_field,
-                (_lookup_value(p) for p in postings),
-                pk=PRIMARY_KEYS.get(form_id, "FID"),
-                amount_fields=AMOUNT_FIELDS.get(form_id, ()),
-            )
+            found = _find(client, form_id, key_field, (_lookup_value(p) for p in postings))
             for posting in postings:
                 if posting.kind == "update":
                     # rewriting with the same content again is harmless
@@ -124,18 +125,35 @@ def resolve_unknown(
                     posting.attempts = max(posting.attempts - 1, 0)
                     result.reset_after_unknown += 1
                     continue
-                posting.kingdee_id, posting.kingdee_number, posting.kingdee_status = (
-                    hit.id,
-                    _number_of(posting, hit.number),
-                    hit.status,
-                )
-                posting.response = jsonutil.dumps({"found_by_key": True, "Id": hit.id, "Number": hit.number})
-                posting.error_action = posting.error_fault = posting.error_message = None
-                posting.step = {"C": "audit", "B": "submit"}.get(hit.status or "", "save")
-                transition(
-                    posting, state_after(posting, _rules_for(posting, rule_sets)), reason="found by key"
-                )
+                _confirm(posting, hit, rule_sets, reason="found by key")
                 result.found_after_unknown += 1
+
+
+def _find(client: KingdeeClient, form_id: str, key_field: str, values: Iterable[str]) -> dict[str, Found]:
+    """Documents of the form carrying these key values: the one lookup every unknown outcome gets."""
+    return find_by_keys(
+        client,
+        form_id,
+        key_field,
+        values,
+        pk=PRIMARY_KEYS.get(form_id, "FID"),
+        amount_fields=AMOUNT_FIELDS.get(form_id, ()),
+    )
+
+
+def _confirm(posting: Posting, hit: Found, rule_sets: Mapping[str, RuleSet] | None, *, reason: str) -> None:
+    """A posting found in Kingdee by its key: its Id, status and step taken from what Kingdee holds."""
+    posting.kingdee_id, posting.kingdee_number, posting.kingdee_status = (
+        hit.id,
+        _number_of(posting, hit.number),
+        hit.status,
+    )
+    posting.response = jsonutil.dumps({"found_by_key": True, "Id": hit.id, "Number": hit.number})
+    posting.error_action = posting.error_fault = posting.error_message = None
+    posting.step = {"C": "audit", "B": "submit"}.get(hit.status or "", "save")
+    target = state_after(posting, _rules_for(posting, rule_sets))
+    if posting.state != target:  # a saved posting re-read after a restore may still be saved
+        transition(posting, target, reason=reason)
 
 
 def _number_of(posting: Posting, number: str | None) -> str | None:

@@ -376,6 +376,9 @@ def _insert_numbered(
     return ids
 
 
+_QUERY_COLUMNS = ("project_code", "business_date", "category", "amount")
+
+
 def document_columns(document: BaseModel) -> dict[str, Any]:
     """The indexed columns of a document row: project, date, category and amount when it has them.
 
@@ -424,11 +427,12 @@ def store_documents(
             versions[record_id] = version or digest
     rows = []
     for item in documents:
-        columns = (
-            document_columns(item.document)
-            if item.document is not None
-            else {"project_code": None, "business_date": None, "category": None, "amount": None}
-        )
+        if item.columns is not None:
+            columns = dict(zip(_QUERY_COLUMNS, item.columns, strict=True))
+        elif item.document is not None:
+            columns = document_columns(item.document)
+        else:
+            columns = dict.fromkeys(_QUERY_COLUMNS)
         rows.append(
             {
                 "record_id": item.record_id,

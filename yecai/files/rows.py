@@ -268,7 +268,37 @@ def flat_json(values: dict[str, Any]) -> str:
 
 
 def document_json(document: Any) -> str:
-    return flat_json(document.model_dump())
+    """`flat_json(document.model_dump())`, from the document's own values where they are flat.
+
+    The documents have no serializers of their own, so their values are what `model_dump` returns
+    except nested models and sequences, for which it is asked. A field's text for a repeated
+    value (a project, a category, a supplier, an empty field) is written once.
+    """
+    parts: list[str] = []
+    for name, value in vars(document).items():
+        kind = type(value)
+        if kind is str or value is None or kind in _ENUMS or kind is dt.date:
+            # exact types whose equal values are written alike (a Decimal 1.0 equals 1.00: not here)
+            text = _FIELD_TEXTS.get((name, value))
+            if text is None:
+                text = f"{_json_key(name)}:{_json_value(value)}"
+                if len(_FIELD_TEXTS) >= 50_000:
+                    _FIELD_TEXTS.clear()
+                _FIELD_TEXTS[(name, value)] = text
+        elif kind in _FLAT:
+            text = f"{_json_key(name)}:{_json_value(value)}"
+        elif isinstance(value, Enum):
+            _ENUMS.add(kind)
+            text = f"{_json_key(name)}:{_json_value(value)}"
+        else:  # a nested model or a sequence: as model_dump writes it
+            return flat_json(document.model_dump())
+        parts.append(text)
+    return "{" + ",".join(parts) + "}"
+
+
+_FIELD_TEXTS: dict[tuple[str, Any], str] = {}
+_FLAT = frozenset({Decimal, int, bool, dt.datetime, dt.time})
+_ENUMS: set[type] = set()  # the document enums seen (StrEnums: written as their value)
 
 
 def _canonical(value: Any) -> Any:

@@ -337,6 +337,9 @@ def _insert_many(
     session.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
 
 
+_UNSET = object()
+
+
 def _sqlite_many(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
@@ -354,11 +357,17 @@ def _sqlite_many(
         if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
     if processors:
+        # a chunk's rows share most bound values (the chunk's stamp, empty JSON): each column
+        # remembers the last value it bound, by identity
+        last: list[list[Any]] = [[_UNSET, None] for _ in processors]
         bound = []
         for row in rows:
             values = list(row)
-            for index, processor in processors:
-                values[index] = processor(values[index])
+            for (index, processor), seen in zip(processors, last, strict=True):
+                value = values[index]
+                if value is not seen[0]:
+                    seen[0], seen[1] = value, processor(value)
+                values[index] = seen[1]
             bound.append(tuple(values))
         rows = bound  # type: ignore[assignment]
     names = ", ".join(f'"{name}"' for name in columns)

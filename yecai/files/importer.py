@@ -404,8 +404,12 @@ class _Job:
                 return raw
 
             def prepared(
-                raw: RawRow, layout: Layout = layout, context: FileContext = context
+                raw: RawRow,
+                layout: Layout = layout,
+                context: FileContext = context,
+                label: Callable[[RawRow], RawRow | RowIssue | None] = label,
             ) -> PreparedRow | RowIssue | None:
+                # `label`, then the data rows prepared: what the row reader's child may do itself
                 item = label(raw)
                 return prepare_raw(context, layout, item) if isinstance(item, RawRow) else item
 

@@ -27,6 +27,7 @@ the items that come out are the same, in the same order.
 from __future__ import annotations
 
 import contextlib
+import gc
 import mmap
 import os
 import pickle
@@ -136,6 +137,9 @@ def _child(
         # Ctrl-C is the importer's to handle; a parent that is gone breaks the pipe
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        # what the fork copied (the importer's ORM, pydantic, modules) is never garbage here: the
+        # collector leaves it alone, and so does not copy its pages by touching them
+        gc.freeze()
         steer = share is None
         share = START_SHARE if share is None else min(1.0, max(0.0, share))
         credit = 0.0

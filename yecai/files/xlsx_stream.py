@@ -400,6 +400,13 @@ class StreamedWorkbook:
             if ref is None:
                 index = len(out)
                 shown = column_letters(index) + str(number)  # where a reader puts it
+            elif (
+                ref.endswith(own)
+                and 0 <= (index := _COLUMNS.get(ref[: len(ref) - len(own)], -1)) < EXCEL_COLUMNS
+            ):
+                # the usual cell: letters met before (so letters the pattern took) and this row's
+                # number, as written: what the pattern would find, without it
+                shown = ref
             else:
                 match = _REF.fullmatch(ref)
                 if match is None:

@@ -30,6 +30,9 @@ def clean_code(text: str) -> str:
     """The code NFKC-normalised and stripped; raises ValueError (naming the character) if it hides one."""
     # surrounding whitespace (a tab or newline an export left) is noise, not part of the code
     stripped = text.strip()
+    if stripped.isascii() and stripped.isprintable():
+        # printable ASCII holds no invisible or control character and NFKC leaves it as it is
+        return stripped
     for candidate in (stripped, unicodedata.normalize("NFKC", stripped)):
         if found := hidden_character(candidate):
             raise ValueError(found)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import IO
@@ -136,7 +137,7 @@ def pull_events(
         parser.feed(chunk)
         events: list[tuple[str, Element]] = []
         try:
-            events.extend(parser.read_events())
+            _drain(parser, events)
         except ParseError:
             # expat queues its error after the events before it: those still count
             yield events
@@ -152,4 +153,23 @@ def pull_events(
                 f"a tag, comment or text runs on for more than {QUIET_BYTES >> 20} MB",
             )
     parser.close()
-    yield list(parser.read_events())
+    events = []
+    _drain(parser, events)
+    yield events
+
+
+def _drain(parser: XMLPullParser, events: list[tuple[str, Element]]) -> None:
+    """`events.extend(parser.read_events())`, without a generator step per event.
+
+    XMLPullParser queues the events of a feed, and a parse error after them (it is the last item:
+    nothing is queued after an error); read_events yields them one by one and raises the error. The
+    queue is taken whole where it is there to take (CPython's), else read_events is used.
+    """
+    queue = getattr(parser, "_events_queue", None)
+    if not isinstance(queue, deque):
+        events.extend(parser.read_events())
+        return
+    events.extend(queue)
+    queue.clear()
+    if events and isinstance(events[-1], BaseException):
+        raise events.pop()

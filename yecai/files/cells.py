@@ -48,6 +48,17 @@ def excel_decimal(value: float) -> Decimal:
         raise CellError(f"数字 {value!r} 不是有限数", f"number {value!r} is not finite")
     if value == 0:
         return Decimal(0)
+    text = repr(value)
+    if len(text) <= _SHORT and "e" not in text:
+        # The shortest text that reads back as the double has at most 15 digits here, and the
+        # double lies within half a unit of its last binary digit of it: rounding the double to 15
+        # significant digits gives those very digits. `repr` is several times faster than
+        # formatting and normalising; without trailing zeros, the Decimal is already normal.
+        result = Decimal(int(value)) if text.endswith(".0") else Decimal(text)
+        if len(_DECIMALS) >= 4096:
+            _DECIMALS.clear()
+        _DECIMALS[value] = result
+        return result
     result = Decimal(format(value, f".{EXCEL_DIGITS}g"))
     if result.as_tuple().exponent >= 0 or result == int(result):  # type: ignore[operator]
         result = Decimal(int(result))
@@ -59,6 +70,8 @@ def excel_decimal(value: float) -> Decimal:
     return result
 
 
+# `repr` of a double this short (sign, point and at most 15 digits) has at most 15 significant digits
+_SHORT = EXCEL_DIGITS + 1
 # recent doubles → their Decimal (immutable, so shared safely); NaN never gets here
 _DECIMALS: dict[float, Decimal] = {}
 

@@ -577,7 +577,7 @@ class RowStager:
                     record_id=record_id,
                     source_key=row.key,
                     data=row.json,
-                    document=row.document,
+                    document=row.model,
                     columns=row.business,
                 )
             )

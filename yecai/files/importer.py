@@ -58,7 +58,7 @@ from yecai.files.resume import (
     resumed_note,
     start_import,
 )
-from yecai.files.row_feed import FEED_ABOVE_BYTES, fed_rows
+from yecai.files.row_feed import FEED_ABOVE_BYTES, fed_items
 from yecai.files.rows import FileContext, PreparedRow, RowIssue, prepare_raw, skipped_issue
 from yecai.settings import Settings
 from yecai.store.db import Store
@@ -394,17 +394,37 @@ class _Job:
                 self._start()
             else:
                 self._touch_layout()
-            rows = sheet.rows
-            if self.size > FEED_ABOVE_BYTES:
-                rows = fed_rows(rows, self.path.name)  # read in a child while this process stores
-            for raw in chain(head, rows):
-                if raw.number < layout.data_start:
-                    continue
-                if is_blank(raw):
-                    continue
+
+            def label(raw: RawRow, layout: Layout = layout) -> RawRow | RowIssue | None:
+                # what a row is: not data (None), a footer or repeated header, or a data row
+                if raw.number < layout.data_start or is_blank(raw):
+                    return None
                 if not raw.error and (is_footer(raw) or is_repeated_header(raw, layout)):
+                    return skipped_issue(layout, raw)
+                return raw
+
+            def prepared(
+                raw: RawRow,
+                layout: Layout = layout,
+                context: FileContext = context,
+                label: Callable[[RawRow], RawRow | RowIssue | None] = label,
+            ) -> PreparedRow | RowIssue | None:
+                # `label`, then the data rows prepared: what the row reader's child may do itself
+                item = label(raw)
+                return prepare_raw(context, layout, item) if isinstance(item, RawRow) else item
+
+            items: Iterator[RawRow | RowIssue | PreparedRow | None] = map(label, head)
+            if self.size > FEED_ABOVE_BYTES:
+                # read and prepared in a child while this process prepares and stores too (row_feed)
+                items = chain(items, fed_items(sheet.rows, self.path.name, prepared))
+            else:
+                items = chain(items, map(label, sheet.rows))
+            for item in items:
+                if item is None:
+                    continue
+                if isinstance(item, RowIssue):
                     if data_index >= self.resume_from:
-                        self.skipped.append(skipped_issue(layout, raw))
+                        self.skipped.append(item)
                     continue
                 data_index += 1
                 if data_index <= self.resume_from:
@@ -412,7 +432,7 @@ class _Job:
                 if len(chunk) >= self.chunk_rows:
                     self._commit(chunk, data_index - 1, final=False)
                     chunk = []
-                chunk.append(prepare_raw(context, layout, raw))
+                chunk.append(item if isinstance(item, PreparedRow) else prepare_raw(context, layout, item))
         if self.import_id is None:
             raise self._nothing(seen_rows, first_rows)
         if data_index == 0:

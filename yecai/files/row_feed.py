@@ -15,17 +15,27 @@ that is gone (the pipe breaks), and never runs the parent's cleanup (it leaves b
 the parent's database connections, whose sockets it shares, are never touched). A child that
 ends without finishing (killed, a crash in a native reader) becomes a FileProblem naming the
 file; an exception the reader raises is raised again in the parent.
+
+With `prepare` (the importer's per-row work: reading the cells, hashing, validating) the two
+processes also share that work, so that neither waits for the other: the child prepares a batch
+itself or sends it raw for the importer to prepare, and steers the share by whether the importer
+had to wait for the last batch (it was starved: the child does less) or found it ready (it is
+the slower one: the child does more). Whoever prepares a row, `prepare` is the same function, so
+the items that come out are the same, in the same order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
+import mmap
 import os
 import pickle
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from multiprocessing.connection import Connection
+from typing import Any, TypeVar
 
 from yecai.files.problems import FileProblem
 from yecai.files.raw import RawRow
@@ -33,29 +43,70 @@ from yecai.files.raw import RawRow
 BATCH_ROWS = 2000  # rows per message: large enough that pickling, not the pipe, is the cost
 # A file smaller than this is read in the importer's own process: a fork is not worth it.
 FEED_ABOVE_BYTES = 4 << 20
+# the share of batches the child prepares itself: where it starts, and how far one batch moves it
+START_SHARE, SHARE_STEP = 0.5, 0.05
+_WAITED = 0  # byte of the shared page: 1 when the importer found no batch ready and had to wait
+
+T = TypeVar("T")
 
 
 def fed_rows(rows: Iterator[RawRow], file_name: str, *, batch: int = BATCH_ROWS) -> Iterator[RawRow]:
     """`rows`, read by a forked child; falls back to reading them here where fork is unavailable."""
+    return _feed(rows, file_name, batch, None)  # type: ignore[arg-type]
+
+
+def fed_items(
+    rows: Iterator[RawRow],
+    file_name: str,
+    prepare: Callable[[RawRow], T | None],
+    *,
+    batch: int = BATCH_ROWS,
+    share: float | None = None,
+) -> Iterator[T]:
+    """`prepare(row)` of each of `rows` that is not None, in order; rows read by a forked child.
+
+    The child prepares part of the batches itself (`share`: a fixed share from 0 to 1, None to let
+    the two processes balance it as they go) and sends the rest raw, prepared here.
+    """
+    return _feed(rows, file_name, batch, prepare, share)
+
+
+def _feed(
+    rows: Iterator[RawRow],
+    file_name: str,
+    batch: int,
+    prepare: Callable[[RawRow], Any] | None,
+    share: float | None = None,
+) -> Iterator[Any]:
     if not hasattr(os, "fork"):  # pragma: no cover - Windows: read in this process
-        yield from rows
+        if prepare is None:
+            yield from rows
+        else:
+            yield from (item for item in map(prepare, rows) if item is not None)
         return
+    shared = mmap.mmap(-1, mmap.PAGESIZE)  # anonymous and shared: the child sees what the parent writes
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
-        _child(rows, Connection(write_fd, readable=False), batch)
+        _child(rows, Connection(write_fd, readable=False), batch, prepare, share, shared)
     os.close(write_fd)
     pipe = Connection(read_fd, writable=False)
     finished = False
     try:
         while True:
+            if prepare is not None and not pipe.poll():
+                shared[_WAITED] = 1  # starved: the child is the slower one
             try:
                 kind, payload = pipe.recv()
             except EOFError:
                 break
             if kind == "rows":
                 yield from payload
+            elif kind == "raw":  # sent for this process to prepare
+                for raw in payload:
+                    if (item := prepare(raw)) is not None:  # type: ignore[misc]
+                        yield item
             elif kind == "error":
                 raise payload
             else:  # "done"
@@ -64,6 +115,7 @@ def fed_rows(rows: Iterator[RawRow], file_name: str, *, batch: int = BATCH_ROWS)
     finally:
         pipe.close()  # a child still writing gets a broken pipe and ends
         status = _reap(pid, finished)
+        shared.close()
     if not finished:
         raise FileProblem(
             "reader",
@@ -72,14 +124,41 @@ def fed_rows(rows: Iterator[RawRow], file_name: str, *, batch: int = BATCH_ROWS)
         )
 
 
-def _child(rows: Iterator[RawRow], pipe: Connection, batch: int) -> None:
+def _child(
+    rows: Iterator[RawRow],
+    pipe: Connection,
+    batch: int,
+    prepare: Callable[[RawRow], Any] | None,
+    share: float | None,
+    shared: mmap.mmap,
+) -> None:
     code = 0
     try:
         # Ctrl-C is the importer's to handle; a parent that is gone breaks the pipe
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        # what the fork copied (the importer's ORM, pydantic, modules) is never garbage here: the
+        # collector leaves it alone, and so does not copy its pages by touching them
+        gc.freeze()
+        steer = share is None
+        share = START_SHARE if share is None else min(1.0, max(0.0, share))
+        credit = 0.0
         while part := list(islice(rows, batch)):
-            pipe.send(("rows", part))
+            if prepare is None:
+                pipe.send(("rows", part))
+                continue
+            if steer:
+                # the importer waited for the last batch: it has time to spare, so send more raw;
+                # it found the batch ready: it is the slower one, so prepare more here
+                starved = shared[_WAITED] == 1
+                shared[_WAITED] = 0
+                share = max(0.0, share - SHARE_STEP) if starved else min(1.0, share + SHARE_STEP)
+            credit += share
+            if credit >= 1.0:
+                credit -= 1.0
+                pipe.send(("rows", [item for item in map(prepare, part) if item is not None]))
+            else:
+                pipe.send(("raw", part))
         pipe.send(("done", None))
     except BrokenPipeError:
         code = 1

@@ -75,6 +75,33 @@ class PreparedRow:
         return self.document is not None and not self.errors
 
     @property
+    def model(self) -> Any | None:
+        """The validated document itself; None when it was validated in the row reader's process."""
+        return None if self.document is None or self.document is SHIPPED else self.document
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # what crosses the pipe from the row reader's process: the texts, not the pydantic document
+        # (pickling it costs more than validating it again); its query columns come along
+        valid = self.document is not None
+        return (
+            _arrived,
+            (
+                self.sheet,
+                self.row,
+                self.key,
+                self.keyed,
+                self.content_hash,
+                self.payload,
+                valid,
+                self.errors,
+                self.warnings,
+                self.notices,
+                self.json if valid else None,
+                self.business if valid else None,
+            ),
+        )
+
+    @property
     def json(self) -> str:
         """The document's canonical JSON text, written once however often it is asked for."""
         if self.document_text is None:
@@ -100,6 +127,50 @@ class PreparedRow:
                 columns.get("amount"),
             )
         return self._business
+
+
+class _Shipped:
+    """Stands for a document validated in the row reader's process (`row_feed`): only its JSON text
+    (`PreparedRow.json`) and query columns (`PreparedRow.business`) came across."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<document validated in the row reader's process>"
+
+
+SHIPPED = _Shipped()
+
+
+def _arrived(
+    sheet: str,
+    row: int,
+    key: str,
+    keyed: bool,
+    content_hash: str,
+    payload: str,
+    valid: bool,
+    errors: list[RowIssue],
+    warnings: list[RowIssue],
+    notices: list[RowIssue],
+    document_text: str | None,
+    business: tuple[str | None, dt.date | None, str | None, Decimal | None] | None,
+) -> PreparedRow:
+    return PreparedRow(
+        sheet,
+        row,
+        key,
+        keyed,
+        content_hash,
+        payload,
+        SHIPPED if valid else None,
+        errors,
+        warnings,
+        notices,
+        document_text,
+        None,
+        business,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +268,37 @@ def flat_json(values: dict[str, Any]) -> str:
 
 
 def document_json(document: Any) -> str:
-    return flat_json(document.model_dump())
+    """`flat_json(document.model_dump())`, from the document's own values where they are flat.
+
+    The documents have no serializers of their own, so their values are what `model_dump` returns
+    except nested models and sequences, for which it is asked. A field's text for a repeated
+    value (a project, a category, a supplier, an empty field) is written once.
+    """
+    parts: list[str] = []
+    for name, value in vars(document).items():
+        kind = type(value)
+        if kind is str or value is None or kind in _ENUMS or kind is dt.date:
+            # exact types whose equal values are written alike (a Decimal 1.0 equals 1.00: not here)
+            text = _FIELD_TEXTS.get((name, value))
+            if text is None:
+                text = f"{_json_key(name)}:{_json_value(value)}"
+                if len(_FIELD_TEXTS) >= 50_000:
+                    _FIELD_TEXTS.clear()
+                _FIELD_TEXTS[(name, value)] = text
+        elif kind in _FLAT:
+            text = f"{_json_key(name)}:{_json_value(value)}"
+        elif isinstance(value, Enum):
+            _ENUMS.add(kind)
+            text = f"{_json_key(name)}:{_json_value(value)}"
+        else:  # a nested model or a sequence: as model_dump writes it
+            return flat_json(document.model_dump())
+        parts.append(text)
+    return "{" + ",".join(parts) + "}"
+
+
+_FIELD_TEXTS: dict[tuple[str, Any], str] = {}
+_FLAT = frozenset({Decimal, int, bool, dt.datetime, dt.time})
+_ENUMS: set[type] = set()  # the document enums seen (StrEnums: written as their value)
 
 
 def _canonical(value: Any) -> Any:
@@ -307,6 +408,107 @@ def _payload_frame(
     return '{"origin":' + origin[:-1] + ',"row":', ',"constants":' + flat_json(dict(constants)) + "}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One cell as a column reads it: every part of the row it feeds, worked out once per distinct cell.
+
+    A ledger's text cells repeat down their column (projects, categories, suppliers, units, rates)
+    and its numbers and dates repeat often enough (quantities, dates): what a cell becomes depends
+    only on the column and the cell, so it is remembered per column (`_ColumnReads`).
+    """
+
+    cell: str  # the payload's `"header":value` text
+    shown: str  # the cell as a person sees it (issue values)
+    value: Any  # the field's value (None: empty, or no field)
+    hashed: str | None  # the content digest's `[name, value]` text (None: nothing to hash)
+    note: tuple[str, str] | None  # a doubt about the value (a rate read as percent …)
+    error: tuple[str, str] | None  # why the cell cannot be read, prefixed with its header
+    formula_text: bool  # text starting with "=" (checked in text formats only)
+
+
+# Cells memoised by exact type only: values that compare equal must read alike (Decimal("1.0") and
+# Decimal("1.00") compare equal but are written differently, so Decimals and ints are not memoised).
+_MEMO_TYPES = frozenset({str, float, dt.date, dt.datetime})
+_MEMO_SIZE = 4096  # distinct cells remembered per column (a column of unique amounts never hits)
+
+
+@dataclass(slots=True)
+class _ColumnReads:
+    """How one column of one layout reads its cells, with the cells it has read already."""
+
+    column: Column
+    item: FieldSpec | None
+    key: str  # the header's JSON text
+    memo: dict[tuple[type, Any], _Read] = field(default_factory=dict)
+
+    def read(self, cell: Cell) -> _Read:
+        kind = type(cell)
+        memo = kind in _MEMO_TYPES
+        if memo:
+            known = self.memo.get((kind, cell))
+            if known is not None:
+                return known
+        column, item = self.column, self.item
+        formula = isinstance(cell, str) and cell.lstrip().startswith("=")
+        value, hashed, note, error = None, None, None, None
+        if item is not None:
+            try:
+                value, note = read_value(item, cell, column.scale)
+            except CellError as exc:
+                error = (f"{column.header}：{exc.zh}", f"{column.header}: {exc.en}")
+                hashed = _hash_text(item.name, ("raw", _shown(cell)))
+            else:
+                if value is not None:
+                    hashed = _hash_text(item.name, value)
+        shown = _shown(cell) if error or note else ""  # only issues show it
+        found = _Read(f"{self.key}:{_json_value(jsonable(cell))}", shown, value, hashed, note, error, formula)
+        if memo:
+            if len(self.memo) >= _MEMO_SIZE:
+                self.memo.clear()
+            self.memo[(kind, cell)] = found
+        return found
+
+
+def _hash_text(name: str, value: Any) -> str:
+    return f"[{encode_basestring(name)}, {_canonical_text(value)}]"
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What every row of one layout shares: its columns' readers and the constants' digest texts."""
+
+    columns: list[_ColumnReads]
+    constants: list[tuple[str, Any, str]]  # (field, value, digest text)
+    head: str
+    tail: str
+
+
+# (id of the context, id of the layout) → the plan, with both kept so the ids stay theirs
+_PLANS: dict[tuple[int, int], tuple[FileContext, Layout, _Plan]] = {}
+
+
+def _plan(context: FileContext, layout: Layout) -> _Plan:
+    found = _PLANS.get((id(context), id(layout)))
+    if found is not None and found[0] is context and found[1] is layout:
+        return found[2]
+    spec = context.spec
+    columns = [
+        _ColumnReads(column, spec.spec(column.field) if column.field else None, _json_key(column.header))
+        for column in layout.columns
+    ]
+    constants = [(name, value, _hash_text(name, value)) for name, value in context.constants.items()]
+    # flat_json({"origin": {"file", "fingerprint", "sheet", "row"}, "cells", "constants"}), the
+    # parts that every row of the sheet shares written once
+    head, tail = _payload_frame(
+        context.file_name, context.fingerprint, layout.sheet, tuple(context.constant_text.items())
+    )
+    plan = _Plan(columns, constants, head, tail)
+    if len(_PLANS) >= 64:
+        _PLANS.clear()
+    _PLANS[(id(context), id(layout))] = (context, layout, plan)
+    return plan
+
+
 def prepare_row(
     context: FileContext,
     layout: Layout,
@@ -321,8 +523,9 @@ def prepare_row(
     """
     spec = context.spec
     sheet = layout.sheet
-    cells_out: dict[str, Any] = {}
-    hashed: dict[str, Any] = {}
+    plan = _plan(context, layout)
+    cells_out: dict[str, str] = {}  # header → its `"header":value` text (a repeated header: the last)
+    hashed: dict[str, str] = {}  # field → its digest text
     data: dict[str, Any] = {}
     errors: list[RowIssue] = []
     notes: list[RowIssue] = []
@@ -330,10 +533,14 @@ def prepare_row(
     broken: set[str] = set()
     width = len(raw)
     text_format = context.file_format in TEXT_FORMATS
-    for column in layout.columns:
-        cell = clean(raw[column.index]) if column.index < width else None
-        if uncached and column.index in uncached:
-            issue, fatal = _uncached(spec, sheet, number, column, uncached[column.index])
+    for reads in plan.columns:
+        column = reads.column
+        index = column.index
+        cell = raw[index] if index < width else None
+        if isinstance(cell, str) and "\x00" in cell:
+            cell = clean(cell)  # PostgreSQL text cannot hold NUL
+        if uncached and index in uncached:
+            issue, fatal = _uncached(spec, sheet, number, column, uncached[index])
             if fatal:
                 assert column.field is not None  # identity fields are mapped ones
                 broken.add(column.field)
@@ -342,56 +549,43 @@ def prepare_row(
                 notices.append(issue)
         if cell is None:
             continue
-        if text_format and isinstance(cell, str) and cell.lstrip().startswith("="):
+        read = reads.read(cell)
+        if text_format and read.formula_text:
             notices.append(
-                _formula_text(sheet, number, column.header, column.letter, column.field or "", cell)
+                _formula_text(sheet, number, column.header, column.letter, column.field or "", cell)  # type: ignore[arg-type]
             )
-        cells_out[column.header] = jsonable(cell)
-        if not column.field:
+        cells_out[column.header] = read.cell
+        item = reads.item
+        if item is None:
             continue
-        item = spec.spec(column.field)
-        try:
-            value, note = read_value(item, cell, column.scale)
-        except CellError as exc:
-            broken.add(item.name)
-            hashed[item.name] = ("raw", _shown(cell))
-            errors.append(
-                RowIssue(
-                    sheet,
-                    number,
-                    column.header,
-                    item.name,
-                    _shown(cell),
-                    f"{column.header}：{exc.zh}",
-                    f"{column.header}: {exc.en}",
-                )
-            )
+        name = item.name
+        if read.error is not None:
+            broken.add(name)
+            hashed[name] = read.hashed  # type: ignore[assignment]
+            errors.append(RowIssue(sheet, number, column.header, name, read.shown, *read.error))
             continue
-        if value is not None:
-            data[item.name] = value
-            hashed[item.name] = value
-        if note:
-            notes.append(RowIssue(sheet, number, column.header, item.name, _shown(cell), *note))
-    for name, value in context.constants.items():
+        if read.value is not None:
+            data[name] = read.value
+            hashed[name] = read.hashed  # type: ignore[assignment]
+        if read.note:
+            notes.append(RowIssue(sheet, number, column.header, name, read.shown, *read.note))
+    for name, value, text in plan.constants:
         if name not in data and name not in broken:
             data[name] = value
-            hashed[name] = value
+            hashed[name] = text
     for index in range(len(layout.columns), width):
         # cells beyond the header (no column name): kept, never silently dropped
         if (cell := clean(raw[index])) is not None:
-            cells_out[f"({index + 1})"] = jsonable(cell)
+            cells_out[f"({index + 1})"] = f"{_json_key(f'({index + 1})')}:{_json_value(jsonable(cell))}"
             if text_format and isinstance(cell, str) and cell.lstrip().startswith("="):
                 notices.append(_formula_text(sheet, number, f"({index + 1})", column_letter(index), "", cell))
-    digest = content_digest(spec.kind, hashed)
+    # content_digest(spec.kind, fields), from the texts already written
+    inner = ", ".join([hashed[name] for name in sorted(hashed)])
+    digest = hashlib.sha256(f"[{_kind_text(spec.kind)}, [{inner}]]".encode()).hexdigest()
     key, keyed = _row_key(context, sheet, number, data)
     if spec.key_field == "source_key" and "source_key" not in data:
         data["source_key"] = key
-    # flat_json({"origin": {"file", "fingerprint", "sheet", "row"}, "cells", "constants"}), the
-    # parts that every row of the sheet shares written once
-    head, tail = _payload_frame(
-        context.file_name, context.fingerprint, sheet, tuple(context.constant_text.items())
-    )
-    payload = f'{head}{number}}},"cells":{flat_json(cells_out)}{tail}'
+    payload = f'{plan.head}{number}}},"cells":{{{",".join(cells_out.values())}}}{plan.tail}'
     document = None
     document_text = None
     if not cells_out:
@@ -420,6 +614,11 @@ def prepare_row(
         warnings=notes,
         notices=notices,
     )
+
+
+@lru_cache(maxsize=64)
+def _kind_text(kind: str) -> str:
+    return encode_basestring(kind)
 
 
 def _locate(issue: Issue, layout: Layout, spec: KindSpec, sheet: str, number: int) -> RowIssue:

@@ -275,7 +275,15 @@ class StreamedWorkbook:
         try:
             with self._zip.open(self.sheets[name]) as handle:
                 parser = XMLPullParser(events=("start", "end"))
-                for event, element in chain.from_iterable(pull_events(handle, parser, XmlGuard())):
+                wanted = (_ROW, _DATA)
+                # the rows' and sheetData's events of each feed, picked out by one comprehension:
+                # a row's cells are two to four elements each, and looping over them here was a
+                # quarter of the reading
+                picked = (
+                    [(event, element) for event, element in events if element.tag in wanted]
+                    for events in pull_events(handle, parser, XmlGuard())
+                )
+                for event, element in chain.from_iterable(picked):
                     if event == "start":
                         if element.tag == _DATA:
                             parent = element
@@ -392,6 +400,13 @@ class StreamedWorkbook:
             if ref is None:
                 index = len(out)
                 shown = column_letters(index) + str(number)  # where a reader puts it
+            elif (
+                ref.endswith(own)
+                and 0 <= (index := _COLUMNS.get(ref[: len(ref) - len(own)], -1)) < EXCEL_COLUMNS
+            ):
+                # the usual cell: letters met before (so letters the pattern took) and this row's
+                # number, as written: what the pattern would find, without it
+                shown = ref
             else:
                 match = _REF.fullmatch(ref)
                 if match is None:

@@ -329,7 +329,6 @@ def bind_parties(
     policies = {"supplier": mapping.supplier_default, "customer": mapping.customer_default}
     tables = {"supplier": mapping.suppliers, "customer": mapping.customers}
     with store.transaction() as session:
-        mentioned = _party_documents(session, source_connection)
         bound = {
             (b.kind, b.source_key): b.kingdee_number
             for b in session.scalars(
@@ -338,11 +337,29 @@ def bind_parties(
                 )
             )
         }
+        if needed is None and changed_only:
+            # cheap when nothing is posted yet (the nightly case): no document is read at all
+            needed = _referenced(
+                session,
+                rule_sets=rule_sets,
+                mapping=mapping,
+                source_connection=source_connection,
+                kingdee_connection=kingdee_connection,
+                kingdee_projects=kingdee_projects,
+                related=related,
+                changed_only=True,
+            )
+        # The names to consider: those asked for, else every party the source's documents mention.
+        names = (
+            {role: set(needed.get(role, ())) for role in PARTY_FORMS}
+            if needed is not None
+            else {role: set(found) for role, found in _party_documents(session, source_connection).items()}
+        )
         # Only parties yecai may create and has not bound yet are worth a dry plan.
         candidates = {
             role: {
-                name: docs
-                for name, docs in mentioned[role].items()
+                name
+                for name in names[role]
                 if policies[role] is UnmappedPolicy.CREATE
                 and name not in tables[role]
                 and (role, name) not in bound
@@ -359,19 +376,18 @@ def bind_parties(
                     kingdee_connection=kingdee_connection,
                     kingdee_projects=kingdee_projects,
                     related=related,
-                    changed_only=changed_only,
                 )
                 if any(candidates.values())
                 else {role: set() for role in PARTY_FORMS}
             )
-    wanted = {role: set(mentioned[role]) for role in PARTY_FORMS}
     for role, form_id in PARTY_FORMS.items():
         if policies[role] is not UnmappedPolicy.CREATE:
             continue
         missing = sorted(n for n in candidates[role] if n in needed.get(role, ()))
-        for name in sorted(wanted[role]):
-            if (role, name) in bound:
-                result.numbers[role][name] = bound[(role, name)]
+        # Every party bound earlier is known by its number: a planner never asks for it again.
+        for (kind, name), number in bound.items():
+            if kind == role:
+                result.numbers[role][name] = number
         if not missing:
             continue
         existing = _by_name(client, form_id, missing, senders)

@@ -389,7 +389,9 @@ class _Sender:
                 # After a refusal (throttling, an unreachable server) one call probes at a time
                 # until a save goes through: a throttled data centre is not hit by a full burst.
                 while len(flying) < (1 if self.refusals else self.senders) and not stopping:
-                    flight = self._next_read()
+                    # Once nothing is left to save, the last read-backs share the free slots
+                    # instead of going as one long query while the other slots idle.
+                    flight = self._next_read(self.senders - len(flying) if drained else 1)
                     if flight is None:
                         if drained or self.settle or time.monotonic() < self.pause_until:
                             break
@@ -421,12 +423,17 @@ class _Sender:
         models = [jsonutil.loads(p.payload) for p in batch]
         return _Flight([p.id for p in batch], batch[0].form_id, models=models)
 
-    def _next_read(self) -> _Flight | None:
-        """Saved batches waiting to be read back, several together up to READ_BACK_KEYS keys."""
+    def _next_read(self, slots: int = 1) -> _Flight | None:
+        """Saved batches waiting to be read back, several together up to READ_BACK_KEYS keys —
+        or, with `slots` free and nothing left to save, about an equal share of what waits each."""
         if not self.reads:
             return None
+        most = READ_BACK_KEYS
+        if slots > 1:
+            waiting = sum(len(f.refs) for f in self.reads)
+            most = min(most, max(-(-waiting // slots), 1))
         flight = self.reads.popleft()
-        while self.reads and len(flight.refs) + len(self.reads[0].refs) <= READ_BACK_KEYS:
+        while self.reads and len(flight.refs) + len(self.reads[0].refs) <= most:
             more = self.reads.popleft()
             flight = _Flight(flight.ids + more.ids, flight.form_id, flight.refs + more.refs)
         return flight

@@ -16,11 +16,12 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any
 
 
@@ -122,19 +123,68 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(field.name for field in dataclasses.fields(cls))
 
 
+@lru_cache(maxsize=65536)
+def _key(text: str) -> str:
+    # A key with its colon, escaped once: the same few dozen keys open every object.
+    return json.dumps(text, ensure_ascii=False) + ":"
+
+
+_first = itemgetter(0)
+Writer = Callable[[Any, bool, list[str]], None]
+
+
 def _write_object(pairs: Any, canonical: bool, out: list[str]) -> None:
+    """`pairs` are (str key, value); sorted by key alone (stable) when canonical."""
     if canonical:
-        pairs = sorted(pairs, key=lambda pair: pair[0])
-    out.append("{")
-    first = True
+        pairs = sorted(pairs, key=_first)
+    opening = "{"
     for key, item in pairs:
-        if not first:
-            out.append(",")
-        first = False
-        out.append(_string(key))
-        out.append(":")
-        _write(item, canonical, out)
-    out.append("}")
+        out.append(opening)
+        opening = ","
+        out.append(_key(key))
+        writer = _EXACT.get(type(item))
+        if writer is None:
+            _write(item, canonical, out)
+        else:
+            writer(item, canonical, out)
+    out.append("}" if opening == "," else "{}")
+
+
+def _write_dict(value: dict[Any, Any], canonical: bool, out: list[str]) -> None:
+    pairs: Any = value.items()
+    for key in value:
+        if type(key) is not str:
+            pairs = [(str(key), item) for key, item in value.items()]
+            break
+    _write_object(pairs, canonical, out)
+
+
+def _write_array(value: list[Any] | tuple[Any, ...], canonical: bool, out: list[str]) -> None:
+    opening = "["
+    for item in value:
+        out.append(opening)
+        opening = ","
+        writer = _EXACT.get(type(item))
+        if writer is None:
+            _write(item, canonical, out)
+        else:
+            writer(item, canonical, out)
+    out.append("]" if opening == "," else "[]")
+
+
+# Writers by exact type: the types payloads and records are made of take one dict lookup instead
+# of the isinstance chain below (subclasses — Enums, OrderedDicts, IntEnums — still take the chain,
+# so the text is the same either way).
+_EXACT: dict[type, Writer] = {
+    str: lambda value, _canonical, out: out.append(_string(value)),
+    dict: _write_dict,
+    list: _write_array,
+    tuple: _write_array,
+    Decimal: lambda value, _canonical, out: out.append(decimal_text(value)),
+    int: lambda value, _canonical, out: out.append(str(value)),
+    bool: lambda value, _canonical, out: out.append("true" if value else "false"),
+    type(None): lambda _value, _canonical, out: out.append("null"),
+}
 
 
 def _write(value: Any, canonical: bool, out: list[str]) -> None:
@@ -154,17 +204,12 @@ def _write(value: Any, canonical: bool, out: list[str]) -> None:
     elif isinstance(value, dt.datetime | dt.date | dt.time):
         out.append(f'"{value.isoformat()}"')
     elif isinstance(value, Mapping):
-        _write_object(((str(key), item) for key, item in value.items()), canonical, out)
+        _write_object([(str(key), item) for key, item in value.items()], canonical, out)
     elif isinstance(value, list | tuple):
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            _write(item, canonical, out)
-        out.append("]")
+        _write_array(value, canonical, out)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         names = _field_names(type(value))
-        _write_object(((name, getattr(value, name)) for name in names), canonical, out)
+        _write_object([(name, getattr(value, name)) for name in names], canonical, out)
     else:
         raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
@@ -172,7 +217,11 @@ def _write(value: Any, canonical: bool, out: list[str]) -> None:
 def dumps(value: Any, *, canonical: bool = False) -> str:
     """Compact JSON text (Chinese unescaped); Decimals exact; floats refused; keys sorted if canonical."""
     out: list[str] = []
-    _write(value, canonical, out)
+    writer = _EXACT.get(type(value))
+    if writer is None:
+        _write(value, canonical, out)
+    else:
+        writer(value, canonical, out)
     return "".join(out)
 
 

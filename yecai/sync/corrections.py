@@ -100,7 +100,6 @@ def _changed_postings(
     session: Session, rules: RuleSet, source_connection: str, kingdee_connection: str
 ) -> dict[int, list[Document]]:
     """Active postings of the rule set whose member documents have a newer version (or a tombstone)."""
-    latest = latest_documents(session, source_connection, rules.document)
     changed: dict[int, list[Document]] = defaultdict(list)
     rows = session.execute(
         select(PostingLine.posting_id, Document)
@@ -117,6 +116,9 @@ def _changed_postings(
     members: dict[int, list[Document]] = defaultdict(list)
     for posting_id, doc in rows:
         members[posting_id].append(doc)
+    if not members:
+        return changed  # nothing posted yet (a first run): no document needs reading
+    latest = latest_documents(session, source_connection, rules.document)
     for posting_id, docs in members.items():
         if any(latest[d.source_key].id != d.id for d in docs):
             changed[posting_id] = [latest[d.source_key] for d in docs]

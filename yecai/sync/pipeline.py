@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from yecai.domain.posting_states import PostingState
@@ -137,30 +138,8 @@ def run_sync_job(
     def progress(name: str, total: int | None) -> Callable[[int], None] | None:
         return step(name, total) if step else None
 
-    # A second of slack: the store's clock and ours are the same, but its timestamps may be rounded.
-    started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    run_id = runs.start_run(store, kind=kind, connection=source_connection)
-    report = _Progress()
-    read = readback.ReadBack()  # vouchers read back while sending: the check does not ask again
-    try:
-        for stream in streams:
-            # A pushed (webhook) or imported (file) source has its records staged already.
-            if connector.pulls:
-                report.pulls.append(
-                    intake.pull(
-                        store,
-                        connector,
-                        stream,
-                        connection=source_connection,
-                        run_id=run_id,
-                        since=since,
-                        progress=progress(f"pull:{stream}", None),
-                    )
-                )
-            report.validations.append(
-                intake.validate_staged(store, connector, stream, connection=source_connection)
-            )
-        report.projects = binder.bind_projects(
+    def bind_projects() -> binder.BindResult:
+        return binder.bind_projects(
             store,
             client,
             rules=rule_sets[0],
@@ -168,6 +147,38 @@ def run_sync_job(
             source_connection=source_connection,
             kingdee_connection=kingdee_connection,
         )
+
+    # A second of slack: the store's clock and ours are the same, but its timestamps may be rounded.
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    run_id = runs.start_run(store, kind=kind, connection=source_connection)
+    report = _Progress()
+    read = readback.ReadBack()  # vouchers read back while sending: the check does not ask again
+    try:
+        # Binding the 项目 values is Kingdee calls only: it runs while the streams after
+        # `projects` are pulled and validated (it reads nothing else), joined before planning.
+        with ThreadPoolExecutor(1, thread_name_prefix="yecai-bind") as pool:
+            projects_bound: Future[binder.BindResult] | None = None
+            for stream in streams:
+                # A pushed (webhook) or imported (file) source has its records staged already.
+                if connector.pulls:
+                    report.pulls.append(
+                        intake.pull(
+                            store,
+                            connector,
+                            stream,
+                            connection=source_connection,
+                            run_id=run_id,
+                            since=since,
+                            progress=progress(f"pull:{stream}", None),
+                        )
+                    )
+                report.validations.append(
+                    intake.validate_staged(store, connector, stream, connection=source_connection)
+                )
+                if stream == "projects" and projects_bound is None:
+                    projects_bound = pool.submit(bind_projects)
+            report.projects = (projects_bound or pool.submit(bind_projects)).result()
+        # Parties that corrections re-plan are bound now; those of new documents by the plan itself.
         report.parties = binder.bind_parties(
             store,
             client,
@@ -178,8 +189,18 @@ def run_sync_job(
             kingdee_projects=report.projects.numbers,
             related=tuple(related),
             senders=senders,
+            changed_only=True,
         )
-        mapping = binder.with_parties(mapping, report.parties)
+        parties = binder.PartyBinding(
+            store,
+            client,
+            mapping=mapping,
+            source_connection=source_connection,
+            kingdee_connection=kingdee_connection,
+            senders=senders,
+            parties=report.parties,
+        )
+        mapping = parties.bind_into(mapping)
         for rules in rule_sets:
             report.corrections[rules.name] = corrections.plan_corrections(
                 store,
@@ -203,7 +224,9 @@ def run_sync_job(
                     kingdee_connection=kingdee_connection,
                     kingdee_projects=report.projects.numbers,
                     related=tuple(related),
+                    parties=parties,
                 )
+                mapping = parties.bind_into(mapping)
                 report.plans[rules.name] = (
                     planning.merge_plans([report.plans[rules.name], planned]) if _round else planned
                 )

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
@@ -228,6 +230,23 @@ def planning_context(
     )
 
 
+class AskingMapping(Protocol):
+    """A mapping table that remembers the parties a planner asked it for (`binder.PartyBinding`)."""
+
+    @property
+    def asked(self) -> dict[str, set[str]]: ...
+
+    def differs(self, bound: MappingTable) -> bool: ...
+
+
+class PartyBinder(Protocol):
+    """Binds the suppliers and customers the plan references (`binder.PartyBinding`)."""
+
+    def asking(self, mapping: MappingTable) -> MappingTable: ...
+
+    def bind(self, asked: dict[str, set[str]], rule_sets: Sequence[RuleSet]) -> MappingTable: ...
+
+
 def plan_postings(
     store: Store,
     *,
@@ -237,10 +256,15 @@ def plan_postings(
     kingdee_connection: str,
     kingdee_projects: set[str] | None = None,
     related: tuple[str, ...] = (),
+    parties: PartyBinder | None = None,
 ) -> PlanResult:
     """Store planned postings for every document of the rule set not yet posted (idempotent).
 
-    `related` names document kinds the rule set's planner consults (e.g. contracts).
+    `related` names document kinds the rule set's planner consults (e.g. contracts). With
+    `parties`, the suppliers and customers the plan references are bound before anything is
+    stored: the plan asks for them by their would-be numbers, they are found or created in Kingdee
+    while the payloads are built, and only if Kingdee knew one under another number (or one could
+    not be bound) is the plan made again with the numbers bound — one plan, not a dry one first.
     """
     result = PlanResult()
     target = target_of(rules)
@@ -277,16 +301,10 @@ def plan_postings(
             kingdee_projects=kingdee_projects,
             related=related,
         )
+        asking = parties.asking(mapping) if parties is not None else mapping
         # What was just loaded lives until the plan is stored: keep it out of the collector's way.
         with heap.frozen():
-            plan = registry.plan(documents, rules, mapping, context)
-        result.unmapped = plan.unmapped
-        result.held = list(plan.held)
-        codes = set(context.project_names) | {
-            str(code) for d in documents if (code := getattr(d.model, "project_code", None)) is not None
-        }
-        books = books_by_project(mapping, rules, codes)
-        result.zero_groups = plan.zero_groups
+            plan = registry.plan(documents, rules, asking, context)
         keys = [p.posting_key for p in plan.postings]
         existing: set[str] = set()
         for start in range(0, len(keys), 500):
@@ -295,58 +313,103 @@ def plan_postings(
                     select(Posting.posting_key).where(Posting.posting_key.in_(keys[start : start + 500]))
                 )
             )
-        # A rule may plan a voucher and its scheduled red-ink reversal for the same documents (暂估,
-        # the 合同结算 presentation): the documents are bound to the first; the companion carries
-        # them in its lines' trail only (a document is bound once per rule set).
-        bound_here: set[int] = set()
-        postings: list[dict[str, Any]] = []
-        lines: dict[str, list[dict[str, Any]]] = {}
-        state = str(initial(approval=rules.approval))  # the plain value, as the ORM stored it
-        for planned in plan.postings:
-            if planned.posting_key in existing:
-                result.already_planned += 1
-                continue
-            if planned.posting_key in lines:  # a planner's bug: one key for two postings
-                raise ValueError(f"the plan holds posting key {planned.posting_key} twice")
-            if isinstance(planned, Bill):
-                form_id, payload = planned.form_id, planned.model()
-                debit = credit = planned.amount
-                key_field, kingdee_key = "bill_no", planned.bill_no
-            else:
-                found = voucher_books(planned, rules, books)
-                if len(found) > 1:
-                    result.held.append(mixed_books(planned, found))
-                    continue
-                form_id, payload = rules.form_id, voucher_model(planned, target_of(rules, found.pop()))
-                debit, credit = planned.debit_total, planned.credit_total
-                key_field, kingdee_key = target.key_field, key_value(target.key_field, planned.posting_key)
-            postings.append(
-                {
-                    "posting_key": planned.posting_key,
-                    "connection": kingdee_connection,
-                    "rule_set": rules.name,
-                    "form_id": form_id,
-                    "group_key": planned.group_key,
-                    "business_date": planned.date,
-                    "state": state,
-                    "debit_total": debit,
-                    "credit_total": credit,
-                    "payload": jsonutil.dumps(payload),
-                    "attempts": 0,
-                    "kind": "posting",
-                    "key_field": key_field,
-                    "kingdee_key": kingdee_key,
-                }
-            )
-            own = [
-                {"document_id": doc_id, "rule_set": rules.name, "line_no": line_no, "amount": amounts[doc_id]}
-                for doc_id, line_no in _documents_of(planned)
-                if doc_id not in bound_here
-            ]
-            bound_here.update(line["document_id"] for line in own)
-            lines[planned.posting_key] = own
+    asked: dict[str, set[str]] = cast(AskingMapping, asking).asked if parties is not None else {}
+    with ThreadPoolExecutor(1, thread_name_prefix="yecai-bind") as pool:
+        # The parties' lookups and creates are Kingdee calls: they run while the payloads are built.
+        binding = pool.submit(parties.bind, asked, [rules]) if parties and any(asked.values()) else None
+        postings, lines = _postings_of(
+            plan, rules, mapping, context, documents, amounts, existing, target, result
+        )
+        if binding is not None:
+            # raises when a party is left unconfirmed: the run stops before anything is stored
+            now_bound = binding.result()
+            if cast(AskingMapping, asking).differs(now_bound):
+                # Kingdee knew a party under another number, or one could not be created: the
+                # plan as made references numbers that are not (all) there — plan again.
+                return plan_postings(
+                    store,
+                    rules=rules,
+                    mapping=now_bound,
+                    source_connection=source_connection,
+                    kingdee_connection=kingdee_connection,
+                    kingdee_projects=kingdee_projects,
+                    related=related,
+                )
+    with store.transaction() as session:
         _store_postings(session, postings, lines, result)
     return result
+
+
+def _postings_of(
+    plan: Any,
+    rules: RuleSet,
+    mapping: MappingTable,
+    context: PlanningContext,
+    documents: list[PlannableDocument],
+    amounts: dict[int, Decimal],
+    existing: set[str],
+    target: VoucherTarget,
+    result: PlanResult,
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The rows of the plan's new postings and their document lines, not yet stored."""
+    result.unmapped = plan.unmapped
+    result.held = list(plan.held)
+    codes = set(context.project_names) | {
+        str(code) for d in documents if (code := getattr(d.model, "project_code", None)) is not None
+    }
+    books = books_by_project(mapping, rules, codes)
+    result.zero_groups = plan.zero_groups
+    # A rule may plan a voucher and its scheduled red-ink reversal for the same documents (暂估,
+    # the 合同结算 presentation): the documents are bound to the first; the companion carries
+    # them in its lines' trail only (a document is bound once per rule set).
+    bound_here: set[int] = set()
+    postings: list[dict[str, Any]] = []
+    lines: dict[str, list[dict[str, Any]]] = {}
+    state = str(initial(approval=rules.approval))  # the plain value, as the ORM stored it
+    for planned in plan.postings:
+        if planned.posting_key in existing:
+            result.already_planned += 1
+            continue
+        if planned.posting_key in lines:  # a planner's bug: one key for two postings
+            raise ValueError(f"the plan holds posting key {planned.posting_key} twice")
+        if isinstance(planned, Bill):
+            form_id, payload = planned.form_id, planned.model()
+            debit = credit = planned.amount
+            key_field, kingdee_key = "bill_no", planned.bill_no
+        else:
+            found = voucher_books(planned, rules, books)
+            if len(found) > 1:
+                result.held.append(mixed_books(planned, found))
+                continue
+            form_id, payload = rules.form_id, voucher_model(planned, target_of(rules, found.pop()))
+            debit, credit = planned.debit_total, planned.credit_total
+            key_field, kingdee_key = target.key_field, key_value(target.key_field, planned.posting_key)
+        postings.append(
+            {
+                "posting_key": planned.posting_key,
+                "connection": context.connection,
+                "rule_set": rules.name,
+                "form_id": form_id,
+                "group_key": planned.group_key,
+                "business_date": planned.date,
+                "state": state,
+                "debit_total": debit,
+                "credit_total": credit,
+                "payload": jsonutil.dumps(payload),
+                "attempts": 0,
+                "kind": "posting",
+                "key_field": key_field,
+                "kingdee_key": kingdee_key,
+            }
+        )
+        own = [
+            {"document_id": doc_id, "rule_set": rules.name, "line_no": line_no, "amount": amounts[doc_id]}
+            for doc_id, line_no in _documents_of(planned)
+            if doc_id not in bound_here
+        ]
+        bound_here.update(line["document_id"] for line in own)
+        lines[planned.posting_key] = own
+    return postings, lines
 
 
 def _store_postings(

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from yecai import jsonutil
 from yecai.domain.posting_states import UNKNOWN
@@ -35,9 +35,10 @@ from yecai.kingdee.vouchers import voucher_numbers
 from yecai.mapping.rules import PeriodPolicy, RuleSet
 from yecai.observability import metrics
 from yecai.settings import Settings
+from yecai.store.base import utc_now
 from yecai.store.db import Store
 from yecai.store.tables import Posting
-from yecai.sync import lifecycle, readback, restored
+from yecai.sync import lifecycle, readback, restored, states
 from yecai.sync.results import SendResult
 from yecai.sync.states import state_after, transition
 
@@ -280,8 +281,22 @@ def _sendable(kingdee_connection: str, max_attempts: int) -> tuple[Any, ...]:
     )
 
 
-def _take_batch(store: Store, kingdee_connection: str, max_attempts: int, batch_size: int) -> list[Posting]:
-    """The next batch of one form, marked `sent` with an attempt charged, committed before the call."""
+@dataclass(slots=True)
+class _Taken:
+    """A claimed posting: what a BatchSave needs of it."""
+
+    id: int
+    form_id: str
+    payload: str
+
+
+def _take_batch(store: Store, kingdee_connection: str, max_attempts: int, batch_size: int) -> list[_Taken]:
+    """The next batch of one form, marked `sent` with an attempt charged, committed before the call.
+
+    Core statements, not the ORM: a slot waits for this between two calls (issue 15).
+    """
+    # The move every claimed posting makes, checked against the table once (as `transition` would).
+    states.check_move(S.PLANNED, S.SENT, why="taken into a BatchSave")
     with store.transaction() as session:
         first = session.scalars(
             select(Posting.form_id)
@@ -291,9 +306,10 @@ def _take_batch(store: Store, kingdee_connection: str, max_attempts: int, batch_
         ).first()
         if first is None:
             return []
-        batch = list(
-            session.scalars(
-                select(Posting)
+        batch = [
+            _Taken(row.id, row.form_id, row.payload)
+            for row in session.execute(
+                select(Posting.id, Posting.form_id, Posting.payload)
                 .where(*_sendable(kingdee_connection, max_attempts), Posting.form_id == first)
                 .order_by(Posting.id)
                 .limit(batch_size)
@@ -301,11 +317,15 @@ def _take_batch(store: Store, kingdee_connection: str, max_attempts: int, batch_
                 # writers anyway and ignores the clause).
                 .with_for_update(skip_locked=True)
             )
-        )
-        for posting in batch:
+        ]
+        if batch:
             # from here on the outcome may be unknown
-            transition(posting, S.SENT, reason="taken into a BatchSave")
-            posting.attempts += 1
+            session.execute(
+                update(Posting)
+                .where(Posting.id.in_([taken.id for taken in batch]))
+                .values(state=S.SENT.value, attempts=Posting.attempts + 1, updated_at=utc_now())
+                .execution_options(synchronize_session=False)
+            )
         return batch
 
 
@@ -404,18 +424,7 @@ class _Sender:
                             f"{self.unknown_streak} unknown write outcomes in a row; run stopped"
                         )
                         self.result.interrupted = stopping = True
-                # After a refusal (throttling, an unreachable server) one call probes at a time
-                # until a save goes through: a throttled data centre is not hit by a full burst.
-                while len(flying) < (1 if self.refusals else self.senders) and not stopping:
-                    flight = self._next_read()
-                    if flight is None:
-                        if drained or self.settle or time.monotonic() < self.pause_until:
-                            break
-                        flight = self._claim()
-                        if flight is None:
-                            drained = True
-                            break
-                    flying[pool.submit(self._call, flight)] = flight
+                drained = self._fill(pool, flying, drained, stopping)
                 if not flying:
                     if stopping or (drained and not self.reads and not self.settle):
                         break
@@ -423,13 +432,42 @@ class _Sender:
                     continue
                 wait_for = max(0.0, self.pause_until - time.monotonic()) or None
                 done, _ = wait(flying, timeout=wait_for, return_when=FIRST_COMPLETED)
-                for future in done:
-                    flight = flying.pop(future)
+                landed = [(flying.pop(future), future) for future in done]
+                if all(future.exception() is None for _flight, future in landed):
+                    # The freed slots are filled before the answers are stored, so a slot does not
+                    # idle while the store takes them in. As if the new calls had left a moment
+                    # earlier: an unknown outcome among the answers still stops further claims,
+                    # and look-ups still wait until nothing is in flight. A failed call is stored
+                    # first (its refusal or unknown outcome decides what may be sent next).
+                    drained = self._fill(
+                        pool, flying, drained, self.fatal is not None or self.result.interrupted
+                    )
+                for flight, future in landed:
                     self._landed(flight, future)
                     # a landed save may have put postings back to planned (a retry, a new period)
                     drained = drained and flight.is_read
         if self.fatal is not None:
             raise self.fatal
+
+    def _fill(
+        self, pool: ThreadPoolExecutor, flying: dict[Future[Any], _Flight], drained: bool, stopping: bool
+    ) -> bool:
+        """Start calls in the free slots: read-backs first, then new batches; whether drained."""
+        # After a refusal (throttling, an unreachable server) one call probes at a time
+        # until a save goes through: a throttled data centre is not hit by a full burst.
+        while len(flying) < (1 if self.refusals else self.senders) and not stopping:
+            # Once nothing is left to save, the last read-backs share the free slots
+            # instead of going as one long query while the other slots idle.
+            flight = self._next_read(self.senders - len(flying) if drained else 1)
+            if flight is None:
+                if drained or self.settle or time.monotonic() < self.pause_until:
+                    break
+                flight = self._claim()
+                if flight is None:
+                    drained = True
+                    break
+            flying[pool.submit(self._call, flight)] = flight
+        return drained
 
     def _claim(self) -> _Flight | None:
         batch = _take_batch(self.store, self.connection, self.max_attempts, self.batch_size)
@@ -439,12 +477,17 @@ class _Sender:
         models = [jsonutil.loads(p.payload) for p in batch]
         return _Flight([p.id for p in batch], batch[0].form_id, models=models)
 
-    def _next_read(self) -> _Flight | None:
-        """Saved batches waiting to be read back, several together up to READ_BACK_KEYS keys."""
+    def _next_read(self, slots: int = 1) -> _Flight | None:
+        """Saved batches waiting to be read back, several together up to READ_BACK_KEYS keys —
+        or, with `slots` free and nothing left to save, about an equal share of what waits each."""
         if not self.reads:
             return None
+        most = READ_BACK_KEYS
+        if slots > 1:
+            waiting = sum(len(f.refs) for f in self.reads)
+            most = min(most, max(-(-waiting // slots), 1))
         flight = self.reads.popleft()
-        while self.reads and len(flight.refs) + len(self.reads[0].refs) <= READ_BACK_KEYS:
+        while self.reads and len(flight.refs) + len(self.reads[0].refs) <= most:
             more = self.reads.popleft()
             flight = _Flight(flight.ids + more.ids, flight.form_id, flight.refs + more.refs)
         return flight

@@ -1,0 +1,120 @@
+"""One plan binds the parties it references (issue 15): no dry plan run only to learn them.
+
+The planner asks for suppliers yecai may create by their would-be numbers, they are found or
+created in Kingdee while the payloads are built, and the plan is stored as made — unless Kingdee
+knew a party under another number, in which case the plan is made again with that number before
+anything is stored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.support.posting_world import Systems
+from yecai.mapping import registry
+from yecai.mapping.rules import default_rule_set
+from yecai.store.db import Store
+from yecai.store.tables import Binding, Posting
+from yecai.sync.binder import _even_chunks, party_number
+
+
+@pytest.fixture
+def plans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many documents each call of the planner was given (dry plans included)."""
+    calls: list[int] = []
+    real = registry.plan
+
+    def counted(documents: Any, *args: Any) -> Any:
+        calls.append(len(documents))
+        return real(documents, *args)
+
+    monkeypatch.setattr(registry, "plan", counted)
+    return calls
+
+
+def _suppliers(systems: Systems) -> set[str]:
+    return {r.supplier_name for r in systems.dataset.all_cost_records if r.supplier_name}
+
+
+def _kingdee_suppliers(systems: Systems) -> Counter[str]:
+    with systems.client() as client:
+        return Counter(str(name) for (name,) in client.query_all("BD_Supplier", ["FName"]))
+
+
+def _payloads(store: Store) -> list[str]:
+    with store.transaction() as session:
+        return list(session.scalars(select(Posting.payload)))
+
+
+def test_new_suppliers_are_bound_by_the_one_plan(
+    store: Store, posting_systems: Systems, plans: list[int]
+) -> None:
+    report = posting_systems.sync(store, default_rule_set())
+    assert report.check.clean
+    assert report.send.posted == report.check.vouchers > 0
+    documents = len(posting_systems.dataset.all_cost_records)
+    assert plans == [documents]  # planned once: no dry plan before it, no second plan after
+    names = _suppliers(posting_systems)
+    with store.transaction() as session:
+        bound = {
+            b.source_key: b.kingdee_number
+            for b in session.scalars(select(Binding).where(Binding.kind == "supplier"))
+        }
+    assert bound == {name: party_number(name) for name in names}
+    counts = _kingdee_suppliers(posting_systems)
+    assert all(counts[name] == 1 for name in names)
+    payloads = "\n".join(_payloads(store))
+    assert all(party_number(name) in payloads for name in names)
+
+    again = posting_systems.sync(store, default_rule_set())  # nothing new: nothing asked, nothing created
+    assert again.plan.planned == 0
+    assert _kingdee_suppliers(posting_systems) == counts
+
+
+def test_a_supplier_kingdee_knows_under_another_number_is_planned_with_it(
+    store: Store, posting_systems: Systems, plans: list[int]
+) -> None:
+    name = sorted(_suppliers(posting_systems))[0]
+    with posting_systems.client() as client:
+        client.save(
+            "BD_Supplier",
+            {
+                "FNumber": "GYS9001",
+                "FName": name,
+                "FCreateOrgId": {"FNumber": "100"},
+                "FUseOrgId": {"FNumber": "100"},
+            },
+        )
+    report = posting_systems.sync(store, default_rule_set())
+    assert report.check.clean
+    documents = len(posting_systems.dataset.all_cost_records)
+    assert plans == [documents, documents]  # the plan as made named a number Kingdee lacks: made again
+    with store.transaction() as session:
+        number = session.scalar(
+            select(Binding.kingdee_number).where(Binding.kind == "supplier", Binding.source_key == name)
+        )
+    assert number == "GYS9001"
+    payloads = "\n".join(_payloads(store))
+    assert "GYS9001" in payloads
+    assert party_number(name) not in payloads  # never the would-be number of a party found by name
+    assert _kingdee_suppliers(posting_systems)[name] == 1
+
+
+@pytest.mark.parametrize(
+    ("names", "senders", "sizes"),
+    [
+        (566, 4, [142, 142, 142, 140]),  # one round of 4 calls, not 4 + 2 of 100
+        (10, 4, [10]),  # a handful is one call
+        (120, 4, [50, 50, 20]),  # never below 50 a call
+        (1000, 4, [125] * 8),  # two whole rounds under the 200 cap
+        (0, 4, []),
+    ],
+)
+def test_party_chunks_fill_whole_rounds(names: int, senders: int, sizes: list[int]) -> None:
+    chunks = _even_chunks([f"n{i}" for i in range(names)], senders, 200)
+    assert [len(c) for c in chunks] == sizes
+    assert [n for c in chunks for n in c] == [f"n{i}" for i in range(names)]

@@ -7,7 +7,6 @@ event filter; the hourly limit still applies) and prints the outcome, exit 1 unl
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import typer
@@ -15,7 +14,7 @@ from rich.console import Console
 
 from yecai import labels
 from yecai.alerts import recent_deliveries, send_test
-from yecai.cli.context import fail, opened
+from yecai.cli.context import fail, opened, os_user
 from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.cli.tables import KEY, new_table
 from yecai.errors import YecaiError
@@ -24,13 +23,6 @@ from yecai.localtime import shown
 alerts_app = typer.Typer(help="告警 · alerts: 钉钉, 飞书, 企业微信 robots and email")
 
 STATUS_STYLE = {"sent": "green", "failed": "red", "duplicate": "dim", "rate_limited": "yellow"}
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @alerts_app.command("test")
@@ -44,7 +36,7 @@ def test_channel(
     with opened(database_url, workspace) as ctx:
         space = ctx.workspace_or_exit(console)
         try:
-            delivery = send_test(ctx.store, space, ctx.secrets, channel, who=_user())
+            delivery = send_test(ctx.store, space, ctx.secrets, channel, who=os_user())
         except YecaiError as exc:
             raise fail(console, exc) from None
     style = STATUS_STYLE.get(delivery.status, "white")

@@ -10,6 +10,7 @@ under one convention (docs/cli.md): 0 ran, 1 could not run, 2 bad usage or input
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,15 @@ class Located:
     found: bool  # False: nothing was found; the defaults (./yecai.yaml, ./.yecai) stand
     how_zh: str
     how_en: str
+
+
+def os_user() -> str:
+    """Who runs the command, for the audit log: the operating-system user ("unknown" in a container
+    whose uid has no passwd entry)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def find_workspace(start: Path) -> Path | None:

@@ -8,27 +8,19 @@ printed once (or written to `--out`) for the environment to be updated. See docs
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from yecai.auth.principal import cli_principal
-from yecai.cli.context import fail, opened
+from yecai.cli.context import fail, opened, os_user
 from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.errors import YecaiError
 from yecai.secrets import KEY_ENV, OLD_KEY_ENV
 from yecai.services.secret_keys import rotate_key, withdraw_old_key
 
 secrets_app = typer.Typer(help="加密密钥 · the key that encrypts connection secrets: rotate and withdraw")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @secrets_app.command("rotate-key")
@@ -45,7 +37,7 @@ def rotate_key_command(
     console = Console()
     with opened(database_url, workspace) as ctx:
         try:
-            done = rotate_key(ctx.store, ctx.settings.workdir, by=cli_principal(_user()), out=out)
+            done = rotate_key(ctx.store, ctx.settings.workdir, by=cli_principal(os_user()), out=out)
         except YecaiError as exc:
             raise fail(console, exc) from None
     console.print(
@@ -88,7 +80,7 @@ def withdraw_old_key_command(
     console = Console()
     with opened(database_url, workspace) as ctx:
         try:
-            done = withdraw_old_key(ctx.store, ctx.settings.workdir, by=cli_principal(_user()))
+            done = withdraw_old_key(ctx.store, ctx.settings.workdir, by=cli_principal(os_user()))
         except YecaiError as exc:
             raise fail(console, exc) from None
     console.print(

@@ -9,7 +9,6 @@ letters and paused connections. Commands stay thin: they call `yecai.jobs` servi
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -20,7 +19,7 @@ from rich.console import Console
 
 from yecai import extras, labels
 from yecai.auth.principal import cli_principal
-from yecai.cli.context import fail, opened
+from yecai.cli.context import fail, opened, os_user
 from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.cli.serving import serve, work
 from yecai.cli.tables import FIGURE, KEY, new_table
@@ -44,12 +43,7 @@ WHO = typer.Option(None, "--who", help="操作人 · who does it (default: the O
 
 
 def _who(value: str | None) -> str:
-    if value:
-        return value
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    return value or os_user()
 
 
 def _logging() -> None:

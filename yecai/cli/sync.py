@@ -7,7 +7,6 @@ job failed or Kingdee does not match what yecai posted.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from rich.table import Table
 
 from yecai import labels
 from yecai.auth.principal import cli_principal
-from yecai.cli.context import fail, once, opened
+from yecai.cli.context import fail, once, opened, os_user
 from yecai.cli.options import DATABASE, WORKSPACE
 from yecai.cli.progress import step_progress
 from yecai.cli.tables import FIGURE, KEY, new_table
@@ -107,13 +106,6 @@ def sync_command(
         raise typer.Exit(1)
 
 
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 @connections_app.command("list")
 def list_connections(
     workspace: Path | None = WORKSPACE,
@@ -164,7 +156,7 @@ def set_secret(
                 connection=connection,
                 key=name,
                 value=value,
-                by=cli_principal(_os_user()),
+                by=cli_principal(os_user()),
             )
         except YecaiError as exc:
             raise fail(console, exc) from None
@@ -181,7 +173,7 @@ def delete_secret(
     """删除密钥 · delete a stored secret."""
     with opened(database_url, workspace) as ctx:
         found = connection_service.delete_secret(
-            ctx.store, ctx.secrets, connection=connection, key=name, by=cli_principal(_os_user())
+            ctx.store, ctx.secrets, connection=connection, key=name, by=cli_principal(os_user())
         )
     Console().print("已删除 deleted" if found else "不存在 not found")
     if not found:

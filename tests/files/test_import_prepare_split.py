@@ -278,6 +278,25 @@ def test_a_row_prepared_with_remembered_readings_is_the_row_read_cell_by_cell(
         assert _outcome(got) == _outcome(expected)
 
 
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        (0.0, -0.0),  # equal, one hash, written "0.0" and "-0.0": found by the suite in CI
+        (-0.0, 0.0),
+        (
+            dt.datetime(2026, 10, 5, 8, tzinfo=dt.UTC),
+            dt.datetime(2026, 10, 5, 16, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+        ),
+    ],
+)
+def test_cells_that_compare_equal_but_read_differently_are_remembered_apart(first: Cell, then: Cell) -> None:
+    context = CONTEXTS[0]
+    for cell in (first, then):  # the second cell in every column right after the first
+        cells: list[Cell] = [cell] * 14
+        expected = reference_row(context, LAYOUT, 9, list(cells), None)
+        assert _outcome(prepare_row(context, LAYOUT, 9, list(cells), None)) == _outcome(expected)
+
+
 def test_a_rows_digest_is_the_one_earlier_versions_stored() -> None:
     # computed by the import before this change: a re-import of its files must still match
     cells: list[Cell] = [

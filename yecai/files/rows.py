@@ -439,13 +439,16 @@ class _ColumnReads:
     column: Column
     item: FieldSpec | None
     key: str  # the header's JSON text
-    memo: dict[tuple[type, Any], _Read] = field(default_factory=dict)
+    memo: dict[tuple[type, Any], _Read] = field(default_factory=dict)  # (type, cell or its text)
 
     def read(self, cell: Cell) -> _Read:
         kind = type(cell)
         memo = kind in _MEMO_TYPES
         if memo:
-            known = self.memo.get((kind, cell))
+            # -0.0 == 0.0 and one instant in two zones compare equal but are written differently:
+            # floats and datetimes are remembered by their text
+            mark = cell if kind is str or kind is dt.date else repr(cell)
+            known = self.memo.get((kind, mark))
             if known is not None:
                 return known
         column, item = self.column, self.item
@@ -465,7 +468,7 @@ class _ColumnReads:
         if memo:
             if len(self.memo) >= _MEMO_SIZE:
                 self.memo.clear()
-            self.memo[(kind, cell)] = found
+            self.memo[(kind, mark)] = found
         return found
 
 

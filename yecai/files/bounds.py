@@ -137,7 +137,7 @@ def pull_events(
         parser.feed(chunk)
         events: list[tuple[str, Element]] = []
         try:
-            _drain(parser, events)
+            drain(parser, events)
         except ParseError:
             # expat queues its error after the events before it: those still count
             yield events
@@ -154,11 +154,11 @@ def pull_events(
             )
     parser.close()
     events = []
-    _drain(parser, events)
+    drain(parser, events)
     yield events
 
 
-def _drain(parser: XMLPullParser, events: list[tuple[str, Element]]) -> None:
+def drain(parser: XMLPullParser, events: list[tuple[str, Element]]) -> None:
     """`events.extend(parser.read_events())`, without a generator step per event.
 
     XMLPullParser queues the events of a feed, and a parse error after them (it is the last item:

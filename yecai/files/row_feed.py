@@ -18,10 +18,12 @@ file; an exception the reader raises is raised again in the parent.
 
 With `prepare` (the importer's per-row work: reading the cells, hashing, validating) the two
 processes also share that work, so that neither waits for the other: the child prepares a batch
-itself or sends it raw for the importer to prepare, and steers the share by whether the importer
-had to wait for the last batch (it was starved: the child does less) or found it ready (it is
-the slower one: the child does more). Whoever prepares a row, `prepare` is the same function, so
-the items that come out are the same, in the same order.
+itself or sends it raw for the importer to prepare. Batches leave the child from a sending thread,
+a few ready ahead, so that the child goes on while the importer commits a chunk. The child steers
+the share by two signs: the importer had to wait for a batch (it has time to spare: the child
+does less), or the batches ready for it pile up (it is the slower one: the child does more).
+Whoever prepares a row, `prepare` is the same function, so the items that come out are the same,
+in the same order.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ import gc
 import mmap
 import os
 import pickle
+import queue
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from itertools import islice
 from multiprocessing.connection import Connection
@@ -45,6 +49,7 @@ BATCH_ROWS = 2000  # rows per message: large enough that pickling, not the pipe,
 FEED_ABOVE_BYTES = 4 << 20
 # the share of batches the child prepares itself: where it starts, and how far one batch moves it
 START_SHARE, SHARE_STEP = 0.5, 0.05
+AHEAD = 4  # batches the child may have ready before the importer takes them
 _WAITED = 0  # byte of the shared page: 1 when the importer found no batch ready and had to wait
 
 T = TypeVar("T")
@@ -133,6 +138,14 @@ def _child(
     shared: mmap.mmap,
 ) -> None:
     code = 0
+    # batches go out from a thread of their own, up to AHEAD of them waiting: while the importer
+    # commits a chunk (and reads nothing), this process goes on reading and preparing
+    outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+    sender = threading.Thread(target=_send_all, args=(outbox, pipe), daemon=True)
+
+    def send(message: tuple[str, Any]) -> None:
+        outbox.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
     try:
         # Ctrl-C is the importer's to handle; a parent that is gone breaks the pipe
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -140,38 +153,51 @@ def _child(
         # what the fork copied (the importer's ORM, pydantic, modules) is never garbage here: the
         # collector leaves it alone, and so does not copy its pages by touching them
         gc.freeze()
+        sender.start()
         steer = share is None
         share = START_SHARE if share is None else min(1.0, max(0.0, share))
         credit = 0.0
         while part := list(islice(rows, batch)):
             if prepare is None:
-                pipe.send(("rows", part))
+                send(("rows", part))
                 continue
             if steer:
-                # the importer waited for the last batch: it has time to spare, so send more raw;
-                # it found the batch ready: it is the slower one, so prepare more here
-                starved = shared[_WAITED] == 1
-                shared[_WAITED] = 0
-                share = max(0.0, share - SHARE_STEP) if starved else min(1.0, share + SHARE_STEP)
+                # the importer waited for a batch: it has time to spare, so send more raw; the
+                # batches ready for it are piling up: it is the slower one, so prepare more here
+                if shared[_WAITED] == 1:
+                    shared[_WAITED] = 0
+                    share = max(0.0, share - SHARE_STEP)
+                elif outbox.full():
+                    share = min(1.0, share + SHARE_STEP)
             credit += share
             if credit >= 1.0:
                 credit -= 1.0
-                pipe.send(("rows", [item for item in map(prepare, part) if item is not None]))
+                send(("rows", [item for item in map(prepare, part) if item is not None]))
             else:
-                pipe.send(("raw", part))
-        pipe.send(("done", None))
+                send(("raw", part))
+        send(("done", None))
     except BrokenPipeError:
         code = 1
     except BaseException as exc:  # the reader's own exception: raised again in the parent
         code = 1
         try:
             pickle.loads(pickle.dumps(exc))  # it must come back whole, not fail in the parent
-            pipe.send(("error", exc))
+            send(("error", exc))
         except Exception:
             with contextlib.suppress(Exception):
-                pipe.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+                send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
+        with contextlib.suppress(BaseException):
+            if sender.is_alive():
+                outbox.put(None)
+                sender.join()
         os._exit(code)  # no cleanup of the parent's objects: its connections are not ours
+
+
+def _send_all(outbox: queue.Queue[bytes | None], pipe: Connection) -> None:
+    """The child's sending thread: each pickled batch written whole, in order, until None."""
+    while (data := outbox.get()) is not None:
+        pipe.send_bytes(data)  # a parent that is gone: SIGPIPE ends the child
 
 
 def _reap(pid: int, finished: bool) -> int:

@@ -24,25 +24,30 @@ import datetime as dt
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import IO
 from xml.etree.ElementTree import Element, ParseError, XMLPullParser
+from xml.parsers import expat
 
 from yecai.files.bounds import (
     EXCEL_COLUMNS,
     EXCEL_ROWS,
+    FEED_BYTES,
+    FEED_MAX,
     Limits,
     XmlGuard,
     XmlStuck,
     column_index,
     column_letters,
+    drain,
     pull_events,
 )
 from yecai.files.cells import Cell
 from yecai.files.problems import FileProblem
 from yecai.files.raw import Merge, RawRow
+from yecai.files.xlsx_fast import ROW, SHEET_DATA, FastRows, Slow, declared_prefixes, row_number
 
 STREAM_BYTES = 64 * 1024 * 1024  # uncompressed sheet XML; about 100,000 rows of a typical ledger
 MERGE_ROWS = 1000  # merged ranges starting further down never matter (headers are near the top)
@@ -62,6 +67,11 @@ _MERGE_TAG = 256  # a <mergeCell> tag is far shorter: a carry longer than this h
 _COLUMNS: dict[str, int] = {}  # column letters → index: the same few letters on every row
 _STYLES: set[str] = set()  # s= values seen to be style numbers
 _READ_ERRORS = (ParseError, zipfile.BadZipFile, zlib.error, EOFError, OSError)
+FAST_LANE = True  # tests turn it off to compare the lane with expat alone
+MAX_PREFIX = 1 << 20  # <sheetData> further in than this: no fast lane (expat reads the sheet alone)
+MAX_CARRY = 4 << 20  # a row longer than this: the fast lane closes (expat reads the rest alone)
+_DTD_OR_PI = re.compile(rb"<!DOCTYPE|<!ENTITY")
+_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding=["']([^"']*)["']""")
 
 
 class NotStreamable(Exception):
@@ -269,54 +279,117 @@ class StreamedWorkbook:
         return self._rows(name, strings)
 
     def _rows(self, name: str, strings: list[str]) -> Iterator[RawRow]:
-        last = 0  # the highest row number taken (by a row, good or bad, at its own number)
-        beyond, first_beyond = 0, ""  # rows numbered past the grid since the last row taken
-        parent: Element | None = None
+        walk = _Walk(self, strings)
         try:
             with self._zip.open(self.sheets[name]) as handle:
-                parser = XMLPullParser(events=("start", "end"))
-                wanted = (_ROW, _DATA)
-                # the rows' and sheetData's events of each feed, picked out by one comprehension:
-                # a row's cells are two to four elements each, and looping over them here was a
-                # quarter of the reading
-                picked = (
-                    [(event, element) for event, element in events if element.tag in wanted]
-                    for events in pull_events(handle, parser, XmlGuard())
-                )
-                for event, element in chain.from_iterable(picked):
-                    if event == "start":
-                        if element.tag == _DATA:
-                            parent = element
-                        continue
-                    if element.tag != _ROW:
-                        continue
-                    if _beyond_grid(element.get("r")):
-                        # a run of rows past the grid is one bad row, not one per row: two million
-                        # `<row r="…"/>` from a small zip must not become two million rejections
-                        beyond += 1
-                        first_beyond = first_beyond or (element.get("r") or "")[:20]
-                        if parent is not None:
-                            parent.clear()
-                        continue
-                    if beyond:
-                        yield _past_the_grid(last, beyond, first_beyond)
-                        beyond, first_beyond = 0, ""
-                    row, takes = self._row(element, strings, last)
-                    if takes:
-                        while last + 1 < row.number:
-                            last += 1
-                            yield RawRow(last, [])
-                        last = row.number
-                    yield row
-                    if parent is not None:
-                        parent.clear()  # drop the rows already handed out: memory stays flat
+                yield from self._lanes(handle, walk)
         except (*_READ_ERRORS, XmlStuck) as exc:
-            if beyond:
-                yield _past_the_grid(last, beyond, first_beyond)
-            yield _damaged(name, last, exc)
+            if isinstance(exc, ParseError) and walk.laned:
+                exc = self._located(name, exc)
+            yield from walk.flush()
+            yield _damaged(name, walk.last, exc)
             return
-        if beyond:
-            yield _past_the_grid(last, beyond, first_beyond)
+        yield from walk.flush()
+
+    def _lanes(self, handle: IO[bytes], walk: _Walk) -> Iterator[RawRow]:
+        """The rows: plain ones by the fast lane (`xlsx_fast`) while it is open, the rest by expat.
+
+        Every byte is read once, checked by the guard once, and either taken by the lane (whole
+        rows between rows) or fed to expat in order: what expat sees is the sheet without the
+        rows the lane took, which means the same to it.
+        """
+        parser = XMLPullParser(events=("start", "end"))
+        guard = XmlGuard()
+        buffer, pos, done = b"", 0, False
+        size = FEED_BYTES
+
+        def more() -> bool:
+            # the next chunk, checked as pull_events checks it; sized as pull_events sizes it
+            nonlocal buffer, pos, done
+            chunk = handle.read(size)
+            if not chunk:
+                done = True
+                return False
+            if guard.feed(chunk):
+                raise XmlStuck(*guard.describe("XML"))
+            buffer = buffer[pos:] + chunk
+            pos = 0
+            return True
+
+        # the prefix up to <sheetData>: expat reads it, and the lane opens only where it then
+        # stands inside <sheetData> of the main namespace, between rows
+        lane: FastRows | None = None
+        while not done:
+            cut = buffer.find(SHEET_DATA)
+            if cut >= 0 or len(buffer) > MAX_PREFIX:
+                break
+            more()
+        cut = buffer.find(SHEET_DATA)
+        if FAST_LANE and cut >= 0 and _utf8(buffer[:cut]) and not _DTD_OR_PI.search(buffer, 0, cut):
+            cut += len(SHEET_DATA)
+            events = yield from _fed(parser, buffer[:cut], walk)
+            depth = sum(1 if event == "start" else -1 for event, _ in events)
+            if depth == 2 and events[-1][0] == "start" and events[-1][1].tag == _DATA:
+                lane = FastRows(walk.strings, self.date_styles, self._date, declared_prefixes(buffer[:cut]))
+                walk.laned = True
+            pos = cut
+        while lane is not None:
+            match = ROW.match(buffer, pos)
+            if match is not None:
+                number = row_number(match[1], walk.last)
+                if number is not None and (not match[2] or lane.attributes_ok(match[2])):
+                    try:
+                        cells = lane.cells(match[3]) if match[3] else []
+                    except (Slow, UnicodeDecodeError):
+                        pass
+                    else:
+                        pos = match.end()
+                        size = FEED_BYTES
+                        yield from walk.take(RawRow(number, cells))
+                        continue
+            # not a row the lane takes: expat reads it, up to the end of the next row
+            end = buffer.find(b"</row>", pos)
+            if end < 0:
+                if done or len(buffer) - pos > MAX_CARRY:
+                    break  # the rest to expat
+                if not more():
+                    break
+                if len(buffer) - pos == 0:
+                    continue
+                # a long row arriving in pieces: larger reads, as pull_events makes them
+                size = min(size * 2, FEED_MAX)
+                continue
+            piece = buffer[pos : end + 6]
+            if b"<!" in piece or b"<?" in piece or b"</sheetData" in piece:
+                break  # comments, CDATA, the end of the rows: expat reads on alone
+            pos = end + 6
+            events = yield from _fed(parser, piece, walk)
+            if not _rows_only(events):
+                break  # the piece left an element open, closed one it did not open, or was no row
+            size = FEED_BYTES
+        # expat alone: what the lane left of the buffer, then the rest of the sheet
+        rest = _Rest(buffer[pos:], handle, guard)
+        buffer = b""
+        for events in pull_events(rest, parser):
+            yield from walk.events(events)
+
+    def _located(self, name: str, error: ParseError) -> ParseError:
+        """The error where it is in the sheet's own bytes, not in what expat saw without the lane's
+        rows: a bare expat pass (no tree, C only) finds the same error at its real line and column."""
+        parser = expat.ParserCreate(namespace_separator="}")
+        try:
+            with self._zip.open(self.sheets[name]) as handle:
+                while chunk := handle.read(1 << 20):
+                    parser.Parse(chunk, False)
+                parser.Parse(b"", True)
+        except expat.ExpatError as found:
+            if found.code == getattr(error, "code", None):
+                located = ParseError(str(found))
+                located.code, located.position = found.code, (found.lineno, found.offset)
+                return located
+        except _READ_ERRORS:
+            pass
+        return error
 
     def _row(self, element: Element, strings: list[str], last: int) -> tuple[RawRow, bool]:
         """The row as read, or one bad row naming what is wrong; and whether it takes its number.
@@ -581,3 +654,113 @@ def _text(element: Element) -> str:
         elif child.tag == _R:
             parts.extend(t.text or "" for t in child.iter(_T))
     return "".join(parts)
+
+
+class _Walk:
+    """Where the reading of one sheet stands: the last row number taken, and a run of rows past
+    the grid not yet reported. Rows come from expat's events or whole from the fast lane."""
+
+    def __init__(self, book: StreamedWorkbook, strings: list[str]) -> None:
+        self.book = book
+        self.strings = strings
+        self.last = 0  # the highest row number taken (by a row, good or bad, at its own number)
+        self.beyond = 0  # rows numbered past the grid since the last row taken …
+        self.first_beyond = ""  # … and the first of them
+        self.parent: Element | None = None  # <sheetData>: its rows are dropped once handed out
+        self.laned = False  # whether the fast lane took part (expat then saw the sheet without its rows)
+
+    def events(self, events: list[tuple[str, Element]]) -> Iterator[RawRow]:
+        wanted = (_ROW, _DATA)
+        # the rows' and sheetData's events picked out by one comprehension: a row's cells are two
+        # to four elements each, and looping over them here was a quarter of the reading
+        for event, element in [(e, el) for e, el in events if el.tag in wanted]:
+            if event == "start":
+                if element.tag == _DATA:
+                    self.parent = element
+                continue
+            if element.tag != _ROW:
+                continue
+            if _beyond_grid(element.get("r")):
+                # a run of rows past the grid is one bad row, not one per row: two million
+                # `<row r="…"/>` from a small zip must not become two million rejections
+                self.beyond += 1
+                self.first_beyond = self.first_beyond or (element.get("r") or "")[:20]
+                if self.parent is not None:
+                    self.parent.clear()
+                continue
+            yield from self.flush()
+            row, takes = self.book._row(element, self.strings, self.last)
+            if takes:
+                while self.last + 1 < row.number:
+                    self.last += 1
+                    yield RawRow(self.last, [])
+                self.last = row.number
+            yield row
+            if self.parent is not None:
+                self.parent.clear()  # drop the rows already handed out: memory stays flat
+
+    def take(self, row: RawRow) -> Iterator[RawRow]:
+        """A row the fast lane read (its number is past the last one taken)."""
+        yield from self.flush()
+        while self.last + 1 < row.number:
+            self.last += 1
+            yield RawRow(self.last, [])
+        self.last = row.number
+        yield row
+
+    def flush(self) -> Iterator[RawRow]:
+        if self.beyond:
+            yield _past_the_grid(self.last, self.beyond, self.first_beyond)
+            self.beyond, self.first_beyond = 0, ""
+
+
+class _Rest:
+    """What the fast lane left of its buffer, then the rest of the sheet, each new chunk guarded."""
+
+    def __init__(self, left: bytes, handle: IO[bytes], guard: XmlGuard) -> None:
+        self.left, self.handle, self.guard = left, handle, guard
+
+    def read(self, size: int) -> bytes:
+        if self.left:
+            chunk, self.left = self.left[:size], self.left[size:]
+            return chunk
+        chunk = self.handle.read(size)
+        if chunk and self.guard.feed(chunk):
+            raise XmlStuck(*self.guard.describe("XML"))
+        return chunk
+
+
+def _fed(
+    parser: XMLPullParser, piece: bytes, walk: _Walk
+) -> Generator[RawRow, None, list[tuple[str, Element]]]:
+    """Feed `piece` to expat and walk its events; after an error, the events before it first."""
+    parser.feed(piece)
+    events: list[tuple[str, Element]] = []
+    try:
+        drain(parser, events)
+    except ParseError:
+        yield from walk.events(events)
+        raise
+    yield from walk.events(events)
+    return events
+
+
+def _rows_only(events: list[tuple[str, Element]]) -> bool:
+    """The events of whole <row> elements of the main namespace (and their insides), nothing else."""
+    depth = 0
+    for event, element in events:
+        if event == "start":
+            if depth == 0 and element.tag != _ROW:
+                return False
+            depth += 1
+        else:
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _utf8(prefix: bytes) -> bool:
+    """The sheet's XML is UTF-8 (as it declares, or by default): the lane decodes bytes as UTF-8."""
+    declared = _ENCODING.match(prefix)
+    return declared is None or declared[1].lower() in (b"utf-8", b"utf8")

@@ -96,6 +96,10 @@ ODD_CELLS = st.sampled_from(
         '<c r="{col}{row}" t="s"><v></v></c>',
         '<c r="{col}{row}" t="s"><v>99</v></c>',
         '<c r="{col}{row}"><v>&#49;</v></c>',
+        '<c r="{col}{row}" t="str"><v>a&nbsp;b</v></c>',
+        '<c r="{col}{row}" t="str"><v>a&b</v></c>',
+        '<c r="{col}{row}" t="str"><v>\udcff</v></c>',  # a byte that is not UTF-8 (0xFF)
+        '<c r="{col}{row}"><v>\uff11\uff12</v></c>',  # full-width digits: a number to float
         '<c r="{col}{row}" t="str"><v>a\r\nb</v></c>',
         '<c r="{col}{row}" t="str"><v>a\x01b</v></c>',
         '<c r="{col}{row}" t="str"><v>x]]>y</v></c>',
@@ -189,7 +193,9 @@ def sheet(draw: st.DrawFn) -> bytes:
         f'{prefix}<worksheet xmlns="{MAIN}" xmlns:r="{RELS}"{declare}><dimension ref="A1"/>'
         f'{opening}{"".join(parts)}{closing}<mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells></worksheet>'
     )
-    data = text.encode("latin-1" if "ISO-8859-1" in prefix and text.isascii() else "utf-8")
+    data = text.encode(
+        "latin-1" if "ISO-8859-1" in prefix and text.isascii() else "utf-8", errors="surrogateescape"
+    )
     cut = draw(st.sampled_from([*[None] * 12, -1, -20, -200]))
     return data if cut is None else data[:cut]
 

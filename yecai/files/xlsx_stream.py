@@ -63,6 +63,7 @@ DATE_FORMAT_IDS = {*range(14, 23), *range(27, 37), 45, 46, 47, *range(50, 59)}
 CELL_TYPES = frozenset({"n", "s", "str", "inlineStr", "b", "e", "d"})
 _REF = re.compile(r"([A-Za-z]{1,12})([0-9]{1,12})")  # any length: beyond XFD is said so, not "garbage"
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})([0-9]{1,7})(?::([A-Z]{1,3})([0-9]{1,7}))?"')
+_MERGE_WORD = b"mergeCell"
 _MERGE_TAG = 256  # a <mergeCell> tag is far shorter: a carry longer than this holds none
 _COLUMNS: dict[str, int] = {}  # column letters → index: the same few letters on every row
 _STYLES: set[str] = set()  # s= values seen to be style numbers
@@ -250,7 +251,8 @@ class StreamedWorkbook:
                     cut = block.rfind(b"<")
                     if cut < 0 or len(block) - cut > _MERGE_TAG:
                         cut = len(block)
-                    self._merges(block, cut, found)
+                    if _MERGE_WORD in block:  # a plain search first: the rows hold none
+                        self._merges(block, cut, found)
                     carry = block[cut:]
         except _READ_ERRORS:
             pass  # a damaged sheet: the ranges found so far (the rows report the damage)

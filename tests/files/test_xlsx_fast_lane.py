@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.hostile_workbooks import MAIN, RELS, write_package
-from yecai.files import xlsx_fast, xlsx_stream
+from yecai.files import preflight, xlsx_fast, xlsx_stream
 from yecai.files.bounds import column_letters
 from yecai.files.problems import FileProblem
+from yecai.files.reader import open_file
 from yecai.files.xlsx_stream import StreamedWorkbook
 
 SHARED = (
@@ -278,3 +279,31 @@ def test_the_lane_memory_stays_flat(tmp_path: Path) -> None:
     book.close()
     assert count == 20000
     assert peak < 4 << 20  # a feed or two and the row in hand, not the sheet (3.5 MB of XML)
+
+
+@pytest.mark.parametrize("cut", [None, -40])
+def test_the_preflight_finds_the_merged_ranges_the_reader_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: int | None
+) -> None:
+    monkeypatch.setattr(xlsx_stream, "STREAM_BYTES", 0)  # every sheet read by the streaming reader
+    merges = "".join(f'<mergeCell ref="A{n}:C{n}"/>' for n in (1, 5, 999, 1000, 1001, 5000))
+    data = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns="{MAIN}"><sheetData>'
+        + "".join(f'<row r="{n}"><c r="A{n}"><v>{n}</v></c></row>' for n in range(1, 3000))
+        + f'</sheetData><mergeCells count="6">{merges}</mergeCells></worksheet>'
+    ).encode()
+    path = write_package(tmp_path / "merged.xlsx", {"导出": data if cut is None else data[:cut]})
+    book = StreamedWorkbook(str(path))
+    expected = book.merged("导出")
+    member = book.member("导出")
+    book.close()
+    assert expected[:3] == [((0, 0), (0, 2)), ((4, 0), (4, 2)), ((998, 0), (998, 2))]
+    assert preflight.inspect(path, "zip").sheets[member].merges == expected
+
+    def again(self: StreamedWorkbook, name: str) -> list[Any]:
+        raise AssertionError("the sheet inflated a second time for its merged ranges")
+
+    monkeypatch.setattr(StreamedWorkbook, "merged", again)
+    opened = open_file(path)
+    assert opened.sheet("导出").merged == expected  # the preflight's, from its own pass
+    opened.close()

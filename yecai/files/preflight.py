@@ -314,6 +314,7 @@ class _Part:
         self.strings = 0
         self.unique: int | None = None
         self.prefix = b""
+        self.merges: xlsx_stream.MergeFinder | None = None
 
     def _sniff(self, block: bytes) -> None:
         root = _ROOT.search(block[:65536])
@@ -322,6 +323,7 @@ class _Part:
         if local == "worksheet":
             self.role = "sheet"
             self.sheet = SheetScanner(self.name, detailed=self.declared <= xlsx_stream.STREAM_BYTES)
+            self.merges = xlsx_stream.MergeFinder()  # the streaming reader's, found in this same pass
         elif local == "sst":
             self.role = "strings"
             head = block[root.start() : block.find(b">", root.start()) + 1] if root else b""
@@ -351,6 +353,8 @@ class _Part:
                 raise _problem("unsafe_xml", owner.path, zh, en)
         if self.sheet is not None:
             self.sheet.feed(block)
+            if self.merges is not None:
+                self.merges.feed(block)
         elif self.ods is not None:
             try:
                 self.ods.feed(block)
@@ -385,6 +389,7 @@ class _Part:
         """The member cannot be inflated whole: a damaged sheet is read up to the damage, else refused."""
         if self.sheet is not None:
             scan = self.sheet.close()
+            scan.merges = self.merges.close() if self.merges is not None else None
             scan.odd.append((f"{self.name} 已损坏（{why}）", f"{self.name} is damaged ({why})"))
             self.owner.result.sheets[self.name] = scan
             return
@@ -395,7 +400,8 @@ class _Part:
     def close(self) -> None:
         owner, limits = self.owner, self.owner.limits
         if self.sheet is not None:
-            owner.result.sheets[self.name] = self.sheet.close()
+            scan = owner.result.sheets[self.name] = self.sheet.close()
+            scan.merges = self.merges.close() if self.merges is not None else None
         elif self.ods is not None:
             try:
                 tables = self.ods.close()

@@ -122,7 +122,10 @@ class OpenedFile:
                 f"sheet {name} cannot be read safely (odd structure or too large a grid) and the file cannot "
                 "be read row by row; save it as xlsx in Excel and import it again",
             )
-        return Sheet(name, stream.merged(name), 0, stream.rows(name))
+        member = stream.member(name)
+        scan = self._preflight.sheets.get(member) if self._preflight is not None and member else None
+        merged = scan.merges if scan is not None and scan.merges is not None else stream.merged(name)
+        return Sheet(name, list(merged), 0, stream.rows(name))
 
     def close(self) -> None:
         if self._workbook is not None:

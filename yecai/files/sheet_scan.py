@@ -64,6 +64,9 @@ class SheetScan:
     odd: list[tuple[str, str]] = field(default_factory=list)  # (中文, English): why it is odd
     # a formula cell without a saved result: the streaming reader, which names each such cell, reads it
     uncached: bool = False
+    # the merged ranges near the top, as the streaming reader finds them (`xlsx_stream.MergeFinder`),
+    # found in the preflight's pass so that the reader need not inflate the sheet once more for them
+    merges: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
 
     @property
     def area(self) -> int:

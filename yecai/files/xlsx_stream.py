@@ -239,35 +239,17 @@ class StreamedWorkbook:
     def merged(self, name: str) -> list[Merge]:
         """Merged ranges (0-based) that start in the first MERGE_ROWS rows; one linear raw pass.
 
-        They follow the cell data, so the sheet is scanned as bytes, a block at a time; what is
-        carried from one block to the next is at most one unfinished tag, never a growing tail.
+        The importer takes them from the preflight's pass over the same bytes where it made one
+        (`MergeFinder`); this pass is for the sheets it did not.
         """
-        found: list[Merge] = []
-        carry = b""
+        finder = MergeFinder()
         try:
             with self._zip.open(self.sheets[name]) as handle:
                 while chunk := handle.read(1 << 20):
-                    block = carry + chunk
-                    cut = block.rfind(b"<")
-                    if cut < 0 or len(block) - cut > _MERGE_TAG:
-                        cut = len(block)
-                    if _MERGE_WORD in block:  # a plain search first: the rows hold none
-                        self._merges(block, cut, found)
-                    carry = block[cut:]
+                    finder.feed(chunk)
         except _READ_ERRORS:
             pass  # a damaged sheet: the ranges found so far (the rows report the damage)
-        self._merges(carry, len(carry), found)
-        return found[:MAX_MERGES]
-
-    @staticmethod
-    def _merges(block: bytes, end: int, found: list[Merge]) -> None:
-        if len(found) >= MAX_MERGES:
-            return
-        for match in _MERGE.finditer(block, 0, end):
-            c0, r0 = _column(match[1].decode()), int(match[2]) - 1
-            c1, r1 = (_column(match[3].decode()), int(match[4]) - 1) if match[3] else (c0, r0)
-            if 0 <= r0 < MERGE_ROWS:
-                found.append(((r0, c0), (r1, c1)))
+        return finder.close()
 
     # -- rows -------------------------------------------------------------------------------------
 
@@ -656,6 +638,44 @@ def _text(element: Element) -> str:
         elif child.tag == _R:
             parts.extend(t.text or "" for t in child.iter(_T))
     return "".join(parts)
+
+
+class MergeFinder:
+    """The merged ranges of a sheet's XML fed to it block by block (`StreamedWorkbook.merged`).
+
+    They follow the cell data, so the whole sheet is fed; what is carried from one block to the
+    next is at most one unfinished tag, never a growing tail, and the pattern runs only on blocks
+    that hold the word (the rows hold none).
+    """
+
+    def __init__(self) -> None:
+        self.found: list[Merge] = []
+        self._carry = b""
+
+    def feed(self, chunk: bytes) -> None:
+        block = self._carry + chunk
+        cut = block.rfind(b"<")
+        if cut < 0 or len(block) - cut > _MERGE_TAG:
+            cut = len(block)
+        if _MERGE_WORD in block:
+            _merges(block, cut, self.found)
+        self._carry = block[cut:]
+
+    def close(self) -> list[Merge]:
+        """The ranges found (at most MAX_MERGES), the last block's included."""
+        _merges(self._carry, len(self._carry), self.found)
+        self._carry = b""
+        return self.found[:MAX_MERGES]
+
+
+def _merges(block: bytes, end: int, found: list[Merge]) -> None:
+    if len(found) >= MAX_MERGES:
+        return
+    for match in _MERGE.finditer(block, 0, end):
+        c0, r0 = _column(match[1].decode()), int(match[2]) - 1
+        c1, r1 = (_column(match[3].decode()), int(match[4]) - 1) if match[3] else (c0, r0)
+        if 0 <= r0 < MERGE_ROWS:
+            found.append(((r0, c0), (r1, c1)))
 
 
 class _Walk:

@@ -329,7 +329,11 @@ class StreamedWorkbook:
                     else:
                         pos = match.end()
                         size = FEED_BYTES
-                        yield from walk.take(RawRow(number, cells))
+                        if number == walk.last + 1 and not walk.beyond:
+                            walk.last = number  # the usual next row: no blank rows, no run to report
+                            yield RawRow(number, cells)
+                        else:
+                            yield from walk.take(RawRow(number, cells))
                         continue
             # not a row the lane takes: expat reads it, up to the end of the next row
             end = buffer.find(b"</row>", pos)

@@ -147,3 +147,27 @@ def test_migration_0010_numbers_the_stored_versions_of_each_key(store_url: str) 
         ]
     finally:
         engine.dispose()
+
+
+def test_the_keyless_hash_lookup_uses_the_partial_index(store: Store) -> None:
+    """Only keyless rows are in ix_records_content_hash (migration 0014); the one lookup by content
+    hash (a re-export without a key column, `yecai.files.dedup`) still goes through it."""
+    keyless = Record.source_key.like("row:%")
+    query = select(Record.content_hash).where(
+        Record.connection == "files", Record.stream == "cost", Record.content_hash.in_(["a", "b"]), keyless
+    )
+    with store.engine.connect() as connection:
+        sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+        if store.engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET enable_seqscan = off")  # an empty table: no statistics
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql))
+            definition = connection.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_records_content_hash'"
+            ).scalar_one()
+        else:
+            plan = "\n".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            definition = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_records_content_hash'"
+            ).scalar_one()
+    assert "ix_records_content_hash" in plan, plan
+    assert "row:%" in definition, definition  # partial: keyed rows stay out of it

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yecai.store.base import Base, Id, utc_now
@@ -48,7 +59,17 @@ class FileImport(Base):
 
 
 # A re-export without a key column is matched by content hash alone (duplicates with multiplicity).
-Index("ix_records_content_hash", Record.connection, Record.stream, Record.content_hash)
+# Only keyless rows (`row:…` keys) are looked up so: keyed rows, nearly all of them, stay out of
+# the index and an insert does not pay for a random-position entry (migration 0014).
+KEYLESS = text("source_key LIKE 'row:%'")
+Index(
+    "ix_records_content_hash",
+    Record.connection,
+    Record.stream,
+    Record.content_hash,
+    sqlite_where=KEYLESS,
+    postgresql_where=KEYLESS,
+)
 
 
 class FileImportIssue(Base):

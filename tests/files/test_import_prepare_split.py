@@ -30,7 +30,7 @@ from sqlalchemy import insert, select
 
 from yecai.domain.documents import ProgressReport, validate
 from yecai.domain.text import INVISIBLE_CATEGORIES, clean_code
-from yecai.files import import_file, importer, row_feed
+from yecai.files import import_file, importer, row_feed, rows
 from yecai.files.cells import EXCEL_DIGITS, Cell, CellError, excel_decimal
 from yecai.files.columns import KINDS, read_value
 from yecai.files.layout import Column, Layout, column_letter
@@ -295,6 +295,43 @@ def test_cells_that_compare_equal_but_read_differently_are_remembered_apart(firs
         cells: list[Cell] = [cell] * 14
         expected = reference_row(context, LAYOUT, 9, list(cells), None)
         assert _outcome(prepare_row(context, LAYOUT, 9, list(cells), None)) == _outcome(expected)
+
+
+def test_a_column_of_unique_cells_stops_remembering_them_and_reads_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # small memos: a column of unique values (序号, amounts) fills its memo without a hit, stops
+    # remembering for a while, then remembers again; none of it may change what a row becomes
+    monkeypatch.setattr(rows, "_MEMO_SIZE", 8)
+    monkeypatch.setattr(rows, "_MEMO_FEW", 2)
+    monkeypatch.setattr(rows, "_MEMO_REST", 16)
+    layout = Layout(sheet=LAYOUT.sheet, header_rows=LAYOUT.header_rows, columns=list(LAYOUT.columns))
+    context = CONTEXTS[0]
+    day = dt.datetime(2026, 10, 5, 8, 30)
+    rested, remembered_again = False, False
+    for n in range(120):
+        unique = n < 60 or n % 3 == 0  # then repeating values the memo finds again
+        value = float(n) + 0.25 if unique else 12.5
+        cells: list[Cell] = [
+            float(n + 1) if unique else -0.0 if n % 2 else 0.0,
+            f"CB{n:08d}" if unique else "CB00000001",
+            "XM2026001",
+            "材料费",
+            day + dt.timedelta(days=n % 5) if unique else day,
+            value,
+            value * 3,
+            value * 100,
+            "9%",
+            "合肥恒通",
+            value / 7,
+        ]
+        expected = reference_row(context, layout, n + 4, list(cells), None)
+        assert _outcome(prepare_row(context, layout, n + 4, list(cells), None)) == _outcome(expected)
+        first = rows._plan(context, layout).columns[0]  # 序号
+        rested = rested or first.rest > 0
+        remembered_again = remembered_again or (rested and not first.rest and bool(first.memo))
+    assert rested
+    assert remembered_again
 
 
 def test_a_rows_digest_is_the_one_earlier_versions_stored() -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 from yecai import jsonutil
 from yecai.domain.documents import DateWindow, Issue, validate
-from yecai.files.cells import Cell, CellError, excel_decimal
-from yecai.files.columns import FieldSpec, KindSpec, read_value
+from yecai.files.cells import EXCEL_DIGITS, Cell, CellError, excel_decimal
+from yecai.files.columns import FieldSpec, FieldType, KindSpec, read_value
 from yecai.files.layout import Column, Layout, column_letter
 from yecai.files.raw import RawRow
 from yecai.store.staging import document_columns
@@ -316,6 +316,11 @@ def _canonical(value: Any) -> Any:
 
 def _canonical_text(value: Any) -> str:
     """`json.dumps(_canonical(value), ensure_ascii=False)`, written directly (once per cell)."""
+    kind = type(value)  # exact types first: most values are one of these
+    if kind is str:
+        return f'["s", {encode_basestring(value)}]'
+    if kind is Decimal:
+        return f'["n", "{format(value.normalize(), "f") if value else "0"}"]'
     if isinstance(value, bool):
         return '["b", true]' if value else '["b", false]'
     if isinstance(value, Decimal | int):
@@ -408,68 +413,150 @@ def _payload_frame(
     return '{"origin":' + origin[:-1] + ',"row":', ',"constants":' + flat_json(dict(constants)) + "}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """One cell as a column reads it: every part of the row it feeds, worked out once per distinct cell.
+# One cell as a column reads it: every part of the row it feeds, worked out once per distinct cell.
+# A plain tuple (built and unpacked in C, where a dataclass costs a Python call per row and column):
+#   text     the payload's `"header":value` text
+#   shown    the cell as a person sees it (issue values; "" when no issue can show it)
+#   value    the field's value (None: empty, or no field)
+#   hashed   the content digest's `[name, value]` text (None: nothing to hash)
+#   note     a doubt about the value (a rate read as percent …)
+#   error    why the cell cannot be read, prefixed with its header
+#   formula  text starting with "=" (checked in text formats only)
+# A ledger's text cells repeat down their column (projects, categories, suppliers, units, rates)
+# and its numbers and dates repeat often enough (quantities, dates): what a cell becomes depends
+# only on the column and the cell, so it is remembered per column (`_ColumnReads`).
+_Read = tuple[str, str, Any, str | None, tuple[str, str] | None, tuple[str, str] | None, bool]
 
-    A ledger's text cells repeat down their column (projects, categories, suppliers, units, rates)
-    and its numbers and dates repeat often enough (quantities, dates): what a cell becomes depends
-    only on the column and the cell, so it is remembered per column (`_ColumnReads`).
-    """
-
-    cell: str  # the payload's `"header":value` text
-    shown: str  # the cell as a person sees it (issue values)
-    value: Any  # the field's value (None: empty, or no field)
-    hashed: str | None  # the content digest's `[name, value]` text (None: nothing to hash)
-    note: tuple[str, str] | None  # a doubt about the value (a rate read as percent …)
-    error: tuple[str, str] | None  # why the cell cannot be read, prefixed with its header
-    formula_text: bool  # text starting with "=" (checked in text formats only)
-
-
-# Cells memoised by exact type only: values that compare equal must read alike (Decimal("1.0") and
-# Decimal("1.00") compare equal but are written differently, so Decimals and ints are not memoised).
-_MEMO_TYPES = frozenset({str, float, dt.date, dt.datetime})
 _MEMO_SIZE = 4096  # distinct cells remembered per column (a column of unique amounts never hits)
+# a column whose remembered cells were found fewer times than this before the memo filled up holds
+# unique values (序号, amounts, document numbers): it stops remembering for `_MEMO_REST` cells, then
+# tries again (a sheet may change character halfway)
+_MEMO_FEW = _MEMO_SIZE // 16
+_MEMO_REST = 8 * _MEMO_SIZE
 
 
 @dataclass(slots=True)
 class _ColumnReads:
-    """How one column of one layout reads its cells, with the cells it has read already."""
+    """How one column of one layout reads its cells, with the cells it has read already.
+
+    Remembered by exact type: text and dates by themselves, doubles other than zero by themselves
+    (0.0 and -0.0 compare equal but are written differently: zero is never remembered), datetimes by
+    their text (one instant in two zones compare equal, written differently). Decimals and ints are
+    not remembered (Decimal("1.0") equals Decimal("1.00") but is written otherwise).
+    """
 
     column: Column
     item: FieldSpec | None
     key: str  # the header's JSON text
-    memo: dict[tuple[type, Any], _Read] = field(default_factory=dict)  # (type, cell or its text)
+    index: int = 0  # the column's place in a row
+    header: str = ""
+    name: str | None = None  # the field it feeds
+    hash_head: str = ""  # the digest text's `[name, ` (see `_hash_text`)
+    memo: dict[Any, _Read] = field(default_factory=dict)  # cell (or (datetime, its text)) → its read
+    looked: int = 0  # rows read since `memo` was last emptied (counted per row: `prepare_row`)
+    rest: int = 0  # cells still to read without remembering them (a column of unique values)
+    # 1: money, 2: a decimal, read from a double in `fresh` directly; 0: by `read_value`
+    numbers: int = 0
+
+    def __post_init__(self) -> None:
+        self.index = self.column.index
+        self.header = self.column.header
+        self.name = self.item.name if self.item is not None else None
+        if self.item is not None:
+            self.hash_head = f"[{encode_basestring(self.item.name)}, "
+            if self.column.scale is None:
+                self.numbers = {FieldType.MONEY: 1, FieldType.DECIMAL: 2}.get(self.item.type, 0)
 
     def read(self, cell: Cell) -> _Read:
+        """The cell's read, remembered or worked out (`prepare_row` looks in `memo` itself first)."""
         kind = type(cell)
-        memo = kind in _MEMO_TYPES
-        if memo:
-            # -0.0 == 0.0 and one instant in two zones compare equal but are written differently:
-            # floats and datetimes are remembered by their text
-            mark = cell if kind is str or kind is dt.date else repr(cell)
-            known = self.memo.get((kind, mark))
-            if known is not None:
-                return known
-        column, item = self.column, self.item
-        formula = isinstance(cell, str) and cell.lstrip().startswith("=")
+        if kind is str or kind is dt.date or (kind is float and cell):
+            mark: Any = cell
+        elif kind is dt.datetime:
+            mark = (kind, repr(cell))
+        else:
+            return self.fresh(cell)
+        if self.rest:
+            self.rest -= 1
+            return self.fresh(cell)
+        self.looked += 1
+        known = self.memo.get(mark)
+        return known if known is not None else self.remember(mark, cell)
+
+    def remember(self, mark: Any, cell: Cell) -> _Read:
+        """The read of a cell not in `memo`, put there."""
+        found = self.fresh(cell)
+        memo = self.memo
+        if len(memo) >= _MEMO_SIZE:
+            # cells looked up since the memo was last emptied: barely more than it holds, and the
+            # column is one of unique values
+            if self.looked < _MEMO_SIZE + _MEMO_FEW:
+                self.rest = _MEMO_REST
+            memo.clear()
+            self.looked = 0
+        memo[mark] = found
+        return found
+
+    def fresh(self, cell: Cell) -> _Read:
+        """The cell read without the memo."""
+        if self.numbers and type(cell) is float and cell:
+            # what `read_value` makes of a double in a number column, where it is plain: the
+            # shortest text of the double (the `excel_decimal` of it, see `_cell_json`) is its
+            # value, its payload text and, having no trailing zeros, its digest's normal form;
+            # within the limits by its 15 digits; money already in whole cents needs no rounding
+            text = repr(cell)
+            if len(text) <= _SHORT_REPR and "e" not in text and "n" not in text:
+                if text.endswith(".0"):
+                    text = text[:-2]
+                point = text.find(".")
+                if self.numbers == 2 or point < 0 or len(text) - point <= 3:
+                    return (
+                        f"{self.key}:{text}",
+                        "",
+                        Decimal(text),
+                        f'{self.hash_head}["n", "{text}"]]',
+                        None,
+                        None,
+                        False,
+                    )
+        if type(cell) is str:
+            if "\x00" in cell:
+                cell = clean(cell)  # PostgreSQL text cannot hold NUL
+            formula = cell.lstrip().startswith("=")  # type: ignore[union-attr]
+        else:
+            formula = isinstance(cell, str) and cell.lstrip().startswith("=")
+        item = self.item
         value, hashed, note, error = None, None, None, None
         if item is not None:
+            column = self.column
             try:
                 value, note = read_value(item, cell, column.scale)
             except CellError as exc:
                 error = (f"{column.header}：{exc.zh}", f"{column.header}: {exc.en}")
-                hashed = _hash_text(item.name, ("raw", _shown(cell)))
+                hashed = f"{self.hash_head}{_canonical_text(('raw', _shown(cell)))}]"
             else:
                 if value is not None:
-                    hashed = _hash_text(item.name, value)
+                    hashed = f"{self.hash_head}{_canonical_text(value)}]"
         shown = _shown(cell) if error or note else ""  # only issues show it
-        found = _Read(f"{self.key}:{_json_value(jsonable(cell))}", shown, value, hashed, note, error, formula)
-        if memo:
-            if len(self.memo) >= _MEMO_SIZE:
-                self.memo.clear()
-            self.memo[(kind, mark)] = found
-        return found
+        return (f"{self.key}:{_cell_json(cell)}", shown, value, hashed, note, error, formula)
+
+
+def _cell_json(cell: Cell) -> str:
+    """`_json_value(jsonable(cell))`: a cell's JSON text in the payload."""
+    kind = type(cell)
+    if kind is str:
+        return encode_basestring(cell)
+    if kind is float and cell:
+        # a finite double whose shortest text has at most 15 digits (and no exponent) is that
+        # text as a Decimal (`excel_decimal`), written digit for digit (`jsonutil.decimal_text`):
+        # the text itself, an integral one without its ".0"
+        text = repr(cell)
+        if len(text) <= _SHORT_REPR and "e" not in text and "n" not in text:
+            return text[:-2] if text.endswith(".0") else text
+    return _json_value(jsonable(cell))
+
+
+_SHORT_REPR = EXCEL_DIGITS + 1  # sign or point, and at most 15 digits (see `excel_decimal`)
 
 
 def _hash_text(name: str, value: Any) -> str:
@@ -484,6 +571,7 @@ class _Plan:
     constants: list[tuple[str, Any, str]]  # (field, value, digest text)
     head: str
     tail: str
+    width: int  # the columns named by the header
 
 
 # (id of the context, id of the layout) → the plan, with both kept so the ids stay theirs
@@ -505,7 +593,7 @@ def _plan(context: FileContext, layout: Layout) -> _Plan:
     head, tail = _payload_frame(
         context.file_name, context.fingerprint, layout.sheet, tuple(context.constant_text.items())
     )
-    plan = _Plan(columns, constants, head, tail)
+    plan = _Plan(columns, constants, head, tail, len(layout.columns))
     if len(_PLANS) >= 64:
         _PLANS.clear()
     _PLANS[(id(context), id(layout))] = (context, layout, plan)
@@ -537,51 +625,61 @@ def prepare_row(
     width = len(raw)
     text_format = context.file_format in TEXT_FORMATS
     for reads in plan.columns:
-        column = reads.column
-        index = column.index
+        index = reads.index
         cell = raw[index] if index < width else None
-        if isinstance(cell, str) and "\x00" in cell:
-            cell = clean(cell)  # PostgreSQL text cannot hold NUL
         if uncached and index in uncached:
-            issue, fatal = _uncached(spec, sheet, number, column, uncached[index])
+            issue, fatal = _uncached(spec, sheet, number, reads.column, uncached[index])
             if fatal:
-                assert column.field is not None  # identity fields are mapped ones
-                broken.add(column.field)
+                assert reads.name is not None  # identity fields are mapped ones
+                broken.add(reads.name)
                 errors.append(issue)
             else:
                 notices.append(issue)
         if cell is None:
             continue
-        read = reads.read(cell)
-        if text_format and read.formula_text:
+        # `reads.read(cell)`, the remembered cells looked up here: most cells are found
+        kind = type(cell)
+        if (kind is str or kind is dt.date or (kind is float and cell)) and not reads.rest:
+            reads.looked += 1
+            read = reads.memo.get(cell)
+            if read is None:
+                read = reads.remember(cell, cell)
+        else:
+            read = reads.read(cell)
+        text, shown, value, digest_text, note, error, formula = read
+        header = reads.header
+        if formula and text_format:
+            column = reads.column
             notices.append(
-                _formula_text(sheet, number, column.header, column.letter, column.field or "", cell)  # type: ignore[arg-type]
+                _formula_text(sheet, number, header, column.letter, column.field or "", clean(cell))  # type: ignore[arg-type]
             )
-        cells_out[column.header] = read.cell
-        item = reads.item
-        if item is None:
+        cells_out[header] = text
+        name = reads.name
+        if name is None:
             continue
-        name = item.name
-        if read.error is not None:
+        if error is not None:
             broken.add(name)
-            hashed[name] = read.hashed  # type: ignore[assignment]
-            errors.append(RowIssue(sheet, number, column.header, name, read.shown, *read.error))
+            hashed[name] = digest_text  # type: ignore[assignment]
+            errors.append(RowIssue(sheet, number, header, name, shown, *error))
             continue
-        if read.value is not None:
-            data[name] = read.value
-            hashed[name] = read.hashed  # type: ignore[assignment]
-        if read.note:
-            notes.append(RowIssue(sheet, number, column.header, name, read.shown, *read.note))
-    for name, value, text in plan.constants:
+        if value is not None:
+            data[name] = value
+            hashed[name] = digest_text  # type: ignore[assignment]
+        if note:
+            notes.append(RowIssue(sheet, number, header, name, shown, *note))
+    for name, value, constant_text in plan.constants:
         if name not in data and name not in broken:
             data[name] = value
-            hashed[name] = text
-    for index in range(len(layout.columns), width):
-        # cells beyond the header (no column name): kept, never silently dropped
-        if (cell := clean(raw[index])) is not None:
-            cells_out[f"({index + 1})"] = f"{_json_key(f'({index + 1})')}:{_json_value(jsonable(cell))}"
-            if text_format and isinstance(cell, str) and cell.lstrip().startswith("="):
-                notices.append(_formula_text(sheet, number, f"({index + 1})", column_letter(index), "", cell))
+            hashed[name] = constant_text
+    if width > plan.width:
+        for index in range(plan.width, width):
+            # cells beyond the header (no column name): kept, never silently dropped
+            if (cell := clean(raw[index])) is not None:
+                cells_out[f"({index + 1})"] = f"{_json_key(f'({index + 1})')}:{_json_value(jsonable(cell))}"
+                if text_format and isinstance(cell, str) and cell.lstrip().startswith("="):
+                    notices.append(
+                        _formula_text(sheet, number, f"({index + 1})", column_letter(index), "", cell)
+                    )
     # content_digest(spec.kind, fields), from the texts already written
     inner = ", ".join([hashed[name] for name in sorted(hashed)])
     digest = hashlib.sha256(f"[{_kind_text(spec.kind)}, [{inner}]]".encode()).hexdigest()

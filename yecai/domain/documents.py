@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from yecai.domain.identifiers import boq_code_valid, id_number_problem, luhn_valid, uscc_problem
-from yecai.domain.money import MoneyError, is_money, parse_decimal, round_money
+from yecai.domain.money import LIMIT, MoneyError, is_money, parse_decimal, round_money
 from yecai.domain.text import clean_code
 
 # The business dates a document may carry unless configured otherwise (Settings.business_dates):
@@ -144,6 +144,8 @@ def _id_number(value: str) -> str:
 
 
 def _decimal(value: object, info: ValidationInfo) -> Decimal:
+    if type(value) is Decimal and value.is_finite() and -LIMIT < value < LIMIT:
+        return value  # what `parse_decimal` returns for it (a file row's numbers arrive as these)
     field = info.field_name or "value"
     try:
         return parse_decimal(value, field=field)

@@ -275,28 +275,35 @@ def document_json(document: Any) -> str:
     value (a project, a category, a supplier, an empty field) is written once.
     """
     parts: list[str] = []
+    append = parts.append
     for name, value in vars(document).items():
         kind = type(value)
-        if kind is str or value is None or kind in _ENUMS or kind is dt.date:
+        if kind is Decimal and value and value.is_finite():
+            # `jsonutil.decimal_text` of a finite Decimal other than zero: digit for digit
+            append(f"{_KEYS.get(name) or _json_key(name)}:{format(value, 'f')}")
+        elif kind is str or value is None or kind in _ENUMS or kind is dt.date:
             # exact types whose equal values are written alike (a Decimal 1.0 equals 1.00: not here)
-            text = _FIELD_TEXTS.get((name, value))
+            texts = _FIELD_TEXTS.get(name)
+            if texts is None:
+                texts = _FIELD_TEXTS[name] = {}
+            text = texts.get(value)
             if text is None:
                 text = f"{_json_key(name)}:{_json_value(value)}"
-                if len(_FIELD_TEXTS) >= 50_000:
-                    _FIELD_TEXTS.clear()
-                _FIELD_TEXTS[(name, value)] = text
+                if len(texts) >= 10_000:
+                    texts.clear()  # unique values (document numbers) are not found again anyway
+                texts[value] = text
+            append(text)
         elif kind in _FLAT:
-            text = f"{_json_key(name)}:{_json_value(value)}"
+            append(f"{_json_key(name)}:{_json_value(value)}")
         elif isinstance(value, Enum):
             _ENUMS.add(kind)
-            text = f"{_json_key(name)}:{_json_value(value)}"
+            append(f"{_json_key(name)}:{_json_value(value)}")
         else:  # a nested model or a sequence: as model_dump writes it
             return flat_json(document.model_dump())
-        parts.append(text)
     return "{" + ",".join(parts) + "}"
 
 
-_FIELD_TEXTS: dict[tuple[str, Any], str] = {}
+_FIELD_TEXTS: dict[str, dict[Any, str]] = {}  # field → value → its `"name":value` text
 _FLAT = frozenset({Decimal, int, bool, dt.datetime, dt.time})
 _ENUMS: set[type] = set()  # the document enums seen (StrEnums: written as their value)
 

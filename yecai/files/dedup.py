@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import chain
@@ -271,7 +272,7 @@ class RowStager:
                 # the file's doubts are listed whatever became of the row
                 counts.warnings += len(row.notices)
                 chunk.issues.extend(issue_row(self.import_id, "warning", i, None) for i in row.notices)
-        history = {row.key: existing.get(row.key, []) for row in rows if row.keyed}
+        history = {row.key: existing.get(row.key, ()) for row in rows if row.keyed}
         self._insert(session, rows, chunk, counts, history)
 
     # -- keyed rows ---------------------------------------------------------------------------
@@ -536,7 +537,7 @@ class RowStager:
         rows: list[PreparedRow],
         chunk: _Chunk,
         counts: ImportCounts,
-        history: dict[str, list[StoredVersion]],
+        history: dict[str, Sequence[StoredVersion]],
     ) -> None:
         new = [rows[index] for index in sorted(chunk.new)]
         revived = [(rows[index], record_id) for index, record_id in chunk.revived]
@@ -563,15 +564,17 @@ class RowStager:
         )
         documents: list[NewDocument] = []
         for row, record_id in chain(zip(new, ids, strict=True), revived):
-            counts.warnings += len(row.notices)
-            issues.extend(issue_row(self.import_id, "warning", i, record_id) for i in row.notices)
+            if row.notices:
+                counts.warnings += len(row.notices)
+                issues.extend(issue_row(self.import_id, "warning", i, record_id) for i in row.notices)
             if not row.valid:
                 issues.extend(issue_row(self.import_id, "error", i, record_id) for i in row.errors)
                 counts.rejected += 1
                 continue
             counts.imported += 1
-            counts.warnings += len(row.warnings)
-            issues.extend(issue_row(self.import_id, "warning", i, record_id) for i in row.warnings)
+            if row.warnings:
+                counts.warnings += len(row.warnings)
+                issues.extend(issue_row(self.import_id, "warning", i, record_id) for i in row.warnings)
             documents.append(
                 NewDocument(
                     record_id=record_id,

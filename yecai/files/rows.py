@@ -579,6 +579,7 @@ class _Plan:
     head: str
     tail: str
     width: int  # the columns named by the header
+    dense: bool  # column i is the row's cell i, for every column
 
 
 # (id of the context, id of the layout) → the plan, with both kept so the ids stay theirs
@@ -600,7 +601,8 @@ def _plan(context: FileContext, layout: Layout) -> _Plan:
     head, tail = _payload_frame(
         context.file_name, context.fingerprint, layout.sheet, tuple(context.constant_text.items())
     )
-    plan = _Plan(columns, constants, head, tail, len(layout.columns))
+    dense = [column.index for column in layout.columns] == list(range(len(layout.columns)))
+    plan = _Plan(columns, constants, head, tail, len(layout.columns), dense)
     if len(_PLANS) >= 64:
         _PLANS.clear()
     _PLANS[(id(context), id(layout))] = (context, layout, plan)
@@ -631,11 +633,14 @@ def prepare_row(
     broken: set[str] = set()
     width = len(raw)
     text_format = context.file_format in TEXT_FORMATS
-    for reads in plan.columns:
-        index = reads.index
-        cell = raw[index] if index < width else None
-        if uncached and index in uncached:
-            issue, fatal = _uncached(spec, sheet, number, reads.column, uncached[index])
+    pairs: Any
+    if plan.dense and width >= plan.width:
+        pairs = zip(plan.columns, raw, strict=False)  # a cell for each column, in order (the usual row)
+    else:
+        pairs = [(reads, raw[reads.index] if reads.index < width else None) for reads in plan.columns]
+    for reads, cell in pairs:
+        if uncached and reads.index in uncached:
+            issue, fatal = _uncached(spec, sheet, number, reads.column, uncached[reads.index])
             if fatal:
                 assert reads.name is not None  # identity fields are mapped ones
                 broken.add(reads.name)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Table, func, insert, select, text
@@ -43,9 +43,12 @@ DATE_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class NewRecord:
-    """One record a way in has decided to store (the caller checked it is not stored yet)."""
+class NewRecord(NamedTuple):
+    """One record a way in has decided to store (the caller checked it is not stored yet).
+
+    A named tuple, not a frozen dataclass: a file import makes one per row, and a tuple is built
+    in half the time.
+    """
 
     source_key: str
     content_hash: str
@@ -67,9 +70,9 @@ class StoredVersion:
     revision: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class NewDocument:
-    """One document version to store; `document` None with `deleted` True is a tombstone."""
+class NewDocument(NamedTuple):
+    """One document version to store; `document` None with `deleted` True is a tombstone (a named
+    tuple, like `NewRecord`: one per imported row)."""
 
     record_id: int
     source_key: str
@@ -225,8 +228,9 @@ def stage_records(
     unread = sorted({r.source_key for r in records} - decided.keys())
     revisions, hashes = _history(session, connection, stream, unread)
     for key, stored in decided.items():
-        revisions[key] = max((v.revision for v in stored), default=0)
-        hashes[key] = {v.content_hash for v in stored}
+        if stored:  # a key found nowhere starts at revision 1 with no hashes (below)
+            revisions[key] = max(v.revision for v in stored)
+            hashes[key] = {v.content_hash for v in stored}
     params = []
     for record in records:
         revision = revisions[record.source_key] = revisions.get(record.source_key, 0) + 1
@@ -306,15 +310,13 @@ def _copy(session: Session, table: Table, columns: Sequence[str], rows: Sequence
     names = ", ".join(f'"{name}"' for name in columns)
     statement = f'COPY "{table.name}" ({names}) FROM STDIN'
     dbapi = connection.dialect.loaded_dbapi
+    if as_json:
+        rows = _bound(rows, [(index, serialize) for index in as_json])
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            write = copy.write_row
             for row in rows:
-                if as_json:
-                    values = list(row)
-                    for index in as_json:
-                        values[index] = serialize(values[index])
-                    row = tuple(values)
-                copy.write_row(row)
+                write(row)
     except dbapi.Error as exc:
         # the driver's error as SQLAlchemy raises it for an INSERT (a unique violation is an
         # IntegrityError): callers settle races by that type whatever way the rows went in
@@ -357,22 +359,35 @@ def _sqlite_many(
         if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
     if processors:
-        # a chunk's rows share most bound values (the chunk's stamp, empty JSON): each column
-        # remembers the last value it bound, by identity
-        last: list[list[Any]] = [[_UNSET, None] for _ in processors]
-        bound = []
-        for row in rows:
-            values = list(row)
-            for (index, processor), seen in zip(processors, last, strict=True):
-                value = values[index]
-                if value is not seen[0]:
-                    seen[0], seen[1] = value, processor(value)
-                values[index] = seen[1]
-            bound.append(tuple(values))
-        rows = bound  # type: ignore[assignment]
+        rows = _bound(rows, processors)
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" for _ in columns)
     connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', list(rows))
+
+
+def _bound(
+    rows: Sequence[tuple[Any, ...]], processors: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> Sequence[tuple[Any, ...]]:
+    """The rows with each processed column's values passed through its processor.
+
+    Column by column (the rows turned into columns and back, in C): a chunk's rows share most
+    bound values (the chunk's stamp, empty JSON), so each column remembers the last value it
+    bound, by identity.
+    """
+    if not rows:
+        return rows
+    by_column: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for index, processor in processors:
+        seen: Any = _UNSET
+        done: Any = None
+        out: list[Any] = []
+        append = out.append
+        for value in by_column[index]:
+            if value is not seen:
+                seen, done = value, processor(value)
+            append(done)
+        by_column[index] = out
+    return list(zip(*by_column, strict=True))
 
 
 def _insert_numbered(
@@ -393,7 +408,7 @@ def _insert_numbered(
             session.scalars(
                 text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
                 {"table": table.name, "n": len(rows)},
-            )
+            ).all()  # fetched at once, not a row at a time
         )
         _copy(session, table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)])
         return ids

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -146,6 +147,33 @@ def test_document_columns_are_the_union_of_both_former_versions() -> None:
     columns = staging.document_columns(contract)
     assert columns["business_date"] == dt.date(2026, 3, 1)
     assert columns["amount"] == Decimal("100000.00")
+
+
+def test_a_documents_date_is_the_first_date_field_it_has_whatever_its_class() -> None:
+    # the date fields a class can have are worked out once per class: a field, a property, an
+    # extra field of a model that allows them, or an object that is no model at all
+    class Allowing(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        project_code: str
+
+    class Dated(BaseModel):
+        work_date: dt.date | None = None
+
+        @property
+        def as_of(self) -> dt.date:
+            return dt.date(2026, 1, 31)
+
+    day = dt.date(2026, 10, 5)
+    cases: list[tuple[Any, dt.date | None]] = [
+        (Allowing.model_validate({"project_code": "XM1", "issue_date": day}), day),
+        (Allowing.model_validate({"project_code": "XM1"}), None),
+        (Dated(work_date=day), day),
+        (Dated(), dt.date(2026, 1, 31)),
+        (SimpleNamespace(project_code="XM1", report_date=day), day),
+    ]
+    for document, expected in cases:
+        for _ in range(2):  # the second time from what was worked out for the class
+            assert staging.document_columns(document)["business_date"] == expected
 
 
 def test_a_writer_that_decided_on_a_stale_latest_version_fails_and_stores_nothing(store: Store) -> None:

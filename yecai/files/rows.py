@@ -710,22 +710,17 @@ def prepare_row(
                 continue
             errors.append(_locate(issue, layout, spec, sheet, number))
         if document is not None and not errors:
-            notes.extend(_locate(w, layout, spec, sheet, number) for w in document.warnings())
+            if doubts := document.warnings():
+                notes.extend(_locate(w, layout, spec, sheet, number) for w in doubts)
             if keyed and spec.key_field != "source_key":
                 key = document.key  # normalised by validation (ID numbers in upper case …)
             document_text = document_json(document)
+    if errors:
+        document = document_text = None
+    # by position (a row of every file): sheet, row, key, keyed, content_hash, payload, document,
+    # errors, warnings, notices, document_text
     return PreparedRow(
-        sheet=sheet,
-        row=number,
-        key=key,
-        keyed=keyed,
-        content_hash=digest,
-        payload=payload,
-        document=document if not errors else None,
-        document_text=document_text if not errors else None,
-        errors=errors,
-        warnings=notes,
-        notices=notices,
+        sheet, number, key, keyed, digest, payload, document, errors, notes, notices, document_text
     )
 
 

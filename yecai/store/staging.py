@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel
@@ -431,13 +432,26 @@ def _insert_numbered(
 _QUERY_COLUMNS = ("project_code", "business_date", "category", "amount")
 
 
+@lru_cache(maxsize=256)
+def _date_fields(kind: type[BaseModel]) -> tuple[str, ...]:
+    """The `DATE_FIELDS` a document of this class can have (a field, or anything else its class
+    defines): the others read as None on every document but one that allows extra fields."""
+    fields = getattr(kind, "model_fields", None)
+    if not isinstance(fields, dict) or kind.model_config.get("extra") == "allow":  # type: ignore[attr-defined]
+        return DATE_FIELDS
+    return tuple(name for name in DATE_FIELDS if name in fields or hasattr(kind, name))
+
+
 def document_columns(document: BaseModel) -> dict[str, Any]:
     """The indexed columns of a document row: project, date, category and amount when it has them.
 
     A Project is its own project (its `code`); every other document names its `project_code`.
     """
     project = document.code if isinstance(document, Project) else getattr(document, "project_code", None)
-    date = next((value for name in DATE_FIELDS if (value := getattr(document, name, None)) is not None), None)
+    date = None
+    for name in _date_fields(type(document)):
+        if (date := getattr(document, name, None)) is not None:
+            break
     category = getattr(document, "category", None)
     amount = getattr(document, "amount", None)
     return {

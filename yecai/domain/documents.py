@@ -318,7 +318,7 @@ def _check_product(quantity: Decimal | None, price: Decimal | None, amount: Deci
         return
     expected = round_money(quantity * price)
     # One cent of tolerance: exports round quantity and price separately.
-    if abs(expected - amount) > Decimal("0.01"):
+    if abs(expected - amount) > CENT:  # (Decimal("0.01"), built once)
         raise _problem(
             "amount",
             amount,

@@ -767,14 +767,15 @@ LIMITS = {FieldType.MONEY: Decimal(10) ** 16, FieldType.DECIMAL: Decimal(10) ** 
 
 
 def read_value(
-    item: FieldSpec, cell: Cell, money_scale: Decimal | None = None
+    item: FieldSpec, cell: Cell, money_scale: Decimal | None = None, *, remember: bool = True
 ) -> tuple[Any, tuple[str, str] | None]:
     """The field's value from a cell, plus a note (e.g. `9` read as 9 %); raises CellError.
 
     Text cells repeat down a column (project codes, categories, suppliers, units, rates): their
-    reading, a pure function of the text, is remembered (the values are immutable).
+    reading, a pure function of the text, is remembered (the values are immutable), unless the
+    caller remembers its cells itself (`remember=False`: the file import's rows, per column).
     """
-    memo = type(cell) is str
+    memo = remember and type(cell) is str
     if memo:
         known = _READ.get((item.type, cell, money_scale))
         if known is not None:

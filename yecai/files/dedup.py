@@ -222,8 +222,8 @@ class RowStager:
                     chunk.new.add(index)
                 continue
             seen = in_chunk.get(row.key)
-            if seen is None:
-                seen = self._seen_in_file(session, existing.get(row.key, []))
+            if seen is None and (stored_before := existing.get(row.key)):
+                seen = self._seen_in_file(session, stored_before)
             if seen is not None:
                 digest, number, earlier = seen
                 data = earlier.data if isinstance(earlier, PreparedRow) else earlier
@@ -244,7 +244,7 @@ class RowStager:
                     reject(row, None)
                 continue
             in_chunk[row.key] = (row.content_hash, row.row, row if row.valid else None)
-            history = existing.get(row.key, [])
+            history = existing.get(row.key, ())
             latest = history[-1] if history else None
             # only the latest version counts: an older one with this content was changed since
             if latest is None:

@@ -537,7 +537,8 @@ class _ColumnReads:
         if item is not None:
             column = self.column
             try:
-                value, note = read_value(item, cell, column.scale)
+                # (not remembered there: a column remembers its own cells, see `read`)
+                value, note = read_value(item, cell, column.scale, remember=False)
             except CellError as exc:
                 error = (f"{column.header}：{exc.zh}", f"{column.header}: {exc.en}")
                 hashed = f"{self.hash_head}{_canonical_text(('raw', _shown(cell)))}]"

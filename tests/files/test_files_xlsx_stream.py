@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import tracemalloc
 from pathlib import Path
 
 import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
+from tests.support.hostile_workbooks import streamed_peak
 from tests.support.spreadsheets import FORMATS, GOOD, write_export, write_xlsx
 from yecai.files import import_file, xlsx_stream
 from yecai.files.xlsx_stream import StreamedWorkbook, is_date_format
@@ -101,12 +101,7 @@ def test_merged_two_row_headers_through_the_streaming_reader(
 
 
 def _peak(path: Path) -> int:
-    book = StreamedWorkbook(str(path))
-    tracemalloc.start()
-    count = sum(1 for _ in book.rows("导出"))
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    book.close()
+    count, peak = streamed_peak(path)
     assert count > 0
     return peak
 

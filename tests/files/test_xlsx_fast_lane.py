@@ -10,7 +10,6 @@ by the lane.
 
 from __future__ import annotations
 
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.hostile_workbooks import MAIN, RELS, write_package
+from tests.support.hostile_workbooks import MAIN, RELS, streamed_peak, write_package
 from yecai.files import preflight, xlsx_fast, xlsx_stream
 from yecai.files.bounds import column_letters
 from yecai.files.problems import FileProblem
@@ -270,13 +269,7 @@ def test_a_row_longer_than_a_feed_and_a_truncated_tail(
 
 
 def test_the_lane_memory_stays_flat(tmp_path: Path) -> None:
-    path = write_package(tmp_path / "flat.xlsx", {"导出": big_sheet(20000, 0)})
-    book = StreamedWorkbook(str(path))
-    tracemalloc.start()
-    count = sum(1 for _ in book.rows("导出"))
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    book.close()
+    count, peak = streamed_peak(write_package(tmp_path / "flat.xlsx", {"导出": big_sheet(20000, 0)}))
     assert count == 20000
     assert peak < 4 << 20  # a feed or two and the row in hand, not the sheet (3.5 MB of XML)
 

@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -131,6 +132,21 @@ def write_package(
         for name, content in (extra or {}).items():
             package.writestr(name, content)
     return path
+
+
+def streamed_peak(path: Path, sheet: str = "导出") -> tuple[int, int]:
+    """(rows, peak traced bytes) of reading `sheet` with the streaming reader: what memory it holds."""
+    from yecai.files.xlsx_stream import StreamedWorkbook
+
+    book = StreamedWorkbook(str(path))
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in book.rows(sheet))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        book.close()
+    return count, peak
 
 
 def write_sheet(path: Path, data: str, *, name: str = "导出", **options: Any) -> Path:

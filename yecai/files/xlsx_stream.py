@@ -303,12 +303,8 @@ class StreamedWorkbook:
         # the prefix up to <sheetData>: expat reads it, and the lane opens only where it then
         # stands inside <sheetData> of the main namespace, between rows
         lane: FastRows | None = None
-        while not done:
-            cut = buffer.find(SHEET_DATA)
-            if cut >= 0 or len(buffer) > MAX_PREFIX:
-                break
-            more()
-        cut = buffer.find(SHEET_DATA)
+        while (cut := buffer.find(SHEET_DATA)) < 0 and len(buffer) <= MAX_PREFIX and more():
+            pass
         if FAST_LANE and cut >= 0 and _utf8(buffer[:cut]) and not _DTD_OR_PI.search(buffer, 0, cut):
             cut += len(SHEET_DATA)
             events = yield from _fed(parser, buffer[:cut], walk)
@@ -342,8 +338,6 @@ class StreamedWorkbook:
                     break  # the rest to expat
                 if not more():
                     break
-                if len(buffer) - pos == 0:
-                    continue
                 # a long row arriving in pieces: larger reads, as pull_events makes them
                 size = min(size * 2, FEED_MAX)
                 continue

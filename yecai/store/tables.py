@@ -91,7 +91,18 @@ class Record(Base):
     archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-Index("ix_records_status", Record.connection, Record.stream, Record.status)
+# Only records waiting to be validated (migration 0015): the one lookup by status. A full index on
+# (connection, stream, status) also let PostgreSQL, with statistics older than a stream's rows,
+# reach the duplicate check by source key through it and filter every row of the stream per key.
+STAGED = text("status = 'staged'")
+Index(
+    "ix_records_status",
+    Record.connection,
+    Record.stream,
+    Record.status,
+    sqlite_where=STAGED,
+    postgresql_where=STAGED,
+)
 
 
 class Document(Base):

@@ -201,3 +201,44 @@ def test_a_posting_stored_meanwhile_is_yielded_to(store: Store) -> None:
         second = insert_many_ignore(session, Posting, both, ("id", "posting_key"))
     assert [key for _id, key in first] == ["a"]
     assert [key for _id, key in second] == ["b"]
+
+
+def test_many_postings_go_in_in_order_with_their_defaults(store: Store) -> None:
+    """PostgreSQL copies the rows into a temporary table and inserts them from it: the ids follow
+    the rows' order, a key given twice in one call is inserted once, and what the rows leave out
+    gets the model's defaults (state, attempts, stamps) as an INSERT would give them."""
+    row = {
+        "connection": "kd",
+        "rule_set": "r",
+        "form_id": "GL_VOUCHER",
+        "group_key": "g",
+        "business_date": dt.date(2026, 10, 1),
+        "debit_total": Decimal("12.34"),
+        "credit_total": Decimal("12.34"),
+        "payload": '{"摘要": "材料费"}',
+    }
+    keys = [f"k{n:04d}" for n in range(2500, 0, -1)]  # not in key order: the ids must follow the rows
+    with store.transaction() as session:
+        inserted = insert_many_ignore(
+            session, Posting, [{**row, "posting_key": k} for k in [*keys, keys[0]]], ("id", "posting_key")
+        )
+        # two calls in one transaction (each its own temporary table)
+        more = insert_many_ignore(session, Posting, [{**row, "posting_key": "z"}], ("id", "posting_key"))
+    assert len(inserted) == len(keys)  # the key given twice went in once
+    assert [key for _id, key in sorted(inserted)] == keys
+    assert [key for _id, key in more] == ["z"]
+    with store.transaction() as session:
+        got = session.execute(
+            select(
+                Posting.state,
+                Posting.attempts,
+                Posting.kind,
+                Posting.key_field,
+                Posting.created_at,
+                Posting.payload,
+                Posting.debit_total,
+            ).where(Posting.posting_key == keys[7])
+        ).one()
+    assert got[:4] == ("planned", 0, "posting", "summary")
+    assert got.created_at is not None
+    assert (got.payload, got.debit_total) == ('{"摘要": "材料费"}', Decimal("12.34"))

@@ -11,19 +11,18 @@ transaction, so a cursor saved beside the records moves with them (invariant 1).
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Table, func, insert, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from yecai.domain.documents import Project
+from yecai.store.inserts import bind_columns, copy_rows
 from yecai.store.tables import Document, Record, StreamState
 
 # Keeps each IN (…) list well under every driver's parameter limit.
@@ -297,33 +296,6 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _copy(session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL's COPY … FROM STDIN in the session's transaction: one stream, no statement per row."""
-    connection = session.connection()
-    # JSON columns as an INSERT stores them: the dialect's serializer, None as JSON null
-    serialize = connection.dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
-    as_json = [
-        index
-        for index, name in enumerate(columns)
-        if isinstance(table.c[name].type, JSON) and not table.c[name].type.none_as_null
-    ]
-    driver = connection.connection.driver_connection
-    names = ", ".join(f'"{name}"' for name in columns)
-    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
-    dbapi = connection.dialect.loaded_dbapi
-    if as_json:
-        rows = _bound(rows, [(index, serialize) for index in as_json])
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
-    except dbapi.Error as exc:
-        # the driver's error as SQLAlchemy raises it for an INSERT (a unique violation is an
-        # IntegrityError): callers settle races by that type whatever way the rows went in
-        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
-
-
 def _insert_many(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
@@ -331,16 +303,13 @@ def _insert_many(
     if not rows:
         return
     if _dialect(session) == "postgresql":
-        _copy(session, table, columns, rows)
+        copy_rows(session, table, columns, rows)
         return
     if _dialect(session) == "sqlite":
         _sqlite_many(session, table, columns, rows)
         return
     statement = insert(table)  # pragma: no cover - the store runs on SQLite and PostgreSQL only
     session.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
-
-
-_UNSET = object()
 
 
 def _sqlite_many(
@@ -360,35 +329,10 @@ def _sqlite_many(
         if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
     if processors:
-        rows = _bound(rows, processors)
+        rows = bind_columns(rows, processors)
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" for _ in columns)
     connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', list(rows))
-
-
-def _bound(
-    rows: Sequence[tuple[Any, ...]], processors: Sequence[tuple[int, Callable[[Any], Any]]]
-) -> Sequence[tuple[Any, ...]]:
-    """The rows with each processed column's values passed through its processor.
-
-    Column by column (the rows turned into columns and back, in C): a chunk's rows share most
-    bound values (the chunk's stamp, empty JSON), so each column remembers the last value it
-    bound, by identity.
-    """
-    if not rows:
-        return rows
-    by_column: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    for index, processor in processors:
-        seen: Any = _UNSET
-        done: Any = None
-        out: list[Any] = []
-        append = out.append
-        for value in by_column[index]:
-            if value is not seen:
-                seen, done = value, processor(value)
-            append(done)
-        by_column[index] = out
-    return list(zip(*by_column, strict=True))
 
 
 def _insert_numbered(
@@ -411,7 +355,7 @@ def _insert_numbered(
                 {"table": table.name, "n": len(rows)},
             ).all()  # fetched at once, not a row at a time
         )
-        _copy(session, table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        copy_rows(session, table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)])
         return ids
     first = session.scalar(insert(table).returning(table.c.id), dict(zip(columns, rows[0], strict=True)))
     assert first is not None  # an insert returns its row

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import ARRAY, Row, String, any_, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from yecai import heap, jsonutil
@@ -34,7 +34,7 @@ from yecai.mapping.events.revenue import FULFILMENT_KEY, HISTORY_KEY, RevenueOpt
 from yecai.mapping.interface import Held, PlannableDocument, Planned, PlanningContext, Unmapped
 from yecai.mapping.rules import Event, MappingTable, RuleSet
 from yecai.store.db import Store
-from yecai.store.inserts import insert_many_ignore
+from yecai.store.inserts import copy_rows, insert_many_ignore
 from yecai.store.tables import Document, Posting, PostingLine
 
 # Rows per INSERT statement batch when storing planned postings and their lines.
@@ -305,14 +305,7 @@ def plan_postings(
         # What was just loaded lives until the plan is stored: keep it out of the collector's way.
         with heap.frozen():
             plan = registry.plan(documents, rules, asking, context)
-        keys = [p.posting_key for p in plan.postings]
-        existing: set[str] = set()
-        for start in range(0, len(keys), 500):
-            existing.update(
-                session.scalars(
-                    select(Posting.posting_key).where(Posting.posting_key.in_(keys[start : start + 500]))
-                )
-            )
+        existing = _existing_keys(session, [p.posting_key for p in plan.postings])
     asked: dict[str, set[str]] = cast(AskingMapping, asking).asked if parties is not None else {}
     with ThreadPoolExecutor(1, thread_name_prefix="yecai-bind") as pool:
         # The parties' lookups and creates are Kingdee calls: they run while the payloads are built.
@@ -338,6 +331,30 @@ def plan_postings(
     with store.transaction() as session:
         _store_postings(session, postings, lines, result)
     return result
+
+
+def _existing_keys(session: Session, keys: list[str]) -> set[str]:
+    """The posting keys of `keys` already stored.
+
+    PostgreSQL gets them as one array parameter: an `IN` list of 500 placeholders is a statement
+    too long for psycopg's parse cache, parsed again in Python for every chunk.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return set(
+            session.scalars(
+                select(Posting.posting_key).where(
+                    Posting.posting_key == any_(bindparam("keys", keys, type_=ARRAY(String)))
+                )
+            )
+        )
+    existing: set[str] = set()
+    for start in range(0, len(keys), 500):
+        existing.update(
+            session.scalars(
+                select(Posting.posting_key).where(Posting.posting_key.in_(keys[start : start + 500]))
+            )
+        )
+    return existing
 
 
 def _postings_of(
@@ -424,9 +441,12 @@ def _store_postings(
     same key meanwhile (counted as already planned, its lines left to that planner); each line
     then points at the id its posting was given.
     """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    # PostgreSQL takes every posting in one COPY and one INSERT … SELECT; SQLite in batches.
+    batch_size = (len(postings) or 1) if postgres else INSERT_BATCH
     ids: dict[str, int] = {}
-    for start in range(0, len(postings), INSERT_BATCH):
-        batch = postings[start : start + INSERT_BATCH]
+    for start in range(0, len(postings), batch_size):
+        batch = postings[start : start + batch_size]
         ids.update(
             (key, posting_id)
             for posting_id, key in insert_many_ignore(session, Posting, batch, ("id", "posting_key"))
@@ -439,9 +459,18 @@ def _store_postings(
             continue
         result.planned += 1
         rows.extend({"posting_id": ids[key], "active": True, **line} for line in lines[key])
+    if postgres and rows:
+        copy_rows(
+            session, PostingLine.__table__, _LINE_COLUMNS, [tuple(r[c] for c in _LINE_COLUMNS) for r in rows]
+        )
+        return result
     for start in range(0, len(rows), INSERT_BATCH):
         session.execute(insert(PostingLine.__table__), rows[start : start + INSERT_BATCH])
     return result
+
+
+# What a planned document line gives (every column but the id): COPY needs them all named.
+_LINE_COLUMNS = ("posting_id", "active", "document_id", "rule_set", "line_no", "amount")
 
 
 # Postings whose amounts count as recognised: in Kingdee or on their way there. Reversed,

@@ -133,6 +133,25 @@ _first = itemgetter(0)
 Writer = Callable[[Any, bool, list[str]], None]
 
 
+class RawJSON(str):
+    """JSON text `dumps` wrote before (a posting's stored payload): written into a larger document
+    as it is, not parsed and written again.
+
+    A BatchSave of 50 stored vouchers parsed each payload into dicts of Decimals only to write the
+    same text back into the request: that round trip was a sending worker's largest single cost
+    (issue 15). Only for documents sent, never for canonical text (hashes sort keys; raw text keeps
+    its own order).
+    """
+
+    __slots__ = ()
+
+
+def _write_raw(value: RawJSON, canonical: bool, out: list[str]) -> None:
+    if canonical:
+        raise TypeError("raw JSON text has no canonical form; parse it first")
+    out.append(value)
+
+
 def _write_object(pairs: Any, canonical: bool, out: list[str]) -> None:
     """`pairs` are (str key, value); sorted by key alone (stable) when canonical."""
     if canonical:
@@ -184,6 +203,7 @@ _EXACT: dict[type, Writer] = {
     int: lambda value, _canonical, out: out.append(str(value)),
     bool: lambda value, _canonical, out: out.append("true" if value else "false"),
     type(None): lambda _value, _canonical, out: out.append("null"),
+    RawJSON: _write_raw,
 }
 
 

@@ -146,3 +146,25 @@ def test_a_voucher_payload_and_its_hash_are_unchanged() -> None:
 def test_binary_floats_are_still_refused_anywhere(value: Any) -> None:
     with pytest.raises(TypeError, match="binary float"):
         jsonutil.dumps(value)
+
+
+@settings(max_examples=300)
+@given(st.lists(values, max_size=5))
+def test_stored_text_inside_a_document_writes_as_the_parsed_value_would(models: list[Any]) -> None:
+    """A sender puts stored payloads into a BatchSave as they are (`RawJSON`): the request is the
+    text that parsing each payload and writing it again gave, byte for byte."""
+    stored = [jsonutil.dumps(model) for model in models]
+    parsed = {
+        "formid": "GL_VOUCHER",
+        "data": {"IsDeleteEntry": True, "Model": [jsonutil.loads(t) for t in stored]},
+    }
+    raw = {
+        "formid": "GL_VOUCHER",
+        "data": {"IsDeleteEntry": True, "Model": [jsonutil.RawJSON(t) for t in stored]},
+    }
+    assert jsonutil.dumps(raw) == jsonutil.dumps(parsed)
+
+
+def test_raw_text_has_no_canonical_form() -> None:
+    with pytest.raises(TypeError):
+        jsonutil.dumps({"Model": [jsonutil.RawJSON('{"b":1,"a":2}')]}, canonical=True)

@@ -201,9 +201,16 @@ class KingdeeClient:
         return self._write("Save", form_id, {**options, "Model": model}, 1)
 
     def batch_save(
-        self, form_id: str, models: Sequence[dict[str, Any]], *, async_mode: bool = False, **options: Any
+        self,
+        form_id: str,
+        models: Sequence[dict[str, Any] | jsonutil.RawJSON],
+        *,
+        async_mode: bool = False,
+        **options: Any,
     ) -> SaveResult:
         """BatchSave (批量保存): one package per model, outcomes split by DIndex.
+
+        A model may be JSON text already (`jsonutil.RawJSON`, a stored payload): it is sent as it is.
 
         `async_mode` uses Kingdee's query mode (BeginQueryImpl, then QueryAsyncResult polls) for
         batches that outlive an HTTP timeout; the polls are reads and are retried.

@@ -342,7 +342,8 @@ class _Flight:
     ids: list[int]
     form_id: str = ""
     refs: list[readback.KeyRef] = field(default_factory=list)  # read-back: the keys asked for
-    models: list[dict[str, Any]] = field(default_factory=list)  # BatchSave: what is sent
+    # BatchSave: what is sent, each model the posting's stored JSON text
+    models: list[jsonutil.RawJSON] = field(default_factory=list)
 
     @property
     def is_read(self) -> bool:
@@ -474,7 +475,8 @@ class _Sender:
         if not batch:
             return None
         self.result.calls += 1
-        models = [jsonutil.loads(p.payload) for p in batch]
+        # the stored payloads go into the request as they are (RawJSON): not parsed to be written again
+        models = [jsonutil.RawJSON(p.payload) for p in batch]
         return _Flight([p.id for p in batch], batch[0].form_id, models=models)
 
     def _next_read(self, slots: int = 1) -> _Flight | None:

@@ -2,7 +2,9 @@
 
 The store is PostgreSQL and the queue Redis, as when scaled out. sandbox.kingdee answers like a
 real site (50 ms per call plus 5 ms per record) and lets 16 calls run at once; the workspace's
-limit is the same 16, shared by every worker through Redis. Each worker count gets a fresh
+limit is the same 16, shared by every worker through Redis. Like a real data centre it runs apart
+from everything else, in a process of its own (`bench/sync_vs_sdk.py`'s), so its CPU does not
+take turns with sandbox.pm's and the polling's under one interpreter lock. Each worker count gets a fresh
 database, a fresh Kingdee and the same source data (sandbox.pm, 200 projects × 1 month). The job
 shares its sending among `--parts` senders (`parts:` in the workspace, yecai/jobs/parts.py).
 The wall time runs from queueing the job until its outcome is recorded. Then, with the latency
@@ -44,8 +46,6 @@ from yecai.jobs.parts import part_kind
 from yecai.jobs.queue import JobQueue
 from yecai.jobs.runner import open_runtime
 from yecai.kingdee.client import KingdeeClient
-from yecai.sandbox.kingdee import start_sandbox as start_kingdee
-from yecai.sandbox.kingdee.faults import FaultSettings
 from yecai.sandbox.pm.app import DEFAULT_TOKEN
 from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.secrets import SecretBox, load_key
@@ -53,6 +53,10 @@ from yecai.settings import Settings
 from yecai.store.db import Store, open_store
 from yecai.store.tables import Posting, Run
 from yecai.sync.readback import read_yecai_vouchers
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sync_vs_sdk import Kingdee
+from sync_vs_sdk import kingdee as kingdee_process
 
 JOB = "nightly"
 WORKER = "from yecai.cli.main import app; app()"
@@ -159,10 +163,14 @@ def phases(store: Store) -> str:
 
 def run_once(workers: int, args: argparse.Namespace, pm_url: str, source_total: Decimal, work: Path) -> float:
     """One worker count on a fresh database and a fresh Kingdee; the wall time (exactly once checked)."""
-    faults = FaultSettings(
-        latency_ms=args.latency_ms, per_record_ms=args.per_record_ms, max_concurrency=args.limit
-    )
-    kingdee, credentials = start_kingdee(work / f"kd-{workers}", faults=faults)
+    with kingdee_process(work / f"kd-{workers}", args.latency_ms, args.per_record_ms, args.limit) as kingdee:
+        return _run_once(workers, args, pm_url, source_total, work, kingdee)
+
+
+def _run_once(
+    workers: int, args: argparse.Namespace, pm_url: str, source_total: Decimal, work: Path, kingdee: Kingdee
+) -> float:
+    credentials = kingdee.credentials
     db_url = fresh_database(args.pg_url)
     queue_name = f"scale{uuid.uuid4().hex[:8]}"
     workdir = work / f"work-{workers}"
@@ -201,7 +209,7 @@ def run_once(workers: int, args: argparse.Namespace, pm_url: str, source_total: 
                 raise SystemExit(f"the workers did not start; see {work}/worker-{workers}-*.log")
             time.sleep(0.1)
         queue = JobQueue(runtime)
-        started, cpu_before = time.perf_counter(), own_cpu()
+        started, cpu_before, kingdee_before = time.perf_counter(), own_cpu(), cpu_seconds(kingdee.pid)
         workers_before = sum(cpu_seconds(p.pid) for p in processes)
         assert queue.enqueue(JOB).queued
         while True:
@@ -212,11 +220,14 @@ def run_once(workers: int, args: argparse.Namespace, pm_url: str, source_total: 
                 raise SystemExit(f"a worker exited; see {work}/worker-{workers}-*.log")
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
-        # this process serves both sandboxes (and polls the store): their CPU, next to the workers'
+        # sandbox.kingdee's process, this process (sandbox.pm and the polling) and the workers
         used = sum(cpu_seconds(p.pid) for p in processes) - workers_before
-        cpu = f"cpu_sandboxes_s={own_cpu() - cpu_before:.1f} cpu_workers_s={used:.1f}"
+        cpu = (
+            f"cpu_kingdee_s={cpu_seconds(kingdee.pid) - kingdee_before:.1f} "
+            f"cpu_pm_s={own_cpu() - cpu_before:.1f} cpu_workers_s={used:.1f}"
+        )
         assert state.last_outcome == "succeeded", (state.last_outcome, state.last_message)
-        kingdee.faults.update({"latency_ms": 0, "per_record_ms": 0, "max_concurrency": 0})
+        kingdee.faults(latency_ms=0, per_record_ms=0, max_concurrency=0)
         count, keys, debit = in_kingdee(credentials, store)
         posted = posted_in_yecai(store)
         once = (
@@ -245,7 +256,6 @@ def run_once(workers: int, args: argparse.Namespace, pm_url: str, source_total: 
             process.wait(10)
         runtime.close()
         store.close()
-        kingdee.stop()
         drop_database(args.pg_url, db_url)
         client = redis.Redis.from_url(args.redis_url)
         keys = [*client.scan_iter(f"huey.*.{queue_name}*"), *client.scan_iter(f"yecai:{queue_name}:*")]

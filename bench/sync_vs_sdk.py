@@ -73,12 +73,12 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 
 
 
 @contextmanager
-def _process(args: list[str], ready_url: str) -> Iterator[None]:
+def _process(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
     command = [sys.executable, "-m", "yecai.cli.main", "sandbox", *args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ)
     try:
         _wait_until_up(ready_url, process)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -94,6 +94,7 @@ class Kingdee:
 
     site: str
     credentials: dict[str, Any]
+    pid: int = 0  # the sandbox's process: its CPU time is read from /proc
 
     def counts(self) -> dict[str, int]:
         return dict(httpx.get(f"{self.site}admin/faults", timeout=10).json()["counts"])
@@ -108,7 +109,9 @@ class Kingdee:
 
 
 @contextmanager
-def kingdee(data_dir: Path, latency_ms: float, per_record_ms: float) -> Iterator[Kingdee]:
+def kingdee(
+    data_dir: Path, latency_ms: float, per_record_ms: float, concurrency: int = CONCURRENCY
+) -> Iterator[Kingdee]:
     port = _free_port()
     args = [
         "kingdee",
@@ -116,11 +119,11 @@ def kingdee(data_dir: Path, latency_ms: float, per_record_ms: float) -> Iterator
         f"--port={port}",
         f"--latency-ms={latency_ms}",
         f"--per-record-ms={per_record_ms}",
-        f"--max-concurrency={CONCURRENCY}",
+        f"--max-concurrency={concurrency}",
     ]
     site = f"http://127.0.0.1:{port}/"
-    with _process(args, f"{site}admin/faults"):
-        yield Kingdee(site, credentials(data_dir, f"{site}K3Cloud/"))
+    with _process(args, f"{site}admin/faults") as process:
+        yield Kingdee(site, credentials(data_dir, f"{site}K3Cloud/"), process.pid)
 
 
 @contextmanager

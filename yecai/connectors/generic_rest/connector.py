@@ -7,7 +7,7 @@ constant. Unknown source values are passed through unchanged so validation names
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,37 @@ def _read(item: dict[str, Any], spec: str | FieldSpec) -> Any:
     return value
 
 
+def _reader(spec: str | FieldSpec) -> Callable[[Any], Any]:
+    """`_read` of one field with its paths split once, not once per record (issue 15): a nightly
+    pull validates tens of thousands of records of a dozen fields each."""
+    if isinstance(spec, str):
+        path = dotted(spec)
+        if len(path) == 1:
+            (key,) = path
+            return lambda item: item.get(key) if isinstance(item, dict) else None
+        return lambda item: dig(item, path)
+    if spec.const is not None or spec.join:
+        return lambda item: _read(item, spec)
+    source = dotted(spec.source or "")
+    default, mapped = spec.default, spec.map
+
+    def read(item: Any) -> Any:
+        value = dig(item, source)
+        if value is None:
+            return default
+        if mapped:
+            return mapped.get(str(value).strip(), value)
+        return value
+
+    return read
+
+
 def field_mapper(fields: Mapping[str, str | FieldSpec]) -> ToDocument:
     """A pure function from a source record to the canonical document's fields."""
+    readers = [(name, _reader(spec)) for name, spec in fields.items()]
 
     def to_document(item: dict[str, Any]) -> dict[str, Any]:
-        return {name: _read(item, spec) for name, spec in fields.items()}
+        return {name: read(item) for name, read in readers}
 
     return to_document
 

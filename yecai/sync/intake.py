@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -379,3 +380,59 @@ def validate_staged(
             staging.store_documents(
                 session, connection=connection, kind=binding.document_kind, documents=documents
             )
+
+
+# How long validation waits for the pull to stage more before it looks again.
+VALIDATE_POLL_SECONDS = 0.2
+
+
+def pull_validating(
+    store: Store,
+    connector: Connector,
+    stream_name: str,
+    *,
+    connection: str,
+    run_id: int | None = None,
+    since: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[PullResult, ValidateResult]:
+    """`pull` the stream on a thread while its staged records are validated here, then validate
+    what the last pages staged: the same records and documents as pulling first and validating
+    after, sooner (issue 15).
+
+    A pull waits on the source most of its time (a nightly pull of 24,202 cost records: 2.6 s,
+    1.2 s of it CPU); validation is CPU and store work, so the two overlap. Validation goes by
+    record id, as after a pull; each page is committed before the next is read, so what it sees
+    is whole pages. A pull that fails raises here, after what it staged was validated.
+    """
+    results: list[ValidateResult] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="yecai-pull") as pool:
+        pulling = pool.submit(
+            pull,
+            store,
+            connector,
+            stream_name,
+            connection=connection,
+            run_id=run_id,
+            since=since,
+            progress=progress,
+        )
+        while not pulling.done():
+            done = validate_staged(store, connector, stream_name, connection=connection)
+            results.append(done)
+            if not (done.valid or done.invalid or done.deleted):
+                wait([pulling], timeout=VALIDATE_POLL_SECONDS)
+    # what the last pages staged — also when the pull failed: what it stored is validated, then it raises
+    results.append(validate_staged(store, connector, stream_name, connection=connection))
+    return pulling.result(), merge_validations(stream_name, results)
+
+
+def merge_validations(stream_name: str, results: list[ValidateResult]) -> ValidateResult:
+    """Several validations of one stream added up, issues in the order they were found."""
+    total = ValidateResult(stream=stream_name)
+    for result in results:
+        total.valid += result.valid
+        total.invalid += result.invalid
+        total.deleted += result.deleted
+        total.issues.extend(result.issues)
+    return total

@@ -159,22 +159,22 @@ def run_sync_job(
         with ThreadPoolExecutor(1, thread_name_prefix="yecai-bind") as pool:
             projects_bound: Future[binder.BindResult] | None = None
             for stream in streams:
-                # A pushed (webhook) or imported (file) source has its records staged already.
+                # A pushed (webhook) or imported (file) source has its records staged already;
+                # a pulled stream is validated while it is pulled.
                 if connector.pulls:
-                    report.pulls.append(
-                        intake.pull(
-                            store,
-                            connector,
-                            stream,
-                            connection=source_connection,
-                            run_id=run_id,
-                            since=since,
-                            progress=progress(f"pull:{stream}", None),
-                        )
+                    pulled, validated = intake.pull_validating(
+                        store,
+                        connector,
+                        stream,
+                        connection=source_connection,
+                        run_id=run_id,
+                        since=since,
+                        progress=progress(f"pull:{stream}", None),
                     )
-                report.validations.append(
-                    intake.validate_staged(store, connector, stream, connection=source_connection)
-                )
+                    report.pulls.append(pulled)
+                else:
+                    validated = intake.validate_staged(store, connector, stream, connection=source_connection)
+                report.validations.append(validated)
                 if stream == "projects" and projects_bound is None:
                     projects_bound = pool.submit(bind_projects)
             report.projects = (projects_bound or pool.submit(bind_projects)).result()

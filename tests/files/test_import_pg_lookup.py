@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -61,6 +62,18 @@ def _plan(store: Store, keys: list[str]) -> str:
         return "\n".join(row[0] for row in rows)
 
 
+def _generate(session: Any, connection: str, stream: str, prefix: str, count: int) -> None:
+    """`count` valid records `prefix1`, `prefix2` … of the stream, inserted by the server itself."""
+    session.execute(
+        text(
+            "INSERT INTO records (connection, stream, source_key, content_hash, revision, payload, "
+            "status, received_at) SELECT :connection, :stream, :prefix || n, md5(n::text), 1, '{}', "
+            "'valid', now() FROM generate_series(1, :count) AS n"
+        ),
+        {"connection": connection, "stream": stream, "prefix": prefix, "count": count},
+    )
+
+
 @pytest.mark.slow
 def test_a_200k_row_import_looks_keys_up_through_the_unique_index(pg_url: str, tmp_path: Path) -> None:
     keys = _ledger(tmp_path / "ledger.csv", ROWS)
@@ -86,13 +99,7 @@ def test_the_lookup_uses_the_unique_index_before_any_statistics(pg_url: str, tmp
     try:
         with store.transaction() as session:
             # rows PostgreSQL has no statistics of (never analysed): the planner must not guess
-            session.execute(
-                text(
-                    "INSERT INTO records (connection, stream, source_key, content_hash, revision, payload, "
-                    "status, received_at) SELECT 'file', 'cost', 'K' || n, md5(n::text), 1, '{}', 'valid', now() "
-                    "FROM generate_series(1, 20000) AS n"
-                )
-            )
+            _generate(session, "file", "cost", "K", 20000)
             analysed = session.scalar(
                 text("SELECT count(*) FROM pg_stats WHERE tablename = 'records' AND attname = 'source_key'")
             )
@@ -127,24 +134,12 @@ def test_the_lookup_uses_the_unique_index_after_statistics_older_than_the_stream
     store = open_store(pg_url)
     try:
         with store.transaction() as session:
-            session.execute(
-                text(
-                    "INSERT INTO records (connection, stream, source_key, content_hash, revision, payload, "
-                    "status, received_at) SELECT 'pm', 'projects', 'P' || n, md5(n::text), 1, '{}', 'valid', "
-                    "now() FROM generate_series(1, 200) AS n"
-                )
-            )
+            _generate(session, "pm", "projects", "P", 200)
         with store.engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE records")
             connection.commit()
         with store.transaction() as session:
-            session.execute(
-                text(
-                    "INSERT INTO records (connection, stream, source_key, content_hash, revision, payload, "
-                    "status, received_at) SELECT 'pm', 'cost_records', 'C' || n, md5(n::text), 1, '{}', "
-                    "'valid', now() FROM generate_series(1, 20000) AS n"
-                )
-            )
+            _generate(session, "pm", "cost_records", "C", 20000)
             # Which of two equally cheap-looking indexes the planner takes is not ours to count on:
             # the unique index must be the only full one that starts with (connection, stream).
             full = session.execute(

@@ -182,18 +182,22 @@ def test_latest_rows_are_the_latest_documents(seeded: tuple[Store, RuleSet, Mapp
         assert rows[older.source_key].version == "v-newer"
 
 
-def test_a_posting_stored_meanwhile_is_yielded_to(store: Store) -> None:
-    row = {
+def _posting_row(amount: str = "1.00", payload: str = "{}") -> dict[str, Any]:
+    """A planned posting's columns but its key, as planning gives them to `insert_many_ignore`."""
+    return {
         "connection": "kd",
         "rule_set": "r",
         "form_id": "GL_VOUCHER",
         "group_key": "g",
         "business_date": dt.date(2026, 10, 1),
-        "state": "planned",
-        "debit_total": Decimal("1.00"),
-        "credit_total": Decimal("1.00"),
-        "payload": "{}",
+        "debit_total": Decimal(amount),
+        "credit_total": Decimal(amount),
+        "payload": payload,
     }
+
+
+def test_a_posting_stored_meanwhile_is_yielded_to(store: Store) -> None:
+    row = {**_posting_row(), "state": "planned"}
     with store.transaction() as session:
         first = insert_many_ignore(session, Posting, [{**row, "posting_key": "a"}], ("id", "posting_key"))
     with store.transaction() as session:
@@ -207,16 +211,7 @@ def test_many_postings_go_in_in_order_with_their_defaults(store: Store) -> None:
     """PostgreSQL copies the rows into a temporary table and inserts them from it: the ids follow
     the rows' order, a key given twice in one call is inserted once, and what the rows leave out
     gets the model's defaults (state, attempts, stamps) as an INSERT would give them."""
-    row = {
-        "connection": "kd",
-        "rule_set": "r",
-        "form_id": "GL_VOUCHER",
-        "group_key": "g",
-        "business_date": dt.date(2026, 10, 1),
-        "debit_total": Decimal("12.34"),
-        "credit_total": Decimal("12.34"),
-        "payload": '{"摘要": "材料费"}',
-    }
+    row = _posting_row("12.34", '{"摘要": "材料费"}')  # no state, attempts, kind or stamps
     keys = [f"k{n:04d}" for n in range(2500, 0, -1)]  # not in key order: the ids must follow the rows
     with store.transaction() as session:
         inserted = insert_many_ignore(

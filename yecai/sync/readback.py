@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from yecai.domain.money import ZERO
 from yecai.domain.posting_states import PostingState
@@ -254,7 +255,10 @@ def check_postings(
     """
     check = PostingCheck()
     with store.transaction() as session:
-        query = select(Posting).where(Posting.connection == kingdee_connection)
+        # the payloads (the Models sent, the largest column) are not what is checked
+        query = (
+            select(Posting).options(defer(Posting.payload)).where(Posting.connection == kingdee_connection)
+        )
         if since is not None:
             query = query.where(Posting.updated_at >= since)
         if ids is not None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import defer
 
 from yecai import jsonutil
 from yecai.domain.posting_states import UNKNOWN
@@ -544,7 +545,9 @@ class _Sender:
         outcomes: list[str] = []
         refs: list[readback.KeyRef] = []
         with self.store.transaction() as session:
-            fresh = {p.id: p for p in session.scalars(select(Posting).where(Posting.id.in_(flight.ids)))}
+            # the payload (the Model just sent) is read only to re-date one into the next period
+            saved = select(Posting).options(defer(Posting.payload)).where(Posting.id.in_(flight.ids))
+            fresh = {p.id: p for p in session.scalars(saved)}
             for posting_id, package in zip(flight.ids, answer.packages, strict=True):
                 posting = fresh[posting_id]
                 rules = _rules_for(posting, self.rule_sets)
@@ -572,7 +575,8 @@ class _Sender:
         if not labels:
             return
         with self.store.transaction() as session:
-            for posting in session.scalars(select(Posting).where(Posting.id.in_(flight.ids))):
+            read = select(Posting).options(defer(Posting.payload)).where(Posting.id.in_(flight.ids))
+            for posting in session.scalars(read):
                 if posting.kingdee_id in labels and not posting.kingdee_number:
                     posting.kingdee_number = labels[posting.kingdee_id]
 

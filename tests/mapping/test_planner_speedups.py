@@ -22,12 +22,20 @@ from yecai.domain.documents import ContractKind, CostRecord
 from yecai.domain.money import is_money, round_money
 from yecai.domain.vouchers import VoucherLine
 from yecai.mapping import registry
-from yecai.mapping.events.common import Entry, pair_voucher, pairs_voucher
-from yecai.mapping.interface import PlannableDocument, PlanningContext
+from yecai.mapping.events.common import (
+    Entry,
+    _explanation,
+    pair_voucher,
+    pairs_voucher,
+    summaries,
+    summary_of,
+)
+from yecai.mapping.interface import PlannableDocument, PlanningContext, posting_key, posting_keys
 from yecai.mapping.rules import (
     Aggregation,
     MappingTable,
     ProjectMapping,
+    SummaryValues,
     default_mapping,
     default_rule_set,
     format_summary,
@@ -270,3 +278,79 @@ def test_a_pairs_voucher_is_the_merged_entry_of_its_pairs(pairs: list, summary: 
     expected = entry.merged_voucher(*args)
     assert pairs_voucher(*args, pairs) == expected
     assert entry.merged().voucher(*args) == expected
+
+
+# -- issue 15, the planner's per-plan helpers: each gives what the per-group function gives -------
+
+TEXT = st.text(alphabet="XM12|@-\n材料 ", max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(connection=TEXT, rule_set=TEXT, group=TEXT, members=st.lists(TEXT, max_size=4))
+def test_posting_keys_give_what_posting_key_gives(
+    connection: str, rule_set: str, group: str, members: list[str]
+) -> None:
+    expected = posting_key(connection, rule_set, group, list(members))
+    assert posting_keys(connection, rule_set)(group, list(members)) == expected
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{project_name} {category_name} {date} 成本 {count}笔 {counterparty}",
+        "{project_code} {period} {date} {description}",
+        "{count:03d}|{project_name}|{amount}|{contract_no}",
+        "",
+        "{project_code}",
+        "按 100% {count}笔 {{原样}} {count:} {count!r}",
+        "按 100% {count}笔 {{原样}}",
+        "固定摘要",
+    ],
+)
+def test_summaries_give_what_summary_of_gives(template: str) -> None:
+    rules = default_rule_set().model_copy(update={"summary": template})
+    context = PlanningContext(connection="kd", project_names={"XM1": "综合楼"})
+    summary = summaries(rules, context)
+    for project, day in [
+        ("XM1", dt.date(2026, 3, 5)),
+        ("XM2", dt.date(2026, 3, 5)),
+        ("XM1", dt.date(2026, 4, 1)),
+    ]:
+        values = {"category_name": "材料费", "count": 2, "counterparty": "", "description": "现场"}
+        expected = summary_of(rules, context, project, day, **values)
+        assert summary(project, day, SummaryValues(values)) == expected
+
+
+@pytest.mark.parametrize(
+    "parts", [(s, n, t) for s in ("", "摘要") for n in ("", "供应商") for t in ("", "#YC:k")]
+)
+def test_a_line_explanation_joins_the_parts_it_has(parts: tuple[str, str, str]) -> None:
+    assert _explanation(*parts) == " ".join(part for part in parts if part)
+
+
+def test_costs_whose_keys_differ_but_resolve_alike_make_one_pair() -> None:
+    # no sub-category: each description is part of its key, and both choose 固定资产折旧 by keyword
+    docs = [
+        doc(1, category="indirect", supplier_name=None, description="项目部固定资产折旧"),
+        doc(2, category="indirect", supplier_name=None, description="办公设备折旧", amount=D("20.50")),
+    ]
+    plan = registry.plan(docs, default_rule_set(), mapping(), PlanningContext(connection="kd"))
+    (voucher,) = plan.vouchers
+    assert [(x.account, x.debit, x.credit, x.dimensions, x.document_ids) for x in voucher.lines] == [
+        ("5401.06", D("120.50"), D("0.00"), ((P, "XM1"),), (1, 2)),
+        ("1602", D("0.00"), D("120.50"), (), (1, 2)),
+    ]
+
+
+def test_a_day_of_several_categories_names_them_in_the_order_of_their_costs() -> None:
+    rules = default_rule_set().model_copy(update={"aggregation": Aggregation.PROJECT_DAY})
+    docs = [
+        doc(2, category="material"),
+        doc(1, category="machinery", supplier_name="浙江力拓机械租赁有限公司"),
+        doc(3, category="material"),
+    ]
+    plan = registry.plan(docs, rules, mapping(), PlanningContext(connection="kd"))
+    (voucher,) = plan.vouchers
+    # CB-1 sorts first: machinery, then material; two suppliers, each named on its own payable line
+    assert voucher.summary == "XM1 机械使用费、材料费 2026-03-05 成本 3笔"
+    assert [x.document_ids for x in voucher.lines] == [(2, 3), (2, 3), (1,), (1,)]

@@ -135,6 +135,24 @@ def posting_key(connection: str, rule_set: str, group_key: str, members: Iterabl
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
 
+def posting_keys(connection: str, rule_set: str) -> Callable[[str, list[str]], str]:
+    """`posting_key` for the many groups of one plan: `keys(group_key, members)` gives the same key
+    as `posting_key(connection, rule_set, group_key, members)` (it sorts `members` in place).
+
+    The text both hash is the same; this one is put together without a list of every part per
+    group (issue 15).
+    """
+    head = f"{connection}\n{rule_set}\n"
+    sha256 = hashlib.sha256
+
+    def key(group_key: str, members: list[str]) -> str:
+        members.sort()
+        material = f"{head}{group_key}\n" + "\n".join(members) if members else head + group_key
+        return sha256(material.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+    return key
+
+
 def member_keys(documents: Iterable[PlannableDocument]) -> list[str]:
     return [f"{d.source_key}@{d.version}" for d in documents]
 

@@ -87,6 +87,16 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A dimension named in a rule set → the `KingdeeTarget` field holding its FDetailID flex key.
+_FLEX_KEY_FIELDS = {
+    "project": "project_dimension",
+    "department": "department_dimension",
+    "supplier": "supplier_dimension",
+    "customer": "customer_dimension",
+    "worker": "worker_dimension",
+}
+
+
 class KingdeeTarget(_Config):
     account_book: str = Field(description="FAccountBookID number (账簿)")
     voucher_group: str = Field(description="FVOUCHERGROUPID number (凭证字), e.g. PRE001 = 记")
@@ -105,14 +115,8 @@ class KingdeeTarget(_Config):
 
     def flex_key(self, dimension: str) -> str:
         """The FDetailID flex key of a dimension named in a rule set (project, supplier, …)."""
-        keys = {
-            "project": self.project_dimension,
-            "department": self.department_dimension,
-            "supplier": self.supplier_dimension,
-            "customer": self.customer_dimension,
-            "worker": self.worker_dimension,
-        }
-        return keys[dimension]
+        # (the field by its name, not a dict of every key per call: planning asks per line)
+        return getattr(self, _FLEX_KEY_FIELDS[dimension])  # KeyError: not a dimension
 
     key_field: str = Field(
         "summary",

@@ -16,17 +16,23 @@ credited by their 费用明细 (mapping table `cost_items`: 应付职工薪酬, 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from operator import itemgetter
 
 from pydantic import Field
 
-from yecai.domain.documents import CATEGORY_NAMES_ZH, Contract, CostCategory, CostRecord
+from yecai.domain.documents import (
+    CATEGORY_NAMES_ZH,
+    AccountingStandard,
+    Contract,
+    CostCategory,
+    CostRecord,
+)
 from yecai.domain.money import ZERO, money_sum
 from yecai.mapping.events import common
-from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext, posting_key
-from yecai.mapping.rules import Aggregation, Event, MappingTable, RuleSet
+from yecai.mapping.interface import Plan, PlannableDocument, PlanningContext, posting_keys
+from yecai.mapping.rules import Aggregation, Event, MappingTable, RuleSet, SummaryValues
 
 # Cost vouchers have no roles: each category's rule names its accounts and dimensions.
 ROLES: dict[str, tuple[str, ...]] = {}
@@ -63,20 +69,23 @@ def _grouping(aggregation: Aggregation) -> Callable[[CostRecord], GroupKey]:
             return lambda r: (r.project_code, r.category, r.business_date)
 
 
-def _group_text(aggregation: Aggregation, key: GroupKey) -> str:
-    """The group's text: `project|category|day` and the like, exactly as posting keys have it."""
+# Each category's text in a group's text, looked up rather than read from the enum per group.
+_CATEGORY_TEXT: dict[CostCategory, str] = {category: category.value for category in CostCategory}
+
+
+def _group_text(aggregation: Aggregation) -> Callable[[GroupKey], str]:
+    """The text of a group under `aggregation` (`project|category|day` and the like, exactly as
+    posting keys have it), chosen once per plan like the grouping."""
+    text = _CATEGORY_TEXT
     match aggregation:
         case Aggregation.PER_DOCUMENT:
-            return f"doc|{key[1]}"
+            return lambda key: f"doc|{key[1]}"
         case Aggregation.PROJECT_DAY:
-            project, day = key
-            return f"{project}|{day.isoformat()}"
+            return lambda key: f"{key[0]}|{key[1].isoformat()}"
         case Aggregation.PROJECT_PERIOD | Aggregation.PROJECT_CATEGORY_MONTH | Aggregation.PERIOD:
-            project, category, year, month = key
-            return f"{project}|{category.value}|{dt.date(year, month, 1):%Y-%m}"
+            return lambda key: f"{key[0]}|{text[key[1]]}|{dt.date(key[2], key[3], 1):%Y-%m}"
         case _:
-            project, category, day = key
-            return f"{project}|{category.value}|{day.isoformat()}"
+            return lambda key: f"{key[0]}|{text[key[1]]}|{key[2].isoformat()}"
 
 
 # A bucket is one Dr/Cr pair of a voucher:
@@ -87,12 +96,13 @@ Bucket = tuple[str, str, common.Dims, str, common.Dims, str]
 def _credit(
     resolver: common.Resolver,
     record: CostRecord,
+    standard: AccountingStandard,
     options: CostOptions,
     contracts: dict[str, Contract],
     ids: list[int],
 ) -> tuple[str, common.Dims] | None:
-    """The credit of one cost: its contract's payable, its 费用明细's account, or its category's payable."""
-    standard = resolver.standard(record.project_code)
+    """The credit of one cost (its project on `standard`): its contract's payable, its 费用明细's
+    account, or its category's payable."""
     contract = contracts.get(record.contract_no or "")
     values = {"project": record.project_code, "supplier": record.supplier_name}
     if contract is None and record.category in options.itemised_categories:
@@ -116,20 +126,20 @@ def _credit(
     return None if payable is None else (payable.account, payable.dims)
 
 
-def _resolution_key(
-    record: CostRecord, options: CostOptions, contracts: dict[str, Contract], mapping: MappingTable
-) -> tuple[object, ...]:
-    """Every field of a cost that `_bucket` reads: equal keys resolve to the same bucket.
+def _item_key(
+    record: CostRecord, contracts: dict[str, Contract], mapping: MappingTable
+) -> tuple[str | None, ...]:
+    """What of an itemised cost (`CostOptions.itemised_categories`) can choose its credit: the
+    last part of its resolution key (see `plan_costs`).
 
     The description counts only where it can choose the 费用明细 (an itemised cost without a
     contract whose sub-category is not a row of its own); elsewhere it would split the cache for
     nothing.
     """
-    item: tuple[str | None, ...] = ()
-    if record.category in options.itemised_categories and contracts.get(record.contract_no or "") is None:
-        name = (record.subcategory or "").strip()
-        item = (name,) if name and name in mapping.cost_items else (record.subcategory, record.description)
-    return (record.project_code, record.category, record.contract_no, record.supplier_name, item)
+    if contracts.get(record.contract_no or "") is not None:
+        return ()
+    name = (record.subcategory or "").strip()
+    return (name,) if name and name in mapping.cost_items else (record.subcategory, record.description)
 
 
 def _bucket(
@@ -144,7 +154,7 @@ def _bucket(
     rule = resolver.category(record.category, standard, ids)
     # Resolve everything even after a miss, so every unmapped value is reported at once.
     project = resolver.project(record.project_code, ids)
-    credit = _credit(resolver, record, options, contracts, ids)
+    credit = _credit(resolver, record, standard, options, contracts, ids)
     if rule is None or project is None or credit is None:
         return None
     values = {"project": record.project_code, "supplier": record.supplier_name}
@@ -175,105 +185,180 @@ def plan_costs(
     plan = Plan()
     resolver = common.Resolver(rules, mapping, ctx, ROLES)
     contracts = common.contracts_by_number(ctx)
-    groups: dict[GroupKey, list[PlannableDocument]] = defaultdict(list)
+    itemised = frozenset(options.itemised_categories)
+    groups: dict[GroupKey, list[PlannableDocument]] = {}
     buckets: dict[int, Bucket] = {}
+    # Buckets resolved without a miss, by resolution key: for these `resolver.memo` would only hand
+    # the remembered bucket back, so a plain lookup does it without a closure per cost (issue 15).
+    # A key that missed anything always goes through the memo, which reports it for each cost.
+    settled: dict[tuple[object, ...], Bucket] = {}
+    # One object per distinct bucket, so that a group tells its buckets apart by identity.
+    distinct: dict[Bucket, Bucket] = {}
     group_of, filtered = _grouping(rules.aggregation), bool(rules.filter)
     for document in documents:
         record: CostRecord = document.model
         if filtered and not common.selected(rules, record):
             continue
-        bucket = resolver.memo(
-            _resolution_key(record, options, contracts, mapping),
-            lambda ids, record=record: _bucket(resolver, record, options, contracts, ids),
-            [document.document_id],
+        category = record.category
+        # Every field of a cost that `_bucket` reads: equal keys resolve to the same bucket.
+        resolution = (
+            record.project_code,
+            category,
+            record.contract_no,
+            record.supplier_name,
+            _item_key(record, contracts, mapping) if category in itemised else (),
         )
+        bucket = settled.get(resolution)
         if bucket is None:
-            continue
+            ids = [document.document_id]
+            bucket = resolver.memo(
+                resolution,
+                lambda ids, record=record: _bucket(resolver, record, options, contracts, ids),
+                ids,
+            )
+            if bucket is None:
+                continue
+            bucket = distinct.setdefault(bucket, bucket)
+            if resolver.ok(ids):
+                settled[resolution] = bucket
         buckets[document.document_id] = bucket
-        groups[group_of(record)].append(document)
+        group = group_of(record)
+        found = groups.get(group)
+        if found is None:
+            groups[group] = [document]
+        else:
+            found.append(document)
 
     plan.unmapped = resolver.unmapped()
     aggregation = rules.aggregation
     dated_by_period = aggregation in common.PERIOD_AGGREGATIONS
     # The groups by their texts (were two keys ever to read alike, they would be one group, as
     # when the text was the key), in the order of the texts, as before tuples were used.
+    text_of = _group_text(aggregation)
     named: dict[str, list[PlannableDocument]] = {}
+    merged: set[str] = set()  # texts several group keys share
     for group_key, grouped in groups.items():
-        named.setdefault(_group_text(aggregation, group_key), []).extend(grouped)
+        text = text_of(group_key)
+        found = named.setdefault(text, grouped)
+        if found is not grouped:
+            found.extend(grouped)
+            merged.add(text)
+    del groups  # (its keys, one tuple per group, need not stay for the collector to walk)
+    # A group whose key names the category has costs of one category (unless it shares its text).
+    by_category = aggregation not in (Aggregation.PROJECT_DAY, Aggregation.PER_DOCUMENT)
+    key_of = posting_keys(ctx.connection, rules.name)
+    summary_of = common.summaries(rules, ctx)
+    period_ends: dict[dt.date, dt.date] = {}
+    # (looked up once: the loop below runs once per voucher)
+    names, pair_voucher, pairs_voucher = CATEGORY_NAMES_ZH, common.pair_voucher, common.pairs_voucher
+    post, zero_group = plan.postings.append, plan.zero_groups.append  # what `plan.add` does
     for group in sorted(named):
-        # each member's source key once: it orders the members and keys the posting
         members = named[group]
-        first: CostRecord = members[0].model
-        if len(members) == 1:  # most groups: nothing to sort or collect
-            key = posting_key(
-                ctx.connection, rules.name, group, [f"{members[0].source_key}@{members[0].version}"]
-            )
-            categories = {first.category: None}
-            suppliers = [first.supplier_name] if first.supplier_name else []
+        if len(members) > 1:
+            # each member's source key once: it orders the members (stably) and keys the posting
+            keyed = sorted([(str(m.model.key), m) for m in members], key=itemgetter(0))
+            first: CostRecord = keyed[0][1].model
         else:
-            keyed = sorted(((m.source_key, m) for m in members), key=itemgetter(0))
-            members = [m for _, m in keyed]
             first = members[0].model
-            key = posting_key(ctx.connection, rules.name, group, [f"{sk}@{m.version}" for sk, m in keyed])
-            categories = dict.fromkeys(m.model.category for m in members)
-            suppliers = sorted({m.model.supplier_name for m in members if m.model.supplier_name})
-        date = common.group_date(aggregation, first.business_date) if dated_by_period else first.business_date
-        summary = common.summary_of(
-            rules,
-            ctx,
+        date = first.business_date
+        if dated_by_period:
+            date = period_ends.get(date) or period_ends.setdefault(date, common.group_date(aggregation, date))
+        if len(members) == 1:
+            # most groups: one cost, one Dr/Cr pair, nothing to collect or merge
+            document = members[0]
+            _, debit, debit_dims, credit, credit_dims, supplier = buckets[document.document_id]
+            summary = summary_of(
+                first.project_code,
+                date,
+                SummaryValues(
+                    category_name=names[first.category],
+                    count=1,
+                    counterparty=supplier,
+                    description=first.description,
+                ),
+            )
+            source_key = str(first.key)  # `document.source_key`, one property call fewer
+            voucher = pair_voucher(
+                key_of(group, [f"{source_key}@{document.version}"]),
+                group,
+                date,
+                summary,
+                (debit, debit_dims),
+                (credit, credit_dims, ""),
+                first.amount,
+                (document.document_id,),
+            )
+            if voucher is None:
+                zero_group(group)
+            else:
+                post(voucher)
+            continue
+        key = key_of(group, [f"{source_key}@{document.version}" for source_key, document in keyed])
+        # each bucket's amounts and documents, in the members' order (by identity: see `distinct`)
+        by_bucket: dict[int, tuple[Bucket, list[Decimal], list[int]]] = {}
+        for _, document in keyed:
+            bucket = buckets[document.document_id]
+            found_bucket = by_bucket.get(id(bucket))
+            if found_bucket is None:
+                by_bucket[id(bucket)] = (bucket, [document.model.amount], [document.document_id])
+            else:
+                found_bucket[1].append(document.model.amount)
+                found_bucket[2].append(document.document_id)
+        if by_category and group not in merged:
+            category_name = names[first.category]
+        else:
+            categories = dict.fromkeys([document.model.category for _, document in keyed])
+            category_name = "、".join([names[c] for c in categories])
+        # A bucket names its cost's supplier (or ""): the group's suppliers are its buckets'. One
+        # supplier names itself in the 摘要; several are named on their own payable lines.
+        if len(by_bucket) == 1:
+            ((bucket, amounts, ids),) = by_bucket.values()
+            counterparty, several = bucket[5], False
+        else:
+            suppliers = {bucket[5] for bucket, _, _ in by_bucket.values() if bucket[5]}
+            counterparty, several = next(iter(suppliers)) if len(suppliers) == 1 else "", len(suppliers) > 1
+        summary = summary_of(
             first.project_code,
             date,
-            category_name=(
-                CATEGORY_NAMES_ZH[first.category]
-                if len(categories) == 1
-                else "、".join(CATEGORY_NAMES_ZH[c] for c in categories)
+            SummaryValues(
+                category_name=category_name, count=len(members), counterparty=counterparty, description=""
             ),
-            count=len(members),
-            # one supplier names itself; several are named on their own payable lines
-            counterparty=suppliers[0] if len(suppliers) == 1 else "",
-            description=first.description if len(members) == 1 else "",
         )
-        by_bucket: dict[Bucket, list[PlannableDocument]] = {}
-        for member in members:
-            bucket = buckets[member.document_id]
-            found = by_bucket.get(bucket)
-            if found is None:
-                by_bucket[bucket] = [member]
-            else:
-                found.append(member)
-        several = len(suppliers) > 1
         if len(by_bucket) == 1:
             # one Dr/Cr pair: the voucher without an entry to merge (the common case)
-            ((bucket, docs),) = by_bucket.items()
-            _, debit, debit_dims, credit, credit_dims, supplier = bucket
-            total = money_sum(d.model.amount for d in docs)
-            voucher = common.pair_voucher(
+            _, debit, debit_dims, credit, credit_dims, _supplier = bucket
+            voucher = pair_voucher(
                 key,
                 group,
                 date,
                 summary,
                 (debit, debit_dims),
-                (credit, credit_dims, supplier if several else ""),
-                total,
-                tuple(d.document_id for d in docs),
+                (credit, credit_dims, ""),
+                money_sum(amounts),
+                tuple(ids),
             )
-            plan.add(voucher, group)
+            if voucher is None:
+                zero_group(group)
+            else:
+                post(voucher)
             continue
         pairs: list[common.Pair] = []
-        for bucket in sorted(by_bucket):
-            docs = by_bucket[bucket]
-            total = money_sum(d.model.amount for d in docs)
+        for bucket, amounts, ids in sorted(by_bucket.values(), key=itemgetter(0)):
+            total = money_sum(amounts)
             if total == ZERO:
                 continue
             _, debit, debit_dims, credit, credit_dims, supplier = bucket
             # A negative total (credit notes outweigh costs) stays on the same sides as a red-ink
             # (负数) amount, the Chinese convention for reductions, rather than swapping sides.
             # Aggregated vouchers carry several suppliers: each payable line names its own.
-            note = supplier if several else ""
             pairs.append(
-                (debit, debit_dims, credit, credit_dims, note, total, tuple(d.document_id for d in docs))
+                (debit, debit_dims, credit, credit_dims, supplier if several else "", total, tuple(ids))
             )
-        plan.add(common.pairs_voucher(key, group, date, summary, pairs), group)
+        voucher = pairs_voucher(key, group, date, summary, pairs)
+        if voucher is None:
+            zero_group(group)
+        else:
+            post(voucher)
     return plan
 
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
 from itertools import accumulate
+from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import Any
 
@@ -114,8 +115,9 @@ def decimal_text(value: Decimal) -> str:
 
 @lru_cache(maxsize=65536)
 def _string(text: str) -> str:
-    # Names, units, accounts and suppliers repeat on thousands of rows; escape each once.
-    return json.dumps(text, ensure_ascii=False)
+    # Names, units, accounts and suppliers repeat on thousands of rows; escape each once. The
+    # escaper json.dumps(text, ensure_ascii=False) ends in, without building an encoder per call.
+    return encode_basestring(text)
 
 
 @lru_cache(maxsize=256)
@@ -126,7 +128,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
 @lru_cache(maxsize=65536)
 def _key(text: str) -> str:
     # A key with its colon, escaped once: the same few dozen keys open every object.
-    return json.dumps(text, ensure_ascii=False) + ":"
+    return encode_basestring(text) + ":"
 
 
 _first = itemgetter(0)

@@ -15,7 +15,7 @@ from typing import Any
 from yecai.sandbox.kingdee import messages, params
 from yecai.sandbox.kingdee.drafts import Draft, SaveContext, entry_where, number_label
 from yecai.sandbox.kingdee.envelopes import Problem, status_result, success_entity, success_message
-from yecai.sandbox.kingdee.forms import Field, Form
+from yecai.sandbox.kingdee.forms import Field, Form, derived
 from yecai.sandbox.kingdee.lifecycle import org_number, referenced
 from yecai.sandbox.kingdee.references import as_id
 from yecai.sandbox.kingdee.store import Record, RecordId
@@ -155,7 +155,7 @@ def check_references(ctx: SaveContext, draft: Draft) -> None:
         for position, row in enumerate(rows, start=1):
             places.append((row, entity.fields, "" if entity.single else entry_where(position)))
     for values, fields, where in places:
-        for key, field in fields.items():
+        for key, field in derived(fields, "references", _references):
             value = values.get(key)
             if not value:
                 continue
@@ -173,6 +173,11 @@ def check_references(ctx: SaveContext, draft: Draft) -> None:
             target_id = values.get((field.type_field or "").upper()) if field.polymorphic else field.form
             target = ctx.registry.get(str(target_id or ""))
             values[key] = _localise(ctx, draft, target, field, value, org_id, where, field.caption)
+
+
+def _references(fields: dict[str, Field]) -> tuple[tuple[str, Field], ...]:
+    """The reference and FDetailID fields: the only ones `check_references` may point elsewhere."""
+    return tuple((key, field) for key, field in fields.items() if field.kind in ("ref", "flex"))
 
 
 def _localise(

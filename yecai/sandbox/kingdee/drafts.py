@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 from yecai.jsonutil import decimal_text
@@ -45,6 +46,9 @@ class SaveContext:
     user: RecordId | None = None  # SEC_User id of the caller (creator, auditor, …)
     user_name: str = ""
     locks: NetworkControl | None = None
+    # Lookups of this call, with what they were made against (references.find_record, the
+    # voucher hook's required dimensions): a BatchSave names the same accounts on every line.
+    lookups: dict[Any, Any] = field(default_factory=dict)
 
     def form(self, form_id: str) -> Form:
         form = self.registry.get(form_id)
@@ -142,6 +146,7 @@ def number_label(form: Form, record: Record) -> str:
     return number or str(record.id)
 
 
+@lru_cache(maxsize=1024)
 def entry_where(row: int) -> str:
     """The '第n行分录：' prefix of messages about entry rows."""
     return messages.text("entry_prefix", row=row)

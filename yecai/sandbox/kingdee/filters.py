@@ -81,7 +81,7 @@ class In:
             if item.value is None:
                 has_null = True
             else:
-                texts.add(_text_key(item.value))
+                texts.add(text_key(item.value))
         object.__setattr__(self, "texts", frozenset(texts))
         object.__setattr__(self, "has_null", has_null)
 
@@ -484,7 +484,7 @@ def evaluate(node: Node | None, resolve: Resolver) -> bool | None:
             if isinstance(value, str):
                 # Text against text literals: equal after the one coercion `_coerce` applies to
                 # text, so a set lookup gives the loop's answer (a NULL item makes a miss UNKNOWN).
-                if _text_key(value) in node.texts:
+                if text_key(value) in node.texts:
                     return not node.negated
                 return None if node.has_null else node.negated
         unknown = False
@@ -530,10 +530,10 @@ def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
     if left_number or right_number:
         return _as_number(left), _as_number(right)
     # Text against text: case-insensitive, trailing blanks ignored (SQL Server, CI collation).
-    return _text_key(left), _text_key(right)
+    return text_key(left), text_key(right)
 
 
-def _text_key(value: Any) -> str:
+def text_key(value: Any) -> str:
     """Text as SQL Server's case-insensitive collation compares it: case folded, trailing blanks cut."""
     return str(value).rstrip(" ").casefold()
 

@@ -7,11 +7,12 @@ new metadata, not new code. Keys are looked up case-insensitively, as the real s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -131,6 +132,27 @@ class Form:
     def first_field(self, *keys: str) -> Field | None:
         """The first of `keys` this form has (conventional keys differ between forms)."""
         return next((self.fields[k.upper()] for k in keys if k.upper() in self.fields), None)
+
+
+T = TypeVar("T")
+
+# Facts derived from a field dict, by the dict's identity and name of the fact (see `derived`).
+_DERIVED: dict[tuple[int, str], tuple[dict[str, Field], int, Any]] = {}
+
+
+def derived(fields: dict[str, Field], name: str, compute: Callable[[dict[str, Field]], T]) -> T:
+    """`compute(fields)`, computed once per field dict instead of once per package or row.
+
+    The engines ask the same questions of a form's fields for every line they save (which fields
+    default, which are references, …); the answers change only when fields change, which happens
+    while the registry loads custom fields — the length check notices that.
+    """
+    cached = _DERIVED.get((id(fields), name))
+    if cached is not None and cached[0] is fields and cached[1] == len(fields):
+        return cached[2]  # type: ignore[no-any-return]
+    value = compute(fields)
+    _DERIVED[(id(fields), name)] = (fields, len(fields), value)
+    return value
 
 
 class FormRegistry:

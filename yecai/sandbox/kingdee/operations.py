@@ -11,6 +11,7 @@ bill through Submit and Audit (lifecycle.py), and a failed audit leaves the save
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ from yecai import jsonutil
 from yecai.sandbox.kingdee import allocation, lifecycle, params, query
 from yecai.sandbox.kingdee.drafts import Draft, SaveContext, SaveOptions, entry_where, number_label
 from yecai.sandbox.kingdee.envelopes import Problem, response_status, success_entity
-from yecai.sandbox.kingdee.forms import Entity, Field, Form
+from yecai.sandbox.kingdee.forms import Entity, Field, Form, derived
 from yecai.sandbox.kingdee.hooks import hook_of
 from yecai.sandbox.kingdee.numbering import next_number
 from yecai.sandbox.kingdee.params import ParameterProblem
@@ -100,8 +101,34 @@ def _polymorphic(
     return record_id, [problem] if problem else []
 
 
+@dataclass(frozen=True, slots=True)
+class _FieldDefaults:
+    """What a field set defaults to: the literal values a new header or row starts with (all
+    immutable: text, numbers, dates, None), and the fields `complete_defaults` fills when empty —
+    those whose default is not a plain literal already placed at creation, or is a status a client
+    blanked out with `""`, as doc templates do."""
+
+    literal: dict[str, Any]
+    completed: tuple[tuple[str, Field], ...]
+
+
+def _field_defaults(fields: dict[str, Field]) -> _FieldDefaults:
+    return derived(fields, "defaults", _compute_defaults)
+
+
+def _compute_defaults(fields: dict[str, Field]) -> _FieldDefaults:
+    return _FieldDefaults(
+        literal={key: default_value(field) for key, field in fields.items()},
+        completed=tuple(
+            (key, field)
+            for key, field in fields.items()
+            if field.default is not None and (field.dynamic_default or field.kind in ("ref", "status"))
+        ),
+    )
+
+
 def _defaults(fields: dict[str, Field]) -> dict[str, Any]:
-    return {key: default_value(field) for key, field in fields.items()}
+    return dict(_field_defaults(fields).literal)
 
 
 def _parse_entries(
@@ -262,24 +289,18 @@ def complete_defaults(ctx: SaveContext, draft: Draft) -> None:
     A 子单据头 that the Model left out gets its one row here, so its required fields default too.
     """
     form = draft.form
-    for key, field in form.fields.items():
-        if _wants_default(field, draft.values.get(key)):
+    for key, field in _field_defaults(form.fields).completed:
+        if is_empty(field, draft.values.get(key)):
             draft.values[key] = _default_for(ctx, form, field, draft.values)
     for entity_key, entity in form.entities.items():
         rows = draft.entries.setdefault(entity_key, [])
         if entity.single and not rows:
             rows.append({entity.pk.upper(): None, **_defaults(entity.fields)})
+        completed = _field_defaults(entity.fields).completed
         for row in rows:
-            for key, field in entity.fields.items():
-                if _wants_default(field, row.get(key)):
+            for key, field in completed:
+                if is_empty(field, row.get(key)):
                     row[key] = _default_for(ctx, form, field, draft.values)
-
-
-def _wants_default(field: Field, value: Any) -> bool:
-    """Empty, and the default is not a plain literal already placed at creation (or is a status a
-    client blanked out with `""`, as doc templates do)."""
-    special = field.dynamic_default or field.kind in ("ref", "status")
-    return field.default is not None and special and is_empty(field, value)
 
 
 def _default_for(ctx: SaveContext, form: Form, field: Field, header: dict[str, Any]) -> Any:
@@ -336,21 +357,26 @@ def check_package(ctx: SaveContext, draft: Draft) -> None:
 
 def _check_required(draft: Draft) -> None:
     form = draft.form
-    for key, field in form.fields.items():
-        missing = field.required and not field.system and is_empty(field, draft.values.get(key))
-        if missing and not _already_reported(draft, field.key):
+    for key, field in derived(form.fields, "required_header", _required_header):
+        if is_empty(field, draft.values.get(key)) and not _already_reported(draft, field.key):
             draft.problem("field_required", field.key, where="", caption=field.caption)
     for entity_key, rows in draft.entries.items():
         entity = form.entities[entity_key]
+        required = derived(entity.fields, "required", _required)
         for position, row in enumerate(rows, start=1):
             where = "" if entity.single else entry_where(position)
-            for key, field in entity.fields.items():
-                if (
-                    field.required
-                    and is_empty(field, row.get(key))
-                    and not _already_reported(draft, field.key)
-                ):
+            for key, field in required:
+                if is_empty(field, row.get(key)) and not _already_reported(draft, field.key):
                     draft.problem("field_required", field.key, where=where, caption=field.caption)
+
+
+def _required_header(fields: dict[str, Field]) -> tuple[tuple[str, Field], ...]:
+    """Required header fields a client fills (system fields are the server's to fill)."""
+    return tuple((key, field) for key, field in fields.items() if field.required and not field.system)
+
+
+def _required(fields: dict[str, Field]) -> tuple[tuple[str, Field], ...]:
+    return tuple((key, field) for key, field in fields.items() if field.required)
 
 
 def _already_reported(draft: Draft, field_key: str) -> bool:

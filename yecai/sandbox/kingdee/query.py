@@ -9,7 +9,7 @@ still give one row (left join). Fields of a 子单据头 (one-row entity) read l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime
@@ -20,7 +20,7 @@ from yecai.sandbox.kingdee import filters
 from yecai.sandbox.kingdee.envelopes import Problem
 from yecai.sandbox.kingdee.forms import Dimension, Entity, Field, Form, FormRegistry
 from yecai.sandbox.kingdee.references import shown
-from yecai.sandbox.kingdee.store import Record, Store
+from yecai.sandbox.kingdee.store import ALWAYS, Record, Store
 from yecai.sandbox.kingdee.values import format_datetime
 
 MAX_LIMIT = 10000
@@ -344,11 +344,61 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 Row = tuple[Record, dict[str, Any] | None]
 
 
+def _text_bucket(value: Any) -> Hashable:
+    """A header text value as the filter compares it with text literals; anything else (NULL,
+    numbers, dates) is always looked at, as only the full evaluation can tell."""
+    return filters.text_key(value) if isinstance(value, str) else ALWAYS
+
+
+def _text_keys_wanted(plan: QueryPlan) -> tuple[Field, frozenset[str]] | None:
+    """The header text field and the texts every selected record's value must match, if the
+    condition starts with `F = 'text'` or `F IN ('text', …)` (alone or as an AND's first term).
+
+    Only the first term: AND stops at the first FALSE, so a record it rules out is never looked
+    at further and cannot raise a filter error either; a NULL (UNKNOWN) goes on to the rest, so
+    records whose value is not text are always evaluated in full.
+    """
+    node = plan.condition
+    if isinstance(node, filters.And):
+        node = node.items[0]
+    name: str | None = None
+    texts: frozenset[str] | None = None
+    if isinstance(node, filters.In) and not node.negated and not node.has_null and node.texts is not None:
+        if isinstance(node.operand, filters.FieldRef):
+            name, texts = node.operand.name, node.texts
+    elif isinstance(node, filters.Compare) and node.op == "=":
+        for field_side, literal_side in ((node.left, node.right), (node.right, node.left)):
+            if (
+                isinstance(field_side, filters.FieldRef)
+                and isinstance(literal_side, filters.Literal)
+                and isinstance(literal_side.value, str)
+            ):
+                name, texts = field_side.name, frozenset({filters.text_key(literal_side.value)})
+                break
+    if name is None or texts is None:
+        return None
+    accessor = plan.by_name[name.upper()]
+    plain = accessor.base == "field" and accessor.entity is None and accessor.single is None
+    if not plain or accessor.hops or accessor.empty_reference is not None or accessor.field is None:
+        return None
+    return accessor.field, texts
+
+
+def _candidates(store: Store, plan: QueryPlan) -> list[Record]:
+    """The records the condition can select: through an index when its first term pins a header
+    text field to a few values, else all of them (in the store's order either way)."""
+    wanted = _text_keys_wanted(plan) if plan.condition is not None else None
+    if wanted is None:
+        return store.records(plan.form)
+    field, texts = wanted
+    return store.lookup(plan.form, field.key, _text_bucket, texts)
+
+
 def select_rows(store: Store, plan: QueryPlan) -> list[Row]:
     """The rows the plan selects, filtered, ordered and paged."""
     rows: list[Row] = []
     entity_key = plan.entity.key.upper() if plan.entity else None
-    for record in store.records(plan.form):
+    for record in _candidates(store, plan):
         candidates: list[dict[str, Any] | None] = [None]
         if entity_key is not None:
             candidates = list(record.entries.get(entity_key) or [None])

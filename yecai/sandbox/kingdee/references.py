@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from yecai.jsonutil import dumps
@@ -63,7 +64,32 @@ def reference_lookup(target: Form, raw: Any) -> Lookup | None:
 def find_record(
     ctx: SaveContext, target: Form, lookup: Lookup, scope: dict[str, Any] | None = None
 ) -> Record | None:
-    """The target record the lookup names, within `scope` (header key → required value)."""
+    """The target record the lookup names, within `scope` (header key → required value).
+
+    Remembered for the rest of the call while no record of the target form changes; only text
+    values are remembered (a number's lookup depends on how it prints, not just its value).
+    """
+    memo_key: Any = None
+    if type(lookup.value) is str:
+        try:
+            memo_key = (target.form_id.upper(), lookup.key, lookup.value, *(scope or {}).items())
+            hash(memo_key)
+        except TypeError:
+            memo_key = None
+    if memo_key is None:
+        return _find_record(ctx, target, lookup, scope)
+    generation = ctx.store.generation(target)
+    remembered = ctx.lookups.get(memo_key)
+    if remembered is not None and remembered[0] == generation:
+        return remembered[1]
+    record = _find_record(ctx, target, lookup, scope)
+    ctx.lookups[memo_key] = (generation, record)
+    return record
+
+
+def _find_record(
+    ctx: SaveContext, target: Form, lookup: Lookup, scope: dict[str, Any] | None = None
+) -> Record | None:
     store = ctx.store
     key = lookup.key.upper()
     if key in (target.pk.upper(), "ID"):
@@ -142,19 +168,23 @@ def resolve_reference(
     if lookup is None:
         return None, None
     record = find_record(ctx, target, lookup, scope)
-    values = {"where": where, "caption": field.caption, "value": shown(lookup.value)}
     if record is None:
-        return None, Problem.of(f"{message_prefix}_not_found", field.key, index, **values)
-    refuse_forbidden = strict or ctx.options.verify_base_data or ctx.settings.refuse_forbidden_references
-    if record.values.get("FFORBIDSTATUS") == "B" and refuse_forbidden:
-        return None, Problem.of(f"{message_prefix}_forbidden", field.key, index, **values)
-    if (
+        refusal = f"{message_prefix}_not_found"
+    elif record.values.get("FFORBIDSTATUS") == "B" and (
+        strict or ctx.options.verify_base_data or ctx.settings.refuse_forbidden_references
+    ):
+        refusal = f"{message_prefix}_forbidden"
+    elif (
         ctx.settings.require_audited_base_data
         and target.has_document_status
         and record.values.get("FDOCUMENTSTATUS") != "C"
     ):
-        return None, Problem.of("base_data_unaudited", field.key, index, **values)
-    return record.id, None
+        refusal = "base_data_unaudited"
+    else:
+        return record.id, None
+    # Only a refusal quotes the value (most references resolve; `shown` is not free).
+    values = {"where": where, "caption": field.caption, "value": shown(lookup.value)}
+    return None, Problem.of(refusal, field.key, index, **values)
 
 
 def dimension_scope(ctx: SaveContext, dimension: Dimension) -> dict[str, Any] | None:
@@ -164,6 +194,12 @@ def dimension_scope(ctx: SaveContext, dimension: Dimension) -> dict[str, Any] | 
     category_form = ctx.form(ASSISTANT_CATEGORY_FORM)
     category_id = ctx.store.find_number(category_form, dimension.category)
     return {"FId": category_id if category_id is not None else ""}
+
+
+@lru_cache(maxsize=1024)
+def _dimension_field(key: str, dimension: Dimension) -> Field:
+    """The reference field a dimension value of FDetailID is resolved as (one per key, not per line)."""
+    return Field(key=key, kind="ref", caption=dimension.name, form=dimension.form)
 
 
 def resolve_flex(
@@ -192,7 +228,7 @@ def resolve_flex(
         if dimension is None:
             problems.append(Problem.of("field_not_exist", field.key, index, key=key))
             continue
-        dim_field = Field(key=str(key), kind="ref", caption=dimension.name, form=dimension.form)
+        dim_field = _dimension_field(str(key), dimension)
         record_id, problem = resolve_reference(
             ctx,
             dim_field,

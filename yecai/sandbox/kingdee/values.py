@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from yecai.sandbox.kingdee.forms import Field
@@ -29,6 +30,19 @@ _FALSE = {"false", "0", "no", ""}
 
 def parse_datetime_text(text: str) -> datetime | None:
     """A date/time in any of the forms K/3 Cloud accepts; fractions of a second are dropped."""
+    if type(text) is str:
+        return _parse_datetime_cached(text)
+    return _parse_datetime(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_datetime_cached(text: str) -> datetime | None:
+    # strptime is slow and a nightly run's vouchers carry a few dozen distinct dates; datetimes
+    # are immutable, so every caller may share one.
+    return _parse_datetime(text)
+
+
+def _parse_datetime(text: str) -> datetime | None:
     cleaned = text.strip()
     if "." in cleaned and ("T" in cleaned or ":" in cleaned):
         cleaned = cleaned.split(".", 1)[0]
@@ -41,6 +55,8 @@ def parse_datetime_text(text: str) -> datetime | None:
 
 
 def format_datetime(value: datetime) -> str:
+    if type(value) is datetime and value.microsecond == 0 and value.tzinfo is None and value.year >= 1000:
+        return value.isoformat()  # the same text, a few times faster than strftime
     return value.strftime("%Y-%m-%dT%H:%M:%S")
 
 

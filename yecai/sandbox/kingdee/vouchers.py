@@ -173,6 +173,12 @@ class VoucherHook(BaseHook):
 
     def _required_dimensions(self, ctx: SaveContext, account: Record) -> list[tuple[str, str]]:
         property_form = ctx.form("BD_FLEXITEMPROPERTY")
+        # Asked for every line of the call; the answer stands while neither the account (records
+        # are replaced, never changed in place) nor any 核算维度 changes.
+        generation = ctx.store.generation(property_form)
+        remembered = ctx.lookups.get(("required_dimensions", account.id))
+        if remembered is not None and remembered[0] is account and remembered[1] == generation:
+            return remembered[2]  # type: ignore[no-any-return]
         required: list[tuple[str, str]] = []
         for entry in account.entries.get("FENTITY", []):
             if entry.get("FINPUTTYPE") != REQUIRED_INPUT_TYPE:
@@ -183,6 +189,7 @@ class VoucherHook(BaseHook):
                 required.append(
                     (str(prop.values.get("FFLEXNUMBER", "")).upper(), str(prop.values.get("FNAME")))
                 )
+        ctx.lookups[("required_dimensions", account.id)] = (account, generation, required)
         return required
 
     def _line_currency(

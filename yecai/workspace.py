@@ -271,6 +271,9 @@ class SyncJob(_Model):
     max_attempts: int = Field(3, ge=1)
     # Queued runs share their sending among this many workers (docs/jobs.md, "Fan-out"); 1: one.
     parts: int = Field(1, ge=1, le=64)
+    # With parts: the job plans (cost rule sets) a few projects at a time, about this many documents
+    # each; the parts send the first while the rest is planned.
+    plan_part_documents: int = Field(2000, ge=1)
 
 
 class MonthlyReportSchedule(_Model):

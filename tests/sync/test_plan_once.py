@@ -16,10 +16,11 @@ from sqlalchemy import select
 
 from tests.support.posting_world import Systems
 from yecai.mapping import registry
-from yecai.mapping.rules import default_rule_set
+from yecai.mapping.rules import default_mapping, default_rule_set
 from yecai.store.db import Store
 from yecai.store.tables import Binding, Posting
 from yecai.sync.binder import _even_chunks, party_number
+from yecai.sync.pipeline import run_sync_job
 
 
 @pytest.fixture
@@ -118,3 +119,77 @@ def test_party_chunks_fill_whole_rounds(names: int, senders: int, sizes: list[in
     chunks = _even_chunks([f"n{i}" for i in range(names)], senders, 200)
     assert [len(c) for c in chunks] == sizes
     assert [n for c in chunks for n in c] == [f"n{i}" for i in range(names)]
+
+
+def _sync_in_parts(store: Store, systems: Systems, size: int) -> tuple[Any, list[bool]]:
+    """The nightly sync with its first plan made in parts of about `size` documents (as a
+    fanned-out job plans); the `done` flag of every call of the hook."""
+    calls: list[bool] = []
+
+    def planned(_store: Store, _client: Any, *, done: bool, **_send: Any) -> None:
+        calls.append(done)
+
+    with systems.client() as client:
+        report = run_sync_job(
+            store,
+            systems.connector,
+            client,
+            rule_sets=[default_rule_set()],
+            mapping=default_mapping(),
+            source_connection="pm",
+            kingdee_connection="kd",
+            backoff=0.01,
+            planned=planned,
+            plan_part_documents=size,
+        )
+    return report, calls
+
+
+def test_a_plan_in_parts_binds_each_party_once(
+    store: Store, posting_systems: Systems, plans: list[int]
+) -> None:
+    documents = len(posting_systems.dataset.all_cost_records)
+    report, calls = _sync_in_parts(store, posting_systems, documents // 3)
+    assert report.check.clean
+    assert report.send.posted == report.check.vouchers > 0
+    # every document planned once, in parts; the hook told of each part, then of the end
+    assert len(plans) >= 2
+    assert sum(plans) == documents
+    assert calls == [False] * len(plans) + [True]
+    names = _suppliers(posting_systems)
+    with store.transaction() as session:
+        bound = {
+            b.source_key: b.kingdee_number
+            for b in session.scalars(select(Binding).where(Binding.kind == "supplier"))
+        }
+    assert bound == {name: party_number(name) for name in names}
+    counts = _kingdee_suppliers(posting_systems)
+    assert all(counts[name] == 1 for name in names)  # a supplier of several parts created once
+
+
+def test_a_part_naming_a_supplier_kingdee_knows_otherwise_is_planned_again_alone(
+    store: Store, posting_systems: Systems, plans: list[int]
+) -> None:
+    name = sorted(_suppliers(posting_systems))[-1]
+    with posting_systems.client() as client:
+        client.save(
+            "BD_Supplier",
+            {
+                "FNumber": "GYS9002",
+                "FName": name,
+                "FCreateOrgId": {"FNumber": "100"},
+                "FUseOrgId": {"FNumber": "100"},
+            },
+        )
+    documents = len(posting_systems.dataset.all_cost_records)
+    report, calls = _sync_in_parts(store, posting_systems, documents // 3)
+    assert report.check.clean
+    parts = len(calls) - 1
+    assert parts >= 2
+    # the parts naming the supplier were planned twice, the others once
+    assert documents < sum(plans) < 2 * documents
+    assert len(plans) > parts
+    payloads = "\n".join(_payloads(store))
+    assert "GYS9002" in payloads
+    assert party_number(name) not in payloads
+    assert _kingdee_suppliers(posting_systems)[name] == 1

@@ -1,7 +1,10 @@
 """Fan-out: one run of a sync job shared by several workers, each posting once.
 
-A job with `parts: N` (N > 1) still plans under its own lease; its send step then queues N − 1
-part tasks, each with a lease of its own (`job#k`), and works as one of the senders itself. Every
+A job with `parts: N` (N > 1) plans under its own lease; as soon as enough is planned — after the
+first part of a plan made a few projects at a time (`Fanout.planned`), else at its send step — it
+queues N − 1 part tasks, each with a lease of its own (`job#k`), which send what is planned while
+the job plans the rest (an open planning marker, a run `sync-plan:<job>`, tells them more is
+coming); when it has planned it works as one of the senders itself. Every
 sender is send's concurrent sender (`sending._Sender`) keeping its share of the data centre's
 limit in flight: it takes batches of planned postings with `FOR UPDATE SKIP LOCKED` (a posting is
 in one batch only, its key stored and the posting marked `sent` before the call), saves them, reads
@@ -63,6 +66,50 @@ def part_name(job: str, index: int) -> str:
 
 def part_kind(job: str) -> str:
     return f"sync-part:{job}"
+
+
+def plan_kind(job: str) -> str:
+    """The kind of a job's planning marker: a run open while the job plans beside its parts."""
+    return f"sync-plan:{job}"
+
+
+def _open_marker(store: Store, job: str, token: str, connection: str) -> None:
+    with store.transaction() as session:
+        session.add(
+            Run(kind=plan_kind(job), connection=connection, status="running", counts={"fanout": token})
+        )
+
+
+def _close_markers(store: Store, job: str, *, token: str | None, status: str) -> None:
+    """Close the job's open planning markers: the fan-out's (`token`), or every one (None: left
+    open by a run that died, so that its parts stop waiting)."""
+    with store.transaction() as session:
+        for run in session.scalars(select(Run).where(Run.kind == plan_kind(job), Run.status == "running")):
+            if token is None or (run.counts or {}).get("fanout") == token:
+                run.status, run.finished_at = status, utcnow()
+
+
+def planning_open(store: Store, job: str, token: str) -> bool:
+    """Whether the job is still planning for the fan-out `token` (more postings may come)."""
+    with store.transaction() as session:
+        found = session.scalars(
+            select(Run.counts).where(Run.kind == plan_kind(job), Run.status == "running")
+        ).all()
+    return any((counts or {}).get("fanout") == token for counts in found)
+
+
+def _job_alive(store: Store, job: str, lease_seconds: float) -> bool:
+    """Whether the job's own lease is running and heard from within `lease_seconds`."""
+    lease = leases.get(store, job)
+    if lease is None or lease.state != "running":
+        return False
+    last = lease.heartbeat_at or lease.started_at or lease.queued_at
+    return utcnow() - last <= dt.timedelta(seconds=lease_seconds)
+
+
+def planning_more(store: Store, job: str, token: str, lease_seconds: float) -> Callable[[], bool]:
+    """A part's question when nothing is left to claim: is its job still planning, and alive?"""
+    return lambda: planning_open(store, job, token) and _job_alive(store, job, lease_seconds)
 
 
 def is_part(lease_job: str) -> bool:
@@ -198,9 +245,11 @@ def share(
     senders: int = 1,
     backoff: float = 0.5,
     progress: Callable[[int], None] | None = None,
+    more: Callable[[], bool] | None = None,
 ) -> Share:
-    """Take and save batches, `senders` calls at once, until none is left; then number and check
-    what was saved (what was read back while sending is not asked about again)."""
+    """Take and save batches, `senders` calls at once, until none is left (and, with `more`, none
+    is still being planned); then number and check what was saved (what was read back while
+    sending is not asked about again)."""
     done = Share()
     read = readback.ReadBack()
     sender = _PartSender(
@@ -222,6 +271,7 @@ def share(
         result=done.send,
         read=read,
         taken=done.ids,
+        more=more,
     )
     # The whole share runs with no look-up: a refusal that ends it puts its postings back to
     # planned first, so only a throttled data centre's give-up is swallowed here.
@@ -257,6 +307,7 @@ def run_share(
     senders: int = 1,
     backoff: float = 0.5,
     progress: Callable[[int], None] | None = None,
+    more: Callable[[], bool] | None = None,
 ) -> Share:
     """`share` as a part run of the job (the console's runs list; the final step reads it)."""
     run_id = runs.start_run(store, kind=part_kind(job), connection=kingdee_connection)
@@ -271,6 +322,7 @@ def run_share(
             senders=senders,
             backoff=backoff,
             progress=progress,
+            more=more,
         )
     except Exception as exc:
         runs.finish_run(store, run_id=run_id, status="failed", counts={"fanout": token}, message=str(exc))
@@ -308,6 +360,8 @@ class Fanout:
         self.fanned_out = 0  # part tasks queued by this run (all send rounds)
         self.begun = utcnow() - dt.timedelta(seconds=1)  # the store's timestamps may be rounded
         self._merged: set[int] = set()
+        # parts queued while the job planned (`planned`): the send step has only its share left
+        self._opened: SendResult | None = None
 
     # --- the parts' leases ----------------------------------------------------------------------
 
@@ -340,6 +394,71 @@ class Fanout:
 
     # --- the steps ------------------------------------------------------------------------------
 
+    def _prepare(
+        self,
+        store: Store,
+        client: KingdeeClient,
+        *,
+        kingdee_connection: str,
+        rules: dict[str, RuleSet],
+        settle_seconds: float | None,
+    ) -> SendResult:
+        """Before parts are queued: the earlier runs' parts gone, then their unknown outcomes
+        looked up (nothing is looked up while a sender of an earlier run may still be writing)."""
+        # A planning marker left open by a run that died would keep its parts waiting.
+        _close_markers(store, self.job, token=None, status="failed")
+        self._withdraw_unstarted()
+        self._wait_for_parts()
+        settled = SendResult()
+        sending.resolve_unknown(
+            store,
+            client,
+            kingdee_connection=kingdee_connection,
+            result=settled,
+            rule_sets=rules,
+            settle_seconds=settle_seconds,
+        )
+        return settled
+
+    def _enqueue_parts(self) -> None:
+        for index in range(1, self.parts):
+            if self.enqueue(self.job, part_name(self.job, index), self.token) is not None:
+                self.fanned_out += 1
+
+    def planned(
+        self,
+        store: Store,
+        client: KingdeeClient,
+        *,
+        done: bool,
+        kingdee_connection: str,
+        rule_sets: Mapping[str, RuleSet] | None = None,
+        batch_size: int = 50,
+        max_attempts: int = 3,
+        settle_seconds: float | None = None,
+        **_send_options: Any,
+    ) -> None:
+        """The pipeline's `Planned` hook: after a part of the first plan is stored, queue the
+        parts once enough is planned (they send it while the rest is planned, the marker open);
+        when the planning ends, however it ends, close the marker so that they stop at the end."""
+        if done:
+            _close_markers(store, self.job, token=self.token, status="succeeded")
+            return
+        if (
+            self._opened is not None
+            or _planned(store, kingdee_connection, max_attempts) < MIN_BATCHES * batch_size
+        ):
+            return
+        self._opened = self._prepare(
+            store,
+            client,
+            kingdee_connection=kingdee_connection,
+            rules=dict(rule_sets or {}),
+            settle_seconds=settle_seconds,
+        )
+        _open_marker(store, self.job, self.token, kingdee_connection)
+        self._enqueue_parts()
+
     def send(
         self,
         store: Store,
@@ -358,25 +477,25 @@ class Fanout:
         """`sending.send_postings`, with the batches shared by the part tasks and this one.
 
         `senders` is the data centre's limit: each of the `parts` senders keeps its share of it in
-        flight, and the final step, alone, all of it."""
+        flight, and the final step, alone, all of it. Parts queued while planning (`planned`)
+        are sending already: this task takes its share beside them."""
         rules = dict(rule_sets or {})
-        # Nothing is looked up while a sender of an earlier run may still be writing.
-        self._withdraw_unstarted()
-        self._wait_for_parts()
-        settled = SendResult()
-        sending.resolve_unknown(
-            store,
-            client,
-            kingdee_connection=kingdee_connection,
-            result=settled,
-            rule_sets=rules,
-            settle_seconds=settle_seconds,
-        )
-        sends = [settled]
-        if _planned(store, kingdee_connection, max_attempts) >= MIN_BATCHES * batch_size:
-            for index in range(1, self.parts):
-                if self.enqueue(self.job, part_name(self.job, index), self.token) is not None:
-                    self.fanned_out += 1
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            sends, fan = [opened], True
+        else:
+            settled = self._prepare(
+                store,
+                client,
+                kingdee_connection=kingdee_connection,
+                rules=rules,
+                settle_seconds=settle_seconds,
+            )
+            sends = [settled]
+            fan = _planned(store, kingdee_connection, max_attempts) >= MIN_BATCHES * batch_size
+            if fan:
+                self._enqueue_parts()
+        if fan:
             try:
                 run_share(
                     store,
@@ -513,6 +632,7 @@ def execute_part(runtime: Runtime, job: str, part: str, *, task_id: str, token: 
                     batch_size=spec.batch_size,
                     max_attempts=spec.max_attempts,
                     senders=slot_share(target.max_concurrency, spec.parts),
+                    more=planning_more(store, job, token, options.lease_seconds),
                 )
     except Exception:
         log.exception(

@@ -30,7 +30,7 @@ from yecai.services import health
 from yecai.settings import Settings
 from yecai.store.clock import utcnow
 from yecai.store.db import private_file
-from yecai.sync.pipeline import Check, Send
+from yecai.sync.pipeline import Check, Planned, Send
 from yecai.workspace import SyncJob, Workspace
 
 log = logging.getLogger("yecai.jobs")
@@ -122,7 +122,9 @@ class JobQueue:
         assert task is not None
         execute_part(self.runtime, job, part, task_id=task.id, token=token)
 
-    def _fan_out(self, job: str, spec: SyncJob, fence: Callable[[], None]) -> tuple[Send, Check] | None:
+    def _fan_out(
+        self, job: str, spec: SyncJob, fence: Callable[[], None]
+    ) -> tuple[Send, Check, Planned] | None:
         """The send and check steps of a job whose sending `parts` workers share.
 
         PostgreSQL only: there `FOR UPDATE SKIP LOCKED` hands each batch to one sender. SQLite's
@@ -138,7 +140,7 @@ class JobQueue:
             lease_seconds=self.runtime.options.lease_seconds,
             fence=fence,
         )
-        return fanout.send, fanout.check
+        return fanout.send, fanout.check, fanout.planned
 
     def enqueue_part(self, job: str, part: str, token: str) -> str | None:
         """Queue one part of a fanned-out run, its lease claimed first; its task id, or None."""

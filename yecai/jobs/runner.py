@@ -39,14 +39,14 @@ from yecai.store.clock import utcnow
 from yecai.store.db import Store, open_store
 from yecai.store.tables import Run
 from yecai.sync.launch import run_sync
-from yecai.sync.pipeline import Check, Send
+from yecai.sync.pipeline import Check, Planned, Send
 from yecai.workspace import KingdeeConnection, SyncJob, Workspace, load_workspace
 
 log = logging.getLogger("yecai.jobs")
 
 # For a job whose sending is shared by several workers: (job name, its spec, the lease fence) →
 # the send and check steps that replace the pipeline's own (`yecai.jobs.parts`), or None.
-FanOut = Callable[[str, SyncJob, Callable[[], None]], tuple[Send, Check] | None]
+FanOut = Callable[[str, SyncJob, Callable[[], None]], tuple[Send, Check, Planned] | None]
 
 
 def is_distributed(settings: Settings) -> bool:
@@ -286,6 +286,7 @@ def execute(
                 limiter=limiter,
                 send=steps[0] if steps else None,
                 check=steps[1] if steps else None,
+                planned=steps[2] if steps else None,
             )
             if job.reconcile:
                 _reconcile_after(runtime, workspace, name, limiter)

@@ -9,6 +9,7 @@ blindly sending it twice.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -546,6 +547,9 @@ class PartyBinding:
         self.organisation, self.senders = organisation, senders
         self.result = parties or PartyResult()
         self.mapping = with_parties(mapping, self.result)
+        # A plan made in parts binds one part's parties on a thread of its own while the next
+        # part asks for what is bound so far: the bound numbers change under this lock only.
+        self._lock = threading.Lock()
 
     def asking(self, mapping: MappingTable) -> _AskedFor:
         """`mapping` (with every party bound so far) answering the parties still to bind."""
@@ -568,14 +572,16 @@ class PartyBinding:
                 senders=self.senders,
                 needed=asked,
             )
-            self.result.found += found.found
-            self.result.created += found.created
-            self.result.failed += found.failed
-            for role, numbers in found.numbers.items():
-                self.result.numbers[role].update(numbers)
-            self.mapping = with_parties(self.mapping, self.result)
+            with self._lock:
+                self.result.found += found.found
+                self.result.created += found.created
+                self.result.failed += found.failed
+                for role, numbers in found.numbers.items():
+                    self.result.numbers[role].update(numbers)
+                self.mapping = with_parties(self.mapping, self.result)
         return self.mapping
 
     def bind_into(self, mapping: MappingTable) -> MappingTable:
         """`mapping` with every party bound so far (explicit rows in the table still win)."""
-        return with_parties(mapping, self.result)
+        with self._lock:
+            return with_parties(mapping, self.result)

@@ -15,7 +15,7 @@ import httpx
 
 from yecai.secrets import SecretBox
 from yecai.store.db import Store
-from yecai.sync.pipeline import Check, Send, Step, SyncReport, run_sync_job
+from yecai.sync.pipeline import Check, Planned, Send, Step, SyncReport, run_sync_job
 from yecai.workspace import KingdeeConnection, Workspace
 
 
@@ -51,11 +51,13 @@ def run_sync(
     limiter: Callable[[], AbstractContextManager[object]] | None = None,
     send: Send | None = None,
     check: Check | None = None,
+    planned: Planned | None = None,
 ) -> SyncReport:
     """Run the sync job `name` of the workspace once.
 
     `limiter` is held around every call to the job's Kingdee data centre (its concurrency limit);
-    `send` and `check` replace the pipeline's send and check steps (a job fanned out to workers).
+    `send` and `check` replace the pipeline's send and check steps (a job fanned out to workers),
+    and `planned` is told of each part of the first plan stored (`pipeline.Planned`).
     """
     job = workspace.syncs[name]
     target = workspace.connections[job.target]
@@ -81,6 +83,8 @@ def run_sync(
             kind=f"sync:{name}",
             send=send,
             check=check,
+            planned=planned,
+            plan_part_documents=job.plan_part_documents,
             # as many calls at once as the data centre allows (the limiter enforces it globally)
             senders=senders,
         )

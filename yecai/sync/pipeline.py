@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 from yecai.domain.posting_states import PostingState
 from yecai.kingdee.client import KingdeeClient
@@ -27,6 +28,12 @@ Step = Callable[[str, int | None], Callable[[int], None] | None]
 # (`yecai.jobs.parts`) and merges what each worker read back.
 Send = Callable[..., SendResult]
 Check = Callable[..., readback.PostingCheck]
+# Called while the first round plans, after each part of the plan is stored (`done=False`) and once
+# when that planning ends, however it ends (`done=True`), with the send step's arguments: a
+# fanned-out job queues its senders as soon as enough is planned (`yecai.jobs.parts.Fanout`).
+Planned = Callable[..., None]
+# Documents per part of a plan when a `Planned` hook is given (rule sets planned by project only).
+PLAN_PART_DOCUMENTS = 2000
 
 
 # Postings still on their way into Kingdee at the end of a run (the report's `pending`).
@@ -121,6 +128,8 @@ def run_sync_job(
     senders: int = sending.DEFAULT_SENDERS,
     send: Send | None = None,
     check: Check | None = None,
+    planned: Planned | None = None,
+    plan_part_documents: int = PLAN_PART_DOCUMENTS,
 ) -> SyncReport:
     """Run a sync job once; `step(name, total)` may return a progress callback.
 
@@ -130,7 +139,9 @@ def run_sync_job(
     Kingdee holds is checked against what yecai posted: the postings this run touched, or with
     `full_check` every voucher yecai ever posted (what the demo shows as totals). `senders` calls
     go to Kingdee at once (the data centre's `max_concurrency`). `send` and `check` replace
-    `sending.send_postings` and `readback.check_postings` (same arguments).
+    `sending.send_postings` and `readback.check_postings` (same arguments). With `planned`, the
+    first round plans rule sets a few projects at a time (`plan_part_documents` documents each)
+    and calls it after each part is stored, so that senders start on it while the rest is planned.
     """
     if not rule_sets:
         raise ValueError("a sync job needs at least one rule set")
@@ -212,37 +223,47 @@ def run_sync_job(
                 kingdee_projects=report.projects.numbers,
                 related=tuple(related),
             )
+        sending_args = {
+            "kingdee_connection": kingdee_connection,
+            "rule_sets": {rules.name: rules for rules in rule_sets},
+            "batch_size": batch_size,
+            "max_attempts": max_attempts,
+            "backoff": backoff,
+            "settle_seconds": settle_seconds,
+            "senders": senders,
+        }
         # Twice at most: corrections posted in the first round release documents whose current
         # versions are then planned and sent in the second.
         for _round in range(2):
-            for rules in rule_sets:
-                planned = planning.plan_postings(
-                    store,
-                    rules=rules,
-                    mapping=mapping,
-                    source_connection=source_connection,
-                    kingdee_connection=kingdee_connection,
-                    kingdee_projects=report.projects.numbers,
-                    related=tuple(related),
-                    parties=parties,
-                )
-                mapping = parties.bind_into(mapping)
-                report.plans[rules.name] = (
-                    planning.merge_plans([report.plans[rules.name], planned]) if _round else planned
-                )
+            hook = planned if not _round else None
+            try:
+                for rules in rule_sets:
+                    plan = planning.plan_postings(
+                        store,
+                        rules=rules,
+                        mapping=mapping,
+                        source_connection=source_connection,
+                        kingdee_connection=kingdee_connection,
+                        kingdee_projects=report.projects.numbers,
+                        related=tuple(related),
+                        parties=parties,
+                        chunk_documents=plan_part_documents if hook else None,
+                        stored=partial(hook, store, client, done=False, **sending_args) if hook else None,
+                    )
+                    mapping = parties.bind_into(mapping)
+                    report.plans[rules.name] = (
+                        planning.merge_plans([report.plans[rules.name], plan]) if _round else plan
+                    )
+            finally:
+                if hook is not None:
+                    hook(store, client, done=True, **sending_args)
             pending = states.posting_counts(store, kingdee_connection).get(PostingState.PLANNED, 0)
             sent = (send or sending.send_postings)(
                 store,
                 client,
-                kingdee_connection=kingdee_connection,
-                rule_sets={rules.name: rules for rules in rule_sets},
-                batch_size=batch_size,
-                max_attempts=max_attempts,
-                backoff=backoff,
-                settle_seconds=settle_seconds,
                 progress=progress("post", pending) if not _round else None,
-                senders=senders,
                 read=read,
+                **sending_args,
             )
             report.send = merge_sends([report.send, sent]) if report.send else sent
             if not corrections.finalize(store, kingdee_connection=kingdee_connection):

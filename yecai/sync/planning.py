@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, cast
@@ -32,7 +32,7 @@ from yecai.mapping.events import common, month_end
 from yecai.mapping.events.prepaid_vat import POSTED_KEY
 from yecai.mapping.events.revenue import FULFILMENT_KEY, HISTORY_KEY, RevenueOptions
 from yecai.mapping.interface import Held, PlannableDocument, Planned, PlanningContext, Unmapped
-from yecai.mapping.rules import Event, MappingTable, RuleSet
+from yecai.mapping.rules import Aggregation, Event, MappingTable, RuleSet
 from yecai.store.db import Store
 from yecai.store.inserts import copy_rows, insert_many_ignore
 from yecai.store.tables import Document, Posting, PostingLine
@@ -257,6 +257,8 @@ def plan_postings(
     kingdee_projects: set[str] | None = None,
     related: tuple[str, ...] = (),
     parties: PartyBinder | None = None,
+    chunk_documents: int | None = None,
+    stored: Callable[[], None] | None = None,
 ) -> PlanResult:
     """Store planned postings for every document of the rule set not yet posted (idempotent).
 
@@ -265,34 +267,15 @@ def plan_postings(
     stored: the plan asks for them by their would-be numbers, they are found or created in Kingdee
     while the payloads are built, and only if Kingdee knew one under another number (or one could
     not be bound) is the plan made again with the numbers bound — one plan, not a dry one first.
+
+    With `chunk_documents`, a rule set whose vouchers never span projects (`plans_by_project`) is
+    planned, bound and stored a few projects at a time, about that many documents each, and
+    `stored()` is called after each: senders start on the first part while the rest is planned
+    (issue 15). The postings are the same as one plan's; only their order in the store differs.
     """
     result = PlanResult()
-    target = target_of(rules)
-    model_of = DOCUMENT_TYPES[rules.document]
     with store.transaction() as session:
-        latest = latest_rows(session, source_connection, rules.document)
-        bound = _bound(session, source_connection, rules.document, rules.name)
-        documents: list[PlannableDocument] = []
-        amounts: dict[int, Decimal] = {}
-        for key, doc in latest.items():
-            if doc.deleted:
-                # Deleted in the source: nothing to post; if it was posted, a reversal is due
-                # by policy — held and reported, never silently dropped.
-                if key in bound:
-                    result.deleted_after_posting.append(key)
-                continue
-            if key in bound:
-                if doc.id in bound[key]:
-                    result.already_bound += 1
-                else:
-                    # A source change after posting is a correction (update or 红字冲销 by policy),
-                    # never a second posting of the same amount.
-                    result.changed_after_posting.append(key)
-                continue
-            model = model_of.model_validate(jsonutil.loads(doc.data))
-            documents.append(PlannableDocument(doc.id, doc.version, model))
-            amounts[doc.id] = _amount_of(model)
-        result.documents = len(documents)
+        documents, amounts = _plannable(session, rules, source_connection, result)
         context = planning_context(
             session,
             rules,
@@ -301,36 +284,192 @@ def plan_postings(
             kingdee_projects=kingdee_projects,
             related=related,
         )
-        asking = parties.asking(mapping) if parties is not None else mapping
-        # What was just loaded lives until the plan is stored: keep it out of the collector's way.
-        with heap.frozen():
-            plan = registry.plan(documents, rules, asking, context)
+    codes = set(context.project_names) | {
+        str(code) for d in documents if (code := getattr(d.model, "project_code", None)) is not None
+    }
+    books = books_by_project(mapping, rules, codes)
+    chunks = (
+        by_projects(documents, chunk_documents)
+        if chunk_documents and plans_by_project(rules)
+        else [documents]
+    )
+    done = [result]
+    # The parties of one part are bound (Kingdee calls, one part after another on one thread)
+    # while the next part is planned; a part is stored once its parties are bound — the first at
+    # once, so that senders waiting for it start as early as they can.
+    with ThreadPoolExecutor(1, thread_name_prefix="yecai-bind") as binder:
+        waiting: _Prepared | None = None
+        for number, chunk in enumerate(chunks):
+            prepared = _prepare(store, chunk, rules, mapping, context, amounts, books, parties, binder)
+            if waiting is not None:
+                done.append(_finish(store, waiting))
+                if stored is not None:
+                    stored()
+            waiting = prepared
+            if number == 0 and len(chunks) > 1:
+                done.append(_finish(store, waiting))
+                waiting = None
+                if stored is not None:
+                    stored()
+        if waiting is not None:
+            done.append(_finish(store, waiting))
+            if stored is not None:
+                stored()
+    total = merge_plans(done)
+    if len(chunks) > 1:
+        total.unmapped = _merge_unmapped(total.unmapped)
+    return total
+
+
+def _plannable(
+    session: Session, rules: RuleSet, source_connection: str, result: PlanResult
+) -> tuple[list[PlannableDocument], dict[int, Decimal]]:
+    """The latest version of every document of the rule set not bound to one of its postings yet
+    (with its amount); what is deleted or changed after posting is counted into `result`."""
+    model_of = DOCUMENT_TYPES[rules.document]
+    latest = latest_rows(session, source_connection, rules.document)
+    bound = _bound(session, source_connection, rules.document, rules.name)
+    documents: list[PlannableDocument] = []
+    amounts: dict[int, Decimal] = {}
+    for key, doc in latest.items():
+        if doc.deleted:
+            # Deleted in the source: nothing to post; if it was posted, a reversal is due
+            # by policy — held and reported, never silently dropped.
+            if key in bound:
+                result.deleted_after_posting.append(key)
+            continue
+        if key in bound:
+            if doc.id in bound[key]:
+                result.already_bound += 1
+            else:
+                # A source change after posting is a correction (update or 红字冲销 by policy),
+                # never a second posting of the same amount.
+                result.changed_after_posting.append(key)
+            continue
+        model = model_of.model_validate(jsonutil.loads(doc.data))
+        documents.append(PlannableDocument(doc.id, doc.version, model))
+        amounts[doc.id] = _amount_of(model)
+    result.documents = len(documents)
+    return documents, amounts
+
+
+# Aggregations whose every voucher is of one project: a plan of some projects' documents makes
+# exactly those projects' vouchers.
+_PROJECT_AGGREGATIONS = frozenset(
+    {
+        Aggregation.PER_DOCUMENT,
+        Aggregation.PROJECT_CATEGORY_DAY,
+        Aggregation.PROJECT_DAY,
+        Aggregation.PROJECT_CATEGORY_MONTH,
+        Aggregation.PROJECT_PERIOD,
+    }
+)
+
+
+def plans_by_project(rules: RuleSet) -> bool:
+    """Whether the rule set may be planned a few projects at a time: cost postings grouped within
+    a project. Other events read across projects or from a history of earlier postings (revenue,
+    allocation, month end …) and are planned whole."""
+    return rules.event is Event.COST and rules.aggregation in _PROJECT_AGGREGATIONS
+
+
+def by_projects(documents: list[PlannableDocument], size: int) -> list[list[PlannableDocument]]:
+    """The documents in parts of whole projects, about `size` documents each (at least one part),
+    the projects in the order they first appear and each part's documents in their own order, as
+    one plan would have seen them."""
+    counts: dict[object, int] = {}
+    for document in documents:
+        project = getattr(document.model, "project_code", None)
+        counts[project] = counts.get(project, 0) + 1
+    part_of: dict[object, int] = {}
+    part, filled = 0, 0
+    for project, count in counts.items():
+        if filled >= size:
+            part, filled = part + 1, 0
+        part_of[project] = part
+        filled += count
+    chunks: list[list[PlannableDocument]] = [[] for _ in range(part + 1)]
+    for document in documents:
+        chunks[part_of[getattr(document.model, "project_code", None)]].append(document)
+    return chunks
+
+
+def _merge_unmapped(found: list[Unmapped]) -> list[Unmapped]:
+    """One entry per unmapped value, its documents from every part."""
+    merged: dict[tuple[str, str], list[int]] = {}
+    for item in found:
+        merged.setdefault((item.kind, item.value), []).extend(item.document_ids)
+    return [Unmapped(kind, value, tuple(dict.fromkeys(ids))) for (kind, value), ids in merged.items()]
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A part planned, its rows built, its parties being bound: what storing it needs."""
+
+    documents: list[PlannableDocument]
+    rules: RuleSet
+    context: PlanningContext
+    amounts: dict[int, Decimal]
+    books: dict[str, str]
+    asking: MappingTable
+    binding: Future[MappingTable] | None
+    postings: list[dict[str, Any]]
+    lines: dict[str, list[dict[str, Any]]]
+    result: PlanResult
+
+
+def _prepare(
+    store: Store,
+    documents: list[PlannableDocument],
+    rules: RuleSet,
+    mapping: MappingTable,
+    context: PlanningContext,
+    amounts: dict[int, Decimal],
+    books: dict[str, str],
+    parties: PartyBinder | None,
+    binder: ThreadPoolExecutor | None,
+) -> _Prepared:
+    """Plan the documents and build their rows; the parties the plan asks for are bound on
+    `binder` meanwhile (after those of earlier parts: a party two parts name is created once)."""
+    result = PlanResult()
+    asking = parties.asking(mapping) if parties is not None else mapping
+    # What was just loaded lives until the plan is stored: keep it out of the collector's way.
+    with heap.frozen():
+        plan = registry.plan(documents, rules, asking, context)
+    with store.transaction() as session:
         existing = _existing_keys(session, [p.posting_key for p in plan.postings])
     asked: dict[str, set[str]] = cast(AskingMapping, asking).asked if parties is not None else {}
-    with ThreadPoolExecutor(1, thread_name_prefix="yecai-bind") as pool:
-        # The parties' lookups and creates are Kingdee calls: they run while the payloads are built.
-        binding = pool.submit(parties.bind, asked, [rules]) if parties and any(asked.values()) else None
-        postings, lines = _postings_of(
-            plan, rules, mapping, context, documents, amounts, existing, target, result
-        )
-        if binding is not None:
-            # raises when a party is left unconfirmed: the run stops before anything is stored
-            now_bound = binding.result()
-            if cast(AskingMapping, asking).differs(now_bound):
-                # Kingdee knew a party under another number, or one could not be created: the
-                # plan as made references numbers that are not (all) there — plan again.
-                return plan_postings(
-                    store,
-                    rules=rules,
-                    mapping=now_bound,
-                    source_connection=source_connection,
-                    kingdee_connection=kingdee_connection,
-                    kingdee_projects=kingdee_projects,
-                    related=related,
-                )
+    # The parties' lookups and creates are Kingdee calls: they run while the payloads are built.
+    binding = (
+        binder.submit(parties.bind, asked, [rules]) if binder and parties and any(asked.values()) else None
+    )
+    postings, lines = _postings_of(plan, rules, context, amounts, books, existing, target_of(rules), result)
+    return _Prepared(documents, rules, context, amounts, books, asking, binding, postings, lines, result)
+
+
+def _finish(store: Store, prepared: _Prepared) -> PlanResult:
+    """Store a prepared part once its parties are bound, or plan it again with their numbers."""
+    if prepared.binding is not None:
+        # raises when a party is left unconfirmed: the run stops before anything is stored
+        now_bound = prepared.binding.result()
+        if cast(AskingMapping, prepared.asking).differs(now_bound):
+            # Kingdee knew a party under another number, or one could not be created: the plan
+            # as made references numbers that are not (all) there — plan again.
+            again = _prepare(
+                store,
+                prepared.documents,
+                prepared.rules,
+                now_bound,
+                prepared.context,
+                prepared.amounts,
+                prepared.books,
+                None,
+                None,
+            )
+            return _finish(store, again)
     with store.transaction() as session:
-        _store_postings(session, postings, lines, result)
-    return result
+        _store_postings(session, prepared.postings, prepared.lines, prepared.result)
+    return prepared.result
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:
@@ -360,10 +499,9 @@ def _existing_keys(session: Session, keys: list[str]) -> set[str]:
 def _postings_of(
     plan: Any,
     rules: RuleSet,
-    mapping: MappingTable,
     context: PlanningContext,
-    documents: list[PlannableDocument],
     amounts: dict[int, Decimal],
+    books: dict[str, str],
     existing: set[str],
     target: VoucherTarget,
     result: PlanResult,
@@ -371,10 +509,6 @@ def _postings_of(
     """The rows of the plan's new postings and their document lines, not yet stored."""
     result.unmapped = plan.unmapped
     result.held = list(plan.held)
-    codes = set(context.project_names) | {
-        str(code) for d in documents if (code := getattr(d.model, "project_code", None)) is not None
-    }
-    books = books_by_project(mapping, rules, codes)
     result.zero_groups = plan.zero_groups
     # A rule may plan a voucher and its scheduled red-ink reversal for the same documents (暂估,
     # the 合同结算 presentation): the documents are bound to the first; the companion carries

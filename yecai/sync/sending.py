@@ -334,6 +334,8 @@ def _take_batch(store: Store, kingdee_connection: str, max_attempts: int, batch_
 DEFAULT_SENDERS = 4
 # Keys read back in one query: several saved batches waiting for a slot go together, up to this.
 READ_BACK_KEYS = 200
+# Seconds a sender with nothing to claim waits before asking again whether more is being planned.
+MORE_POLL = 0.1
 
 
 @dataclass(slots=True)
@@ -382,12 +384,16 @@ class _Sender:
         result: SendResult,
         read: readback.ReadBack,
         lookups: bool = True,
+        more: Callable[[], bool] | None = None,
     ) -> None:
         self.store, self.client, self.connection = store, client, kingdee_connection
         # False for one of several senders sharing a run (`yecai.jobs.parts`): another sender's
         # batch in flight would look lost, so unknown outcomes stay uncertain for the job to settle
         # once it sends alone; this sender only pauses until its own calls are back.
         self.lookups = lookups
+        # Whether more postings may still be planned (a part sending while its job plans): when
+        # nothing is left to claim, this sender waits for them instead of ending.
+        self.more = more
         self.rule_sets, self.batch_size, self.max_attempts = rule_sets, batch_size, max_attempts
         self.options, self.max_refusals, self.backoff = options, max_refusals, backoff
         self.settle_seconds, self.moves, self.senders = settle_seconds, moves, max(1, senders)
@@ -429,7 +435,11 @@ class _Sender:
                 drained = self._fill(pool, flying, drained, stopping)
                 if not flying:
                     if stopping or (drained and not self.reads and not self.settle):
-                        break
+                        if stopping or self.more is None or not self.more():
+                            break
+                        time.sleep(MORE_POLL)
+                        drained = False
+                        continue
                     time.sleep(max(0.0, self.pause_until - time.monotonic()))
                     continue
                 wait_for = max(0.0, self.pause_until - time.monotonic()) or None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -55,6 +56,11 @@ THROTTLED = {
         }
     }
 }
+
+
+# The fault layer's clock and sleep (a test drives both).
+_clock = time.monotonic
+_sleep = asyncio.sleep
 
 
 def _records(body: bytes, reply: WireReply) -> int:
@@ -183,8 +189,11 @@ async def _handle_with_faults(
     sandbox: KingdeeSandbox, injector: FaultInjector, decision: Decision, wire: WireRequest, body: bytes
 ) -> Response:
     faults = injector.settings
+    # The modelled answer time (latency + per record) is a real site's whole time for an admitted
+    # call, its own work included: the emulator's CPU is slept off against it, not added on top.
+    started = _clock()
     if faults.latency_ms:
-        await asyncio.sleep(faults.latency_ms / 1000)
+        await _sleep(faults.latency_ms / 1000)
     if decision.lose_sessions:
         sandbox.drop_sessions()
     if decision.fail:
@@ -196,12 +205,15 @@ async def _handle_with_faults(
     if decision.hang:
         # The caller gives up long before this; the call is still handled afterwards, as IIS
         # finishes a request whose client has gone — the nastiest case for exactly-once.
-        await asyncio.sleep(faults.hang_seconds)
+        await _sleep(faults.hang_seconds)
+        started += faults.hang_seconds
     reply = await run_in_threadpool(sandbox.handle, wire)
     records = _records(body, reply)
     injector.count_records(records)
-    if faults.per_record_ms:
-        await asyncio.sleep(faults.per_record_ms * records / 1000)
+    modelled = (faults.latency_ms + faults.per_record_ms * records) / 1000
+    remaining = started + modelled - _clock()
+    if remaining > 0:
+        await _sleep(remaining)
     response = _reply_response(reply)
     if decision.drop_after_commit:
         lost = _LostAnswer(status_code=response.status_code)

@@ -39,7 +39,9 @@ WRITE_SERVICES = frozenset(
 class FaultSettings:
     """What to inject; rates are probabilities per call in [0, 1]."""
 
-    latency_ms: float = 0.0  # added to every call
+    # A call's modelled answer time, counted from its admission and including the emulator's own
+    # work (slept off against it, not added on top): latency_ms + per_record_ms × records.
+    latency_ms: float = 0.0  # every call
     per_record_ms: float = 0.0  # per data package saved or row returned
     fail_rate: float = 0.0  # HTTP 500 HTML error page instead of handling the call
     timeout_rate: float = 0.0  # hang `hang_seconds`, then handle the call anyway (late commit)

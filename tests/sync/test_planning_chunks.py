@@ -119,14 +119,14 @@ def test_parts_store_what_one_plan_stores(
     assert calls == 1
     expected = _stored(store)
     _clear(store)
-    parts, calls = _plan(store, rules, mapping, documents // 4)
-    assert calls >= 3  # five projects, about a quarter of the documents each
+    parts, calls = _plan(store, rules, mapping, documents // 10)
+    assert calls >= 3  # five projects: a part of about a tenth of the documents, then twice as many …
     assert _stored(store) == expected
     assert (parts.documents, parts.planned, parts.already_bound) == (whole.documents, whole.planned, 0)
     assert parts.planned == len(expected[0]) > 10
     assert sorted(parts.zero_groups) == sorted(whole.zero_groups)
     # planned again in parts: nothing new, every document already bound
-    again, _calls = _plan(store, rules, mapping, documents // 4)
+    again, _calls = _plan(store, rules, mapping, documents // 10)
     assert (again.planned, again.documents) == (0, 0)
     assert _stored(store) == expected
 
@@ -144,7 +144,7 @@ def test_an_unmapped_value_is_reported_once_with_every_part_s_documents(
     whole, _calls = _plan(store, rules, mapping, None)
     expected = _stored(store)
     _clear(store)
-    parts, calls = _plan(store, rules, mapping, documents // 4)
+    parts, calls = _plan(store, rules, mapping, documents // 10)
     assert calls >= 3
     assert _stored(store) == expected
     assert len(parts.unmapped) == len(whole.unmapped) >= 1
@@ -156,7 +156,7 @@ def test_vouchers_that_may_span_projects_are_planned_whole(seeded: tuple[Store, 
     store, mapping, documents = seeded
     rules = default_rule_set().model_copy(update={"aggregation": Aggregation.PERIOD})
     assert not planning.plans_by_project(rules)
-    whole, calls = _plan(store, rules, mapping, documents // 4)
+    whole, calls = _plan(store, rules, mapping, documents // 10)
     assert calls == 1
     assert whole.planned >= 1
 
@@ -179,9 +179,10 @@ def test_parts_are_whole_projects_in_order(projects: list[str], size: int) -> No
     # a project in one part only; every part but the last holds at least `size` documents
     owner = {d.model.project_code: n for n, part in enumerate(parts) for d in part}
     assert all(owner[d.model.project_code] == n for n, part in enumerate(parts) for d in part)
-    assert all(len(part) >= size for part in parts[:-1])
-    # no part could have ended sooner: without the project it took last it is short of `size`
+    # part k holds at least size × 2^k documents (but the last), and could not have ended sooner:
+    # without the project it took last it is short of that
     first_seen = {p: n for n, p in reversed(list(enumerate(projects)))}
-    for part in parts[:-1]:
+    for number, part in enumerate(parts[:-1]):
+        assert len(part) >= size * 2**number
         last = max({d.model.project_code for d in part}, key=first_seen.__getitem__)
-        assert len([d for d in part if d.model.project_code != last]) < size
+        assert len([d for d in part if d.model.project_code != last]) < size * 2**number

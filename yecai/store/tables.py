@@ -174,6 +174,11 @@ class Posting(Base):
 
 
 Index("ix_postings_state", Posting.connection, Posting.state)
+# A sender's claim: the next planned postings of its connection in id order (migration 0016). The
+# (connection, state) index cannot give them in id order, so PostgreSQL walked the primary key past
+# every posting already sent.
+PLANNED = text("state = 'planned'")
+Index("ix_postings_planned", Posting.connection, Posting.id, sqlite_where=PLANNED, postgresql_where=PLANNED)
 
 
 class PostingLine(Base):

@@ -374,18 +374,22 @@ def plans_by_project(rules: RuleSet) -> bool:
 
 
 def by_projects(documents: list[PlannableDocument], size: int) -> list[list[PlannableDocument]]:
-    """The documents in parts of whole projects, about `size` documents each (at least one part),
-    the projects in the order they first appear and each part's documents in their own order, as
-    one plan would have seen them."""
+    """The documents in parts of whole projects: the first about `size` documents, each next one
+    about twice the last (at least one part), the projects in the order they first appear and each
+    part's documents in their own order, as one plan would have seen them.
+
+    The first part is small so that senders start early; the others grow so that their parties
+    are bound in few rounds (a part's suppliers go at least 50 a call, so many small parts would
+    bind them in many short rounds, one after another)."""
     counts: dict[object, int] = {}
     for document in documents:
         project = getattr(document.model, "project_code", None)
         counts[project] = counts.get(project, 0) + 1
     part_of: dict[object, int] = {}
-    part, filled = 0, 0
+    part, filled, target = 0, 0, size
     for project, count in counts.items():
-        if filled >= size:
-            part, filled = part + 1, 0
+        if filled >= target:
+            part, filled, target = part + 1, 0, target * 2
         part_of[project] = part
         filled += count
     chunks: list[list[PlannableDocument]] = [[] for _ in range(part + 1)]

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, literal, select, update
 from sqlalchemy.orm import defer
 
 from yecai import jsonutil
@@ -273,13 +273,23 @@ def _apply_package(
 
 
 def _sendable(kingdee_connection: str, max_attempts: int) -> tuple[Any, ...]:
-    """Conditions of the postings a BatchSave may carry: planned, attempts left, not deletions."""
+    """Conditions of the postings a BatchSave may carry: planned, attempts left, not deletions.
+
+    Every value is written into the statement: the same text all run long, so psycopg prepares it,
+    and a prepared statement's generic plan then sees what a one-off plan would — the planned
+    postings in id order from `ix_postings_planned`. With bound values PostgreSQL walked the
+    primary key past every posting already sent, or sorted every planned one (issue 15)."""
     return (
-        Posting.connection == kingdee_connection,
-        Posting.state == S.PLANNED,
-        Posting.attempts < max_attempts,
-        Posting.kind != "delete",
+        Posting.connection == _inline(kingdee_connection),
+        Posting.state == _inline(S.PLANNED.value),
+        Posting.attempts < _inline(max_attempts),
+        Posting.kind != _inline("delete"),
     )
+
+
+def _inline(value: object) -> Any:
+    """A value rendered into the statement's text (escaped by the dialect), not bound."""
+    return literal(value, literal_execute=True)
 
 
 @dataclass(slots=True)
@@ -289,6 +299,20 @@ class _Taken:
     id: int
     form_id: str
     payload: str
+
+
+def claim_query(kingdee_connection: str, max_attempts: int, form_id: str, batch_size: int) -> Select[Any]:
+    """The next planned postings of one form, locked: what a sender claims (`_sendable`: read in
+    id order from `ix_postings_planned`, not past every posting already sent)."""
+    return (
+        select(Posting.id, Posting.form_id, Posting.payload)
+        .where(*_sendable(kingdee_connection, max_attempts), Posting.form_id == _inline(form_id))
+        .order_by(Posting.id)
+        .limit(_inline(batch_size))
+        # Two senders on PostgreSQL never take the same postings (SQLite serialises writers
+        # anyway and ignores the clause).
+        .with_for_update(skip_locked=True)
+    )
 
 
 def _take_batch(store: Store, kingdee_connection: str, max_attempts: int, batch_size: int) -> list[_Taken]:
@@ -309,15 +333,7 @@ def _take_batch(store: Store, kingdee_connection: str, max_attempts: int, batch_
             return []
         batch = [
             _Taken(row.id, row.form_id, row.payload)
-            for row in session.execute(
-                select(Posting.id, Posting.form_id, Posting.payload)
-                .where(*_sendable(kingdee_connection, max_attempts), Posting.form_id == first)
-                .order_by(Posting.id)
-                .limit(batch_size)
-                # Two senders on PostgreSQL never take the same postings (SQLite serialises
-                # writers anyway and ignores the clause).
-                .with_for_update(skip_locked=True)
-            )
+            for row in session.execute(claim_query(kingdee_connection, max_attempts, first, batch_size))
         ]
         if batch:
             # from here on the outcome may be unknown

@@ -208,9 +208,13 @@ def _number(store: Store, client: KingdeeClient, ids: list[int]) -> list[int]:
         except KingdeeError:
             numbers = {}  # the number is for people; the final step reads what is missing
         found = {posting_id: numbers[k] for posting_id, k in unnumbered.items() if k in numbers}
-        with store.transaction() as session:
-            for posting_id, number in found.items():
-                session.execute(update(Posting).where(Posting.id == posting_id).values(kingdee_number=number))
+        if found:
+            with store.transaction() as session:
+                # one executemany (bulk UPDATE by primary key), not a statement per voucher
+                session.execute(
+                    update(Posting),
+                    [{"id": posting_id, "kingdee_number": number} for posting_id, number in found.items()],
+                )
     return placed
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from yecai.domain.documents import Project
 from yecai.store.inserts import bind_columns, copy_rows
+from yecai.store.lists import one_of
 from yecai.store.tables import Document, Record, StreamState
 
 # Keeps each IN (…) list well under every driver's parameter limit.
@@ -431,7 +432,7 @@ def store_documents(
     for start in range(0, len(ids), QUERY_CHUNK):
         for record_id, digest, version in session.execute(
             select(Record.id, Record.content_hash, Record.version).where(
-                Record.id.in_(ids[start : start + QUERY_CHUNK])
+                one_of(session, Record.id, ids[start : start + QUERY_CHUNK])
             )
         ):
             versions[record_id] = version or digest

@@ -31,6 +31,7 @@ from yecai.sources.rest import Page, RestSource, RestStream
 from yecai.sources.state import NewestCursor, advanced, cursor_of, resume_since
 from yecai.store import staging
 from yecai.store.db import Store
+from yecai.store.lists import one_of
 from yecai.store.staging import NewDocument, NewRecord
 from yecai.store.tables import Document, Record
 
@@ -303,6 +304,20 @@ _SET_STATUS_AND_ISSUES = (
 )
 
 
+def _set_statuses(session: Session, statuses: list[dict[str, Any]]) -> None:
+    """Write the records' new statuses. PostgreSQL takes one UPDATE per status with the ids as an
+    array: an UPDATE a record (24,000 for a nightly pull) cost the store more than validating."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(_SET_STATUS, statuses)
+        return
+    by_status: dict[str, list[int]] = {}
+    for item in statuses:
+        by_status.setdefault(item["new_status"], []).append(item["record_id"])
+    table = Record.__table__
+    for status, ids in by_status.items():
+        session.execute(update(table).where(one_of(session, table.c.id, ids)).values(status=status))
+
+
 def validate_staged(
     store: Store, connector: Connector, stream_name: str, *, connection: str, batch: int = 1000
 ) -> ValidateResult:
@@ -337,7 +352,9 @@ def validate_staged(
             # One query for the batch's existing documents instead of one per record.
             known = set(
                 session.scalars(
-                    select(Document.record_id).where(Document.record_id.in_([r.id for r in records]))
+                    select(Document.record_id).where(
+                        one_of(session, Document.record_id, [r.id for r in records])
+                    )
                 )
             )
             documents: list[NewDocument] = []
@@ -374,7 +391,7 @@ def validate_staged(
                 result.valid += 1
                 _keep(known, documents, record, jsonutil.dumps(document.model_dump()), document)
             if statuses:
-                session.execute(_SET_STATUS, statuses)
+                _set_statuses(session, statuses)
             if with_issues:
                 session.execute(_SET_STATUS_AND_ISSUES, with_issues)
             staging.store_documents(

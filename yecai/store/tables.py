@@ -91,15 +91,16 @@ class Record(Base):
     archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-# Only records waiting to be validated (migration 0015): the one lookup by status. A full index on
-# (connection, stream, status) also let PostgreSQL, with statistics older than a stream's rows,
-# reach the duplicate check by source key through it and filter every row of the stream per key.
+# Only records waiting to be validated (migration 0015), in id order (0016): the one lookup by
+# status, a batch at a time. A full index on (connection, stream, status) also let PostgreSQL, with
+# statistics older than a stream's rows, reach the duplicate check by source key through it and
+# filter every row of the stream per key; without the id every batch sorted the whole backlog.
 STAGED = text("status = 'staged'")
 Index(
     "ix_records_status",
     Record.connection,
     Record.stream,
-    Record.status,
+    Record.id,
     sqlite_where=STAGED,
     postgresql_where=STAGED,
 )
@@ -128,6 +129,9 @@ class Document(Base):
 
 
 Index("ix_documents_kind", Document.connection, Document.kind, Document.project_code)
+# Validation asks which records of a batch have a document already (migration 0016): without it
+# PostgreSQL read every stored document for each batch.
+Index("ix_documents_record", Document.record_id)
 
 
 class Posting(Base):

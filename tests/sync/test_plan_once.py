@@ -46,6 +46,21 @@ def _kingdee_suppliers(systems: Systems) -> Counter[str]:
         return Counter(str(name) for (name,) in client.query_all("BD_Supplier", ["FName"]))
 
 
+def _bound_once(store: Store, systems: Systems) -> tuple[set[str], Counter[str]]:
+    """Every supplier of the source bound under its would-be number and in Kingdee exactly once;
+    the names and Kingdee's count of each."""
+    names = _suppliers(systems)
+    with store.transaction() as session:
+        bound = {
+            b.source_key: b.kingdee_number
+            for b in session.scalars(select(Binding).where(Binding.kind == "supplier"))
+        }
+    assert bound == {name: party_number(name) for name in names}
+    counts = _kingdee_suppliers(systems)
+    assert all(counts[name] == 1 for name in names)
+    return names, counts
+
+
 def _payloads(store: Store) -> list[str]:
     with store.transaction() as session:
         return list(session.scalars(select(Posting.payload)))
@@ -59,15 +74,7 @@ def test_new_suppliers_are_bound_by_the_one_plan(
     assert report.send.posted == report.check.vouchers > 0
     documents = len(posting_systems.dataset.all_cost_records)
     assert plans == [documents]  # planned once: no dry plan before it, no second plan after
-    names = _suppliers(posting_systems)
-    with store.transaction() as session:
-        bound = {
-            b.source_key: b.kingdee_number
-            for b in session.scalars(select(Binding).where(Binding.kind == "supplier"))
-        }
-    assert bound == {name: party_number(name) for name in names}
-    counts = _kingdee_suppliers(posting_systems)
-    assert all(counts[name] == 1 for name in names)
+    names, counts = _bound_once(store, posting_systems)
     payloads = "\n".join(_payloads(store))
     assert all(party_number(name) in payloads for name in names)
 
@@ -156,15 +163,7 @@ def test_a_plan_in_parts_binds_each_party_once(
     assert len(plans) >= 2
     assert sum(plans) == documents
     assert calls == [False] * len(plans) + [True]
-    names = _suppliers(posting_systems)
-    with store.transaction() as session:
-        bound = {
-            b.source_key: b.kingdee_number
-            for b in session.scalars(select(Binding).where(Binding.kind == "supplier"))
-        }
-    assert bound == {name: party_number(name) for name in names}
-    counts = _kingdee_suppliers(posting_systems)
-    assert all(counts[name] == 1 for name in names)  # a supplier of several parts created once
+    _bound_once(store, posting_systems)  # a supplier of several parts created once too
 
 
 def test_a_part_naming_a_supplier_kingdee_knows_otherwise_is_planned_again_alone(

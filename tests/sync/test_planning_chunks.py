@@ -14,16 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
+from tests.support.pulled import pull_and_validate
 from yecai import jsonutil
-from yecai.connectors.pm_sandbox import PmSandboxConnector
 from yecai.domain.documents import CostRecord
 from yecai.mapping.interface import PlannableDocument
 from yecai.mapping.rules import Aggregation, MappingTable, RuleSet, default_mapping, default_rule_set
-from yecai.sandbox.pm.app import DEFAULT_TOKEN
-from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.store.db import Store
 from yecai.store.tables import Document, Posting, PostingLine
-from yecai.sync import intake, planning
+from yecai.sync import planning
 
 SKIPPED = {"id", "created_at", "updated_at"}
 
@@ -31,14 +29,7 @@ SKIPPED = {"id", "created_at", "updated_at"}
 @pytest.fixture
 def seeded(store: Store) -> tuple[Store, MappingTable, int]:
     """Five projects' costs pulled and validated, suppliers mapped; how many cost documents."""
-    server, _dataset = start_pm(projects=5, months=1, seed=11)
-    try:
-        connector = PmSandboxConnector(server.base_url, DEFAULT_TOKEN)
-        for stream in ("projects", "cost_records"):
-            intake.pull(store, connector, stream, connection="pm")
-            intake.validate_staged(store, connector, stream, connection="pm")
-    finally:
-        server.stop()
+    pull_and_validate(store, projects=5, seed=11)
     with store.transaction() as session:
         rows = [
             jsonutil.loads(d)

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from tests.support.pulled import pull_and_validate
 from yecai import jsonutil
-from yecai.connectors.pm_sandbox import PmSandboxConnector
 from yecai.domain.bills import Bill
 from yecai.domain.documents import DOCUMENT_TYPES
 from yecai.domain.posting_states import initial
@@ -25,12 +25,10 @@ from yecai.kingdee.vouchers import voucher_model
 from yecai.mapping import registry
 from yecai.mapping.interface import PlannableDocument
 from yecai.mapping.rules import MappingTable, RuleSet, default_mapping, default_rule_set
-from yecai.sandbox.pm.app import DEFAULT_TOKEN
-from yecai.sandbox.pm.server import start_sandbox as start_pm
 from yecai.store.db import Store
 from yecai.store.inserts import insert_many_ignore
 from yecai.store.tables import Document, Posting, PostingLine
-from yecai.sync import intake, planning
+from yecai.sync import planning
 
 SKIPPED = {"id", "created_at", "updated_at"}
 
@@ -38,14 +36,7 @@ SKIPPED = {"id", "created_at", "updated_at"}
 @pytest.fixture
 def seeded(store: Store) -> tuple[Store, RuleSet, MappingTable]:
     """Two projects' costs pulled and validated as the nightly job does, suppliers bound."""
-    server, _dataset = start_pm(projects=2, months=1, seed=7)
-    try:
-        connector = PmSandboxConnector(server.base_url, DEFAULT_TOKEN)
-        for stream in ("projects", "cost_records"):
-            intake.pull(store, connector, stream, connection="pm")
-            intake.validate_staged(store, connector, stream, connection="pm")
-    finally:
-        server.stop()
+    pull_and_validate(store, projects=2, seed=7)
     rules = default_rule_set()
     with store.transaction() as session:
         names = sorted(

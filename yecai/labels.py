@@ -82,6 +82,8 @@ VOCABULARY: dict[str, dict[str, Words]] = {
         "sync": ("同步", "sync"),
         # one worker's share of a queued sync's sending (yecai/jobs/parts.py)
         "sync-part": ("同步分片", "sync share"),
+        # open while a fanned-out job plans beside its shares (more postings may come)
+        "sync-plan": ("同步分批计划", "sync planning in parts"),
         "cost_sync": ("成本同步", "cost sync"),
         "demo": ("演示同步", "demo sync"),
         "reconcile": ("对账", "reconciliation"),

@@ -57,6 +57,8 @@ MIN_BATCHES = 4
 # what it leaves is planned or uncertain, and the job's final step settles it.
 MAX_STREAK = 3
 WAIT_POLL = 0.2
+# Seconds between two questions of a sender whether its job still plans (its share widens then).
+PLANNING_POLL = 0.5
 ID_CHUNK = 10_000
 
 
@@ -219,11 +221,29 @@ def _number(store: Store, client: KingdeeClient, ids: list[int]) -> list[int]:
 
 
 class _PartSender(sending._Sender):
-    """send's concurrent sender as one of several: no look-ups, and the ids it took remembered."""
+    """send's concurrent sender as one of several: no look-ups, and the ids it took remembered.
 
-    def __init__(self, *args: Any, taken: list[int], **kwargs: Any) -> None:
+    While its job still plans (`more`), the job sends nothing: this sender keeps `wide` calls in
+    flight, its share of the limit among the other senders, and its own share after (the limiter
+    holds the data centre's limit whatever the shares add up to)."""
+
+    def __init__(self, *args: Any, taken: list[int], wide: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, lookups=False, **kwargs)
         self.taken = taken
+        # wider only for a part that can tell whether its job still plans
+        self.wide = max(self.senders, wide or 0) if self.more is not None else self.senders
+        self.pool_size = self.wide
+        self._planning = True
+        self._asked = 0.0  # when `more` was last asked (monotonic)
+
+    def slots(self) -> int:
+        if self.more is None or self.wide == self.senders or not self._planning:
+            return self.senders
+        now = time.monotonic()
+        if now - self._asked >= PLANNING_POLL:
+            self._asked = now
+            self._planning = self.more()  # once over, the planning stays over
+        return self.wide if self._planning else self.senders
 
     def _claim(self) -> sending._Flight | None:
         flight = super()._claim()
@@ -250,10 +270,11 @@ def share(
     backoff: float = 0.5,
     progress: Callable[[int], None] | None = None,
     more: Callable[[], bool] | None = None,
+    wide: int | None = None,
 ) -> Share:
-    """Take and save batches, `senders` calls at once, until none is left (and, with `more`, none
-    is still being planned); then number and check what was saved (what was read back while
-    sending is not asked about again)."""
+    """Take and save batches, `senders` calls at once (`wide` while the job still plans), until
+    none is left (and, with `more`, none is still being planned); then number and check what was
+    saved (what was read back while sending is not asked about again)."""
     done = Share()
     read = readback.ReadBack()
     sender = _PartSender(
@@ -276,6 +297,7 @@ def share(
         read=read,
         taken=done.ids,
         more=more,
+        wide=wide,
     )
     # The whole share runs with no look-up: a refusal that ends it puts its postings back to
     # planned first, so only a throttled data centre's give-up is swallowed here.
@@ -312,6 +334,7 @@ def run_share(
     backoff: float = 0.5,
     progress: Callable[[int], None] | None = None,
     more: Callable[[], bool] | None = None,
+    wide: int | None = None,
 ) -> Share:
     """`share` as a part run of the job (the console's runs list; the final step reads it)."""
     run_id = runs.start_run(store, kind=part_kind(job), connection=kingdee_connection)
@@ -327,6 +350,7 @@ def run_share(
             backoff=backoff,
             progress=progress,
             more=more,
+            wide=wide,
         )
     except Exception as exc:
         runs.finish_run(store, run_id=run_id, status="failed", counts={"fanout": token}, message=str(exc))
@@ -637,6 +661,8 @@ def execute_part(runtime: Runtime, job: str, part: str, *, task_id: str, token: 
                     max_attempts=spec.max_attempts,
                     senders=slot_share(target.max_concurrency, spec.parts),
                     more=planning_more(store, job, token, options.lease_seconds),
+                    # while the job plans, the parts share the limit among themselves
+                    wide=slot_share(target.max_concurrency, spec.parts - 1),
                 )
     except Exception:
         log.exception(

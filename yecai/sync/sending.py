@@ -413,6 +413,7 @@ class _Sender:
         self.rule_sets, self.batch_size, self.max_attempts = rule_sets, batch_size, max_attempts
         self.options, self.max_refusals, self.backoff = options, max_refusals, backoff
         self.settle_seconds, self.moves, self.senders = settle_seconds, moves, max(1, senders)
+        self.pool_size = self.senders  # threads for calls: the most `slots()` may ever say
         self.progress, self.result, self.read = progress, result, read
         self.refusals = 0  # consecutive call-level refusals; the run gives up after max_refusals
         self.unknown_streak = 0  # consecutive batches whose outcome was unknown
@@ -426,7 +427,7 @@ class _Sender:
     def run(self) -> None:
         flying: dict[Future[Any], _Flight] = {}
         drained = False  # no planned posting was left at the last claim
-        with ThreadPoolExecutor(self.senders, thread_name_prefix="yecai-send") as pool:
+        with ThreadPoolExecutor(self.pool_size, thread_name_prefix="yecai-send") as pool:
             while True:
                 stopping = self.fatal is not None or self.result.interrupted
                 if self.settle and not flying and not stopping:
@@ -483,10 +484,11 @@ class _Sender:
         """Start calls in the free slots: read-backs first, then new batches; whether drained."""
         # After a refusal (throttling, an unreachable server) one call probes at a time
         # until a save goes through: a throttled data centre is not hit by a full burst.
-        while len(flying) < (1 if self.refusals else self.senders) and not stopping:
+        slots = self.slots()
+        while len(flying) < (1 if self.refusals else slots) and not stopping:
             # Once nothing is left to save, the last read-backs share the free slots
             # instead of going as one long query while the other slots idle.
-            flight = self._next_read(self.senders - len(flying) if drained else 1)
+            flight = self._next_read(slots - len(flying) if drained else 1)
             if flight is None:
                 if drained or self.settle or time.monotonic() < self.pause_until:
                     break
@@ -496,6 +498,10 @@ class _Sender:
                     break
             flying[pool.submit(self._call, flight)] = flight
         return drained
+
+    def slots(self) -> int:
+        """Calls this sender keeps in flight now."""
+        return self.senders
 
     def _claim(self) -> _Flight | None:
         batch = _take_batch(self.store, self.connection, self.max_attempts, self.batch_size)
